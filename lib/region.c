@@ -1,0 +1,232 @@
+/* Creating, opening and validating a region (the shm object and its header). */
+#include "region.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ALIGN_UP(x, a) (((x) + (a) - 1) / (a) * (a))
+
+static uint32_t round_pow2(uint32_t v)
+{
+	uint32_t p = REGION_CAP_MIN;
+	while (p < v)
+		p <<= 1;
+	return p;
+}
+
+int region_geometry(const evt_options *o, struct region_geom *g)
+{
+	if (o->window_ns == 0 || o->capacity == 0 || o->capacity > REGION_CAP_MAX ||
+	    o->key_max == 0 || o->key_max > REGION_KEY_MAX || o->client_max == 0 ||
+	    o->client_max > REGION_CLIENT_MAX || o->on_full > EVT_ON_FULL_ERROR ||
+	    (o->mode & ~07777u) != 0 || o->reserved != 0)
+		return -EINVAL;
+	g->capacity = round_pow2(o->capacity);
+	g->key_max = o->key_max;
+	g->slot_size = ALIGN_UP(sizeof(struct region_slot) + ALIGN_UP(o->key_max, 8), 64);
+	g->client_max = o->client_max;
+	g->clients_offset = sizeof(struct region_hdr);
+	g->table_offset = ALIGN_UP(g->clients_offset +
+	                               (uint64_t)g->client_max * sizeof(struct region_client),
+	                           4096);
+	g->total_size = g->table_offset + (uint64_t)g->capacity * g->slot_size;
+	return 0;
+}
+
+static bool name_ok(const char *name)
+{
+	size_t n = strlen(name);
+	if (n == 0 || n > EVT_NAME_MAX || name[0] == '.')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
+			return false;
+	}
+	return true;
+}
+
+int region_name_path(const char *name, char *path, size_t size)
+{
+	if (name == NULL || !name_ok(name))
+		return -EINVAL;
+	int n = snprintf(path, size, "/evthrottle.%s", name);
+	return n > 0 && (size_t)n < size ? 0 : -EINVAL;
+}
+
+static uint64_t unix_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void init_header(void *base, const evt_options *o, const struct region_geom *g)
+{
+	struct region_hdr *h = base;
+	uint64_t seed = 0;
+	if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != sizeof seed)
+		seed = unix_now_ns() ^ ((uint64_t)getpid() << 32);
+
+	/* The mapping is fresh zeroes: slots start EMPTY with an empty hop word,
+	 * clients FREE.  Only the header needs writing. */
+	h->magic = REGION_MAGIC;
+	h->version_major = EVT_VERSION_MAJOR;
+	h->version_minor = EVT_VERSION_MINOR;
+	h->header_size = sizeof(struct region_hdr);
+	h->total_size = g->total_size;
+	h->capacity = g->capacity;
+	h->key_max = g->key_max;
+	h->slot_size = g->slot_size;
+	h->client_max = g->client_max;
+	h->client_size = sizeof(struct region_client);
+	h->nbhd = REGION_NBHD;
+	h->clients_offset = g->clients_offset;
+	h->table_offset = g->table_offset;
+	h->hash_seed = seed;
+	h->on_full = o->on_full;
+	h->created_unix_ns = unix_now_ns();
+	h->mode = o->mode;
+	atomic_store_explicit(&h->window_ns, o->window_ns, memory_order_relaxed);
+	/* Pairs with the acquire load of state in region_validate(): whoever sees
+	 * READY sees every field above. */
+	atomic_store_explicit(&h->state, REGION_STATE_READY, memory_order_release);
+}
+
+static int map_fd(int fd, size_t size, bool readonly, void **base)
+{
+	int prot = readonly ? PROT_READ : PROT_READ | PROT_WRITE;
+	void *p = mmap(NULL, size, prot, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	*base = p;
+	return 0;
+}
+
+static int create_named(const char *path, const evt_options *o, const struct region_geom *g,
+                        void **base)
+{
+	int fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	int rc = 0;
+	/* fchmod: the umask must not narrow the mode the operator asked for. */
+	if (fchmod(fd, o->mode) < 0 || ftruncate(fd, (off_t)g->total_size) < 0)
+		rc = -errno;
+	/* Reserve the pages now so a full /dev/shm fails here, not with SIGBUS later. */
+	if (rc == 0) {
+		int e = posix_fallocate(fd, 0, (off_t)g->total_size);
+		if (e != 0)
+			rc = -e;
+	}
+	if (rc == 0)
+		rc = map_fd(fd, g->total_size, false, base);
+	close(fd);
+	if (rc < 0)
+		shm_unlink(path);
+	return rc;
+}
+
+int region_create(const char *name, const evt_options *o, struct region *out)
+{
+	struct region_geom g;
+	int rc = region_geometry(o, &g);
+	if (rc < 0)
+		return rc;
+	void *base = NULL;
+	if (name == NULL) {
+		base = mmap(NULL, g.total_size, PROT_READ | PROT_WRITE,
+		            MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (base == MAP_FAILED)
+			return -errno;
+	} else {
+		char path[EVT_NAME_MAX + 32];
+		rc = region_name_path(name, path, sizeof path);
+		if (rc == 0)
+			rc = create_named(path, o, &g, &base);
+		if (rc < 0)
+			return rc;
+	}
+	init_header(base, o, &g);
+	return region_validate(base, g.total_size, false, out);
+}
+
+int region_open(const char *name, bool readonly, struct region *out)
+{
+	char path[EVT_NAME_MAX + 32];
+	int rc = region_name_path(name, path, sizeof path);
+	if (rc < 0)
+		return rc;
+	int fd = shm_open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	void *base = NULL;
+	if (fstat(fd, &st) < 0)
+		rc = -errno;
+	else if ((uint64_t)st.st_size < sizeof(struct region_hdr))
+		rc = -EBADMSG;
+	else
+		rc = map_fd(fd, (size_t)st.st_size, readonly, &base);
+	close(fd);
+	if (rc < 0)
+		return rc;
+	rc = region_validate(base, (size_t)st.st_size, readonly, out);
+	if (rc < 0)
+		munmap(base, (size_t)st.st_size);
+	return rc;
+}
+
+/* Every field a reader relies on is checked against the mapping's size and
+ * recomputed from the geometry, so no later index can leave the mapping. */
+int region_validate(void *base, size_t size, bool readonly, struct region *out)
+{
+	const struct region_hdr *h = base;
+	if (size < sizeof *h || h->magic != REGION_MAGIC)
+		return -EBADMSG;
+	if (h->version_major != EVT_VERSION_MAJOR)
+		return -EPROTONOSUPPORT;
+	/* Pairs with the release store in init_header(). */
+	if (atomic_load_explicit(&h->state, memory_order_acquire) != REGION_STATE_READY)
+		return -EAGAIN;
+	evt_options o = {
+		.window_ns = 1, .capacity = h->capacity, .key_max = h->key_max,
+		.mode = 0, .on_full = h->on_full, .client_max = h->client_max,
+	};
+	struct region_geom g;
+	if (region_geometry(&o, &g) < 0 || g.capacity != h->capacity ||
+	    h->header_size != sizeof *h || h->client_size != sizeof(struct region_client) ||
+	    h->nbhd != REGION_NBHD || h->slot_size != g.slot_size ||
+	    h->clients_offset != g.clients_offset || h->table_offset != g.table_offset ||
+	    h->total_size != g.total_size || h->total_size != size)
+		return -EBADMSG;
+	*out = (struct region){
+		.hdr = base,
+		.table = (unsigned char *)base + g.table_offset,
+		.clients = (struct region_client *)((unsigned char *)base + g.clients_offset),
+		.map_size = size,
+		.seed = h->hash_seed,
+		.mask = g.capacity - 1,
+		.slot_size = g.slot_size,
+		.key_max = g.key_max,
+		.client_max = g.client_max,
+		.on_full = h->on_full,
+		.readonly = readonly,
+	};
+	return 0;
+}
+
+void region_unmap(struct region *r)
+{
+	if (r->hdr != NULL)
+		munmap(r->hdr, r->map_size);
+	r->hdr = NULL;
+}

@@ -1,0 +1,197 @@
+/*
+ * The shared-memory format of a throttle region, and the process-local view of a
+ * mapping.  This header is the one owner of the format: the library, the daemon,
+ * the tools and the tests all use it.  docs/design.md draws the byte map.
+ *
+ * Everything in the region is a fixed-width integer at a fixed offset; there are no
+ * pointers.  Each process maps it at its own address.
+ */
+#ifndef EVT_REGION_H
+#define EVT_REGION_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "evthrottle.h"
+
+#if ATOMIC_LLONG_LOCK_FREE != 2 || ATOMIC_INT_LOCK_FREE != 2
+#error "64-bit and 32-bit atomics must always be lock-free to be shared across processes"
+#endif
+#ifndef __GCC_HAVE_SYNC_COMPARE_AND_SWAP_16
+#error "a lock-free 16-byte compare-and-swap is required (build with -mcx16 on x86-64)"
+#endif
+
+#define REGION_MAGIC 0x6c746f7268747665ull /* "evthrotl" little-endian */
+#define REGION_STATE_READY 0x52454459u   /* "REDY": written last by the creator */
+#define REGION_NBHD 32u                  /* slots a key may live in, from its home on */
+#define REGION_CAP_MIN 64u
+#define REGION_CAP_MAX (1u << 28)
+#define REGION_KEY_MAX 1024u
+#define REGION_CLIENT_MAX 65535u
+#define REGION_WM_NONE UINT64_MAX /* client has not decided yet: constrains nothing */
+
+/* Line 0: geometry, written once by the creator before state = READY. */
+struct region_hdr {
+	uint64_t magic;
+	uint16_t version_major;
+	uint16_t version_minor;
+	uint32_t header_size;
+	uint64_t total_size;
+	uint32_t capacity; /* slots, a power of two */
+	uint32_t key_max;
+	uint32_t slot_size;
+	uint32_t client_max;
+	uint32_t client_size;
+	uint32_t nbhd;
+	uint64_t clients_offset;
+	uint64_t table_offset;
+	/* line 1: identity and policy, also written once */
+	uint64_t hash_seed;
+	uint32_t on_full;
+	_Atomic uint32_t state; /* REGION_STATE_READY, stored with release last */
+	uint64_t created_unix_ns;
+	uint32_t mode;
+	uint32_t pad1;
+	uint8_t reserved1[32];
+	/* line 2: read by every decision, written rarely */
+	_Atomic uint64_t window_ns;
+	_Atomic uint64_t horizon;   /* reclaim horizon, only ever raised */
+	_Atomic uint64_t newest_ts; /* max watermark of clients that left */
+	_Atomic uint32_t client_hwm; /* one past the highest client index ever used */
+	uint32_t pad2;
+	uint8_t reserved2[32];
+	/* line 3: the manager daemon's */
+	_Atomic uint64_t daemon_pid;
+	_Atomic uint64_t daemon_heartbeat_ns;
+	uint8_t reserved3[48];
+};
+
+/* One per read-write handle; only that handle's process writes it (except the
+ * reaper, after the process is gone).  Two cache lines of its own. */
+enum { CLIENT_FREE = 0, CLIENT_LIVE = 1, CLIENT_REAPING = 2 };
+enum {
+	CTR_PROCESSED,
+	CTR_THROTTLED,
+	CTR_NEW_KEYS,
+	CTR_RECLAIMED,
+	CTR_CLEARED,
+	CTR_FULL,
+	CTR_COUNT
+};
+struct region_client {
+	_Atomic uint64_t owner; /* state << 32 | pid */
+	uint64_t attach_unix_ns;
+	_Atomic uint64_t wm; /* latest timestamp decided, or REGION_WM_NONE */
+	_Atomic uint64_t ctr[CTR_COUNT]; /* cumulative over every holder of the entry */
+	uint64_t base[CTR_COUNT];        /* ctr[] when the current holder attached */
+	uint64_t pad;
+};
+
+/*
+ * One per table slot; slot_size bytes, a multiple of 64.  ctrl and last form the
+ * 16-byte pair that decisions compare-and-swap together, so a slot reused for
+ * another key (new generation in ctrl) can never take an update meant for the old
+ * one.  hop belongs to the slot as a *home*: bit i says slot home+i holds a key
+ * whose home this is; the high half is a version bumped by every change.
+ */
+struct region_slot {
+	_Atomic uint64_t ctrl;
+	_Atomic uint64_t last;
+	_Atomic uint64_t hop;
+	_Atomic uint32_t home;    /* home index of the key held; stable while published */
+	_Atomic uint32_t key_len;
+	_Atomic uint64_t key[];   /* key bytes, zero-padded to whole words */
+};
+
+/* ctrl word: state:2 | tag:14 | owner:16 | gen:32 */
+enum { SLOT_EMPTY = 0, SLOT_CLAIMED = 1, SLOT_DYING = 2 };
+#define CTRL_STATE(c) ((unsigned)((c) & 3u))
+#define CTRL_TAG(c) ((unsigned)(((c) >> 2) & 0x3fffu))
+#define CTRL_OWNER(c) ((unsigned)(((c) >> 16) & 0xffffu))
+#define CTRL_GEN(c) ((uint32_t)((c) >> 32))
+#define CTRL_MAKE(state, tag, owner, gen)                                           \
+	((uint64_t)(state) | ((uint64_t)(tag) << 2) | ((uint64_t)(owner) << 16) |     \
+	 ((uint64_t)(gen) << 32))
+/* The same slot one generation on, in another state. */
+#define CTRL_NEXT(c, state) CTRL_MAKE(state, CTRL_TAG(c), CTRL_OWNER(c), CTRL_GEN(c) + 1u)
+
+#define HOP_BITS(w) ((uint32_t)(w))
+#define HOP_NEXT(w, bits) ((((w) >> 32) + 1u) << 32 | (uint32_t)(bits))
+
+_Static_assert(sizeof(struct region_hdr) == 256, "header is four cache lines");
+_Static_assert(offsetof(struct region_hdr, magic) == 0, "layout");
+_Static_assert(offsetof(struct region_hdr, version_major) == 8, "layout");
+_Static_assert(offsetof(struct region_hdr, version_minor) == 10, "layout");
+_Static_assert(offsetof(struct region_hdr, header_size) == 12, "layout");
+_Static_assert(offsetof(struct region_hdr, total_size) == 16, "layout");
+_Static_assert(offsetof(struct region_hdr, capacity) == 24, "layout");
+_Static_assert(offsetof(struct region_hdr, key_max) == 28, "layout");
+_Static_assert(offsetof(struct region_hdr, slot_size) == 32, "layout");
+_Static_assert(offsetof(struct region_hdr, client_max) == 36, "layout");
+_Static_assert(offsetof(struct region_hdr, client_size) == 40, "layout");
+_Static_assert(offsetof(struct region_hdr, nbhd) == 44, "layout");
+_Static_assert(offsetof(struct region_hdr, clients_offset) == 48, "layout");
+_Static_assert(offsetof(struct region_hdr, table_offset) == 56, "layout");
+_Static_assert(offsetof(struct region_hdr, hash_seed) == 64, "layout");
+_Static_assert(offsetof(struct region_hdr, on_full) == 72, "layout");
+_Static_assert(offsetof(struct region_hdr, state) == 76, "layout");
+_Static_assert(offsetof(struct region_hdr, created_unix_ns) == 80, "layout");
+_Static_assert(offsetof(struct region_hdr, mode) == 88, "layout");
+_Static_assert(offsetof(struct region_hdr, window_ns) == 128, "layout");
+_Static_assert(offsetof(struct region_hdr, horizon) == 136, "layout");
+_Static_assert(offsetof(struct region_hdr, newest_ts) == 144, "layout");
+_Static_assert(offsetof(struct region_hdr, client_hwm) == 152, "layout");
+_Static_assert(offsetof(struct region_hdr, daemon_pid) == 192, "layout");
+_Static_assert(offsetof(struct region_hdr, daemon_heartbeat_ns) == 200, "layout");
+_Static_assert(sizeof(struct region_client) == 128, "client is two cache lines");
+_Static_assert(offsetof(struct region_client, owner) == 0, "layout");
+_Static_assert(offsetof(struct region_client, wm) == 16, "layout");
+_Static_assert(offsetof(struct region_client, ctr) == 24, "layout");
+_Static_assert(offsetof(struct region_client, base) == 72, "layout");
+_Static_assert(sizeof(struct region_slot) == 32, "slot header");
+_Static_assert(offsetof(struct region_slot, ctrl) == 0, "ctrl/last are one 16-byte pair");
+_Static_assert(offsetof(struct region_slot, last) == 8, "ctrl/last are one 16-byte pair");
+_Static_assert(offsetof(struct region_slot, hop) == 16, "layout");
+_Static_assert(offsetof(struct region_slot, home) == 24, "layout");
+_Static_assert(offsetof(struct region_slot, key_len) == 28, "layout");
+_Static_assert(offsetof(struct region_slot, key) == 32, "layout");
+
+/* Sizes and offsets derived from the options; the one place the geometry is
+ * computed, for creating and for validating. */
+struct region_geom {
+	uint32_t capacity, key_max, slot_size, client_max;
+	uint64_t clients_offset, table_offset, total_size;
+};
+
+/* A process-local view of one mapping (never stored in shared memory). */
+struct region {
+	struct region_hdr *hdr;
+	unsigned char *table;
+	struct region_client *clients;
+	size_t map_size;
+	uint64_t seed;
+	uint32_t mask, slot_size, key_max, client_max, on_full;
+	bool readonly;
+};
+
+int region_geometry(const evt_options *o, struct region_geom *g);
+int region_name_path(const char *name, char *path, size_t size);
+int region_create(const char *name, const evt_options *o, struct region *out);
+int region_open(const char *name, bool readonly, struct region *out);
+/* Check a mapped header against the mapping's size; fill *out on success. */
+int region_validate(void *base, size_t size, bool readonly, struct region *out);
+void region_unmap(struct region *r);
+
+static inline struct region_slot *region_slot(const struct region *r, uint32_t i)
+{
+	return (struct region_slot *)(r->table + (size_t)(i & r->mask) * r->slot_size);
+}
+
+static inline struct region_client *region_client(const struct region *r, uint32_t i)
+{
+	return &r->clients[i];
+}
+
+#endif /* EVT_REGION_H */

@@ -1,0 +1,439 @@
+/*
+ * The lock-free hash table of a region.
+ *
+ * A key lives in one of the REGION_NBHD slots from its home slot on.  The home's hop
+ * word says which of those slots hold keys of this home; a key exists exactly while
+ * its slot's bit is set there ("published").  Every insert into and removal from a
+ * home changes its hop word with one compare-and-swap, which serializes the inserts
+ * of one key (no key is ever in the table twice) without a lock.  Decisions on a
+ * found key compare-and-swap the slot's {ctrl, last} pair, so an update can never
+ * land in a slot that was reused meanwhile (ctrl's generation changed).
+ *
+ * Slot life: EMPTY -claim-> CLAIMED (unpublished) -publish-> CLAIMED (published)
+ *            -remove-> DYING -unpublish, free-> EMPTY.   An unpublished claim can
+ * also go straight back to EMPTY (lost an insert race).  Any process may finish a
+ * DYING slot, so a client that dies mid-removal leaves nobody waiting.
+ * docs/design.md has the diagram and the reasoning.
+ */
+#include "table.h"
+
+#include <errno.h>
+#include <string.h>
+#define XXH_INLINE_ALL /* the hash is inlined into the hot path */
+#include <xxhash.h>
+
+#define relaxed memory_order_relaxed
+#define acquire memory_order_acquire
+#define release memory_order_release
+
+struct hkey {
+	const unsigned char *key;
+	uint32_t len, home;
+	unsigned tag;
+};
+
+/* A published key as read from its slot. */
+struct found {
+	uint32_t slot;
+	uint64_t ctrl, last;
+};
+
+static struct hkey hkey_make(const struct region *r, const void *key, uint32_t len)
+{
+	uint64_t h = XXH3_64bits_withSeed(key, len, r->seed);
+	return (struct hkey){ key, len, (uint32_t)h & r->mask, (unsigned)(h >> 50) };
+}
+
+/* ts is a full window past last (never true for ts before last). */
+static inline bool window_closed(uint64_t last, uint64_t ts, uint64_t window)
+{
+	return ts >= last && ts - last >= window;
+}
+
+/* Word w of the key, zero-padded past its end. */
+static inline uint64_t key_word(const unsigned char *key, uint32_t len, uint32_t w)
+{
+	uint64_t v = 0;
+	uint32_t off = w * 8;
+	memcpy(&v, key + off, len - off < 8 ? len - off : 8);
+	return v;
+}
+
+/* The slot may be changing under us: the caller validates afterwards. */
+static bool key_equal(const struct region_slot *s, const struct hkey *k)
+{
+	if (atomic_load_explicit(&s->key_len, relaxed) != k->len)
+		return false;
+	for (uint32_t w = 0; w < (k->len + 7) / 8; w++)
+		if (atomic_load_explicit(&s->key[w], relaxed) != key_word(k->key, k->len, w))
+			return false;
+	return true;
+}
+
+static void key_store(struct region_slot *s, const struct hkey *k)
+{
+	atomic_store_explicit(&s->key_len, k->len, relaxed);
+	for (uint32_t w = 0; w < (k->len + 7) / 8; w++)
+		atomic_store_explicit(&s->key[w], key_word(k->key, k->len, w), relaxed);
+}
+
+/* The 16-byte {ctrl, last} compare-and-swap: lock cmpxchg16b, a full barrier. */
+static inline bool cas_pair(struct region_slot *s, uint64_t ctrl, uint64_t last,
+                            uint64_t new_ctrl, uint64_t new_last)
+{
+	typedef unsigned __int128 u128;
+	u128 old = (u128)last << 64 | ctrl, new = (u128)new_last << 64 | new_ctrl;
+	return __sync_bool_compare_and_swap((u128 *)(void *)s, old, new);
+}
+
+static inline void count(const struct table_client *me, int which)
+{
+	atomic_fetch_add_explicit(&me->entry->ctr[which], 1, relaxed);
+}
+
+static inline void note_ts(const struct table_client *me, uint64_t ts)
+{
+	/* Only this client writes wm.  Two threads of it may race and leave the
+	 * smaller value: a lower watermark only delays reclaim, which is safe. */
+	uint64_t wm = atomic_load_explicit(&me->entry->wm, relaxed);
+	if (wm == REGION_WM_NONE || ts > wm)
+		atomic_store_explicit(&me->entry->wm, ts, relaxed);
+}
+
+/*
+ * Look k up among the slots published under its home.  Returns 1 with *f, or 0
+ * with *hop = the home's hop word the absence was checked against.
+ */
+static int find(const struct region *r, const struct hkey *k, struct found *f, uint64_t *hop)
+{
+	struct region_slot *home = region_slot(r, k->home);
+	for (;;) {
+		/* Pairs with the release CAS in insert()/unpublish(): a bit seen set
+		 * means its slot's key, home and last are visible. */
+		uint64_t w = atomic_load_explicit(&home->hop, acquire);
+		int hit = 0;
+		for (uint32_t bits = HOP_BITS(w); bits != 0 && !hit; bits &= bits - 1) {
+			uint32_t i = (k->home + (uint32_t)__builtin_ctz(bits)) & r->mask;
+			struct region_slot *s = region_slot(r, i);
+			uint64_t c = atomic_load_explicit(&s->ctrl, acquire);
+			if (CTRL_STATE(c) != SLOT_CLAIMED || CTRL_TAG(c) != k->tag ||
+			    !key_equal(s, k))
+				continue;
+			*f = (struct found){ i, c, atomic_load_explicit(&s->last, relaxed) };
+			hit = 1;
+		}
+		/* Validate like a seqlock reader: the reads above happen before the
+		 * re-reads below.  An unchanged hop word means no slot of this home
+		 * was removed or reused meanwhile; an unchanged ctrl means the key was
+		 * not removed (DYING bumps it), so last was its value at that moment. */
+		atomic_thread_fence(acquire);
+		if (atomic_load_explicit(&home->hop, relaxed) != w)
+			continue;
+		if (hit && atomic_load_explicit(&region_slot(r, f->slot)->ctrl, relaxed) != f->ctrl)
+			continue;
+		*hop = w;
+		return hit;
+	}
+}
+
+/* Is slot i a published key?  Fills *f from one consistent read if so. */
+static bool published(const struct region *r, uint32_t i, struct found *f)
+{
+	struct region_slot *s = region_slot(r, i);
+	/* Acquire: pairs with the release that freed the slot's previous life, so
+	 * that life's hop bit is seen cleared below. */
+	uint64_t c = atomic_load_explicit(&s->ctrl, acquire);
+	if (CTRL_STATE(c) != SLOT_CLAIMED)
+		return false;
+	uint32_t home = atomic_load_explicit(&s->home, relaxed) & r->mask;
+	uint32_t bit = (i - home) & r->mask;
+	if (bit >= REGION_NBHD)
+		return false;
+	/* Pairs with the release CAS in insert(). */
+	uint64_t w = atomic_load_explicit(&region_slot(r, home)->hop, acquire);
+	uint64_t last = atomic_load_explicit(&s->last, relaxed);
+	atomic_thread_fence(acquire);
+	if (atomic_load_explicit(&s->ctrl, relaxed) != c || !(HOP_BITS(w) & (1u << bit)))
+		return false;
+	*f = (struct found){ i, c, last };
+	return true;
+}
+
+/* Clear a DYING slot's bit in its home, then free it.  Anyone may call this for
+ * any DYING slot: each step is a CAS that fails harmlessly if done already. */
+static void finish_remove(const struct region *r, uint32_t i, uint64_t c)
+{
+	struct region_slot *s = region_slot(r, i);
+	uint32_t home = atomic_load_explicit(&s->home, relaxed) & r->mask;
+	uint32_t bit = (i - home) & r->mask;
+	struct region_slot *hs = region_slot(r, home);
+	for (;;) {
+		uint64_t w = atomic_load_explicit(&hs->hop, acquire);
+		/* Read hop before re-checking ctrl: if the CAS below succeeds the hop
+		 * word did not change since, so the bit is still this slot's life. */
+		if (atomic_load_explicit(&s->ctrl, acquire) != c)
+			return;
+		if (bit >= REGION_NBHD || !(HOP_BITS(w) & (1u << bit)))
+			break;
+		/* Release pairs with the acquire loads of hop in find(). */
+		if (atomic_compare_exchange_weak_explicit(&hs->hop, &w,
+		                                          HOP_NEXT(w, HOP_BITS(w) & ~(1u << bit)),
+		                                          release, relaxed))
+			break;
+	}
+	/* Release pairs with the acquire claim in take(). */
+	atomic_compare_exchange_strong_explicit(&s->ctrl, &c, CTRL_NEXT(c, SLOT_EMPTY), release,
+	                                        relaxed);
+}
+
+/* Remove the published key *f if it is unchanged: its DYING CAS is the moment the
+ * key stops existing.  False if it changed (decided on, or removed) meanwhile. */
+static bool remove_found(const struct region *r, const struct found *f)
+{
+	uint64_t dying = CTRL_NEXT(f->ctrl, SLOT_DYING);
+	if (!cas_pair(region_slot(r, f->slot), f->ctrl, f->last, dying, f->last))
+		return false;
+	finish_remove(r, f->slot, dying);
+	return true;
+}
+
+/* Claim an EMPTY slot for an insert by client owner. */
+static bool take(struct region_slot *s, uint64_t c, unsigned tag, uint32_t owner, uint64_t *out)
+{
+	uint64_t n = CTRL_MAKE(SLOT_CLAIMED, tag, owner, CTRL_GEN(c) + 1u);
+	/* Acquire pairs with the release that freed the slot (finish_remove(),
+	 * abort in insert()): the previous life's writes happen before ours. */
+	if (!atomic_compare_exchange_strong_explicit(&s->ctrl, &c, n, acquire, relaxed))
+		return false;
+	*out = n;
+	return true;
+}
+
+/* One pass over k's neighbourhood: take an EMPTY slot, finishing DYING ones on
+ * the way; else reclaim a key whose window closed for every client. */
+static bool claim_pass(const struct region *r, const struct table_client *me,
+                       const struct hkey *k, uint64_t horizon, uint64_t window, uint32_t *slot,
+                       uint64_t *ctrl, bool *reclaimed)
+{
+	uint32_t expired = 0;
+	for (uint32_t j = 0; j < REGION_NBHD; j++) {
+		uint32_t i = (k->home + j) & r->mask;
+		struct region_slot *s = region_slot(r, i);
+		uint64_t c = atomic_load_explicit(&s->ctrl, acquire);
+		if (CTRL_STATE(c) == SLOT_DYING) {
+			finish_remove(r, i, c);
+			c = atomic_load_explicit(&s->ctrl, acquire);
+		}
+		if (CTRL_STATE(c) == SLOT_EMPTY && take(s, c, k->tag, me->index, ctrl)) {
+			*slot = i;
+			return true;
+		}
+		if (CTRL_STATE(c) == SLOT_CLAIMED &&
+		    window_closed(atomic_load_explicit(&s->last, relaxed), horizon, window))
+			expired |= 1u << j;
+	}
+	for (; expired != 0; expired &= expired - 1) {
+		uint32_t i = (k->home + (uint32_t)__builtin_ctz(expired)) & r->mask;
+		struct found f;
+		if (!published(r, i, &f) || !window_closed(f.last, horizon, window) ||
+		    !remove_found(r, &f))
+			continue;
+		count(me, CTR_RECLAIMED);
+		*reclaimed = true;
+		uint64_t c = atomic_load_explicit(&region_slot(r, i)->ctrl, acquire);
+		if (CTRL_STATE(c) == SLOT_EMPTY && take(region_slot(r, i), c, k->tag, me->index, ctrl)) {
+			*slot = i;
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool claim(const struct region *r, const struct table_client *me, const struct hkey *k,
+                  uint64_t window, uint32_t *slot, uint64_t *ctrl, bool *reclaimed)
+{
+	uint64_t horizon = atomic_load_explicit(&r->hdr->horizon, relaxed);
+	if (claim_pass(r, me, k, horizon, window, slot, ctrl, reclaimed))
+		return true;
+	/* Nothing free: the published horizon may be behind the clients. */
+	uint64_t fresh = table_refresh_horizon(r);
+	return fresh != horizon && claim_pass(r, me, k, fresh, window, slot, ctrl, reclaimed);
+}
+
+static int full(const struct region *r, const struct table_client *me, unsigned *info)
+{
+	count(me, CTR_FULL);
+	*info |= EVT_INFO_FULL;
+	switch (r->on_full) {
+	case EVT_ON_FULL_PROCESS:
+		count(me, CTR_PROCESSED);
+		return 1;
+	case EVT_ON_FULL_ERROR:
+		return -ENOSPC;
+	default:
+		count(me, CTR_THROTTLED);
+		return 0;
+	}
+}
+
+/* k was absent under hop word w: insert it with last = ts.  -EAGAIN: another
+ * client inserted k first; decide again. */
+static int insert(const struct region *r, const struct table_client *me, const struct hkey *k,
+                  uint64_t ts, uint64_t window, uint64_t w, unsigned *info)
+{
+	uint32_t i;
+	uint64_t c;
+	bool reclaimed = false;
+	if (!claim(r, me, k, window, &i, &c, &reclaimed))
+		return full(r, me, info);
+	struct region_slot *s = region_slot(r, i);
+	atomic_store_explicit(&s->last, ts, relaxed);
+	atomic_store_explicit(&s->home, k->home, relaxed);
+	key_store(s, k);
+	uint32_t bit = 1u << ((i - k->home) & r->mask);
+	struct region_slot *home = region_slot(r, k->home);
+	for (;;) {
+		/* Publish.  Release pairs with the acquire loads of hop in find()
+		 * and published(): the stores above are visible with the bit. */
+		if (atomic_compare_exchange_weak_explicit(&home->hop, &w,
+		                                          HOP_NEXT(w, HOP_BITS(w) | bit), release,
+		                                          relaxed))
+			break;
+		struct found f;
+		if (find(r, k, &f, &w)) {
+			/* Lost the race to another insert of k.  Nobody can see our
+			 * unpublished slot; release pairs with the acquire in take(). */
+			atomic_store_explicit(&s->ctrl, CTRL_NEXT(c, SLOT_EMPTY), release);
+			return -EAGAIN;
+		}
+	}
+	count(me, CTR_NEW_KEYS);
+	count(me, CTR_PROCESSED);
+	*info |= EVT_INFO_NEW_KEY | (reclaimed ? EVT_INFO_RECLAIMED : 0);
+	return 1;
+}
+
+int table_decide(const struct region *r, const struct table_client *me, uint64_t ts,
+                 const void *key, uint32_t len, unsigned *info)
+{
+	struct hkey k = hkey_make(r, key, len);
+	/* Pairs with the release store in evt_update_window(). */
+	uint64_t window = atomic_load_explicit(&r->hdr->window_ns, acquire);
+	note_ts(me, ts);
+	*info = 0;
+	for (;;) {
+		struct found f;
+		uint64_t w;
+		if (find(r, &k, &f, &w)) {
+			if (!window_closed(f.last, ts, window)) {
+				count(me, CTR_THROTTLED);
+				return 0;
+			}
+			if (cas_pair(region_slot(r, f.slot), f.ctrl, f.last, f.ctrl, ts)) {
+				count(me, CTR_PROCESSED);
+				return 1;
+			}
+			continue; /* decided on or removed meanwhile */
+		}
+		int rc = insert(r, me, &k, ts, window, w, info);
+		if (rc != -EAGAIN)
+			return rc;
+	}
+}
+
+int table_clear_key(const struct region *r, const struct table_client *me, const void *key,
+                    uint32_t len)
+{
+	struct hkey k = hkey_make(r, key, len);
+	for (;;) {
+		struct found f;
+		uint64_t w;
+		if (!find(r, &k, &f, &w))
+			return 0;
+		if (remove_found(r, &f)) {
+			count(me, CTR_CLEARED);
+			return 1;
+		}
+	}
+}
+
+uint64_t table_clear(const struct region *r, const struct table_client *me)
+{
+	uint64_t n = 0;
+	for (uint32_t i = 0; i <= r->mask; i++) {
+		struct found f;
+		while (published(r, i, &f)) {
+			if (remove_found(r, &f)) {
+				count(me, CTR_CLEARED);
+				n++;
+				break;
+			}
+		}
+	}
+	return n;
+}
+
+uint64_t table_free_orphans(const struct region *r, uint32_t owner)
+{
+	uint64_t n = 0;
+	for (uint32_t i = 0; i <= r->mask; i++) {
+		struct region_slot *s = region_slot(r, i);
+		uint64_t c = atomic_load_explicit(&s->ctrl, acquire);
+		struct found f;
+		/* The owner is dead, so its claim can no longer become published. */
+		if (CTRL_STATE(c) != SLOT_CLAIMED || CTRL_OWNER(c) != owner || published(r, i, &f))
+			continue;
+		/* Release pairs with the acquire in take(). */
+		if (atomic_compare_exchange_strong_explicit(&s->ctrl, &c, CTRL_NEXT(c, SLOT_EMPTY),
+		                                            release, relaxed))
+			n++;
+	}
+	return n;
+}
+
+int table_read_slot(const struct region *r, uint32_t i, struct table_entry *e)
+{
+	struct found f;
+	if (!published(r, i, &f))
+		return 0;
+	struct region_slot *s = region_slot(r, i);
+	uint32_t len = atomic_load_explicit(&s->key_len, relaxed);
+	if (len == 0 || len > r->key_max)
+		return 0;
+	for (uint32_t w = 0; w < (len + 7) / 8; w++) {
+		uint64_t v = atomic_load_explicit(&s->key[w], relaxed);
+		memcpy(e->key + w * 8, &v, len - w * 8 < 8 ? len - w * 8 : 8);
+	}
+	e->slot = i;
+	e->home = atomic_load_explicit(&s->home, relaxed) & r->mask;
+	e->len = len;
+	e->last = atomic_load_explicit(&s->last, relaxed);
+	/* The copy is one life of the slot if ctrl did not move. */
+	atomic_thread_fence(acquire);
+	return atomic_load_explicit(&s->ctrl, relaxed) == f.ctrl;
+}
+
+uint64_t table_refresh_horizon(const struct region *r)
+{
+	struct region_hdr *h = r->hdr;
+	uint32_t n = atomic_load_explicit(&h->client_hwm, acquire);
+	if (n > r->client_max)
+		n = r->client_max;
+	uint64_t lo = REGION_WM_NONE;
+	for (uint32_t i = 0; i < n; i++) {
+		struct region_client *e = region_client(r, i);
+		uint64_t owner = atomic_load_explicit(&e->owner, acquire);
+		if ((owner >> 32) == CLIENT_FREE)
+			continue;
+		uint64_t wm = atomic_load_explicit(&e->wm, relaxed);
+		if (wm < lo)
+			lo = wm;
+	}
+	/* With no client holding a timestamp, the newest one any client had. */
+	uint64_t want = lo != REGION_WM_NONE ? lo : atomic_load_explicit(&h->newest_ts, relaxed);
+	uint64_t cur = atomic_load_explicit(&h->horizon, relaxed);
+	while (cur < want &&
+	       !atomic_compare_exchange_weak_explicit(&h->horizon, &cur, want, relaxed, relaxed))
+		;
+	return cur < want ? want : cur;
+}

@@ -1,0 +1,40 @@
+/* The lock-free hash table inside a region: decisions, removal, iteration. */
+#ifndef EVT_TABLE_H
+#define EVT_TABLE_H
+
+#include "region.h"
+
+/* Who is deciding: the client entry whose watermark and counters it updates. */
+struct table_client {
+	struct region_client *entry;
+	uint32_t index;
+};
+
+/* 1 process, 0 throttle, or -ENOSPC (full, policy error); *info gets EVT_INFO_*. */
+int table_decide(const struct region *r, const struct table_client *me, uint64_t ts,
+                 const void *key, uint32_t len, unsigned *info);
+
+/* Remove one key; 1 if it was there, 0 if not. */
+int table_clear_key(const struct region *r, const struct table_client *me, const void *key,
+                    uint32_t len);
+
+/* Remove every published key; returns how many. */
+uint64_t table_clear(const struct region *r, const struct table_client *me);
+
+/* Free the slots a dead client claimed but never published. */
+uint64_t table_free_orphans(const struct region *r, uint32_t owner);
+
+/* A consistent copy of one published key, for the tools. */
+struct table_entry {
+	uint32_t slot, home, len;
+	uint64_t last;
+	unsigned char key[REGION_KEY_MAX];
+};
+
+/* Copy slot i if it holds a published key: 1 copied, 0 not a key now. */
+int table_read_slot(const struct region *r, uint32_t i, struct table_entry *e);
+
+/* Raise the published reclaim horizon from the clients' watermarks; returns it. */
+uint64_t table_refresh_horizon(const struct region *r);
+
+#endif /* EVT_TABLE_H */
