@@ -1,0 +1,37 @@
+/* Shared by the Criterion suites: unique shm names and small helpers. */
+#ifndef EVT_TESTS_COMMON_H
+#define EVT_TESTS_COMMON_H
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "evthrottle.h"
+
+/* Criterion runs each test in its own process: the pid makes names unique, the
+ * counter tells apart several throttles of one test. */
+static inline const char *test_name(char *buf, size_t size)
+{
+	static unsigned n;
+	snprintf(buf, size, "test.%d.%u", (int)getpid(), n++);
+	return buf;
+}
+
+/* Create a named throttle or fail the test; the name is unlinked first in case a
+ * crashed earlier run left it. */
+static inline evt_throttle *test_create(const char *name, const evt_options *o)
+{
+	evt_throttle *t = NULL;
+	evt_unlink(name);
+	int rc = evt_create(name, o, &t);
+	cr_assert_eq(rc, 0, "evt_create(%s): %s", name, evt_strerror(rc));
+	return t;
+}
+
+static inline int decide(evt_throttle *t, uint64_t ts, const char *key)
+{
+	return evt_should_process(t, ts, NULL, key, strlen(key));
+}
+
+#endif

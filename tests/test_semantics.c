@@ -1,0 +1,246 @@
+/* SPEC §1 and §5.1: the seed's answers for single-threaded sequences of calls. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "common.h"
+
+/* The seed's example, word for word: window 10, True False True True False. */
+Test(semantics, seed_example)
+{
+	evt_options o = EVT_OPTIONS_INIT;
+	o.window_ns = 10;
+	evt_throttle *t;
+	cr_assert_eq(evt_create(NULL, &o, &t), 0);
+	cr_expect_eq(decide(t, 1, "userA"), 1);
+	cr_expect_eq(decide(t, 5, "userA"), 0);
+	cr_expect_eq(decide(t, 12, "userA"), 1);
+	cr_expect_eq(decide(t, 15, "userB"), 1);
+	cr_expect_eq(decide(t, 20, "userB"), 0);
+	cr_expect_eq(evt_key_count(t), 2);
+	evt_close(t);
+}
+
+enum op { DECIDE, WINDOW, CLEAR, CLEAR_KEY, COUNT };
+struct step {
+	enum op op;
+	uint64_t arg; /* ts, window, or expected count */
+	const char *key;
+	int want;
+};
+
+static void run_steps(const struct step *s, size_t n, uint64_t window)
+{
+	evt_options o = EVT_OPTIONS_INIT;
+	o.window_ns = window;
+	evt_throttle *t;
+	cr_assert_eq(evt_create(NULL, &o, &t), 0);
+	for (size_t i = 0; i < n; i++) {
+		int got = 0;
+		switch (s[i].op) {
+		case DECIDE: got = decide(t, s[i].arg, s[i].key); break;
+		case WINDOW: got = evt_update_window(t, s[i].arg); break;
+		case CLEAR: got = evt_clear(t); break;
+		case CLEAR_KEY: got = evt_clear_key(t, s[i].key, strlen(s[i].key)); break;
+		case COUNT: got = (int)evt_key_count(t); break;
+		}
+		cr_expect_eq(got, s[i].want, "step %zu (op %d, arg %llu, key %s): got %d want %d", i,
+		             s[i].op, (unsigned long long)s[i].arg, s[i].key ? s[i].key : "-", got,
+		             s[i].want);
+	}
+	evt_close(t);
+}
+
+#define RUN(steps, window) run_steps(steps, sizeof steps / sizeof steps[0], window)
+
+Test(semantics, out_of_order_timestamps)
+{
+	static const struct step s[] = {
+		{ DECIDE, 100, "k", 1 },
+		{ DECIDE, 50, "k", 0 },  /* before last: throttled */
+		{ DECIDE, 99, "k", 0 },
+		{ DECIDE, 109, "k", 0 }, /* last stays 100, not 50 or 99 */
+		{ DECIDE, 110, "k", 1 }, /* exactly one window later */
+		{ DECIDE, 0, "k", 0 },
+		{ DECIDE, 5, "other", 1 }, /* a new key at an old time is processed */
+		{ COUNT, 0, NULL, 2 },
+	};
+	RUN(s, 10);
+}
+
+Test(semantics, extreme_timestamps)
+{
+	static const struct step s[] = {
+		{ DECIDE, 0, "zero", 1 }, /* ts 0 is a real timestamp, not "never" */
+		{ DECIDE, 0, "zero", 0 },
+		{ DECIDE, 9, "zero", 0 },
+		{ DECIDE, 10, "zero", 1 },
+		{ DECIDE, UINT64_MAX, "max", 1 },
+		{ DECIDE, UINT64_MAX, "max", 0 },
+		{ DECIDE, UINT64_MAX - 10, "max", 0 },
+		{ DECIDE, UINT64_MAX - 10, "edge", 1 },
+		{ DECIDE, UINT64_MAX, "edge", 1 }, /* exactly a window later, no overflow */
+		{ DECIDE, UINT64_MAX, "zero", 1 },
+	};
+	RUN(s, 10);
+}
+
+Test(semantics, window_changes_apply_to_the_next_decision)
+{
+	static const struct step s[] = {
+		{ DECIDE, 0, "k", 1 },
+		{ WINDOW, 100, NULL, 0 },
+		{ DECIDE, 50, "k", 0 },
+		{ DECIDE, 100, "k", 1 },
+		{ WINDOW, 5, NULL, 0 },
+		{ DECIDE, 105, "k", 1 },
+		{ WINDOW, 0, NULL, -EINVAL }, /* rejected, window stays 5 */
+		{ DECIDE, 109, "k", 0 },
+		{ DECIDE, 110, "k", 1 },
+		{ WINDOW, UINT64_MAX, NULL, 0 },
+		{ DECIDE, UINT64_MAX - 1, "k", 0 },
+	};
+	RUN(s, 10);
+}
+
+Test(semantics, clear_and_clear_key)
+{
+	static const struct step s[] = {
+		{ DECIDE, 1, "a", 1 },
+		{ DECIDE, 1, "b", 1 },
+		{ DECIDE, 1, "c", 1 },
+		{ COUNT, 0, NULL, 3 },
+		{ CLEAR_KEY, 0, "b", 1 },
+		{ CLEAR_KEY, 0, "b", 0 }, /* already gone */
+		{ CLEAR_KEY, 0, "never", 0 },
+		{ COUNT, 0, NULL, 2 },
+		{ DECIDE, 2, "a", 0 },
+		{ DECIDE, 2, "b", 1 }, /* forgotten: processed again */
+		{ CLEAR, 0, NULL, 0 },
+		{ COUNT, 0, NULL, 0 },
+		{ DECIDE, 3, "a", 1 },
+		{ DECIDE, 3, "c", 1 },
+		{ DECIDE, 4, "a", 0 },
+		{ COUNT, 0, NULL, 2 },
+	};
+	RUN(s, 10);
+}
+
+Test(semantics, event_id_takes_no_part)
+{
+	evt_throttle *t;
+	cr_assert_eq(evt_create(NULL, NULL, &t), 0);
+	cr_expect_eq(evt_should_process(t, 1, "e1", "k", 1), 1);
+	cr_expect_eq(evt_should_process(t, 2, "e1", "k", 1), 0);
+	cr_expect_eq(evt_should_process(t, 3, NULL, "k", 1), 0);
+	cr_expect_eq(evt_get_window(t), 10000000000ull, "EVT_OPTIONS_INIT is 10 s");
+	evt_close(t);
+}
+
+/* The seed's semantics as an unbounded model, for random sequences. */
+#define MODEL_KEYS 300
+struct model {
+	uint64_t window, last[MODEL_KEYS];
+	bool has[MODEL_KEYS];
+};
+
+static int model_decide(struct model *m, uint64_t ts, int k)
+{
+	if (m->has[k] && !(ts >= m->last[k] && ts - m->last[k] >= m->window))
+		return 0;
+	m->has[k] = true;
+	m->last[k] = ts;
+	return 1;
+}
+
+static size_t model_count(const struct model *m)
+{
+	size_t n = 0;
+	for (int k = 0; k < MODEL_KEYS; k++)
+		n += m->has[k];
+	return n;
+}
+
+/* Random mixes of decisions (timestamps jumping back and forth), window changes,
+ * clears and clear_keys agree with the model call for call. */
+Test(semantics, random_sequences_match_the_model)
+{
+	evt_options o = EVT_OPTIONS_INIT;
+	o.capacity = 4096; /* roomy: nothing is reclaimed, every answer is the seed's */
+	for (unsigned seed = 1; seed <= 20; seed++) {
+		srandom(seed);
+		struct model m = { .window = 1 + (uint64_t)(random() % 50) };
+		o.window_ns = m.window;
+		evt_throttle *t;
+		cr_assert_eq(evt_create(NULL, &o, &t), 0);
+		uint64_t now = (uint64_t)random();
+		for (int i = 0; i < 20000; i++) {
+			int r = (int)(random() % 1000), k = (int)(random() % MODEL_KEYS);
+			char key[32];
+			int len = snprintf(key, sizeof key, "key-%d", k);
+			now += (uint64_t)(random() % 7);
+			uint64_t ts = r < 100 ? now - (uint64_t)(random() % 40) : now;
+			if (r == 0) {
+				m.window = 1 + (uint64_t)(random() % 50);
+				cr_assert_eq(evt_update_window(t, m.window), 0);
+			} else if (r == 1) {
+				memset(m.has, 0, sizeof m.has);
+				cr_assert_eq(evt_clear(t), 0);
+			} else if (r < 12) {
+				int want = m.has[k];
+				m.has[k] = false;
+				cr_assert_eq(evt_clear_key(t, key, (size_t)len), want, "seed %u step %d", seed, i);
+			} else {
+				int want = model_decide(&m, ts, k);
+				cr_assert_eq(evt_should_process(t, ts, NULL, key, (size_t)len), want,
+				             "seed %u step %d key %d ts %llu", seed, i, k,
+				             (unsigned long long)ts);
+			}
+		}
+		cr_assert_eq(evt_key_count(t), model_count(&m), "seed %u", seed);
+		evt_close(t);
+	}
+}
+
+/* A named throttle is one state for every handle on it. */
+Test(semantics, handles_share_one_state)
+{
+	char name[64];
+	evt_options o = EVT_OPTIONS_INIT;
+	o.window_ns = 10;
+	evt_throttle *a = test_create(test_name(name, sizeof name), &o), *b;
+	cr_assert_eq(evt_attach(name, 0, &b), 0);
+	cr_expect_eq(decide(a, 1, "userA"), 1);
+	cr_expect_eq(decide(b, 5, "userA"), 0);
+	cr_expect_eq(evt_update_window(b, 3), 0);
+	cr_expect_eq(evt_get_window(a), 3);
+	cr_expect_eq(decide(a, 5, "userA"), 1);
+	cr_expect_eq(evt_clear_key(b, "userA", 5), 1);
+	cr_expect_eq(decide(a, 6, "userA"), 1);
+	evt_stats s;
+	cr_assert_eq(evt_stats_get(b, &s), 0);
+	cr_expect_eq(s.processed, 3);
+	cr_expect_eq(s.throttled, 1);
+	cr_expect_eq(s.new_keys, 2);
+	cr_expect_eq(s.cleared, 1);
+	cr_expect_eq(s.keys, 1);
+	cr_expect_eq(s.clients, 2);
+	evt_close(a);
+	evt_close(b);
+	evt_unlink(name);
+}
+
+/* The state outlives every handle: a re-attached client finds it. */
+Test(semantics, state_survives_detach)
+{
+	char name[64];
+	evt_options o = EVT_OPTIONS_INIT;
+	o.window_ns = 10;
+	evt_throttle *a = test_create(test_name(name, sizeof name), &o);
+	cr_expect_eq(decide(a, 100, "k"), 1);
+	evt_close(a);
+	cr_assert_eq(evt_attach(name, 0, &a), 0);
+	cr_expect_eq(decide(a, 105, "k"), 0);
+	cr_expect_eq(evt_key_count(a), 1);
+	evt_close(a);
+	evt_unlink(name);
+}
