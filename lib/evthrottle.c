@@ -8,13 +8,7 @@
 #include <time.h>
 
 #include "clients.h"
-#include "region.h"
-#include "table.h"
-
-struct evt_throttle {
-	struct region r;
-	struct table_client me; /* entry is NULL on a read-only handle */
-};
+#include "handle.h"
 
 static int open_handle(struct region *r, evt_throttle **out)
 {

@@ -1,0 +1,14 @@
+/* The handle behind the public evt_throttle, for the daemon, the tools and the
+ * tests, which need the region itself (never part of the public API). */
+#ifndef EVT_HANDLE_H
+#define EVT_HANDLE_H
+
+#include "region.h"
+#include "table.h"
+
+struct evt_throttle {
+	struct region r;
+	struct table_client me; /* entry is NULL on a read-only handle */
+};
+
+#endif /* EVT_HANDLE_H */
