@@ -373,6 +373,25 @@ uint64_t table_clear(const struct region *r, const struct table_client *me)
 	return n;
 }
 
+uint64_t table_sweep(const struct region *r, const struct table_client *me)
+{
+	uint64_t horizon = table_refresh_horizon(r), n = 0;
+	/* Pairs with the release store in evt_update_window(). */
+	uint64_t window = atomic_load_explicit(&r->hdr->window_ns, acquire);
+	for (uint32_t i = 0; i <= r->mask; i++) {
+		struct found f;
+		uint64_t c = atomic_load_explicit(&region_slot(r, i)->ctrl, acquire);
+		if (CTRL_STATE(c) == SLOT_DYING)
+			finish_remove(r, i, c);
+		else if (published(r, i, &f) && window_closed(f.last, horizon, window) &&
+		         remove_found(r, &f)) {
+			count(me, CTR_RECLAIMED);
+			n++;
+		}
+	}
+	return n;
+}
+
 uint64_t table_free_orphans(const struct region *r, uint32_t owner)
 {
 	uint64_t n = 0;

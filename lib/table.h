@@ -21,6 +21,11 @@ int table_clear_key(const struct region *r, const struct table_client *me, const
 /* Remove every published key; returns how many. */
 uint64_t table_clear(const struct region *r, const struct table_client *me);
 
+/* Reclaim every key whose window closed for every client (as an insert would
+ * when it needs room) and finish removals left by dead clients.  Returns how many
+ * keys went. */
+uint64_t table_sweep(const struct region *r, const struct table_client *me);
+
 /* Free the slots a dead client claimed but never published. */
 uint64_t table_free_orphans(const struct region *r, uint32_t owner);
 

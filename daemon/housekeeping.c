@@ -1,0 +1,125 @@
+#include "housekeeping.h"
+
+#include <errno.h>
+#include <time.h>
+#include <urcu.h>
+
+#include "clients.h"
+#include "handle.h"
+#include "log.h"
+
+struct settings {
+	uint64_t period_ns, summary_ns;
+	unsigned sweep_at, warn_at;
+};
+
+static struct settings read_settings(struct daemon_state *s)
+{
+	rcu_read_lock();
+	const struct daemon_config *c = rcu_dereference(s->cfg);
+	struct settings v = { c->housekeeping_ns, c->summary_ns, c->sweep_occupancy,
+		              c->warn_occupancy };
+	rcu_read_unlock();
+	return v;
+}
+
+static void summary(struct managed *m, const evt_stats *now, uint64_t t)
+{
+	double secs = (double)(t - m->last_ns) / 1e9;
+	log_info("throttle '%s': %.0f processed/s, %.0f throttled/s, keys %llu/%u (%.1f%%), "
+	         "%llu full, %u clients",
+	         m->cfg.name, (double)(now->processed - m->last.processed) / secs,
+	         (double)(now->throttled - m->last.throttled) / secs, (unsigned long long)now->keys,
+	         now->capacity, 100.0 * (double)now->keys / now->capacity,
+	         (unsigned long long)(now->full - m->last.full), now->clients);
+	m->last = *now;
+	m->last_ns = t;
+}
+
+static void occupancy(struct managed *m, const evt_stats *st, const struct settings *v)
+{
+	unsigned pct = (unsigned)(100 * st->keys / st->capacity);
+	if (pct >= v->sweep_at) {
+		uint64_t n = table_sweep(&m->t->r, &m->t->me);
+		log_debug("throttle '%s': swept %llu expired keys", m->cfg.name, (unsigned long long)n);
+	}
+	if (pct >= v->warn_at && !m->warned)
+		log_warning("throttle '%s': %u%% of capacity %u in use (%llu keys): new keys may "
+		            "soon meet a full table; raise capacity",
+		            m->cfg.name, pct, st->capacity, (unsigned long long)st->keys);
+	m->warned = pct >= v->warn_at || (m->warned && pct + 5 >= v->warn_at);
+}
+
+static void round_one(struct managed *m, const struct settings *v)
+{
+	regions_heartbeat(m);
+	unsigned reaped = clients_reap_dead(&m->t->r);
+	if (reaped > 0)
+		log_info("throttle '%s': freed %u client slot(s) of exited processes", m->cfg.name, reaped);
+	table_refresh_horizon(&m->t->r);
+	evt_stats st;
+	evt_stats_get(m->t, &st);
+	occupancy(m, &st, v);
+	uint64_t t = evt_now_ns();
+	if (m->last_ns == 0) {
+		m->last = st;
+		m->last_ns = t;
+	} else if (v->summary_ns != 0 && t - m->last_ns >= v->summary_ns) {
+		summary(m, &st, t);
+	}
+}
+
+void housekeeping_round(struct daemon_state *s)
+{
+	struct settings v = read_settings(s);
+	size_t n = atomic_load_explicit(&s->n_managed, memory_order_acquire);
+	for (size_t i = 0; i < n; i++)
+		round_one(&s->managed[i], &v);
+}
+
+static void *run(void *arg)
+{
+	struct daemon_state *s = arg;
+	rcu_register_thread();
+	pthread_mutex_lock(&s->lock);
+	while (!s->stop) {
+		pthread_mutex_unlock(&s->lock);
+		housekeeping_round(s);
+		uint64_t period = read_settings(s).period_ns;
+		struct timespec until;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += (time_t)(period / 1000000000ull);
+		until.tv_nsec += (long)(period % 1000000000ull);
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_mutex_lock(&s->lock);
+		while (!s->stop && pthread_cond_timedwait(&s->wake, &s->lock, &until) != ETIMEDOUT)
+			;
+	}
+	pthread_mutex_unlock(&s->lock);
+	rcu_unregister_thread();
+	return NULL;
+}
+
+int housekeeping_start(struct daemon_state *s)
+{
+	pthread_condattr_t a;
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->wake, &a);
+	pthread_condattr_destroy(&a);
+	pthread_mutex_init(&s->lock, NULL);
+	s->stop = false;
+	return -pthread_create(&s->thread, NULL, run, s);
+}
+
+void housekeeping_stop(struct daemon_state *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->stop = true;
+	pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(s->thread, NULL);
+}

@@ -1,0 +1,41 @@
+/* The regions evthrottled manages: create or re-attach, hold, apply settings. */
+#ifndef EVTD_REGIONS_H
+#define EVTD_REGIONS_H
+
+#include <stdbool.h>
+
+#include "config.h"
+
+struct managed {
+	struct throttle_config cfg; /* as applied (geometry fixed at creation) */
+	evt_throttle *t;            /* the daemon's read-write handle */
+	int lock_fd;                /* the shm object, flock()ed: one daemon per region */
+	/* the housekeeping thread's own */
+	bool warned;                /* occupancy warning given, until it drops again */
+	evt_stats last;             /* totals at the previous summary */
+	uint64_t last_ns;
+};
+
+/*
+ * Take charge of throttle c: attach to its region if one exists and is compatible
+ * (keeping all its state), else create it; refuse (or, with recreate, replace) an
+ * incompatible one.  Applies window, mode and group.  On error returns -1 with the
+ * reason in err.
+ */
+int regions_manage(const struct throttle_config *c, bool recreate, struct managed *m, char *err,
+                   size_t errlen);
+
+/* Apply a reloaded configuration to a managed region: window, mode and group at
+ * once; a geometry change is refused with a message in err (return 1). */
+int regions_reload(struct managed *m, const struct throttle_config *c, char *err, size_t errlen);
+
+/* Stop managing: the region and its state stay for the clients. */
+void regions_release(struct managed *m);
+
+/* evthrottled --remove NAME: delete a region no daemon manages. */
+int regions_remove(const char *name, char *err, size_t errlen);
+
+/* Stamp the daemon's pid and a heartbeat into the region's header. */
+void regions_heartbeat(struct managed *m);
+
+#endif

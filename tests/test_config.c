@@ -1,0 +1,163 @@
+/* evthrottled's configuration: good files, and every kind of bad one named by
+ * file and line. */
+#include <stdlib.h>
+
+#include "common.h"
+#include "config.h"
+
+static char path[64];
+static char err[1024];
+static struct daemon_config cfg;
+
+static void write_file(const char *text)
+{
+	snprintf(path, sizeof path, "/tmp/evt-config-%d.conf", (int)getpid());
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void cleanup(void)
+{
+	unlink(path);
+}
+
+/* Load text; return config_load's result, err holds the message. */
+static int load(const char *text)
+{
+	write_file(text);
+	err[0] = '\0';
+	return config_load(path, &cfg, err, sizeof err);
+}
+
+/* The message starts with "FILE:LINE: " and contains what. */
+static void expect_error(const char *text, int line, const char *what)
+{
+	cr_assert_eq(load(text), -1, "accepted: %s", text);
+	char want[128];
+	snprintf(want, sizeof want, "%s:%d: ", path, line);
+	cr_expect_eq(strncmp(err, want, strlen(want)), 0, "want prefix '%s', got '%s'", want, err);
+	cr_expect_not_null(strstr(err, what), "want '%s' in '%s'", what, err);
+}
+
+TestSuite(config, .fini = cleanup);
+
+Test(config, example_file_is_valid)
+{
+	char file[4096];
+	snprintf(file, sizeof file, "%s/examples/evthrottled.conf", getenv("EVT_SOURCE_ROOT"));
+	cr_assert_eq(config_load(file, &cfg, err, sizeof err), 0, "%s", err);
+	cr_assert_geq(cfg.n, 1);
+	cr_expect_str_eq(cfg.throttles[0].name, "default");
+	cr_expect_eq(cfg.throttles[0].opts.window_ns, 10000000000ull);
+}
+
+Test(config, full_settings)
+{
+	cr_assert_eq(load("log = { level = \"debug\"; console = false; file = true; directory = \"/tmp/l\"; };\n"
+	                  "daemon = { housekeeping = \"250ms\"; summary = \"0s\"; sweep_occupancy = 10;"
+	                  " warn_occupancy = 90; pidfile = \"/tmp/p.pid\"; };\n"
+	                  "throttles = ( { name = \"a\"; window = \"1m30s\"; capacity = 1000; key_max = 64;\n"
+	                  "  clients = 8; mode = \"0640\"; group = \"root\"; on_full = \"error\"; },\n"
+	                  "  { name = \"b.c-d_e\"; } );\n"),
+	             0, "%s", err);
+	cr_expect_eq(cfg.log.level, LOG_DEBUG);
+	cr_expect_eq(cfg.log.console, false);
+	cr_expect_eq(cfg.log.file, true);
+	cr_expect_str_eq(cfg.log.directory, "/tmp/l");
+	cr_expect_eq(cfg.housekeeping_ns, 250000000ull);
+	cr_expect_eq(cfg.summary_ns, 0);
+	cr_expect_eq(cfg.sweep_occupancy, 10);
+	cr_expect_eq(cfg.warn_occupancy, 90);
+	cr_expect_str_eq(cfg.pidfile, "/tmp/p.pid");
+	cr_assert_eq(cfg.n, 2);
+	const struct throttle_config *a = config_find(&cfg, "a");
+	cr_assert_not_null(a);
+	cr_expect_eq(a->opts.window_ns, 90000000000ull);
+	cr_expect_eq(a->opts.capacity, 1000);
+	cr_expect_eq(a->opts.key_max, 64);
+	cr_expect_eq(a->opts.client_max, 8);
+	cr_expect_eq(a->opts.mode, 0640);
+	cr_expect_str_eq(a->group, "root");
+	cr_expect_eq(a->opts.on_full, EVT_ON_FULL_ERROR);
+	cr_expect_eq(a->line, 3);
+	/* defaults */
+	const struct throttle_config *b = config_find(&cfg, "b.c-d_e");
+	cr_assert_not_null(b);
+	evt_options d = EVT_OPTIONS_INIT;
+	cr_expect_eq(b->opts.window_ns, d.window_ns);
+	cr_expect_eq(b->opts.capacity, d.capacity);
+	cr_expect_eq(b->opts.mode, d.mode);
+	cr_expect_eq(b->opts.on_full, EVT_ON_FULL_THROTTLE);
+	cr_expect_null(config_find(&cfg, "missing"));
+}
+
+Test(config, missing_file)
+{
+	cr_assert_eq(config_load("/nonexistent/evt.conf", &cfg, err, sizeof err), -1);
+	cr_expect_not_null(strstr(err, "/nonexistent/evt.conf: cannot read"), "%s", err);
+}
+
+Test(config, syntax_error_names_the_line)
+{
+	expect_error("throttles = (\n { name = \"a\" }\n  oops\n);\n", 3, "syntax error");
+}
+
+Test(config, unknown_settings)
+{
+	expect_error("throttles = ( { name = \"a\"; windw = \"1s\"; } );\n", 1, "unknown setting 'windw'");
+	expect_error("\n\nlogg = { };\nthrottles = ( { name = \"a\"; } );\n", 3, "unknown setting 'logg'");
+	expect_error("log = { level = \"info\";\n colour = true; };\nthrottles = ( { name = \"a\"; } );\n", 2,
+	             "unknown setting 'colour' in log");
+}
+
+Test(config, bad_values)
+{
+	expect_error("throttles = ( { name = \"a\"; window = \"0s\"; } );", 1, "greater than 0");
+	expect_error("throttles = ( { name = \"a\"; window = \"10\"; } );", 1, "not a duration");
+	expect_error("throttles = ( { name = \"a\"; window = \"10 s\"; } );", 1, "not a duration");
+	expect_error("throttles = ( { name = \"a\"; window = 10; } );", 1, "with a unit");
+	expect_error("throttles = ( { name = \"a\"; window = \"99999999999h\"; } );", 1, "too long");
+	expect_error("throttles = ( { name = \"a\"; capacity = 0; } );", 1, "out of range");
+	expect_error("throttles = ( { name = \"a\";\n capacity = 1000000000; } );", 2, "out of range");
+	expect_error("throttles = ( { name = \"a\"; capacity = \"big\"; } );", 1, "must be an integer");
+	expect_error("throttles = ( { name = \"a\"; key_max = 2000; } );", 1, "out of range");
+	expect_error("throttles = ( { name = \"a\"; clients = 70000; } );", 1, "out of range");
+	expect_error("throttles = ( { name = \"a\"; mode = \"0999\"; } );", 1, "octal");
+	expect_error("throttles = ( { name = \"a\"; mode = 660; } );", 1, "must be a string");
+	expect_error("throttles = ( { name = \"a\"; on_full = \"drop\"; } );", 1, "not one of throttle");
+	expect_error("throttles = ( { name = \"a\"; group = \"no-such-group-xyz\"; } );", 1, "no such group");
+	expect_error("log = { level = \"loud\"; };\nthrottles = ( { name = \"a\"; } );", 1, "log level");
+	expect_error("log = { console = \"yes\"; };\nthrottles = ( { name = \"a\"; } );", 1, "true or false");
+	expect_error("daemon = { warn_occupancy = 0; };\nthrottles = ( { name = \"a\"; } );", 1, "out of range");
+}
+
+/* libconfig 1.5 reads 4294967297 (no L suffix) as 1: the literal is re-read. */
+Test(config, integers_above_32_bits_are_not_wrapped)
+{
+	expect_error("throttles = ( { name = \"a\"; capacity = 4294967297; } );", 1,
+	             "capacity = 4294967297 is out of range");
+	expect_error("throttles = ( { name = \"a\"; capacity = 4294967297L; } );", 1, "out of range");
+	expect_error("throttles = ( { name = \"a\"; capacity = 99999999999999999999; } );", 1,
+	             "does not fit a 64-bit integer");
+	expect_error("throttles = ( { name = \"a\"; key_max = -4294967295; } );", 1, "out of range");
+}
+
+Test(config, names)
+{
+	expect_error("throttles = ( { window = \"1s\"; } );", 1, "needs a name");
+	expect_error("throttles = ( { name = \"a/b\"; } );", 1, "throttle name");
+	expect_error("throttles = ( { name = \".hidden\"; } );", 1, "throttle name");
+	expect_error("throttles = ( { name = \"\"; } );", 1, "throttle name");
+	expect_error("throttles = ( { name = \"a\"; },\n { name = \"a\"; } );", 2, "defined twice (first at line 1)");
+}
+
+Test(config, structure)
+{
+	cr_assert_eq(load("log = { };\n"), -1);
+	cr_expect_not_null(strstr(err, "no throttles"), "%s", err);
+	expect_error("throttles = ( );", 1, "empty");
+	expect_error("throttles = 5;", 1, "must be a list");
+	expect_error("log = 5;\nthrottles = ( { name = \"a\"; } );", 1, "must be a group");
+}

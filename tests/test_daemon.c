@@ -1,0 +1,299 @@
+/* evthrottled driven from tests: start, regions, clients, reload, kill, restart,
+ * refusals.  The binary comes from $EVTHROTTLED (set by meson). */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "common.h"
+#include "handle.h"
+
+static char conf[64], out[64], name[64], name2[64];
+
+static void write_conf(const char *window, unsigned capacity, const char *extra)
+{
+	FILE *f = fopen(conf, "w");
+	cr_assert_not_null(f);
+	fprintf(f,
+	        "log = { level = \"debug\"; console = true; };\n"
+	        "daemon = { housekeeping = \"50ms\"; summary = \"0s\"; };\n"
+	        "throttles = ( { name = \"%s\"; window = \"%s\"; capacity = %u; mode = \"0640\"; %s },\n"
+	        "              { name = \"%s\"; window = \"1s\"; } );\n",
+	        name, window, capacity, extra, name2);
+	fclose(f);
+}
+
+static void setup(void)
+{
+	int pid = (int)getpid();
+	snprintf(conf, sizeof conf, "/tmp/evtd-%d.conf", pid);
+	snprintf(out, sizeof out, "/tmp/evtd-%d.out", pid);
+	snprintf(name, sizeof name, "evtd.%d.a", pid);
+	snprintf(name2, sizeof name2, "evtd.%d.b", pid);
+	evt_unlink(name);
+	evt_unlink(name2);
+	write_conf("10s", 1024, "");
+}
+
+static void teardown(void)
+{
+	evt_unlink(name);
+	evt_unlink(name2);
+	unlink(conf);
+	unlink(out);
+}
+
+TestSuite(daemon, .init = setup, .fini = teardown, .timeout = 60);
+
+/* Run evthrottled with args (NULL-terminated), stdout+stderr to the out file. */
+static pid_t spawn(const char *a1, const char *a2, const char *a3, const char *a4)
+{
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		int fd = open(out, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		if (fd < 0)
+			_exit(127);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		const char *bin = getenv("EVTHROTTLED");
+		execl(bin, bin, a1, a2, a3, a4, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+static int wait_exit(pid_t pid)
+{
+	int status;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status), "evthrottled did not exit normally (status %#x)", status);
+	return WEXITSTATUS(status);
+}
+
+static bool output_has(const char *what)
+{
+	FILE *f = fopen(out, "r");
+	if (f == NULL)
+		return false;
+	char buf[8192];
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return strstr(buf, what) != NULL;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Poll a condition the daemon brings about asynchronously; 10 s at most. */
+#define EVENTUALLY(cond, ...)                                                 \
+	do {                                                                  \
+		double until_ = now_s() + 10;                                 \
+		while (!(cond) && now_s() < until_)                           \
+			usleep(10000);                                        \
+		cr_assert((cond), __VA_ARGS__);                               \
+	} while (0)
+
+static bool daemon_manages(const char *n, pid_t pid)
+{
+	evt_throttle *t;
+	if (evt_attach(n, EVT_RDONLY, &t) < 0)
+		return false;
+	bool yes = atomic_load(&t->r.hdr->daemon_pid) == (uint64_t)pid;
+	evt_close(t);
+	return yes;
+}
+
+static pid_t start_daemon(void)
+{
+	pid_t pid = spawn("-c", conf, "-f", NULL);
+	EVENTUALLY(daemon_manages(name, pid) && daemon_manages(name2, pid), "daemon did not come up");
+	return pid;
+}
+
+static void stop_daemon(pid_t pid)
+{
+	kill(pid, SIGTERM);
+	cr_expect_eq(wait_exit(pid), 0, "SIGTERM is a clean stop");
+}
+
+Test(daemon, creates_regions_with_mode_and_clients_decide)
+{
+	pid_t d = start_daemon();
+	char path[128];
+	struct stat st;
+	snprintf(path, sizeof path, "/dev/shm/evthrottle.%s", name);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_expect_eq(st.st_mode & 07777, 0640);
+	evt_throttle *t;
+	cr_assert_eq(evt_attach(name, 0, &t), 0);
+	cr_expect_eq(evt_get_window(t), 10000000000ull);
+	cr_expect_eq(decide(t, 1000, "userA"), 1);
+	cr_expect_eq(decide(t, 2000, "userA"), 0);
+	evt_close(t);
+	stop_daemon(d);
+	cr_expect(output_has("created"));
+	/* Regions outlive the daemon. */
+	cr_expect_eq(stat(path, &st), 0);
+}
+
+Test(daemon, sighup_changes_the_window_seen_by_clients)
+{
+	pid_t d = start_daemon();
+	evt_throttle *t;
+	cr_assert_eq(evt_attach(name, 0, &t), 0);
+	write_conf("250ms", 1024, "");
+	kill(d, SIGHUP);
+	EVENTUALLY(evt_get_window(t) == 250000000ull, "window is %llu",
+	           (unsigned long long)evt_get_window(t));
+	/* A change that needs a new region is refused; the window still applies. */
+	write_conf("2s", 4096, "");
+	kill(d, SIGHUP);
+	EVENTUALLY(evt_get_window(t) == 2000000000ull, "window after refused reload");
+	EVENTUALLY(output_has("needs a new region"), "refusal logged");
+	cr_expect_eq(t->r.mask + 1, 1024);
+	/* A broken file is refused as a whole. */
+	FILE *f = fopen(conf, "w");
+	fputs("throttles = ( { name = oops } );\n", f);
+	fclose(f);
+	kill(d, SIGHUP);
+	EVENTUALLY(output_has("reload refused"), "bad reload logged");
+	cr_expect_eq(evt_get_window(t), 2000000000ull);
+	evt_close(t);
+	stop_daemon(d);
+}
+
+Test(daemon, clients_keep_working_without_it_and_a_restart_keeps_state)
+{
+	pid_t d = start_daemon();
+	evt_throttle *t;
+	cr_assert_eq(evt_attach(name, 0, &t), 0);
+	uint64_t t0 = evt_now_ns();
+	cr_expect_eq(decide(t, t0, "session-1"), 1);
+	kill(d, SIGKILL);
+	waitpid(d, NULL, 0);
+	/* Daemon gone: deciding goes on. */
+	cr_expect_eq(decide(t, t0 + 1, "session-1"), 0);
+	cr_expect_eq(decide(t, t0 + 1, "session-2"), 1);
+	d = start_daemon();
+	cr_expect(output_has("state kept"));
+	/* Still inside its window after the restart: throttled. */
+	cr_expect_eq(decide(t, t0 + 2, "session-1"), 0);
+	cr_expect_eq(decide(t, t0 + 2, "session-2"), 0);
+	evt_throttle *u;
+	cr_assert_eq(evt_attach(name, 0, &u), 0);
+	cr_expect_eq(decide(u, t0 + 3, "session-1"), 0);
+	cr_expect_eq(decide(u, t0 + 10000000000ull, "session-1"), 1);
+	evt_close(u);
+	evt_close(t);
+	stop_daemon(d);
+}
+
+Test(daemon, a_second_daemon_refuses)
+{
+	pid_t d = start_daemon();
+	pid_t d2 = spawn("-c", conf, "-f", NULL);
+	cr_expect_eq(wait_exit(d2), 1);
+	cr_expect(output_has("already managed by another evthrottled"));
+	/* --remove refuses too while the region is managed. */
+	cr_expect_eq(wait_exit(spawn("--remove", name, NULL, NULL)), 1);
+	cr_expect(daemon_manages(name, d));
+	stop_daemon(d);
+	cr_expect_eq(wait_exit(spawn("--remove", name, NULL, NULL)), 0);
+	evt_throttle *t;
+	cr_expect_eq(evt_attach(name, 0, &t), -ENOENT);
+}
+
+Test(daemon, incompatible_region_refused_unless_recreate)
+{
+	evt_options o = EVT_OPTIONS_INIT;
+	o.capacity = 64;
+	evt_throttle *t = test_create(name, &o);
+	cr_expect_eq(decide(t, 1, "kept"), 1);
+	evt_close(t);
+	cr_expect_eq(wait_exit(spawn("-c", conf, "-f", NULL)), 1);
+	cr_expect(output_has("incompatible (capacity 64 in the region, 1024 configured)"));
+	/* Nothing changed. */
+	cr_assert_eq(evt_attach(name, 0, &t), 0);
+	cr_expect_eq(t->r.mask + 1, 64);
+	cr_expect_eq(evt_key_count(t), 1);
+	evt_close(t);
+	pid_t d = spawn("-c", conf, "-f", "--recreate");
+	EVENTUALLY(daemon_manages(name, d), "recreated");
+	cr_assert_eq(evt_attach(name, 0, &t), 0);
+	cr_expect_eq(t->r.mask + 1, 1024);
+	cr_expect_eq(evt_key_count(t), 0);
+	evt_close(t);
+	stop_daemon(d);
+}
+
+Test(daemon, check_config_and_bad_config)
+{
+	cr_expect_eq(wait_exit(spawn("-c", conf, "--check-config", NULL)), 0);
+	cr_expect(output_has(": OK"));
+	cr_expect(output_has("capacity 1024"));
+	evt_throttle *t;
+	cr_expect_eq(evt_attach(name, EVT_RDONLY, &t), -ENOENT, "--check-config creates nothing");
+	write_conf("10s", 1024, "bogus = 1;");
+	cr_expect_eq(wait_exit(spawn("-c", conf, "--check-config", NULL)), 1);
+	char want[128];
+	snprintf(want, sizeof want, "%s:3: unknown setting 'bogus'", conf);
+	cr_expect(output_has(want), "wants '%s'", want);
+	cr_expect_eq(wait_exit(spawn("-c", conf, "-f", NULL)), 1);
+	cr_expect_eq(evt_attach(name, EVT_RDONLY, &t), -ENOENT);
+	cr_expect_eq(wait_exit(spawn("--bogus", NULL, NULL, NULL)), 2);
+	cr_expect_eq(wait_exit(spawn("-f", NULL, NULL, NULL)), 2);
+	cr_expect_eq(wait_exit(spawn("-c", "/nonexistent.conf", NULL, NULL)), 1);
+}
+
+Test(daemon, detaches_with_a_pidfile)
+{
+	char pidfile[64];
+	snprintf(pidfile, sizeof pidfile, "/tmp/evtd-%d.pid", (int)getpid());
+	/* The parent returns once the regions are ready. */
+	cr_assert_eq(wait_exit(spawn("-c", conf, "--pidfile", pidfile)), 0);
+	FILE *f = fopen(pidfile, "r");
+	cr_assert_not_null(f);
+	int pid = 0;
+	cr_assert_eq(fscanf(f, "%d", &pid), 1);
+	fclose(f);
+	cr_expect(daemon_manages(name, pid));
+	kill(pid, SIGTERM);
+	EVENTUALLY(access(pidfile, F_OK) != 0, "pidfile removed on stop");
+	EVENTUALLY(kill(pid, 0) < 0, "daemon gone");
+}
+
+Test(daemon, reaps_killed_clients)
+{
+	pid_t d = start_daemon();
+	pid_t c = fork();
+	cr_assert_geq(c, 0);
+	if (c == 0) {
+		evt_throttle *t;
+		if (evt_attach(name, 0, &t) < 0)
+			_exit(1);
+		evt_should_process(t, 5, NULL, "k", 1);
+		pause();
+		_exit(0);
+	}
+	evt_throttle *t;
+	cr_assert_eq(evt_attach(name, EVT_RDONLY, &t), 0);
+	evt_stats s;
+	/* The daemon's own handle and the child's. */
+	EVENTUALLY(evt_stats_get(t, &s) == 0 && s.clients == 2, "child attached");
+	kill(c, SIGKILL);
+	waitpid(c, NULL, 0);
+	EVENTUALLY(evt_stats_get(t, &s) == 0 && s.clients == 1, "dead client reaped (%u)", s.clients);
+	cr_expect_eq(s.processed, 1, "its counters stay in the totals");
+	evt_close(t);
+	stop_daemon(d);
+	cr_expect(output_has("freed 1 client slot"));
+}
