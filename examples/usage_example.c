@@ -2,7 +2,7 @@
  * The seed's example in C, then several processes sharing one throttle.
  *
  *   usage_example            private throttle, then 4 forked processes on a named one
- *   usage_example NAME       the shared part against an existing throttle NAME
+ *   usage_example NAME       the same, the shared part on the existing throttle NAME
  *                            (e.g. one evthrottled created)
  */
 #include <evthrottle.h>
@@ -49,9 +49,9 @@ static int seed_example(void)
 	return 0;
 }
 
-/* Each worker offers the same 1000 events for 100 users: every (user, second)
- * is processed once in total, whichever process sees it first. */
-static void worker(const char *name, int id, unsigned *processed)
+/* Each worker offers the same 1000 events for 100 users over one second: each user
+ * is processed once in total (window >= 1 s), whichever process sees it first. */
+static void worker(const char *name, int id, uint64_t base, unsigned *processed)
 {
 	evt_throttle *t;
 	int rc = evt_attach(name, 0, &t);
@@ -59,11 +59,10 @@ static void worker(const char *name, int id, unsigned *processed)
 		fprintf(stderr, "worker %d: evt_attach(%s): %s\n", id, name, evt_strerror(rc));
 		_exit(1);
 	}
-	uint64_t base = 1000 * SEC;
 	for (int i = 0; i < 1000; i++) {
 		char key[32];
 		int n = snprintf(key, sizeof key, "user%d", i % 100);
-		uint64_t ts = base + (uint64_t)(i / 100) * SEC; /* 10 distinct seconds */
+		uint64_t ts = base + (uint64_t)(i / 100) * (SEC / 10); /* 10 steps of 100 ms */
 		if (evt_should_process(t, ts, NULL, key, (size_t)n) == 1)
 			__atomic_fetch_add(&processed[id], 1, __ATOMIC_RELAXED);
 	}
@@ -71,7 +70,7 @@ static void worker(const char *name, int id, unsigned *processed)
 	_exit(0);
 }
 
-static int shared_example(const char *name, int workers, uint64_t window)
+static int shared_example(const char *name, int workers)
 {
 	unsigned *processed = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (processed == MAP_FAILED)
@@ -82,13 +81,12 @@ static int shared_example(const char *name, int workers, uint64_t window)
 		fprintf(stderr, "evt_attach(%s): %s\n", name, evt_strerror(rc));
 		return 1;
 	}
-	if (window != 0)
-		evt_update_window(t, window);
 	printf("\n%d processes share throttle '%s' (window %.3f s):\n", workers, name,
 	       (double)evt_get_window(t) / SEC);
+	uint64_t base = evt_now_ns();
 	for (int i = 0; i < workers; i++)
 		if (fork() == 0)
-			worker(name, i, processed);
+			worker(name, i, base, processed);
 	int failed = 0, status;
 	while (wait(&status) > 0)
 		failed |= !WIFEXITED(status) || WEXITSTATUS(status) != 0;
@@ -99,7 +97,7 @@ static int shared_example(const char *name, int workers, uint64_t window)
 	}
 	evt_stats s;
 	evt_stats_get(t, &s);
-	printf("  together: %u processed (one per user per window), throttle counts "
+	printf("  together: %u processed (one per user), throttle totals "
 	       "processed=%llu throttled=%llu keys=%llu\n",
 	       total, (unsigned long long)s.processed, (unsigned long long)s.throttled,
 	       (unsigned long long)s.keys);
@@ -113,10 +111,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s [NAME]\n", argv[0]);
 		return 2;
 	}
-	if (argc == 2)
-		return shared_example(argv[1], 4, 0);
 	if (seed_example() != 0)
 		return 1;
+	if (argc == 2)
+		return shared_example(argv[1], 4);
 	char name[64];
 	snprintf(name, sizeof name, "example.%d", (int)getpid());
 	evt_options o = EVT_OPTIONS_INIT;
@@ -128,7 +126,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	evt_close(t);
-	rc = shared_example(name, 4, 0);
+	rc = shared_example(name, 4);
 	evt_unlink(name);
 	return rc;
 }

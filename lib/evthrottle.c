@@ -2,6 +2,7 @@
 #include "evthrottle.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -184,7 +185,9 @@ uint64_t evt_now_ns(void)
 
 const char *evt_strerror(int err)
 {
-	switch (err < 0 ? -err : err) {
+	/* Negate as unsigned: -INT_MIN does not fit an int. */
+	unsigned e = err < 0 ? 0u - (unsigned)err : (unsigned)err;
+	switch (e) {
 	case 0:
 		return "success";
 	case EINVAL:
@@ -213,7 +216,7 @@ const char *evt_strerror(int err)
 	case ENOMEM:
 		return "out of memory";
 	default: {
-		const char *s = strerrordesc_np(err < 0 ? -err : err);
+		const char *s = e <= INT_MAX ? strerrordesc_np((int)e) : NULL;
 		return s != NULL ? s : "unknown error";
 	}
 	}

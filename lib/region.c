@@ -194,9 +194,10 @@ int region_validate(void *base, size_t size, bool readonly, struct region *out)
 		return -EBADMSG;
 	if (h->version_major != EVT_VERSION_MAJOR)
 		return -EPROTONOSUPPORT;
-	/* Pairs with the release store in init_header(). */
-	if (atomic_load_explicit(&h->state, memory_order_acquire) != REGION_STATE_READY)
-		return -EAGAIN;
+	/* Pairs with the release store in init_header().  Zero: still being made. */
+	uint32_t state = atomic_load_explicit(&h->state, memory_order_acquire);
+	if (state != REGION_STATE_READY)
+		return state == 0 ? -EAGAIN : -EBADMSG;
 	evt_options o = {
 		.window_ns = 1, .capacity = h->capacity, .key_max = h->key_max,
 		.mode = 0, .on_full = h->on_full, .client_max = h->client_max,
