@@ -56,7 +56,6 @@ static void round_one(struct managed *m, const struct settings *v)
 	unsigned reaped = clients_reap_dead(&m->t->r);
 	if (reaped > 0)
 		log_info("throttle '%s': freed %u client slot(s) of exited processes", m->cfg.name, reaped);
-	table_refresh_horizon(&m->t->r);
 	evt_stats st;
 	evt_stats_get(m->t, &st);
 	occupancy(m, &st, v);

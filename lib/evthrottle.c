@@ -160,7 +160,7 @@ int evt_stats_get(const evt_throttle *t, evt_stats *out)
 		.full = c[CTR_FULL],
 		/* Counters are read one by one while clients write them. */
 		.keys = c[CTR_NEW_KEYS] > gone ? c[CTR_NEW_KEYS] - gone : 0,
-		.horizon_ns = atomic_load_explicit(&h->horizon, memory_order_relaxed),
+		.horizon_ns = table_horizon(&t->r),
 		.capacity = t->r.mask + 1,
 		.key_max = t->r.key_max,
 		.clients = live,

@@ -57,7 +57,7 @@ struct region_hdr {
 	uint8_t reserved1[32];
 	/* line 2: read by every decision, written rarely */
 	_Atomic uint64_t window_ns;
-	_Atomic uint64_t horizon;   /* reclaim horizon, only ever raised */
+	uint64_t reserved_136;
 	_Atomic uint64_t newest_ts; /* max watermark of clients that left */
 	_Atomic uint32_t client_hwm; /* one past the highest client index ever used */
 	uint32_t pad2;
@@ -140,7 +140,6 @@ _Static_assert(offsetof(struct region_hdr, state) == 76, "layout");
 _Static_assert(offsetof(struct region_hdr, created_unix_ns) == 80, "layout");
 _Static_assert(offsetof(struct region_hdr, mode) == 88, "layout");
 _Static_assert(offsetof(struct region_hdr, window_ns) == 128, "layout");
-_Static_assert(offsetof(struct region_hdr, horizon) == 136, "layout");
 _Static_assert(offsetof(struct region_hdr, newest_ts) == 144, "layout");
 _Static_assert(offsetof(struct region_hdr, client_hwm) == 152, "layout");
 _Static_assert(offsetof(struct region_hdr, daemon_pid) == 192, "layout");

@@ -209,13 +209,28 @@ static bool take(struct region_slot *s, uint64_t c, unsigned tag, uint32_t owner
 	return true;
 }
 
-/* One pass over k's neighbourhood: take an EMPTY slot, finishing DYING ones on
- * the way; else reclaim a key whose window closed for every client. */
-static bool claim_pass(const struct region *r, const struct table_client *me,
-                       const struct hkey *k, uint64_t horizon, uint64_t window, uint32_t *slot,
-                       uint64_t *ctrl, bool *reclaimed)
+/* Reclaim the key in slot i if its window closed for every client. */
+static bool reclaim(const struct region *r, const struct table_client *me, uint32_t i,
+                    uint64_t horizon, uint64_t window)
 {
-	uint32_t expired = 0;
+	struct found f;
+	if (!published(r, i, &f) || !window_closed(f.last, horizon, window) || !remove_found(r, &f))
+		return false;
+	count(me, CTR_RECLAIMED);
+	return true;
+}
+
+/*
+ * Find k a slot in its neighbourhood: an EMPTY one (finishing DYING ones on the
+ * way), else one whose key's window closed for every client.  The horizon is read
+ * from the clients' watermarks only then, so a client that joined with a lagging
+ * clock is never passed over by a stale value.
+ */
+static bool claim(const struct region *r, const struct table_client *me, const struct hkey *k,
+                  uint64_t window, uint32_t *slot, uint64_t *ctrl, bool *reclaimed)
+{
+	uint64_t last[REGION_NBHD];
+	uint32_t keys = 0;
 	for (uint32_t j = 0; j < REGION_NBHD; j++) {
 		uint32_t i = (k->home + j) & r->mask;
 		struct region_slot *s = region_slot(r, i);
@@ -228,36 +243,25 @@ static bool claim_pass(const struct region *r, const struct table_client *me,
 			*slot = i;
 			return true;
 		}
-		if (CTRL_STATE(c) == SLOT_CLAIMED &&
-		    window_closed(atomic_load_explicit(&s->last, relaxed), horizon, window))
-			expired |= 1u << j;
+		if (CTRL_STATE(c) == SLOT_CLAIMED) {
+			last[j] = atomic_load_explicit(&s->last, relaxed);
+			keys |= 1u << j;
+		}
 	}
-	for (; expired != 0; expired &= expired - 1) {
-		uint32_t i = (k->home + (uint32_t)__builtin_ctz(expired)) & r->mask;
-		struct found f;
-		if (!published(r, i, &f) || !window_closed(f.last, horizon, window) ||
-		    !remove_found(r, &f))
+	uint64_t horizon = keys != 0 ? table_horizon(r) : 0;
+	for (; keys != 0; keys &= keys - 1) {
+		uint32_t j = (uint32_t)__builtin_ctz(keys), i = (k->home + j) & r->mask;
+		struct region_slot *s = region_slot(r, i);
+		if (!window_closed(last[j], horizon, window) || !reclaim(r, me, i, horizon, window))
 			continue;
-		count(me, CTR_RECLAIMED);
 		*reclaimed = true;
-		uint64_t c = atomic_load_explicit(&region_slot(r, i)->ctrl, acquire);
-		if (CTRL_STATE(c) == SLOT_EMPTY && take(region_slot(r, i), c, k->tag, me->index, ctrl)) {
+		uint64_t c = atomic_load_explicit(&s->ctrl, acquire);
+		if (CTRL_STATE(c) == SLOT_EMPTY && take(s, c, k->tag, me->index, ctrl)) {
 			*slot = i;
 			return true;
 		}
 	}
 	return false;
-}
-
-static bool claim(const struct region *r, const struct table_client *me, const struct hkey *k,
-                  uint64_t window, uint32_t *slot, uint64_t *ctrl, bool *reclaimed)
-{
-	uint64_t horizon = atomic_load_explicit(&r->hdr->horizon, relaxed);
-	if (claim_pass(r, me, k, horizon, window, slot, ctrl, reclaimed))
-		return true;
-	/* Nothing free: the published horizon may be behind the clients. */
-	uint64_t fresh = table_refresh_horizon(r);
-	return fresh != horizon && claim_pass(r, me, k, fresh, window, slot, ctrl, reclaimed);
 }
 
 static int full(const struct region *r, const struct table_client *me, unsigned *info)
@@ -375,19 +379,15 @@ uint64_t table_clear(const struct region *r, const struct table_client *me)
 
 uint64_t table_sweep(const struct region *r, const struct table_client *me)
 {
-	uint64_t horizon = table_refresh_horizon(r), n = 0;
+	uint64_t horizon = table_horizon(r), n = 0;
 	/* Pairs with the release store in evt_update_window(). */
 	uint64_t window = atomic_load_explicit(&r->hdr->window_ns, acquire);
 	for (uint32_t i = 0; i <= r->mask; i++) {
-		struct found f;
 		uint64_t c = atomic_load_explicit(&region_slot(r, i)->ctrl, acquire);
 		if (CTRL_STATE(c) == SLOT_DYING)
 			finish_remove(r, i, c);
-		else if (published(r, i, &f) && window_closed(f.last, horizon, window) &&
-		         remove_found(r, &f)) {
-			count(me, CTR_RECLAIMED);
+		else if (CTRL_STATE(c) == SLOT_CLAIMED && reclaim(r, me, i, horizon, window))
 			n++;
-		}
 	}
 	return n;
 }
@@ -432,7 +432,7 @@ int table_read_slot(const struct region *r, uint32_t i, struct table_entry *e)
 	return atomic_load_explicit(&s->ctrl, relaxed) == f.ctrl;
 }
 
-uint64_t table_refresh_horizon(const struct region *r)
+uint64_t table_horizon(const struct region *r)
 {
 	struct region_hdr *h = r->hdr;
 	uint32_t n = atomic_load_explicit(&h->client_hwm, acquire);
@@ -449,10 +449,5 @@ uint64_t table_refresh_horizon(const struct region *r)
 			lo = wm;
 	}
 	/* With no client holding a timestamp, the newest one any client had. */
-	uint64_t want = lo != REGION_WM_NONE ? lo : atomic_load_explicit(&h->newest_ts, relaxed);
-	uint64_t cur = atomic_load_explicit(&h->horizon, relaxed);
-	while (cur < want &&
-	       !atomic_compare_exchange_weak_explicit(&h->horizon, &cur, want, relaxed, relaxed))
-		;
-	return cur < want ? want : cur;
+	return lo != REGION_WM_NONE ? lo : atomic_load_explicit(&h->newest_ts, relaxed);
 }

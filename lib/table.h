@@ -39,7 +39,9 @@ struct table_entry {
 /* Copy slot i if it holds a published key: 1 copied, 0 not a key now. */
 int table_read_slot(const struct region *r, uint32_t i, struct table_entry *e);
 
-/* Raise the published reclaim horizon from the clients' watermarks; returns it. */
-uint64_t table_refresh_horizon(const struct region *r);
+/* The reclaim horizon now, from the clients' watermarks: the lowest one of the
+ * clients holding one, else the newest timestamp a departed client had.  A key
+ * whose last + window <= it has a closed window for every client.  Read-only. */
+uint64_t table_horizon(const struct region *r);
 
 #endif /* EVT_TABLE_H */

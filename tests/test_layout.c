@@ -136,7 +136,7 @@ Test(layout, region_hdr_fields)
 	EXPECT_FIELD(H, reserved1, 96, 32);
 	/* line 2: hot, written rarely */
 	EXPECT_FIELD(H, window_ns, 128, 8);
-	EXPECT_FIELD(H, horizon, 136, 8);
+	EXPECT_FIELD(H, reserved_136, 136, 8);
 	EXPECT_FIELD(H, newest_ts, 144, 8);
 	EXPECT_FIELD(H, client_hwm, 152, 4);
 	EXPECT_FIELD(H, pad2, 156, 4);
@@ -337,7 +337,7 @@ Test(layout, default_region_header)
 	cr_expect_eq(st.st_uid, geteuid());
 	cr_expect_neq(h->created_unix_ns, 0);
 	cr_expect_eq(atomic_load(&h->window_ns), 10000000000ull);
-	cr_expect_eq(atomic_load(&h->horizon), 0);
+	cr_expect_eq(h->reserved_136, 0);
 	cr_expect_eq(atomic_load(&h->newest_ts), 0);
 	cr_expect_eq(atomic_load(&h->client_hwm), 1, "the creator's handle takes entry 0");
 	cr_expect_eq(atomic_load(&h->daemon_pid), 0);

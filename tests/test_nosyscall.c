@@ -1,0 +1,223 @@
+/*
+ * SPEC §2: evt_should_process makes no syscall (nor does anything on the decision
+ * path: inserts, reclaims, horizon refreshes; nor evt_get_window, evt_key_count).
+ *
+ * A forked child attaches (or inherits an anonymous throttle), then enters seccomp
+ * strict mode, where only read, write, _exit and sigreturn are allowed and any other
+ * syscall kills it with SIGKILL.  It decides a million events over new and repeated
+ * keys, writes its tallies into a shared page and leaves with the raw SYS_exit
+ * (exit_group, which _exit() uses, is not allowed).  The parent requires a clean
+ * exit and the same tallies as the same trace run here without seccomp.
+ */
+#include <linux/seccomp.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "common.h"
+
+#define N_DECISIONS 1000000u
+#define WINDOW 200u
+#define CAPACITY 4096u
+
+static char names[2][64];
+static unsigned nnames;
+
+static const char *new_name(void)
+{
+	cr_assert_lt(nnames, 2u);
+	return test_name(names[nnames++], sizeof names[0]);
+}
+
+static void unlink_all(void)
+{
+	for (unsigned i = 0; i < nnames; i++)
+		evt_unlink(names[i]);
+}
+
+TestSuite(nosyscall, .fini = unlink_all);
+
+/* What the trace found; in a shared page when a child runs it. */
+struct tally {
+	_Atomic uint64_t stage; /* 1 in strict mode, 2 trace done */
+	uint64_t processed, throttled, other, bad_window, max_keys;
+};
+
+static uint64_t mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	return x;
+}
+
+/* "n" and the decimal id: no allocation, no locale, no syscall. */
+static size_t key_str(char *buf, uint64_t id)
+{
+	char tmp[24];
+	size_t n = 0, len = 0;
+	do
+		tmp[n++] = (char)('0' + id % 10);
+	while ((id /= 10) != 0);
+	buf[len++] = 'n';
+	while (n > 0)
+		buf[len++] = tmp[--n];
+	return len;
+}
+
+/* A quarter new keys (a quarter of a million over the run, so the table reclaims
+ * all along), the rest on 64 keys hit about once a window; time moves forward. */
+static void trace(evt_throttle *t, struct tally *r)
+{
+	char key[32];
+	for (uint64_t i = 0; i < N_DECISIONS; i++) {
+		uint64_t h = mix(i + 1);
+		uint64_t id = h % 4 == 0 ? 1000 + i : (h >> 8) % 64;
+		size_t len = key_str(key, id);
+		int a = evt_should_process(t, 1000 + 2 * i, NULL, key, len);
+		if (a == 1)
+			r->processed++;
+		else if (a == 0)
+			r->throttled++;
+		else
+			r->other++;
+		if (i % 4096 == 0) {
+			if (evt_get_window(t) != WINDOW)
+				r->bad_window++;
+			size_t k = evt_key_count(t);
+			if (k > r->max_keys)
+				r->max_keys = k;
+		}
+	}
+}
+
+/* Never returns: only read, write and SYS_exit from the prctl on. */
+static void strict_child(evt_throttle *t, const char *name, struct tally *r)
+{
+	if (t == NULL && evt_attach(name, 0, &t) != 0)
+		_exit(2);
+	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT) != 0)
+		_exit(3);
+	atomic_store(&r->stage, 1);
+	trace(t, r);
+	atomic_store(&r->stage, 2);
+	syscall(SYS_exit, 0);
+	for (;;)
+		; /* not reached */
+}
+
+static struct tally *shared_tally(void)
+{
+	struct tally *r = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+	                       -1, 0);
+	cr_assert_neq(r, MAP_FAILED);
+	return r;
+}
+
+static void wait_clean_exit(pid_t pid, const struct tally *r)
+{
+	int st = 0;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(!WIFSIGNALED(st),
+	          "the child was killed by signal %d at stage %llu (SIGKILL: a syscall in "
+	          "strict mode)", WTERMSIG(st), (unsigned long long)atomic_load(&r->stage));
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %#x", st);
+	cr_assert_eq(atomic_load(&r->stage), 2);
+}
+
+static evt_options options(void)
+{
+	evt_options o = EVT_OPTIONS_INIT;
+	o.window_ns = WINDOW;
+	o.capacity = CAPACITY;
+	return o;
+}
+
+/* The child's tallies against the same trace here, on a fresh throttle. */
+static void compare_with_reference(const struct tally *r)
+{
+	evt_options o = options();
+	evt_throttle *ref;
+	cr_assert_eq(evt_create(NULL, &o, &ref), 0);
+	struct tally want = { 0 };
+	trace(ref, &want);
+	cr_expect_eq(r->processed, want.processed, "strict child %llu, here %llu",
+	             (unsigned long long)r->processed, (unsigned long long)want.processed);
+	cr_expect_eq(r->throttled, want.throttled);
+	cr_expect_eq(r->other, 0);
+	cr_expect_eq(r->bad_window, 0);
+	cr_expect_leq(r->max_keys, CAPACITY);
+	/* A plausible trace: both answers in bulk, and the table had to reclaim. */
+	cr_expect_gt(want.processed, N_DECISIONS / 4);
+	cr_expect_gt(want.throttled, N_DECISIONS / 10);
+	evt_stats s;
+	cr_assert_eq(evt_stats_get(ref, &s), 0);
+	cr_expect_gt(s.reclaimed, 0);
+	cr_expect_eq(s.full, 0);
+	evt_close(ref);
+}
+
+/* The region's counters saw the child's decisions. */
+static void expect_counted(evt_throttle *t, const struct tally *r)
+{
+	evt_stats s;
+	cr_assert_eq(evt_stats_get(t, &s), 0);
+	cr_expect_eq(s.processed, r->processed);
+	cr_expect_eq(s.throttled, r->throttled);
+	cr_expect_gt(s.reclaimed, 0);
+}
+
+Test(nosyscall, named_throttle)
+{
+	evt_options o = options();
+	const char *name = new_name();
+	evt_throttle *t = test_create(name, &o);
+	struct tally *r = shared_tally();
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0)
+		strict_child(NULL, name, r);
+	wait_clean_exit(pid, r);
+	compare_with_reference(r);
+	expect_counted(t, r);
+	munmap(r, 4096);
+	evt_close(t);
+	evt_unlink(name);
+}
+
+Test(nosyscall, anonymous_throttle_inherited)
+{
+	evt_options o = options();
+	evt_throttle *t;
+	cr_assert_eq(evt_create(NULL, &o, &t), 0);
+	struct tally *r = shared_tally();
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0)
+		strict_child(t, NULL, r);
+	wait_clean_exit(pid, r);
+	compare_with_reference(r);
+	expect_counted(t, r);
+	munmap(r, 4096);
+	evt_close(t);
+}
+
+/* The harness can fail: in strict mode any other syscall is fatal. */
+Test(nosyscall, strict_mode_kills_a_syscall)
+{
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT) != 0)
+			_exit(3);
+		syscall(SYS_getppid);
+		syscall(SYS_exit, 0);
+	}
+	int st = 0;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "status %#x", st);
+}
