@@ -122,7 +122,9 @@ int evt_create(const char *name, const evt_options *o, evt_throttle **out);
 int evt_attach(const char *name, unsigned flags, evt_throttle **out);
 
 /* Detach and free the handle; the region and its state stay.  NULL is a no-op.
- * Not thread-safe with other calls on the same handle. */
+ * A child forked after the handle was opened may use it and close its copy; the
+ * client slot stays the opening process's.  Not thread-safe with other calls on
+ * the same handle. */
 void evt_close(evt_throttle *t);
 
 /*

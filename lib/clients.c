@@ -56,18 +56,22 @@ int client_register(const struct region *r, struct table_client *me)
 	return -EUSERS;
 }
 
-static void retire(const struct region *r, struct region_client *e)
+/* Free entry e if its owner word is still `owner`. */
+static void retire(const struct region *r, struct region_client *e, uint64_t owner)
 {
 	uint64_t wm = atomic_load_explicit(&e->wm, memory_order_relaxed);
 	if (wm != REGION_WM_NONE)
 		raise_u64(&r->hdr->newest_ts, wm);
 	/* Release pairs with the acquire CAS in client_register(). */
-	atomic_store_explicit(&e->owner, CLIENT_OWNER(CLIENT_FREE, 0), memory_order_release);
+	atomic_compare_exchange_strong_explicit(&e->owner, &owner, CLIENT_OWNER(CLIENT_FREE, 0),
+	                                        memory_order_release, memory_order_relaxed);
 }
 
 void client_release(const struct region *r, const struct table_client *me)
 {
-	retire(r, me->entry);
+	/* A child forked after attaching closes its copy of the handle, not the
+	 * parent's entry: only the process that registered gives it back. */
+	retire(r, me->entry, CLIENT_OWNER(CLIENT_LIVE, getpid()));
 }
 
 static bool process_gone(pid_t pid)
@@ -91,7 +95,7 @@ unsigned clients_reap_dead(const struct region *r)
 		                                             memory_order_acquire, memory_order_relaxed))
 			continue;
 		table_free_orphans(r, i);
-		retire(r, e);
+		retire(r, e, CLIENT_OWNER(CLIENT_REAPING, self));
 		n++;
 	}
 	return n;

@@ -13,7 +13,8 @@
 /* Take a free entry for this process.  -EUSERS if none is free. */
 int client_register(const struct region *r, struct table_client *me);
 
-/* Give the entry back; its watermark is remembered in the header's newest_ts. */
+/* Give the entry back if this process registered it (a forked child's copy of a
+ * handle leaves it alone); its watermark is remembered in newest_ts. */
 void client_release(const struct region *r, const struct table_client *me);
 
 /* Free the entries (and unpublished claims) of processes that no longer exist.

@@ -1,6 +1,7 @@
 /* SPEC §1 and §5.1: the seed's answers for single-threaded sequences of calls. */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 
 #include "common.h"
 
@@ -242,5 +243,33 @@ Test(semantics, state_survives_detach)
 	cr_expect_eq(decide(a, 105, "k"), 0);
 	cr_expect_eq(evt_key_count(a), 1);
 	evt_close(a);
+	evt_unlink(name);
+}
+
+/* A child forked after attaching may use and close its copy of the handle; the
+ * client slot stays the parent's. */
+Test(semantics, forked_child_closing_its_copy_keeps_the_parents_slot)
+{
+	char name[64];
+	evt_throttle *t = test_create(test_name(name, sizeof name), NULL);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		int r = evt_should_process(t, 1, NULL, "k", 1);
+		evt_close(t);
+		_exit(r == 1 ? 0 : 1);
+	}
+	int status;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	evt_stats s;
+	cr_assert_eq(evt_stats_get(t, &s), 0);
+	cr_expect_eq(s.clients, 1);
+	cr_expect_eq(decide(t, 2, "k"), 0, "the child's decision is shared");
+	evt_close(t);
+	cr_assert_eq(evt_attach(name, EVT_RDONLY, &t), 0);
+	cr_assert_eq(evt_stats_get(t, &s), 0);
+	cr_expect_eq(s.clients, 0, "the parent's close frees it");
+	evt_close(t);
 	evt_unlink(name);
 }

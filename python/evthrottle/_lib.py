@@ -1,0 +1,158 @@
+"""Loading libevthrottle.so.1 and declaring every function's prototype.
+
+The library is looked up, in order:
+
+1. ``EVTHROTTLE_LIBRARY``: the path of the library to use (nothing else is tried);
+2. the installed ``libevthrottle.so.1`` (the dynamic linker's search path, then
+   ``ctypes.util.find_library('evthrottle')``);
+3. the build tree: ``build/lib/libevthrottle.so`` under the repository this package
+   sits in.
+
+The library is loaded on first use, so ``evthrottle.config`` and
+``evthrottle.logger`` import without it.
+"""
+import ctypes
+import ctypes.util
+import os
+import threading
+
+SONAME = "libevthrottle.so.1"
+_REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD_TREE_LIBRARY = os.path.join(_REPO, "build", "lib", "libevthrottle.so")
+
+EVT_RDONLY = 0x1
+ON_FULL = {"throttle": 0, "process": 1, "error": 2}
+
+
+class Throttle(ctypes.Structure):
+    """The opaque ``evt_throttle``."""
+
+
+THROTTLE_P = ctypes.POINTER(Throttle)
+
+
+class Options(ctypes.Structure):
+    """``struct evt_options``."""
+    _fields_ = [
+        ("window_ns", ctypes.c_uint64),
+        ("capacity", ctypes.c_uint32),
+        ("key_max", ctypes.c_uint32),
+        ("mode", ctypes.c_uint32),
+        ("on_full", ctypes.c_uint32),
+        ("client_max", ctypes.c_uint32),
+        ("reserved", ctypes.c_uint32),
+    ]
+
+    @classmethod
+    def init(cls):
+        """``EVT_OPTIONS_INIT``."""
+        return cls(window_ns=10_000_000_000, capacity=131072, key_max=32, mode=0o660,
+                   on_full=ON_FULL["throttle"], client_max=256, reserved=0)
+
+
+class Stats(ctypes.Structure):
+    """``struct evt_stats``."""
+    _fields_ = [
+        ("window_ns", ctypes.c_uint64),
+        ("processed", ctypes.c_uint64),
+        ("throttled", ctypes.c_uint64),
+        ("new_keys", ctypes.c_uint64),
+        ("reclaimed", ctypes.c_uint64),
+        ("cleared", ctypes.c_uint64),
+        ("full", ctypes.c_uint64),
+        ("keys", ctypes.c_uint64),
+        ("horizon_ns", ctypes.c_uint64),
+        ("capacity", ctypes.c_uint32),
+        ("key_max", ctypes.c_uint32),
+        ("clients", ctypes.c_uint32),
+        ("client_max", ctypes.c_uint32),
+        ("on_full", ctypes.c_uint32),
+        ("reserved", ctypes.c_uint32),
+    ]
+
+
+# name: (restype, argtypes, holds_gil).  Calls that never block (no syscall, no lock:
+# the decision, window, counters, clock) run with the GIL held, which costs less than
+# releasing it around a call of some nanoseconds; the others (shm_open, mmap, a walk
+# of the whole table) release it so other Python threads keep running.
+_PROTOTYPES = {
+    "evt_create": (ctypes.c_int, [ctypes.c_char_p, ctypes.POINTER(Options),
+                                  ctypes.POINTER(THROTTLE_P)], False),
+    "evt_attach": (ctypes.c_int, [ctypes.c_char_p, ctypes.c_uint,
+                                  ctypes.POINTER(THROTTLE_P)], False),
+    "evt_close": (None, [THROTTLE_P], False),
+    "evt_unlink": (ctypes.c_int, [ctypes.c_char_p], False),
+    "evt_should_process": (ctypes.c_int, [THROTTLE_P, ctypes.c_uint64, ctypes.c_char_p,
+                                          ctypes.c_char_p, ctypes.c_size_t], True),
+    "evt_should_process_ex": (ctypes.c_int, [THROTTLE_P, ctypes.c_uint64,
+                                             ctypes.c_char_p, ctypes.c_char_p,
+                                             ctypes.c_size_t,
+                                             ctypes.POINTER(ctypes.c_uint)], True),
+    "evt_update_window": (ctypes.c_int, [THROTTLE_P, ctypes.c_uint64], True),
+    "evt_get_window": (ctypes.c_uint64, [THROTTLE_P], True),
+    "evt_clear": (ctypes.c_int, [THROTTLE_P], False),
+    "evt_clear_key": (ctypes.c_int, [THROTTLE_P, ctypes.c_char_p, ctypes.c_size_t], True),
+    "evt_key_count": (ctypes.c_size_t, [THROTTLE_P], True),
+    "evt_stats_get": (ctypes.c_int, [THROTTLE_P, ctypes.POINTER(Stats)], True),
+    "evt_now_ns": (ctypes.c_uint64, [], True),
+    "evt_strerror": (ctypes.c_char_p, [ctypes.c_int], True),
+}
+
+
+class Library:
+    """The loaded library: one attribute per function, prototypes declared."""
+
+    def __init__(self, path):
+        self.path = path
+        released = ctypes.CDLL(path, use_errno=False)  # releases the GIL per call
+        held = ctypes.PyDLL(path)                      # keeps it
+        for name, (restype, argtypes, holds_gil) in _PROTOTYPES.items():
+            fn = getattr(held if holds_gil else released, name)
+            fn.restype = restype
+            fn.argtypes = argtypes
+            setattr(self, name, fn)
+
+    def strerror(self, err):
+        return self.evt_strerror(err).decode("utf-8", "replace")
+
+
+_lock = threading.Lock()
+_library = None
+
+
+def _candidates():
+    yield SONAME
+    found = ctypes.util.find_library("evthrottle")
+    if found and found != SONAME and found.endswith(".so.1"):
+        yield found
+    yield BUILD_TREE_LIBRARY
+
+
+def load():
+    """The library, loaded on the first call (see the module's docstring)."""
+    global _library
+    if _library is not None:
+        return _library
+    with _lock:
+        if _library is None:
+            path = os.environ.get("EVTHROTTLE_LIBRARY")
+            if path:
+                try:
+                    _library = Library(path)
+                except OSError as e:
+                    raise OSError("cannot load libevthrottle from EVTHROTTLE_LIBRARY=%s: %s"
+                                  % (path, e)) from None
+            else:
+                tried = []
+                for path in _candidates():
+                    try:
+                        _library = Library(path)
+                        break
+                    except OSError as e:
+                        tried.append("%s (%s)" % (path, e))
+                else:
+                    raise OSError("libevthrottle not found; install it, build it "
+                                  "(meson setup build && ninja -C build) or set "
+                                  "EVTHROTTLE_LIBRARY to its path. Tried: "
+                                  + "; ".join(tried))
+    return _library

@@ -1,0 +1,312 @@
+"""EventThrottler: the seed's class over libevthrottle."""
+import ctypes
+import decimal
+import fractions
+import logging
+import numbers
+import os
+import weakref
+
+from . import _lib, config
+from .errors import error_class
+from .logger import get_logger
+
+NS_PER_S = 1_000_000_000
+U64_MAX = 2**64 - 1
+_MAX_INT_SECONDS = U64_MAX // NS_PER_S
+
+LOGGER_NAME = "evthrottle"
+
+
+def seconds_to_ns(value, what="timestamp"):
+    """Seconds (int, float, Fraction or Decimal) as uint64 nanoseconds, rounded to the
+    nearest nanosecond.  ValueError for a negative, NaN, infinite or too large value;
+    TypeError for anything that is not a real number."""
+    if isinstance(value, int):
+        if 0 <= value <= _MAX_INT_SECONDS:
+            return value * NS_PER_S
+        ns = value * NS_PER_S
+    elif isinstance(value, float):
+        if not value >= 0:  # also NaN
+            raise ValueError("%s must be a non-negative number of seconds, got %r"
+                             % (what, value))
+        if value * 1e9 >= 2.0**64:
+            raise ValueError("%s out of range (at most %d ns), got %r"
+                             % (what, U64_MAX, value))
+        return round(value * 1e9)
+    elif isinstance(value, (numbers.Real, decimal.Decimal)):
+        try:
+            ns = round(fractions.Fraction(value) * NS_PER_S)
+        except (ValueError, OverflowError):  # NaN, infinity
+            raise ValueError("%s must be a finite number of seconds, got %r"
+                             % (what, value)) from None
+    else:
+        raise TypeError("%s must be a number of seconds (int or float), not %s"
+                        % (what, type(value).__name__))
+    if value < 0:
+        raise ValueError("%s must be a non-negative number of seconds, got %r"
+                         % (what, value))
+    if ns > U64_MAX:
+        raise ValueError("%s out of range (at most %d ns), got %r" % (what, U64_MAX, value))
+    return ns
+
+
+def ns_to_seconds(ns):
+    """Nanoseconds as seconds: an int when whole, else a float."""
+    whole, rest = divmod(ns, NS_PER_S)
+    return whole if rest == 0 else ns / NS_PER_S
+
+
+def _window_ns(window):
+    ns = seconds_to_ns(window, "window")
+    if ns == 0:
+        raise ValueError("window must be > 0 seconds (at least 1 ns), got %r" % (window,))
+    return ns
+
+
+def key_bytes(key):
+    """A key as bytes: str is UTF-8 encoded, bytes-like is taken as is."""
+    if isinstance(key, str):
+        return key.encode("utf-8")
+    if isinstance(key, bytes):
+        return key
+    if isinstance(key, (bytearray, memoryview)):
+        return bytes(key)
+    raise TypeError("key must be str or bytes, not %s" % type(key).__name__)
+
+
+def _name_bytes(name):
+    if not isinstance(name, str):
+        raise TypeError("throttle name must be str, not %s" % type(name).__name__)
+    return name.encode("utf-8")
+
+
+def raise_error(rc, name=None):
+    """Raise the EvtError for the library's negative errno ``rc``."""
+    err = -rc
+    message = _lib.load().strerror(err)
+    if name is None:
+        raise error_class(err)(err, message)
+    raise error_class(err)(err, message, name)
+
+
+def now_ns():
+    """``evt_now_ns()``: CLOCK_MONOTONIC in nanoseconds, the clock every process of
+    the host shares."""
+    return _lib.load().evt_now_ns()
+
+
+def now():
+    """``evt_now_ns() / 1e9``: the shared clock in seconds, for ``should_process``."""
+    return _lib.load().evt_now_ns() / 1e9
+
+
+def unlink(name):
+    """Remove the named throttle (``evt_unlink``).  Processes that have it open keep
+    their mapping.  FileNotFoundError if there is none of that name."""
+    rc = _lib.load().evt_unlink(_name_bytes(name))
+    if rc < 0:
+        raise_error(rc, name)
+
+
+def strerror(err):
+    """The library's message for an errno (``evt_strerror``; sign ignored)."""
+    return _lib.load().strerror(err)
+
+
+def _release(lib, handle, pid):
+    # A forked child holds a copy of its parent's handle: closing it there would free
+    # the parent's client slot, so the child only drops it (its copy of the mapping
+    # goes with the process).
+    if os.getpid() == pid:
+        lib.evt_close(handle)
+
+
+class EventThrottler:
+    """Per-key event throttle: for each key, only the first event within the window
+    is processed.
+
+    ``EventThrottler(window=DEFAULT_WINDOW)`` is the seed's class: a private throttle
+    of this process (``evt_create(NULL, ...)``), shared with children forked after
+    it is made.
+
+    ``EventThrottler(name="orders")`` attaches to the throttle ``orders`` that
+    evthrottled (or another process) created (``evt_attach``); every process attached
+    to it shares its keys, window and counters.  ``readonly=True`` attaches with
+    ``EVT_RDONLY``: window, key count and stats can be read, decisions and changes
+    raise EvtError(EROFS).  ``create=True`` creates the named throttle instead
+    (``evt_create(name, ...)``; FileExistsError if it exists) with ``window``,
+    ``capacity``, ``key_max`` and ``on_full`` (``"throttle"``, ``"process"`` or
+    ``"error"``); when attaching, those belong to the creator and must be left out.
+
+    Times are seconds (int or float), as in the seed; the library works in unsigned
+    64-bit nanoseconds, and seconds are rounded to the nearest nanosecond.  Every
+    process sharing a throttle must use one clock: :func:`evthrottle.now` (the
+    library's ``evt_now_ns()``) or your own.
+
+    Errors of the library raise :class:`evthrottle.EvtError` (an OSError with the
+    library's errno and message).  A closed throttler raises ValueError.
+
+    Thread safety: the C handle is thread-safe, so an EventThrottler may be used from
+    any number of threads without a Python lock, except that :meth:`close` (or the
+    end of a ``with`` block) must not race with other calls on the same object (as
+    with ``evt_close``).  Decisions hold the GIL for their few nanoseconds of C;
+    calls that may block (create, attach, clear) release it.
+    """
+
+    def __init__(self, window=None, name=None, *, capacity=None, key_max=None,
+                 readonly=False, create=False, on_full=None):
+        lib = _lib.load()
+        self._name = name
+        self._readonly = bool(readonly)
+        handle = _lib.THROTTLE_P()
+        if name is not None and not create:
+            if (window, capacity, key_max, on_full) != (None, None, None, None):
+                raise ValueError("window, capacity, key_max and on_full are set by the "
+                                 "throttle's creator; attach with the name only (and "
+                                 "use update_window() to change the window)")
+            flags = _lib.EVT_RDONLY if readonly else 0
+            rc = lib.evt_attach(_name_bytes(name), flags, ctypes.byref(handle))
+        else:
+            if readonly:
+                raise ValueError("readonly=True needs a named throttle to attach to")
+            opts = _lib.Options.init()
+            opts.window_ns = _window_ns(config.DEFAULT_WINDOW if window is None else window)
+            for field, value in (("capacity", capacity), ("key_max", key_max)):
+                if value is not None:
+                    if not isinstance(value, int) or isinstance(value, bool):
+                        raise TypeError("%s must be an int" % field)
+                    if not 0 < value < 2**32:
+                        raise ValueError("%s out of range: %d" % (field, value))
+                    setattr(opts, field, value)
+            if on_full is not None:
+                if on_full not in _lib.ON_FULL:
+                    raise ValueError("on_full must be one of %s, got %r"
+                                     % (", ".join(_lib.ON_FULL), on_full))
+                opts.on_full = _lib.ON_FULL[on_full]
+            rc = lib.evt_create(None if name is None else _name_bytes(name),
+                                ctypes.byref(opts), ctypes.byref(handle))
+        if rc < 0:
+            raise_error(rc, name)
+
+        self._h = handle
+        self._finalizer = weakref.finalize(self, _release, lib, handle, os.getpid())
+        self._decide = lib.evt_should_process
+        self._lib = lib
+        self._logger = get_logger(LOGGER_NAME)
+        if self._logger.isEnabledFor(logging.DEBUG):
+            what = "private throttle" if name is None else (
+                "created throttle '%s'" % name if create else
+                "attached to throttle '%s'%s" % (name, " read-only" if readonly else ""))
+            self._logger.debug("EventThrottler: %s, window %s seconds", what,
+                               self.get_window())
+
+    # The seed's API.
+
+    def should_process(self, timestamp, event_id, key):
+        """True if the event of ``key`` at ``timestamp`` (seconds) is to be processed:
+        the key has no processed event yet, or its last one is at least a window
+        older.  ``event_id`` (None, str or bytes) takes no part in the decision."""
+        h = self._h
+        if h is None:
+            raise ValueError("operation on a closed EventThrottler")
+        if type(timestamp) is int and 0 <= timestamp <= _MAX_INT_SECONDS:
+            ts = timestamp * NS_PER_S
+        else:
+            ts = seconds_to_ns(timestamp)
+        k = key.encode("utf-8") if type(key) is str else key_bytes(key)
+        rc = self._decide(h, ts, None, k, len(k))
+        if rc == 1:
+            return True
+        if rc == 0:
+            return False
+        raise_error(rc)
+
+    def update_window(self, new_window):
+        """Set the window (seconds, > 0) for every later decision of every process
+        sharing the throttle."""
+        ns = _window_ns(new_window)
+        old = self.get_window()
+        rc = self._lib.evt_update_window(self._handle(), ns)
+        if rc < 0:
+            raise_error(rc, self._name)
+        self._logger.info("Window updated from %s to %s seconds", old, ns_to_seconds(ns))
+
+    def get_window(self):
+        """The current window in seconds: an int when it is whole, else a float."""
+        return ns_to_seconds(self._lib.evt_get_window(self._handle()))
+
+    def clear(self):
+        """Forget every key (for every process sharing the throttle)."""
+        rc = self._lib.evt_clear(self._handle())
+        if rc < 0:
+            raise_error(rc, self._name)
+        self._logger.info("Cleared all keys")
+
+    def get_key_count(self):
+        """The number of keys tracked now."""
+        return self._lib.evt_key_count(self._handle())
+
+    # Beyond the seed.
+
+    def clear_key(self, key):
+        """Forget one key: True if it was tracked, False if not."""
+        k = key_bytes(key)
+        rc = self._lib.evt_clear_key(self._handle(), k, len(k))
+        if rc < 0:
+            raise_error(rc, self._name)
+        self._logger.debug("Cleared key %r: %s", key, "was tracked" if rc else "not tracked")
+        return rc == 1
+
+    def stats(self):
+        """The throttle's totals over every client (``evt_stats_get``) as a dict with
+        the fields of ``struct evt_stats``: window_ns, processed, throttled, new_keys,
+        reclaimed, cleared, full, keys, horizon_ns, capacity, key_max, clients,
+        client_max, on_full (times in nanoseconds)."""
+        s = _lib.Stats()
+        rc = self._lib.evt_stats_get(self._handle(), ctypes.byref(s))
+        if rc < 0:
+            raise_error(rc, self._name)
+        return {f: getattr(s, f) for f, _ in _lib.Stats._fields_ if f != "reserved"}
+
+    @property
+    def name(self):
+        """The throttle's name, or None for a private throttle."""
+        return self._name
+
+    @property
+    def readonly(self):
+        return self._readonly
+
+    @property
+    def closed(self):
+        return self._h is None
+
+    def close(self):
+        """Detach (``evt_close``); the throttle and its state stay.  Idempotent."""
+        if self._h is None:
+            return
+        self._h = None
+        self._finalizer()
+        self._logger.debug("EventThrottler: closed %s",
+                           "private throttle" if self._name is None else repr(self._name))
+
+    def __enter__(self):
+        self._handle()
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        what = "private" if self._name is None else repr(self._name)
+        if self._h is None:
+            return "<EventThrottler %s closed>" % what
+        return "<EventThrottler %s window=%s%s>" % (what, self.get_window(),
+                                                   " readonly" if self._readonly else "")
+
+    def _handle(self):
+        h = self._h
+        if h is None:
+            raise ValueError("operation on a closed EventThrottler")
+        return h

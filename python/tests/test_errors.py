@@ -1,0 +1,210 @@
+"""Bad input and failing calls: a clear exception with the library's message, and no
+change of state."""
+import errno
+import math
+import pickle
+import unittest
+
+import support
+import evthrottle
+from evthrottle import EventThrottler, EvtError
+
+
+class LibraryErrorTests(support.NamedThrottleTest):
+    def assertEvtError(self, cm, err, cls=EvtError):
+        e = cm.exception
+        self.assertIsInstance(e, EvtError)
+        self.assertIsInstance(e, cls)
+        self.assertEqual(e.errno, err)
+        self.assertEqual(e.strerror, evthrottle.strerror(err))
+        self.assertIn(evthrottle.strerror(err), str(e))
+
+    def test_missing_throttle(self):
+        name = self.new_name("missing")
+        with self.assertRaises(FileNotFoundError) as cm:
+            EventThrottler(name=name)
+        self.assertEvtError(cm, errno.ENOENT, FileNotFoundError)
+        self.assertEqual(cm.exception.filename, name)
+        self.assertEqual(cm.exception.strerror,
+                         "no such throttle (is evthrottled running with it configured?)")
+        with self.assertRaises(FileNotFoundError):
+            EventThrottler(name=name, readonly=True)
+        with self.assertRaises(FileNotFoundError):
+            evthrottle.unlink(name)
+
+    def test_create_existing(self):
+        name, t = self.create(tag="dup")
+        with self.assertRaises(FileExistsError) as cm:
+            EventThrottler(5, name, create=True)
+        self.assertEvtError(cm, errno.EEXIST, FileExistsError)
+        self.assertEqual(t.get_window(), 10)  # the first one is untouched
+
+    def test_bad_name(self):
+        for bad in ("", "a/b", ".hidden", "x" * 201, "sp ace"):
+            with self.subTest(name=bad):
+                with self.assertRaises(EvtError) as cm:
+                    EventThrottler(name=bad)
+                self.assertEvtError(cm, errno.EINVAL)
+        with self.assertRaises(TypeError):
+            EventThrottler(name=42)
+
+    def test_read_only_handle(self):
+        name, t = self.create(tag="ro")
+        t.should_process(1, None, "a")
+        ro = self.attach(name, readonly=True)
+        self.assertTrue(ro.readonly)
+        calls = {
+            "should_process": lambda: ro.should_process(50, None, "b"),
+            "update_window": lambda: ro.update_window(1),
+            "clear": ro.clear,
+            "clear_key": lambda: ro.clear_key("a"),
+        }
+        for what, call in calls.items():
+            with self.subTest(call=what):
+                with self.assertRaises(OSError) as cm:
+                    call()
+                self.assertEvtError(cm, errno.EROFS)
+                self.assertEqual(type(cm.exception), EvtError)  # no builtin subclass
+        # Reading works, and nothing changed.
+        self.assertEqual(ro.get_window(), 10)
+        self.assertEqual(ro.get_key_count(), 1)
+        self.assertEqual(ro.stats()["processed"], 1)
+        self.assertFalse(t.should_process(2, None, "a"))
+
+    def test_key_too_long(self):
+        with EventThrottler(10) as t:
+            self.assertTrue(t.should_process(1, None, "k" * 32))  # key_max 32: fits
+            self.assertTrue(t.should_process(1, None, "é" * 16))   # 32 bytes of UTF-8
+            for key in ("k" * 33, "é" * 17, b"\x01" * 1024):
+                with self.subTest(key=key):
+                    with self.assertRaises(EvtError) as cm:
+                        t.should_process(1, None, key)
+                    self.assertEvtError(cm, errno.EMSGSIZE)
+                    self.assertEqual(cm.exception.strerror,
+                                     "key longer than the throttle's key_max")
+            with self.assertRaises(EvtError) as cm:
+                t.clear_key("k" * 33)
+            self.assertEvtError(cm, errno.EMSGSIZE)
+            self.assertEqual(t.get_key_count(), 2)
+        with EventThrottler(10, key_max=4) as t:
+            self.assertTrue(t.should_process(1, None, "abcd"))
+            with self.assertRaises(EvtError) as cm:
+                t.should_process(1, None, "abcde")
+            self.assertEvtError(cm, errno.EMSGSIZE)
+
+    def test_empty_key(self):
+        with EventThrottler(10) as t:
+            for key in ("", b""):
+                with self.subTest(key=key):
+                    with self.assertRaises(EvtError) as cm:
+                        t.should_process(1, None, key)
+                    self.assertEvtError(cm, errno.EINVAL)
+            with self.assertRaises(EvtError):
+                t.clear_key("")
+            s = t.stats()
+            self.assertEqual((s["processed"], s["throttled"], s["keys"]), (0, 0, 0))
+
+    def test_full_table_error_policy(self):
+        with EventThrottler(10, capacity=64, on_full="error") as t:
+            with self.assertRaises(EvtError) as cm:
+                for i in range(1000):
+                    t.should_process(1, None, "key%d" % i)
+            self.assertEvtError(cm, errno.ENOSPC)
+            self.assertLessEqual(t.get_key_count(), 64)
+            self.assertEqual(t.stats()["full"], 1)
+
+    def test_full_table_throttle_policy(self):
+        with EventThrottler(10, capacity=64) as t:
+            answers = [t.should_process(1, None, "key%d" % i) for i in range(1000)]
+            self.assertIn(False, answers)  # fail closed, no exception
+            self.assertGreater(t.stats()["full"], 0)
+            self.assertEqual(answers.count(True), t.get_key_count())
+
+    def test_errors_pickle(self):
+        name = self.new_name("pickle")
+        try:
+            EventThrottler(name=name)
+        except EvtError as e:
+            again = pickle.loads(pickle.dumps(e))
+            self.assertIs(type(again), type(e))
+            self.assertEqual((again.errno, again.strerror, again.filename),
+                             (e.errno, e.strerror, e.filename))
+        else:
+            self.fail("attached to a missing throttle")
+
+
+class ArgumentErrorTests(unittest.TestCase):
+    def setUp(self):
+        self.t = EventThrottler(10)
+        self.t.should_process(1, None, "a")
+
+    def tearDown(self):
+        self.t.close()
+
+    def unchanged(self):
+        self.assertEqual(self.t.get_window(), 10)
+        s = self.t.stats()
+        self.assertEqual((s["processed"], s["throttled"], s["keys"]), (1, 0, 1))
+
+    def test_bad_key_type(self):
+        for key in (123, None, 1.5, ["a"], object()):
+            with self.subTest(key=key):
+                with self.assertRaises(TypeError):
+                    self.t.should_process(2, None, key)
+                with self.assertRaises(TypeError):
+                    self.t.clear_key(key)
+        self.unchanged()
+
+    def test_bad_window(self):
+        for window in (0, 0.0, -1, -0.5, math.nan, math.inf, 1e-10, 2**64):
+            with self.subTest(window=window):
+                with self.assertRaises(ValueError):
+                    self.t.update_window(window)
+                with self.assertRaises(ValueError):
+                    EventThrottler(window)
+        for window in ("10", None, b"1"):
+            with self.subTest(window=window):
+                with self.assertRaises(TypeError):
+                    self.t.update_window(window)
+        self.unchanged()
+
+    def test_bad_timestamp(self):
+        for ts in (-1, -0.001, math.nan, math.inf, -math.inf, 18446744074, 1.9e10):
+            with self.subTest(ts=ts):
+                with self.assertRaises(ValueError):
+                    self.t.should_process(ts, None, "a")
+        for ts in ("5", None, b"5", [5]):
+            with self.subTest(ts=ts):
+                with self.assertRaises(TypeError):
+                    self.t.should_process(ts, None, "a")
+        self.unchanged()
+
+    def test_bad_options(self):
+        with self.assertRaises(ValueError):
+            EventThrottler(10, name="x", capacity=64)   # attaching: creator's option
+        with self.assertRaises(ValueError):
+            EventThrottler(10, name="x")
+        with self.assertRaises(ValueError):
+            EventThrottler(10, readonly=True)           # private: nothing to attach
+        with self.assertRaises(ValueError):
+            EventThrottler(10, on_full="drop")
+        with self.assertRaises(EvtError) as cm:
+            EventThrottler(10, key_max=2000)            # the library's limit: 1024
+        self.assertEqual(cm.exception.errno, errno.EINVAL)
+        with self.assertRaises(TypeError):
+            EventThrottler(10, capacity="64")
+
+    def test_use_after_close(self):
+        t = EventThrottler(10)
+        t.close()
+        t.close()  # idempotent
+        self.assertTrue(t.closed)
+        for call in (lambda: t.should_process(1, None, "a"), lambda: t.update_window(1),
+                     t.get_window, t.clear, t.get_key_count, lambda: t.clear_key("a"),
+                     t.stats, t.__enter__):
+            with self.assertRaisesRegex(ValueError, "closed"):
+                call()
+
+
+if __name__ == "__main__":
+    unittest.main()
