@@ -157,8 +157,9 @@ int evt_update_window(evt_throttle *t, uint64_t window_ns);
 uint64_t evt_get_window(const evt_throttle *t);
 
 /*
- * Forget every key.  Each key is removed atomically; a decision racing with the
- * clear sees its key either before or after its removal.
+ * Forget every key; returns how many were removed.  Each key is removed
+ * atomically; a decision racing with the clear sees its key either before or after
+ * its removal.
  * Errors: -EINVAL, -EROFS.  Thread-safe.
  */
 int evt_clear(evt_throttle *t);

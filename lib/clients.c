@@ -29,6 +29,14 @@ static void raise_u64(_Atomic uint64_t *v, uint64_t want)
 		;
 }
 
+static void raise_u32(_Atomic uint32_t *v, uint32_t want)
+{
+	uint32_t cur = atomic_load_explicit(v, memory_order_relaxed);
+	while (cur < want && !atomic_compare_exchange_weak_explicit(v, &cur, want, memory_order_release,
+	                                                            memory_order_relaxed))
+		;
+}
+
 int client_register(const struct region *r, struct table_client *me)
 {
 	for (uint32_t i = 0; i < r->client_max; i++) {
@@ -36,20 +44,20 @@ int client_register(const struct region *r, struct table_client *me)
 		uint64_t o = atomic_load_explicit(&e->owner, memory_order_acquire);
 		if (CLIENT_STATE(o) != CLIENT_FREE)
 			continue;
-		/* Acquire pairs with the release in client_release(). */
+		/* Raise client_hwm before taking the entry, so an entry in use is always
+		 * below it (seen by the horizon and the reaper) even if we die here. */
+		raise_u32(&r->hdr->client_hwm, i + 1);
+		/* Acquire pairs with the release in retire(). */
 		if (!atomic_compare_exchange_strong_explicit(&e->owner, &o,
 		                                             CLIENT_OWNER(CLIENT_LIVE, getpid()),
 		                                             memory_order_acquire, memory_order_relaxed))
 			continue;
-		e->attach_unix_ns = unix_now_ns();
+		atomic_store_explicit(&e->attach_unix_ns, unix_now_ns(), memory_order_relaxed);
 		atomic_store_explicit(&e->wm, REGION_WM_NONE, memory_order_relaxed);
 		for (int k = 0; k < CTR_COUNT; k++)
-			e->base[k] = atomic_load_explicit(&e->ctr[k], memory_order_relaxed);
-		uint32_t n = atomic_load_explicit(&r->hdr->client_hwm, memory_order_relaxed);
-		while (n < i + 1 && !atomic_compare_exchange_weak_explicit(&r->hdr->client_hwm, &n, i + 1,
-		                                                           memory_order_release,
-		                                                           memory_order_relaxed))
-			;
+			atomic_store_explicit(&e->base[k],
+			                      atomic_load_explicit(&e->ctr[k], memory_order_relaxed),
+			                      memory_order_relaxed);
 		*me = (struct table_client){ e, i };
 		return 0;
 	}

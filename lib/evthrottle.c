@@ -129,8 +129,8 @@ int evt_clear(evt_throttle *t)
 	int rc = writable(t);
 	if (rc < 0)
 		return rc;
-	table_clear(&t->r, &t->me);
-	return 0;
+	uint64_t n = table_clear(&t->r, &t->me);
+	return n > INT_MAX ? INT_MAX : (int)n;
 }
 
 int evt_clear_key(evt_throttle *t, const void *key, size_t key_len)

@@ -64,7 +64,7 @@ struct region_hdr {
 	uint8_t reserved2[32];
 	/* line 3: the manager daemon's */
 	_Atomic uint64_t daemon_pid;
-	_Atomic uint64_t daemon_heartbeat_ns;
+	_Atomic uint64_t daemon_heartbeat_ns; /* evt_now_ns() (CLOCK_MONOTONIC) */
 	uint8_t reserved3[48];
 };
 
@@ -82,10 +82,10 @@ enum {
 };
 struct region_client {
 	_Atomic uint64_t owner; /* state << 32 | pid */
-	uint64_t attach_unix_ns;
+	_Atomic uint64_t attach_unix_ns;
 	_Atomic uint64_t wm; /* latest timestamp decided, or REGION_WM_NONE */
-	_Atomic uint64_t ctr[CTR_COUNT]; /* cumulative over every holder of the entry */
-	uint64_t base[CTR_COUNT];        /* ctr[] when the current holder attached */
+	_Atomic uint64_t ctr[CTR_COUNT];  /* cumulative over every holder of the entry */
+	_Atomic uint64_t base[CTR_COUNT]; /* ctr[] when the current holder attached */
 	uint64_t pad;
 };
 

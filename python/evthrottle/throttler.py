@@ -237,11 +237,13 @@ class EventThrottler:
         return ns_to_seconds(self._lib.evt_get_window(self._handle()))
 
     def clear(self):
-        """Forget every key (for every process sharing the throttle)."""
+        """Forget every key (for every process sharing the throttle); returns how
+        many were tracked."""
         rc = self._lib.evt_clear(self._handle())
         if rc < 0:
             raise_error(rc, self._name)
         self._logger.info("Cleared all keys")
+        return rc
 
     def get_key_count(self):
         """The number of keys tracked now."""

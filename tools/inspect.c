@@ -1,0 +1,312 @@
+/* evthrottle-inspect: show a throttle's state, mapping its region read-only. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "clientlist.h"
+#include "handle.h"
+#include "json.h"
+#include "keylist.h"
+#include "log.h"
+#include "stats.h"
+#include "toolutil.h"
+#include "watch.h"
+
+static const char usage[] =
+	"Usage: evthrottle-inspect [OPTION]... [stats|keys|clients|check]\n"
+	"Show the state of an evthrottle throttle.  The region is mapped read-only:\n"
+	"read permission on /dev/shm/evthrottle.NAME is enough.\n"
+	"\n"
+	"Commands:\n"
+	"  stats           totals, occupancy, probe lengths, reclaim horizon, rates (default)\n"
+	"  keys            tracked keys with their last processed time, age and window\n"
+	"  clients         client entries: pid, alive, watermark, counts since attach\n"
+	"  check           verify the region's invariants; exit 1 naming each violation\n"
+	"\n"
+	"Options:\n"
+	"  -n, --name NAME     the throttle (default: default)\n"
+	"  -j, --json          JSON: stats one object, keys and clients an array\n"
+	"      --prometheus    stats in Prometheus text format (textfile collector)\n"
+	"  -w, --watch S       refresh every S seconds (or a duration: 500ms) until\n"
+	"                      SIGINT or SIGTERM; stats then shows per-second rates\n"
+	"  -c, --count N       with --watch: stop after N refreshes\n"
+	"      --now NS        keys: reference time of the ages, in the clients' clock\n"
+	"                      (default: evt_now_ns(), CLOCK_MONOTONIC)\n"
+	"  -p, --prefix P      keys: only keys starting with P (\\xNN for any byte)\n"
+	"  -l, --limit N       keys: at most N keys\n"
+	"      --oldest        keys: oldest first (default: newest first)\n"
+	"      --log-level L   debug, info, warning or error (default: info)\n"
+	"      --log-dir DIR   log to DIR/evthrottle-inspect.log\n"
+	"  -h, --help          this help\n"
+	"      --version       the version\n"
+	"\n"
+	"Exit status: 0 ok, 1 failed (no such throttle, permission denied, a violation),\n"
+	"2 bad usage.\n";
+
+enum command { CMD_STATS, CMD_KEYS, CMD_CLIENTS, CMD_CHECK };
+static const char *const commands[] = { "stats", "keys", "clients", "check" };
+
+enum { OPT_PROMETHEUS = OPT_TOOL_FIRST, OPT_NOW, OPT_OLDEST };
+
+struct opts {
+	const char *name;
+	enum command cmd;
+	bool json, prometheus, keys_only, have_now;
+	uint64_t interval_ns, count;
+	struct key_query q;
+};
+
+/* ---- commands ---- */
+
+static int show_stats(const evt_throttle *t, const struct opts *o, const struct snapshot *prev,
+                      struct snapshot *cur)
+{
+	snapshot_take(t, true, cur);
+	if (o->prometheus)
+		stats_prometheus(stdout, o->name, cur);
+	else if (o->json)
+		stats_json(stdout, o->name, cur, prev);
+	else
+		stats_text(stdout, o->name, cur, prev);
+	return EXIT_OK;
+}
+
+static int show_keys(const evt_throttle *t, const struct opts *o)
+{
+	struct key_query q = o->q;
+	struct key_list l;
+	if (!o->have_now)
+		q.now = evt_now_ns();
+	int rc = keys_collect(t, &q, &l);
+	if (rc == 0 && o->json)
+		keys_json(stdout, &l, &q);
+	else if (rc == 0)
+		keys_text(stdout, o->name, &l, &q);
+	else
+		tool_error(o->name, "%s", evt_strerror(rc));
+	keys_free(&l);
+	return rc == 0 ? EXIT_OK : EXIT_FAILED;
+}
+
+static int show_clients(const evt_throttle *t, const struct opts *o)
+{
+	if (o->json)
+		clients_json(stdout, t);
+	else
+		clients_text(stdout, o->name, t);
+	return EXIT_OK;
+}
+
+struct check_out {
+	const char *name;
+	struct json *j; /* NULL: text */
+};
+
+static void report(void *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void report(void *ctx, const char *fmt, ...)
+{
+	const struct check_out *c = ctx;
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (c->j != NULL)
+		json_str(c->j, NULL, msg);
+	else
+		printf("throttle '%s': violation: %s\n", c->name, msg);
+}
+
+static int show_check(const evt_throttle *t, const struct opts *o)
+{
+	struct json j;
+	struct check_out c = { o->name, o->json ? &j : NULL };
+	if (o->json) {
+		json_init(&j, stdout);
+		json_object(&j, NULL);
+		json_str(&j, "name", o->name);
+		json_array(&j, "violations");
+	}
+	int n = table_check(&t->r, report, &c);
+	if (o->json) {
+		json_end(&j, ']');
+		json_bool(&j, "ok", n == 0);
+		json_end(&j, '}');
+		putchar('\n');
+	} else if (n == 0) {
+		printf("throttle '%s': ok: %u slots and %u client entries checked (the key count "
+		       "is only checked while no client writes)\n",
+		       o->name, t->r.mask + 1, t->r.client_max);
+	}
+	if (n == 0)
+		return EXIT_OK;
+	tool_error(o->name, "%d invariant violation%s", n, n == 1 ? "" : "s");
+	return EXIT_FAILED;
+}
+
+static int show(const evt_throttle *t, const struct opts *o, const struct snapshot *prev,
+                struct snapshot *cur)
+{
+	switch (o->cmd) {
+	case CMD_KEYS:
+		return show_keys(t, o);
+	case CMD_CLIENTS:
+		return show_clients(t, o);
+	case CMD_CHECK:
+		return show_check(t, o);
+	default:
+		return show_stats(t, o, prev, cur);
+	}
+}
+
+static int watch(const evt_throttle *t, const struct opts *o)
+{
+	struct watch w;
+	struct snapshot snap[2];
+	int rc = EXIT_OK;
+	bool plain = !o->json && !o->prometheus;
+	watch_begin(&w, o->interval_ns);
+	for (uint64_t i = 0;; i++) {
+		if (plain && i > 0 && !isatty(fileno(stdout)))
+			putchar('\n');
+		if (plain)
+			watch_clear(stdout);
+		rc = show(t, o, i > 0 ? &snap[(i - 1) % 2] : NULL, &snap[i % 2]);
+		rc = tool_flush(rc);
+		if ((o->count != 0 && i + 1 >= o->count) || !watch_wait(&w))
+			break;
+	}
+	watch_end(&w);
+	return rc;
+}
+
+/* ---- arguments ---- */
+
+static int number_arg(const char *opt, const char *arg, uint64_t *v)
+{
+	if (parse_u64(arg, v) == 0)
+		return -1;
+	return tool_usage("invalid %s '%s' (a whole number)", opt, arg);
+}
+
+/* -1 to go on, else the exit code. */
+static int option(int c, const char *arg, struct opts *o)
+{
+	size_t len;
+	switch (c) {
+	case 'n':
+		o->name = arg;
+		return -1;
+	case 'j':
+		o->json = true;
+		return -1;
+	case OPT_PROMETHEUS:
+		o->prometheus = true;
+		return -1;
+	case 'w':
+		if (parse_interval(arg, &o->interval_ns) == 0)
+			return -1;
+		return tool_usage("invalid --watch interval '%s' (seconds > 0: 2, 0.5, 500ms)",
+		                  arg);
+	case 'c':
+		if (parse_u64(arg, &o->count) == 0 && o->count > 0)
+			return -1;
+		return tool_usage("invalid --count '%s' (a whole number, at least 1)", arg);
+	case OPT_NOW:
+		o->keys_only = o->have_now = true;
+		return number_arg("--now", arg, &o->q.now);
+	case 'p':
+		o->keys_only = true;
+		if (key_unescape(arg, o->q.prefix, sizeof o->q.prefix, &len) < 0)
+			return tool_usage("--prefix longer than any key (%u bytes)",
+			                  REGION_KEY_MAX);
+		o->q.prefix_len = len;
+		return -1;
+	case 'l':
+		o->keys_only = true;
+		return number_arg("--limit", arg, &o->q.limit);
+	case OPT_OLDEST:
+		o->keys_only = o->q.oldest = true;
+		return -1;
+	default:
+		return tool_usage("unknown option");
+	}
+}
+
+static int command(int argc, char **argv, struct opts *o)
+{
+	if (optind == argc)
+		return -1;
+	if (argc - optind > 1)
+		return tool_usage("unexpected argument '%s'", argv[optind + 1]);
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (strcmp(argv[optind], commands[i]) == 0) {
+			o->cmd = (enum command)i;
+			return -1;
+		}
+	return tool_usage("unknown command '%s' (stats, keys, clients, check)", argv[optind]);
+}
+
+static int combinations(const struct opts *o)
+{
+	if (o->prometheus && o->json)
+		return tool_usage("--json and --prometheus exclude each other");
+	if (o->prometheus && o->cmd != CMD_STATS)
+		return tool_usage("--prometheus is for the stats command");
+	if (o->keys_only && o->cmd != CMD_KEYS)
+		return tool_usage("--now, --prefix, --limit and --oldest are for the keys command");
+	if (o->count != 0 && o->interval_ns == 0)
+		return tool_usage("--count needs --watch");
+	return tool_name_ok(o->name) ? -1 : EXIT_USAGE;
+}
+
+static int parse(int argc, char **argv, struct opts *o)
+{
+	static const struct option longopts[] = {
+		TOOL_COMMON_OPTIONS,
+		{ "name", required_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "prometheus", no_argument, NULL, OPT_PROMETHEUS },
+		{ "watch", required_argument, NULL, 'w' },
+		{ "count", required_argument, NULL, 'c' },
+		{ "now", required_argument, NULL, OPT_NOW },
+		{ "prefix", required_argument, NULL, 'p' },
+		{ "limit", required_argument, NULL, 'l' },
+		{ "oldest", no_argument, NULL, OPT_OLDEST },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, rc = -1;
+	while (rc < 0 && (c = getopt_long(argc, argv, ":hn:jw:c:p:l:", longopts, NULL)) != -1) {
+		if (c == '?' || c == ':')
+			rc = tool_bad_option(c, argv);
+		else if (!tool_common_option(c, optarg, usage, &rc))
+			rc = option(c, optarg, o);
+	}
+	if (rc < 0)
+		rc = command(argc, argv, o);
+	return rc < 0 ? combinations(o) : rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { .name = "default", .cmd = CMD_STATS };
+	evt_throttle *t = NULL;
+	tool_init("evthrottle-inspect");
+	int rc = parse(argc, argv, &o);
+	if (rc >= 0)
+		return tool_flush(rc);
+	rc = tool_log_start();
+	if (rc == EXIT_OK)
+		rc = tool_attach(o.name, EVT_RDONLY, &t);
+	if (rc == EXIT_OK) {
+		struct snapshot s;
+		rc = o.interval_ns != 0 ? watch(t, &o) : tool_flush(show(t, &o, NULL, &s));
+	}
+	evt_close(t);
+	log_close();
+	return rc;
+}

@@ -1,0 +1,232 @@
+#include "stats.h"
+
+#include <string.h>
+
+#include "duration.h"
+#include "handle.h"
+#include "json.h"
+#include "toolutil.h"
+
+static const char *const bucket_names[PROBE_BUCKETS] = { "0", "1", "2", "3",
+	                                                 "4-7", "8-15", "16-31" };
+
+static unsigned bucket_of(uint32_t d)
+{
+	if (d < 4)
+		return d;
+	return d < 8 ? 4 : d < 16 ? 5 : 6;
+}
+
+static void scan(const evt_throttle *t, struct snapshot *s)
+{
+	const struct region *r = &t->r;
+	struct table_entry e;
+	for (uint32_t i = 0; i <= r->mask; i++) {
+		if (!table_read_slot(r, i, &e))
+			continue;
+		s->published++;
+		s->probe[bucket_of((e.slot - e.home) & r->mask)]++;
+	}
+	s->scanned = true;
+}
+
+void snapshot_take(const evt_throttle *t, bool scan_table, struct snapshot *s)
+{
+	const struct region_hdr *h = t->r.hdr;
+	memset(s, 0, sizeof *s);
+	evt_stats_get(t, &s->st);
+	s->taken_ns = evt_now_ns();
+	s->daemon_pid = atomic_load_explicit(&h->daemon_pid, memory_order_relaxed);
+	s->heartbeat_ns = atomic_load_explicit(&h->daemon_heartbeat_ns, memory_order_relaxed);
+	s->daemon_alive = pid_alive((int64_t)s->daemon_pid);
+	if (scan_table)
+		scan(t, s);
+}
+
+static const char *on_full_name(uint32_t p)
+{
+	return p == EVT_ON_FULL_PROCESS ? "process" : p == EVT_ON_FULL_ERROR ? "error" : "throttle";
+}
+
+static double occupancy_pct(const evt_stats *st)
+{
+	return st->capacity != 0 ? 100.0 * (double)st->keys / st->capacity : 0.0;
+}
+
+/* Per-second rates between two snapshots. */
+enum { RATE_PROCESSED, RATE_THROTTLED, RATE_NEW_KEYS, RATE_RECLAIMED, RATE_FULL, RATE_COUNT };
+static const char *const rate_names[RATE_COUNT] = { "processed", "throttled", "new_keys",
+	                                            "reclaimed", "full" };
+
+static bool rates(const struct snapshot *s, const struct snapshot *prev, double out[RATE_COUNT])
+{
+	if (prev == NULL || s->taken_ns <= prev->taken_ns)
+		return false;
+	double dt = (double)(s->taken_ns - prev->taken_ns) / 1e9;
+	const uint64_t now[RATE_COUNT] = { s->st.processed, s->st.throttled, s->st.new_keys,
+		                           s->st.reclaimed, s->st.full };
+	const uint64_t then[RATE_COUNT] = { prev->st.processed, prev->st.throttled,
+		                            prev->st.new_keys, prev->st.reclaimed, prev->st.full };
+	for (int i = 0; i < RATE_COUNT; i++)
+		out[i] = now[i] >= then[i] ? (double)(now[i] - then[i]) / dt : 0.0;
+	return true;
+}
+
+static void daemon_text(FILE *f, const struct snapshot *s)
+{
+	char age[64];
+	if (s->daemon_pid == 0) {
+		fprintf(f, "  %-16s none\n", "daemon");
+		return;
+	}
+	fprintf(f, "  %-16s pid %llu (%s)", "daemon", (unsigned long long)s->daemon_pid,
+	        s->daemon_alive ? "running" : "not running");
+	/* The daemon's heartbeat is on evt_now_ns()'s clock. */
+	if (s->heartbeat_ns != 0 && s->heartbeat_ns <= s->taken_ns)
+		fprintf(f, ", heartbeat %s ago",
+		        duration_human(s->taken_ns - s->heartbeat_ns, age, sizeof age));
+	fputc('\n', f);
+}
+
+void stats_summary(FILE *f, const char *name, const struct snapshot *s)
+{
+	const evt_stats *st = &s->st;
+	char w[64];
+	fprintf(f, "throttle '%s'\n", name);
+	fprintf(f, "  %-16s %s\n", "window", duration_format(st->window_ns, w, sizeof w));
+	fprintf(f, "  %-16s %llu / %u (%.1f%%)\n", "keys", (unsigned long long)st->keys,
+	        st->capacity, occupancy_pct(st));
+	fprintf(f, "  %-16s %u / %u\n", "clients", st->clients, st->client_max);
+	fprintf(f, "  %-16s %llu\n", "processed", (unsigned long long)st->processed);
+	fprintf(f, "  %-16s %llu\n", "throttled", (unsigned long long)st->throttled);
+	fprintf(f, "  %-16s %llu (policy: %s)\n", "full", (unsigned long long)st->full,
+	        on_full_name(st->on_full));
+	daemon_text(f, s);
+}
+
+static void probe_text(FILE *f, const struct snapshot *s)
+{
+	fprintf(f, "  %-16s", "probe length");
+	for (int b = 0; b < PROBE_BUCKETS; b++)
+		fprintf(f, " %s:%llu", bucket_names[b], (unsigned long long)s->probe[b]);
+	fprintf(f, "  (%llu keys scanned)\n", (unsigned long long)s->published);
+}
+
+void stats_text(FILE *f, const char *name, const struct snapshot *s, const struct snapshot *prev)
+{
+	const evt_stats *st = &s->st;
+	double r[RATE_COUNT];
+	stats_summary(f, name, s);
+	fprintf(f, "  %-16s %u bytes\n", "key max", st->key_max);
+	fprintf(f, "  %-16s %llu\n", "new keys", (unsigned long long)st->new_keys);
+	fprintf(f, "  %-16s %llu\n", "reclaimed", (unsigned long long)st->reclaimed);
+	fprintf(f, "  %-16s %llu\n", "cleared", (unsigned long long)st->cleared);
+	fprintf(f, "  %-16s %llu ns (keys last processed a window before it may be reused)\n",
+	        "reclaim horizon", (unsigned long long)st->horizon_ns);
+	if (s->scanned)
+		probe_text(f, s);
+	if (!rates(s, prev, r)) {
+		fprintf(f, "  %-16s n/a (rates need --watch)\n", "rates");
+		return;
+	}
+	fprintf(f, "  %-16s", "rates");
+	for (int i = 0; i < RATE_COUNT; i++)
+		fprintf(f, "%s %s %.1f/s", i > 0 ? "," : "", rate_names[i], r[i]);
+	fputc('\n', f);
+}
+
+static void json_rates(struct json *j, const struct snapshot *s, const struct snapshot *prev)
+{
+	double r[RATE_COUNT];
+	if (!rates(s, prev, r))
+		return; /* one shot: no rates */
+	json_object(j, "rates_per_s");
+	for (int i = 0; i < RATE_COUNT; i++)
+		json_double(j, rate_names[i], r[i]);
+	json_end(j, '}');
+}
+
+void stats_json(FILE *f, const char *name, const struct snapshot *s, const struct snapshot *prev)
+{
+	const evt_stats *st = &s->st;
+	struct json j;
+	json_init(&j, f);
+	json_object(&j, NULL);
+	json_str(&j, "name", name);
+	json_u64(&j, "window_ns", st->window_ns);
+	json_u64(&j, "capacity", st->capacity);
+	json_u64(&j, "keys", st->keys);
+	json_u64(&j, "processed", st->processed);
+	json_u64(&j, "throttled", st->throttled);
+	json_u64(&j, "clients", st->clients);
+	json_u64(&j, "client_max", st->client_max);
+	json_u64(&j, "key_max", st->key_max);
+	json_str(&j, "on_full", on_full_name(st->on_full));
+	json_u64(&j, "full", st->full);
+	json_u64(&j, "new_keys", st->new_keys);
+	json_u64(&j, "reclaimed", st->reclaimed);
+	json_u64(&j, "cleared", st->cleared);
+	json_double(&j, "occupancy_pct", occupancy_pct(st));
+	json_u64(&j, "horizon_ns", st->horizon_ns);
+	json_u64(&j, "daemon_pid", s->daemon_pid);
+	json_bool(&j, "daemon_running", s->daemon_alive);
+	json_u64(&j, "daemon_heartbeat_ns", s->heartbeat_ns);
+	if (s->scanned) {
+		json_u64(&j, "scanned_keys", s->published);
+		json_object(&j, "probe_histogram");
+		for (int b = 0; b < PROBE_BUCKETS; b++)
+			json_u64(&j, bucket_names[b], s->probe[b]);
+		json_end(&j, '}');
+	}
+	json_rates(&j, s, prev);
+	json_end(&j, '}');
+	fputc('\n', f);
+}
+
+/* One metric with its # HELP and # TYPE lines. */
+static void prom(FILE *f, const char *metric, const char *type, const char *help,
+                 const char *name, const char *value)
+{
+	fprintf(f, "# HELP evthrottle_%s %s\n", metric, help);
+	fprintf(f, "# TYPE evthrottle_%s %s\n", metric, type);
+	fprintf(f, "evthrottle_%s{throttle=\"%s\"} %s\n", metric, name, value);
+}
+
+static void prom_u64(FILE *f, const char *metric, const char *type, const char *help,
+                     const char *name, uint64_t v)
+{
+	char buf[32];
+	snprintf(buf, sizeof buf, "%llu", (unsigned long long)v);
+	prom(f, metric, type, help, name, buf);
+}
+
+void stats_prometheus(FILE *f, const char *name, const struct snapshot *s)
+{
+	const evt_stats *st = &s->st;
+	char buf[48];
+	snprintf(buf, sizeof buf, "%llu.%09llu", (unsigned long long)(st->window_ns / 1000000000u),
+	         (unsigned long long)(st->window_ns % 1000000000u));
+	prom(f, "window_seconds", "gauge", "Throttling window.", name, buf);
+	prom_u64(f, "capacity", "gauge", "Table slots.", name, st->capacity);
+	prom_u64(f, "keys", "gauge", "Keys tracked now.", name, st->keys);
+	snprintf(buf, sizeof buf, "%.6f", occupancy_pct(st) / 100.0);
+	prom(f, "occupancy_ratio", "gauge", "Keys tracked over capacity.", name, buf);
+	prom_u64(f, "clients", "gauge", "Read-write handles attached now.", name, st->clients);
+	prom_u64(f, "processed_total", "counter", "Events processed.", name, st->processed);
+	prom_u64(f, "throttled_total", "counter", "Events throttled.", name, st->throttled);
+	prom_u64(f, "new_keys_total", "counter", "Keys inserted.", name, st->new_keys);
+	prom_u64(f, "reclaimed_total", "counter", "Expired keys whose slot was reused.", name,
+	         st->reclaimed);
+	prom_u64(f, "cleared_total", "counter", "Keys removed by clear.", name, st->cleared);
+	prom_u64(f, "full_total", "counter", "Decisions made by the on_full policy.", name,
+	         st->full);
+	prom_u64(f, "daemon_up", "gauge", "Whether the manager daemon is running.", name,
+	         s->daemon_alive);
+	if (!s->scanned)
+		return;
+	fprintf(f, "# HELP evthrottle_probe_keys Keys by distance from their home slot.\n"
+	           "# TYPE evthrottle_probe_keys gauge\n");
+	for (int b = 0; b < PROBE_BUCKETS; b++)
+		fprintf(f, "evthrottle_probe_keys{throttle=\"%s\",distance=\"%s\"} %llu\n", name,
+		        bucket_names[b], (unsigned long long)s->probe[b]);
+}

@@ -1,0 +1,38 @@
+/* The throttle's figures: evthrottlectl status and evthrottle-inspect stats. */
+#ifndef EVT_TOOLS_STATS_H
+#define EVT_TOOLS_STATS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "evthrottle.h"
+
+/* Distance of a key from its home slot: 0, 1, 2, 3, 4-7, 8-15, 16-31. */
+#define PROBE_BUCKETS 7
+
+struct snapshot {
+	evt_stats st;
+	uint64_t taken_ns;             /* evt_now_ns() when read, for rates */
+	bool scanned;                  /* the table scan below was done */
+	uint64_t published;            /* keys the scan found */
+	uint64_t probe[PROBE_BUCKETS];
+	uint64_t daemon_pid, heartbeat_ns;
+	bool daemon_alive;
+};
+
+/* Read the counters and the header; with scan, also walk every slot (consistent
+ * copies through table_read_slot) for the probe-length histogram. */
+void snapshot_take(const evt_throttle *t, bool scan, struct snapshot *s);
+
+/* evthrottlectl status: window, keys, clients, totals, full, daemon. */
+void stats_summary(FILE *f, const char *name, const struct snapshot *s);
+
+/* evthrottle-inspect stats; prev NULL (one shot) prints the rates as n/a. */
+void stats_text(FILE *f, const char *name, const struct snapshot *s,
+                const struct snapshot *prev);
+void stats_json(FILE *f, const char *name, const struct snapshot *s,
+                const struct snapshot *prev);
+void stats_prometheus(FILE *f, const char *name, const struct snapshot *s);
+
+#endif /* EVT_TOOLS_STATS_H */
