@@ -302,7 +302,7 @@ int config_load(const char *path, struct daemon_config *out, char *err, size_t e
 		.housekeeping_ns = 1000000000ull,
 		.summary_ns = 60000000000ull,
 		.sweep_occupancy = 50,
-		.warn_occupancy = 80,
+		.warn_occupancy = 75,
 	};
 	snprintf(c->path, sizeof c->path, "%s", path);
 	config_t cf;

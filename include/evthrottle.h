@@ -50,7 +50,7 @@ typedef struct evt_throttle evt_throttle; /* process-local handle */
 typedef struct evt_options {
 	uint64_t window_ns;  /* throttling window, > 0 */
 	uint32_t capacity;   /* table slots, rounded up to a power of two, 64 .. 2^28;
-	                        plan for at most ~80% of it live at once */
+	                        plan for at most ~75% of it live at once */
 	uint32_t key_max;    /* longest key in bytes, 1 .. 1024; 32 or less keeps a
 	                        slot in one 64-byte cache line */
 	uint32_t mode;       /* permission bits of the shm object (named throttles) */

@@ -133,7 +133,7 @@ static bool read_home(const struct region *r, uint32_t h, struct home_view *v)
 
 static const char *state_name(unsigned st)
 {
-	static const char *const names[] = { "EMPTY", "CLAIMED", "DYING", "invalid (3)" };
+	static const char *const names[] = { "EMPTY", "CLAIMED", "DYING", "MOVING" };
 	return names[st & 3u];
 }
 
@@ -161,7 +161,7 @@ static void check_key(struct checker *c, uint32_t h, const struct home_view *v, 
 		          s->slot, CTRL_TAG(s->ctrl));
 	for (uint32_t j = 0; j < k; j++) {
 		const struct slot_view *o = &v->s[j];
-		if (CTRL_STATE(o->ctrl) == SLOT_CLAIMED && o->len == s->len &&
+		if (CTRL_STATE(o->ctrl) != SLOT_DYING && o->len == s->len &&
 		    memcmp(o->key, s->key, s->len) == 0)
 			violation(c, "slots %u and %u: one key published twice under home %u",
 			          o->slot, s->slot, h);
@@ -178,7 +178,9 @@ static uint32_t check_home(struct checker *c, uint32_t h, const struct home_view
 		 * client left; the next insert nearby finishes it. */
 		if (st == SLOT_DYING)
 			continue;
-		if (st != SLOT_CLAIMED) {
+		/* MOVING: a key on its way nearer its home, still here until the
+		 * switch (which anyone who meets it completes). */
+		if (st != SLOT_CLAIMED && st != SLOT_MOVING) {
 			violation(c, "home %u: hop bit %u names slot %u, which is %s", h,
 			          v->s[k].dist, v->s[k].slot, state_name(st));
 			continue;
@@ -247,9 +249,9 @@ static void check_claims(struct checker *c)
 	for (uint32_t i = 0; i <= r->mask; i++) {
 		const struct region_slot *s = region_slot(r, i);
 		uint64_t ctrl = atomic_load_explicit(&s->ctrl, acquire);
-		if (CTRL_STATE(ctrl) == 3u) {
-			violation(c, "slot %u: invalid state 3 (ctrl %#llx)", i,
-			          (unsigned long long)ctrl);
+		if (CTRL_STATE(ctrl) == SLOT_MOVING && CTRL_OWNER(ctrl) >= REGION_NBHD) {
+			violation(c, "slot %u: moving to bit %u, beyond the neighbourhood", i,
+			          CTRL_OWNER(ctrl));
 			continue;
 		}
 		if (CTRL_STATE(ctrl) != SLOT_CLAIMED)

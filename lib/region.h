@@ -26,6 +26,7 @@
 #define REGION_MAGIC 0x6c746f7268747665ull /* "evthrotl" little-endian */
 #define REGION_STATE_READY 0x52454459u   /* "REDY": written last by the creator */
 #define REGION_NBHD 32u                  /* slots a key may live in, from its home on */
+#define REGION_DISPLACE 512u             /* how far an insert looks for a slot to free */
 #define REGION_CAP_MIN 64u
 #define REGION_CAP_MAX (1u << 28)
 #define REGION_KEY_MAX 1024u
@@ -105,8 +106,10 @@ struct region_slot {
 	_Atomic uint64_t key[];   /* key bytes, zero-padded to whole words */
 };
 
-/* ctrl word: state:2 | tag:14 | owner:16 | gen:32 */
-enum { SLOT_EMPTY = 0, SLOT_CLAIMED = 1, SLOT_DYING = 2 };
+/* ctrl word: state:2 | tag:14 | owner:16 | gen:32.  A MOVING slot's key is being
+ * moved to a free slot nearer its home; its owner field holds that slot's bit in
+ * the home's hop word. */
+enum { SLOT_EMPTY = 0, SLOT_CLAIMED = 1, SLOT_DYING = 2, SLOT_MOVING = 3 };
 #define CTRL_STATE(c) ((unsigned)((c) & 3u))
 #define CTRL_TAG(c) ((unsigned)(((c) >> 2) & 0x3fffu))
 #define CTRL_OWNER(c) ((unsigned)(((c) >> 16) & 0xffffu))

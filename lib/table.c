@@ -11,8 +11,11 @@
  *
  * Slot life: EMPTY -claim-> CLAIMED (unpublished) -publish-> CLAIMED (published)
  *            -remove-> DYING -unpublish, free-> EMPTY.   An unpublished claim can
- * also go straight back to EMPTY (lost an insert race).  Any process may finish a
- * DYING slot, so a client that dies mid-removal leaves nobody waiting.
+ * also go straight back to EMPTY (lost an insert race).  When a key's whole
+ * neighbourhood is taken, keys are moved towards their homes to make room
+ * (hopscotch): the moved key's slot goes CLAIMED -freeze-> MOVING -switch bits,
+ * free-> EMPTY.  Any process may finish a DYING or MOVING slot, so a client that
+ * dies in the middle leaves nobody waiting.
  * docs/design.md has the diagram and the reasoning.
  */
 #include "table.h"
@@ -100,6 +103,8 @@ static inline void note_ts(const struct table_client *me, uint64_t ts)
 		atomic_store_explicit(&me->entry->wm, ts, relaxed);
 }
 
+static void finish_move(const struct region *r, uint32_t a, uint64_t c);
+
 /*
  * Look k up among the slots published under its home.  Returns 1 with *f, or 0
  * with *hop = the home's hop word the absence was checked against.
@@ -116,11 +121,16 @@ static int find(const struct region *r, const struct hkey *k, struct found *f, u
 			uint32_t i = (k->home + (uint32_t)__builtin_ctz(bits)) & r->mask;
 			struct region_slot *s = region_slot(r, i);
 			uint64_t c = atomic_load_explicit(&s->ctrl, acquire);
-			if (CTRL_STATE(c) != SLOT_CLAIMED || CTRL_TAG(c) != k->tag ||
-			    !key_equal(s, k))
+			if ((CTRL_STATE(c) != SLOT_CLAIMED && CTRL_STATE(c) != SLOT_MOVING) ||
+			    CTRL_TAG(c) != k->tag || !key_equal(s, k))
 				continue;
 			*f = (struct found){ i, c, atomic_load_explicit(&s->last, relaxed) };
 			hit = 1;
+		}
+		if (hit && CTRL_STATE(f->ctrl) == SLOT_MOVING) {
+			/* The key is on its way to another slot: help it there, look again. */
+			finish_move(r, f->slot, f->ctrl);
+			continue;
 		}
 		/* Validate like a seqlock reader: the reads above happen before the
 		 * re-reads below.  An unchanged hop word means no slot of this home
@@ -197,6 +207,76 @@ static bool remove_found(const struct region *r, const struct found *f)
 	return true;
 }
 
+/* Finish moving the key frozen in slot a (MOVING, ctrl c): in its home's hop word,
+ * clear a's bit and set the destination's in one CAS, then free a.  Anyone may
+ * call this; each step is a CAS that fails harmlessly if done already. */
+static void finish_move(const struct region *r, uint32_t a, uint64_t c)
+{
+	struct region_slot *s = region_slot(r, a);
+	uint32_t home = atomic_load_explicit(&s->home, relaxed) & r->mask;
+	uint32_t from = (a - home) & r->mask, to = CTRL_OWNER(c);
+	struct region_slot *hs = region_slot(r, home);
+	for (;;) {
+		uint64_t w = atomic_load_explicit(&hs->hop, acquire);
+		/* Read hop before re-checking ctrl, as in finish_remove(). */
+		if (atomic_load_explicit(&s->ctrl, acquire) != c)
+			return;
+		if (from >= REGION_NBHD || to >= REGION_NBHD || !(HOP_BITS(w) & (1u << from)))
+			break;
+		/* Release pairs with the acquire loads of hop in find(): the
+		 * destination's key and last, written before the freeze, come with
+		 * its bit. */
+		uint32_t bits = (HOP_BITS(w) & ~(1u << from)) | (1u << to);
+		if (atomic_compare_exchange_weak_explicit(&hs->hop, &w, HOP_NEXT(w, bits), release,
+		                                          relaxed))
+			break;
+	}
+	/* Release pairs with the acquire claim in take(). */
+	atomic_compare_exchange_strong_explicit(&s->ctrl, &c, CTRL_NEXT(c, SLOT_EMPTY), release,
+	                                        relaxed);
+}
+
+static bool take(struct region_slot *s, uint64_t c, unsigned tag, uint32_t owner, uint64_t *out);
+
+/*
+ * Move the published key in slot a to the EMPTY slot e, which must be in the key's
+ * neighbourhood.  The copy is made in e first (unpublished); freezing a (CAS16 to
+ * MOVING, which fails if the key was decided on or removed meanwhile) commits the
+ * move, and finish_move() completes it.  True if a is free now.
+ */
+static bool move_key(const struct region *r, const struct table_client *me, uint32_t a,
+                     uint32_t e)
+{
+	struct found f;
+	if (!published(r, a, &f))
+		return false;
+	struct region_slot *sa = region_slot(r, a), *se = region_slot(r, e);
+	uint32_t home = atomic_load_explicit(&sa->home, relaxed) & r->mask;
+	uint32_t to = (e - home) & r->mask, len = atomic_load_explicit(&sa->key_len, relaxed);
+	uint64_t c = atomic_load_explicit(&se->ctrl, acquire), ce;
+	if (to >= REGION_NBHD || len == 0 || len > r->key_max || CTRL_STATE(c) != SLOT_EMPTY ||
+	    !take(se, c, CTRL_TAG(f.ctrl), me->index, &ce))
+		return false;
+	atomic_store_explicit(&se->key_len, len, relaxed);
+	for (uint32_t w = 0; w < (len + 7) / 8; w++)
+		atomic_store_explicit(&se->key[w], atomic_load_explicit(&sa->key[w], relaxed), relaxed);
+	atomic_store_explicit(&se->home, home, relaxed);
+	atomic_store_explicit(&se->last, f.last, relaxed);
+	/* The copy is of this life of a only if its ctrl did not move meanwhile; the
+	 * freeze (a full barrier) then checks last too and publishes the copy to
+	 * whoever sees MOVING. */
+	atomic_thread_fence(acquire);
+	uint64_t moving = CTRL_MAKE(SLOT_MOVING, CTRL_TAG(f.ctrl), to, CTRL_GEN(f.ctrl) + 1u);
+	if (atomic_load_explicit(&sa->ctrl, relaxed) != f.ctrl ||
+	    !cas_pair(sa, f.ctrl, f.last, moving, f.last)) {
+		/* Nobody saw the copy; release pairs with the acquire in take(). */
+		atomic_store_explicit(&se->ctrl, CTRL_NEXT(ce, SLOT_EMPTY), release);
+		return false;
+	}
+	finish_move(r, a, moving);
+	return true;
+}
+
 /* Claim an EMPTY slot for an insert by client owner. */
 static bool take(struct region_slot *s, uint64_t c, unsigned tag, uint32_t owner, uint64_t *out)
 {
@@ -218,6 +298,59 @@ static bool reclaim(const struct region *r, const struct table_client *me, uint3
 		return false;
 	count(me, CTR_RECLAIMED);
 	return true;
+}
+
+/* Distance from home of the first EMPTY slot at or after distance d, or
+ * REGION_DISPLACE if none is near enough. */
+static uint32_t next_empty(const struct region *r, uint32_t home, uint32_t d)
+{
+	for (; d < REGION_DISPLACE && d <= r->mask; d++)
+		if (CTRL_STATE(atomic_load_explicit(&region_slot(r, home + d)->ctrl, relaxed)) ==
+		    SLOT_EMPTY)
+			return d;
+	return REGION_DISPLACE;
+}
+
+/* Free slot e (at distance d from home) by moving into it a key that may live
+ * there and sits nearer home; returns the new free slot's distance, or d if no
+ * key could move. */
+static uint32_t hop_back(const struct region *r, const struct table_client *me, uint32_t home,
+                         uint32_t d)
+{
+	uint32_t e = (home + d) & r->mask;
+	for (uint32_t back = REGION_NBHD - 1; back > 0; back--) {
+		uint32_t a = (e - back) & r->mask;
+		uint32_t its_home = atomic_load_explicit(&region_slot(r, a)->home, relaxed);
+		if (((e - its_home) & r->mask) < REGION_NBHD && move_key(r, me, a, e))
+			return d - back;
+	}
+	return d;
+}
+
+/*
+ * Hopscotch: the neighbourhood is full of live keys, so find a free slot further
+ * on and move keys towards their own homes, each within its neighbourhood, until
+ * the free slot is in k's neighbourhood; then take it.
+ */
+static bool displace(const struct region *r, const struct table_client *me, const struct hkey *k,
+                     uint32_t *slot, uint64_t *ctrl)
+{
+	for (int attempt = 0; attempt < 4; attempt++) {
+		uint32_t d = next_empty(r, k->home, REGION_NBHD);
+		while (d >= REGION_NBHD && d < REGION_DISPLACE) {
+			uint32_t nd = hop_back(r, me, k->home, d);
+			d = nd == d ? REGION_DISPLACE : nd;
+		}
+		if (d >= REGION_NBHD)
+			return false;
+		uint32_t i = (k->home + d) & r->mask;
+		uint64_t c = atomic_load_explicit(&region_slot(r, i)->ctrl, acquire);
+		if (CTRL_STATE(c) == SLOT_EMPTY && take(region_slot(r, i), c, k->tag, me->index, ctrl)) {
+			*slot = i;
+			return true;
+		}
+	}
+	return false;
 }
 
 /*
@@ -261,7 +394,7 @@ static bool claim(const struct region *r, const struct table_client *me, const s
 			return true;
 		}
 	}
-	return false;
+	return displace(r, me, k, slot, ctrl);
 }
 
 static int full(const struct region *r, const struct table_client *me, unsigned *info)
@@ -365,6 +498,11 @@ uint64_t table_clear(const struct region *r, const struct table_client *me)
 {
 	uint64_t n = 0;
 	for (uint32_t i = 0; i <= r->mask; i++) {
+		uint64_t c = atomic_load_explicit(&region_slot(r, i)->ctrl, acquire);
+		if (CTRL_STATE(c) == SLOT_MOVING)
+			finish_move(r, i, c);
+	}
+	for (uint32_t i = 0; i <= r->mask; i++) {
 		struct found f;
 		while (published(r, i, &f)) {
 			if (remove_found(r, &f)) {
@@ -386,6 +524,8 @@ uint64_t table_sweep(const struct region *r, const struct table_client *me)
 		uint64_t c = atomic_load_explicit(&region_slot(r, i)->ctrl, acquire);
 		if (CTRL_STATE(c) == SLOT_DYING)
 			finish_remove(r, i, c);
+		else if (CTRL_STATE(c) == SLOT_MOVING)
+			finish_move(r, i, c);
 		else if (CTRL_STATE(c) == SLOT_CLAIMED && reclaim(r, me, i, horizon, window))
 			n++;
 	}
@@ -394,6 +534,13 @@ uint64_t table_sweep(const struct region *r, const struct table_client *me)
 
 uint64_t table_free_orphans(const struct region *r, uint32_t owner)
 {
+	/* First finish every move in flight: the dead client may have been moving a
+	 * key into a slot it claimed, which is then no orphan. */
+	for (uint32_t i = 0; i <= r->mask; i++) {
+		uint64_t c = atomic_load_explicit(&region_slot(r, i)->ctrl, acquire);
+		if (CTRL_STATE(c) == SLOT_MOVING)
+			finish_move(r, i, c);
+	}
 	uint64_t n = 0;
 	for (uint32_t i = 0; i <= r->mask; i++) {
 		struct region_slot *s = region_slot(r, i);

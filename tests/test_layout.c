@@ -206,6 +206,7 @@ Test(layout, format_constants)
 	cr_expect_eq(SLOT_EMPTY, 0);
 	cr_expect_eq(SLOT_CLAIMED, 1);
 	cr_expect_eq(SLOT_DYING, 2);
+	cr_expect_eq(SLOT_MOVING, 3);
 }
 
 Test(layout, ctrl_word_bits)

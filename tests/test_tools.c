@@ -1002,12 +1002,12 @@ Test(tools, check_bad_key_length_and_slot_state)
 	struct table_entry e = published_entry(t);
 	atomic_store(&region_slot(&t->r, e.slot)->key_len, 0);
 	uint32_t d, j = empty_near(t, e.home, &d);
-	atomic_store(&region_slot(&t->r, j)->ctrl, 3);
+	atomic_store(&region_slot(&t->r, j)->ctrl, CTRL_MAKE(SLOT_MOVING, 0, 40, 0));
 	struct reports *r = check(t);
 	char want[96];
 	snprintf(want, sizeof want, "slot %u: key length 0 outside 1..32", e.slot);
 	EXPECT_REPORT(r, want);
-	snprintf(want, sizeof want, "slot %u: invalid state 3", j);
+	snprintf(want, sizeof want, "slot %u: moving to bit 40, beyond the neighbourhood", j);
 	EXPECT_REPORT(r, want);
 	evt_close(t);
 }

@@ -1,0 +1,274 @@
+/* Hopscotch displacement: a table filled far past the point where some key's
+ * neighbourhood is full keeps every key, once, under threads and under kills. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include "check.h"
+#include "common.h"
+#include "handle.h"
+
+#define FOREVER UINT64_MAX /* a window that never closes: nothing is reclaimed */
+
+static evt_options full_options(uint32_t capacity)
+{
+	evt_options o = EVT_OPTIONS_INIT;
+	o.capacity = capacity;
+	o.window_ns = FOREVER;
+	o.on_full = EVT_ON_FULL_ERROR;
+	return o;
+}
+
+static int key_of(char *buf, unsigned i)
+{
+	return snprintf(buf, 32, "key-%u", i);
+}
+
+static int decide_i(evt_throttle *t, uint64_t ts, unsigned i)
+{
+	char k[32];
+	return evt_should_process(t, ts, NULL, k, (size_t)key_of(k, i));
+}
+
+static void report(void *ctx, const char *fmt, ...)
+{
+	(void)ctx;
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void expect_consistent(evt_throttle *t, size_t keys)
+{
+	cr_expect_eq(table_check(&t->r, report, NULL), 0, "table_check found violations");
+	cr_expect_eq(evt_key_count(t), keys);
+}
+
+/* Fill to 85%: without moving keys the first full neighbourhood comes at 50-70%
+ * (it comes at 90-98% with them, depending on the region's hash seed). */
+Test(displace, fills_far_past_the_first_full_neighbourhood)
+{
+	evt_options o = full_options(1024);
+	evt_throttle *t;
+	cr_assert_eq(evt_create(NULL, &o, &t), 0);
+	unsigned n = 870;
+	for (unsigned i = 0; i < n; i++)
+		cr_assert_eq(decide_i(t, 1, i), 1, "key %u of %u", i, n);
+	for (unsigned i = 0; i < n; i++)
+		cr_expect_eq(decide_i(t, 2, i), 0, "key %u lost", i);
+	expect_consistent(t, n);
+	for (uint32_t i = 0; i <= t->r.mask; i++) {
+		struct table_entry e;
+		if (table_read_slot(&t->r, i, &e))
+			cr_expect_lt((i - e.home) & t->r.mask, REGION_NBHD);
+	}
+	evt_close(t);
+}
+
+struct filler {
+	evt_throttle *t;
+	unsigned first, count, shared, seen_new;
+	_Atomic unsigned *winners; /* per shared key: how many got 1 */
+	bool lost;
+};
+
+/* Inserts its own keys while everybody also races on the shared ones and re-checks
+ * keys already in: an existing key answering 1 would be a key lost or duplicated. */
+static void *fill(void *arg)
+{
+	struct filler *f = arg;
+	unsigned seed = f->first;
+	for (unsigned i = 0; i < f->count; i++) {
+		if (decide_i(f->t, 1, f->first + i) != 1)
+			f->lost = true;
+		unsigned s = (unsigned)rand_r(&seed) % f->shared;
+		if (decide_i(f->t, 1, 1000000 + s) == 1)
+			atomic_fetch_add(&f->winners[s], 1);
+		if (i > 0 && decide_i(f->t, 2, f->first + (unsigned)rand_r(&seed) % i) != 0)
+			f->lost = true;
+	}
+	return NULL;
+}
+
+Test(displace, threads_filling_and_deciding_keep_each_key_once)
+{
+	enum { THREADS = 4, SHARED = 256 };
+	evt_options o = full_options(8192);
+	char name[64];
+	evt_throttle *owner = test_create(test_name(name, sizeof name), &o);
+	static _Atomic unsigned winners[SHARED];
+	struct filler f[THREADS];
+	pthread_t th[THREADS];
+	for (int i = 0; i < THREADS; i++) {
+		f[i] = (struct filler){ .first = (unsigned)i * 100000, .count = 1650, .shared = SHARED,
+			                .winners = winners };
+		cr_assert_eq(evt_attach(name, 0, &f[i].t), 0);
+		pthread_create(&th[i], NULL, fill, &f[i]);
+	}
+	for (int i = 0; i < THREADS; i++) {
+		pthread_join(th[i], NULL);
+		cr_expect_not(f[i].lost, "thread %d saw a key lost or inserted twice", i);
+	}
+	unsigned shared_in = 0;
+	for (int s = 0; s < SHARED; s++) {
+		cr_expect_leq(winners[s], 1, "shared key %d processed %u times", s, winners[s]);
+		shared_in += winners[s];
+	}
+	/* ~85% full: moves happened. */
+	expect_consistent(owner, (size_t)THREADS * 1650 + shared_in);
+	for (int i = 0; i < THREADS; i++)
+		evt_close(f[i].t);
+	evt_close(owner);
+	evt_unlink(name);
+}
+
+/* Children insert into a nearly full table and are killed at random moments, some
+ * in the middle of moving a key.  Afterwards every key a child was told was new is
+ * still there, and the region checks clean once the dead are reaped. */
+Test(displace, killed_movers_leave_every_key)
+{
+	enum { CHILDREN = 24, PER_CHILD = 400 };
+	evt_options o = full_options(4096);
+	char name[64];
+	evt_throttle *t = test_create(test_name(name, sizeof name), &o);
+	for (unsigned i = 0; i < 2600; i++) /* 63%: most inserts now have to move keys */
+		cr_assert_eq(decide_i(t, 1, i), 1);
+	_Atomic unsigned char *done = mmap(NULL, CHILDREN * PER_CHILD, PROT_READ | PROT_WRITE,
+	                                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq(done, MAP_FAILED);
+	srand((unsigned)getpid());
+	for (int c = 0; c < CHILDREN; c++) {
+		pid_t pid = fork();
+		cr_assert_geq(pid, 0);
+		if (pid == 0) {
+			evt_throttle *u;
+			if (evt_attach(name, 0, &u) < 0)
+				_exit(1);
+			for (unsigned i = 0; i < PER_CHILD; i++)
+				if (decide_i(u, 1, 10000 + (unsigned)c * PER_CHILD + i) == 1)
+					atomic_store(&done[c * PER_CHILD + i], 1);
+			_exit(0);
+		}
+		usleep((useconds_t)(rand() % 400));
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	evt_throttle *u; /* attaching reaps the dead: their half-made moves finish */
+	cr_assert_eq(evt_attach(name, 0, &u), 0);
+	unsigned in = 0;
+	for (unsigned i = 0; i < CHILDREN * PER_CHILD; i++) {
+		if (!atomic_load(&done[i]))
+			continue;
+		in++;
+		cr_expect_eq(decide_i(u, 2, 10000 + i), 0, "key %u was processed, then lost", 10000 + i);
+	}
+	for (unsigned i = 0; i < 2600; i++)
+		cr_expect_eq(decide_i(u, 2, i), 0, "key %u lost", i);
+	cr_expect_eq(table_check(&u->r, report, NULL), 0);
+	cr_expect_gt(in, 0, "no child got anything in: the test did not test");
+	munmap((void *)done, CHILDREN * PER_CHILD);
+	evt_close(u);
+	evt_close(t);
+	evt_unlink(name);
+}
+
+/* Keys moved while other threads decide on them: no decision is lost in a move.
+ * An idle client pinned at ts 0 stops all reclaim, so every new key has to move
+ * others, while two threads decide on all the old keys (each comes round about
+ * once a window); their answers are checked like SPEC §5.2 asks. */
+enum { HOT = 2900, HOT_OPS = 100000, WIN = 3000 };
+struct hot_rec {
+	uint64_t ts;
+	int key, got;
+};
+struct hot_arg {
+	evt_throttle *t;
+	_Atomic uint64_t *clock;
+	struct hot_rec *rec;
+	unsigned first_new, news;
+};
+
+static void *hot_worker(void *arg)
+{
+	struct hot_arg *a = arg;
+	for (unsigned i = 0; i < HOT_OPS; i++) {
+		int k = (int)((i * 7919u + a->first_new) % HOT);
+		uint64_t ts = atomic_fetch_add(a->clock, 1);
+		a->rec[i] = (struct hot_rec){ ts, k, decide_i(a->t, ts, (unsigned)k) };
+	}
+	return NULL;
+}
+
+static void *new_keys(void *arg)
+{
+	struct hot_arg *a = arg;
+	for (unsigned i = 0; i < a->news; i++)
+		decide_i(a->t, atomic_fetch_add(a->clock, 1), a->first_new + i);
+	return NULL;
+}
+
+static int by_key_ts(const void *x, const void *y)
+{
+	const struct hot_rec *a = x, *b = y;
+	if (a->key != b->key)
+		return a->key - b->key;
+	return a->ts < b->ts ? -1 : a->ts > b->ts;
+}
+
+Test(displace, decisions_survive_moves)
+{
+	evt_options o = full_options(4096);
+	o.window_ns = WIN;
+	char name[64];
+	evt_throttle *t = test_create(test_name(name, sizeof name), &o), *pin;
+	cr_assert_eq(evt_attach(name, 0, &pin), 0);
+	cr_assert_eq(decide(pin, 0, "pin"), 1); /* horizon stays 0: nothing is reclaimed */
+	static _Atomic uint64_t clock = 1000;
+	for (unsigned i = 0; i < HOT; i++)
+		cr_assert_eq(decide_i(t, 1, i), 1);
+	static struct hot_rec rec[2][HOT_OPS];
+	struct hot_arg a[4];
+	pthread_t th[4];
+	for (int i = 0; i < 4; i++) { /* the new keys take it to about 90% */
+		a[i] = (struct hot_arg){ .clock = &clock, .rec = rec[i % 2],
+			                 .first_new = 100000 + (unsigned)i * 10000, .news = 260 };
+		cr_assert_eq(evt_attach(name, 0, &a[i].t), 0);
+		pthread_create(&th[i], NULL, i < 2 ? hot_worker : new_keys, &a[i]);
+	}
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	struct hot_rec *all = rec[0];
+	qsort(all, 2 * HOT_OPS, sizeof *all, by_key_ts);
+	for (size_t i = 0; i < 2 * HOT_OPS; i++) {
+		/* (a) processed events of one key are a window apart */
+		size_t j = i;
+		while (j > 0 && all[j - 1].key == all[i].key && all[i].ts - all[j - 1].ts < WIN) {
+			j--;
+			if (all[i].got == 1)
+				cr_assert(all[j].got != 1, "key %d processed at %llu and %llu", all[i].key,
+				          (unsigned long long)all[j].ts, (unsigned long long)all[i].ts);
+		}
+		/* (b) a throttled one has a processed one of its key less than a window before
+		 * it or after it (a later-timestamped call that won the race) */
+		if (all[i].got == 0) {
+			bool ok = false;
+			for (size_t m = i; m-- > 0 && all[m].key == all[i].key && all[i].ts - all[m].ts < WIN;)
+				ok |= all[m].got == 1;
+			for (size_t m = i + 1; m < 2 * HOT_OPS && all[m].key == all[i].key && !ok; m++)
+				ok |= all[m].got == 1;
+			cr_assert(ok, "key %d throttled at %llu unjustified", all[i].key,
+			          (unsigned long long)all[i].ts);
+		}
+	}
+	cr_expect_eq(table_check(&t->r, report, NULL), 0);
+	for (int i = 0; i < 4; i++)
+		evt_close(a[i].t);
+	evt_close(pin);
+	evt_close(t);
+	evt_unlink(name);
+}
