@@ -31,8 +31,9 @@
 
 struct hkey {
 	const unsigned char *key;
-	uint32_t len, home;
+	uint32_t len, home, words; /* words: the key in 8-byte words, the last padded */
 	unsigned tag;
+	uint64_t last_word;        /* the last word, zero-padded, made once per call */
 };
 
 /* A published key as read from its slot. */
@@ -41,10 +42,27 @@ struct found {
 	uint64_t ctrl, last;
 };
 
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "key words are little-endian");
+
+/* The key's last word, zero-padded: one load when the key has 8 bytes or more. */
+static inline uint64_t tail_word(const unsigned char *key, uint32_t len)
+{
+	uint32_t n = len - (len - 1) / 8 * 8; /* bytes in the last word, 1..8 */
+	uint64_t v = 0;
+	if (len >= 8) {
+		memcpy(&v, key + len - 8, 8);
+		return v >> (64 - 8 * n);
+	}
+	for (uint32_t i = 0; i < n; i++)
+		v |= (uint64_t)key[i] << (8 * i);
+	return v;
+}
+
 static struct hkey hkey_make(const struct region *r, const void *key, uint32_t len)
 {
 	uint64_t h = XXH3_64bits_withSeed(key, len, r->seed);
-	return (struct hkey){ key, len, (uint32_t)h & r->mask, (unsigned)(h >> 50) };
+	return (struct hkey){ key, len, (uint32_t)h & r->mask, (len + 7) / 8, (unsigned)(h >> 50),
+		              tail_word(key, len) };
 }
 
 /* ts is a full window past last (never true for ts before last). */
@@ -54,11 +72,12 @@ static inline bool window_closed(uint64_t last, uint64_t ts, uint64_t window)
 }
 
 /* Word w of the key, zero-padded past its end. */
-static inline uint64_t key_word(const unsigned char *key, uint32_t len, uint32_t w)
+static inline uint64_t key_word(const struct hkey *k, uint32_t w)
 {
-	uint64_t v = 0;
-	uint32_t off = w * 8;
-	memcpy(&v, key + off, len - off < 8 ? len - off : 8);
+	uint64_t v;
+	if (w + 1 == k->words)
+		return k->last_word;
+	memcpy(&v, k->key + w * 8, 8);
 	return v;
 }
 
@@ -67,8 +86,8 @@ static bool key_equal(const struct region_slot *s, const struct hkey *k)
 {
 	if (atomic_load_explicit(&s->key_len, relaxed) != k->len)
 		return false;
-	for (uint32_t w = 0; w < (k->len + 7) / 8; w++)
-		if (atomic_load_explicit(&s->key[w], relaxed) != key_word(k->key, k->len, w))
+	for (uint32_t w = 0; w < k->words; w++)
+		if (atomic_load_explicit(&s->key[w], relaxed) != key_word(k, w))
 			return false;
 	return true;
 }
@@ -76,8 +95,8 @@ static bool key_equal(const struct region_slot *s, const struct hkey *k)
 static void key_store(struct region_slot *s, const struct hkey *k)
 {
 	atomic_store_explicit(&s->key_len, k->len, relaxed);
-	for (uint32_t w = 0; w < (k->len + 7) / 8; w++)
-		atomic_store_explicit(&s->key[w], key_word(k->key, k->len, w), relaxed);
+	for (uint32_t w = 0; w < k->words; w++)
+		atomic_store_explicit(&s->key[w], key_word(k, w), relaxed);
 }
 
 /* The 16-byte {ctrl, last} compare-and-swap: lock cmpxchg16b, a full barrier. */

@@ -1,0 +1,91 @@
+/*
+ * Baseline (b): the memory floor.  Per op, the least any shared per-key table must
+ * do: hash the key and make one atomic read-modify-write on the first word of the
+ * key's 64-byte slot, in a region as large as evthrottle's table.  No key compare,
+ * no decision: its processed fraction is meaningless and not reported.  The hash is
+ * XXH3 with a seed, as evthrottle's, so the gap to it is the table's own work.
+ */
+#include "bench.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+struct floor_state {
+	unsigned char *region;
+	size_t size;
+	uint64_t seed;
+	uint32_t mask;
+};
+
+static void *floor_create(const struct config *c)
+{
+	struct floor_state *s = calloc(1, sizeof *s);
+	if (s == NULL)
+		return NULL;
+	uint32_t cap = bench_round_capacity(c->capacity);
+	s->size = (size_t)cap * 64;
+	s->region = mmap(NULL, s->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (s->region == MAP_FAILED) {
+		perror("mmap");
+		free(s);
+		return NULL;
+	}
+	s->mask = cap - 1;
+	if (getrandom(&s->seed, sizeof s->seed, 0) != sizeof s->seed)
+		s->seed = 0x5eed;
+	return s;
+}
+
+static void *floor_attach(void *state)
+{
+	return state;
+}
+
+static int floor_decide(void *handle, uint64_t ts, const char *key, size_t len)
+{
+	const struct floor_state *s = handle;
+	uint64_t h = XXH3_64bits_withSeed(key, len, s->seed);
+	_Atomic uint64_t *w = (_Atomic uint64_t *)(void *)(s->region + (h & s->mask) * 64);
+	/* lock xadd on x86: the same full-barrier RMW a CAS costs, but it never fails */
+	(void)ts;
+	atomic_fetch_add_explicit(w, 1, memory_order_relaxed);
+	return 1;
+}
+
+static void floor_detach(void *handle)
+{
+	(void)handle;
+}
+
+static void floor_inspect(void *state, struct footprint *f)
+{
+	struct floor_state *s = state;
+	f->region_bytes = s->size;
+	f->capacity = s->mask + 1;
+	f->live_keys = -1;
+	f->note[0] = '\0';
+}
+
+static void floor_destroy(void *state)
+{
+	struct floor_state *s = state;
+	munmap(s->region, s->size);
+	free(s);
+}
+
+const struct impl_ops impl_floor = {
+	.name = "floor",
+	.decides = false,
+	.create = floor_create,
+	.attach = floor_attach,
+	.decide = floor_decide,
+	.detach = floor_detach,
+	.inspect = floor_inspect,
+	.destroy = floor_destroy,
+};
