@@ -513,6 +513,18 @@ int table_clear_key(const struct region *r, const struct table_client *me, const
 	}
 }
 
+/* Remove the key published in slot i, if any: 1 if this call removed it. */
+static int clear_slot(const struct region *r, const struct table_client *me, uint32_t i)
+{
+	struct found f;
+	while (published(r, i, &f))
+		if (remove_found(r, &f)) {
+			count(me, CTR_CLEARED);
+			return 1;
+		}
+	return 0;
+}
+
 uint64_t table_clear(const struct region *r, const struct table_client *me)
 {
 	uint64_t n = 0;
@@ -521,16 +533,12 @@ uint64_t table_clear(const struct region *r, const struct table_client *me)
 		if (CTRL_STATE(c) == SLOT_MOVING)
 			finish_move(r, i, c);
 	}
-	for (uint32_t i = 0; i <= r->mask; i++) {
-		struct found f;
-		while (published(r, i, &f)) {
-			if (remove_found(r, &f)) {
-				count(me, CTR_CLEARED);
-				n++;
-				break;
-			}
-		}
-	}
+	for (uint32_t i = 0; i <= r->mask; i++)
+		n += (uint64_t)clear_slot(r, me, i);
+	/* Moves go forward, so a key moved while we scan stays ahead of us, except
+	 * one moved across the end of the table into its first slots. */
+	for (uint32_t i = 0; i < REGION_NBHD && i <= r->mask; i++)
+		n += (uint64_t)clear_slot(r, me, i);
 	return n;
 }
 

@@ -7,6 +7,9 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 #include "check.h"
 #include "common.h"
 #include "handle.h"
@@ -269,6 +272,53 @@ Test(displace, decisions_survive_moves)
 	for (int i = 0; i < 4; i++)
 		evt_close(a[i].t);
 	evt_close(pin);
+	evt_close(t);
+	evt_unlink(name);
+}
+
+/* A key "<p><n>" whose home slot is exactly want. */
+static size_t key_with_home(const evt_throttle *t, uint32_t want, char p, char *buf)
+{
+	for (unsigned long n = 0;; n++) {
+		int len = snprintf(buf, 32, "%c%lu", p, n);
+		if ((XXH3_64bits_withSeed(buf, (size_t)len, t->r.seed) & t->r.mask) == want)
+			return (size_t)len;
+	}
+}
+
+static void *clear_all(void *t)
+{
+	evt_clear(t);
+	return NULL;
+}
+
+/* evt_clear() scans forward; moves go forward too, except across the end of the
+ * table.  A key moved from the last slots to the first ones while the clear is
+ * past them must still be forgotten. */
+Test(displace, clear_forgets_a_key_moved_across_the_end)
+{
+	evt_options o = full_options(1u << 20); /* a long scan: the race is wide */
+	char name[64], key[32], x[32], y[32], marker[32];
+	evt_throttle *t = test_create(test_name(name, sizeof name), &o);
+	uint32_t mask = t->r.mask;
+	for (uint32_t s = mask - 31; s <= mask; s++) { /* the last 32 slots, each at home */
+		size_t len = key_with_home(t, s, 'f', key);
+		if (s == mask - 30)
+			memcpy(x, key, len + 1);
+		cr_assert_eq(evt_should_process(t, 1000, NULL, key, len), 1);
+	}
+	size_t ylen = key_with_home(t, mask - 31, 'y', y);
+	size_t mlen = key_with_home(t, 1000, 'm', marker);
+	cr_assert_eq(evt_should_process(t, 1000, NULL, marker, mlen), 1);
+	pthread_t th;
+	pthread_create(&th, NULL, clear_all, t);
+	struct table_entry e;
+	while (table_read_slot(&t->r, 1000, &e) == 1) /* the clear has passed slot 1000 */
+		;
+	/* Y's neighbourhood is full: inserting it moves X from mask-30 to slot 0. */
+	evt_should_process(t, 2000, NULL, y, ylen);
+	pthread_join(th, NULL);
+	cr_expect_eq(evt_should_process(t, 1001, NULL, x, strlen(x)), 1, "the clear missed %s", x);
 	evt_close(t);
 	evt_unlink(name);
 }
