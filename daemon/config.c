@@ -293,6 +293,28 @@ static int read_root(struct ctx *x, config_t *cf, struct daemon_config *c)
 	return read_throttles(x, s, c);
 }
 
+/* libconfig 1.5 exit()s from its scanner when an @include names a directory
+ * (libconfig#292), which would kill a running daemon on reload: refuse @include
+ * before libconfig sees the file.  0, or -1 with err. */
+static int refuse_includes(const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	if (f == NULL)
+		return 0; /* config_read_file() reports it */
+	char *buf = NULL;
+	size_t cap = 0;
+	int rc = 0;
+	for (int n = 1; rc == 0 && getline(&buf, &cap, f) > 0; n++)
+		if (strncmp(buf + strspn(buf, " \t"), "@include", 8) == 0) {
+			snprintf(err, errlen, "%s:%d: @include is not supported: keep the "
+			         "configuration in one file", path, n);
+			rc = -1;
+		}
+	free(buf);
+	fclose(f);
+	return rc;
+}
+
 int config_load(const char *path, struct daemon_config *out, char *err, size_t errlen)
 {
 	struct ctx x = { path, err, errlen };
@@ -305,6 +327,8 @@ int config_load(const char *path, struct daemon_config *out, char *err, size_t e
 		.warn_occupancy = 75,
 	};
 	snprintf(c->path, sizeof c->path, "%s", path);
+	if (refuse_includes(path, err, errlen) < 0)
+		return -1;
 	config_t cf;
 	config_init(&cf);
 	int rc = 0;

@@ -176,8 +176,13 @@ static uint32_t check_home(struct checker *c, uint32_t h, const struct home_view
 		unsigned st = CTRL_STATE(v->s[k].ctrl);
 		/* DYING with its bit still set: a removal in progress, or one a killed
 		 * client left; the next insert nearby finishes it. */
-		if (st == SLOT_DYING)
+		if (st == SLOT_DYING) {
+			if (v->s[k].home != h)
+				violation(c, "slot %u: DYING, listed by home %u but records home %u "
+				             "(its bit would never be cleared)", v->s[k].slot, h,
+				          v->s[k].home);
 			continue;
+		}
 		/* MOVING: a key on its way nearer its home, still here until the
 		 * switch (which anyone who meets it completes). */
 		if (st != SLOT_CLAIMED && st != SLOT_MOVING) {
@@ -308,8 +313,16 @@ static void check_client(struct checker *c, uint32_t i)
 		          (unsigned long long)o);
 		return;
 	}
-	if (st == CLIENT_FREE)
+	if (st == CLIENT_FREE) {
+		/* Never-used entries are zero: counters there would join the totals
+		 * of whoever takes the entry next. */
+		for (int k = 0; k < CTR_COUNT && i >= c->hwm; k++)
+			if (atomic_load_explicit(&e->ctr[k], relaxed) != 0) {
+				violation(c, "client %u: beyond client_hwm with counter %d set", i, k);
+				break;
+			}
 		return;
+	}
 	if (CLIENT_PID(o) <= 0)
 		violation(c, "client %u: in use with pid %d", i, (int)CLIENT_PID(o));
 	if (!below_hwm(c, i))

@@ -144,6 +144,13 @@ Test(config, integers_above_32_bits_are_not_wrapped)
 	expect_error("throttles = ( { name = \"a\"; key_max = -4294967295; } );", 1, "out of range");
 }
 
+/* libconfig would exit() the daemon on an @include of a directory. */
+Test(config, include_is_refused)
+{
+	expect_error("throttles = ( { name = \"a\"; } );\n  @include \"/etc\"\n", 2,
+	             "@include is not supported");
+}
+
 Test(config, names)
 {
 	expect_error("throttles = ( { window = \"1s\"; } );", 1, "needs a name");
