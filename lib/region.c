@@ -13,6 +13,12 @@
 
 #define ALIGN_UP(x, a) (((x) + (a) - 1) / (a) * (a))
 
+/* -errno of the call that just failed (never 0, so a failure is never success). */
+static int neg_errno(void)
+{
+	return errno != 0 ? -errno : -EIO;
+}
+
 static uint32_t round_pow2(uint32_t v)
 {
 	uint32_t p = REGION_CAP_MIN;
@@ -106,7 +112,7 @@ static int map_fd(int fd, size_t size, bool readonly, void **base)
 	int prot = readonly ? PROT_READ : PROT_READ | PROT_WRITE;
 	void *p = mmap(NULL, size, prot, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
-		return -errno;
+		return neg_errno();
 	*base = p;
 	return 0;
 }
@@ -116,11 +122,11 @@ static int create_named(const char *path, const evt_options *o, const struct reg
 {
 	int fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return -errno;
+		return neg_errno();
 	int rc = 0;
 	/* fchmod: the umask must not narrow the mode the operator asked for. */
 	if (fchmod(fd, o->mode) < 0 || ftruncate(fd, (off_t)g->total_size) < 0)
-		rc = -errno;
+		rc = neg_errno();
 	/* Reserve the pages now so a full /dev/shm fails here, not with SIGBUS later. */
 	if (rc == 0) {
 		int e = posix_fallocate(fd, 0, (off_t)g->total_size);
@@ -146,7 +152,7 @@ int region_create(const char *name, const evt_options *o, struct region *out)
 		base = mmap(NULL, g.total_size, PROT_READ | PROT_WRITE,
 		            MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 		if (base == MAP_FAILED)
-			return -errno;
+			return neg_errno();
 	} else {
 		char path[EVT_NAME_MAX + 32];
 		rc = region_name_path(name, path, sizeof path);
@@ -167,11 +173,11 @@ int region_open(const char *name, bool readonly, struct region *out)
 		return rc;
 	int fd = shm_open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC, 0);
 	if (fd < 0)
-		return -errno;
+		return neg_errno();
 	struct stat st;
 	void *base = NULL;
 	if (fstat(fd, &st) < 0)
-		rc = -errno;
+		rc = neg_errno();
 	else if ((uint64_t)st.st_size < sizeof(struct region_hdr))
 		rc = -EBADMSG;
 	else
