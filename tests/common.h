@@ -29,6 +29,34 @@ static inline evt_throttle *test_create(const char *name, const evt_options *o)
 	return t;
 }
 
+/* Names the running test created, unlinked by unlink_names() (a suite's .fini)
+ * even after a failed assertion. */
+#define TEST_MAX_NAMES 32
+__attribute__((unused)) static char test_names[TEST_MAX_NAMES][EVT_NAME_MAX + 1];
+__attribute__((unused)) static unsigned test_n_names;
+
+static inline const char *new_name(void)
+{
+	cr_assert_lt(test_n_names, TEST_MAX_NAMES, "too many names in one test");
+	return test_name(test_names[test_n_names++], sizeof test_names[0]);
+}
+
+/* Track a name built by the test itself. */
+static inline const char *keep_name(const char *name)
+{
+	cr_assert_lt(test_n_names, TEST_MAX_NAMES, "too many names in one test");
+	cr_assert_leq(strlen(name), EVT_NAME_MAX);
+	strcpy(test_names[test_n_names], name);
+	return test_names[test_n_names++];
+}
+
+static inline void unlink_names(void)
+{
+	for (unsigned i = 0; i < test_n_names; i++)
+		evt_unlink(test_names[i]);
+	test_n_names = 0;
+}
+
 static inline int decide(evt_throttle *t, uint64_t ts, const char *key)
 {
 	return evt_should_process(t, ts, NULL, key, strlen(key));

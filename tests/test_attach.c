@@ -23,36 +23,7 @@
 
 #include "region.h"
 
-/* ---- names this test created: unlinked by the suite's fini, even after a failed
- * assertion ---- */
-
-#define MAX_NAMES 32
-static char names[MAX_NAMES][EVT_NAME_MAX + 1];
-static unsigned n_names;
-
-static const char *new_name(void)
-{
-	cr_assert_lt(n_names, MAX_NAMES, "too many names in one test");
-	return test_name(names[n_names++], sizeof names[0]);
-}
-
-/* Track a name built by the test itself. */
-static const char *keep_name(const char *name)
-{
-	cr_assert_lt(n_names, MAX_NAMES, "too many names in one test");
-	cr_assert_leq(strlen(name), EVT_NAME_MAX);
-	strcpy(names[n_names], name);
-	return names[n_names++];
-}
-
-static void unlink_all(void)
-{
-	for (unsigned i = 0; i < n_names; i++)
-		evt_unlink(names[i]);
-	n_names = 0;
-}
-
-TestSuite(attach, .fini = unlink_all);
+TestSuite(attach, .fini = unlink_names);
 
 /* capacity 64, key_max 32, client_max 256: a 40960-byte file. */
 static evt_options small_opts(void)

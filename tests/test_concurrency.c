@@ -40,23 +40,7 @@
 #define HOT_KEYS 4u
 #define PRIVATE_BASE 0xf0000000u /* one key per source, decided before the start */
 
-/* Named throttles of the running test, unlinked even when an assertion fails. */
-static char names[4][64];
-static unsigned nnames;
-
-static const char *new_name(void)
-{
-	cr_assert_lt(nnames, 4u);
-	return test_name(names[nnames++], sizeof names[0]);
-}
-
-static void unlink_all(void)
-{
-	for (unsigned i = 0; i < nnames; i++)
-		evt_unlink(names[i]);
-}
-
-TestSuite(concurrency, .fini = unlink_all);
+TestSuite(concurrency, .fini = unlink_names);
 
 struct rec {
 	uint64_t ts;

@@ -22,27 +22,7 @@
 #include "clients.h"
 #include "region.h"
 
-/* ---- names this test created: unlinked by the suite's fini, even after a failed
- * assertion ---- */
-
-#define MAX_NAMES 32
-static char names[MAX_NAMES][64];
-static unsigned n_names;
-
-static const char *new_name(void)
-{
-	cr_assert_lt(n_names, MAX_NAMES, "too many names in one test");
-	return test_name(names[n_names++], sizeof names[0]);
-}
-
-static void unlink_all(void)
-{
-	for (unsigned i = 0; i < n_names; i++)
-		evt_unlink(names[i]);
-	n_names = 0;
-}
-
-TestSuite(layout, .fini = unlink_all);
+TestSuite(layout, .fini = unlink_names);
 
 static void shm_file(char *buf, size_t size, const char *name)
 {

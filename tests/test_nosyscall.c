@@ -24,22 +24,7 @@
 #define WINDOW 200u
 #define CAPACITY 4096u
 
-static char names[2][64];
-static unsigned nnames;
-
-static const char *new_name(void)
-{
-	cr_assert_lt(nnames, 2u);
-	return test_name(names[nnames++], sizeof names[0]);
-}
-
-static void unlink_all(void)
-{
-	for (unsigned i = 0; i < nnames; i++)
-		evt_unlink(names[i]);
-}
-
-TestSuite(nosyscall, .fini = unlink_all);
+TestSuite(nosyscall, .fini = unlink_names);
 
 /* What the trace found; in a shared page when a child runs it. */
 struct tally {

@@ -19,23 +19,7 @@
 
 #include "common.h"
 
-/* Named throttles of the running test, unlinked even when an assertion fails. */
-static char names[4][64];
-static unsigned nnames;
-
-static const char *new_name(void)
-{
-	cr_assert_lt(nnames, 4u);
-	return test_name(names[nnames++], sizeof names[0]);
-}
-
-static void unlink_all(void)
-{
-	for (unsigned i = 0; i < nnames; i++)
-		evt_unlink(names[i]);
-}
-
-TestSuite(reclaim, .fini = unlink_all);
+TestSuite(reclaim, .fini = unlink_names);
 
 /* ---- the reference: SPEC §1 over an unbounded map (dense key ids) ---- */
 

@@ -30,21 +30,17 @@
 
 /* ---- names and buffers of this test, released by the suite's fini ---- */
 
-#define MAX_NAMES 16
 #define MAX_BUFS 256
-static char names[MAX_NAMES][64];
-static unsigned n_names;
 static char *bufs[MAX_BUFS];
 static unsigned n_bufs;
 static char tmpdir[64];
 
 static void cleanup(void)
 {
-	for (unsigned i = 0; i < n_names; i++)
-		evt_unlink(names[i]);
+	unlink_names();
 	for (unsigned i = 0; i < n_bufs; i++)
 		free(bufs[i]);
-	n_names = n_bufs = 0;
+	n_bufs = 0;
 	if (tmpdir[0] != '\0') {
 		char cmd[128];
 		snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
@@ -59,12 +55,6 @@ static char *keep(char *p)
 {
 	cr_assert_lt(n_bufs, MAX_BUFS, "too many buffers in one test");
 	return bufs[n_bufs++] = p;
-}
-
-static const char *new_name(void)
-{
-	cr_assert_lt(n_names, MAX_NAMES, "too many names in one test");
-	return test_name(names[n_names++], sizeof names[0]);
 }
 
 /* A 1024-slot throttle, 10 s window, readable by everyone. */
