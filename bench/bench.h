@@ -23,7 +23,10 @@
 #define BENCH_PROBE_MAX 64u /* the mutex table's probe bound (evthrottle's is 32) */
 
 enum dist { DIST_UNIFORM, DIST_ZIPF, DIST_HOT, DIST_CHURN };
-enum impl_id { IMPL_EVTHROTTLE, IMPL_MUTEX, IMPL_FLOOR, IMPL_COUNT };
+/* IMPL_REDIS exists only in builds with hiredis (EVT_BENCH_HAVE_REDIS) and is never
+ * part of "all": it needs a server (--redis-socket) and far fewer ops. */
+enum impl_id { IMPL_EVTHROTTLE, IMPL_MUTEX, IMPL_FLOOR, IMPL_REDIS, IMPL_COUNT };
+#define IMPL_DEFAULT_MASK ((1u << IMPL_EVTHROTTLE) | (1u << IMPL_MUTEX) | (1u << IMPL_FLOOR))
 
 struct config {
 	uint32_t keys;         /* distinct keys live at once (-n) */
@@ -41,6 +44,7 @@ struct config {
 	uint64_t seed;
 	uint64_t samples;      /* latency samples kept per worker */
 	size_t trace_len;      /* ops in the pre-generated trace (workers wrap around) */
+	const char *redis_socket; /* --redis-socket: the unix socket of a redis-server */
 };
 
 static inline unsigned config_workers(const struct config *c)
@@ -95,6 +99,9 @@ struct impl_ops {
 };
 
 extern const struct impl_ops impl_evthrottle, impl_mutex, impl_floor;
+#ifdef EVT_BENCH_HAVE_REDIS
+extern const struct impl_ops impl_redis;
+#endif
 
 /* Unlink the named throttle alive now, from the parent's signal handler. */
 void bench_signal_cleanup(void);

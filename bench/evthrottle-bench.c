@@ -5,7 +5,9 @@
  *   mutex   a robust process-shared pthread mutex around a linear-probing table
  *           (what the library replaces),
  *   floor   one hash and one atomic RMW per event on a region of the same size
- *           (what no shared per-key table can beat).
+ *           (what no shared per-key table can beat),
+ *   redis   (builds with hiredis, asked for by name) SET key 1 NX PX window on a
+ *           redis-server over a unix socket (what a service would cost).
  *
  * P forked processes x T threads share each structure; see usage() for options.
  */
@@ -27,7 +29,15 @@ static const struct impl_ops *const impls[IMPL_COUNT] = {
 	[IMPL_EVTHROTTLE] = &impl_evthrottle,
 	[IMPL_MUTEX] = &impl_mutex,
 	[IMPL_FLOOR] = &impl_floor,
+#ifdef EVT_BENCH_HAVE_REDIS
+	[IMPL_REDIS] = &impl_redis,
+#endif
 };
+#ifdef EVT_BENCH_HAVE_REDIS
+#define REDIS_HELP "  (redis: SET NX PX on --redis-socket)"
+#else
+#define REDIS_HELP "  (redis: not in this build, no hiredis)"
+#endif
 
 static void usage(FILE *f)
 {
@@ -43,7 +53,9 @@ static void usage(FILE *f)
 	        "      --zipf S          zipf exponent (default 1.1)\n"
 	        "      --hot-frac F      --dist hot: share of ops on the hot key (default 1.0)\n"
 	        "      --churn-every K   --dist churn: a new key every K ops (default 16)\n"
-	        "  -i, --impl LIST       evthrottle,mutex,floor or all (default all)\n"
+	        "  -i, --impl LIST       evthrottle,mutex,floor,redis or all (default all:\n"
+	        "                        evthrottle,mutex,floor)" REDIS_HELP "\n"
+	        "      --redis-socket P  redis-server unix socket (default $EVT_BENCH_REDIS_SOCKET)\n"
 	        "  -l, --latency         also time each call: p50 p99 p99.9 max\n"
 	        "      --samples N       latency samples per worker (default 1000000)\n"
 	        "      --handle H        process (default): one evthrottle handle per process,\n"
@@ -112,10 +124,12 @@ static int parse_impls(const char *s, unsigned *mask)
 	snprintf(buf, sizeof buf, "%s", s);
 	*mask = 0;
 	for (char *save, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		unsigned m = strcmp(tok, "all") == 0 ? (1u << IMPL_COUNT) - 1 : 0;
+		unsigned m = strcmp(tok, "all") == 0 ? IMPL_DEFAULT_MASK : 0;
 		for (int i = 0; i < IMPL_COUNT; i++)
-			if (strcmp(tok, impls[i]->name) == 0)
+			if (impls[i] != NULL && strcmp(tok, impls[i]->name) == 0)
 				m = 1u << i;
+		if (m == 0 && strcmp(tok, "redis") == 0)
+			fprintf(stderr, "evthrottle-bench: built without hiredis: no redis\n");
 		if (m == 0)
 			return -1;
 		*mask |= m;
@@ -125,7 +139,7 @@ static int parse_impls(const char *s, unsigned *mask)
 
 enum {
 	OPT_ZIPF = 256, OPT_HOT_FRAC, OPT_CHURN_EVERY, OPT_SAMPLES, OPT_HANDLE,
-	OPT_TRACE_LEN, OPT_SEED, OPT_CSV,
+	OPT_TRACE_LEN, OPT_SEED, OPT_CSV, OPT_REDIS_SOCKET,
 };
 
 static const struct option long_opts[] = {
@@ -148,6 +162,7 @@ static const struct option long_opts[] = {
 	{ "trace-len", required_argument, NULL, OPT_TRACE_LEN },
 	{ "seed", required_argument, NULL, OPT_SEED },
 	{ "csv", no_argument, NULL, OPT_CSV },
+	{ "redis-socket", required_argument, NULL, OPT_REDIS_SOCKET },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -168,6 +183,7 @@ static int apply_opt(struct config *c, int opt, const char *arg)
 	case 'l': c->latency = true; return 0;
 	case 'r': return parse_u32(arg, 1, 1000, &c->repeat);
 	case OPT_CSV: c->csv = true; return 0;
+	case OPT_REDIS_SOCKET: c->redis_socket = arg; return 0;
 	case OPT_ZIPF: return parse_double(arg, 0.0, 10.0, &c->zipf_s);
 	case OPT_HOT_FRAC: return parse_double(arg, 0.0, 1.0, &c->hot_frac);
 	case OPT_CHURN_EVERY: return parse_u32(arg, 1, UINT32_MAX, &c->churn_every);
@@ -203,8 +219,9 @@ static int parse_args(int argc, char **argv, struct config *c)
 	*c = (struct config){
 		.keys = 100000, .capacity = 131072, .ops = 0, .procs = 1, .threads = 1,
 		.window_ns = 10000000, .dist = DIST_UNIFORM, .zipf_s = 1.1, .hot_frac = 1.0,
-		.churn_every = 16, .impl_mask = (1u << IMPL_COUNT) - 1, .repeat = 1, .seed = 1,
+		.churn_every = 16, .impl_mask = IMPL_DEFAULT_MASK, .repeat = 1, .seed = 1,
 		.samples = 1000000, .trace_len = 1u << 22,
+		.redis_socket = getenv("EVT_BENCH_REDIS_SOCKET"),
 	};
 	int opt;
 	while ((opt = getopt_long(argc, argv, "n:c:o:p:t:w:d:i:lr:h", long_opts, NULL)) != -1) {
@@ -219,6 +236,12 @@ static int parse_args(int argc, char **argv, struct config *c)
 	}
 	if (optind != argc) {
 		fprintf(stderr, "evthrottle-bench: unexpected argument: %s\n", argv[optind]);
+		return -1;
+	}
+	if ((c->impl_mask & (1u << IMPL_REDIS)) &&
+	    (c->redis_socket == NULL || c->redis_socket[0] == '\0')) {
+		fprintf(stderr, "evthrottle-bench: redis needs --redis-socket PATH "
+		                "(or EVT_BENCH_REDIS_SOCKET)\n");
 		return -1;
 	}
 	return 0;

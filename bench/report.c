@@ -94,7 +94,7 @@ static void print_table(const struct run_result *res, unsigned n)
 		printf("%-11s %10.1f %9.2f %9s %9s %6.0f%% %10s %10s %10.2f %8.1f %8s\n",
 		       x->impl->name, x->ns_per_op_worker, x->mops, vm, vf, 100.0 * x->on_cpu, pr, lk,
 		       (double)x->fp.region_bytes / (1024.0 * 1024.0),
-		       (double)x->fp.region_bytes / x->fp.capacity, bk);
+		       x->fp.capacity ? (double)x->fp.region_bytes / x->fp.capacity : 0.0, bk);
 	}
 	printf("  ns/op/wkr: each worker's elapsed time / its ops, averaged; Mops/s: all ops /"
 	       " wall time;\n  vs X: Mops/s over X's (>1 = faster); processed: share of calls"

@@ -1,0 +1,295 @@
+#!/usr/bin/env bash
+# bench/run.sh: the whole benchmark comparison in one command.
+#
+#   bench/run.sh [--repeat N] [--out DIR] [--img DIR] [--quick] [--no-wait]
+#
+# Builds build-bench/ (meson setup if needed), waits until no CI run is using the
+# machine, then runs on one trace per case, each implementation --repeat times
+# (interleaved, the median run reported):
+#   - uniform 100K keys, capacity 262144 and 131072, 1..nproc processes
+#     (evthrottle, mutex table, memory floor);
+#   - zipf(1.1) over 100K keys, 1 and 2 processes;
+#   - per-call latency percentiles, 1 and 2 processes;
+#   - Redis (SET NX PX over a unix socket, 1 process, fewer ops) when redis-server
+#     and a hiredis build are there: a private server in a temporary directory,
+#     no TCP port, stopped at the end;
+#   - Python per call (bench/seed_model.py: the seed's pure-Python class, the
+#     python/evthrottle binding, the interpreter's call floor) when python3 is there.
+# Writes CSV (and machine.txt, summary.txt) under bench/results/, and with gnuplot
+# the PNG plots docs/img/bench-throughput.png and docs/img/bench-latency.png.
+# --quick: short runs to try the script (numbers not worth keeping; writes to
+# $TMPDIR/evthrottle-bench-quick/ and draws no plots unless --img is given).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+BUILD=${BUILD:-build-bench}
+REPEAT=5
+OUT=bench/results
+IMG=docs/img
+QUICK=0
+WAIT=1
+IMG_SET=0
+while [ $# -gt 0 ]; do
+	case $1 in
+	--repeat) REPEAT=$2; shift 2 ;;
+	--out) OUT=$2; shift 2 ;;
+	--img) IMG=$2; IMG_SET=1; shift 2 ;;
+	--quick) QUICK=1; shift ;;
+	--no-wait) WAIT=0; shift ;;
+	-h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
+	esac
+done
+if [ "$QUICK" = 1 ]; then
+	[ "$OUT" = bench/results ] && OUT=${TMPDIR:-/tmp}/evthrottle-bench-quick
+	[ "$IMG_SET" = 1 ] || IMG=
+fi
+
+# Op counts: evthrottle-bench's default is ~1 s per implementation run.
+OPS=()                      # default
+REDIS_OPS=100k
+PY_CALLS=1000000
+SAMPLES=1000000
+if [ "$QUICK" = 1 ]; then
+	OPS=(-o 300k --trace-len 1m)
+	REDIS_OPS=5k
+	PY_CALLS=100000
+	SAMPLES=100000
+	REPEAT=1
+fi
+
+say() { printf '== %s\n' "$*" >&2; }
+
+# --- build
+if [ ! -f "$BUILD/build.ninja" ]; then
+	say "meson setup $BUILD"
+	meson setup "$BUILD" >/dev/null
+fi
+say "building $BUILD"
+meson compile -C "$BUILD" evthrottle-bench evthrottle:shared_library >/dev/null
+BENCH=$ROOT/$BUILD/bench/evthrottle-bench
+LIBSO=$ROOT/$BUILD/lib/libevthrottle.so
+
+# --- a quiet machine
+if [ "$WAIT" = 1 ]; then
+	while pgrep -f '.ci/run' >/dev/null; do
+		say "a CI run is in progress; waiting"
+		sleep 20
+	done
+fi
+
+mkdir -p "$OUT"
+NCPU=$(nproc)
+PROCS="1"
+for p in 2 4 8 16 32 64 128; do
+	[ "$p" -le "$NCPU" ] && PROCS="$PROCS $p"
+done
+case " $PROCS " in *" $NCPU "*) ;; *) PROCS="$PROCS $NCPU" ;; esac
+
+# --- the machine, and how busy it is
+{
+	echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	echo "kernel: $(uname -srm)"
+	echo "nproc: $NCPU"
+	lscpu | grep -E '^(Model name|Architecture|CPU\(s\)|Thread\(s\) per core|Core\(s\) per socket|Socket\(s\)|Hypervisor vendor|Virtualization type|L1d cache|L2 cache|L3 cache|NUMA node\(s\))' |
+		sed -E 's/  +/ /g'
+	echo "constant_tsc: $(grep -qw constant_tsc /proc/cpuinfo && echo yes || echo no)"
+	echo "compiler: $(cc --version | head -1)"
+	echo "buildtype: $(meson introspect --buildoptions "$BUILD" 2>/dev/null |
+		python3 -c 'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"]=="buildtype"))' 2>/dev/null || echo '?')"
+	echo "python: $(python3 --version 2>&1 || echo none)"
+	echo "redis: $(redis-server --version 2>/dev/null | awk '{print $3}' || echo none)"
+	echo "loadavg before: $(cat /proc/loadavg)"
+	echo "vmstat 1 5 before (us sy id wa st):"
+	vmstat 1 5 | awk 'NR > 2 { print "  " $13, $14, $15, $16, $17 }'
+} >"$OUT/machine.txt"
+
+# run_csv FILE ARGS...: one evthrottle-bench run, CSV appended to FILE (header once)
+run_csv() {
+	local file=$1; shift
+	say "evthrottle-bench $*"
+	local tmp; tmp=$(mktemp)
+	"$BENCH" --csv -r "$REPEAT" "$@" >"$tmp"
+	if [ -s "$file" ]; then tail -n +2 "$tmp" >>"$file"; else cat "$tmp" >"$file"; fi
+	rm -f "$tmp"
+}
+
+rm -f "$OUT/throughput.csv" "$OUT/latency.csv" "$OUT/redis.csv" "$OUT/python.csv"
+for cap in 262144 131072; do
+	for p in $PROCS; do
+		run_csv "$OUT/throughput.csv" -n 100k -c "$cap" -p "$p" -d uniform "${OPS[@]}"
+	done
+done
+for p in 1 2; do
+	run_csv "$OUT/throughput.csv" -n 100k -c 262144 -p "$p" -d zipf --zipf 1.1 "${OPS[@]}"
+done
+for p in 1 2; do
+	run_csv "$OUT/latency.csv" -n 100k -c 262144 -p "$p" -l --samples "$SAMPLES" "${OPS[@]}"
+done
+
+# --- Redis: a private server on a unix socket in a temporary directory
+if "$BENCH" -h | grep -q 'SET NX PX' && command -v redis-server >/dev/null; then
+	RDIR=$(mktemp -d)
+	redis-server --port 0 --unixsocket "$RDIR/redis.sock" --unixsocketperm 700 \
+		--save '' --appendonly no --dir "$RDIR" --daemonize no --loglevel warning \
+		>"$RDIR/redis.log" 2>&1 &
+	RPID=$!
+	trap 'kill "$RPID" 2>/dev/null; wait "$RPID" 2>/dev/null; rm -rf "$RDIR"' EXIT
+	for _ in $(seq 50); do [ -S "$RDIR/redis.sock" ] && break; sleep 0.1; done
+	run_csv "$OUT/redis.csv" -i redis --redis-socket "$RDIR/redis.sock" -n 100k -c 262144 \
+		-p 1 -o "$REDIS_OPS" -l --samples "$REDIS_OPS"
+	kill "$RPID"; wait "$RPID" 2>/dev/null || true
+	rm -rf "$RDIR"
+	trap - EXIT
+else
+	say "no redis (needs redis-server and libhiredis-dev at build time): skipped"
+fi
+
+# --- Python, per call
+if command -v python3 >/dev/null; then
+	say "bench/seed_model.py --calls $PY_CALLS"
+	PYTHONPATH=$ROOT/python EVTHROTTLE_LIBRARY=$LIBSO python3 bench/seed_model.py \
+		--keys 100000 --calls "$PY_CALLS" --repeat "$REPEAT" --capacity 262144 --csv \
+		>"$OUT/python.csv"
+else
+	say "no python3: Python per-call figures skipped"
+fi
+echo "loadavg after: $(cat /proc/loadavg)" >>"$OUT/machine.txt"
+
+# --- summary: the figures issue 6 sets targets for
+if command -v python3 >/dev/null; then
+	python3 - "$OUT" >"$OUT/summary.txt" <<'EOF'
+import csv, os, sys
+out = sys.argv[1]
+def rows(name):
+    p = os.path.join(out, name)
+    return list(csv.DictReader(open(p))) if os.path.exists(p) else []
+th, lat, rd, py = rows("throughput.csv"), rows("latency.csv"), rows("redis.csv"), rows("python.csv")
+def get(rs, impl, dist="uniform", cap="262144", procs="1"):
+    for r in rs:
+        if r["impl"] == impl and r["dist"] == dist and r["capacity"] == cap and r["procs"] == procs:
+            return r
+    return None
+def f(r, k):
+    return float(r[k]) if r and r.get(k) not in (None, "") else float("nan")
+print("throughput (Mops/s, median run; spread = (max-min)/median over the runs)")
+print("%-8s %-8s %5s %-11s %8s %8s %9s %9s %9s %10s %8s" % (
+    "dist", "capacity", "procs", "impl", "ns/op", "Mops/s", "spread", "vs mutex", "vs floor",
+    "processed", "B/key"))
+for r in th:
+    spread = (f(r, "mops_max") - f(r, "mops_min")) / f(r, "mops")
+    print("%-8s %-8s %5s %-11s %8.1f %8.2f %8.0f%% %9s %9s %10s %8s" % (
+        r["dist"] + ("(%s)" % r["dist_param"] if r["dist"] == "zipf" else ""), r["capacity"],
+        r["procs"], r["impl"], f(r, "ns_per_op_worker"), f(r, "mops"), 100 * spread,
+        r["vs_mutex"] if r["impl"] != "mutex" else "-", r["vs_floor"] if r["impl"] != "floor" else "-",
+        "%.1f%%" % (100 * f(r, "processed_frac")) if r["processed_frac"] else "-",
+        r["bytes_per_key"] or "-"))
+print()
+print("latency per call, ns (timer cost included: p50 of an empty timed region = timer_p50_ns)")
+print("%5s %-11s %8s %8s %8s %10s %8s" % ("procs", "impl", "p50", "p99", "p99.9", "max", "timer"))
+for r in lat + rd:
+    if r["lat_p50_ns"]:
+        print("%5s %-11s %8s %8s %8s %10s %8s" % (r["procs"], r["impl"], r["lat_p50_ns"],
+              r["lat_p99_ns"], r["lat_p999_ns"], r["lat_max_ns"], r["timer_p50_ns"]))
+print()
+e1, m1, f1 = (get(th, i) for i in ("evthrottle", "mutex", "floor"))
+e2, m2 = get(th, "evthrottle", procs="2"), get(th, "mutex", procs="2")
+ez, mz = get(th, "evthrottle", "zipf", procs="2"), get(th, "mutex", "zipf", procs="2")
+ez1, mz1 = get(th, "evthrottle", "zipf"), get(th, "mutex", "zipf")
+el2 = next((r for r in lat if r["impl"] == "evthrottle" and r["procs"] == "2"), None)
+redis = next((r for r in rd if r["impl"] == "redis"), None)
+pyr = {r["impl"]: r for r in py}
+def check(name, value, target, ok):
+    print("%-52s %-22s %-12s %s" % (name, value, target, "met" if ok else "NOT met"))
+print("targets of issue 6 (uniform 100K keys, capacity 262144 unless said)")
+if e1 and m1 and f1:
+    check("1 process: evthrottle / mutex", "%.2fx" % (f(e1, "mops") / f(m1, "mops")), ">= 1.1x",
+          f(e1, "mops") / f(m1, "mops") >= 1.1)
+    check("1 process: floor / evthrottle", "%.2fx" % (f(f1, "mops") / f(e1, "mops")), "<= 1.25x",
+          f(f1, "mops") / f(e1, "mops") <= 1.25)
+if e1 and e2:
+    check("2 processes: evthrottle(2) / evthrottle(1)", "%.2fx" % (f(e2, "mops") / f(e1, "mops")),
+          ">= 1.7x", f(e2, "mops") / f(e1, "mops") >= 1.7)
+if e2 and m2:
+    check("2 processes: evthrottle / mutex", "%.2fx" % (f(e2, "mops") / f(m2, "mops")), ">= 3x",
+          f(e2, "mops") / f(m2, "mops") >= 3)
+for tag, e, m in (("1 process", ez1, mz1), ("2 processes", ez, mz)):
+    if e and m:
+        check("zipf(1.1), %s: evthrottle / mutex" % tag, "%.2fx" % (f(e, "mops") / f(m, "mops")),
+              ">= 3x", f(e, "mops") / f(m, "mops") >= 3)
+if el2:
+    check("2 processes: evthrottle p99.9 latency", "%s ns" % el2["lat_p999_ns"], "<= 1000 ns",
+          f(el2, "lat_p999_ns") <= 1000)
+if redis and e1:
+    check("redis ns/op / evthrottle ns/op (1 process)",
+          "%.0fx" % (f(redis, "ns_per_op_worker") / f(e1, "ns_per_op_worker")), ">= 500x",
+          f(redis, "ns_per_op_worker") / f(e1, "ns_per_op_worker") >= 500)
+if "seed-model" in pyr and e1:
+    s = f(pyr["seed-model"], "ns_per_call")
+    check("seed-model ns/call / evthrottle ns/op (C, 1 process)",
+          "%.1fx" % (s / f(e1, "ns_per_op_worker")), ">= 10x", s / f(e1, "ns_per_op_worker") >= 10)
+    if "py-binding" in pyr:
+        b = f(pyr["py-binding"], "ns_per_call")
+        print("%-52s %-22s %-12s %s" % ("seed-model ns/call / py-binding ns/call", "%.2fx" % (s / b),
+              "(no target)", ""))
+EOF
+	cat "$OUT/summary.txt"
+fi
+
+# --- plots
+if [ -n "$IMG" ] && command -v gnuplot >/dev/null; then
+	mkdir -p "$IMG"
+	DAT=$(mktemp -d)
+	# procs, then Mops/s median min max for evthrottle, mutex, floor
+	awk -F, 'NR > 1 && $2 == "uniform" && $5 == 262144 {
+			m[$6, $1] = $13 " " $32 " " $33; p[$6] = 1 }
+		END { for (q in p) print q, m[q, "evthrottle"], m[q, "mutex"], m[q, "floor"] }' \
+		"$OUT/throughput.csv" | sort -n >"$DAT/tp.dat"
+	awk -F, 'NR > 1 && $2 == "uniform" && $5 == 131072 && $1 == "evthrottle" {
+			print $6, $13, $32, $33 }' "$OUT/throughput.csv" | sort -n >"$DAT/tp131.dat"
+	# rows p50 p99 p99.9 max; columns evthrottle, mutex (2 processes)
+	awk -F, 'NR > 1 && $6 == 2 { v[$1, 1] = $27; v[$1, 2] = $28; v[$1, 3] = $29; v[$1, 4] = $30 }
+		END { split("p50 p99 p99.9 max", n, " ")
+		      for (i = 1; i <= 4; i++) print n[i], v["evthrottle", i], v["mutex", i] }' \
+		"$OUT/latency.csv" >"$DAT/lat.dat"
+	XMAX=$(awk 'END { print $1 + 0.5 }' "$DAT/tp.dat")
+	gnuplot <<EOF
+set terminal pngcairo size 720,420 font ",10"
+set output "$IMG/bench-throughput.png"
+set title "Throughput, uniform 100K keys, capacity 262144 (median of $REPEAT runs, bars: min-max)"
+set xlabel "worker processes (1 thread each; $NCPU CPUs)"
+set ylabel "Mops/s (all processes together)"
+set xrange [0.5:$XMAX]
+set xtics 1
+set yrange [0:*]
+set key top left
+set grid ytics
+plot "$DAT/tp.dat" using 1:2:3:4 with yerrorlines lw 2 pt 7 title "evthrottle", \
+     "$DAT/tp.dat" using 1:5:6:7 with yerrorlines lw 2 pt 5 title "mutex table", \
+     "$DAT/tp.dat" using 1:8:9:10 with yerrorlines lw 2 pt 9 dt 2 title "memory floor", \
+     "$DAT/tp131.dat" using 1:2:3:4 with yerrorlines lw 1 pt 6 dt 3 title "evthrottle, capacity 131072"
+EOF
+	gnuplot <<EOF
+set terminal pngcairo size 720,420 font ",10"
+set output "$IMG/bench-latency.png"
+set title "Latency per call, 2 processes, uniform 100K keys (rdtscp, timer cost included)"
+set ylabel "ns (log scale)"
+set logscale y
+set yrange [10:*]
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set boxwidth 0.9
+set key top left
+set grid ytics
+plot "$DAT/lat.dat" using 2:xtic(1) title "evthrottle", "" using 3 title "mutex table", \
+     "" using 0:2:(sprintf("%d", \$2)) with labels offset -2.2,0.7 notitle, \
+     "" using 0:3:(sprintf("%d", \$3)) with labels offset 2.2,0.7 notitle
+EOF
+	rm -rf "$DAT"
+	say "plots: $IMG/bench-throughput.png $IMG/bench-latency.png"
+elif [ -n "$IMG" ]; then
+	say "no gnuplot (apt-get install gnuplot-nox): no plots"
+fi
+say "results in $OUT/"

@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""What a throttle decision costs a Python caller, per call.
+
+Three callables are timed over the same trace (uniform keys, "user:<n>" as
+evthrottle-bench makes them, the clock read once per 64 events as there):
+
+  seed-model      the seed's EventThrottler re-implemented in pure Python exactly as
+                  its README describes it: a dict of key -> last processed timestamp
+                  behind a threading.RLock (below, SeedEventThrottler);
+  py-binding      evthrottle.EventThrottler (python/evthrottle: ctypes over
+                  libevthrottle), a private throttle (evt_create(NULL, ...));
+  py-call-floor   a Python method with the same signature that does nothing: the
+                  interpreter's own cost of the loop and the call, which neither
+                  of the others can go below.
+
+Timestamps are seconds (float, time.monotonic()), as the seed's users pass them.
+Each is run --repeat times, interleaved; the median, min and max are reported.
+
+    PYTHONPATH=python EVTHROTTLE_LIBRARY=build-bench/lib/libevthrottle.so \\
+        python3 bench/seed_model.py [--keys 100000] [--calls 1000000] [--repeat 5] [--csv]
+
+Standard library only.  bench/run.sh runs it.
+"""
+import argparse
+import gc
+import statistics
+import sys
+import threading
+import time
+import tracemalloc
+
+BATCH = 64
+
+
+class SeedEventThrottler:
+    """The seed's EventThrottler: for each key only the first event within the window
+    (seconds) is processed.  A dict holds each key's last processed timestamp; a
+    reentrant lock makes it thread-safe."""
+
+    def __init__(self, window=10):
+        self._window = window
+        self._last = {}
+        self._lock = threading.RLock()
+
+    def should_process(self, timestamp, event_id, key):
+        with self._lock:
+            last = self._last.get(key)
+            if last is None or timestamp - last >= self._window:
+                self._last[key] = timestamp
+                return True
+            return False
+
+    def update_window(self, new_window):
+        with self._lock:
+            self._window = new_window
+
+    def get_window(self):
+        with self._lock:
+            return self._window
+
+    def clear(self):
+        with self._lock:
+            self._last.clear()
+
+    def get_key_count(self):
+        with self._lock:
+            return len(self._last)
+
+
+class CallFloor:
+    def should_process(self, timestamp, event_id, key):
+        return True
+
+
+def make_trace(nkeys, ncalls, seed):
+    """Keys as evthrottle-bench names them (an odd-multiplier scramble of the id),
+    drawn uniformly; the same generator is not needed, only the same shape."""
+    import random
+    rng = random.Random(seed)
+    names = ["user:%d" % ((i * 2654435761) & 0xFFFFFFFF) for i in range(nkeys)]
+    return [names[rng.randrange(nkeys)] for _ in range(ncalls)]
+
+
+def replay(decide, trace):
+    """ns per call over the whole trace, and how many were processed."""
+    clock = time.monotonic
+    n = len(trace)
+    processed = 0
+    gc_was = gc.isenabled()
+    gc.disable()
+    t0 = time.perf_counter_ns()
+    for base in range(0, n, BATCH):
+        ts = clock()
+        for key in trace[base:base + BATCH]:
+            if decide(ts, None, key):
+                processed += 1
+    t1 = time.perf_counter_ns()
+    if gc_was:
+        gc.enable()
+    return (t1 - t0) / n, processed / n
+
+
+def bytes_per_key(make, trace, nkeys):
+    """Memory the throttle allocates while it takes every key once (tracemalloc:
+    Python objects only; the binding's shared table is not on the Python heap)."""
+    keys = list(dict.fromkeys(trace))[:nkeys]
+    t = make()
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    ts = 1.0
+    for k in keys:
+        t.should_process(ts, None, k)
+    used = tracemalloc.get_traced_memory()[0] - base
+    tracemalloc.stop()
+    return used / max(1, len(keys))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--keys", type=int, default=100000)
+    ap.add_argument("--calls", type=int, default=1000000)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--window-ms", type=float, default=10.0)
+    ap.add_argument("--capacity", type=int, default=262144, help="py-binding's table")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--no-binding", action="store_true")
+    ap.add_argument("--csv", action="store_true")
+    a = ap.parse_args()
+    window = a.window_ms / 1000.0
+
+    impls = [("seed-model", lambda: SeedEventThrottler(window=window)),
+             ("py-call-floor", CallFloor)]
+    binding_note = ""
+    if not a.no_binding:
+        try:
+            import evthrottle
+            impls.insert(1, ("py-binding", lambda: evthrottle.EventThrottler(
+                window=window, capacity=a.capacity)))
+            binding_note = evthrottle.library_path()
+        except (ImportError, OSError) as e:
+            print("seed_model.py: no py-binding (%s)" % e, file=sys.stderr)
+
+    trace = make_trace(a.keys, a.calls, a.seed)
+    runs = {name: [] for name, _ in impls}
+    frac = {}
+    for _ in range(a.repeat):
+        for name, make in impls:
+            t = make()  # a fresh, empty throttle per run, as evthrottle-bench does
+            ns, p = replay(t.should_process, trace)
+            runs[name].append(ns)
+            frac[name] = p
+            if hasattr(t, "close"):
+                t.close()
+    mem = {name: bytes_per_key(make, trace, a.keys) for name, make in impls
+           if name != "py-call-floor"}
+
+    py = "%s.%s.%s" % sys.version_info[:3]
+    if a.csv:
+        print("impl,keys,calls,window_ns,ns_per_call,ns_min,ns_max,runs,processed_frac,"
+              "py_heap_bytes_per_key,python")
+        for name, _ in impls:
+            v = runs[name]
+            print("%s,%d,%d,%d,%.1f,%.1f,%.1f,%d,%s,%s,%s" % (
+                name, a.keys, a.calls, round(window * 1e9), statistics.median(v), min(v),
+                max(v), len(v), "%.5f" % frac[name] if name != "py-call-floor" else "",
+                "%.1f" % mem[name] if name in mem else "", py))
+        return
+    print("seed_model.py: %d keys (uniform), %d calls, window %.3f ms, Python %s, "
+          "median of %d runs" % (a.keys, a.calls, window * 1e3, py, a.repeat))
+    if binding_note:
+        print("  py-binding loads %s" % binding_note)
+    print("\n%-14s %10s %10s %10s %10s %12s" % ("impl", "ns/call", "min", "max",
+                                                 "processed", "heap B/key"))
+    for name, _ in impls:
+        v = runs[name]
+        print("%-14s %10.1f %10.1f %10.1f %10s %12s" % (
+            name, statistics.median(v), min(v), max(v),
+            "%.1f%%" % (100 * frac[name]) if name != "py-call-floor" else "-",
+            "%.1f" % mem[name] if name in mem else "-"))
+
+
+if __name__ == "__main__":
+    main()
