@@ -5,15 +5,7 @@
 
 #include <errno.h>
 #include <signal.h>
-#include <time.h>
 #include <unistd.h>
-
-static uint64_t unix_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static uint32_t hwm(const struct region *r)
 {
@@ -52,7 +44,7 @@ int client_register(const struct region *r, struct table_client *me)
 		                                             CLIENT_OWNER(CLIENT_LIVE, getpid()),
 		                                             memory_order_acquire, memory_order_relaxed))
 			continue;
-		atomic_store_explicit(&e->attach_unix_ns, unix_now_ns(), memory_order_relaxed);
+		atomic_store_explicit(&e->attach_unix_ns, region_unix_now_ns(), memory_order_relaxed);
 		atomic_store_explicit(&e->wm, REGION_WM_NONE, memory_order_relaxed);
 		for (int k = 0; k < CTR_COUNT; k++)
 			atomic_store_explicit(&e->base[k],

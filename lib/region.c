@@ -68,7 +68,7 @@ int region_name_path(const char *name, char *path, size_t size)
 	return n > 0 && (size_t)n < size ? 0 : -EINVAL;
 }
 
-static uint64_t unix_now_ns(void)
+uint64_t region_unix_now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -80,7 +80,7 @@ static void init_header(void *base, const evt_options *o, const struct region_ge
 	struct region_hdr *h = base;
 	uint64_t seed = 0;
 	if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != sizeof seed)
-		seed = unix_now_ns() ^ ((uint64_t)getpid() << 32);
+		seed = region_unix_now_ns() ^ ((uint64_t)getpid() << 32);
 
 	/* The mapping is fresh zeroes: slots start EMPTY with an empty hop word,
 	 * clients FREE.  Only the header needs writing. */
@@ -99,7 +99,7 @@ static void init_header(void *base, const evt_options *o, const struct region_ge
 	h->table_offset = g->table_offset;
 	h->hash_seed = seed;
 	h->on_full = o->on_full;
-	h->created_unix_ns = unix_now_ns();
+	h->created_unix_ns = region_unix_now_ns();
 	h->mode = o->mode;
 	atomic_store_explicit(&h->window_ns, o->window_ns, memory_order_relaxed);
 	/* Pairs with the acquire load of state in region_validate(): whoever sees

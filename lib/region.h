@@ -185,6 +185,8 @@ int region_open(const char *name, bool readonly, struct region *out);
 /* Check a mapped header against the mapping's size; fill *out on success. */
 int region_validate(void *base, size_t size, bool readonly, struct region *out);
 void region_unmap(struct region *r);
+/* Wall-clock time for the header's and clients' informational stamps. */
+uint64_t region_unix_now_ns(void);
 
 static inline struct region_slot *region_slot(const struct region *r, uint32_t i)
 {
