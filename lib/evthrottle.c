@@ -80,11 +80,14 @@ static int writable(const evt_throttle *t)
 	return t->r.readonly ? -EROFS : 0;
 }
 
-static int key_check(const evt_throttle *t, const void *key, size_t key_len)
+/* The checks of a decision, in one predictable branch on the hot path. */
+static inline int decide_check(const evt_throttle *t, const void *key, size_t key_len)
 {
-	if (key == NULL || key_len == 0)
-		return -EINVAL;
-	return key_len > t->r.key_max ? -EMSGSIZE : 0;
+	if (__builtin_expect(t != NULL && !t->r.readonly && key != NULL && key_len - 1 < t->r.key_max,
+	                     1))
+		return 0;
+	int rc = writable(t);
+	return rc < 0 ? rc : table_key_check(&t->r, key, key_len);
 }
 
 int evt_should_process_ex(evt_throttle *t, uint64_t ts_ns, const char *event_id,
@@ -92,9 +95,7 @@ int evt_should_process_ex(evt_throttle *t, uint64_t ts_ns, const char *event_id,
 {
 	(void)event_id;
 	unsigned scratch;
-	int rc = writable(t);
-	if (rc == 0)
-		rc = key_check(t, key, key_len);
+	int rc = decide_check(t, key, key_len);
 	if (rc < 0)
 		return rc;
 	return table_decide(&t->r, &t->me, ts_ns, key, (uint32_t)key_len,
@@ -104,7 +105,22 @@ int evt_should_process_ex(evt_throttle *t, uint64_t ts_ns, const char *event_id,
 int evt_should_process(evt_throttle *t, uint64_t ts_ns, const char *event_id,
                        const void *key, size_t key_len)
 {
-	return evt_should_process_ex(t, ts_ns, event_id, key, key_len, NULL);
+	(void)event_id;
+	unsigned info;
+	int rc = decide_check(t, key, key_len);
+	if (rc < 0)
+		return rc;
+	return table_decide(&t->r, &t->me, ts_ns, key, (uint32_t)key_len, &info);
+}
+
+int evt_should_process_batch(evt_throttle *t, evt_event *events, size_t n)
+{
+	int rc = writable(t);
+	if (rc < 0)
+		return rc;
+	if ((events == NULL && n > 0) || n > INT_MAX)
+		return -EINVAL;
+	return (int)table_decide_batch(&t->r, &t->me, events, n);
 }
 
 int evt_update_window(evt_throttle *t, uint64_t window_ns)
@@ -137,7 +153,7 @@ int evt_clear_key(evt_throttle *t, const void *key, size_t key_len)
 {
 	int rc = writable(t);
 	if (rc == 0)
-		rc = key_check(t, key, key_len);
+		rc = table_key_check(&t->r, key, key_len);
 	return rc < 0 ? rc : table_clear_key(&t->r, &t->me, key, (uint32_t)key_len);
 }
 

@@ -29,6 +29,8 @@
 #define acquire memory_order_acquire
 #define release memory_order_release
 
+#define hot_inline inline __attribute__((always_inline))
+
 struct hkey {
 	const unsigned char *key;
 	uint32_t len, home, words; /* words: the key in 8-byte words, the last padded */
@@ -44,21 +46,26 @@ struct found {
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "key words are little-endian");
 
-/* The key's last word, zero-padded: one load when the key has 8 bytes or more. */
-static inline uint64_t tail_word(const unsigned char *key, uint32_t len)
+/* The key's last word, zero-padded, without reading past its end: overlapping
+ * loads (the bytes they share are equal, so or-ing them is exact). */
+static hot_inline uint64_t tail_word(const unsigned char *key, uint32_t len)
 {
-	uint32_t n = len - (len - 1) / 8 * 8; /* bytes in the last word, 1..8 */
-	uint64_t v = 0;
 	if (len >= 8) {
+		uint64_t v;
 		memcpy(&v, key + len - 8, 8);
-		return v >> (64 - 8 * n);
+		return v >> (8 * ((8 - len % 8) % 8));
 	}
-	for (uint32_t i = 0; i < n; i++)
-		v |= (uint64_t)key[i] << (8 * i);
-	return v;
+	if (len >= 4) {
+		uint32_t lo, hi;
+		memcpy(&lo, key, 4);
+		memcpy(&hi, key + len - 4, 4);
+		return lo | (uint64_t)hi << (8 * (len - 4));
+	}
+	return (uint64_t)key[0] | (uint64_t)key[len / 2] << (8 * (len / 2)) |
+	       (uint64_t)key[len - 1] << (8 * (len - 1));
 }
 
-static struct hkey hkey_make(const struct region *r, const void *key, uint32_t len)
+static hot_inline struct hkey hkey_make(const struct region *r, const void *key, uint32_t len)
 {
 	uint64_t h = XXH3_64bits_withSeed(key, len, r->seed);
 	return (struct hkey){ key, len, (uint32_t)h & r->mask, (len + 7) / 8, (unsigned)(h >> 50),
@@ -82,14 +89,18 @@ static inline uint64_t key_word(const struct hkey *k, uint32_t w)
 }
 
 /* The slot may be changing under us: the caller validates afterwards. */
-static bool key_equal(const struct region_slot *s, const struct hkey *k)
+static hot_inline bool key_equal(const struct region_slot *s, const struct hkey *k)
 {
 	if (atomic_load_explicit(&s->key_len, relaxed) != k->len)
 		return false;
-	for (uint32_t w = 0; w < k->words; w++)
-		if (atomic_load_explicit(&s->key[w], relaxed) != key_word(k, w))
+	uint32_t w = 0;
+	for (; w + 1 < k->words; w++) {
+		uint64_t v;
+		memcpy(&v, k->key + w * 8, 8);
+		if (atomic_load_explicit(&s->key[w], relaxed) != v)
 			return false;
-	return true;
+	}
+	return atomic_load_explicit(&s->key[w], relaxed) == k->last_word;
 }
 
 static void key_store(struct region_slot *s, const struct hkey *k)
@@ -143,45 +154,57 @@ static inline void note_ts(const struct table_client *me, uint64_t ts)
 
 static void finish_move(const struct region *r, uint32_t a, uint64_t c);
 
+enum { FIND_ABSENT = 0, FIND_HIT = 1, FIND_AGAIN = -1 };
+
 /*
- * Look k up among the slots published under its home.  Returns 1 with *f, or 0
- * with *hop = the home's hop word the absence was checked against.
+ * One look for k among the slots published under its home: FIND_HIT with *f,
+ * FIND_ABSENT with *hop = the home's hop word the absence was checked against, or
+ * FIND_AGAIN when the neighbourhood changed under the look (or the key was moving,
+ * now helped to its new slot).  Inlined into the decision; find() loops on it.
  */
+static hot_inline int find_once(const struct region *r, const struct hkey *k, struct found *f,
+                                uint64_t *hop)
+{
+	/* A CLAIMED or MOVING slot holding a key of k's tag: state bit 1 masked off. */
+	const uint64_t match_mask = 0xfffdu, match = CTRL_MAKE(SLOT_CLAIMED, k->tag, 0, 0);
+	struct region_slot *home = region_slot(r, k->home);
+	/* Pairs with the release CAS in insert()/unpublish(): a bit seen set means
+	 * its slot's key, home and last are visible. */
+	uint64_t w = atomic_load_explicit(&home->hop, acquire);
+	int hit = FIND_ABSENT;
+	for (uint32_t bits = HOP_BITS(w); bits != 0; bits &= bits - 1) {
+		uint32_t i = (k->home + (uint32_t)__builtin_ctz(bits)) & r->mask;
+		struct region_slot *s = region_slot(r, i);
+		uint64_t c = atomic_load_explicit(&s->ctrl, acquire);
+		if ((c & match_mask) != match || !key_equal(s, k))
+			continue;
+		*f = (struct found){ i, c, atomic_load_explicit(&s->last, relaxed) };
+		hit = FIND_HIT;
+		break;
+	}
+	if (__builtin_expect(hit && CTRL_STATE(f->ctrl) == SLOT_MOVING, 0)) {
+		finish_move(r, f->slot, f->ctrl);
+		return FIND_AGAIN;
+	}
+	/* Validate like a seqlock reader: the reads above happen before the re-reads
+	 * below.  An unchanged hop word means no slot of this home was removed or
+	 * reused meanwhile; an unchanged ctrl means the key was not removed (DYING
+	 * bumps it), so last was its value at that moment. */
+	atomic_thread_fence(acquire);
+	if (atomic_load_explicit(&home->hop, relaxed) != w ||
+	    (hit && atomic_load_explicit(&region_slot(r, f->slot)->ctrl, relaxed) != f->ctrl))
+		return FIND_AGAIN;
+	*hop = w;
+	return hit;
+}
+
+/* Look k up until the look is consistent: 1 with *f, or 0 with *hop. */
 static int find(const struct region *r, const struct hkey *k, struct found *f, uint64_t *hop)
 {
-	struct region_slot *home = region_slot(r, k->home);
-	for (;;) {
-		/* Pairs with the release CAS in insert()/unpublish(): a bit seen set
-		 * means its slot's key, home and last are visible. */
-		uint64_t w = atomic_load_explicit(&home->hop, acquire);
-		int hit = 0;
-		for (uint32_t bits = HOP_BITS(w); bits != 0 && !hit; bits &= bits - 1) {
-			uint32_t i = (k->home + (uint32_t)__builtin_ctz(bits)) & r->mask;
-			struct region_slot *s = region_slot(r, i);
-			uint64_t c = atomic_load_explicit(&s->ctrl, acquire);
-			if ((CTRL_STATE(c) != SLOT_CLAIMED && CTRL_STATE(c) != SLOT_MOVING) ||
-			    CTRL_TAG(c) != k->tag || !key_equal(s, k))
-				continue;
-			*f = (struct found){ i, c, atomic_load_explicit(&s->last, relaxed) };
-			hit = 1;
-		}
-		if (hit && CTRL_STATE(f->ctrl) == SLOT_MOVING) {
-			/* The key is on its way to another slot: help it there, look again. */
-			finish_move(r, f->slot, f->ctrl);
-			continue;
-		}
-		/* Validate like a seqlock reader: the reads above happen before the
-		 * re-reads below.  An unchanged hop word means no slot of this home
-		 * was removed or reused meanwhile; an unchanged ctrl means the key was
-		 * not removed (DYING bumps it), so last was its value at that moment. */
-		atomic_thread_fence(acquire);
-		if (atomic_load_explicit(&home->hop, relaxed) != w)
-			continue;
-		if (hit && atomic_load_explicit(&region_slot(r, f->slot)->ctrl, relaxed) != f->ctrl)
-			continue;
-		*hop = w;
-		return hit;
-	}
+	int rc;
+	while ((rc = find_once(r, k, f, hop)) == FIND_AGAIN)
+		;
+	return rc;
 }
 
 /* Is slot i a published key?  Fills *f from one consistent read if so. */
@@ -488,32 +511,97 @@ static int insert(const struct region *r, const struct table_client *me, const s
 	return 1;
 }
 
-int table_decide(const struct region *r, const struct table_client *me, uint64_t ts,
-                 const void *key, uint32_t len, unsigned *info)
+/* Decide on a found key: throttle, or process if its {ctrl, last} did not change
+ * since it was read; -EAGAIN if it did (decided on or removed meanwhile). */
+static hot_inline int decide_found(const struct region *r, const struct table_client *me,
+                                   uint64_t ts, uint64_t window, const struct found *f)
+{
+	if (!window_closed(f->last, ts, window)) {
+		count(me, CTR_THROTTLED);
+		return 0;
+	}
+	if (!cas_pair(region_slot(r, f->slot), f->ctrl, f->last, f->ctrl, ts))
+		return -EAGAIN;
+	count(me, CTR_PROCESSED);
+	return 1;
+}
+
+/* Every case of a decision: inserts, and retries after losing a race.  It hashes
+ * the key again, so that the common case keeps its hkey in registers. */
+static __attribute__((noinline)) int decide_slow(const struct region *r,
+                                                 const struct table_client *me, uint64_t ts,
+                                                 uint64_t window, const void *key,
+                                                 uint32_t len, unsigned *info)
 {
 	struct hkey k = hkey_make(r, key, len);
+	for (;;) {
+		struct found f;
+		uint64_t w;
+		int rc = find(r, &k, &f, &w) ? decide_found(r, me, ts, window, &f)
+		                             : insert(r, me, &k, ts, window, w, info);
+		if (rc != -EAGAIN)
+			return rc;
+	}
+}
+
+/* A decision on a hashed key.  The common case, a key found on the first look, is
+ * inlined here and kept short: its length decides how many decisions' cache misses
+ * the CPU can overlap. */
+static hot_inline int decide_key(const struct region *r, const struct table_client *me,
+                                 uint64_t ts, const struct hkey *k, unsigned *info)
+{
 	/* Pairs with the release store in evt_update_window(). */
 	uint64_t window = atomic_load_explicit(&r->hdr->window_ns, acquire);
 	note_ts(me, ts);
 	*info = 0;
-	for (;;) {
-		struct found f;
-		uint64_t w;
-		if (find(r, &k, &f, &w)) {
-			if (!window_closed(f.last, ts, window)) {
-				count(me, CTR_THROTTLED);
-				return 0;
-			}
-			if (cas_pair(region_slot(r, f.slot), f.ctrl, f.last, f.ctrl, ts)) {
-				count(me, CTR_PROCESSED);
-				return 1;
-			}
-			continue; /* decided on or removed meanwhile */
-		}
-		int rc = insert(r, me, &k, ts, window, w, info);
+	struct found f;
+	uint64_t w;
+	if (__builtin_expect(find_once(r, k, &f, &w) == FIND_HIT, 1)) {
+		int rc = decide_found(r, me, ts, window, &f);
 		if (rc != -EAGAIN)
 			return rc;
 	}
+	return decide_slow(r, me, ts, window, k->key, k->len, info);
+}
+
+/* flatten: the hash is inlined too, and the rare paths stay behind decide_slow(). */
+__attribute__((flatten)) int table_decide(const struct region *r, const struct table_client *me,
+                                          uint64_t ts, const void *key, uint32_t len,
+                                          unsigned *info)
+{
+	struct hkey k = hkey_make(r, key, len);
+	return decide_key(r, me, ts, &k, info);
+}
+
+/* Events a batch hashes and prefetches before deciding them: about as many misses
+ * as a core keeps in flight. */
+#define BATCH_GROUP 16u
+
+size_t table_decide_batch(const struct region *r, const struct table_client *me,
+                          evt_event *ev, size_t n)
+{
+	size_t processed = 0;
+	for (size_t at = 0; at < n; at += BATCH_GROUP) {
+		size_t m = n - at < BATCH_GROUP ? n - at : BATCH_GROUP;
+		evt_event *e = ev + at;
+		struct hkey k[BATCH_GROUP];
+		for (size_t j = 0; j < m; j++) {
+			e[j].info = 0;
+			e[j].result = table_key_check(r, e[j].key, e[j].key_len);
+			if (e[j].result < 0)
+				continue;
+			k[j] = hkey_make(r, e[j].key, (uint32_t)e[j].key_len);
+			/* The home slot: its hop word, and most often the key itself. */
+			__builtin_prefetch(region_slot(r, k[j].home));
+		}
+		for (size_t j = 0; j < m; j++) {
+			if (e[j].result < 0)
+				continue;
+			e[j].result = decide_key(r, me, e[j].ts_ns, &k[j], &e[j].info);
+			processed += e[j].result == 1;
+		}
+	}
+	return processed;
 }
 
 int table_clear_key(const struct region *r, const struct table_client *me, const void *key,

@@ -2,6 +2,8 @@
 #ifndef EVT_TABLE_H
 #define EVT_TABLE_H
 
+#include <errno.h>
+
 #include "region.h"
 
 /* Who is deciding: the client entry whose watermark and counters it updates. */
@@ -10,9 +12,23 @@ struct table_client {
 	uint32_t index;
 };
 
-/* 1 process, 0 throttle, or -ENOSPC (full, policy error); *info gets EVT_INFO_*. */
+/* 0 if key can be decided on: -EINVAL (NULL or empty), -EMSGSIZE (too long). */
+static inline int table_key_check(const struct region *r, const void *key, size_t len)
+{
+	if (key == NULL || len == 0)
+		return -EINVAL;
+	return len > r->key_max ? -EMSGSIZE : 0;
+}
+
+/* 1 process, 0 throttle, or -ENOSPC (full, policy error); *info gets EVT_INFO_*.
+ * The key must have passed table_key_check(). */
 int table_decide(const struct region *r, const struct table_client *me, uint64_t ts,
                  const void *key, uint32_t len, unsigned *info);
+
+/* Decide every event in order, as table_decide() on each (keys are checked here);
+ * returns how many were processed. */
+size_t table_decide_batch(const struct region *r, const struct table_client *me,
+                          evt_event *ev, size_t n);
 
 /* Remove one key; 1 if it was there, 0 if not. */
 int table_clear_key(const struct region *r, const struct table_client *me, const void *key,

@@ -54,22 +54,36 @@ static size_t key_str(char *buf, uint64_t id)
 	return len;
 }
 
+static void tally(struct tally *r, int a)
+{
+	if (a == 1)
+		r->processed++;
+	else if (a == 0)
+		r->throttled++;
+	else
+		r->other++;
+}
+
 /* A quarter new keys (a quarter of a million over the run, so the table reclaims
- * all along), the rest on 64 keys hit about once a window; time moves forward. */
+ * all along), the rest on 64 keys hit about once a window; time moves forward.
+ * Every other group of 16 events goes through evt_should_process_batch(). */
 static void trace(evt_throttle *t, struct tally *r)
 {
-	char key[32];
+	char key[16][32];
+	evt_event ev[16];
 	for (uint64_t i = 0; i < N_DECISIONS; i++) {
 		uint64_t h = mix(i + 1);
 		uint64_t id = h % 4 == 0 ? 1000 + i : (h >> 8) % 64;
-		size_t len = key_str(key, id);
-		int a = evt_should_process(t, 1000 + 2 * i, NULL, key, len);
-		if (a == 1)
-			r->processed++;
-		else if (a == 0)
-			r->throttled++;
-		else
-			r->other++;
+		unsigned j = i % 16;
+		size_t len = key_str(key[j], id);
+		if (i / 16 % 2 == 0) {
+			tally(r, evt_should_process(t, 1000 + 2 * i, NULL, key[j], len));
+		} else {
+			ev[j] = (evt_event){ .ts_ns = 1000 + 2 * i, .key = key[j], .key_len = len };
+			if (j == 15 && evt_should_process_batch(t, ev, 16) >= 0)
+				for (unsigned e = 0; e < 16; e++)
+					tally(r, ev[e].result);
+		}
 		if (i % 4096 == 0) {
 			if (evt_get_window(t) != WINDOW)
 				r->bad_window++;
