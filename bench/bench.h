@@ -25,8 +25,18 @@
 enum dist { DIST_UNIFORM, DIST_ZIPF, DIST_HOT, DIST_CHURN };
 /* IMPL_REDIS exists only in builds with hiredis (EVT_BENCH_HAVE_REDIS) and is never
  * part of "all": it needs a server (--redis-socket) and far fewer ops. */
-enum impl_id { IMPL_EVTHROTTLE, IMPL_MUTEX, IMPL_FLOOR, IMPL_REDIS, IMPL_COUNT };
-#define IMPL_DEFAULT_MASK ((1u << IMPL_EVTHROTTLE) | (1u << IMPL_MUTEX) | (1u << IMPL_FLOOR))
+enum impl_id {
+	IMPL_EVTHROTTLE,
+	IMPL_EVT_BATCH,
+	IMPL_MUTEX,
+	IMPL_FLOOR,
+	IMPL_FLOOR_BATCH,
+	IMPL_REDIS,
+	IMPL_COUNT
+};
+#define IMPL_DEFAULT_MASK                                                                \
+	((1u << IMPL_EVTHROTTLE) | (1u << IMPL_EVT_BATCH) | (1u << IMPL_MUTEX) | (1u << IMPL_FLOOR) | \
+	 (1u << IMPL_FLOOR_BATCH))
 
 struct config {
 	uint32_t keys;         /* distinct keys live at once (-n) */
@@ -93,12 +103,17 @@ struct impl_ops {
 	void *(*create)(const struct config *c);
 	void *(*attach)(void *state);
 	int (*decide)(void *handle, uint64_t ts, const char *key, size_t len);
+	/* Optional: decide a burst of events in one call (returns how many were
+	 * processed, <0 on error); the throughput phase then hands it BENCH_BATCH
+	 * events at a time, and there is no per-call latency phase. */
+	int (*decide_batch)(void *handle, evt_event *ev, size_t n);
 	void (*detach)(void *handle);
 	void (*inspect)(void *state, struct footprint *f);
 	void (*destroy)(void *state);
 };
 
-extern const struct impl_ops impl_evthrottle, impl_mutex, impl_floor;
+extern const struct impl_ops impl_evthrottle, impl_evt_batch, impl_mutex, impl_floor,
+	impl_floor_batch;
 #ifdef EVT_BENCH_HAVE_REDIS
 extern const struct impl_ops impl_redis;
 #endif

@@ -27,8 +27,10 @@
 
 static const struct impl_ops *const impls[IMPL_COUNT] = {
 	[IMPL_EVTHROTTLE] = &impl_evthrottle,
+	[IMPL_EVT_BATCH] = &impl_evt_batch,
 	[IMPL_MUTEX] = &impl_mutex,
 	[IMPL_FLOOR] = &impl_floor,
+	[IMPL_FLOOR_BATCH] = &impl_floor_batch,
 #ifdef EVT_BENCH_HAVE_REDIS
 	[IMPL_REDIS] = &impl_redis,
 #endif
@@ -53,8 +55,10 @@ static void usage(FILE *f)
 	        "      --zipf S          zipf exponent (default 1.1)\n"
 	        "      --hot-frac F      --dist hot: share of ops on the hot key (default 1.0)\n"
 	        "      --churn-every K   --dist churn: a new key every K ops (default 16)\n"
-	        "  -i, --impl LIST       evthrottle,mutex,floor,redis or all (default all:\n"
-	        "                        evthrottle,mutex,floor)" REDIS_HELP "\n"
+	        "  -i, --impl LIST       evthrottle,evt-batch,mutex,floor,floor-batch,redis or\n"
+	        "                        all (default all: every one but redis)" REDIS_HELP "\n"
+	        "                        (*-batch: 64 events a call, e.g. with\n"
+	        "                        evt_should_process_batch(); throughput only)\n"
 	        "      --redis-socket P  redis-server unix socket (default $EVT_BENCH_REDIS_SOCKET)\n"
 	        "  -l, --latency         also time each call: p50 p99 p99.9 max\n"
 	        "      --samples N       latency samples per worker (default 1000000)\n"

@@ -82,6 +82,11 @@ static int evt_decide(void *handle, uint64_t ts, const char *key, size_t len)
 	return evt_should_process(handle, ts, NULL, key, len);
 }
 
+static int evt_decide_batch(void *handle, evt_event *ev, size_t n)
+{
+	return evt_should_process_batch(handle, ev, n);
+}
+
 static void evt_detach(void *handle)
 {
 	evt_close(handle);
@@ -119,6 +124,19 @@ const struct impl_ops impl_evthrottle = {
 	.create = evt_create_state,
 	.attach = evt_attach_handle,
 	.decide = evt_decide,
+	.detach = evt_detach,
+	.inspect = evt_inspect,
+	.destroy = evt_destroy,
+};
+
+/* The same throttle, decided a burst at a time with evt_should_process_batch(). */
+const struct impl_ops impl_evt_batch = {
+	.name = "evt-batch",
+	.decides = true,
+	.create = evt_create_state,
+	.attach = evt_attach_handle,
+	.decide = evt_decide,
+	.decide_batch = evt_decide_batch,
 	.detach = evt_detach,
 	.inspect = evt_inspect,
 	.destroy = evt_destroy,

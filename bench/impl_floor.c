@@ -58,6 +58,28 @@ static int floor_decide(void *handle, uint64_t ts, const char *key, size_t len)
 	return 1;
 }
 
+/* The floor of a burst: hash a group of keys and prefetch their slots, then make
+ * the read-modify-writes, the way evt_should_process_batch() overlaps its misses. */
+static int floor_decide_batch(void *handle, evt_event *ev, size_t n)
+{
+	const struct floor_state *s = handle;
+	enum { GROUP = 16 };
+	_Atomic uint64_t *w[GROUP];
+	for (size_t at = 0; at < n; at += GROUP) {
+		size_t m = n - at < GROUP ? n - at : GROUP;
+		for (size_t j = 0; j < m; j++) {
+			uint64_t h = XXH3_64bits_withSeed(ev[at + j].key, ev[at + j].key_len, s->seed);
+			w[j] = (_Atomic uint64_t *)(void *)(s->region + (h & s->mask) * 64);
+			__builtin_prefetch((void *)w[j]);
+		}
+		for (size_t j = 0; j < m; j++) {
+			atomic_fetch_add_explicit(w[j], 1, memory_order_relaxed);
+			ev[at + j].result = 1;
+		}
+	}
+	return (int)n;
+}
+
 static void floor_detach(void *handle)
 {
 	(void)handle;
@@ -85,6 +107,18 @@ const struct impl_ops impl_floor = {
 	.create = floor_create,
 	.attach = floor_attach,
 	.decide = floor_decide,
+	.detach = floor_detach,
+	.inspect = floor_inspect,
+	.destroy = floor_destroy,
+};
+
+const struct impl_ops impl_floor_batch = {
+	.name = "floor-batch",
+	.decides = false,
+	.create = floor_create,
+	.attach = floor_attach,
+	.decide = floor_decide,
+	.decide_batch = floor_decide_batch,
 	.detach = floor_detach,
 	.inspect = floor_inspect,
 	.destroy = floor_destroy,

@@ -98,6 +98,45 @@ static inline __attribute__((always_inline)) void replay(const struct worker *w,
 	res->nsamples = timed ? n : 0;
 }
 
+/* The measured loop of an implementation that decides a burst per call: the same
+ * events as replay(), BENCH_BATCH of them (one clock read) per call. */
+static void replay_batch(const struct worker *w, uint64_t n, struct worker_result *res)
+{
+	const struct run *r = w->run;
+	void *h = w->handle;
+	const uint32_t *ops = r->t->ops;
+	const struct bkey *keys = r->t->keys;
+	size_t len = r->t->len, stride = config_workers(r->c), pos = w->index % len;
+	uint64_t processed = 0, errors = 0, i = 0;
+	evt_event ev[BENCH_BATCH];
+	while (i < n) {
+		uint64_t ts = evt_now_ns();
+		size_t m = n - i > BENCH_BATCH ? BENCH_BATCH : (size_t)(n - i);
+		for (size_t j = 0; j < m; j++) {
+			const struct bkey *k = &keys[ops[pos]];
+			size_t ahead = pos + BENCH_BATCH * stride; /* the next call's keys */
+			__builtin_prefetch(&keys[ops[ahead < len ? ahead : ahead % len]]);
+			ev[j] = (evt_event){ .ts_ns = ts, .key = k->s, .key_len = k->len };
+			pos += stride;
+			if (pos >= len)
+				pos -= len;
+		}
+		int rc = r->impl->decide_batch(h, ev, m);
+		if (rc < 0) {
+			errors += m;
+		} else {
+			processed += (uint64_t)rc;
+			for (size_t j = 0; j < m; j++)
+				errors += ev[j].result < 0;
+		}
+		i += m;
+	}
+	res->ops = n;
+	res->processed = processed;
+	res->errors = errors;
+	res->nsamples = 0;
+}
+
 static uint64_t thread_cpu_ns(void)
 {
 	struct timespec ts;
@@ -120,6 +159,8 @@ static void phase(struct worker *w, int ph)
 	res->start_ns = evt_now_ns();
 	if (ph == PHASE_LATENCY)
 		replay(w, r->lat_ops, true, res);
+	else if (r->impl->decide_batch != NULL)
+		replay_batch(w, r->c->ops, res);
 	else
 		replay(w, r->c->ops, false, res);
 	res->end_ns = evt_now_ns();
@@ -137,7 +178,7 @@ static void *worker_main(void *arg)
 		memset(r->samples + (size_t)w->index * r->c->samples, 0,
 		       sizeof *r->samples * r->lat_ops);
 	phase(w, PHASE_THROUGHPUT);
-	if (r->c->latency)
+	if (r->c->latency && r->impl->decide_batch == NULL)
 		phase(w, PHASE_LATENCY);
 	if (r->c->handle_per_thread && w->handle != NULL)
 		r->impl->detach(w->handle);
