@@ -7,7 +7,8 @@
 # machine, then runs on one trace per case, each implementation --repeat times
 # (interleaved, the median run reported):
 #   - uniform 100K keys, capacity 262144 and 131072, 1..nproc processes
-#     (evthrottle, mutex table, memory floor);
+#     (evthrottle per call and in batches, mutex table, memory floor per call and
+#     in batches);
 #   - zipf(1.1) over 100K keys, 1 and 2 processes;
 #   - per-call latency percentiles, 1 and 2 processes;
 #   - Redis (SET NX PX over a unix socket, 1 process, fewer ops) when redis-server
@@ -125,7 +126,8 @@ for p in 1 2; do
 	run_csv "$OUT/throughput.csv" -n 100k -c 262144 -p "$p" -d zipf --zipf 1.1 "${OPS[@]}"
 done
 for p in 1 2; do
-	run_csv "$OUT/latency.csv" -n 100k -c 262144 -p "$p" -l --samples "$SAMPLES" "${OPS[@]}"
+	run_csv "$OUT/latency.csv" -i evthrottle,mutex,floor -n 100k -c 262144 -p "$p" -l \
+		--samples "$SAMPLES" "${OPS[@]}"
 done
 
 # --- Redis: a private server on a unix socket in a temporary directory
@@ -194,6 +196,7 @@ for r in lat + rd:
               r["lat_p99_ns"], r["lat_p999_ns"], r["lat_max_ns"], r["timer_p50_ns"]))
 print()
 e1, m1, f1 = (get(th, i) for i in ("evthrottle", "mutex", "floor"))
+b1, fb1 = get(th, "evt-batch"), get(th, "floor-batch")
 e2, m2 = get(th, "evthrottle", procs="2"), get(th, "mutex", procs="2")
 ez, mz = get(th, "evthrottle", "zipf", procs="2"), get(th, "mutex", "zipf", procs="2")
 ez1, mz1 = get(th, "evthrottle", "zipf"), get(th, "mutex", "zipf")
@@ -208,6 +211,13 @@ if e1 and m1 and f1:
           f(e1, "mops") / f(m1, "mops") >= 1.1)
     check("1 process: floor / evthrottle", "%.2fx" % (f(f1, "mops") / f(e1, "mops")), "<= 1.25x",
           f(f1, "mops") / f(e1, "mops") <= 1.25)
+if b1 and m1 and f1 and fb1:
+    check("1 process, batches: evt-batch / mutex", "%.2fx" % (f(b1, "mops") / f(m1, "mops")),
+          ">= 1.1x", f(b1, "mops") / f(m1, "mops") >= 1.1)
+    check("1 process, batches: floor (per call) / evt-batch",
+          "%.2fx" % (f(f1, "mops") / f(b1, "mops")), "<= 1.25x", f(f1, "mops") / f(b1, "mops") <= 1.25)
+    print("%-52s %-22s %-12s %s" % ("1 process: floor-batch / evt-batch",
+          "%.2fx" % (f(fb1, "mops") / f(b1, "mops")), "(no target)", ""))
 if e1 and e2:
     check("2 processes: evthrottle(2) / evthrottle(1)", "%.2fx" % (f(e2, "mops") / f(e1, "mops")),
           ">= 1.7x", f(e2, "mops") / f(e1, "mops") >= 1.7)
@@ -229,6 +239,10 @@ if "seed-model" in pyr and e1:
     s = f(pyr["seed-model"], "ns_per_call")
     check("seed-model ns/call / evthrottle ns/op (C, 1 process)",
           "%.1fx" % (s / f(e1, "ns_per_op_worker")), ">= 10x", s / f(e1, "ns_per_op_worker") >= 10)
+    if b1:
+        check("seed-model ns/call / evt-batch ns/event (C, 1 process)",
+              "%.1fx" % (s / f(b1, "ns_per_op_worker")), ">= 10x",
+              s / f(b1, "ns_per_op_worker") >= 10)
     if "py-binding" in pyr:
         b = f(pyr["py-binding"], "ns_per_call")
         print("%-52s %-22s %-12s %s" % ("seed-model ns/call / py-binding ns/call", "%.2fx" % (s / b),
@@ -241,10 +255,12 @@ fi
 if [ -n "$IMG" ] && command -v gnuplot >/dev/null; then
 	mkdir -p "$IMG"
 	DAT=$(mktemp -d)
-	# procs, then Mops/s median min max for evthrottle, mutex, floor
+	# procs, then Mops/s median min max for evthrottle, mutex, floor, evt-batch,
+	# floor-batch
 	awk -F, 'NR > 1 && $2 == "uniform" && $5 == 262144 {
 			m[$6, $1] = $13 " " $32 " " $33; p[$6] = 1 }
-		END { for (q in p) print q, m[q, "evthrottle"], m[q, "mutex"], m[q, "floor"] }' \
+		END { for (q in p) print q, m[q, "evthrottle"], m[q, "mutex"], m[q, "floor"],
+		                         m[q, "evt-batch"], m[q, "floor-batch"] }' \
 		"$OUT/throughput.csv" | sort -n >"$DAT/tp.dat"
 	awk -F, 'NR > 1 && $2 == "uniform" && $5 == 131072 && $1 == "evthrottle" {
 			print $6, $13, $32, $33 }' "$OUT/throughput.csv" | sort -n >"$DAT/tp131.dat"
@@ -268,6 +284,8 @@ set grid ytics
 plot "$DAT/tp.dat" using 1:2:3:4 with yerrorlines lw 2 pt 7 title "evthrottle", \
      "$DAT/tp.dat" using 1:5:6:7 with yerrorlines lw 2 pt 5 title "mutex table", \
      "$DAT/tp.dat" using 1:8:9:10 with yerrorlines lw 2 pt 9 dt 2 title "memory floor", \
+     "$DAT/tp.dat" using 1:11:12:13 with yerrorlines lw 2 pt 11 title "evthrottle, batches of 64", \
+     "$DAT/tp.dat" using 1:14:15:16 with yerrorlines lw 1 pt 13 dt 2 title "memory floor, batches of 64", \
      "$DAT/tp131.dat" using 1:2:3:4 with yerrorlines lw 1 pt 6 dt 3 title "evthrottle, capacity 131072"
 EOF
 	gnuplot <<EOF
