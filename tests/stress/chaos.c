@@ -36,14 +36,19 @@ static int64_t pick_skew(struct chaos *ch)
 	return (int64_t)rand_range(&ch->rng, 0, ch->o->max_skew_ns);
 }
 
-/* New sources for a new incarnation of slot: one skew per handle. */
+/* New sources for a new incarnation of slot: one skew per handle.  Each thread
+ * decides through evt_should_process_batch() or single calls, by a coin toss, so
+ * both paths run side by side on the same keys, on shared and own handles, and
+ * the aimed kills (timed by thread 0) land in both. */
 static uint32_t new_sources(struct chaos *ch, unsigned slot, uint32_t inc)
 {
 	bool shared = slot % 2 == 0;
 	int64_t skew = pick_skew(ch);
 	uint32_t first = 0;
 	for (unsigned i = 0; i < ch->o->threads; i++) {
-		uint32_t id = source_new(ch->sh, shared ? skew : pick_skew(ch), slot, inc, i, shared);
+		bool batch = rand_range(&ch->rng, 0, 1) == 1;
+		uint32_t id = source_new(ch->sh, shared ? skew : pick_skew(ch), slot, inc, i, shared,
+		                         batch);
 		if (id == 0)
 			return 0;
 		first = i == 0 ? id : first;

@@ -44,7 +44,8 @@
  * (b) A throttled call t found last = L with ts_t < L + W_t.  L is the ts of a
  * call p that processed it: answered 1, or was cut short by SIGKILL (an
  * unfinished record: it may or may not have taken effect).  p took effect before
- * t read: p.s < t.e (this also rules out t's own later calls).  W_t is at most
+ * t read: p.s < t.e (this also rules out t's own later calls), and p is ahead
+ * of t if both are events of one batch call.  W_t is at most
  * the largest window possibly in force during t's call.  And p's state was not
  * certainly removed in between: no clear of the key lies strictly inside
  * (p.e, t.s), since a clear removes every key present when it starts (a key
@@ -56,6 +57,16 @@
  * Unfinished calls are never asserted: neither checked in (a) nor required to be
  * justified.  Answers other than 0 and 1 (-ENOSPC with on_full = error) change
  * nothing and are left out.
+ *
+ * Batch calls.  Each event of an evt_should_process_batch() call is a decision
+ * of its own, recorded with the whole call's interval [s, e] (it took effect
+ * somewhere inside it) and its array index pos; a kill inside the call leaves
+ * every event unfinished, as it leaves a single call.  So (a) and (b) hold for
+ * them as they stand.  One thing is added: the call decides its events in array
+ * order, so of two events of one call the lower index took effect first, where
+ * real time alone leaves both orders open (orders()).  That removes only orders
+ * the batch contract forbids, never a legal history; it is what catches a batch
+ * decided out of order (its events step in ts, so order changes the answers).
  */
 #include "checker.h"
 
@@ -356,20 +367,30 @@ static void violation(struct checker *c, const char *what, const struct hrec *x,
 		         y->ts, y->ans, y->src, y->s, y->e);
 }
 
+/* Two events of one batch call (a source's calls never share s; a single call
+ * has pos 0 only). */
+static bool same_call(const struct hrec *x, const struct hrec *y)
+{
+	return x->src == y->src && x->s == y->s && x->pos != y->pos;
+}
+
+/* Possible orders of x and y: 1 x first, 2 y first, 3 either.  Real time decides,
+ * and within one batch call the array order. */
+static unsigned orders(const struct hrec *x, const struct hrec *y)
+{
+	if (same_call(x, y))
+		return x->pos < y->pos ? 1u : 2u;
+	return (y->e < x->s ? 0u : 1u) | (x->e < y->s ? 0u : 2u);
+}
+
 /* The normal route for "x, then y", both processed: y saw last >= ts_x. */
 static bool order_normal(const struct checker *c, const struct hrec *x, const struct hrec *y)
 {
-	if (y->e < x->s)
-		return false; /* y was over before x began */
+	if (!(orders(x, y) & 1))
+		return false; /* y was over before x began, or came first in their batch */
 	uint64_t wlo, whi;
 	windows_during(c, y->s, y->e, &wlo, &whi);
 	return y->ts >= x->ts && y->ts - x->ts >= wlo;
-}
-
-/* Possible orders of x and y: 1 x first, 2 y first, 3 either. */
-static unsigned orders(const struct hrec *x, const struct hrec *y)
-{
-	return (y->e < x->s ? 0u : 1u) | (x->e < y->s ? 0u : 2u);
 }
 
 /* Property (a) for one pair of processed calls of a key. */
@@ -441,7 +462,9 @@ static void check_throttle(struct checker *c, const struct key_clears *k, const 
 	bool pending = false;
 	for (size_t i = lo; i < n && h[j[i]].ts < ceil; i++) {
 		const struct hrec *p = &h[j[i]];
-		if (p->s >= t->e || clear_within(k, t->key, p->e, t->s))
+		/* p must have taken effect before t read: begun before t ended, and
+		 * ahead of t in their batch call if they share one. */
+		if (p->s >= t->e || !(orders(p, t) & 1) || clear_within(k, t->key, p->e, t->s))
 			continue;
 		if (p->ans == H_PROCESSED)
 			return;

@@ -10,11 +10,14 @@
 enum h_ans { H_THROTTLED = 0, H_PROCESSED = 1, H_PENDING = 2, H_OTHER = 3 };
 
 /* One decision: ts passed in; [s, e] the real-time interval of the call (for an
- * unfinished call, e is when its process was seen dead, or UINT64_MAX). */
+ * unfinished call, e is when its process was seen dead, or UINT64_MAX).  The
+ * events of one batch call share src and s and are told apart by pos, their
+ * array index (0 for a single call); a source's calls never share s. */
 struct hrec {
 	uint64_t ts, s, e;
 	unsigned key : 24;
-	unsigned ans : 8;
+	unsigned ans : 3;
+	unsigned pos : 5;
 	uint32_t src;
 };
 _Static_assert(sizeof(struct hrec) == 32, "hrec");

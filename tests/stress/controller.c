@@ -33,14 +33,14 @@ struct ctl {
 static void anchor(struct ctl *c)
 {
 	uint64_t s = mono_ns();
-	struct rec *r = recorder_begin(&c->rec, KEY_ANCHOR, s);
+	struct rec *r = recorder_begin(&c->rec, KEY_ANCHOR, 0, s);
 	if (r == NULL)
 		return;
 	char buf[16];
 	size_t len = key_str(buf, KEY_ANCHOR);
 	uint64_t lag = churn_phase(c->o, c->sh->t0, s) ? c->o->lag_ns : c->o->lag_steady_ns;
 	int rc = evt_should_process(c->t, s - lag, NULL, buf, len);
-	recorder_end(r, KEY_ANCHOR, s, rc);
+	recorder_end(r, mono_ns(), rc);
 }
 
 static void change_window(struct ctl *c)

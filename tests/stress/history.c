@@ -46,10 +46,19 @@ static bool in_downtime(const struct downtimes *d, uint64_t s)
 }
 
 static void total_one(struct totals *t, const struct rec *r, uint32_t src,
-                      const struct downtimes *down)
+                      const struct source *so, const struct downtimes *down)
 {
-	enum ans_code code = atomic_load(&r->key_ans) >> KEY_BITS;
+	uint32_t ka = atomic_load(&r->key_ans);
+	enum ans_code code = ka_code(ka);
 	t->recorded++;
+	/* Event 0 is recorded first: if it is unfinished, the call may be too.  A
+	 * batch whose later events are unfinished was killed after the call. */
+	bool cut = code == CODE_PENDING && ka_pos(ka) == 0;
+	t->pending_calls += cut;
+	t->batched += so->batch;
+	t->batch_calls += so->batch && ka_pos(ka) == 0;
+	t->batch_pending += so->batch && code == CODE_PENDING;
+	t->batch_pending_calls += so->batch && cut;
 	t->processed += code == CODE_PROCESSED;
 	t->throttled += code == CODE_THROTTLED;
 	t->nospace += code == CODE_NOSPACE;
@@ -80,12 +89,17 @@ void history_totals(struct shared *sh, const struct downtimes *down, struct tota
 		if (so == NULL)
 			continue;
 		for (uint32_t k = 0; k < n && k < CHUNK_RECS; k++) {
-			total_one(t, &c->r[k], src, down);
+			total_one(t, &c->r[k], src, so, down);
 			/* An unfinished call only where the process was killed. */
-			if ((atomic_load(&c->r[k].key_ans) >> KEY_BITS) == CODE_PENDING &&
+			if (ka_code(atomic_load(&c->r[k].key_ans)) == CODE_PENDING &&
 			    atomic_load(&so->death_ns) == 0)
 				t->pending_unkilled++;
 		}
+	}
+	for (uint32_t i = 1; i < atomic_load(&sh->nsources); i++) {
+		bool client = sh->sources[i].slot != UINT32_MAX;
+		t->threads += client;
+		t->batch_threads += client && sh->sources[i].batch;
 	}
 }
 
@@ -93,15 +107,16 @@ static struct hrec to_hrec(const struct shared *sh, const struct opts *o, const 
                            uint32_t src, const struct source *so)
 {
 	uint32_t ka = atomic_load(&r->key_ans);
-	unsigned ans = h_ans(ka >> KEY_BITS);
+	unsigned ans = h_ans(ka_code(ka)), pos = ka_pos(ka);
 	uint64_t e = r->dur == UINT32_MAX ? UINT64_MAX : r->s + r->dur;
 	if (ans == H_PENDING) {
 		uint64_t d = atomic_load(&so->death_ns);
 		e = d != 0 ? d : UINT64_MAX;
 	}
-	uint64_t ts = r->s + (uint64_t)source_skew(so, o, sh->t0, r->s);
-	return (struct hrec){ .ts = ts, .s = r->s, .e = e,
-		              .key = ka & ((1u << KEY_BITS) - 1), .ans = ans, .src = src };
+	/* As client.c computed it: a batch's events step from the call's start. */
+	uint64_t ts = r->s + (uint64_t)source_skew(so, o, sh->t0, r->s) + pos * o->batch_step_ns;
+	return (struct hrec){ .ts = ts, .s = r->s, .e = e, .key = ka_key(ka), .ans = ans,
+		              .pos = pos, .src = src };
 }
 
 /* The decisions of keys with key % parts == part. */
@@ -114,7 +129,7 @@ static size_t gather(struct shared *sh, const struct opts *o, unsigned part, uns
 		uint32_t src = atomic_load(&c->src), n = atomic_load(&c->n);
 		const struct source *so = source_get(sh, src);
 		for (uint32_t k = 0; so != NULL && k < n && k < CHUNK_RECS; k++) {
-			uint32_t key = atomic_load(&c->r[k].key_ans) & ((1u << KEY_BITS) - 1);
+			uint32_t key = ka_key(atomic_load(&c->r[k].key_ans));
 			if (key % parts == part)
 				out[m++] = to_hrec(sh, o, &c->r[k], src, so);
 		}
@@ -131,7 +146,7 @@ static size_t count_part(struct shared *sh, unsigned part, unsigned parts)
 		if (source_get(sh, atomic_load(&c->src)) == NULL)
 			continue;
 		for (uint32_t k = 0; k < n && k < CHUNK_RECS; k++)
-			m += (atomic_load(&c->r[k].key_ans) & ((1u << KEY_BITS) - 1)) % parts == part;
+			m += ka_key(atomic_load(&c->r[k].key_ans)) % parts == part;
 	}
 	return m;
 }

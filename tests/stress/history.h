@@ -13,7 +13,11 @@ struct downtimes {
 
 struct totals {
 	uint64_t recorded, processed, throttled, nospace, errors, pending;
+	uint64_t pending_calls;    /* calls cut short: a batch's unfinished events are one */
 	uint64_t pending_unkilled; /* unfinished calls of processes never killed: a bug */
+	uint64_t batched, batch_calls; /* through evt_should_process_batch() */
+	uint64_t batch_pending, batch_pending_calls;
+	uint32_t threads, batch_threads; /* client sources, those deciding in batches */
 	uint64_t max_dur;          /* longest finished call, ns */
 	uint32_t max_dur_src;
 	uint64_t in_downtime;      /* finished calls that started while the daemon was dead */

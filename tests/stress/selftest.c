@@ -49,6 +49,14 @@ static void dec(struct synth *h, uint32_t key, uint64_t ts, uint64_t s, uint64_t
 	h->r[h->nr++] = (struct hrec){ .ts = ts, .s = s, .e = e, .key = key, .ans = ans, .src = src };
 }
 
+/* Event pos of a batch call [s, e]: its events share the call's interval. */
+static void bat(struct synth *h, uint32_t key, uint64_t ts, uint64_t s, uint64_t e, unsigned ans,
+                uint32_t src, unsigned pos)
+{
+	dec(h, key, ts, s, e, ans, src);
+	h->r[h->nr - 1].pos = pos;
+}
+
 static void win(struct synth *h, uint64_t s, uint64_t e, uint64_t v)
 {
 	h->w[h->nw++] = (struct wchange){ s, e, v };
@@ -181,6 +189,33 @@ static void throttles(void)
 	free(h);
 }
 
+static void batches(void)
+{
+	struct synth *h = calloc(1, sizeof *h);
+	start(h, 300);
+	bat(h, 1, 100, 0, 10, P, 1, 0);
+	bat(h, 1, 200, 0, 10, T, 1, 1);
+	bat(h, 1, 400, 0, 10, P, 1, 2);
+	expect(h, true, "batch: accepts a repeated key decided in array order");
+	start(h, 300);
+	bat(h, 1, 100, 0, 10, T, 1, 0);
+	bat(h, 1, 400, 0, 10, P, 1, 1);
+	expect(h, false, "batch: rejects a throttle justified only by a later event of its call");
+	h->r[1].s = 1;
+	expect(h, true, "batch: accepts the same answers from two overlapping calls");
+	start(h, 300);
+	bat(h, 1, 100, 0, 10, T, 1, 0);
+	bat(h, 1, 400, 0, UINT64_MAX, U, 1, 1);
+	expect(h, false, "batch: nor by an unfinished later event of its call");
+	start(h, 300);
+	bat(h, 1, 1000, 0, 10, P, 1, 0);
+	bat(h, 1, 500, 0, 10, P, 1, 1);
+	expect(h, false, "batch: rejects two processed events legal only against array order");
+	h->r[1].src = 2;
+	expect(h, true, "batch: accepts them from two concurrent calls");
+	free(h);
+}
+
 static void reclaim(void)
 {
 	struct synth *h = calloc(1, sizeof *h);
@@ -201,6 +236,28 @@ struct model {
 	uint64_t last[4], window, t;
 };
 
+static bool model_decide(struct model *m, uint32_t key, uint64_t ts)
+{
+	bool p = !m->has[key] || (ts >= m->last[key] && ts - m->last[key] >= m->window);
+	if (p) {
+		m->has[key] = true;
+		m->last[key] = ts;
+	}
+	return p;
+}
+
+/* A batch call of 2..6 events in [t, t+5], decided in array order. */
+static void model_batch(struct model *m, struct synth *h, uint64_t *rng, uint64_t t)
+{
+	unsigned n = 2 + (unsigned)(splitmix(rng) % 5);
+	for (unsigned pos = 0; pos < n; pos++) {
+		uint64_t r = splitmix(rng);
+		uint32_t key = (uint32_t)(r % 4);
+		uint64_t ts = t / 3 + (r >> 16) % 60;
+		bat(h, key, ts, t, t + 5, model_decide(m, key, ts) ? P : T, 4, pos);
+	}
+}
+
 static void model_step(struct model *m, struct synth *h, uint64_t *rng)
 {
 	uint64_t r = splitmix(rng), t = m->t;
@@ -215,13 +272,11 @@ static void model_step(struct model *m, struct synth *h, uint64_t *rng)
 	} else if (r % 200 == 2) {
 		memset(m->has, 0, sizeof m->has);
 		clr(h, t, t + 5, 0, true);
+	} else if (r % 10 == 3) {
+		model_batch(m, h, rng, t);
 	} else {
 		uint64_t ts = t / 3 + (r >> 16) % 60; /* out of order within a span */
-		bool p = !m->has[key] || (ts >= m->last[key] && ts - m->last[key] >= m->window);
-		if (p) {
-			m->has[key] = true;
-			m->last[key] = ts;
-		}
+		bool p = model_decide(m, key, ts);
 		dec(h, key, ts, t, t + 5, p ? P : T, 1 + (uint32_t)(r >> 40) % 3);
 	}
 }
@@ -241,7 +296,7 @@ static void model(void)
 		nt += h->r[i].ans == T;
 	}
 	result(np > 200 && nt > 200 && h->nc > 10 && h->nw > 10 && accepts(h),
-	       "accepts a sequential model's history (windows, clears, out of order)");
+	       "accepts a sequential model's history (windows, clears, out of order, batches)");
 	unsigned missed = 0, flips = 0;
 	for (size_t i = 0; i < copy->nr; i += 7, flips++) {
 		memcpy(h, copy, sizeof *h);
@@ -281,6 +336,7 @@ int self_test(bool tap)
 	windows();
 	throttles();
 	reclaim();
+	batches();
 	model();
 	region_rules();
 	if (tap)

@@ -50,14 +50,14 @@ void shared_destroy(struct shared *sh)
 
 /* Only the parent creates sources (before it forks their process). */
 uint32_t source_new(struct shared *sh, int64_t skew, uint32_t slot, uint32_t inc,
-                    uint32_t thread, bool shared_handle)
+                    uint32_t thread, bool shared_handle, bool batch)
 {
 	uint32_t id = atomic_load(&sh->nsources);
 	if (id >= sh->nsources_max)
 		return 0;
 	sh->sources[id] = (struct source){ .skew = skew, .skew_steady = skew, .slot = slot,
 		                           .incarnation = inc, .thread = thread,
-		                           .shared_handle = shared_handle };
+		                           .shared_handle = shared_handle, .batch = batch };
 	atomic_store(&sh->nsources, id + 1);
 	return id;
 }
@@ -109,11 +109,13 @@ static struct chunk *chunk_take(struct recorder *w)
 }
 
 /*
- * Record the intent of a decision: key and start time, answer PENDING.  The count
- * is published (release) before the call is made, so a process killed during the
- * call leaves its intent behind; one killed before this point made no call.
+ * Record the intent of a decision: key, index in its batch call (0 for a single
+ * call) and start time, answer PENDING.  The count is published (release) before
+ * the call is made, so a process killed during the call leaves its intent
+ * behind; one killed before this point made no call.  A batch call records all
+ * its events first, so a kill inside it leaves every one of them PENDING.
  */
-struct rec *recorder_begin(struct recorder *w, uint32_t key, uint64_t s)
+struct rec *recorder_begin(struct recorder *w, uint32_t key, uint32_t pos, uint64_t s)
 {
 	if (w->c == NULL || atomic_load_explicit(&w->c->n, memory_order_relaxed) == CHUNK_RECS)
 		w->c = chunk_take(w);
@@ -123,7 +125,8 @@ struct rec *recorder_begin(struct recorder *w, uint32_t key, uint64_t s)
 	struct rec *r = &w->c->r[n];
 	r->s = s;
 	r->dur = 0;
-	atomic_store_explicit(&r->key_ans, key | (uint32_t)CODE_PENDING << KEY_BITS,
+	atomic_store_explicit(&r->key_ans,
+	                      key | (uint32_t)CODE_PENDING << KEY_BITS | pos << POS_SHIFT,
 	                      memory_order_relaxed);
 	atomic_store_explicit(&w->c->n, n + 1, memory_order_release);
 	return r;
@@ -139,11 +142,15 @@ static enum ans_code code_of(int answer)
 	}
 }
 
-/* The answer, after the call returned: duration first, then the code (release). */
-void recorder_end(struct rec *r, uint32_t key, uint64_t s, int answer)
+/* The answer, after the call returned at e (read once for all the events of a
+ * batch call, so they keep one interval): duration first, then the code
+ * (release).  Only this thread writes r, so key and pos are read back as is. */
+void recorder_end(struct rec *r, uint64_t e, int answer)
 {
-	uint64_t d = mono_ns() - s;
+	uint64_t d = e - r->s;
 	r->dur = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
-	atomic_store_explicit(&r->key_ans, key | (uint32_t)code_of(answer) << KEY_BITS,
+	uint32_t ka = atomic_load_explicit(&r->key_ans, memory_order_relaxed);
+	ka &= ~(((1u << CODE_BITS) - 1) << KEY_BITS);
+	atomic_store_explicit(&r->key_ans, ka | (uint32_t)code_of(answer) << KEY_BITS,
 	                      memory_order_release);
 }

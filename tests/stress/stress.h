@@ -18,6 +18,10 @@
 #define MAX_WINDOWS 4u    /* distinct window values the controller sets */
 #define KEY_ANCHOR 0xffffffu /* the controller's own key ("anchor") */
 #define KEY_BITS 24u
+#define CODE_BITS 3u      /* enum ans_code */
+#define POS_SHIFT (KEY_BITS + CODE_BITS)
+#define BATCH_MAX 32u     /* events of one batch call: an index fits the bits left */
+_Static_assert(BATCH_MAX <= 1u << (32 - POS_SHIFT), "batch index fits key_ans");
 
 struct opts {
 	double seconds;
@@ -34,20 +38,39 @@ struct opts {
 	uint64_t period_ns;     /* the clients' burst grid */
 	uint64_t downtime_ns;   /* how long the daemon stays dead at each restart */
 	uint64_t max_latency_ns;
+	uint64_t batch_step_ns; /* event i of a batch call has ts = s + skew + i * this */
 	uint64_t seed;
 	const char *daemon, *inspect;
 	bool tap, self_test;
 };
 
-/* One decision: written before the call (s, key, PENDING), answered after it. */
+/* One decision: written before the call (s, key, PENDING), answered after it.  The
+ * events of one evt_should_process_batch() call share s and dur, their call's. */
 struct rec {
-	uint64_t s;                /* CLOCK_MONOTONIC just before the call; ts = s + skew */
+	uint64_t s;                /* CLOCK_MONOTONIC just before the call */
 	uint32_t dur;              /* call end - s, saturated */
-	_Atomic uint32_t key_ans;  /* key id | answer code << KEY_BITS */
+	_Atomic uint32_t key_ans;  /* key id | answer code << KEY_BITS | pos << POS_SHIFT */
 };
 _Static_assert(sizeof(struct rec) == 16, "records are packed");
 
 enum ans_code { CODE_PENDING = 0, CODE_PROCESSED, CODE_THROTTLED, CODE_NOSPACE, CODE_ERROR };
+
+/* The fields of key_ans.  pos: the event's index in its batch call, 0 for a
+ * single call; its ts is s + skew + pos * batch_step_ns. */
+static inline uint32_t ka_key(uint32_t ka)
+{
+	return ka & ((1u << KEY_BITS) - 1);
+}
+
+static inline enum ans_code ka_code(uint32_t ka)
+{
+	return (enum ans_code)(ka >> KEY_BITS & ((1u << CODE_BITS) - 1));
+}
+
+static inline uint32_t ka_pos(uint32_t ka)
+{
+	return ka >> POS_SHIFT;
+}
 
 /* Records of one source (thread), in arena order.  src 0: never initialized. */
 struct chunk {
@@ -63,6 +86,7 @@ struct source {
 	int64_t skew_steady;       /* ts - s in steady phases (differs for the anchor) */
 	uint32_t slot, incarnation, thread;
 	bool shared_handle;
+	bool batch;             /* decides through evt_should_process_batch() */
 	pid_t pid;
 	_Atomic int err;        /* first error the process met (attach, answer) */
 	_Atomic uint64_t death_ns; /* reaped after SIGKILL at; 0 otherwise */
@@ -95,6 +119,7 @@ struct shared {
 	pid_t parent;
 	char name[64];
 	_Atomic uint64_t n_window, n_clear_key, n_clear_key_hit, n_clear_all;
+	_Atomic uint64_t batch_miscounts; /* batch calls whose return was not its 1s */
 	struct source *sources; /* [nsources_max] */
 	struct event *events;   /* [nevents_max] */
 	struct chunk *chunks;   /* [nchunks] */
@@ -105,7 +130,7 @@ struct shared {
 struct shared *shared_create(const struct opts *o, const char *name);
 void shared_destroy(struct shared *sh);
 uint32_t source_new(struct shared *sh, int64_t skew, uint32_t slot, uint32_t inc,
-                    uint32_t thread, bool shared_handle);
+                    uint32_t thread, bool shared_handle, bool batch);
 int64_t source_skew(const struct source *so, const struct opts *o, uint64_t t0, uint64_t s);
 struct source *source_get(struct shared *sh, uint32_t src);
 struct event *event_begin(struct shared *sh, enum ev_kind kind, uint32_t key, uint64_t value);
@@ -117,8 +142,8 @@ struct recorder {
 	uint32_t src;
 	struct chunk *c;
 };
-struct rec *recorder_begin(struct recorder *w, uint32_t key, uint64_t s);
-void recorder_end(struct rec *r, uint32_t key, uint64_t s, int answer);
+struct rec *recorder_begin(struct recorder *w, uint32_t key, uint32_t pos, uint64_t s);
+void recorder_end(struct rec *r, uint64_t e, int answer);
 
 /* util.c */
 uint64_t mono_ns(void);

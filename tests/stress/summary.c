@@ -18,9 +18,13 @@ static void print_work(FILE *f, const char *p, const struct chaos *ch, const str
 {
 	const struct shared *sh = ch->sh;
 	fprintf(f, "%sdecisions: %llu recorded: %llu processed, %llu throttled, %llu full, %llu "
-	        "unfinished (killed mid-call); %llu while the daemon was down\n", p,
+	        "unfinished (killed mid-call, %llu calls); %llu while the daemon was down\n", p,
 	        (ull)t->recorded, (ull)t->processed, (ull)t->throttled, (ull)t->nospace,
-	        (ull)t->pending, (ull)t->in_downtime);
+	        (ull)t->pending, (ull)t->pending_calls, (ull)t->in_downtime);
+	fprintf(f, "%sbatches: %llu decisions through evt_should_process_batch() in %llu calls by "
+	        "%u of %u client threads (incarnations); %llu unfinished, in %llu calls\n", p,
+	        (ull)t->batched, (ull)t->batch_calls, t->batch_threads, t->threads,
+	        (ull)t->batch_pending, (ull)t->batch_pending_calls);
 	fprintf(f, "%schaos: %u client kills (%u timed mid-burst), %u daemon restarts (state kept); "
 	        "controller: %llu window changes, %llu clear_key (%llu hit), %llu clear\n", p,
 	        ch->kills_done, ch->aimed_done, ch->restarts_done, (ull)atomic_load(&sh->n_window),
