@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What a throttle decision costs a Python caller, per call.
 
-Three callables are timed over the same trace (uniform keys, "user:<n>" as
+Four ways are timed over the same trace (uniform keys, "user:<n>" as
 evthrottle-bench makes them, the clock read once per 64 events as there):
 
   seed-model      the seed's EventThrottler re-implemented in pure Python exactly as
@@ -9,9 +9,13 @@ evthrottle-bench makes them, the clock read once per 64 events as there):
                   behind a threading.RLock (below, SeedEventThrottler);
   py-binding      evthrottle.EventThrottler (python/evthrottle: ctypes over
                   libevthrottle), a private throttle (evt_create(NULL, ...));
+  py-binding-many the same throttle, each 64 events (one clock read) decided by one
+                  should_process_many call (evt_should_process_batch); the time
+                  includes building the (timestamp, event_id, key) tuples, and is
+                  reported per event;
   py-call-floor   a Python method with the same signature that does nothing: the
-                  interpreter's own cost of the loop and the call, which neither
-                  of the others can go below.
+                  interpreter's own cost of the loop and the call, which no call
+                  per event can go below (a batch pays one call per 64 events).
 
 Timestamps are seconds (float, time.monotonic()), as the seed's users pass them.
 Each is run --repeat times, interleaved; the median, min and max are reported.
@@ -81,8 +85,9 @@ def make_trace(nkeys, ncalls, seed):
     return [names[rng.randrange(nkeys)] for _ in range(ncalls)]
 
 
-def replay(decide, trace):
+def replay(t, trace):
     """ns per call over the whole trace, and how many were processed."""
+    decide = t.should_process
     clock = time.monotonic
     n = len(trace)
     processed = 0
@@ -100,16 +105,40 @@ def replay(decide, trace):
     return (t1 - t0) / n, processed / n
 
 
-def bytes_per_key(make, trace, nkeys):
+def replay_many(t, trace):
+    """replay() with each BATCH events decided by one should_process_many call: ns
+    per event, and how many were processed."""
+    decide = t.should_process_many
+    clock = time.monotonic
+    n = len(trace)
+    processed = 0
+    gc_was = gc.isenabled()
+    gc.disable()
+    t0 = time.perf_counter_ns()
+    for base in range(0, n, BATCH):
+        ts = clock()
+        processed += sum(decide([(ts, None, key) for key in trace[base:base + BATCH]]))
+    t1 = time.perf_counter_ns()
+    if gc_was:
+        gc.enable()
+    return (t1 - t0) / n, processed / n
+
+
+def bytes_per_key(make, trace, nkeys, many=False):
     """Memory the throttle allocates while it takes every key once (tracemalloc:
-    Python objects only; the binding's shared table is not on the Python heap)."""
+    Python objects only; the binding's shared table is not on the Python heap);
+    many: BATCH keys a should_process_many call."""
     keys = list(dict.fromkeys(trace))[:nkeys]
     t = make()
     tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0]
     ts = 1.0
-    for k in keys:
-        t.should_process(ts, None, k)
+    if many:
+        for i in range(0, len(keys), BATCH):
+            t.should_process_many([(ts, None, k) for k in keys[i:i + BATCH]])
+    else:
+        for k in keys:
+            t.should_process(ts, None, k)
     used = tracemalloc.get_traced_memory()[0] - base
     tracemalloc.stop()
     return used / max(1, len(keys))
@@ -128,37 +157,40 @@ def main():
     a = ap.parse_args()
     window = a.window_ms / 1000.0
 
-    impls = [("seed-model", lambda: SeedEventThrottler(window=window)),
-             ("py-call-floor", CallFloor)]
+    impls = [("seed-model", lambda: SeedEventThrottler(window=window), replay),
+             ("py-call-floor", CallFloor, replay)]
     binding_note = ""
     if not a.no_binding:
         try:
             import evthrottle
-            impls.insert(1, ("py-binding", lambda: evthrottle.EventThrottler(
-                window=window, capacity=a.capacity)))
+
+            def binding():
+                return evthrottle.EventThrottler(window=window, capacity=a.capacity)
+            impls[1:1] = [("py-binding", binding, replay),
+                          ("py-binding-many", binding, replay_many)]
             binding_note = evthrottle.library_path()
         except (ImportError, OSError) as e:
             print("seed_model.py: no py-binding (%s)" % e, file=sys.stderr)
 
     trace = make_trace(a.keys, a.calls, a.seed)
-    runs = {name: [] for name, _ in impls}
+    runs = {name: [] for name, _, _ in impls}
     frac = {}
     for _ in range(a.repeat):
-        for name, make in impls:
+        for name, make, run in impls:
             t = make()  # a fresh, empty throttle per run, as evthrottle-bench does
-            ns, p = replay(t.should_process, trace)
+            ns, p = run(t, trace)
             runs[name].append(ns)
             frac[name] = p
             if hasattr(t, "close"):
                 t.close()
-    mem = {name: bytes_per_key(make, trace, a.keys) for name, make in impls
-           if name != "py-call-floor"}
+    mem = {name: bytes_per_key(make, trace, a.keys, run is replay_many)
+           for name, make, run in impls if name != "py-call-floor"}
 
     py = "%s.%s.%s" % sys.version_info[:3]
     if a.csv:
         print("impl,keys,calls,window_ns,ns_per_call,ns_min,ns_max,runs,processed_frac,"
               "py_heap_bytes_per_key,python")
-        for name, _ in impls:
+        for name, _, _ in impls:
             v = runs[name]
             print("%s,%d,%d,%d,%.1f,%.1f,%.1f,%d,%s,%s,%s" % (
                 name, a.keys, a.calls, round(window * 1e9), statistics.median(v), min(v),
@@ -169,11 +201,11 @@ def main():
           "median of %d runs" % (a.keys, a.calls, window * 1e3, py, a.repeat))
     if binding_note:
         print("  py-binding loads %s" % binding_note)
-    print("\n%-14s %10s %10s %10s %10s %12s" % ("impl", "ns/call", "min", "max",
-                                                 "processed", "heap B/key"))
-    for name, _ in impls:
+    print("\n%-16s %10s %10s %10s %10s %12s" % ("impl", "ns/call", "min", "max",
+                                                   "processed", "heap B/key"))
+    for name, _, _ in impls:
         v = runs[name]
-        print("%-14s %10.1f %10.1f %10.1f %10s %12s" % (
+        print("%-16s %10.1f %10.1f %10.1f %10s %12s" % (
             name, statistics.median(v), min(v), max(v),
             "%.1f%%" % (100 * frac[name]) if name != "py-call-floor" else "-",
             "%.1f" % mem[name] if name in mem else "-"))

@@ -71,9 +71,32 @@ class Stats(ctypes.Structure):
     ]
 
 
+class Event(ctypes.Structure):
+    """``struct evt_event``: one event of ``evt_should_process_batch``."""
+    _fields_ = [
+        ("ts_ns", ctypes.c_uint64),   # in
+        ("key", ctypes.c_void_p),     # in: key_len bytes
+        ("key_len", ctypes.c_size_t), # in
+        ("result", ctypes.c_int),     # out: what evt_should_process() would return
+        ("info", ctypes.c_uint),      # out: EVT_INFO_* bits
+    ]
+
+
+# EventThrottler.should_process_many fills an array of Event as 64-bit words, four
+# per event (ts_ns, key, key_len, then result and info sharing the last one), with
+# C-level strided copies instead of a ctypes attribute set per field.  That is the
+# layout of every 64-bit ABI (LP64); elsewhere should_process_many is unavailable.
+EVENT_WORDS = 4
+EVENT_AS_WORDS = (ctypes.sizeof(Event) == 8 * EVENT_WORDS and
+                  (Event.key.offset, Event.key_len.offset, Event.result.offset,
+                   Event.info.offset) == (8, 16, 24, 28) and
+                  ctypes.sizeof(ctypes.c_int) == 4)
+
+
 # name: (restype, argtypes, holds_gil).  Calls that never block (no syscall, no lock:
 # the decision, window, counters, clock) run with the GIL held, which costs less than
-# releasing it around a call of some nanoseconds; the others (shm_open, mmap, a walk
+# releasing it around a call of some nanoseconds; so does a batch of decisions, whose
+# caller builds its array under the GIL anyway.  The others (shm_open, mmap, a walk
 # of the whole table) release it so other Python threads keep running.
 _PROTOTYPES = {
     "evt_create": (ctypes.c_int, [ctypes.c_char_p, ctypes.POINTER(Options),
@@ -88,6 +111,8 @@ _PROTOTYPES = {
                                              ctypes.c_char_p, ctypes.c_char_p,
                                              ctypes.c_size_t,
                                              ctypes.POINTER(ctypes.c_uint)], True),
+    "evt_should_process_batch": (ctypes.c_int, [THROTTLE_P, ctypes.POINTER(Event),
+                                                ctypes.c_size_t], True),
     "evt_update_window": (ctypes.c_int, [THROTTLE_P, ctypes.c_uint64], True),
     "evt_get_window": (ctypes.c_uint64, [THROTTLE_P], True),
     "evt_clear": (ctypes.c_int, [THROTTLE_P], False),

@@ -1,11 +1,14 @@
 """EventThrottler: the seed's class over libevthrottle."""
 import ctypes
 import decimal
+import errno
 import fractions
+import itertools
 import logging
 import numbers
 import os
 import weakref
+from array import array
 
 from . import _lib, config
 from .errors import error_class
@@ -14,6 +17,7 @@ from .logger import get_logger
 NS_PER_S = 1_000_000_000
 U64_MAX = 2**64 - 1
 _MAX_INT_SECONDS = U64_MAX // NS_PER_S
+_TWO_64 = 2.0**64
 
 LOGGER_NAME = "evthrottle"
 
@@ -88,6 +92,16 @@ def raise_error(rc, name=None):
     if name is None:
         raise error_class(err)(err, message)
     raise error_class(err)(err, message, name)
+
+
+def _event_error(rc, index, answers=None):
+    """The EvtError of raise_error(rc), for the event at ``index`` of a
+    should_process_many burst, with the burst's answers once it was decided."""
+    err = -rc
+    e = error_class(err)(err, _lib.load().strerror(err))
+    e.index = index
+    e.answers = answers
+    return e
 
 
 def now_ns():
@@ -192,6 +206,8 @@ class EventThrottler:
         self._h = handle
         self._finalizer = weakref.finalize(self, _release, lib, handle, os.getpid())
         self._decide = lib.evt_should_process
+        self._batch = lib.evt_should_process_batch
+        self._key_max = None  # read once, by should_process_many
         self._lib = lib
         self._logger = get_logger(LOGGER_NAME)
         if self._logger.isEnabledFor(logging.DEBUG):
@@ -221,6 +237,76 @@ class EventThrottler:
         if rc == 0:
             return False
         raise_error(rc)
+
+    def should_process_many(self, events):
+        """Decide a burst: ``events`` is an iterable of ``(timestamp, event_id, key)``
+        tuples, as should_process takes them; returns a list of bools, one per event
+        in order, exactly the answers of should_process called on each in turn (a key
+        repeated in the burst sees its own earlier decision).  One library call
+        (``evt_should_process_batch``) decides them all, with the keys' table slots
+        fetched together.
+
+        Bad input decides nothing: every timestamp and key is checked first, and a
+        bad one raises what should_process raises for it (ValueError or TypeError,
+        EvtError EINVAL for an empty key, EMSGSIZE for one longer than key_max), as
+        does a read-only throttle (EROFS) or a closed one (ValueError), whatever
+        the number of events.  A table full under ``on_full="error"`` raises
+        EvtError(ENOSPC) as should_process does, but only once the whole burst was
+        decided: the events before the full one and those after it stand (decided
+        as by a loop over should_process that went on past the error), and the
+        exception's ``answers`` holds their answers, None for each event that
+        found no room, its ``index`` the first of those."""
+        h = self._handle()
+        if not _lib.EVENT_AS_WORDS:
+            raise NotImplementedError("should_process_many needs a 64-bit platform")
+        ns = []
+        keys = []
+        add_ns = ns.append
+        add_key = keys.append
+        for ts, _event_id, key in events:  # as should_process converts them
+            if type(ts) is float and 0.0 <= ts * 1e9 < _TWO_64:
+                add_ns(round(ts * 1e9))
+            elif type(ts) is int and 0 <= ts <= _MAX_INT_SECONDS:
+                add_ns(ts * NS_PER_S)
+            else:
+                add_ns(seconds_to_ns(ts))
+            add_key(key.encode("utf-8") if type(key) is str else key_bytes(key))
+        n = len(keys)
+        lens = list(map(len, keys))
+        key_max = self._key_max or self._read_key_max()
+        if not n or min(lens) == 0 or max(lens) > key_max:
+            # Nothing to decide, or a bad key: the library's whole-call errors (EROFS)
+            # come first, as in should_process.
+            rc = self._batch(h, None, 0)
+            if rc < 0:
+                raise_error(rc)
+            if not n:
+                return []
+            bad = next(i for i, size in enumerate(lens) if not 0 < size <= key_max)
+            raise _event_error(-errno.EMSGSIZE if lens[bad] else -errno.EINVAL, bad)
+        # The events as 64-bit words (_lib.EVENT_AS_WORDS): ts_ns, key, key_len, out;
+        # the keys one after the other in one buffer.  Both are reached through their
+        # first element: a ctypes array type per length would be cached for good.
+        joined = bytearray().join(keys)
+        starts = list(itertools.accumulate(
+            lens, initial=ctypes.addressof(ctypes.c_char.from_buffer(joined))))
+        words = array("Q", bytes(8 * _lib.EVENT_WORDS * n))
+        words[0::4] = array("Q", ns)
+        words[1::4] = array("Q", starts[:-1])
+        words[2::4] = array("Q", lens)
+        rc = self._batch(h, ctypes.byref(_lib.Event.from_buffer(words)), n)
+        if rc < 0:
+            raise_error(rc)
+        results = memoryview(words).cast("B").cast("i")[6::8].tolist()
+        if min(results) < 0:  # ENOSPC: the table is full and on_full is error
+            answers = [None if r < 0 else r == 1 for r in results]
+            bad = answers.index(None)
+            raise _event_error(results[bad], bad, answers)
+        return list(map(bool, results))
+
+    def _read_key_max(self):
+        self._key_max = self.stats()["key_max"]  # fixed by the throttle's creator
+        return self._key_max
 
     def update_window(self, new_window):
         """Set the window (seconds, > 0) for every later decision of every process
