@@ -256,7 +256,7 @@ class EventThrottler:
         as by a loop over should_process that went on past the error), and the
         exception's ``answers`` holds their answers, None for each event that
         found no room, its ``index`` the first of those."""
-        h = self._handle()
+        self._handle()  # refuse a closed throttler before reading any event
         if not _lib.EVENT_AS_WORDS:
             raise NotImplementedError("should_process_many needs a 64-bit platform")
         ns = []
@@ -274,6 +274,9 @@ class EventThrottler:
         n = len(keys)
         lens = list(map(len, keys))
         key_max = self._key_max or self._read_key_max()
+        # Taken only now: reading the events ran the caller's code, which may have
+        # closed the throttler (the handle would be freed).
+        h = self._handle()
         if not n or min(lens) == 0 or max(lens) > key_max:
             # Nothing to decide, or a bad key: the library's whole-call errors (EROFS)
             # come first, as in should_process.

@@ -151,6 +151,20 @@ class ManyTests(unittest.TestCase):
                 with self.assertRaisesRegex(ValueError, "closed"):
                     t.should_process_many(events)
 
+    def test_closed_while_reading_the_events(self):
+        """The events are the caller's code: one that closes the throttler gets the
+        closed error, never a call on the freed handle."""
+        t = EventThrottler(10)
+        self.assertEqual(t.should_process_many([(1, None, "a")]), [True])  # key_max read
+
+        def closing():
+            yield (2, None, "b")
+            t.close()
+            yield (3, None, "c")
+
+        with self.assertRaisesRegex(ValueError, "closed"):
+            t.should_process_many(closing())
+
     def test_threads(self):
         """Threads drain bursts of the same keys at the same timestamps: each key is
         processed once at ts 0 and once at ts 10, never at 5."""
