@@ -16,9 +16,12 @@ struct settings {
 static struct settings read_settings(struct daemon_state *s)
 {
 	rcu_read_lock();
-	const struct daemon_config *c = rcu_dereference(s->cfg);
+	/* Pairs with the release store in reload(): the new configuration's
+	 * fields are visible with the pointer. */
+	const struct daemon_config *c = atomic_load_explicit(&s->cfg, memory_order_acquire);
 	struct settings v = { c->housekeeping_ns, c->summary_ns, c->sweep_occupancy,
 		              c->warn_occupancy };
+	rcu_reader_done_for_tsan(s);
 	rcu_read_unlock();
 	return v;
 }

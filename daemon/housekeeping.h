@@ -10,9 +10,10 @@
 #include "regions.h"
 
 struct daemon_state {
-	/* The current configuration: read with rcu_dereference() under
-	 * rcu_read_lock(), replaced with rcu_assign_pointer() + synchronize_rcu(). */
-	struct daemon_config *cfg;
+	/* The current configuration.  The housekeeping thread loads it (acquire)
+	 * inside rcu_read_lock(); the main thread, its only writer, stores a new one
+	 * (release) and frees the old one after synchronize_rcu(). */
+	struct daemon_config *_Atomic cfg;
 	/* Append-only: entries below n_managed are complete (release/acquire). */
 	struct managed managed[CONFIG_THROTTLES_MAX];
 	_Atomic size_t n_managed;
@@ -21,6 +22,22 @@ struct daemon_state {
 	bool stop;
 	pthread_t thread;
 };
+
+#ifndef __has_feature
+#define __has_feature(x) 0
+#endif
+#if defined(__SANITIZE_THREAD__) || __has_feature(thread_sanitizer)
+#include <sanitizer/tsan_interface.h>
+/* ThreadSanitizer cannot see liburcu's grace periods.  Each read-side section
+ * ends with a release on the state, and the writer acquires it once
+ * synchronize_rcu() has returned: the reads of an old configuration then happen
+ * before its free(), as they do. */
+#define rcu_reader_done_for_tsan(p) __tsan_release(p)
+#define rcu_grace_period_done_for_tsan(p) __tsan_acquire(p)
+#else
+#define rcu_reader_done_for_tsan(p) ((void)(p))
+#define rcu_grace_period_done_for_tsan(p) ((void)(p))
+#endif
 
 int housekeeping_start(struct daemon_state *s);
 void housekeeping_stop(struct daemon_state *s);

@@ -197,8 +197,10 @@ static void reload(struct daemon_state *s)
 		log_error("reload: log settings not applied: %s", strerror(-rc));
 	apply_reload(s, next);
 	struct daemon_config *old = s->cfg;
-	rcu_assign_pointer(s->cfg, next);
+	/* Pairs with the acquire load in read_settings(). */
+	atomic_store_explicit(&s->cfg, next, memory_order_release);
 	synchronize_rcu(); /* no reader still holds old */
+	rcu_grace_period_done_for_tsan(s);
 	free(old);
 	log_info("configuration reloaded from %s", next->path);
 }
