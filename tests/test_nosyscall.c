@@ -170,20 +170,27 @@ static void expect_counted(evt_throttle *t, const struct tally *r)
 	cr_expect_gt(s.reclaimed, 0);
 }
 
+/* A strict-mode child decides the trace on inherit (or on name, attached before the
+ * prctl); its answers must be the reference's and t's counters must hold them. */
+static void run_strict_child(evt_throttle *t, evt_throttle *inherit, const char *name)
+{
+	struct tally *r = shared_tally();
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0)
+		strict_child(inherit, name, r);
+	wait_clean_exit(pid, r);
+	compare_with_reference(r);
+	expect_counted(t, r);
+	munmap(r, 4096);
+}
+
 Test(nosyscall, named_throttle)
 {
 	evt_options o = options();
 	const char *name = new_name();
 	evt_throttle *t = test_create(name, &o);
-	struct tally *r = shared_tally();
-	pid_t pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0)
-		strict_child(NULL, name, r);
-	wait_clean_exit(pid, r);
-	compare_with_reference(r);
-	expect_counted(t, r);
-	munmap(r, 4096);
+	run_strict_child(t, NULL, name);
 	evt_close(t);
 	evt_unlink(name);
 }
@@ -193,15 +200,7 @@ Test(nosyscall, anonymous_throttle_inherited)
 	evt_options o = options();
 	evt_throttle *t;
 	cr_assert_eq(evt_create(NULL, &o, &t), 0);
-	struct tally *r = shared_tally();
-	pid_t pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0)
-		strict_child(t, NULL, r);
-	wait_clean_exit(pid, r);
-	compare_with_reference(r);
-	expect_counted(t, r);
-	munmap(r, 4096);
+	run_strict_child(t, t, NULL);
 	evt_close(t);
 }
 
