@@ -49,6 +49,35 @@ static struct worker_result *result(const struct run *r, int phase, unsigned w)
 	return &r->ctl->res[(size_t)phase * config_workers(r->c) + w];
 }
 
+/* A worker's walk over the trace: every stride-th event, from its own start. */
+struct cursor {
+	const uint32_t *ops;
+	const struct bkey *keys;
+	size_t len, stride, pos;
+};
+
+static inline struct cursor cursor_make(const struct worker *w)
+{
+	const struct trace *t = w->run->t;
+	return (struct cursor){ t->ops, t->keys, t->len, config_workers(w->run->c),
+		                w->index % t->len };
+}
+
+/* The next event's key.  A real caller decides on the event it has just received,
+ * whose key is in its cache; ours sit at random in a table of megabytes, so the key
+ * `ahead` events on is fetched now and its miss is not charged to the
+ * implementation under test. */
+static inline const struct bkey *cursor_next(struct cursor *c, size_t ahead)
+{
+	const struct bkey *k = &c->keys[c->ops[c->pos]];
+	size_t a = c->pos + ahead * c->stride;
+	__builtin_prefetch(&c->keys[c->ops[a < c->len ? a : a % c->len]]);
+	c->pos += c->stride;
+	if (c->pos >= c->len)
+		c->pos -= c->len;
+	return k;
+}
+
 /*
  * The measured loop.  Inlined twice with timed a constant, so the throughput loop
  * carries no timing code.  The clock is read once per batch: that is the cost the
@@ -60,22 +89,14 @@ static inline __attribute__((always_inline)) void replay(const struct worker *w,
 	const struct run *r = w->run;
 	int (*decide)(void *, uint64_t, const char *, size_t) = r->impl->decide;
 	void *h = w->handle;
-	const uint32_t *ops = r->t->ops;
-	const struct bkey *keys = r->t->keys;
-	size_t len = r->t->len, stride = config_workers(r->c), pos = w->index % len;
+	struct cursor c = cursor_make(w);
 	uint32_t *samples = timed ? r->samples + (size_t)w->index * r->c->samples : NULL;
 	uint64_t processed = 0, errors = 0, i = 0;
 	while (i < n) {
 		uint64_t ts = evt_now_ns();
 		uint64_t end = n - i > BENCH_BATCH ? i + BENCH_BATCH : n;
 		for (; i < end; i++) {
-			const struct bkey *k = &keys[ops[pos]];
-			/* A real caller decides on the event it has just received, whose
-			 * key is in its cache.  Our keys sit at random in a table of
-			 * megabytes: fetch them ahead so that the miss is not charged
-			 * to the implementation under test. */
-			size_t ahead = pos + BENCH_PREFETCH * stride;
-			__builtin_prefetch(&keys[ops[ahead < len ? ahead : ahead % len]]);
+			const struct bkey *k = cursor_next(&c, BENCH_PREFETCH);
 			int rc;
 			if (timed) {
 				uint64_t t0 = timer_read();
@@ -87,9 +108,6 @@ static inline __attribute__((always_inline)) void replay(const struct worker *w,
 			}
 			processed += rc == 1;
 			errors += rc < 0;
-			pos += stride;
-			if (pos >= len)
-				pos -= len;
 		}
 	}
 	res->ops = n;
@@ -102,26 +120,18 @@ static inline __attribute__((always_inline)) void replay(const struct worker *w,
  * events as replay(), BENCH_BATCH of them (one clock read) per call. */
 static void replay_batch(const struct worker *w, uint64_t n, struct worker_result *res)
 {
-	const struct run *r = w->run;
 	void *h = w->handle;
-	const uint32_t *ops = r->t->ops;
-	const struct bkey *keys = r->t->keys;
-	size_t len = r->t->len, stride = config_workers(r->c), pos = w->index % len;
+	struct cursor c = cursor_make(w);
 	uint64_t processed = 0, errors = 0, i = 0;
 	evt_event ev[BENCH_BATCH];
 	while (i < n) {
 		uint64_t ts = evt_now_ns();
 		size_t m = n - i > BENCH_BATCH ? BENCH_BATCH : (size_t)(n - i);
 		for (size_t j = 0; j < m; j++) {
-			const struct bkey *k = &keys[ops[pos]];
-			size_t ahead = pos + BENCH_BATCH * stride; /* the next call's keys */
-			__builtin_prefetch(&keys[ops[ahead < len ? ahead : ahead % len]]);
+			const struct bkey *k = cursor_next(&c, BENCH_BATCH); /* the next call's */
 			ev[j] = (evt_event){ .ts_ns = ts, .key = k->s, .key_len = k->len };
-			pos += stride;
-			if (pos >= len)
-				pos -= len;
 		}
-		int rc = r->impl->decide_batch(h, ev, m);
+		int rc = w->run->impl->decide_batch(h, ev, m);
 		if (rc < 0) {
 			errors += m;
 		} else {

@@ -85,24 +85,33 @@ def make_trace(nkeys, ncalls, seed):
     return [names[rng.randrange(nkeys)] for _ in range(ncalls)]
 
 
-def replay(t, trace):
-    """ns per call over the whole trace, and how many were processed."""
-    decide = t.should_process
-    clock = time.monotonic
-    n = len(trace)
-    processed = 0
+def timed(run, n):
+    """run() with the GC off: ns per event over n events, and the processed share
+    (run returns how many were processed)."""
     gc_was = gc.isenabled()
     gc.disable()
     t0 = time.perf_counter_ns()
-    for base in range(0, n, BATCH):
-        ts = clock()
-        for key in trace[base:base + BATCH]:
-            if decide(ts, None, key):
-                processed += 1
+    processed = run()
     t1 = time.perf_counter_ns()
     if gc_was:
         gc.enable()
     return (t1 - t0) / n, processed / n
+
+
+def replay(t, trace):
+    """ns per call over the whole trace, and how many were processed."""
+    decide = t.should_process
+    clock = time.monotonic
+
+    def run():
+        processed = 0
+        for base in range(0, len(trace), BATCH):
+            ts = clock()
+            for key in trace[base:base + BATCH]:
+                if decide(ts, None, key):
+                    processed += 1
+        return processed
+    return timed(run, len(trace))
 
 
 def replay_many(t, trace):
@@ -110,18 +119,14 @@ def replay_many(t, trace):
     per event, and how many were processed."""
     decide = t.should_process_many
     clock = time.monotonic
-    n = len(trace)
-    processed = 0
-    gc_was = gc.isenabled()
-    gc.disable()
-    t0 = time.perf_counter_ns()
-    for base in range(0, n, BATCH):
-        ts = clock()
-        processed += sum(decide([(ts, None, key) for key in trace[base:base + BATCH]]))
-    t1 = time.perf_counter_ns()
-    if gc_was:
-        gc.enable()
-    return (t1 - t0) / n, processed / n
+
+    def run():
+        processed = 0
+        for base in range(0, len(trace), BATCH):
+            ts = clock()
+            processed += sum(decide([(ts, None, key) for key in trace[base:base + BATCH]]))
+        return processed
+    return timed(run, len(trace))
 
 
 def bytes_per_key(make, trace, nkeys, many=False):
