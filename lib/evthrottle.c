@@ -90,16 +90,21 @@ static inline int decide_check(const evt_throttle *t, const void *key, size_t ke
 	return rc < 0 ? rc : table_key_check(&t->r, key, key_len);
 }
 
+static inline int decide(evt_throttle *t, uint64_t ts_ns, const void *key, size_t key_len,
+                         unsigned *info)
+{
+	int rc = decide_check(t, key, key_len);
+	if (rc < 0)
+		return rc;
+	return table_decide(&t->r, &t->me, ts_ns, key, (uint32_t)key_len, info);
+}
+
 int evt_should_process_ex(evt_throttle *t, uint64_t ts_ns, const char *event_id,
                           const void *key, size_t key_len, unsigned *info)
 {
 	(void)event_id;
 	unsigned scratch;
-	int rc = decide_check(t, key, key_len);
-	if (rc < 0)
-		return rc;
-	return table_decide(&t->r, &t->me, ts_ns, key, (uint32_t)key_len,
-	                    info != NULL ? info : &scratch);
+	return decide(t, ts_ns, key, key_len, info != NULL ? info : &scratch);
 }
 
 int evt_should_process(evt_throttle *t, uint64_t ts_ns, const char *event_id,
@@ -107,10 +112,7 @@ int evt_should_process(evt_throttle *t, uint64_t ts_ns, const char *event_id,
 {
 	(void)event_id;
 	unsigned info;
-	int rc = decide_check(t, key, key_len);
-	if (rc < 0)
-		return rc;
-	return table_decide(&t->r, &t->me, ts_ns, key, (uint32_t)key_len, &info);
+	return decide(t, ts_ns, key, key_len, &info);
 }
 
 int evt_should_process_batch(evt_throttle *t, evt_event *events, size_t n)
