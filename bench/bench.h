@@ -31,6 +31,7 @@ enum impl_id {
 	IMPL_MUTEX,
 	IMPL_FLOOR,
 	IMPL_FLOOR_BATCH,
+	IMPL_FLOOR_WORK,
 	IMPL_REDIS,
 	IMPL_COUNT
 };
@@ -55,6 +56,7 @@ struct config {
 	uint64_t samples;      /* latency samples kept per worker */
 	size_t trace_len;      /* ops in the pre-generated trace (workers wrap around) */
 	const char *redis_socket; /* --redis-socket: the unix socket of a redis-server */
+	uint32_t floor_work;   /* --floor-work: extra hashes per call of floor-work */
 };
 
 static inline unsigned config_workers(const struct config *c)
@@ -113,7 +115,7 @@ struct impl_ops {
 };
 
 extern const struct impl_ops impl_evthrottle, impl_evt_batch, impl_mutex, impl_floor,
-	impl_floor_batch;
+	impl_floor_batch, impl_floor_work;
 #ifdef EVT_BENCH_HAVE_REDIS
 extern const struct impl_ops impl_redis;
 #endif

@@ -5,7 +5,9 @@
  *   mutex   a robust process-shared pthread mutex around a linear-probing table
  *           (what the library replaces),
  *   floor   one hash and one atomic RMW per event on a region of the same size
- *           (what no shared per-key table can beat),
+ *           (what no shared per-key table can beat), and floor-work, the floor
+ *           with --floor-work more hashes a call (how per-call throughput falls
+ *           with the instructions of a call),
  *   redis   (builds with hiredis, asked for by name) SET key 1 NX PX window on a
  *           redis-server over a unix socket (what a service would cost).
  *
@@ -31,6 +33,7 @@ static const struct impl_ops *const impls[IMPL_COUNT] = {
 	[IMPL_MUTEX] = &impl_mutex,
 	[IMPL_FLOOR] = &impl_floor,
 	[IMPL_FLOOR_BATCH] = &impl_floor_batch,
+	[IMPL_FLOOR_WORK] = &impl_floor_work,
 #ifdef EVT_BENCH_HAVE_REDIS
 	[IMPL_REDIS] = &impl_redis,
 #endif
@@ -55,11 +58,14 @@ static void usage(FILE *f)
 	        "      --zipf S          zipf exponent (default 1.1)\n"
 	        "      --hot-frac F      --dist hot: share of ops on the hot key (default 1.0)\n"
 	        "      --churn-every K   --dist churn: a new key every K ops (default 16)\n"
-	        "  -i, --impl LIST       evthrottle,evt-batch,mutex,floor,floor-batch,redis or\n"
-	        "                        all (default all: every one but redis)" REDIS_HELP "\n"
+	        "  -i, --impl LIST       evthrottle,evt-batch,mutex,floor,floor-batch,floor-work,\n"
+	        "                        redis, or all (default all: every one but floor-work\n"
+	        "                        and redis)" REDIS_HELP "\n"
 	        "                        (*-batch: 64 events a call, e.g. with\n"
 	        "                        evt_should_process_batch(); throughput only)\n"
 	        "      --redis-socket P  redis-server unix socket (default $EVT_BENCH_REDIS_SOCKET)\n"
+	        "      --floor-work N    floor-work: hash the key N more times a call, work that\n"
+	        "                        does not wait for the slot's cache miss (default 4)\n"
 	        "  -l, --latency         also time each call: p50 p99 p99.9 max\n"
 	        "      --samples N       latency samples per worker (default 1000000)\n"
 	        "      --handle H        process (default): one evthrottle handle per process,\n"
@@ -143,7 +149,7 @@ static int parse_impls(const char *s, unsigned *mask)
 
 enum {
 	OPT_ZIPF = 256, OPT_HOT_FRAC, OPT_CHURN_EVERY, OPT_SAMPLES, OPT_HANDLE,
-	OPT_TRACE_LEN, OPT_SEED, OPT_CSV, OPT_REDIS_SOCKET,
+	OPT_TRACE_LEN, OPT_SEED, OPT_CSV, OPT_REDIS_SOCKET, OPT_FLOOR_WORK,
 };
 
 static const struct option long_opts[] = {
@@ -167,6 +173,7 @@ static const struct option long_opts[] = {
 	{ "seed", required_argument, NULL, OPT_SEED },
 	{ "csv", no_argument, NULL, OPT_CSV },
 	{ "redis-socket", required_argument, NULL, OPT_REDIS_SOCKET },
+	{ "floor-work", required_argument, NULL, OPT_FLOOR_WORK },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -188,6 +195,7 @@ static int apply_opt(struct config *c, int opt, const char *arg)
 	case 'r': return parse_u32(arg, 1, 1000, &c->repeat);
 	case OPT_CSV: c->csv = true; return 0;
 	case OPT_REDIS_SOCKET: c->redis_socket = arg; return 0;
+	case OPT_FLOOR_WORK: return parse_u32(arg, 0, 64, &c->floor_work);
 	case OPT_ZIPF: return parse_double(arg, 0.0, 10.0, &c->zipf_s);
 	case OPT_HOT_FRAC: return parse_double(arg, 0.0, 1.0, &c->hot_frac);
 	case OPT_CHURN_EVERY: return parse_u32(arg, 1, UINT32_MAX, &c->churn_every);
@@ -225,7 +233,7 @@ static int parse_args(int argc, char **argv, struct config *c)
 		.window_ns = 10000000, .dist = DIST_UNIFORM, .zipf_s = 1.1, .hot_frac = 1.0,
 		.churn_every = 16, .impl_mask = IMPL_DEFAULT_MASK, .repeat = 1, .seed = 1,
 		.samples = 1000000, .trace_len = 1u << 22,
-		.redis_socket = getenv("EVT_BENCH_REDIS_SOCKET"),
+		.redis_socket = getenv("EVT_BENCH_REDIS_SOCKET"), .floor_work = 4,
 	};
 	int opt;
 	while ((opt = getopt_long(argc, argv, "n:c:o:p:t:w:d:i:lr:h", long_opts, NULL)) != -1) {

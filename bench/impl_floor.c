@@ -4,6 +4,10 @@
  * key's 64-byte slot, in a region as large as evthrottle's table.  No key compare,
  * no decision: its processed fraction is meaningless and not reported.  The hash is
  * XXH3 with a seed, as evthrottle's, so the gap to it is the table's own work.
+ *
+ * floor-work is the floor with --floor-work more hashes of the key a call: work
+ * that does not wait for the slot's cache miss, to show how per-call throughput
+ * falls with the instructions of a call alone (docs/benchmarks.md).
  */
 #include "bench.h"
 
@@ -20,7 +24,7 @@ struct floor_state {
 	unsigned char *region;
 	size_t size;
 	uint64_t seed;
-	uint32_t mask;
+	uint32_t mask, work;
 };
 
 static void *floor_create(const struct config *c)
@@ -37,6 +41,7 @@ static void *floor_create(const struct config *c)
 		return NULL;
 	}
 	s->mask = cap - 1;
+	s->work = c->floor_work;
 	if (getrandom(&s->seed, sizeof s->seed, 0) != sizeof s->seed)
 		s->seed = 0x5eed;
 	return s;
@@ -55,6 +60,29 @@ static int floor_decide(void *handle, uint64_t ts, const char *key, size_t len)
 	/* lock xadd on x86: the same full-barrier RMW a CAS costs, but it never fails */
 	(void)ts;
 	atomic_fetch_add_explicit(w, 1, memory_order_relaxed);
+	return 1;
+}
+
+/* n more hashes of the key, out of line so that the floor's own hash stays inlined
+ * in floor_work_decide() as in floor_decide(). */
+static __attribute__((noinline)) uint64_t more_hashes(const char *key, size_t len, uint64_t seed,
+                                                      uint32_t n)
+{
+	uint64_t sum = 0;
+	for (uint32_t i = 0; i < n; i++)
+		sum += XXH3_64bits_withSeed(key, len, seed + 1 + i);
+	return sum;
+}
+
+static int floor_work_decide(void *handle, uint64_t ts, const char *key, size_t len)
+{
+	const struct floor_state *s = handle;
+	uint64_t extra = s->work != 0 ? more_hashes(key, len, s->seed, s->work) : 0;
+	uint64_t h = XXH3_64bits_withSeed(key, len, s->seed);
+	_Atomic uint64_t *w = (_Atomic uint64_t *)(void *)(s->region + (h & s->mask) * 64);
+	(void)ts;
+	/* The extra hashes feed the value added, so that they cannot be left out. */
+	atomic_fetch_add_explicit(w, 1 + (extra & 1), memory_order_relaxed);
 	return 1;
 }
 
@@ -119,6 +147,17 @@ const struct impl_ops impl_floor_batch = {
 	.attach = floor_attach,
 	.decide = floor_decide,
 	.decide_batch = floor_decide_batch,
+	.detach = floor_detach,
+	.inspect = floor_inspect,
+	.destroy = floor_destroy,
+};
+
+const struct impl_ops impl_floor_work = {
+	.name = "floor-work",
+	.decides = false,
+	.create = floor_create,
+	.attach = floor_attach,
+	.decide = floor_work_decide,
 	.detach = floor_detach,
 	.inspect = floor_inspect,
 	.destroy = floor_destroy,

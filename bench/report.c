@@ -159,7 +159,7 @@ static void print_csv(const struct config *c, const struct run_result *res, unsi
 	       "wall_ns,ns_per_op_worker,mops,vs_mutex,vs_floor,on_cpu,cpu_ns_per_op,processed_frac,live_keys,"
 	       "region_bytes,bytes_per_slot,bytes_per_key,errors,timer,timer_p50_ns,"
 	       "lat_samples,lat_p50_ns,lat_p99_ns,lat_p999_ns,lat_max_ns,runs,mops_min,mops_max,"
-	       "failed\n");
+	       "failed,floor_work\n");
 	for (unsigned i = 0; i < n; i++) {
 		const struct run_result *x = &res[i];
 		printf("%s,%s,%g,%u,%u,%u,%u,%s,%llu,%llu,", x->impl->name, dist_name(c->dist),
@@ -190,7 +190,11 @@ static void print_csv(const struct config *c, const struct run_result *res, unsi
 			       x->lat_p999, x->lat_max);
 		else
 			printf(",,,,,,");
-		printf("%u,%.4f,%.4f,%d\n", x->runs, x->mops_min, x->mops_max, x->failed ? 1 : 0);
+		printf("%u,%.4f,%.4f,%d,", x->runs, x->mops_min, x->mops_max, x->failed ? 1 : 0);
+		if (x->impl == &impl_floor_work)
+			printf("%u\n", c->floor_work);
+		else
+			printf("\n");
 	}
 }
 

@@ -11,13 +11,17 @@
 #     in batches);
 #   - zipf(1.1) over 100K keys, 1 and 2 processes;
 #   - per-call latency percentiles, 1 and 2 processes;
+#   - instructions per call: the floor with 0..8 more hashes a call (floor-work),
+#     and, when valgrind is there, each implementation's instructions per event
+#     (callgrind, the measured loop only);
 #   - Redis (SET NX PX over a unix socket, 1 process, fewer ops) when redis-server
 #     and a hiredis build are there: a private server in a temporary directory,
 #     no TCP port, stopped at the end;
 #   - Python per call (bench/seed_model.py: the seed's pure-Python class, the
 #     python/evthrottle binding, the interpreter's call floor) when python3 is there.
 # Writes CSV (and machine.txt, summary.txt) under bench/results/, and with gnuplot
-# the PNG plots docs/img/bench-throughput.png and docs/img/bench-latency.png.
+# the PNG plots docs/img/bench-throughput.png, docs/img/bench-latency.png and
+# docs/img/bench-instructions.png.
 # --quick: short runs to try the script (numbers not worth keeping; writes to
 # $TMPDIR/evthrottle-bench-quick/ and draws no plots unless --img is given).
 set -euo pipefail
@@ -52,12 +56,16 @@ OPS=()                      # default
 REDIS_OPS=100k
 PY_CALLS=1000000
 SAMPLES=1000000
+WORK="0 1 2 3 4 6 8"        # --floor-work sweep
+CG_OPS=(1m 3m)              # callgrind: instructions = the difference / 2M ops
 if [ "$QUICK" = 1 ]; then
 	OPS=(-o 300k --trace-len 1m)
 	REDIS_OPS=5k
 	PY_CALLS=100000
 	SAMPLES=100000
 	REPEAT=1
+	WORK="0 4 8"
+	CG_OPS=(100k 300k)
 fi
 
 say() { printf '== %s\n' "$*" >&2; }
@@ -116,7 +124,8 @@ run_csv() {
 	rm -f "$tmp"
 }
 
-rm -f "$OUT/throughput.csv" "$OUT/latency.csv" "$OUT/redis.csv" "$OUT/python.csv"
+rm -f "$OUT/throughput.csv" "$OUT/latency.csv" "$OUT/redis.csv" "$OUT/python.csv" \
+	"$OUT/work.csv" "$OUT/instructions.csv"
 for cap in 262144 131072; do
 	for p in $PROCS; do
 		run_csv "$OUT/throughput.csv" -n 100k -c "$cap" -p "$p" -d uniform "${OPS[@]}"
@@ -129,6 +138,43 @@ for p in 1 2; do
 	run_csv "$OUT/latency.csv" -i evthrottle,mutex,floor -n 100k -c 262144 -p "$p" -l \
 		--samples "$SAMPLES" "${OPS[@]}"
 done
+
+# --- instructions per call: the floor with more work a call, and (valgrind) what
+# each implementation executes per event
+for n in $WORK; do
+	run_csv "$OUT/work.csv" -i floor-work --floor-work "$n" -n 100k -c 262144 -p 1 "${OPS[@]}"
+done
+# instr_per_op IMPL [ARGS]: instructions per event of the measured loop (callgrind
+# counts only inside the worker's phase()), steady state: the difference of two
+# runs, so that setup and the first inserts of the 100K keys cancel out.
+instr_per_op() {
+	local impl=$1 cg ir=() ops; shift
+	cg=$(mktemp -d)
+	for ops in "${CG_OPS[@]}"; do
+		rm -f "$cg"/cg.*
+		valgrind --tool=callgrind --toggle-collect=phase --callgrind-out-file="$cg/cg.%p" \
+			"$BENCH" -i "$impl" -o "$ops" --trace-len 1m -n 100k -c 262144 -p 1 "$@" \
+			>/dev/null 2>&1
+		ir+=("$(awk '/^summary:/ { s += $2 } END { print s + 0 }' "$cg"/cg.*)")
+	done
+	rm -rf "$cg"
+	python3 -c 'import sys; a, b, x, y = sys.argv[1:]
+def n(s): return float(s[:-1]) * {"k": 1e3, "m": 1e6}[s[-1]]
+print("%.1f" % ((float(b) - float(a)) / (n(y) - n(x))))' "${ir[0]}" "${ir[1]}" "${CG_OPS[@]}"
+}
+if command -v valgrind >/dev/null && command -v python3 >/dev/null; then
+	echo "impl,floor_work,instructions_per_event" >"$OUT/instructions.csv"
+	for impl in evthrottle evt-batch mutex floor floor-batch; do
+		say "callgrind: $impl"
+		echo "$impl,,$(instr_per_op "$impl")" >>"$OUT/instructions.csv"
+	done
+	for n in $WORK; do
+		say "callgrind: floor-work $n"
+		echo "floor-work,$n,$(instr_per_op floor-work --floor-work "$n")" >>"$OUT/instructions.csv"
+	done
+else
+	say "no valgrind (apt-get install valgrind): instructions per event skipped"
+fi
 
 # --- Redis: a private server on a unix socket in a temporary directory
 if "$BENCH" -h | grep -q 'SET NX PX' && command -v redis-server >/dev/null; then
@@ -249,6 +295,17 @@ if "seed-model" in pyr and e1:
         b = f(pyr["py-binding"], "ns_per_call")
         print("%-52s %-22s %-12s %s" % ("seed-model ns/call / py-binding ns/call", "%.2fx" % (s / b),
               "(no target)", ""))
+ins, work = rows("instructions.csv"), rows("work.csv")
+if ins:
+    print()
+    print("instructions per event (callgrind, the measured loop with its driver) and time per")
+    print("event, 1 process, uniform 100K keys, capacity 262144 (floor-work N: N more hashes a call)")
+    print("%-14s %12s %8s" % ("impl", "instr/event", "ns/op"))
+    wk = {r["floor_work"]: r for r in work}
+    for r in ins:
+        src = wk.get(r["floor_work"]) if r["impl"] == "floor-work" else get(th, r["impl"])
+        print("%-14s %12s %8.1f" % (r["impl"] + (" " + r["floor_work"] if r["floor_work"] else ""),
+              r["instructions_per_event"], f(src, "ns_per_op_worker")))
 EOF
 	cat "$OUT/summary.txt"
 fi
@@ -307,8 +364,48 @@ plot "$DAT/lat.dat" using 2:xtic(1) title "evthrottle", "" using 3 title "mutex 
      "" using 0:2:(sprintf("%d", \$2)) with labels offset -2.2,0.7 notitle, \
      "" using 0:3:(sprintf("%d", \$3)) with labels offset 2.2,0.7 notitle
 EOF
+	PLOTS="$IMG/bench-throughput.png $IMG/bench-latency.png"
+	if [ -s "$OUT/instructions.csv" ]; then
+		# work.dat: instructions, ns/op of the median, fastest and slowest run of
+		# floor-work N; impl.dat: the same for the implementations (1 process)
+		python3 - "$OUT" "$DAT" <<'EOF'
+import csv, os, sys
+out, dat = sys.argv[1:]
+def rows(name):
+    return list(csv.DictReader(open(os.path.join(out, name))))
+ins, th, work = rows("instructions.csv"), rows("throughput.csv"), rows("work.csv")
+def line(r, i):
+    return "%s %s %.3f %.3f" % (i, r["ns_per_op_worker"], 1000 / float(r["mops_max"]),
+                                1000 / float(r["mops_min"]))
+with open(os.path.join(dat, "work.dat"), "w") as w, open(os.path.join(dat, "impl.dat"), "w") as m:
+    for r in ins:
+        if r["impl"] == "floor-work":
+            src = next(x for x in work if x["floor_work"] == r["floor_work"])
+            w.write(line(src, r["instructions_per_event"]) + "\n")
+        else:
+            src = next(x for x in th if x["impl"] == r["impl"] and x["dist"] == "uniform"
+                       and x["capacity"] == "262144" and x["procs"] == "1")
+            m.write(line(src, r["instructions_per_event"]) + " " + r["impl"] + "\n")
+EOF
+		gnuplot <<EOF
+set terminal pngcairo size 720,420 font ",10"
+set output "$IMG/bench-instructions.png"
+set title "Time per event against instructions per event, 1 process, uniform 100K keys"
+set xlabel "instructions per event (callgrind: the measured loop, driver included)"
+set ylabel "ns per event (median of $REPEAT runs, bars: fastest-slowest)"
+set xrange [0:*]
+set yrange [0:*]
+set offsets 0, 0, graph 0.1, 0
+set key bottom right
+set grid
+plot "$DAT/work.dat" using 1:2:3:4 with yerrorlines lw 2 pt 7 title "memory floor + 0..8 more hashes a call", \
+     "$DAT/impl.dat" using 1:2:3:4 with yerrorbars pt 5 ps 1.2 lw 1 title "implementations", \
+     "$DAT/impl.dat" using 1:2:5 with labels offset 0,1.2 notitle
+EOF
+		PLOTS="$PLOTS $IMG/bench-instructions.png"
+	fi
 	rm -rf "$DAT"
-	say "plots: $IMG/bench-throughput.png $IMG/bench-latency.png"
+	say "plots: $PLOTS"
 elif [ -n "$IMG" ]; then
 	say "no gnuplot (apt-get install gnuplot-nox): no plots"
 fi
