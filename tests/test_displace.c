@@ -10,9 +10,9 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-#include "check.h"
 #include "common.h"
 #include "handle.h"
+#include "killed_check.h"
 
 #define FOREVER UINT64_MAX /* a window that never closes: nothing is reclaimed */
 
@@ -130,32 +130,6 @@ Test(displace, threads_filling_and_deciding_keep_each_key_once)
 	evt_unlink(name);
 }
 
-/* table_check() of a region whose clients were killed: a client killed between
- * publishing a key and counting it leaves the key count one off (check.h), so that
- * violation is kept apart from the others, as the drift published - counted. */
-struct killed_check {
-	unsigned other;
-	long long drift;
-};
-
-static void killed_report(void *ctx, const char *fmt, ...)
-{
-	struct killed_check *k = ctx;
-	char msg[512];
-	unsigned long long keys;
-	long long counted;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "%s\n", msg);
-	if (sscanf(msg, "table: %llu published keys, but the counters say %lld", &keys,
-	           &counted) == 2)
-		k->drift = (long long)keys - counted;
-	else
-		k->other++;
-}
-
 /* Children insert into a nearly full table and are killed at random moments, some
  * in the middle of moving a key.  Afterwards every key a child was told was new is
  * still there, and the region checks clean once the dead are reaped, but for the
@@ -209,8 +183,7 @@ Test(displace, killed_movers_leave_every_key)
 	}
 	for (unsigned i = 0; i < 2600; i++)
 		cr_expect_eq(decide_i(u, 2, i), 0, "key %u lost", i);
-	struct killed_check k = { 0, 0 };
-	table_check(&u->r, killed_report, &k);
+	struct killed_check k = killed_table_check(&u->r);
 	cr_expect_eq(k.other, 0, "table_check found violations");
 	cr_expect(k.drift >= 0 && k.drift <= CHILDREN,
 	          "%lld published keys not counted, more than one a killed child", k.drift);

@@ -18,6 +18,8 @@
 #include <sys/wait.h>
 
 #include "common.h"
+#include "handle.h"
+#include "killed_check.h"
 
 TestSuite(reclaim, .fini = unlink_names);
 
@@ -796,9 +798,12 @@ Test(reclaim, killed_mid_decision)
 	cr_expect(ok0 || ok1, "killed at step %llu: differs from the model without it at %llu, "
 	          "with it at %llu", (unsigned long long)done, (unsigned long long)first_bad0,
 	          (unsigned long long)first_bad1);
-	evt_stats s = stats(t);
-	cr_expect_eq(s.full, 0);
-	cr_expect_leq(s.keys, 1024);
+	cr_expect_eq(stats(t).full, 0);
+	/* The kill may have fallen between a change and its count (a reclaim, or the
+	 * insert after it): one off either way, and nothing else wrong. */
+	struct killed_check k = killed_table_check(&t->r);
+	cr_expect_eq(k.other, 0, "table_check found violations");
+	cr_expect(k.drift >= -1 && k.drift <= 1, "key count %lld off after one kill", k.drift);
 	model_free(&m0);
 	model_free(&m1);
 	munmap(sh, sizeof *sh);
