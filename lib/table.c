@@ -388,28 +388,44 @@ static uint32_t hop_back(const struct region *r, const struct table_client *me, 
 	return d;
 }
 
+/* How often displace() starts over: after finding no key to move although its
+ * free slot stayed free (a neighbour mid-insert may be in the way for a moment),
+ * and after losing its free slot to another insert, which is progress for someone
+ * else and so retried many more times before the table is called full. */
+#define DISPLACE_STUCK 4
+#define DISPLACE_RACES 64
+
 /*
  * Hopscotch: the neighbourhood is full of live keys, so find a free slot further
  * on and move keys towards their own homes, each within its neighbourhood, until
- * the free slot is in k's neighbourhood; then take it.
+ * the free slot is in k's neighbourhood; then take it.  False when no slot is free
+ * within REGION_DISPLACE, or when the moves keep failing.
  */
 static bool displace(const struct region *r, const struct table_client *me, const struct hkey *k,
                      uint32_t *slot, uint64_t *ctrl)
 {
-	for (int attempt = 0; attempt < 4; attempt++) {
-		uint32_t d = next_empty(r, k->home, REGION_NBHD);
-		while (d >= REGION_NBHD && d < REGION_DISPLACE) {
-			uint32_t nd = hop_back(r, me, k->home, d);
-			d = nd == d ? REGION_DISPLACE : nd;
-		}
-		if (d >= REGION_NBHD)
+	for (unsigned stuck = 0, races = 0; stuck < DISPLACE_STUCK && races < DISPLACE_RACES;) {
+		/* From 0: a slot of the neighbourhood may have been freed meanwhile. */
+		uint32_t d = next_empty(r, k->home, 0);
+		if (d >= REGION_DISPLACE)
 			return false;
-		uint32_t i = (k->home + d) & r->mask;
-		uint64_t c = atomic_load_explicit(&region_slot(r, i)->ctrl, acquire);
-		if (CTRL_STATE(c) == SLOT_EMPTY && take(region_slot(r, i), c, k->tag, me->index, ctrl)) {
-			*slot = i;
-			return true;
+		while (d >= REGION_NBHD) {
+			uint32_t nd = hop_back(r, me, k->home, d);
+			if (nd == d)
+				break;
+			d = nd;
 		}
+		struct region_slot *s = region_slot(r, k->home + d);
+		uint64_t c = atomic_load_explicit(&s->ctrl, acquire);
+		if (CTRL_STATE(c) != SLOT_EMPTY)
+			races++; /* another insert took the free slot */
+		else if (d >= REGION_NBHD)
+			stuck++;
+		else if (take(s, c, k->tag, me->index, ctrl)) {
+			*slot = (k->home + d) & r->mask;
+			return true;
+		} else
+			races++;
 	}
 	return false;
 }
