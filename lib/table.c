@@ -388,23 +388,22 @@ static uint32_t hop_back(const struct region *r, const struct table_client *me, 
 	return d;
 }
 
-/* How often displace() starts over: after finding no key to move although its
- * free slot stayed free (a neighbour mid-insert may be in the way for a moment),
- * and after losing its free slot to another insert, which is progress for someone
- * else and so retried many more times before the table is called full. */
-#define DISPLACE_STUCK 4
-#define DISPLACE_RACES 64
+/* How many times displace() starts over after another insert took the free slot
+ * it was moving keys towards: that insert made progress, and there may still be
+ * room for this one. */
+#define DISPLACE_RACES 16
 
 /*
  * Hopscotch: the neighbourhood is full of live keys, so find a free slot further
  * on and move keys towards their own homes, each within its neighbourhood, until
  * the free slot is in k's neighbourhood; then take it.  False when no slot is free
- * within REGION_DISPLACE, or when the moves keep failing.
+ * within REGION_DISPLACE, when no key can move into the free slot, or when other
+ * inserts keep taking it.
  */
 static bool displace(const struct region *r, const struct table_client *me, const struct hkey *k,
                      uint32_t *slot, uint64_t *ctrl)
 {
-	for (unsigned stuck = 0, races = 0; stuck < DISPLACE_STUCK && races < DISPLACE_RACES;) {
+	for (unsigned races = 0; races < DISPLACE_RACES; races++) {
 		/* From 0: a slot of the neighbourhood may have been freed meanwhile. */
 		uint32_t d = next_empty(r, k->home, 0);
 		if (d >= REGION_DISPLACE)
@@ -417,15 +416,15 @@ static bool displace(const struct region *r, const struct table_client *me, cons
 		}
 		struct region_slot *s = region_slot(r, k->home + d);
 		uint64_t c = atomic_load_explicit(&s->ctrl, acquire);
-		if (CTRL_STATE(c) != SLOT_EMPTY)
-			races++; /* another insert took the free slot */
-		else if (d >= REGION_NBHD)
-			stuck++;
-		else if (take(s, c, k->tag, me->index, ctrl)) {
-			*slot = (k->home + d) & r->mask;
-			return true;
-		} else
-			races++;
+		if (CTRL_STATE(c) == SLOT_EMPTY) {
+			if (d >= REGION_NBHD)
+				return false; /* no key can move into it */
+			if (take(s, c, k->tag, me->index, ctrl)) {
+				*slot = (k->home + d) & r->mask;
+				return true;
+			}
+		}
+		/* Another insert took the free slot: start over. */
 	}
 	return false;
 }

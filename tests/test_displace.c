@@ -140,9 +140,9 @@ Test(displace, threads_filling_and_deciding_keep_each_key_once)
 }
 
 /* A small table filled to ~80% by four threads at once, a hundred times: inserts
- * racing for the few free slots near each other's homes.  An insert that met
- * another on its way (its free slot taken, or a key to move not yet published)
- * used to give up at once and answer "full" (-ENOSPC), in about one round in 400. */
+ * racing for the few free slots near each other's homes.  An insert whose free
+ * slot another insert took used to give up and answer "full" (-ENOSPC) at once,
+ * in about one round in 400. */
 Test(displace, threads_racing_for_the_last_slots)
 {
 	for (int round = 0; round < 100; round++)
