@@ -52,11 +52,17 @@ static void *floor_attach(void *state)
 	return state;
 }
 
+/* The first word of the key's slot. */
+static inline _Atomic uint64_t *floor_word(const struct floor_state *s, const char *key,
+                                           size_t len)
+{
+	uint64_t h = XXH3_64bits_withSeed(key, len, s->seed);
+	return (_Atomic uint64_t *)(void *)(s->region + (h & s->mask) * 64);
+}
+
 static int floor_decide(void *handle, uint64_t ts, const char *key, size_t len)
 {
-	const struct floor_state *s = handle;
-	uint64_t h = XXH3_64bits_withSeed(key, len, s->seed);
-	_Atomic uint64_t *w = (_Atomic uint64_t *)(void *)(s->region + (h & s->mask) * 64);
+	_Atomic uint64_t *w = floor_word(handle, key, len);
 	/* lock xadd on x86: the same full-barrier RMW a CAS costs, but it never fails */
 	(void)ts;
 	atomic_fetch_add_explicit(w, 1, memory_order_relaxed);
@@ -78,8 +84,7 @@ static int floor_work_decide(void *handle, uint64_t ts, const char *key, size_t 
 {
 	const struct floor_state *s = handle;
 	uint64_t extra = s->work != 0 ? more_hashes(key, len, s->seed, s->work) : 0;
-	uint64_t h = XXH3_64bits_withSeed(key, len, s->seed);
-	_Atomic uint64_t *w = (_Atomic uint64_t *)(void *)(s->region + (h & s->mask) * 64);
+	_Atomic uint64_t *w = floor_word(s, key, len);
 	(void)ts;
 	/* The extra hashes feed the value added, so that they cannot be left out. */
 	atomic_fetch_add_explicit(w, 1 + (extra & 1), memory_order_relaxed);
@@ -96,8 +101,7 @@ static int floor_decide_batch(void *handle, evt_event *ev, size_t n)
 	for (size_t at = 0; at < n; at += GROUP) {
 		size_t m = n - at < GROUP ? n - at : GROUP;
 		for (size_t j = 0; j < m; j++) {
-			uint64_t h = XXH3_64bits_withSeed(ev[at + j].key, ev[at + j].key_len, s->seed);
-			w[j] = (_Atomic uint64_t *)(void *)(s->region + (h & s->mask) * 64);
+			w[j] = floor_word(s, ev[at + j].key, ev[at + j].key_len);
 			__builtin_prefetch((void *)w[j]);
 		}
 		for (size_t j = 0; j < m; j++) {
