@@ -143,7 +143,8 @@ int evt_unlink(const char *name);
 int evt_should_process(evt_throttle *t, uint64_t ts_ns, const char *event_id,
                        const void *key, size_t key_len);
 
-/* evt_should_process() that also reports EVT_INFO_* bits in *info (may be NULL). */
+/* evt_should_process() that also reports EVT_INFO_* bits in *info (may be NULL):
+ * set on every return, 0 when there is nothing to report. */
 int evt_should_process_ex(evt_throttle *t, uint64_t ts_ns, const char *event_id,
                           const void *key, size_t key_len, unsigned *info);
 

@@ -25,6 +25,7 @@ static int open_handle(struct region *r, evt_throttle **out)
 		return rc;
 	}
 	t->r = *r;
+	t->decide_len_max = r->readonly ? 0 : r->key_max;
 	*out = t;
 	return 0;
 }
@@ -83,8 +84,7 @@ static int writable(const evt_throttle *t)
 /* The checks of a decision, in one predictable branch on the hot path. */
 static inline int decide_check(const evt_throttle *t, const void *key, size_t key_len)
 {
-	if (__builtin_expect(t != NULL && !t->r.readonly && key != NULL && key_len - 1 < t->r.key_max,
-	                     1))
+	if (__builtin_expect(t != NULL && key != NULL && key_len - 1 < t->decide_len_max, 1))
 		return 0;
 	int rc = writable(t);
 	return rc < 0 ? rc : table_key_check(&t->r, key, key_len);
@@ -103,16 +103,16 @@ int evt_should_process_ex(evt_throttle *t, uint64_t ts_ns, const char *event_id,
                           const void *key, size_t key_len, unsigned *info)
 {
 	(void)event_id;
-	unsigned scratch;
-	return decide(t, ts_ns, key, key_len, info != NULL ? info : &scratch);
+	if (info != NULL)
+		*info = 0;
+	return decide(t, ts_ns, key, key_len, info);
 }
 
 int evt_should_process(evt_throttle *t, uint64_t ts_ns, const char *event_id,
                        const void *key, size_t key_len)
 {
 	(void)event_id;
-	unsigned info;
-	return decide(t, ts_ns, key, key_len, &info);
+	return decide(t, ts_ns, key, key_len, NULL);
 }
 
 int evt_should_process_batch(evt_throttle *t, evt_event *events, size_t n)

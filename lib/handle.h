@@ -9,6 +9,8 @@
 struct evt_throttle {
 	struct region r;
 	struct table_client me; /* entry is NULL on a read-only handle */
+	uint32_t decide_len_max; /* r.key_max, or 0 on a read-only handle: the
+	                            decision's checks in one compare */
 };
 
 #endif /* EVT_HANDLE_H */

@@ -40,6 +40,7 @@ struct hkey {
 
 /* A published key as read from its slot. */
 struct found {
+	struct region_slot *s;
 	uint32_t slot;
 	uint64_t ctrl, last;
 };
@@ -178,7 +179,7 @@ static hot_inline int find_once(const struct region *r, const struct hkey *k, st
 		uint64_t c = atomic_load_explicit(&s->ctrl, acquire);
 		if ((c & match_mask) != match || !key_equal(s, k))
 			continue;
-		*f = (struct found){ i, c, atomic_load_explicit(&s->last, relaxed) };
+		*f = (struct found){ s, i, c, atomic_load_explicit(&s->last, relaxed) };
 		hit = FIND_HIT;
 		break;
 	}
@@ -192,7 +193,7 @@ static hot_inline int find_once(const struct region *r, const struct hkey *k, st
 	 * bumps it), so last was its value at that moment. */
 	atomic_thread_fence(acquire);
 	if (atomic_load_explicit(&home->hop, relaxed) != w ||
-	    (hit && atomic_load_explicit(&region_slot(r, f->slot)->ctrl, relaxed) != f->ctrl))
+	    (hit && atomic_load_explicit(&f->s->ctrl, relaxed) != f->ctrl))
 		return FIND_AGAIN;
 	*hop = w;
 	return hit;
@@ -226,7 +227,7 @@ static bool published(const struct region *r, uint32_t i, struct found *f)
 	atomic_thread_fence(acquire);
 	if (atomic_load_explicit(&s->ctrl, relaxed) != c || !(HOP_BITS(w) & (1u << bit)))
 		return false;
-	*f = (struct found){ i, c, last };
+	*f = (struct found){ s, i, c, last };
 	return true;
 }
 
@@ -262,7 +263,7 @@ static void finish_remove(const struct region *r, uint32_t i, uint64_t c)
 static bool remove_found(const struct region *r, const struct found *f)
 {
 	uint64_t dying = CTRL_NEXT(f->ctrl, SLOT_DYING);
-	if (!cas_pair(region_slot(r, f->slot), f->ctrl, f->last, dying, f->last))
+	if (!cas_pair(f->s, f->ctrl, f->last, dying, f->last))
 		return false;
 	finish_remove(r, f->slot, dying);
 	return true;
@@ -528,31 +529,36 @@ static int insert(const struct region *r, const struct table_client *me, const s
 
 /* Decide on a found key: throttle, or process if its {ctrl, last} did not change
  * since it was read; -EAGAIN if it did (decided on or removed meanwhile). */
-static hot_inline int decide_found(const struct region *r, const struct table_client *me,
-                                   uint64_t ts, uint64_t window, const struct found *f)
+static hot_inline int decide_found(const struct table_client *me, uint64_t ts, uint64_t window,
+                                   const struct found *f)
 {
 	if (!window_closed(f->last, ts, window)) {
 		count(me, CTR_THROTTLED);
 		return 0;
 	}
-	if (!cas_pair(region_slot(r, f->slot), f->ctrl, f->last, f->ctrl, ts))
+	if (!cas_pair(f->s, f->ctrl, f->last, f->ctrl, ts))
 		return -EAGAIN;
 	count(me, CTR_PROCESSED);
 	return 1;
 }
 
-/* Every case of a decision: inserts, and retries after losing a race.  It hashes
- * the key again, so that the common case keeps its hkey in registers. */
+/* Every case of a decision: inserts, and retries after losing a race, and keys
+ * too long for the inlined hash.  It hashes the key again, so that the common case
+ * keeps its hkey in registers. */
 static __attribute__((noinline)) int decide_slow(const struct region *r,
                                                  const struct table_client *me, uint64_t ts,
-                                                 uint64_t window, const void *key,
-                                                 uint32_t len, unsigned *info)
+                                                 const void *key, uint32_t len, unsigned *info)
 {
+	/* Pairs with the release store in evt_update_window(). */
+	uint64_t window = atomic_load_explicit(&r->hdr->window_ns, acquire);
 	struct hkey k = hkey_make(r, key, len);
+	unsigned scratch = 0;
+	if (info == NULL)
+		info = &scratch;
 	for (;;) {
 		struct found f;
 		uint64_t w;
-		int rc = find(r, &k, &f, &w) ? decide_found(r, me, ts, window, &f)
+		int rc = find(r, &k, &f, &w) ? decide_found(me, ts, window, &f)
 		                             : insert(r, me, &k, ts, window, w, info);
 		if (rc != -EAGAIN)
 			return rc;
@@ -561,29 +567,36 @@ static __attribute__((noinline)) int decide_slow(const struct region *r,
 
 /* A decision on a hashed key.  The common case, a key found on the first look, is
  * inlined here and kept short: its length decides how many decisions' cache misses
- * the CPU can overlap. */
+ * the CPU can overlap.  Everything else is a tail call to decide_slow(). */
 static hot_inline int decide_key(const struct region *r, const struct table_client *me,
                                  uint64_t ts, const struct hkey *k, unsigned *info)
 {
-	/* Pairs with the release store in evt_update_window(). */
-	uint64_t window = atomic_load_explicit(&r->hdr->window_ns, acquire);
 	note_ts(me, ts);
-	*info = 0;
 	struct found f;
 	uint64_t w;
 	if (__builtin_expect(find_once(r, k, &f, &w) == FIND_HIT, 1)) {
-		int rc = decide_found(r, me, ts, window, &f);
+		/* Pairs with the release store in evt_update_window(). */
+		uint64_t window = atomic_load_explicit(&r->hdr->window_ns, acquire);
+		int rc = decide_found(me, ts, window, &f);
 		if (rc != -EAGAIN)
 			return rc;
 	}
-	return decide_slow(r, me, ts, window, k->key, k->len, info);
+	return decide_slow(r, me, ts, k->key, k->len, info);
 }
+
+/* Keys up to this long take XXH3's short-input path, inlined below; longer ones
+ * go to decide_slow(), whose hash is a call (and costs more than the call). */
+#define INLINE_KEY_MAX 16u
 
 /* flatten: the hash is inlined too, and the rare paths stay behind decide_slow(). */
 __attribute__((flatten)) int table_decide(const struct region *r, const struct table_client *me,
                                           uint64_t ts, const void *key, uint32_t len,
                                           unsigned *info)
 {
+	if (__builtin_expect(len > INLINE_KEY_MAX, 0)) {
+		note_ts(me, ts);
+		return decide_slow(r, me, ts, key, len, info);
+	}
 	struct hkey k = hkey_make(r, key, len);
 	return decide_key(r, me, ts, &k, info);
 }

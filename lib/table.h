@@ -20,7 +20,9 @@ static inline int table_key_check(const struct region *r, const void *key, size_
 	return len > r->key_max ? -EMSGSIZE : 0;
 }
 
-/* 1 process, 0 throttle, or -ENOSPC (full, policy error); *info gets EVT_INFO_*.
+/* 1 process, 0 throttle, or -ENOSPC (full, policy error).  info may be NULL;
+ * otherwise it must be 0 on entry and gets the EVT_INFO_* bits of the decision
+ * (the common case, a key found and decided, has none and never touches it).
  * The key must have passed table_key_check(). */
 int table_decide(const struct region *r, const struct table_client *me, uint64_t ts,
                  const void *key, uint32_t len, unsigned *info);

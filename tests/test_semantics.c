@@ -162,7 +162,8 @@ static size_t model_count(const struct model *m)
 }
 
 /* Random mixes of decisions (timestamps jumping back and forth), window changes,
- * clears and clear_keys agree with the model call for call. */
+ * clears and clear_keys agree with the model call for call.  Keys are 3 to 32
+ * bytes, so both the inlined short-key path and the general one are checked. */
 Test(semantics, random_sequences_match_the_model)
 {
 	evt_options o = EVT_OPTIONS_INIT;
@@ -176,8 +177,8 @@ Test(semantics, random_sequences_match_the_model)
 		uint64_t now = (uint64_t)random();
 		for (int i = 0; i < 20000; i++) {
 			int r = (int)(random() % 1000), k = (int)(random() % MODEL_KEYS);
-			char key[32];
-			int len = snprintf(key, sizeof key, "key-%d", k);
+			char key[40];
+			int len = snprintf(key, sizeof key, "%0*d", 3 + k % 30, k);
 			now += (uint64_t)(random() % 7);
 			uint64_t ts = r < 100 ? now - (uint64_t)(random() % 40) : now;
 			if (r == 0) {
