@@ -137,6 +137,36 @@ Test(semantics, event_id_takes_no_part)
 	evt_close(t);
 }
 
+/* *info from evt_should_process_ex() is set on every return, whatever it held, for
+ * keys on the inlined path (up to 16 bytes) and on the general one (longer). */
+Test(semantics, info_is_set_on_every_return)
+{
+	evt_options o = EVT_OPTIONS_INIT;
+	o.window_ns = 10;
+	evt_throttle *t;
+	cr_assert_eq(evt_create(NULL, &o, &t), 0);
+	static const char *const keys[] = { "k", "sixteen-bytes-16", "seventeen-bytes-1",
+		                            "a key of thirty-two bytes, 32 B." };
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		const char *k = keys[i];
+		size_t len = strlen(k);
+		unsigned info = 0xdeadu;
+		cr_expect_eq(evt_should_process_ex(t, 100, NULL, k, len, &info), 1, "%s", k);
+		cr_expect_eq(info, EVT_INFO_NEW_KEY, "%s: new key, info %#x", k, info);
+		info = 0xdeadu;
+		cr_expect_eq(evt_should_process_ex(t, 105, NULL, k, len, &info), 0, "%s", k);
+		cr_expect_eq(info, 0u, "%s: throttled, info %#x", k, info);
+		info = 0xdeadu;
+		cr_expect_eq(evt_should_process_ex(t, 110, NULL, k, len, &info), 1, "%s", k);
+		cr_expect_eq(info, 0u, "%s: processed again, info %#x", k, info);
+		info = 0xdeadu;
+		cr_expect_eq(evt_should_process_ex(t, 110, NULL, k, 0, &info), -EINVAL, "%s", k);
+		cr_expect_eq(info, 0u, "%s: bad length, info %#x", k, info);
+		cr_expect_eq(evt_should_process_ex(t, 120, NULL, k, len, NULL), 1, "%s", k);
+	}
+	evt_close(t);
+}
+
 /* The seed's semantics as an unbounded model, for random sequences. */
 #define MODEL_KEYS 300
 struct model {
