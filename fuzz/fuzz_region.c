@@ -169,7 +169,7 @@ static int inspect(const struct region *r)
 	if (live > r->client_max)
 		fail("clients_totals counted more live clients than client_max");
 	(void)table_horizon(r);
-	evt_throttle t = { .r = *r };
+	evt_throttle t = handle_make(r);
 	evt_stats st;
 	if (evt_stats_get(&t, &st) != 0)
 		fail("evt_stats_get failed on a valid handle");
@@ -214,7 +214,7 @@ static void client_ops(const struct region *r, const uint8_t knobs[32])
 	keys_make(&ks, r, knobs);
 	clients_reap_dead(r);
 	/* The handle evt_attach() would make. */
-	evt_throttle t = { .r = *r };
+	evt_throttle t = handle_make(r);
 	bool registered = client_register(r, &t.me) == 0;
 	if (!registered) /* every entry taken: borrow entry 0, as a reaper would */
 		t.me = (struct table_client){ region_client(r, 0), 0 };

@@ -13,19 +13,20 @@
 
 static int open_handle(struct region *r, evt_throttle **out)
 {
-	evt_throttle *t = calloc(1, sizeof *t);
+	evt_throttle *t = malloc(sizeof *t);
 	int rc = t == NULL ? -ENOMEM : 0;
-	if (rc == 0 && !r->readonly) {
-		clients_reap_dead(r);
-		rc = client_register(r, &t->me);
+	if (rc == 0) {
+		*t = handle_make(r);
+		if (!r->readonly) {
+			clients_reap_dead(r);
+			rc = client_register(r, &t->me);
+		}
 	}
 	if (rc < 0) {
 		free(t);
 		region_unmap(r);
 		return rc;
 	}
-	t->r = *r;
-	t->decide_len_max = r->readonly ? 0 : r->key_max;
 	*out = t;
 	return 0;
 }

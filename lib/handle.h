@@ -13,4 +13,10 @@ struct evt_throttle {
 	                            decision's checks in one compare */
 };
 
+/* A handle on the mapping r, with no client entry yet (me zeroed, for the caller). */
+static inline struct evt_throttle handle_make(const struct region *r)
+{
+	return (struct evt_throttle){ .r = *r, .decide_len_max = r->readonly ? 0 : r->key_max };
+}
+
 #endif /* EVT_HANDLE_H */

@@ -43,6 +43,7 @@ struct found {
 	struct region_slot *s;
 	uint32_t slot;
 	uint64_t ctrl, last;
+	uint64_t window; /* find_once(): the window while the key held last */
 };
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "key words are little-endian");
@@ -180,7 +181,7 @@ static hot_inline int find_once(const struct region *r, const struct hkey *k, st
 	uint32_t bits = HOP_BITS(w);
 	int hit = FIND_ABSENT;
 	if ((c & match_mask) == match && key_equal(home, k) && (bits & 1u)) {
-		*f = (struct found){ home, k->home, c, atomic_load_explicit(&home->last, relaxed) };
+		*f = (struct found){ home, k->home, c, atomic_load_explicit(&home->last, relaxed), 0 };
 		hit = FIND_HIT;
 	}
 	for (bits &= ~1u; !hit && bits != 0; bits &= bits - 1) {
@@ -189,13 +190,19 @@ static hot_inline int find_once(const struct region *r, const struct hkey *k, st
 		c = atomic_load_explicit(&s->ctrl, acquire);
 		if ((c & match_mask) != match || !key_equal(s, k))
 			continue;
-		*f = (struct found){ s, i, c, atomic_load_explicit(&s->last, relaxed) };
+		*f = (struct found){ s, i, c, atomic_load_explicit(&s->last, relaxed), 0 };
 		hit = FIND_HIT;
 	}
 	if (__builtin_expect(hit && CTRL_STATE(f->ctrl) == SLOT_MOVING, 0)) {
 		finish_move(r, f->slot, f->ctrl);
 		return FIND_AGAIN;
 	}
+	/* The window to decide with, read while the key is known to exist (the
+	 * re-reads below prove it) and last can only have grown: a throttle answer
+	 * is right at this instant.  Pairs with the release store in
+	 * evt_update_window(). */
+	if (hit)
+		f->window = atomic_load_explicit(&r->hdr->window_ns, acquire);
 	/* Validate like a seqlock reader: the reads above happen before the re-reads
 	 * below.  An unchanged hop word means no slot of this home was removed or
 	 * reused meanwhile; an unchanged ctrl means the key was not removed (DYING
@@ -236,7 +243,7 @@ static bool published(const struct region *r, uint32_t i, struct found *f)
 	atomic_thread_fence(acquire);
 	if (atomic_load_explicit(&s->ctrl, relaxed) != c || !(HOP_BITS(w) & (1u << bit)))
 		return false;
-	*f = (struct found){ s, i, c, last };
+	*f = (struct found){ s, i, c, last, 0 };
 	return true;
 }
 
@@ -502,11 +509,14 @@ static int full(const struct region *r, const struct table_client *me, unsigned 
 /* k was absent under hop word w: insert it with last = ts.  -EAGAIN: another
  * client inserted k first; decide again. */
 static int insert(const struct region *r, const struct table_client *me, const struct hkey *k,
-                  uint64_t ts, uint64_t window, uint64_t w, unsigned *info)
+                  uint64_t ts, uint64_t w, unsigned *info)
 {
 	uint32_t i;
 	uint64_t c;
 	bool reclaimed = false;
+	/* For reclaiming expired keys.  Pairs with the release store in
+	 * evt_update_window(). */
+	uint64_t window = atomic_load_explicit(&r->hdr->window_ns, acquire);
 	if (!claim(r, me, k, window, &i, &c, &reclaimed))
 		return full(r, me, info);
 	struct region_slot *s = region_slot(r, i);
@@ -538,10 +548,10 @@ static int insert(const struct region *r, const struct table_client *me, const s
 
 /* Decide on a found key: throttle, or process if its {ctrl, last} did not change
  * since it was read; -EAGAIN if it did (decided on or removed meanwhile). */
-static hot_inline int decide_found(const struct table_client *me, uint64_t ts, uint64_t window,
+static hot_inline int decide_found(const struct table_client *me, uint64_t ts,
                                    const struct found *f)
 {
-	if (!window_closed(f->last, ts, window)) {
+	if (!window_closed(f->last, ts, f->window)) {
 		count(me, CTR_THROTTLED);
 		return 0;
 	}
@@ -558,8 +568,6 @@ static __attribute__((noinline)) int decide_slow(const struct region *r,
                                                  const struct table_client *me, uint64_t ts,
                                                  const void *key, uint32_t len, unsigned *info)
 {
-	/* Pairs with the release store in evt_update_window(). */
-	uint64_t window = atomic_load_explicit(&r->hdr->window_ns, acquire);
 	struct hkey k = hkey_make(r, key, len);
 	unsigned scratch = 0;
 	if (info == NULL)
@@ -567,8 +575,7 @@ static __attribute__((noinline)) int decide_slow(const struct region *r,
 	for (;;) {
 		struct found f;
 		uint64_t w;
-		int rc = find(r, &k, &f, &w) ? decide_found(me, ts, window, &f)
-		                             : insert(r, me, &k, ts, window, w, info);
+		int rc = find(r, &k, &f, &w) ? decide_found(me, ts, &f) : insert(r, me, &k, ts, w, info);
 		if (rc != -EAGAIN)
 			return rc;
 	}
@@ -584,9 +591,7 @@ static hot_inline int decide_key(const struct region *r, const struct table_clie
 	struct found f;
 	uint64_t w;
 	if (__builtin_expect(find_once(r, k, &f, &w) == FIND_HIT, 1)) {
-		/* Pairs with the release store in evt_update_window(). */
-		uint64_t window = atomic_load_explicit(&r->hdr->window_ns, acquire);
-		int rc = decide_found(me, ts, window, &f);
+		int rc = decide_found(me, ts, &f);
 		if (rc != -EAGAIN)
 			return rc;
 	}

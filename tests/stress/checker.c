@@ -4,15 +4,15 @@
  * what happened, lenient only where concurrency leaves it open, each leniency
  * named below.
  *
- * What the library does (lib/table.c).  A decision reads the window W once, at
- * its start, then finds its key with last = L and throttles iff ts < L or
- * ts - L < W, else sets last = ts; or finds it absent and inserts it with
- * last = ts (processed).  Each answer takes effect at one instant inside the
- * call.  A key's state changes otherwise only when it is removed: by
- * evt_clear_key()/evt_clear() (per key, at one instant inside that call) or by
- * reclaim (an insert needing room, or the daemon's sweep), which removes a key
- * only if last + W_r <= H, H the reclaim horizon and W_r the window that
- * reclaimer read at the start of its own call.
+ * What the library does (lib/table.c).  A decision finds its key with last = L,
+ * reads the window W while the key still holds L or more, and throttles iff
+ * ts < L or ts - L < W, else sets last = ts (if last is still L; else it looks
+ * again); or finds it absent and inserts it with last = ts (processed).  Each
+ * answer takes effect at one instant inside the call.  A key's state changes
+ * otherwise only when it is removed: by evt_clear_key()/evt_clear() (per key, at
+ * one instant inside that call) or by reclaim (an insert needing room, or the
+ * daemon's sweep), which removes a key only if last + W_r <= H, H the reclaim
+ * horizon and W_r the window that reclaimer read at the start of its own call.
  *
  * The anchor bound.  H is the lowest watermark of the live clients.  The
  * controller is a live client from before the first client decision until after
