@@ -83,20 +83,6 @@ static uint64_t splitmix(uint64_t *s)
 	return z ^ (z >> 31);
 }
 
-/* "k" and the decimal id: no allocation, no locale. */
-static size_t key_str(char *buf, uint32_t id)
-{
-	char tmp[12];
-	size_t n = 0, len = 0;
-	do
-		tmp[n++] = (char)('0' + id % 10);
-	while ((id /= 10) != 0);
-	buf[len++] = 'k';
-	while (n > 0)
-		buf[len++] = tmp[--n];
-	return len;
-}
-
 static uint64_t next_ts(struct work *w, size_t i, uint64_t prev)
 {
 	switch (w->clock) {
@@ -147,7 +133,7 @@ static void run_work(struct work *w)
 			t = NULL;
 	}
 	uint64_t rng = w->seed, prev = 0;
-	char key[16];
+	char key[TEST_KEY_LONG];
 	size_t i = 0;
 	/* A first decision before the start line, so that every client has a
 	 * watermark before anyone can need a reclaim (a client that has not decided
@@ -155,7 +141,7 @@ static void run_work(struct work *w)
 	if (t != NULL) {
 		uint64_t ts = prev = next_ts(w, i, 0);
 		uint32_t id = PRIVATE_BASE + w->src;
-		size_t len = key_str(key, id);
+		size_t len = test_key(key, 'k', id);
 		record(w, i++, ts, id, evt_should_process(t, ts, NULL, key, len));
 	}
 	start_line(w);
@@ -164,7 +150,7 @@ static void run_work(struct work *w)
 	for (; i < w->n; i++) {
 		uint64_t ts = prev = next_ts(w, i, prev);
 		uint32_t id = pick_key(w, &rng, ts);
-		size_t len = key_str(key, id);
+		size_t len = test_key(key, 'k', id);
 		record(w, i, ts, id, evt_should_process(t, ts, NULL, key, len));
 	}
 	if (w->t == NULL)

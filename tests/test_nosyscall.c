@@ -40,20 +40,6 @@ static uint64_t mix(uint64_t x)
 	return x;
 }
 
-/* "n" and the decimal id: no allocation, no locale, no syscall. */
-static size_t key_str(char *buf, uint64_t id)
-{
-	char tmp[24];
-	size_t n = 0, len = 0;
-	do
-		tmp[n++] = (char)('0' + id % 10);
-	while ((id /= 10) != 0);
-	buf[len++] = 'n';
-	while (n > 0)
-		buf[len++] = tmp[--n];
-	return len;
-}
-
 static void tally(struct tally *r, int a)
 {
 	if (a == 1)
@@ -75,7 +61,7 @@ static void trace(evt_throttle *t, struct tally *r)
 		uint64_t h = mix(i + 1);
 		uint64_t id = h % 4 == 0 ? 1000 + i : (h >> 8) % 64;
 		unsigned j = i % 16;
-		size_t len = key_str(key[j], id);
+		size_t len = test_key(key[j], 'n', id);
 		if (i / 16 % 2 == 0) {
 			tally(r, evt_should_process(t, 1000 + 2 * i, NULL, key[j], len));
 		} else {

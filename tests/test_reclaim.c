@@ -94,23 +94,10 @@ static uint64_t splitmix(uint64_t *s)
 	return z ^ (z >> 31);
 }
 
-static size_t key_str(char *buf, char prefix, uint32_t id)
-{
-	char tmp[12];
-	size_t n = 0, len = 0;
-	do
-		tmp[n++] = (char)('0' + id % 10);
-	while ((id /= 10) != 0);
-	buf[len++] = prefix;
-	while (n > 0)
-		buf[len++] = tmp[--n];
-	return len;
-}
-
 static int decide_id(evt_throttle *t, uint64_t ts, char prefix, uint32_t id, unsigned *info)
 {
-	char key[16];
-	size_t len = key_str(key, prefix, id);
+	char key[TEST_KEY_LONG];
+	size_t len = test_key(key, prefix, id);
 	return evt_should_process_ex(t, ts, NULL, key, len, info);
 }
 
@@ -529,8 +516,8 @@ static void full_policy(uint32_t on_full, int want_full)
 		             want_full);
 		cr_assert_eq(info, EVT_INFO_FULL);
 	}
-	char key[16];
-	size_t len = key_str(key, 'k', full[0]);
+	char key[TEST_KEY_LONG];
+	size_t len = test_key(key, 'k', full[0]);
 	cr_expect_eq(evt_should_process(t, t0 + 2, NULL, key, len), want_full);
 	s = stats(t);
 	cr_expect_eq(s.full, nfull + 100001);

@@ -86,7 +86,7 @@ static bool decide_one(struct worker *w)
 {
 	uint64_t s = mono_ns();
 	uint32_t key = pick_key(w->o, w->sh->t0, s, splitmix(&w->rng));
-	char buf[16];
+	char buf[KEY_STR_MAX];
 	size_t len = key_str(buf, key);
 	struct rec *r = recorder_begin(&w->rec, key, 0, s);
 	if (r == NULL)
@@ -118,7 +118,7 @@ static uint64_t batch_start(struct worker *w)
 static bool decide_batch(struct worker *w, uint32_t n)
 {
 	evt_event ev[BATCH_MAX];
-	char buf[BATCH_MAX][16];
+	char buf[BATCH_MAX][KEY_STR_MAX];
 	struct rec *r[BATCH_MAX];
 	uint64_t s = batch_start(w);
 	uint32_t m = 0;

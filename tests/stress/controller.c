@@ -36,7 +36,7 @@ static void anchor(struct ctl *c)
 	struct rec *r = recorder_begin(&c->rec, KEY_ANCHOR, 0, s);
 	if (r == NULL)
 		return;
-	char buf[16];
+	char buf[KEY_STR_MAX];
 	size_t len = key_str(buf, KEY_ANCHOR);
 	uint64_t lag = churn_phase(c->o, c->sh->t0, s) ? c->o->lag_ns : c->o->lag_steady_ns;
 	int rc = evt_should_process(c->t, s - lag, NULL, buf, len);
@@ -64,7 +64,7 @@ static void clear_key(struct ctl *c)
 	struct event *ev = event_begin(c->sh, EV_CLEAR_KEY, key, 0);
 	if (ev == NULL)
 		return;
-	char buf[16];
+	char buf[KEY_STR_MAX];
 	int rc = evt_clear_key(c->t, buf, key_str(buf, key));
 	event_end(ev);
 	atomic_fetch_add(&c->sh->n_clear_key, 1);

@@ -150,6 +150,7 @@ uint64_t mono_ns(void);
 void sleep_until(uint64_t t);
 uint64_t splitmix(uint64_t *s);
 uint64_t rand_range(uint64_t *rng, uint64_t lo, uint64_t hi); /* [lo, hi] */
+#define KEY_STR_MAX 24 /* the longest key_str(): buffers hold this many bytes */
 size_t key_str(char *buf, uint32_t id);
 bool churn_phase(const struct opts *o, uint64_t t0, uint64_t now);
 uint32_t pick_key(const struct opts *o, uint64_t t0, uint64_t now, uint64_t r);
