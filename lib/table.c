@@ -561,9 +561,8 @@ static hot_inline int decide_found(const struct table_client *me, uint64_t ts,
 	return 1;
 }
 
-/* Every case of a decision: inserts, and retries after losing a race, and keys
- * too long for the inlined hash.  It hashes the key again, so that the common case
- * keeps its hkey in registers. */
+/* Every case of a decision: inserts, and retries after losing a race.  It hashes
+ * the key again, so that the common case keeps its hkey in registers. */
 static __attribute__((noinline)) int decide_slow(const struct region *r,
                                                  const struct table_client *me, uint64_t ts,
                                                  const void *key, uint32_t len, unsigned *info)
@@ -598,19 +597,28 @@ static hot_inline int decide_key(const struct region *r, const struct table_clie
 	return decide_slow(r, me, ts, k->key, k->len, info);
 }
 
-/* Keys up to this long take XXH3's short-input path, inlined below; longer ones
- * go to decide_slow(), whose hash is a call (and costs more than the call). */
+/* Keys up to this long take XXH3's short-input path, which table_decide() inlines
+ * with no call in it; longer ones are decided the same way in decide_long(). */
 #define INLINE_KEY_MAX 16u
+
+/* table_decide() for keys over INLINE_KEY_MAX: XXH3's longer paths (one of them a
+ * call), apart so that the short keys' path saves fewer registers. */
+static __attribute__((noinline, flatten)) int decide_long(const struct region *r,
+                                                          const struct table_client *me,
+                                                          uint64_t ts, const void *key,
+                                                          uint32_t len, unsigned *info)
+{
+	struct hkey k = hkey_make(r, key, len);
+	return decide_key(r, me, ts, &k, info);
+}
 
 /* flatten: the hash is inlined too, and the rare paths stay behind decide_slow(). */
 __attribute__((flatten)) int table_decide(const struct region *r, const struct table_client *me,
                                           uint64_t ts, const void *key, uint32_t len,
                                           unsigned *info)
 {
-	if (__builtin_expect(len > INLINE_KEY_MAX, 0)) {
-		note_ts(me, ts);
-		return decide_slow(r, me, ts, key, len, info);
-	}
+	if (__builtin_expect(len > INLINE_KEY_MAX, 0))
+		return decide_long(r, me, ts, key, len, info);
 	struct hkey k = hkey_make(r, key, len);
 	return decide_key(r, me, ts, &k, info);
 }

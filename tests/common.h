@@ -10,9 +10,10 @@
 #include "evthrottle.h"
 
 /* Test keys: the prefix and the decimal id, and for every third id that padded
- * with dots to TEST_KEY_LONG bytes, so that keys take both decision paths (the
- * inlined one for keys up to 16 bytes, the general one above).  Distinct ids give
- * distinct keys.  No allocation, no locale, no syscall; buf holds TEST_KEY_LONG. */
+ * with dots to TEST_KEY_LONG bytes, so that keys take both compiled decisions
+ * (table_decide() for keys up to 16 bytes, decide_long() above).  Distinct ids
+ * give distinct keys.  No allocation, no locale, no syscall; buf holds
+ * TEST_KEY_LONG. */
 #define TEST_KEY_LONG 24
 static inline size_t test_key(char *buf, char prefix, uint64_t id)
 {

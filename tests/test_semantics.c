@@ -138,7 +138,7 @@ Test(semantics, event_id_takes_no_part)
 }
 
 /* *info from evt_should_process_ex() is set on every return, whatever it held, for
- * keys on the inlined path (up to 16 bytes) and on the general one (longer). */
+ * keys up to 16 bytes (table_decide()'s inlined hash) and longer (decide_long()). */
 Test(semantics, info_is_set_on_every_return)
 {
 	evt_options o = EVT_OPTIONS_INIT;
@@ -193,7 +193,7 @@ static size_t model_count(const struct model *m)
 
 /* Random mixes of decisions (timestamps jumping back and forth), window changes,
  * clears and clear_keys agree with the model call for call.  Keys are 3 to 32
- * bytes, so both the inlined short-key path and the general one are checked. */
+ * bytes, so both compiled decisions (up to 16 bytes and longer) are checked. */
 Test(semantics, random_sequences_match_the_model)
 {
 	evt_options o = EVT_OPTIONS_INIT;

@@ -35,8 +35,9 @@ uint64_t rand_range(uint64_t *rng, uint64_t lo, uint64_t hi)
 }
 
 /* "k<id>", padded with dots to KEY_STR_MAX bytes for every third id (so that keys
- * take both of the library's decision paths: up to 16 bytes inlined, longer the
- * general one), or "anchor" for the controller's key: no allocation, no locale. */
+ * take both of the library's compiled decisions: table_decide() up to 16 bytes,
+ * decide_long() above), or "anchor" for the controller's key: no allocation, no
+ * locale. */
 size_t key_str(char *buf, uint32_t id)
 {
 	static const char anchor[] = "anchor";
