@@ -40,10 +40,11 @@ struct hkey {
 
 /* A published key as read from its slot. */
 struct found {
-	struct region_slot *s;
+	struct region_slot *s; /* region_slot(r, slot): spares the decision the arithmetic */
 	uint32_t slot;
 	uint64_t ctrl, last;
-	uint64_t window; /* find_once(): the window while the key held last */
+	uint64_t window; /* the window while the key held last: find_once() sets it;
+	                    0 from published(), whose results are never decided on */
 };
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "key words are little-endian");
@@ -158,6 +159,18 @@ static void finish_move(const struct region *r, uint32_t a, uint64_t c);
 
 enum { FIND_ABSENT = 0, FIND_HIT = 1, FIND_AGAIN = -1 };
 
+/* Does slot i (s, whose ctrl c was just read with acquire) hold k?  A CLAIMED or
+ * MOVING slot of k's tag (state bit 1 masked off) with k's bytes; fills *f with it
+ * and its last.  The slot may be changing under us: find_once() validates. */
+static hot_inline bool holds(struct region_slot *s, uint32_t i, uint64_t c, const struct hkey *k,
+                             struct found *f)
+{
+	if ((c & 0xfffdu) != CTRL_MAKE(SLOT_CLAIMED, k->tag, 0, 0) || !key_equal(s, k))
+		return false;
+	*f = (struct found){ s, i, c, atomic_load_explicit(&s->last, relaxed), 0 };
+	return true;
+}
+
 /*
  * One look for k among the slots published under its home: FIND_HIT with *f,
  * FIND_ABSENT with *hop = the home's hop word the absence was checked against, or
@@ -167,8 +180,6 @@ enum { FIND_ABSENT = 0, FIND_HIT = 1, FIND_AGAIN = -1 };
 static hot_inline int find_once(const struct region *r, const struct hkey *k, struct found *f,
                                 uint64_t *hop)
 {
-	/* A CLAIMED or MOVING slot holding a key of k's tag: state bit 1 masked off. */
-	const uint64_t match_mask = 0xfffdu, match = CTRL_MAKE(SLOT_CLAIMED, k->tag, 0, 0);
 	struct region_slot *home = region_slot(r, k->home);
 	/* Pairs with the release CAS in insert()/unpublish(): a bit seen set means
 	 * its slot's key, home and last are visible. */
@@ -179,19 +190,11 @@ static hot_inline int find_once(const struct region *r, const struct hkey *k, st
 	 * decision).  The reads are in the same order as in the loop below. */
 	uint64_t c = atomic_load_explicit(&home->ctrl, acquire);
 	uint32_t bits = HOP_BITS(w);
-	int hit = FIND_ABSENT;
-	if ((c & match_mask) == match && key_equal(home, k) && (bits & 1u)) {
-		*f = (struct found){ home, k->home, c, atomic_load_explicit(&home->last, relaxed), 0 };
-		hit = FIND_HIT;
-	}
+	int hit = (bits & 1u) && holds(home, k->home, c, k, f) ? FIND_HIT : FIND_ABSENT;
 	for (bits &= ~1u; !hit && bits != 0; bits &= bits - 1) {
 		uint32_t i = (k->home + (uint32_t)__builtin_ctz(bits)) & r->mask;
 		struct region_slot *s = region_slot(r, i);
-		c = atomic_load_explicit(&s->ctrl, acquire);
-		if ((c & match_mask) != match || !key_equal(s, k))
-			continue;
-		*f = (struct found){ s, i, c, atomic_load_explicit(&s->last, relaxed), 0 };
-		hit = FIND_HIT;
+		hit = holds(s, i, atomic_load_explicit(&s->ctrl, acquire), k, f) ? FIND_HIT : FIND_ABSENT;
 	}
 	if (__builtin_expect(hit && CTRL_STATE(f->ctrl) == SLOT_MOVING, 0)) {
 		finish_move(r, f->slot, f->ctrl);
