@@ -11,10 +11,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#define XXH_INLINE_ALL
-#include <xxhash.h>
 
 #include "clients.h"
+#include "table.h"
 
 #define relaxed memory_order_relaxed
 #define acquire memory_order_acquire
@@ -152,11 +151,11 @@ static void check_key(struct checker *c, uint32_t h, const struct home_view *v, 
 		violation(c, "slot %u: key length %u outside 1..%u", s->slot, s->len, r->key_max);
 		return;
 	}
-	uint64_t hash = XXH3_64bits_withSeed(s->key, s->len, r->seed);
-	if (((uint32_t)hash & r->mask) != h)
+	uint64_t hash = table_hash(r, s->key, s->len);
+	if (table_home(r, hash) != h)
 		violation(c, "slot %u: key hashes to home %u, published under home %u "
-		             "(unreachable)", s->slot, (uint32_t)hash & r->mask, h);
-	else if (CTRL_TAG(s->ctrl) != (unsigned)(hash >> 50))
+		             "(unreachable)", s->slot, table_home(r, hash), h);
+	else if (CTRL_TAG(s->ctrl) != table_tag(hash))
 		violation(c, "slot %u: tag %#x does not match the key's hash (unreachable)",
 		          s->slot, CTRL_TAG(s->ctrl));
 	for (uint32_t j = 0; j < k; j++) {

@@ -71,8 +71,13 @@ static hot_inline uint64_t tail_word(const unsigned char *key, uint32_t len)
 static hot_inline struct hkey hkey_make(const struct region *r, const void *key, uint32_t len)
 {
 	uint64_t h = XXH3_64bits_withSeed(key, len, r->seed);
-	return (struct hkey){ key, len, (uint32_t)h & r->mask, (len + 7) / 8, (unsigned)(h >> 50),
+	return (struct hkey){ key, len, table_home(r, h), (len + 7) / 8, table_tag(h),
 		              tail_word(key, len) };
+}
+
+uint64_t table_hash(const struct region *r, const void *key, uint32_t len)
+{
+	return XXH3_64bits_withSeed(key, len, r->seed);
 }
 
 /* ts is a full window past last (never true for ts before last). */

@@ -12,6 +12,20 @@ struct table_client {
 	uint32_t index;
 };
 
+/* A key's hash (XXH3 with the region's seed): its home slot is table_home(), the
+ * tag its slot's ctrl carries table_tag().  The decision inlines the same hash. */
+uint64_t table_hash(const struct region *r, const void *key, uint32_t len);
+
+static inline uint32_t table_home(const struct region *r, uint64_t hash)
+{
+	return (uint32_t)hash & r->mask;
+}
+
+static inline unsigned table_tag(uint64_t hash)
+{
+	return (unsigned)(hash >> 50);
+}
+
 /* 0 if key can be decided on: -EINVAL (NULL or empty), -EMSGSIZE (too long). */
 static inline int table_key_check(const struct region *r, const void *key, size_t len)
 {

@@ -7,9 +7,6 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 
-#define XXH_INLINE_ALL
-#include <xxhash.h>
-
 #include "common.h"
 #include "handle.h"
 #include "killed_check.h"
@@ -314,7 +311,7 @@ static size_t key_with_home(const evt_throttle *t, uint32_t want, char p, char *
 {
 	for (unsigned long n = 0;; n++) {
 		int len = snprintf(buf, 32, "%c%lu", p, n);
-		if ((XXH3_64bits_withSeed(buf, (size_t)len, t->r.seed) & t->r.mask) == want)
+		if (table_home(&t->r, table_hash(&t->r, buf, (uint32_t)len)) == want)
 			return (size_t)len;
 	}
 }
