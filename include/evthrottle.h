@@ -172,6 +172,22 @@ typedef struct evt_event {
 int evt_should_process_batch(evt_throttle *t, evt_event *events, size_t n);
 
 /*
+ * Start fetching the memory a decision on key reads first (its home slot) into
+ * this CPU's cache, and return at once: a hint that changes nothing.  A decision
+ * on a key whose slot is not in cache waits about one memory access (100-200 ns);
+ * a caller that knows a key before it decides it (when a message is parsed, or a
+ * few events ahead in a pipeline) calls this first, so that the later
+ * evt_should_process() finds the slot in cache.  It hashes the key (the decision
+ * hashes it again) and issues one prefetch instruction: no syscall, no lock, no
+ * write.  Prefetching too early is wasted if the line is evicted before the
+ * decision; prefetching a key that is never decided costs only the call.
+ * Errors: exactly those of evt_should_process() for t and the key (-EINVAL,
+ *         -EMSGSIZE, -EROFS); nothing is fetched then.
+ * Thread-safe.
+ */
+int evt_prefetch(const evt_throttle *t, const void *key, size_t key_len);
+
+/*
  * Set the window for every later decision of every process.
  * Errors: -EINVAL (window_ns 0 or t NULL), -EROFS.  Thread-safe.
  */

@@ -116,6 +116,14 @@ int evt_should_process(evt_throttle *t, uint64_t ts_ns, const char *event_id,
 	return decide(t, ts_ns, key, key_len, NULL);
 }
 
+int evt_prefetch(const evt_throttle *t, const void *key, size_t key_len)
+{
+	int rc = decide_check(t, key, key_len);
+	if (rc == 0)
+		table_prefetch(&t->r, key, (uint32_t)key_len);
+	return rc;
+}
+
 int evt_should_process_batch(evt_throttle *t, evt_event *events, size_t n)
 {
 	int rc = writable(t);

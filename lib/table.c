@@ -68,16 +68,21 @@ static hot_inline uint64_t tail_word(const unsigned char *key, uint32_t len)
 	       (uint64_t)key[len - 1] << (8 * (len - 1));
 }
 
+static hot_inline uint64_t key_hash(const struct region *r, const void *key, uint32_t len)
+{
+	return XXH3_64bits_withSeed(key, len, r->seed);
+}
+
 static hot_inline struct hkey hkey_make(const struct region *r, const void *key, uint32_t len)
 {
-	uint64_t h = XXH3_64bits_withSeed(key, len, r->seed);
+	uint64_t h = key_hash(r, key, len);
 	return (struct hkey){ key, len, table_home(r, h), (len + 7) / 8, table_tag(h),
 		              tail_word(key, len) };
 }
 
 uint64_t table_hash(const struct region *r, const void *key, uint32_t len)
 {
-	return XXH3_64bits_withSeed(key, len, r->seed);
+	return key_hash(r, key, len);
 }
 
 /* ts is a full window past last (never true for ts before last). */
@@ -631,6 +636,19 @@ __attribute__((flatten)) int table_decide(const struct region *r, const struct t
 	return decide_key(r, me, ts, &k, info);
 }
 
+/* Start fetching the line a decision on a key reads first: its home slot, with the
+ * hop word, the ctrl and most often the key itself. */
+static hot_inline void prefetch_home(const struct region *r, uint32_t home)
+{
+	__builtin_prefetch(region_slot(r, home));
+}
+
+__attribute__((flatten)) void table_prefetch(const struct region *r, const void *key,
+                                             uint32_t len)
+{
+	prefetch_home(r, table_home(r, key_hash(r, key, len)));
+}
+
 /* Events a batch hashes and prefetches before deciding them: about as many misses
  * as a core keeps in flight. */
 #define BATCH_GROUP 16u
@@ -649,8 +667,7 @@ size_t table_decide_batch(const struct region *r, const struct table_client *me,
 			if (e[j].result < 0)
 				continue;
 			k[j] = hkey_make(r, e[j].key, (uint32_t)e[j].key_len);
-			/* The home slot: its hop word, and most often the key itself. */
-			__builtin_prefetch(region_slot(r, k[j].home));
+			prefetch_home(r, k[j].home);
 		}
 		for (size_t j = 0; j < m; j++) {
 			if (e[j].result < 0)

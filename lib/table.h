@@ -41,6 +41,10 @@ static inline int table_key_check(const struct region *r, const void *key, size_
 int table_decide(const struct region *r, const struct table_client *me, uint64_t ts,
                  const void *key, uint32_t len, unsigned *info);
 
+/* Start fetching the line a decision on key reads first.  The key must have passed
+ * table_key_check(). */
+void table_prefetch(const struct region *r, const void *key, uint32_t len);
+
 /* Decide every event in order, as table_decide() on each (keys are checked here);
  * returns how many were processed. */
 size_t table_decide_batch(const struct region *r, const struct table_client *me,

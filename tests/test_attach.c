@@ -799,6 +799,7 @@ Test(attach, read_only_handle_refuses_changes)
 	cr_expect_eq(evt_clear(r), -EROFS);
 	cr_expect_eq(evt_clear_key(r, "a", 1), -EROFS);
 	cr_expect_eq(evt_clear_key(r, "zz", 2), -EROFS);
+	cr_expect_eq(evt_prefetch(r, "a", 1), -EROFS);
 
 	struct snap after = snapshot(name);
 	cr_expect(snap_equal(before, after), "calls on a read-only handle changed the region");
@@ -887,6 +888,11 @@ Test(attach, bad_keys)
 	cr_expect_eq(evt_clear_key(t, big, 33), -EMSGSIZE);
 	cr_expect_eq(evt_clear_key(t, big, ((size_t)1 << 32) + 1), -EMSGSIZE);
 	cr_expect_eq(evt_clear_key(t, big, SIZE_MAX), -EMSGSIZE);
+	cr_expect_eq(evt_prefetch(t, NULL, 1), -EINVAL);
+	cr_expect_eq(evt_prefetch(t, "a", 0), -EINVAL);
+	cr_expect_eq(evt_prefetch(t, big, 33), -EMSGSIZE);
+	cr_expect_eq(evt_prefetch(t, big, ((size_t)1 << 32) + 1), -EMSGSIZE);
+	cr_expect_eq(evt_prefetch(t, big, SIZE_MAX), -EMSGSIZE);
 
 	struct snap after = snapshot(name);
 	cr_expect(snap_equal(before, after), "refused keys changed the region");
@@ -917,6 +923,8 @@ Test(attach, key_max_boundary)
 		cr_expect_eq(evt_should_process(t, 12, NULL, key, km + 1), -EMSGSIZE,
 		             "key_max %u", km);
 		cr_expect_eq(evt_clear_key(t, key, km + 1), -EMSGSIZE, "key_max %u", km);
+		cr_expect_eq(evt_prefetch(t, key, km), 0, "key_max %u", km);
+		cr_expect_eq(evt_prefetch(t, key, km + 1), -EMSGSIZE, "key_max %u", km);
 		cr_expect_eq(evt_key_count(t), 1, "key_max %u", km);
 		/* A one-byte key next to it. */
 		cr_expect_eq(evt_should_process(t, 13, NULL, key, 1), km == 1 ? 0 : 1,
@@ -1031,6 +1039,7 @@ Test(attach, null_handle)
 	cr_expect_eq(evt_get_window(NULL), 0);
 	cr_expect_eq(evt_clear(NULL), -EINVAL);
 	cr_expect_eq(evt_clear_key(NULL, "k", 1), -EINVAL);
+	cr_expect_eq(evt_prefetch(NULL, "k", 1), -EINVAL);
 	cr_expect_eq(evt_key_count(NULL), 0);
 	cr_expect_eq(evt_stats_get(NULL, &s), -EINVAL);
 	cr_expect_eq(evt_stats_get(NULL, NULL), -EINVAL);

@@ -137,6 +137,35 @@ Test(semantics, event_id_takes_no_part)
 	evt_close(t);
 }
 
+/* evt_prefetch() is a hint: keys only prefetched are not tracked, counted or
+ * decided on, whatever their length (short keys' inlined hash and long ones'). */
+Test(semantics, prefetch_is_only_a_hint)
+{
+	evt_options o = EVT_OPTIONS_INIT;
+	o.window_ns = 10;
+	o.capacity = 4096;
+	evt_throttle *t;
+	cr_assert_eq(evt_create(NULL, &o, &t), 0);
+	char key[32];
+	for (size_t len = 1; len <= sizeof key; len++) {
+		memset(key, 'a' + (int)(len % 26), len);
+		cr_assert_eq(evt_prefetch(t, key, len), 0, "len %zu", len);
+		cr_assert_eq(evt_prefetch(t, key, len), 0, "len %zu", len);
+	}
+	evt_stats s;
+	cr_assert_eq(evt_stats_get(t, &s), 0);
+	cr_expect_eq(s.keys, 0);
+	cr_expect_eq(s.new_keys + s.processed + s.throttled, 0);
+	for (size_t len = 1; len <= sizeof key; len++) {
+		memset(key, 'a' + (int)(len % 26), len);
+		cr_expect_eq(evt_should_process(t, 100, NULL, key, len), 1, "len %zu", len);
+		cr_assert_eq(evt_prefetch(t, key, len), 0, "len %zu", len);
+		cr_expect_eq(evt_should_process(t, 105, NULL, key, len), 0, "len %zu", len);
+	}
+	cr_expect_eq(evt_key_count(t), sizeof key);
+	evt_close(t);
+}
+
 /* *info from evt_should_process_ex() is set on every return, whatever it held, for
  * keys up to 16 bytes (table_decide()'s inlined hash) and longer (decide_long()). */
 Test(semantics, info_is_set_on_every_return)
@@ -223,6 +252,13 @@ Test(semantics, random_sequences_match_the_model)
 				m.has[k] = false;
 				cr_assert_eq(evt_clear_key(t, key, (size_t)len), want, "seed %u step %d", seed, i);
 			} else {
+				/* A hint first, on this key or on one never decided: it
+				 * must change no answer and no count. */
+				char other[24];
+				int olen = snprintf(other, sizeof other, "hint-%d", i);
+				cr_assert_eq(r % 2 ? evt_prefetch(t, key, (size_t)len)
+				                   : evt_prefetch(t, other, (size_t)olen),
+				             0);
 				int want = model_decide(&m, ts, k);
 				cr_assert_eq(evt_should_process(t, ts, NULL, key, (size_t)len), want,
 				             "seed %u step %d key %d ts %llu", seed, i, k,
