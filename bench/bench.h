@@ -20,6 +20,8 @@
 #define BENCH_KEY_MAX 31u  /* longest key string the trace makes ("user:" + 10 digits) */
 #define BENCH_BATCH 64u    /* ops per clock read: the clock is not what we measure */
 #define BENCH_PREFETCH 8u  /* how many ops ahead the trace's keys are prefetched */
+#define BENCH_HINT_AHEAD 4u /* how many ops ahead an implementation's hint() is given a
+                               key (fewer than BENCH_PREFETCH: the key is in cache) */
 #define BENCH_PROBE_MAX 64u /* the mutex table's probe bound (evthrottle's is 32) */
 
 enum dist { DIST_UNIFORM, DIST_ZIPF, DIST_HOT, DIST_CHURN };
@@ -28,6 +30,7 @@ enum dist { DIST_UNIFORM, DIST_ZIPF, DIST_HOT, DIST_CHURN };
 enum impl_id {
 	IMPL_EVTHROTTLE,
 	IMPL_EVT_BATCH,
+	IMPL_EVT_PREFETCH,
 	IMPL_MUTEX,
 	IMPL_FLOOR,
 	IMPL_FLOOR_BATCH,
@@ -36,8 +39,8 @@ enum impl_id {
 	IMPL_COUNT
 };
 #define IMPL_DEFAULT_MASK                                                                \
-	((1u << IMPL_EVTHROTTLE) | (1u << IMPL_EVT_BATCH) | (1u << IMPL_MUTEX) | (1u << IMPL_FLOOR) | \
-	 (1u << IMPL_FLOOR_BATCH))
+	((1u << IMPL_EVTHROTTLE) | (1u << IMPL_EVT_BATCH) | (1u << IMPL_EVT_PREFETCH) |          \
+	 (1u << IMPL_MUTEX) | (1u << IMPL_FLOOR) | (1u << IMPL_FLOOR_BATCH))
 
 struct config {
 	uint32_t keys;         /* distinct keys live at once (-n) */
@@ -109,13 +112,16 @@ struct impl_ops {
 	 * processed, <0 on error); the throughput phase then hands it BENCH_BATCH
 	 * events at a time, and there is no per-call latency phase. */
 	int (*decide_batch)(void *handle, evt_event *ev, size_t n);
+	/* Optional: told each key BENCH_HINT_AHEAD events before it is decided, as a
+	 * caller that knows its next keys (a pipeline) would (evt_prefetch()). */
+	void (*hint)(void *handle, const char *key, size_t len);
 	void (*detach)(void *handle);
 	void (*inspect)(void *state, struct footprint *f);
 	void (*destroy)(void *state);
 };
 
 extern const struct impl_ops impl_evthrottle, impl_evt_batch, impl_mutex, impl_floor,
-	impl_floor_batch, impl_floor_work;
+	impl_floor_batch, impl_floor_work, impl_evt_prefetch;
 #ifdef EVT_BENCH_HAVE_REDIS
 extern const struct impl_ops impl_redis;
 #endif

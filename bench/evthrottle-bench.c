@@ -30,6 +30,7 @@
 static const struct impl_ops *const impls[IMPL_COUNT] = {
 	[IMPL_EVTHROTTLE] = &impl_evthrottle,
 	[IMPL_EVT_BATCH] = &impl_evt_batch,
+	[IMPL_EVT_PREFETCH] = &impl_evt_prefetch,
 	[IMPL_MUTEX] = &impl_mutex,
 	[IMPL_FLOOR] = &impl_floor,
 	[IMPL_FLOOR_BATCH] = &impl_floor_batch,
@@ -58,11 +59,13 @@ static void usage(FILE *f)
 	        "      --zipf S          zipf exponent (default 1.1)\n"
 	        "      --hot-frac F      --dist hot: share of ops on the hot key (default 1.0)\n"
 	        "      --churn-every K   --dist churn: a new key every K ops (default 16)\n"
-	        "  -i, --impl LIST       evthrottle,evt-batch,mutex,floor,floor-batch,floor-work,\n"
-	        "                        redis, or all (default all: every one but floor-work\n"
-	        "                        and redis)" REDIS_HELP "\n"
+	        "  -i, --impl LIST       evthrottle,evt-batch,evt-prefetch,mutex,floor,floor-batch,\n"
+	        "                        floor-work,redis, or all (default all: every one but\n"
+	        "                        floor-work and redis)" REDIS_HELP "\n"
 	        "                        (*-batch: 64 events a call, e.g. with\n"
-	        "                        evt_should_process_batch(); throughput only)\n"
+	        "                        evt_should_process_batch(); throughput only;\n"
+	        "                        evt-prefetch: one call per event, each key given to\n"
+	        "                        evt_prefetch() 4 events before its decision)\n"
 	        "      --redis-socket P  redis-server unix socket (default $EVT_BENCH_REDIS_SOCKET)\n"
 	        "      --floor-work N    floor-work: hash the key N more times a call, work that\n"
 	        "                        does not wait for the slot's cache miss (default 4)\n"

@@ -87,6 +87,11 @@ static int evt_decide_batch(void *handle, evt_event *ev, size_t n)
 	return evt_should_process_batch(handle, ev, n);
 }
 
+static void evt_hint(void *handle, const char *key, size_t len)
+{
+	evt_prefetch(handle, key, len);
+}
+
 static void evt_detach(void *handle)
 {
 	evt_close(handle);
@@ -137,6 +142,20 @@ const struct impl_ops impl_evt_batch = {
 	.attach = evt_attach_handle,
 	.decide = evt_decide,
 	.decide_batch = evt_decide_batch,
+	.detach = evt_detach,
+	.inspect = evt_inspect,
+	.destroy = evt_destroy,
+};
+
+/* The same throttle, one call per event, each key prefetched (evt_prefetch())
+ * BENCH_HINT_AHEAD events before its decision. */
+const struct impl_ops impl_evt_prefetch = {
+	.name = "evt-prefetch",
+	.decides = true,
+	.create = evt_create_state,
+	.attach = evt_attach_handle,
+	.decide = evt_decide,
+	.hint = evt_hint,
 	.detach = evt_detach,
 	.inspect = evt_inspect,
 	.destroy = evt_destroy,

@@ -7,10 +7,11 @@
 # machine, then runs on one trace per case, each implementation --repeat times
 # (interleaved, the median run reported):
 #   - uniform 100K keys, capacity 262144 and 131072, 1..nproc processes
-#     (evthrottle per call and in batches, mutex table, memory floor per call and
-#     in batches);
+#     (evthrottle per call, in batches and per call with each key prefetched 4
+#     events ahead, mutex table, memory floor per call and in batches);
 #   - zipf(1.1) over 100K keys, 1 and 2 processes;
-#   - per-call latency percentiles, 1 and 2 processes;
+#   - per-call latency percentiles, 1 and 2 processes (evt-prefetch's calls
+#     timed without the prefetch, which a caller makes earlier);
 #   - instructions per call: the floor with 0..8 more hashes a call (floor-work),
 #     and, when valgrind is there, each implementation's instructions per event
 #     (callgrind, the measured loop only);
@@ -135,7 +136,7 @@ for p in 1 2; do
 	run_csv "$OUT/throughput.csv" -n 100k -c 262144 -p "$p" -d zipf --zipf 1.1 "${OPS[@]}"
 done
 for p in 1 2; do
-	run_csv "$OUT/latency.csv" -i evthrottle,mutex,floor -n 100k -c 262144 -p "$p" -l \
+	run_csv "$OUT/latency.csv" -i evthrottle,evt-prefetch,mutex,floor -n 100k -c 262144 -p "$p" -l \
 		--samples "$SAMPLES" "${OPS[@]}"
 done
 
@@ -164,7 +165,7 @@ print("%.1f" % ((float(b) - float(a)) / (n(y) - n(x))))' "${ir[0]}" "${ir[1]}" "
 }
 if command -v valgrind >/dev/null && command -v python3 >/dev/null; then
 	echo "impl,floor_work,instructions_per_event" >"$OUT/instructions.csv"
-	for impl in evthrottle evt-batch mutex floor floor-batch; do
+	for impl in evthrottle evt-batch evt-prefetch mutex floor floor-batch; do
 		say "callgrind: $impl"
 		echo "$impl,,$(instr_per_op "$impl")" >>"$OUT/instructions.csv"
 	done
@@ -242,7 +243,7 @@ for r in lat + rd:
               r["lat_p99_ns"], r["lat_p999_ns"], r["lat_max_ns"], r["timer_p50_ns"]))
 print()
 e1, m1, f1 = (get(th, i) for i in ("evthrottle", "mutex", "floor"))
-b1, fb1 = get(th, "evt-batch"), get(th, "floor-batch")
+b1, fb1, p1 = get(th, "evt-batch"), get(th, "floor-batch"), get(th, "evt-prefetch")
 e2, m2 = get(th, "evthrottle", procs="2"), get(th, "mutex", procs="2")
 ez, mz = get(th, "evthrottle", "zipf", procs="2"), get(th, "mutex", "zipf", procs="2")
 ez1, mz1 = get(th, "evthrottle", "zipf"), get(th, "mutex", "zipf")
@@ -264,6 +265,11 @@ if b1 and m1 and f1 and fb1:
           "%.2fx" % (f(f1, "mops") / f(b1, "mops")), "<= 1.25x", f(f1, "mops") / f(b1, "mops") <= 1.25)
     print("%-52s %-22s %-12s %s" % ("1 process: floor-batch / evt-batch",
           "%.2fx" % (f(fb1, "mops") / f(b1, "mops")), "(no target)", ""))
+if p1 and m1 and f1:
+    check("1 process, prefetched: evt-prefetch / mutex", "%.2fx" % (f(p1, "mops") / f(m1, "mops")),
+          ">= 1.1x", f(p1, "mops") / f(m1, "mops") >= 1.1)
+    check("1 process, prefetched: floor / evt-prefetch", "%.2fx" % (f(f1, "mops") / f(p1, "mops")),
+          "<= 1.25x", f(f1, "mops") / f(p1, "mops") <= 1.25)
 if e1 and e2:
     check("2 processes: evthrottle(2) / evthrottle(1)", "%.2fx" % (f(e2, "mops") / f(e1, "mops")),
           ">= 1.7x", f(e2, "mops") / f(e1, "mops") >= 1.7)
@@ -287,10 +293,11 @@ if "seed-model" in pyr and e1:
     s = f(pyr["seed-model"], "ns_per_call")
     check("seed-model ns/call / evthrottle ns/op (C, 1 process)",
           "%.1fx" % (s / f(e1, "ns_per_op_worker")), ">= 10x", s / f(e1, "ns_per_op_worker") >= 10)
-    if b1:
-        check("seed-model ns/call / evt-batch ns/event (C, 1 process)",
-              "%.1fx" % (s / f(b1, "ns_per_op_worker")), ">= 10x",
-              s / f(b1, "ns_per_op_worker") >= 10)
+    for r, what in ((b1, "evt-batch ns/event"), (p1, "evt-prefetch ns/call")):
+        if r:
+            check("seed-model ns/call / %s (C, 1 process)" % what,
+                  "%.1fx" % (s / f(r, "ns_per_op_worker")), ">= 10x",
+                  s / f(r, "ns_per_op_worker") >= 10)
     if "py-binding" in pyr:
         b = f(pyr["py-binding"], "ns_per_call")
         print("%-52s %-22s %-12s %s" % ("seed-model ns/call / py-binding ns/call", "%.2fx" % (s / b),
@@ -315,18 +322,19 @@ if [ -n "$IMG" ] && command -v gnuplot >/dev/null; then
 	mkdir -p "$IMG"
 	DAT=$(mktemp -d)
 	# procs, then Mops/s median min max for evthrottle, mutex, floor, evt-batch,
-	# floor-batch
+	# floor-batch, evt-prefetch
 	awk -F, 'NR > 1 && $2 == "uniform" && $5 == 262144 {
 			m[$6, $1] = $13 " " $32 " " $33; p[$6] = 1 }
 		END { for (q in p) print q, m[q, "evthrottle"], m[q, "mutex"], m[q, "floor"],
-		                         m[q, "evt-batch"], m[q, "floor-batch"] }' \
+		                         m[q, "evt-batch"], m[q, "floor-batch"], m[q, "evt-prefetch"] }' \
 		"$OUT/throughput.csv" | sort -n >"$DAT/tp.dat"
 	awk -F, 'NR > 1 && $2 == "uniform" && $5 == 131072 && $1 == "evthrottle" {
 			print $6, $13, $32, $33 }' "$OUT/throughput.csv" | sort -n >"$DAT/tp131.dat"
-	# rows p50 p99 p99.9 max; columns evthrottle, mutex (2 processes)
+	# rows p50 p99 p99.9 max; columns evthrottle, evt-prefetch, mutex (2 processes)
 	awk -F, 'NR > 1 && $6 == 2 { v[$1, 1] = $27; v[$1, 2] = $28; v[$1, 3] = $29; v[$1, 4] = $30 }
 		END { split("p50 p99 p99.9 max", n, " ")
-		      for (i = 1; i <= 4; i++) print n[i], v["evthrottle", i], v["mutex", i] }' \
+		      for (i = 1; i <= 4; i++)
+		          print n[i], v["evthrottle", i], v["evt-prefetch", i], v["mutex", i] }' \
 		"$OUT/latency.csv" >"$DAT/lat.dat"
 	XMAX=$(awk 'END { print $1 + 0.5 }' "$DAT/tp.dat")
 	gnuplot <<EOF
@@ -345,6 +353,7 @@ plot "$DAT/tp.dat" using 1:2:3:4 with yerrorlines lw 2 pt 7 title "evthrottle", 
      "$DAT/tp.dat" using 1:8:9:10 with yerrorlines lw 2 pt 9 dt 2 title "memory floor", \
      "$DAT/tp.dat" using 1:11:12:13 with yerrorlines lw 2 pt 11 title "evthrottle, batches of 64", \
      "$DAT/tp.dat" using 1:14:15:16 with yerrorlines lw 1 pt 13 dt 2 title "memory floor, batches of 64", \
+     "$DAT/tp.dat" using 1:17:18:19 with yerrorlines lw 2 pt 3 title "evthrottle, each key prefetched 4 events ahead", \
      "$DAT/tp131.dat" using 1:2:3:4 with yerrorlines lw 1 pt 6 dt 3 title "evthrottle, capacity 131072"
 EOF
 	gnuplot <<EOF
@@ -360,9 +369,11 @@ set style fill solid 0.8 border -1
 set boxwidth 0.9
 set key top left
 set grid ytics
-plot "$DAT/lat.dat" using 2:xtic(1) title "evthrottle", "" using 3 title "mutex table", \
-     "" using 0:2:(sprintf("%d", \$2)) with labels offset -2.2,0.7 notitle, \
-     "" using 0:3:(sprintf("%d", \$3)) with labels offset 2.2,0.7 notitle
+plot "$DAT/lat.dat" using 2:xtic(1) title "evthrottle", \
+     "" using 3 title "evthrottle, key prefetched 4 events ahead", "" using 4 title "mutex table", \
+     "" using (\$0 - 0.3):2:(sprintf("%d", \$2)) with labels offset 0,0.7 notitle, \
+     "" using 0:3:(sprintf("%d", \$3)) with labels offset 0,0.7 notitle, \
+     "" using (\$0 + 0.3):4:(sprintf("%d", \$4)) with labels offset 0,0.7 notitle
 EOF
 	PLOTS="$IMG/bench-throughput.png $IMG/bench-latency.png"
 	if [ -s "$OUT/instructions.csv" ]; then

@@ -63,6 +63,13 @@ static inline struct cursor cursor_make(const struct worker *w)
 		                w->index % t->len };
 }
 
+/* The key of the event `ahead` events after the next one. */
+static inline const struct bkey *cursor_peek(const struct cursor *c, size_t ahead)
+{
+	size_t a = c->pos + ahead * c->stride;
+	return &c->keys[c->ops[a < c->len ? a : a % c->len]];
+}
+
 /* The next event's key.  A real caller decides on the event it has just received,
  * whose key is in its cache; ours sit at random in a table of megabytes, so the key
  * `ahead` events on is fetched now and its miss is not charged to the
@@ -70,8 +77,7 @@ static inline struct cursor cursor_make(const struct worker *w)
 static inline const struct bkey *cursor_next(struct cursor *c, size_t ahead)
 {
 	const struct bkey *k = &c->keys[c->ops[c->pos]];
-	size_t a = c->pos + ahead * c->stride;
-	__builtin_prefetch(&c->keys[c->ops[a < c->len ? a : a % c->len]]);
+	__builtin_prefetch(cursor_peek(c, ahead));
 	c->pos += c->stride;
 	if (c->pos >= c->len)
 		c->pos -= c->len;
@@ -79,15 +85,18 @@ static inline const struct bkey *cursor_next(struct cursor *c, size_t ahead)
 }
 
 /*
- * The measured loop.  Inlined twice with timed a constant, so the throughput loop
- * carries no timing code.  The clock is read once per batch: that is the cost the
+ * The measured loop.  Inlined four times with timed and hinted constants, so the
+ * throughput loop carries no timing code and only a hinting implementation's
+ * loop makes hint() calls.  The clock is read once per batch: that is the cost the
  * caller pays for timestamps, spread over BENCH_BATCH events.
  */
 static inline __attribute__((always_inline)) void replay(const struct worker *w, uint64_t n,
-                                                         bool timed, struct worker_result *res)
+                                                         bool timed, bool hinted,
+                                                         struct worker_result *res)
 {
 	const struct run *r = w->run;
 	int (*decide)(void *, uint64_t, const char *, size_t) = r->impl->decide;
+	void (*hint)(void *, const char *, size_t) = r->impl->hint;
 	void *h = w->handle;
 	struct cursor c = cursor_make(w);
 	uint32_t *samples = timed ? r->samples + (size_t)w->index * r->c->samples : NULL;
@@ -96,6 +105,10 @@ static inline __attribute__((always_inline)) void replay(const struct worker *w,
 		uint64_t ts = evt_now_ns();
 		uint64_t end = n - i > BENCH_BATCH ? i + BENCH_BATCH : n;
 		for (; i < end; i++) {
+			if (hinted) { /* untimed: a caller makes it earlier */
+				const struct bkey *f = cursor_peek(&c, BENCH_HINT_AHEAD);
+				hint(h, f->s, f->len);
+			}
 			const struct bkey *k = cursor_next(&c, BENCH_PREFETCH);
 			int rc;
 			if (timed) {
@@ -167,12 +180,17 @@ static void phase(struct worker *w, int ph)
 	}
 	uint64_t cpu0 = thread_cpu_ns();
 	res->start_ns = evt_now_ns();
-	if (ph == PHASE_LATENCY)
-		replay(w, r->lat_ops, true, res);
+	bool hinted = r->impl->hint != NULL;
+	if (ph == PHASE_LATENCY && hinted)
+		replay(w, r->lat_ops, true, true, res);
+	else if (ph == PHASE_LATENCY)
+		replay(w, r->lat_ops, true, false, res);
 	else if (r->impl->decide_batch != NULL)
 		replay_batch(w, r->c->ops, res);
+	else if (hinted)
+		replay(w, r->c->ops, false, true, res);
 	else
-		replay(w, r->c->ops, false, res);
+		replay(w, r->c->ops, false, false, res);
 	res->end_ns = evt_now_ns();
 	res->cpu_ns = thread_cpu_ns() - cpu0;
 }
