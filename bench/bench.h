@@ -20,8 +20,9 @@
 #define BENCH_KEY_MAX 31u  /* longest key string the trace makes ("user:" + 10 digits) */
 #define BENCH_BATCH 64u    /* ops per clock read: the clock is not what we measure */
 #define BENCH_PREFETCH 8u  /* how many ops ahead the trace's keys are prefetched */
-#define BENCH_HINT_AHEAD 4u /* how many ops ahead an implementation's hint() is given a
+#define BENCH_HINT_AHEAD 4  /* how many ops ahead an implementation's hint() is given a
                                key (fewer than BENCH_PREFETCH: the key is in cache) */
+_Static_assert(BENCH_HINT_AHEAD < BENCH_PREFETCH, "a hinted key's bytes are fetched first");
 #define BENCH_PROBE_MAX 64u /* the mutex table's probe bound (evthrottle's is 32) */
 
 enum dist { DIST_UNIFORM, DIST_ZIPF, DIST_HOT, DIST_CHURN };
@@ -34,13 +35,15 @@ enum impl_id {
 	IMPL_MUTEX,
 	IMPL_FLOOR,
 	IMPL_FLOOR_BATCH,
+	IMPL_FLOOR_PREFETCH,
 	IMPL_FLOOR_WORK,
 	IMPL_REDIS,
 	IMPL_COUNT
 };
 #define IMPL_DEFAULT_MASK                                                                \
 	((1u << IMPL_EVTHROTTLE) | (1u << IMPL_EVT_BATCH) | (1u << IMPL_EVT_PREFETCH) |          \
-	 (1u << IMPL_MUTEX) | (1u << IMPL_FLOOR) | (1u << IMPL_FLOOR_BATCH))
+	 (1u << IMPL_MUTEX) | (1u << IMPL_FLOOR) | (1u << IMPL_FLOOR_BATCH) |                    \
+	 (1u << IMPL_FLOOR_PREFETCH))
 
 struct config {
 	uint32_t keys;         /* distinct keys live at once (-n) */
@@ -113,7 +116,8 @@ struct impl_ops {
 	 * events at a time, and there is no per-call latency phase. */
 	int (*decide_batch)(void *handle, evt_event *ev, size_t n);
 	/* Optional: told each key BENCH_HINT_AHEAD events before it is decided, as a
-	 * caller that knows its next keys (a pipeline) would (evt_prefetch()). */
+	 * caller that knows its next keys (a pipeline) would (evt_prefetch()).  Not
+	 * used with decide_batch, which sees its keys together anyway. */
 	void (*hint)(void *handle, const char *key, size_t len);
 	void (*detach)(void *handle);
 	void (*inspect)(void *state, struct footprint *f);
@@ -121,7 +125,7 @@ struct impl_ops {
 };
 
 extern const struct impl_ops impl_evthrottle, impl_evt_batch, impl_mutex, impl_floor,
-	impl_floor_batch, impl_floor_work, impl_evt_prefetch;
+	impl_floor_batch, impl_floor_prefetch, impl_floor_work, impl_evt_prefetch;
 #ifdef EVT_BENCH_HAVE_REDIS
 extern const struct impl_ops impl_redis;
 #endif

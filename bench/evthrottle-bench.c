@@ -34,6 +34,7 @@ static const struct impl_ops *const impls[IMPL_COUNT] = {
 	[IMPL_MUTEX] = &impl_mutex,
 	[IMPL_FLOOR] = &impl_floor,
 	[IMPL_FLOOR_BATCH] = &impl_floor_batch,
+	[IMPL_FLOOR_PREFETCH] = &impl_floor_prefetch,
 	[IMPL_FLOOR_WORK] = &impl_floor_work,
 #ifdef EVT_BENCH_HAVE_REDIS
 	[IMPL_REDIS] = &impl_redis,
@@ -44,6 +45,9 @@ static const struct impl_ops *const impls[IMPL_COUNT] = {
 #else
 #define REDIS_HELP "  (redis: not in this build, no hiredis)"
 #endif
+
+#define BENCH_STR_(x) #x
+#define BENCH_STR(x) BENCH_STR_(x)
 
 static void usage(FILE *f)
 {
@@ -60,12 +64,13 @@ static void usage(FILE *f)
 	        "      --hot-frac F      --dist hot: share of ops on the hot key (default 1.0)\n"
 	        "      --churn-every K   --dist churn: a new key every K ops (default 16)\n"
 	        "  -i, --impl LIST       evthrottle,evt-batch,evt-prefetch,mutex,floor,floor-batch,\n"
-	        "                        floor-work,redis, or all (default all: every one but\n"
-	        "                        floor-work and redis)" REDIS_HELP "\n"
+	        "                        floor-prefetch,floor-work,redis, or all (default all:\n"
+	        "                        every one but floor-work and redis)" REDIS_HELP "\n"
 	        "                        (*-batch: 64 events a call, e.g. with\n"
 	        "                        evt_should_process_batch(); throughput only;\n"
-	        "                        evt-prefetch: one call per event, each key given to\n"
-	        "                        evt_prefetch() 4 events before its decision)\n"
+	        "                        *-prefetch: one call per event, each key hinted\n"
+	        "                        (evt_prefetch()) " BENCH_STR(BENCH_HINT_AHEAD)
+	        " events before its decision)\n"
 	        "      --redis-socket P  redis-server unix socket (default $EVT_BENCH_REDIS_SOCKET)\n"
 	        "      --floor-work N    floor-work: hash the key N more times a call, work that\n"
 	        "                        does not wait for the slot's cache miss (default 4)\n"

@@ -5,6 +5,9 @@
  * no decision: its processed fraction is meaningless and not reported.  The hash is
  * XXH3 with a seed, as evthrottle's, so the gap to it is the table's own work.
  *
+ * floor-batch and floor-prefetch are the floor with evt-batch's grouping and
+ * evt-prefetch's hint: their fair floors.
+ *
  * floor-work is the floor with --floor-work more hashes of the key a call: work
  * that does not wait for the slot's cache miss, to show how per-call throughput
  * falls with the instructions of a call alone (docs/benchmarks.md).
@@ -112,6 +115,12 @@ static int floor_decide_batch(void *handle, evt_event *ev, size_t n)
 	return (int)n;
 }
 
+/* The floor's hint: the same prefetch of the key's slot evt_prefetch() makes. */
+static void floor_hint(void *handle, const char *key, size_t len)
+{
+	__builtin_prefetch((void *)floor_word(handle, key, len));
+}
+
 static void floor_detach(void *handle)
 {
 	(void)handle;
@@ -151,6 +160,20 @@ const struct impl_ops impl_floor_batch = {
 	.attach = floor_attach,
 	.decide = floor_decide,
 	.decide_batch = floor_decide_batch,
+	.detach = floor_detach,
+	.inspect = floor_inspect,
+	.destroy = floor_destroy,
+};
+
+/* The floor of a caller that knows its keys BENCH_HINT_AHEAD events ahead: the
+ * fair floor of evt-prefetch, as floor-batch is evt-batch's. */
+const struct impl_ops impl_floor_prefetch = {
+	.name = "floor-prefetch",
+	.decides = false,
+	.create = floor_create,
+	.attach = floor_attach,
+	.decide = floor_decide,
+	.hint = floor_hint,
 	.detach = floor_detach,
 	.inspect = floor_inspect,
 	.destroy = floor_destroy,
