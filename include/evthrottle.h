@@ -172,8 +172,9 @@ typedef struct evt_event {
 int evt_should_process_batch(evt_throttle *t, evt_event *events, size_t n);
 
 /*
- * Start fetching the memory a decision on key reads first (its home slot) into
- * this CPU's cache, and return at once: a hint that changes nothing.  A decision
+ * Start fetching the memory a decision on key reads first (the first cache line
+ * of its home slot, where most keys live) into this CPU's cache, and return at
+ * once: a hint that changes nothing.  A decision
  * on a key whose slot is not in cache waits about one memory access (100-200 ns);
  * a caller that knows a key before it decides it (when a message is parsed, or a
  * few events ahead in a pipeline) calls this first, so that the later
