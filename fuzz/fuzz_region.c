@@ -14,8 +14,9 @@
  *     write faults), then table_check(), table_read_slot() over every slot,
  *     clients_totals(), table_horizon(), evt_stats_get()/evt_key_count();
  *  2. read-write, as an attaching client does: clients_reap_dead(),
- *     client_register() (else entry 0 is borrowed), evt_should_process_ex()
- *     (table_decide()) on many keys at many timestamps, evt_clear_key(),
+ *     client_register() (else entry 0 is borrowed), evt_prefetch() and
+ *     evt_should_process_ex() (table_decide()) on many keys at many timestamps,
+ *     evt_clear_key(),
  *     table_sweep(), table_free_orphans(), evt_clear(), client_release();
  *  3. step 1 again on what the client left.
  *
@@ -178,11 +179,14 @@ static int inspect(const struct region *r)
 	return violations;
 }
 
-/* One decision through the public call, as a client makes it. */
+/* One decision through the public call, as a client makes it, after a
+ * prefetch of its key (a hint that must accept any valid key). */
 static int decide(evt_throttle *t, uint64_t ts, const void *key, uint32_t len)
 {
 	const struct region *r = &t->r;
 	unsigned info = 0xdeadu;
+	if (evt_prefetch(t, key, len) != 0)
+		fail("evt_prefetch refused a valid key");
 	int rc = evt_should_process_ex(t, ts, NULL, key, len, &info);
 	if (rc != 1 && rc != 0 && rc != -ENOSPC)
 		fail("evt_should_process returned something other than 1, 0, -ENOSPC");
