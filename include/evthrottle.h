@@ -174,11 +174,11 @@ int evt_should_process_batch(evt_throttle *t, evt_event *events, size_t n);
 /*
  * Start fetching the memory a decision on key reads first (the first cache line
  * of its home slot, where most keys live) into this CPU's cache, and return at
- * once: a hint that changes nothing.  A decision
- * on a key whose slot is not in cache waits about one memory access (100-200 ns);
- * a caller that knows a key before it decides it (when a message is parsed, or a
- * few events ahead in a pipeline) calls this first, so that the later
- * evt_should_process() finds the slot in cache.  It hashes the key (the decision
+ * once: a hint that changes nothing.  A decision on a key whose slot is not in
+ * cache waits about one memory access (100-200 ns); a caller that knows a key
+ * before it decides it (when a message is parsed, or a few events ahead in a
+ * pipeline) calls this first, so that the later evt_should_process() finds the
+ * slot in cache.  It hashes the key (the decision
  * hashes it again) and issues one prefetch instruction: no syscall, no lock, no
  * write.  Prefetching too early is wasted if the line is evicted before the
  * decision; prefetching a key that is never decided costs only the call.

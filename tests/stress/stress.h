@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "evthrottle.h"
+#include "../test_key.h"
 
 #define CHUNK_RECS 4096u  /* records per chunk of the arena */
 #define MAX_WINDOWS 4u    /* distinct window values the controller sets */
@@ -150,7 +151,7 @@ uint64_t mono_ns(void);
 void sleep_until(uint64_t t);
 uint64_t splitmix(uint64_t *s);
 uint64_t rand_range(uint64_t *rng, uint64_t lo, uint64_t hi); /* [lo, hi] */
-#define KEY_STR_MAX 24 /* the longest key_str(): buffers hold this many bytes */
+#define KEY_STR_MAX TEST_KEY_LONG /* the longest key_str(): buffers hold this many */
 size_t key_str(char *buf, uint32_t id);
 bool churn_phase(const struct opts *o, uint64_t t0, uint64_t now);
 uint32_t pick_key(const struct opts *o, uint64_t t0, uint64_t now, uint64_t r);

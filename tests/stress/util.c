@@ -34,10 +34,9 @@ uint64_t rand_range(uint64_t *rng, uint64_t lo, uint64_t hi)
 	return hi <= lo ? lo : lo + splitmix(rng) % (hi - lo + 1);
 }
 
-/* "k<id>", padded with dots to KEY_STR_MAX bytes for every third id (so that keys
- * take both of the library's compiled decisions: table_decide() up to 16 bytes,
- * decide_long() above), or "anchor" for the controller's key: no allocation, no
- * locale. */
+/* "k<id>" as test_key() makes it (every third id padded to KEY_STR_MAX bytes, so
+ * that keys take both of the library's compiled decisions), or "anchor" for the
+ * controller's key: no allocation, no locale. */
 size_t key_str(char *buf, uint32_t id)
 {
 	static const char anchor[] = "anchor";
@@ -46,18 +45,7 @@ size_t key_str(char *buf, uint32_t id)
 			buf[i] = anchor[i];
 		return sizeof anchor - 1;
 	}
-	char tmp[12];
-	size_t n = 0, len = 0;
-	bool longer = id % 3 == 0;
-	do
-		tmp[n++] = (char)('0' + id % 10);
-	while ((id /= 10) != 0);
-	buf[len++] = 'k';
-	while (n > 0)
-		buf[len++] = tmp[--n];
-	while (longer && len < KEY_STR_MAX)
-		buf[len++] = '.';
-	return len;
+	return test_key(buf, 'k', id);
 }
 
 /*
