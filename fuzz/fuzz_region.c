@@ -12,7 +12,7 @@
  *
  *  1. read-only, as evthrottle-inspect does: the mapping is made PROT_READ (a
  *     write faults), then table_check(), table_read_slot() over every slot,
- *     clients_totals(), table_horizon(), evt_stats_get()/evt_key_count();
+ *     clients_totals(), clients_horizon(), evt_stats_get()/evt_key_count();
  *  2. read-write, as an attaching client does: clients_reap_dead(),
  *     client_register() (else entry 0 is borrowed), evt_prefetch() and
  *     evt_should_process_ex() (table_decide()) on many keys at many timestamps,
@@ -169,7 +169,7 @@ static int inspect(const struct region *r)
 	clients_totals(r, ctr, &live);
 	if (live > r->client_max)
 		fail("clients_totals counted more live clients than client_max");
-	(void)table_horizon(r);
+	(void)clients_horizon(r, clients_newest(r));
 	evt_throttle t = handle_make(r);
 	evt_stats st;
 	if (evt_stats_get(&t, &st) != 0)
@@ -240,7 +240,7 @@ static void client_ops(const struct region *r, const uint8_t knobs[32])
 			table_sweep(r, &t.me);
 		}
 	}
-	(void)table_horizon(r);
+	(void)clients_horizon(r, clients_newest(r));
 	table_free_orphans(r, knobs[2] | (uint32_t)knobs[3] << 8);
 	table_sweep(r, &t.me);
 	for (unsigned k = 0; k < ks.n; k++)

@@ -31,7 +31,7 @@
 extern "C" {
 #endif
 
-#define EVT_VERSION_MAJOR 1
+#define EVT_VERSION_MAJOR 2
 #define EVT_VERSION_MINOR 0
 
 /* Longest throttle name accepted by evt_create()/evt_attach(). */
@@ -45,6 +45,20 @@ enum evt_on_full {
 	EVT_ON_FULL_ERROR = 2,    /* answer -ENOSPC */
 };
 
+/* What evt_should_process() answers for a new key when the table can no longer know
+ * the exact answer: a key of its part of the table was reclaimed (forgotten to make
+ * room) less than a window before the event's timestamp, so the key may be one of
+ * them and still inside its window.  This happens only for events older than what
+ * reclaim has forgotten: a client that was idle or stopped and comes back with old
+ * timestamps, a thread that read its clock long before deciding, or a window raised
+ * above what the forgotten keys were kept for.  Such answers are reported
+ * (EVT_INFO_STALE) and counted (evt_stats.stale). */
+enum evt_on_stale {
+	EVT_ON_STALE_THROTTLE = 0, /* answer 0 and track nothing (the safe default) */
+	EVT_ON_STALE_PROCESS = 1,  /* answer 1 and track the key from this event on */
+	EVT_ON_STALE_ERROR = 2,    /* answer -ESTALE and track nothing */
+};
+
 typedef struct evt_throttle evt_throttle; /* process-local handle */
 
 typedef struct evt_options {
@@ -56,16 +70,19 @@ typedef struct evt_options {
 	uint32_t mode;       /* permission bits of the shm object (named throttles) */
 	uint32_t on_full;    /* enum evt_on_full */
 	uint32_t client_max; /* read-write handles attached at once, 1 .. 65535 */
-	uint32_t reserved;   /* must be 0 */
+	uint32_t on_stale;   /* enum evt_on_stale */
+	uint64_t client_idle_ns; /* > 0: a client whose latest timestamp is this far
+	                            behind the one deciding no longer holds reclaim
+	                            back (an idle, stopped or lagging client) */
 } evt_options;
 
 /* Defaults: 10 s window, 131072 slots, 32-byte keys, mode 0660, throttle when full,
- * 256 clients. */
+ * 256 clients, throttle when stale, clients idle after 1 s. */
 #define EVT_OPTIONS_INIT                                                              \
 	{                                                                             \
 		.window_ns = 10000000000ull, .capacity = 131072, .key_max = 32,       \
 		.mode = 0660, .on_full = EVT_ON_FULL_THROTTLE, .client_max = 256,     \
-		.reserved = 0                                                         \
+		.on_stale = EVT_ON_STALE_THROTTLE, .client_idle_ns = 1000000000ull    \
 	}
 
 /* evt_attach() flags */
@@ -75,6 +92,9 @@ typedef struct evt_options {
 #define EVT_INFO_NEW_KEY 0x1u   /* the key was not tracked and is now */
 #define EVT_INFO_RECLAIMED 0x2u /* an expired key's slot was reused for it */
 #define EVT_INFO_FULL 0x4u      /* no room: the answer is the on_full policy's */
+#define EVT_INFO_STALE 0x8u     /* the exact answer was forgotten by reclaim: the
+                                   answer is the on_stale policy's (or, rarely, 1
+                                   when a window change raced the insert) */
 
 /* Totals over every client that ever attached (and per client in the tools). */
 typedef struct evt_stats {
@@ -92,7 +112,9 @@ typedef struct evt_stats {
 	uint32_t clients;    /* read-write handles attached now */
 	uint32_t client_max;
 	uint32_t on_full;
-	uint32_t reserved;
+	uint32_t on_stale;
+	uint64_t stale;      /* decisions made by the on_stale policy (EVT_INFO_STALE) */
+	uint64_t client_idle_ns;
 } evt_stats;
 
 /*
@@ -137,8 +159,14 @@ int evt_unlink(const char *name);
  * Decide one event: 1 process, 0 throttle, or a negative errno.  event_id may be
  * NULL and takes no part in the decision.  No syscall, no lock, no allocation.
  * Errors: -EINVAL (t or key NULL, key_len 0), -EMSGSIZE (key_len > key_max),
- *         -EROFS (read-only handle), -ENOSPC (table full and on_full = error).
- * Thread-safe; linearizable per key across all threads and processes.
+ *         -EROFS (read-only handle), -ENOSPC (table full and on_full = error),
+ *         -ESTALE (the exact answer was forgotten and on_stale = error).
+ * Thread-safe; linearizable per key across all threads and processes: every
+ * answer is the rule above applied at one instant inside the call, or, where
+ * reclaim has forgotten what the rule needs (see enum evt_on_stale), the on_stale
+ * policy's, reported as EVT_INFO_STALE and counted.  Never two processed events of
+ * a key less than a window apart, whatever the callers' clocks, threads or pauses
+ * (unless on_stale = process, which answers 1 by choice, flagged).
  */
 int evt_should_process(evt_throttle *t, uint64_t ts_ns, const char *event_id,
                        const void *key, size_t key_len);

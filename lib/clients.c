@@ -13,14 +13,6 @@ static uint32_t hwm(const struct region *r)
 	return n < r->client_max ? n : r->client_max;
 }
 
-static void raise_u64(_Atomic uint64_t *v, uint64_t want)
-{
-	uint64_t cur = atomic_load_explicit(v, memory_order_relaxed);
-	while (cur < want && !atomic_compare_exchange_weak_explicit(v, &cur, want, memory_order_relaxed,
-	                                                            memory_order_relaxed))
-		;
-}
-
 static void raise_u32(_Atomic uint32_t *v, uint32_t want)
 {
 	uint32_t cur = atomic_load_explicit(v, memory_order_relaxed);
@@ -61,7 +53,7 @@ static void retire(const struct region *r, struct region_client *e, uint64_t own
 {
 	uint64_t wm = atomic_load_explicit(&e->wm, memory_order_relaxed);
 	if (wm != REGION_WM_NONE)
-		raise_u64(&r->hdr->newest_ts, wm);
+		region_raise(&r->hdr->newest_ts, wm);
 	/* Release pairs with the acquire CAS in client_register(). */
 	atomic_compare_exchange_strong_explicit(&e->owner, &owner, CLIENT_OWNER(CLIENT_FREE, 0),
 	                                        memory_order_release, memory_order_relaxed);
@@ -113,4 +105,35 @@ void clients_totals(const struct region *r, uint64_t out[CTR_COUNT], uint32_t *l
 		for (int k = 0; k < CTR_COUNT; k++)
 			out[k] += atomic_load_explicit(&e->ctr[k], memory_order_relaxed);
 	}
+}
+
+uint64_t clients_newest(const struct region *r)
+{
+	uint64_t hi = 0;
+	bool any = false;
+	for (uint32_t i = 0; i < hwm(r); i++) {
+		struct region_client *e = region_client(r, i);
+		uint64_t owner = atomic_load_explicit(&e->owner, memory_order_acquire);
+		uint64_t wm = atomic_load_explicit(&e->wm, memory_order_relaxed);
+		if (CLIENT_STATE(owner) == CLIENT_FREE || wm == REGION_WM_NONE)
+			continue;
+		any = true;
+		hi = wm > hi ? wm : hi;
+	}
+	return any ? hi : atomic_load_explicit(&r->hdr->newest_ts, memory_order_relaxed);
+}
+
+uint64_t clients_horizon(const struct region *r, uint64_t ref)
+{
+	uint64_t idle = atomic_load_explicit(&r->hdr->client_idle_ns, memory_order_relaxed), lo = ref;
+	for (uint32_t i = 0; i < hwm(r); i++) {
+		struct region_client *e = region_client(r, i);
+		uint64_t owner = atomic_load_explicit(&e->owner, memory_order_acquire);
+		uint64_t wm = atomic_load_explicit(&e->wm, memory_order_relaxed);
+		/* An idle client (more than client_idle behind ref) is passed over: it
+		 * is served conservatively if it comes back with old timestamps. */
+		if (CLIENT_STATE(owner) != CLIENT_FREE && wm < lo && ref - wm <= idle)
+			lo = wm;
+	}
+	return lo;
 }

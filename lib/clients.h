@@ -24,4 +24,14 @@ unsigned clients_reap_dead(const struct region *r);
 /* Sum every entry's counters (cumulative, whoever held it) into out. */
 void clients_totals(const struct region *r, uint64_t out[CTR_COUNT], uint32_t *live);
 
+/* The newest watermark of a live client, or, with none holding one, the newest a
+ * departed client had: the table's "now" for those who do not decide. */
+uint64_t clients_newest(const struct region *r);
+
+/* The reclaim horizon seen from timestamp ref: the lowest watermark of the live
+ * clients not more than client_idle behind ref, and at most ref.  A key whose
+ * last + window <= it has a closed window for every active client whose clock
+ * moves forward; reclaim forgets only such keys.  Read-only. */
+uint64_t clients_horizon(const struct region *r, uint64_t ref);
+
 #endif /* EVT_CLIENTS_H */

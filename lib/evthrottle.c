@@ -187,12 +187,15 @@ int evt_stats_get(const evt_throttle *t, evt_stats *out)
 		.full = c[CTR_FULL],
 		/* Counters are read one by one while clients write them. */
 		.keys = c[CTR_NEW_KEYS] > gone ? c[CTR_NEW_KEYS] - gone : 0,
-		.horizon_ns = table_horizon(&t->r),
+		.horizon_ns = clients_horizon(&t->r, clients_newest(&t->r)),
 		.capacity = t->r.mask + 1,
 		.key_max = t->r.key_max,
 		.clients = live,
 		.client_max = t->r.client_max,
 		.on_full = t->r.on_full,
+		.on_stale = t->r.on_stale,
+		.stale = c[CTR_STALE],
+		.client_idle_ns = atomic_load_explicit(&h->client_idle_ns, memory_order_relaxed),
 	};
 	return 0;
 }
@@ -240,6 +243,8 @@ const char *evt_strerror(int err)
 		return "the handle is read-only";
 	case ENOSPC:
 		return "no room: the throttle's table (or /dev/shm) is full";
+	case ESTALE:
+		return "the exact answer was forgotten by reclaim (on_stale = error)";
 	case ENOMEM:
 		return "out of memory";
 	default: {

@@ -32,7 +32,8 @@ int region_geometry(const evt_options *o, struct region_geom *g)
 	if (o->window_ns == 0 || o->capacity == 0 || o->capacity > REGION_CAP_MAX ||
 	    o->key_max == 0 || o->key_max > REGION_KEY_MAX || o->client_max == 0 ||
 	    o->client_max > REGION_CLIENT_MAX || o->on_full > EVT_ON_FULL_ERROR ||
-	    (o->mode & ~07777u) != 0 || o->reserved != 0)
+	    o->on_stale > EVT_ON_STALE_ERROR || o->client_idle_ns == 0 ||
+	    (o->mode & ~07777u) != 0)
 		return -EINVAL;
 	g->capacity = round_pow2(o->capacity);
 	g->key_max = o->key_max;
@@ -42,7 +43,8 @@ int region_geometry(const evt_options *o, struct region_geom *g)
 	g->table_offset = ALIGN_UP(g->clients_offset +
 	                               (uint64_t)g->client_max * sizeof(struct region_client),
 	                           4096);
-	g->total_size = g->table_offset + (uint64_t)g->capacity * g->slot_size;
+	g->bounds_offset = g->table_offset + (uint64_t)g->capacity * g->slot_size;
+	g->total_size = g->bounds_offset + (uint64_t)(g->capacity >> REGION_BOUND_SHIFT) * 8;
 	return 0;
 }
 
@@ -99,9 +101,12 @@ static void init_header(void *base, const evt_options *o, const struct region_ge
 	h->table_offset = g->table_offset;
 	h->hash_seed = seed;
 	h->on_full = o->on_full;
+	h->on_stale = o->on_stale;
+	h->bounds_offset = g->bounds_offset;
 	h->created_unix_ns = region_unix_now_ns();
 	h->mode = o->mode;
 	atomic_store_explicit(&h->window_ns, o->window_ns, memory_order_relaxed);
+	atomic_store_explicit(&h->client_idle_ns, o->client_idle_ns, memory_order_relaxed);
 	/* Pairs with the acquire load of state in region_validate(): whoever sees
 	 * READY sees every field above. */
 	atomic_store_explicit(&h->state, REGION_STATE_READY, memory_order_release);
@@ -207,18 +212,21 @@ int region_validate(void *base, size_t size, bool readonly, struct region *out)
 	evt_options o = {
 		.window_ns = 1, .capacity = h->capacity, .key_max = h->key_max,
 		.mode = 0, .on_full = h->on_full, .client_max = h->client_max,
+		.on_stale = h->on_stale, .client_idle_ns = 1,
 	};
 	struct region_geom g;
 	if (region_geometry(&o, &g) < 0 || g.capacity != h->capacity ||
 	    h->header_size != sizeof *h || h->client_size != sizeof(struct region_client) ||
 	    h->nbhd != REGION_NBHD || h->slot_size != g.slot_size ||
 	    h->clients_offset != g.clients_offset || h->table_offset != g.table_offset ||
-	    h->total_size != g.total_size || h->total_size != size)
+	    h->bounds_offset != g.bounds_offset || h->total_size != g.total_size ||
+	    h->total_size != size)
 		return -EBADMSG;
 	*out = (struct region){
 		.hdr = base,
 		.table = (unsigned char *)base + g.table_offset,
 		.clients = (struct region_client *)((unsigned char *)base + g.clients_offset),
+		.bounds = (_Atomic uint64_t *)(void *)((unsigned char *)base + g.bounds_offset),
 		.map_size = size,
 		.seed = h->hash_seed,
 		.mask = g.capacity - 1,
@@ -226,6 +234,7 @@ int region_validate(void *base, size_t size, bool readonly, struct region *out)
 		.key_max = g.key_max,
 		.client_max = g.client_max,
 		.on_full = h->on_full,
+		.on_stale = h->on_stale,
 		.readonly = readonly,
 	};
 	return 0;

@@ -32,6 +32,7 @@
 #define REGION_KEY_MAX 1024u
 #define REGION_CLIENT_MAX 65535u
 #define REGION_WM_NONE UINT64_MAX /* client has not decided yet: constrains nothing */
+#define REGION_BOUND_SHIFT 2u     /* one forget bound per 4 homes */
 
 /* Line 0: geometry, written once by the creator before state = READY. */
 struct region_hdr {
@@ -54,11 +55,12 @@ struct region_hdr {
 	_Atomic uint32_t state; /* REGION_STATE_READY, stored with release last */
 	uint64_t created_unix_ns;
 	uint32_t mode;
-	uint32_t pad1;
-	uint8_t reserved1[32];
+	uint32_t on_stale;      /* enum evt_on_stale */
+	uint64_t bounds_offset; /* the forget bounds: capacity >> REGION_BOUND_SHIFT u64s */
+	uint8_t reserved1[24];
 	/* line 2: read by every decision, written rarely */
 	_Atomic uint64_t window_ns;
-	uint64_t reserved_136;
+	_Atomic uint64_t client_idle_ns; /* a client this far behind no longer holds reclaim */
 	_Atomic uint64_t newest_ts; /* max watermark of clients that left */
 	_Atomic uint32_t client_hwm; /* one past the highest client index ever used */
 	uint32_t pad2;
@@ -70,7 +72,7 @@ struct region_hdr {
 };
 
 /* One per read-write handle; only that handle's process writes it (except the
- * reaper, after the process is gone).  Two cache lines of its own. */
+ * reaper, after the process is gone).  Four cache lines of its own. */
 enum { CLIENT_FREE = 0, CLIENT_LIVE = 1, CLIENT_REAPING = 2 };
 enum {
 	CTR_PROCESSED,
@@ -79,15 +81,18 @@ enum {
 	CTR_RECLAIMED,
 	CTR_CLEARED,
 	CTR_FULL,
-	CTR_COUNT
+	CTR_STALE,
+	CTR_COUNT,
+	CTR_MAX = 12 /* room in the entry: counters can be added without moving it */
 };
+_Static_assert(CTR_COUNT <= CTR_MAX, "client entry counters");
 struct region_client {
 	_Atomic uint64_t owner; /* state << 32 | pid */
 	_Atomic uint64_t attach_unix_ns;
 	_Atomic uint64_t wm; /* latest timestamp decided, or REGION_WM_NONE */
-	_Atomic uint64_t ctr[CTR_COUNT];  /* cumulative over every holder of the entry */
-	_Atomic uint64_t base[CTR_COUNT]; /* ctr[] when the current holder attached */
-	uint64_t pad;
+	_Atomic uint64_t ctr[CTR_MAX];  /* cumulative over every holder of the entry */
+	_Atomic uint64_t base[CTR_MAX]; /* ctr[] when the current holder attached */
+	uint64_t pad[5];
 };
 
 /*
@@ -142,16 +147,19 @@ _Static_assert(offsetof(struct region_hdr, on_full) == 72, "layout");
 _Static_assert(offsetof(struct region_hdr, state) == 76, "layout");
 _Static_assert(offsetof(struct region_hdr, created_unix_ns) == 80, "layout");
 _Static_assert(offsetof(struct region_hdr, mode) == 88, "layout");
+_Static_assert(offsetof(struct region_hdr, on_stale) == 92, "layout");
+_Static_assert(offsetof(struct region_hdr, bounds_offset) == 96, "layout");
 _Static_assert(offsetof(struct region_hdr, window_ns) == 128, "layout");
+_Static_assert(offsetof(struct region_hdr, client_idle_ns) == 136, "layout");
 _Static_assert(offsetof(struct region_hdr, newest_ts) == 144, "layout");
 _Static_assert(offsetof(struct region_hdr, client_hwm) == 152, "layout");
 _Static_assert(offsetof(struct region_hdr, daemon_pid) == 192, "layout");
 _Static_assert(offsetof(struct region_hdr, daemon_heartbeat_ns) == 200, "layout");
-_Static_assert(sizeof(struct region_client) == 128, "client is two cache lines");
+_Static_assert(sizeof(struct region_client) == 256, "client is four cache lines");
 _Static_assert(offsetof(struct region_client, owner) == 0, "layout");
 _Static_assert(offsetof(struct region_client, wm) == 16, "layout");
 _Static_assert(offsetof(struct region_client, ctr) == 24, "layout");
-_Static_assert(offsetof(struct region_client, base) == 72, "layout");
+_Static_assert(offsetof(struct region_client, base) == 120, "layout");
 _Static_assert(sizeof(struct region_slot) == 32, "slot header");
 _Static_assert(offsetof(struct region_slot, ctrl) == 0, "ctrl/last are one 16-byte pair");
 _Static_assert(offsetof(struct region_slot, last) == 8, "ctrl/last are one 16-byte pair");
@@ -164,7 +172,7 @@ _Static_assert(offsetof(struct region_slot, key) == 32, "layout");
  * computed, for creating and for validating. */
 struct region_geom {
 	uint32_t capacity, key_max, slot_size, client_max;
-	uint64_t clients_offset, table_offset, total_size;
+	uint64_t clients_offset, table_offset, bounds_offset, total_size;
 };
 
 /* A process-local view of one mapping (never stored in shared memory). */
@@ -172,9 +180,10 @@ struct region {
 	struct region_hdr *hdr;
 	unsigned char *table;
 	struct region_client *clients;
+	_Atomic uint64_t *bounds;
 	size_t map_size;
 	uint64_t seed;
-	uint32_t mask, slot_size, key_max, client_max, on_full;
+	uint32_t mask, slot_size, key_max, client_max, on_full, on_stale;
 	bool readonly;
 };
 
@@ -191,6 +200,22 @@ uint64_t region_unix_now_ns(void);
 static inline struct region_slot *region_slot(const struct region *r, uint32_t i)
 {
 	return (struct region_slot *)(r->table + (size_t)(i & r->mask) * r->slot_size);
+}
+
+/* Raise *v to want if it is lower (relaxed: callers order it by a later barrier). */
+static inline void region_raise(_Atomic uint64_t *v, uint64_t want)
+{
+	uint64_t cur = atomic_load_explicit(v, memory_order_relaxed);
+	while (cur < want && !atomic_compare_exchange_weak_explicit(v, &cur, want, memory_order_relaxed,
+	                                                            memory_order_relaxed))
+		;
+}
+
+/* The forget bound that covers keys whose home is `home`: 0 if none of them was
+ * ever reclaimed, else one past the newest `last` reclaim forgot among them. */
+static inline _Atomic uint64_t *region_bound(const struct region *r, uint32_t home)
+{
+	return &r->bounds[(home & r->mask) >> REGION_BOUND_SHIFT];
 }
 
 static inline struct region_client *region_client(const struct region *r, uint32_t i)

@@ -21,6 +21,8 @@
 #include "table.h"
 
 #include <errno.h>
+
+#include "clients.h"
 #include <string.h>
 #define XXH_INLINE_ALL /* the hash is inlined into the hot path */
 #include <xxhash.h>
@@ -380,12 +382,26 @@ static bool take(struct region_slot *s, uint64_t c, unsigned tag, uint32_t owner
 	return true;
 }
 
-/* Reclaim the key in slot i if its window closed for every client. */
+/*
+ * Reclaim the key in slot i if its window closed at the horizon.  Forgetting a key
+ * first raises the forget bound of its home past its last (a later insert of that
+ * key at ts is exact only if ts is a window past the bound: insert_is_exact()), so
+ * reclaim can never make an answer silently wrong, whichever window or horizon it
+ * used.  The bound's store is ordered before the key's removal by the CAS16 in
+ * remove_found() (a full barrier), and so before the unpublish that an insert's
+ * acquire load of the hop word sees.
+ */
 static bool reclaim(const struct region *r, const struct table_client *me, uint32_t i,
-                    uint64_t horizon, uint64_t window)
+                    uint64_t horizon)
 {
 	struct found f;
-	if (!published(r, i, &f) || !window_closed(f.last, horizon, window) || !remove_found(r, &f))
+	/* Pairs with the release store in evt_update_window(): the newest window. */
+	uint64_t window = atomic_load_explicit(&r->hdr->window_ns, acquire);
+	if (!published(r, i, &f) || !window_closed(f.last, horizon, window))
+		return false;
+	/* last + 1 cannot wrap: a window closed at the horizon means last < horizon. */
+	region_raise(region_bound(r, atomic_load_explicit(&f.s->home, relaxed)), f.last + 1);
+	if (!remove_found(r, &f))
 		return false;
 	count(me, CTR_RECLAIMED);
 	return true;
@@ -461,12 +477,11 @@ static bool displace(const struct region *r, const struct table_client *me, cons
 
 /*
  * Find k a slot in its neighbourhood: an EMPTY one (finishing DYING ones on the
- * way), else one whose key's window closed for every client.  The horizon is read
- * from the clients' watermarks only then, so a client that joined with a lagging
- * clock is never passed over by a stale value.
+ * way), else one whose key's window closed at the horizon seen from ts (the
+ * clients' watermarks, read only then).
  */
 static bool claim(const struct region *r, const struct table_client *me, const struct hkey *k,
-                  uint64_t window, uint32_t *slot, uint64_t *ctrl, bool *reclaimed)
+                  uint64_t ts, uint32_t *slot, uint64_t *ctrl, bool *reclaimed)
 {
 	uint64_t last[REGION_NBHD];
 	uint32_t keys = 0;
@@ -487,11 +502,13 @@ static bool claim(const struct region *r, const struct table_client *me, const s
 			keys |= 1u << j;
 		}
 	}
-	uint64_t horizon = keys != 0 ? table_horizon(r) : 0;
+	uint64_t horizon = keys != 0 ? clients_horizon(r, ts) : 0;
+	/* A first filter on the values read above; reclaim() checks again. */
+	uint64_t window = atomic_load_explicit(&r->hdr->window_ns, relaxed);
 	for (; keys != 0; keys &= keys - 1) {
 		uint32_t j = (uint32_t)__builtin_ctz(keys), i = (k->home + j) & r->mask;
 		struct region_slot *s = region_slot(r, i);
-		if (!window_closed(last[j], horizon, window) || !reclaim(r, me, i, horizon, window))
+		if (!window_closed(last[j], horizon, window) || !reclaim(r, me, i, horizon))
 			continue;
 		*reclaimed = true;
 		uint64_t c = atomic_load_explicit(&s->ctrl, acquire);
@@ -501,6 +518,37 @@ static bool claim(const struct region *r, const struct table_client *me, const s
 		}
 	}
 	return displace(r, me, k, slot, ctrl);
+}
+
+static void report_stale(const struct table_client *me, unsigned *info)
+{
+	count(me, CTR_STALE);
+	*info |= EVT_INFO_STALE;
+}
+
+/* The on_stale policy's answer, throttle or error, for an event whose exact answer
+ * was forgotten (insert() publishes the key for the policy "process"). */
+static int stale(const struct region *r, const struct table_client *me, unsigned *info)
+{
+	report_stale(me, info);
+	if (r->on_stale == EVT_ON_STALE_ERROR)
+		return -ESTALE;
+	count(me, CTR_THROTTLED);
+	return 0;
+}
+
+/*
+ * Is "k is new at ts" the exact answer?  Only if every key reclaim forgot under
+ * k's home (k among them, perhaps) had its last a full window before ts: the
+ * forget bound is one past the newest such last (0: none forgotten).  Called with
+ * k absent under the hop word last loaded with acquire, which makes every bound
+ * raised before a removal of k visible here (see reclaim()).
+ */
+static bool insert_is_exact(const struct region *r, const struct hkey *k, uint64_t ts,
+                            uint64_t window)
+{
+	uint64_t b = atomic_load_explicit(region_bound(r, k->home), relaxed);
+	return b == 0 || (ts >= window && ts - window >= b - 1);
 }
 
 static int full(const struct region *r, const struct table_client *me, unsigned *info)
@@ -519,18 +567,26 @@ static int full(const struct region *r, const struct table_client *me, unsigned 
 	}
 }
 
-/* k was absent under hop word w: insert it with last = ts.  -EAGAIN: another
- * client inserted k first; decide again. */
+/* Give back a claimed slot nobody saw (it was never published).  Release pairs
+ * with the acquire in take(). */
+static void unclaim(struct region_slot *s, uint64_t c)
+{
+	atomic_store_explicit(&s->ctrl, CTRL_NEXT(c, SLOT_EMPTY), release);
+}
+
+/*
+ * k was absent under hop word w: insert it with last = ts.  -EAGAIN: another
+ * client inserted k first; decide again.  The answer is exact unless reclaim
+ * forgot a key of k's home too recently (insert_is_exact()); then the on_stale
+ * policy answers, and the key is tracked only if that answer is 1.
+ */
 static int insert(const struct region *r, const struct table_client *me, const struct hkey *k,
                   uint64_t ts, uint64_t w, unsigned *info)
 {
 	uint32_t i;
-	uint64_t c;
-	bool reclaimed = false;
-	/* For reclaiming expired keys.  Pairs with the release store in
-	 * evt_update_window(). */
-	uint64_t window = atomic_load_explicit(&r->hdr->window_ns, acquire);
-	if (!claim(r, me, k, window, &i, &c, &reclaimed))
+	uint64_t c, window;
+	bool reclaimed = false, exact;
+	if (!claim(r, me, k, ts, &i, &c, &reclaimed))
 		return full(r, me, info);
 	struct region_slot *s = region_slot(r, i);
 	atomic_store_explicit(&s->last, ts, relaxed);
@@ -539,6 +595,14 @@ static int insert(const struct region *r, const struct table_client *me, const s
 	uint32_t bit = 1u << ((i - k->home) & r->mask);
 	struct region_slot *home = region_slot(r, k->home);
 	for (;;) {
+		/* The window and bound for this try, read after the look that gave
+		 * w.  Pairs with the release store in evt_update_window(). */
+		window = atomic_load_explicit(&r->hdr->window_ns, acquire);
+		exact = insert_is_exact(r, k, ts, window);
+		if (!exact && r->on_stale != EVT_ON_STALE_PROCESS) {
+			unclaim(s, c);
+			return stale(r, me, info);
+		}
 		/* Publish.  Release pairs with the acquire loads of hop in find()
 		 * and published(): the stores above are visible with the bit. */
 		if (atomic_compare_exchange_weak_explicit(&home->hop, &w,
@@ -547,12 +611,17 @@ static int insert(const struct region *r, const struct table_client *me, const s
 			break;
 		struct found f;
 		if (find(r, k, &f, &w)) {
-			/* Lost the race to another insert of k.  Nobody can see our
-			 * unpublished slot; release pairs with the acquire in take(). */
-			atomic_store_explicit(&s->ctrl, CTRL_NEXT(c, SLOT_EMPTY), release);
+			/* Lost the race to another insert of k. */
+			unclaim(s, c);
 			return -EAGAIN;
 		}
 	}
+	/* A window raised while we published may make this answer one the rule no
+	 * longer gives: it stands (others may have decided on the key already), but
+	 * is reported and counted.  Pairs with the release in evt_update_window(). */
+	uint64_t now_window = atomic_load_explicit(&r->hdr->window_ns, acquire);
+	if (!exact || (now_window > window && !insert_is_exact(r, k, ts, now_window)))
+		report_stale(me, info);
 	count(me, CTR_NEW_KEYS);
 	count(me, CTR_PROCESSED);
 	*info |= EVT_INFO_NEW_KEY | (reclaimed ? EVT_INFO_RECLAIMED : 0);
@@ -695,28 +764,41 @@ int table_clear_key(const struct region *r, const struct table_client *me, const
 	}
 }
 
-/* Remove the key published in slot i, if any: 1 if this call removed it. */
+/* For tests: called by table_clear() before it looks at each slot, so that a test
+ * can change the table at a chosen point of the scan.  NULL in production. */
+void (*table_clear_hook)(const struct region *r, uint32_t slot);
+
+/*
+ * Remove the key published in slot i, if any: 1 if this call removed it.  A key
+ * frozen for a move (MOVING) when we look, or while we remove it, is moved on
+ * here, to its destination further along the scan, where it is removed in turn:
+ * left to its mover, it could be published there after the scan went by.
+ */
 static int clear_slot(const struct region *r, const struct table_client *me, uint32_t i)
 {
 	struct found f;
-	while (published(r, i, &f))
-		if (remove_found(r, &f)) {
+	for (;;) {
+		if (published(r, i, &f)) {
+			if (!remove_found(r, &f))
+				continue;
 			count(me, CTR_CLEARED);
 			return 1;
 		}
-	return 0;
+		uint64_t c = atomic_load_explicit(&region_slot(r, i)->ctrl, acquire);
+		if (CTRL_STATE(c) == SLOT_MOVING)
+			finish_move(r, i, c);
+		return 0;
+	}
 }
 
 uint64_t table_clear(const struct region *r, const struct table_client *me)
 {
 	uint64_t n = 0;
 	for (uint32_t i = 0; i <= r->mask; i++) {
-		uint64_t c = atomic_load_explicit(&region_slot(r, i)->ctrl, acquire);
-		if (CTRL_STATE(c) == SLOT_MOVING)
-			finish_move(r, i, c);
-	}
-	for (uint32_t i = 0; i <= r->mask; i++)
+		if (table_clear_hook != NULL)
+			table_clear_hook(r, i);
 		n += (uint64_t)clear_slot(r, me, i);
+	}
 	/* Moves go forward, so a key moved while we scan stays ahead of us, except
 	 * one moved across the end of the table into its first slots. */
 	for (uint32_t i = 0; i < REGION_NBHD && i <= r->mask; i++)
@@ -726,16 +808,14 @@ uint64_t table_clear(const struct region *r, const struct table_client *me)
 
 uint64_t table_sweep(const struct region *r, const struct table_client *me)
 {
-	uint64_t horizon = table_horizon(r), n = 0;
-	/* Pairs with the release store in evt_update_window(). */
-	uint64_t window = atomic_load_explicit(&r->hdr->window_ns, acquire);
+	uint64_t horizon = clients_horizon(r, clients_newest(r)), n = 0;
 	for (uint32_t i = 0; i <= r->mask; i++) {
 		uint64_t c = atomic_load_explicit(&region_slot(r, i)->ctrl, acquire);
 		if (CTRL_STATE(c) == SLOT_DYING)
 			finish_remove(r, i, c);
 		else if (CTRL_STATE(c) == SLOT_MOVING)
 			finish_move(r, i, c);
-		else if (CTRL_STATE(c) == SLOT_CLAIMED && reclaim(r, me, i, horizon, window))
+		else if (CTRL_STATE(c) == SLOT_CLAIMED && reclaim(r, me, i, horizon))
 			n++;
 	}
 	return n;
@@ -786,24 +866,4 @@ int table_read_slot(const struct region *r, uint32_t i, struct table_entry *e)
 	/* The copy is one life of the slot if ctrl did not move. */
 	atomic_thread_fence(acquire);
 	return atomic_load_explicit(&s->ctrl, relaxed) == f.ctrl;
-}
-
-uint64_t table_horizon(const struct region *r)
-{
-	struct region_hdr *h = r->hdr;
-	uint32_t n = atomic_load_explicit(&h->client_hwm, acquire);
-	if (n > r->client_max)
-		n = r->client_max;
-	uint64_t lo = REGION_WM_NONE;
-	for (uint32_t i = 0; i < n; i++) {
-		struct region_client *e = region_client(r, i);
-		uint64_t owner = atomic_load_explicit(&e->owner, acquire);
-		if ((owner >> 32) == CLIENT_FREE)
-			continue;
-		uint64_t wm = atomic_load_explicit(&e->wm, relaxed);
-		if (wm < lo)
-			lo = wm;
-	}
-	/* With no client holding a timestamp, the newest one any client had. */
-	return lo != REGION_WM_NONE ? lo : atomic_load_explicit(&h->newest_ts, relaxed);
 }

@@ -75,9 +75,7 @@ struct table_entry {
 /* Copy slot i if it holds a published key: 1 copied, 0 not a key now. */
 int table_read_slot(const struct region *r, uint32_t i, struct table_entry *e);
 
-/* The reclaim horizon now, from the clients' watermarks: the lowest one of the
- * clients holding one, else the newest timestamp a departed client had.  A key
- * whose last + window <= it has a closed window for every client.  Read-only. */
-uint64_t table_horizon(const struct region *r);
+/* For tests only: called by table_clear() before each slot it looks at. */
+extern void (*table_clear_hook)(const struct region *r, uint32_t slot);
 
 #endif /* EVT_TABLE_H */

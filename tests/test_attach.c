@@ -25,7 +25,8 @@
 
 TestSuite(attach, .fini = unlink_names);
 
-/* capacity 64, key_max 32, client_max 256: a 40960-byte file. */
+/* capacity 64, key_max 32, client_max 256: a 73856-byte file (69632 of header and
+ * clients, 4096 of slots, 128 of forget bounds). */
 static evt_options small_opts(void)
 {
 	evt_options o = EVT_OPTIONS_INIT;
@@ -34,7 +35,7 @@ static evt_options small_opts(void)
 	o.mode = 0600;
 	return o;
 }
-#define SMALL_TOTAL 40960u
+#define SMALL_TOTAL 73856u
 
 /* ---- the file, without the library ---- */
 
@@ -482,13 +483,15 @@ Test(attach, corrupt_geometry_fields)
 		F(slot_size, UINT32_MAX),
 		F(client_max, 0), F(client_max, 1000), F(client_max, 65535), F(client_max, 65536),
 		F(client_max, UINT32_MAX),
-		F(client_size, 0), F(client_size, 64), F(client_size, 256),
+		F(client_size, 0), F(client_size, 128), F(client_size, 512),
 		F(nbhd, 0), F(nbhd, 16), F(nbhd, 64),
 		F(clients_offset, 0), F(clients_offset, 4096), F(clients_offset, SMALL_TOTAL),
 		F(clients_offset, 1ull << 40),
 		F(table_offset, 0), F(table_offset, 4096), F(table_offset, SMALL_TOTAL),
 		F(table_offset, 1ull << 40), F(table_offset, UINT64_MAX),
-		F(on_full, 3), F(on_full, UINT32_MAX),
+		F(on_full, 3), F(on_full, UINT32_MAX), F(on_stale, 3), F(on_stale, UINT32_MAX),
+		F(bounds_offset, 0), F(bounds_offset, SMALL_TOTAL - 64), F(bounds_offset, SMALL_TOTAL),
+		F(bounds_offset, UINT64_MAX),
 	};
 #undef F
 	const char *name = new_name();

@@ -112,11 +112,12 @@ Test(layout, region_hdr_fields)
 	EXPECT_FIELD(H, state, 76, 4);
 	EXPECT_FIELD(H, created_unix_ns, 80, 8);
 	EXPECT_FIELD(H, mode, 88, 4);
-	EXPECT_FIELD(H, pad1, 92, 4);
-	EXPECT_FIELD(H, reserved1, 96, 32);
+	EXPECT_FIELD(H, on_stale, 92, 4);
+	EXPECT_FIELD(H, bounds_offset, 96, 8);
+	EXPECT_FIELD(H, reserved1, 104, 24);
 	/* line 2: hot, written rarely */
 	EXPECT_FIELD(H, window_ns, 128, 8);
-	EXPECT_FIELD(H, reserved_136, 136, 8);
+	EXPECT_FIELD(H, client_idle_ns, 136, 8);
 	EXPECT_FIELD(H, newest_ts, 144, 8);
 	EXPECT_FIELD(H, client_hwm, 152, 4);
 	EXPECT_FIELD(H, pad2, 156, 4);
@@ -130,14 +131,14 @@ Test(layout, region_hdr_fields)
 Test(layout, region_client_fields)
 {
 	typedef struct region_client C;
-	cr_expect_eq(sizeof(C), 128, "struct region_client is %zu bytes, want 128", sizeof(C));
+	cr_expect_eq(sizeof(C), 256, "struct region_client is %zu bytes, want 256", sizeof(C));
 	cr_expect_eq(alignof(C), 8, "struct region_client alignment %zu, want 8", alignof(C));
 	EXPECT_FIELD(C, owner, 0, 8);
 	EXPECT_FIELD(C, attach_unix_ns, 8, 8);
 	EXPECT_FIELD(C, wm, 16, 8);
-	EXPECT_FIELD(C, ctr, 24, 48);
-	EXPECT_FIELD(C, base, 72, 48);
-	EXPECT_FIELD(C, pad, 120, 8);
+	EXPECT_FIELD(C, ctr, 24, 96);
+	EXPECT_FIELD(C, base, 120, 96);
+	EXPECT_FIELD(C, pad, 216, 40);
 }
 
 Test(layout, region_slot_fields)
@@ -164,7 +165,8 @@ Test(layout, format_constants)
 	uint32_t ready = REGION_STATE_READY;
 	cr_expect_eq(memcmp(&ready, "YDER", 4), 0, "REGION_STATE_READY bytes");
 	cr_expect_eq(REGION_STATE_READY, 0x52454459u);
-	cr_expect_eq(EVT_VERSION_MAJOR, 1);
+	cr_expect_eq(EVT_VERSION_MAJOR, 2);
+	cr_expect_eq(REGION_BOUND_SHIFT, 2);
 	cr_expect_eq(REGION_NBHD, 32);
 	cr_expect_eq(REGION_CAP_MIN, 64);
 	cr_expect_eq(REGION_CAP_MAX, 1u << 28);
@@ -182,7 +184,9 @@ Test(layout, format_constants)
 	cr_expect_eq(CTR_RECLAIMED, 3);
 	cr_expect_eq(CTR_CLEARED, 4);
 	cr_expect_eq(CTR_FULL, 5);
-	cr_expect_eq(CTR_COUNT, 6);
+	cr_expect_eq(CTR_STALE, 6);
+	cr_expect_eq(CTR_COUNT, 7);
+	cr_expect_eq(CTR_MAX, 12);
 	cr_expect_eq(SLOT_EMPTY, 0);
 	cr_expect_eq(SLOT_CLAIMED, 1);
 	cr_expect_eq(SLOT_DYING, 2);
@@ -224,17 +228,18 @@ Test(layout, ctrl_word_bits)
 Test(layout, public_abi_structs)
 {
 	typedef evt_options O;
-	cr_expect_eq(sizeof(O), 32, "evt_options is %zu bytes, want 32", sizeof(O));
+	cr_expect_eq(sizeof(O), 40, "evt_options is %zu bytes, want 40", sizeof(O));
 	EXPECT_FIELD(O, window_ns, 0, 8);
 	EXPECT_FIELD(O, capacity, 8, 4);
 	EXPECT_FIELD(O, key_max, 12, 4);
 	EXPECT_FIELD(O, mode, 16, 4);
 	EXPECT_FIELD(O, on_full, 20, 4);
 	EXPECT_FIELD(O, client_max, 24, 4);
-	EXPECT_FIELD(O, reserved, 28, 4);
+	EXPECT_FIELD(O, on_stale, 28, 4);
+	EXPECT_FIELD(O, client_idle_ns, 32, 8);
 
 	typedef evt_stats S;
-	cr_expect_eq(sizeof(S), 96, "evt_stats is %zu bytes, want 96", sizeof(S));
+	cr_expect_eq(sizeof(S), 112, "evt_stats is %zu bytes, want 112", sizeof(S));
 	EXPECT_FIELD(S, window_ns, 0, 8);
 	EXPECT_FIELD(S, processed, 8, 8);
 	EXPECT_FIELD(S, throttled, 16, 8);
@@ -249,7 +254,9 @@ Test(layout, public_abi_structs)
 	EXPECT_FIELD(S, clients, 80, 4);
 	EXPECT_FIELD(S, client_max, 84, 4);
 	EXPECT_FIELD(S, on_full, 88, 4);
-	EXPECT_FIELD(S, reserved, 92, 4);
+	EXPECT_FIELD(S, on_stale, 92, 4);
+	EXPECT_FIELD(S, stale, 96, 8);
+	EXPECT_FIELD(S, client_idle_ns, 104, 8);
 
 	cr_expect_eq(EVT_ON_FULL_THROTTLE, 0);
 	cr_expect_eq(EVT_ON_FULL_PROCESS, 1);
@@ -258,6 +265,10 @@ Test(layout, public_abi_structs)
 	cr_expect_eq(EVT_INFO_NEW_KEY, 1u);
 	cr_expect_eq(EVT_INFO_RECLAIMED, 2u);
 	cr_expect_eq(EVT_INFO_FULL, 4u);
+	cr_expect_eq(EVT_INFO_STALE, 8u);
+	cr_expect_eq(EVT_ON_STALE_THROTTLE, 0);
+	cr_expect_eq(EVT_ON_STALE_PROCESS, 1);
+	cr_expect_eq(EVT_ON_STALE_ERROR, 2);
 	cr_expect_eq(EVT_NAME_MAX, 200);
 
 	/* The documented defaults. */
@@ -268,7 +279,8 @@ Test(layout, public_abi_structs)
 	cr_expect_eq(d.mode, 0660);
 	cr_expect_eq(d.on_full, EVT_ON_FULL_THROTTLE);
 	cr_expect_eq(d.client_max, 256);
-	cr_expect_eq(d.reserved, 0);
+	cr_expect_eq(d.on_stale, EVT_ON_STALE_THROTTLE);
+	cr_expect_eq(d.client_idle_ns, 1000000000ull);
 }
 
 /* ---- a region as created ---- */
@@ -285,9 +297,11 @@ Test(layout, default_region_header)
 	struct fmap m = map_region(name);
 	const struct region_hdr *h = (const void *)m.p;
 
-	/* 256 * 128 client bytes after the header, rounded up to a page. */
-	const uint64_t table_offset = 36864;
-	const uint64_t total = table_offset + 131072ull * 64;
+	/* 256 * 256 client bytes after the header, rounded up to a page; one forget
+	 * bound per 4 slots after the table. */
+	const uint64_t table_offset = 69632;
+	const uint64_t bounds_offset = table_offset + 131072ull * 64;
+	const uint64_t total = bounds_offset + 131072ull / 4 * 8;
 
 	cr_expect_eq(h->magic, REGION_MAGIC);
 	cr_expect_eq(memcmp(m.p, "evthrotl", 8), 0, "file starts with the magic bytes");
@@ -298,13 +312,14 @@ Test(layout, default_region_header)
 	cr_expect_eq(h->key_max, 32);
 	cr_expect_eq(h->slot_size, 64);
 	cr_expect_eq(h->client_max, 256);
-	cr_expect_eq(h->client_size, 128);
+	cr_expect_eq(h->client_size, 256);
 	cr_expect_eq(h->nbhd, REGION_NBHD);
 	cr_expect_eq(h->clients_offset, 256);
 	cr_expect_eq(h->table_offset, table_offset);
 	cr_expect_eq(h->table_offset % 4096, 0, "table_offset %llu not page-aligned",
 	             (unsigned long long)h->table_offset);
-	cr_expect_geq(h->table_offset, h->clients_offset + 256ull * 128,
+	cr_expect_eq(h->bounds_offset, bounds_offset);
+	cr_expect_geq(h->table_offset, h->clients_offset + 256ull * 256,
 	              "table overlaps the client entries");
 	cr_expect_eq(h->total_size, total);
 	cr_expect_eq((uint64_t)st.st_size, h->total_size, "file size %lld != total_size %llu",
@@ -318,7 +333,8 @@ Test(layout, default_region_header)
 	cr_expect_eq(st.st_uid, geteuid());
 	cr_expect_neq(h->created_unix_ns, 0);
 	cr_expect_eq(atomic_load(&h->window_ns), 10000000000ull);
-	cr_expect_eq(h->reserved_136, 0);
+	cr_expect_eq(atomic_load(&h->client_idle_ns), 1000000000ull);
+	cr_expect_eq(h->on_stale, EVT_ON_STALE_THROTTLE);
 	cr_expect_eq(atomic_load(&h->newest_ts), 0);
 	cr_expect_eq(atomic_load(&h->client_hwm), 1, "the creator's handle takes entry 0");
 	cr_expect_eq(atomic_load(&h->daemon_pid), 0);
@@ -326,7 +342,6 @@ Test(layout, default_region_header)
 	cr_expect(all_zero(h->reserved1, sizeof h->reserved1), "reserved1 not zero");
 	cr_expect(all_zero(h->reserved2, sizeof h->reserved2), "reserved2 not zero");
 	cr_expect(all_zero(h->reserved3, sizeof h->reserved3), "reserved3 not zero");
-	cr_expect_eq(h->pad1, 0);
 	cr_expect_eq(h->pad2, 0);
 
 	/* Entry 0 is the creator's live handle; the others are free and zero. */
@@ -336,7 +351,7 @@ Test(layout, default_region_header)
 	cr_expect(all_zero((const unsigned char *)&c[1], 255 * sizeof *c),
 	          "unused client entries not zero");
 	/* The gap up to the table and every slot start as zeroes (EMPTY). */
-	cr_expect(all_zero(m.p + 256 + 256 * 128, table_offset - (256 + 256 * 128)),
+	cr_expect(all_zero(m.p + 256 + 256 * 256, table_offset - (256 + 256 * 256)),
 	          "padding before the table not zero");
 	cr_expect(all_zero(m.p + table_offset, total - table_offset), "fresh table not zero");
 
@@ -368,7 +383,8 @@ static void expect_geometry(const struct geom_case *c, const struct region_geom 
 	             (unsigned long long)g->table_offset,
 	             (unsigned long long)c->want_table_offset);
 	cr_expect_eq(g->table_offset % 4096, 0, "table_offset not page-aligned");
-	cr_expect_eq(g->total_size, g->table_offset + (uint64_t)g->capacity * g->slot_size);
+	cr_expect_eq(g->bounds_offset, g->table_offset + (uint64_t)g->capacity * g->slot_size);
+	cr_expect_eq(g->total_size, g->bounds_offset + (uint64_t)g->capacity / 4 * 8);
 }
 
 /* Regions small enough to create: the header and the file agree with the
@@ -379,14 +395,14 @@ Test(layout, created_geometry)
 		{ 1, 32, 1, 64, 64, 4096 },
 		{ 63, 1, 2, 64, 64, 4096 },
 		{ 64, 8, 31, 64, 64, 8192 },
-		{ 65, 32, 32, 128, 64, 8192 },
-		{ 100, 33, 256, 128, 128, 36864 },
+		{ 65, 32, 32, 128, 64, 12288 },
+		{ 100, 33, 256, 128, 128, 69632 },
 		{ 1000, 40, 4, 1024, 128, 4096 },
 		{ 1024, 64, 8, 1024, 128, 4096 },
-		{ 4097, 96, 256, 8192, 128, 36864 },
-		{ 131072, 32, 256, 131072, 64, 36864 },
+		{ 4097, 96, 256, 8192, 128, 69632 },
+		{ 131072, 32, 256, 131072, 64, 69632 },
 		{ 64, 97, 1, 64, 192, 4096 },
-		{ 64, 1024, 65535, 64, 1088, 8392704 },
+		{ 64, 1024, 65535, 64, 1088, 16777216 },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		const struct geom_case *c = &cases[i];
@@ -431,9 +447,9 @@ Test(layout, created_geometry)
 Test(layout, large_geometry)
 {
 	static const struct geom_case cases[] = {
-		{ 131073, 32, 256, 262144, 64, 36864 },
-		{ (1u << 28) - 1, 32, 256, 1u << 28, 64, 36864 },
-		{ 1u << 28, 1024, 65535, 1u << 28, 1088, 8392704 },
+		{ 131073, 32, 256, 262144, 64, 69632 },
+		{ (1u << 28) - 1, 32, 256, 1u << 28, 64, 69632 },
+		{ 1u << 28, 1024, 65535, 1u << 28, 1088, 16777216 },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		const struct geom_case *c = &cases[i];
@@ -452,7 +468,7 @@ Test(layout, large_geometry)
 	o.client_max = 65535;
 	struct region_geom g;
 	cr_assert_eq(region_geometry(&o, &g), 0);
-	cr_expect_eq(g.total_size, 8392704ull + (1ull << 28) * 1088);
+	cr_expect_eq(g.total_size, 16777216ull + (1ull << 28) * 1088 + (1ull << 26) * 8);
 }
 
 Test(layout, geometry_rejects_bad_options)
@@ -484,8 +500,9 @@ Test(layout, geometry_rejects_bad_options)
 	BAD("on_full UINT32_MAX", on_full, UINT32_MAX);
 	BAD("mode 010000", mode, 010000);
 	BAD("mode 0x80000644", mode, 0x80000644u);
-	BAD("reserved 1", reserved, 1);
-	BAD("reserved 0x80000000", reserved, 0x80000000u);
+	BAD("on_stale 3", on_stale, 3);
+	BAD("on_stale UINT32_MAX", on_stale, UINT32_MAX);
+	BAD("client_idle 0", client_idle_ns, 0);
 #undef BAD
 	for (size_t i = 0; i < n; i++) {
 		struct region_geom g;

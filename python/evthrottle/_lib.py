@@ -40,14 +40,15 @@ class Options(ctypes.Structure):
         ("mode", ctypes.c_uint32),
         ("on_full", ctypes.c_uint32),
         ("client_max", ctypes.c_uint32),
-        ("reserved", ctypes.c_uint32),
+        ("on_stale", ctypes.c_uint32),
+        ("client_idle_ns", ctypes.c_uint64),
     ]
 
     @classmethod
     def init(cls):
         """``EVT_OPTIONS_INIT``."""
         return cls(window_ns=10_000_000_000, capacity=131072, key_max=32, mode=0o660,
-                   on_full=ON_FULL["throttle"], client_max=256, reserved=0)
+                   on_full=ON_FULL["throttle"], client_max=256, on_stale=0, client_idle_ns=10**9)
 
 
 class Stats(ctypes.Structure):
@@ -67,7 +68,9 @@ class Stats(ctypes.Structure):
         ("clients", ctypes.c_uint32),
         ("client_max", ctypes.c_uint32),
         ("on_full", ctypes.c_uint32),
-        ("reserved", ctypes.c_uint32),
+        ("on_stale", ctypes.c_uint32),
+        ("stale", ctypes.c_uint64),
+        ("client_idle_ns", ctypes.c_uint64),
     ]
 
 
