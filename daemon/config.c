@@ -189,21 +189,23 @@ static int read_daemon(struct ctx *x, const config_setting_t *g, struct daemon_c
 	return 0;
 }
 
-static int read_policy(struct ctx *x, const config_setting_t *g, uint32_t *on_full)
+/* on_full or on_stale: one of throttle, process, error (enum evt_on_full and enum
+ * evt_on_stale number them alike). */
+static int read_policy(struct ctx *x, const config_setting_t *g, const char *name, uint32_t *out)
 {
 	static const char *const names[] = { "throttle", "process", "error" };
 	char v[16] = "";
-	if (get_string(x, g, "on_full", v, sizeof v) < 0)
+	if (get_string(x, g, name, v, sizeof v) < 0)
 		return -1;
 	if (v[0] == '\0')
 		return 0;
 	for (uint32_t i = 0; i < 3; i++)
 		if (strcmp(v, names[i]) == 0) {
-			*on_full = i;
+			*out = i;
 			return 0;
 		}
-	return fail(x, config_setting_get_member(g, "on_full"),
-	            "on_full \"%s\" is not one of throttle, process, error", v);
+	return fail(x, config_setting_get_member(g, name), "%s \"%s\" is not one of throttle, process, error",
+	            name, v);
 }
 
 static int read_mode(struct ctx *x, const config_setting_t *g, uint32_t *mode)
@@ -225,7 +227,7 @@ static int read_mode(struct ctx *x, const config_setting_t *g, uint32_t *mode)
 static int read_throttle(struct ctx *x, const config_setting_t *g, struct throttle_config *t)
 {
 	static const char *const known[] = { "name", "window", "capacity", "key_max", "clients",
-		                             "mode", "group", "on_full", NULL };
+		                             "mode", "group", "on_full", "on_stale", "client_idle", NULL };
 	long long cap = t->opts.capacity, key_max = t->opts.key_max, clients = t->opts.client_max;
 	char path[EVT_NAME_MAX + 32];
 	t->line = (int)config_setting_source_line(g);
@@ -236,7 +238,9 @@ static int read_throttle(struct ctx *x, const config_setting_t *g, struct thrott
 	    get_int(x, g, "key_max", 1, REGION_KEY_MAX, &key_max) < 0 ||
 	    get_int(x, g, "clients", 1, REGION_CLIENT_MAX, &clients) < 0 ||
 	    read_mode(x, g, &t->opts.mode) < 0 || get_string(x, g, "group", t->group, sizeof t->group) < 0 ||
-	    read_policy(x, g, &t->opts.on_full) < 0)
+	    read_policy(x, g, "on_full", &t->opts.on_full) < 0 ||
+	    read_policy(x, g, "on_stale", &t->opts.on_stale) < 0 ||
+	    get_duration(x, g, "client_idle", false, &t->opts.client_idle_ns) < 0)
 		return -1;
 	if (config_setting_get_member(g, "name") == NULL)
 		return fail(x, g, "a throttle needs a name");
@@ -349,17 +353,18 @@ int config_load(const char *path, struct daemon_config *out, char *err, size_t e
 void config_describe(const struct daemon_config *c, FILE *out)
 {
 	static const char *const policy[] = { "throttle", "process", "error" };
-	char w[64];
+	char w[64], idle[64];
 	for (size_t i = 0; i < c->n; i++) {
 		const struct throttle_config *t = &c->throttles[i];
 		struct region_geom g;
 		region_geometry(&t->opts, &g);
 		fprintf(out,
 		        "throttle %s: /dev/shm/evthrottle.%s window %s capacity %u (%u slots) key_max %u "
-		        "clients %u mode %04o%s%s on_full %s, %.1f MiB\n",
+		        "clients %u mode %04o%s%s on_full %s on_stale %s client_idle %s, %.1f MiB\n",
 		        t->name, t->name, duration_format(t->opts.window_ns, w, sizeof w), t->opts.capacity,
 		        g.capacity, t->opts.key_max, t->opts.client_max, t->opts.mode,
 		        t->group[0] ? " group " : "", t->group, policy[t->opts.on_full],
+		        policy[t->opts.on_stale], duration_format(t->opts.client_idle_ns, idle, sizeof idle),
 		        (double)g.total_size / (1 << 20));
 	}
 }

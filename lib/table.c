@@ -586,6 +586,12 @@ static int insert(const struct region *r, const struct table_client *me, const s
 	uint32_t i;
 	uint64_t c, window;
 	bool reclaimed = false, exact;
+	/* A stale answer that tracks nothing needs no slot: give it before looking
+	 * for one (checked again below, before publishing).  Pairs with the release
+	 * store in evt_update_window(). */
+	window = atomic_load_explicit(&r->hdr->window_ns, acquire);
+	if (r->on_stale != EVT_ON_STALE_PROCESS && !insert_is_exact(r, k, ts, window))
+		return stale(r, me, info);
 	if (!claim(r, me, k, ts, &i, &c, &reclaimed))
 		return full(r, me, info);
 	struct region_slot *s = region_slot(r, i);

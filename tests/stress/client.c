@@ -77,7 +77,7 @@ static void begun(struct worker *w, uint32_t n)
 static void answered(struct worker *w, struct rec *r, uint64_t e, int rc)
 {
 	recorder_end(r, e, rc);
-	if (rc < 0 && rc != -ENOSPC)
+	if (rc < 0 && rc != -ENOSPC && rc != -ESTALE)
 		note_error(w, rc);
 }
 

@@ -35,7 +35,7 @@ int daemon_setup(struct daemon *d, const struct opts *o, const char *name)
 	        "daemon = { housekeeping = \"20ms\"; summary = \"0s\"; sweep_occupancy = 50;\n"
 	        "           warn_occupancy = 100; };\n"
 	        "throttles = ( { name = \"%s\"; window = \"%lluns\"; capacity = %u; key_max = 32;\n"
-	        "                clients = %u; mode = \"0600\"; on_full = \"error\"; } );\n",
+	        "                clients = %u; mode = \"0600\"; on_full = \"error\"; on_stale = \"error\"; } );\n",
 	        name, (unsigned long long)o->windows[0], o->capacity, clients);
 	return fclose(f) == 0 ? 0 : -errno;
 }

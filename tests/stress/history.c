@@ -62,6 +62,7 @@ static void total_one(struct totals *t, const struct rec *r, uint32_t src,
 	t->processed += code == CODE_PROCESSED;
 	t->throttled += code == CODE_THROTTLED;
 	t->nospace += code == CODE_NOSPACE;
+	t->stale += code == CODE_STALE;
 	t->errors += code == CODE_ERROR;
 	t->pending += code == CODE_PENDING;
 	if (code == CODE_PENDING)

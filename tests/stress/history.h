@@ -12,7 +12,7 @@ struct downtimes {
 };
 
 struct totals {
-	uint64_t recorded, processed, throttled, nospace, errors, pending;
+	uint64_t recorded, processed, throttled, nospace, stale, errors, pending;
 	uint64_t pending_calls;    /* calls cut short: a batch's unfinished events are one */
 	uint64_t pending_unkilled; /* unfinished calls of processes never killed: a bug */
 	uint64_t batched, batch_calls; /* through evt_should_process_batch() */

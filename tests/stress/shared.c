@@ -138,6 +138,7 @@ static enum ans_code code_of(int answer)
 	case 1: return CODE_PROCESSED;
 	case 0: return CODE_THROTTLED;
 	case -ENOSPC: return CODE_NOSPACE;
+	case -ESTALE: return CODE_STALE;
 	default: return CODE_ERROR;
 	}
 }

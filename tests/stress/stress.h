@@ -54,7 +54,14 @@ struct rec {
 };
 _Static_assert(sizeof(struct rec) == 16, "records are packed");
 
-enum ans_code { CODE_PENDING = 0, CODE_PROCESSED, CODE_THROTTLED, CODE_NOSPACE, CODE_ERROR };
+enum ans_code {
+	CODE_PENDING = 0,
+	CODE_PROCESSED,
+	CODE_THROTTLED,
+	CODE_NOSPACE,
+	CODE_ERROR,
+	CODE_STALE /* -ESTALE: on_stale = error, the exact answer was forgotten */
+};
 
 /* The fields of key_ans.  pos: the event's index in its batch call, 0 for a
  * single call; its ts is s + skew + pos * batch_step_ns. */

@@ -18,9 +18,9 @@ static void print_work(FILE *f, const char *p, const struct chaos *ch, const str
 {
 	const struct shared *sh = ch->sh;
 	fprintf(f, "%sdecisions: %llu recorded: %llu processed, %llu throttled, %llu full, %llu "
-	        "unfinished (killed mid-call, %llu calls); %llu while the daemon was down\n", p,
-	        (ull)t->recorded, (ull)t->processed, (ull)t->throttled, (ull)t->nospace,
-	        (ull)t->pending, (ull)t->pending_calls, (ull)t->in_downtime);
+	        "stale, %llu unfinished (killed mid-call, %llu calls); %llu while the daemon was "
+	        "down\n", p, (ull)t->recorded, (ull)t->processed, (ull)t->throttled, (ull)t->nospace,
+	        (ull)t->stale, (ull)t->pending, (ull)t->pending_calls, (ull)t->in_downtime);
 	fprintf(f, "%sbatches: %llu decisions through evt_should_process_batch() in %llu calls by "
 	        "%u of %u client threads (incarnations); %llu unfinished, in %llu calls\n", p,
 	        (ull)t->batched, (ull)t->batch_calls, t->batch_threads, t->threads,
@@ -34,9 +34,10 @@ static void print_work(FILE *f, const char *p, const struct chaos *ch, const str
 
 static void print_stats(FILE *f, const char *p, const evt_stats *s)
 {
-	fprintf(f, "%sregion: processed %llu, throttled %llu, full %llu, new keys %llu, reclaimed "
-	        "%llu, cleared %llu, keys now %llu\n", p, (ull)s->processed, (ull)s->throttled,
-	        (ull)s->full, (ull)s->new_keys, (ull)s->reclaimed, (ull)s->cleared, (ull)s->keys);
+	fprintf(f, "%sregion: processed %llu, throttled %llu, full %llu, stale %llu, new keys %llu, "
+	        "reclaimed %llu, cleared %llu, keys now %llu\n", p, (ull)s->processed,
+	        (ull)s->throttled, (ull)s->full, (ull)s->stale, (ull)s->new_keys, (ull)s->reclaimed,
+	        (ull)s->cleared, (ull)s->keys);
 }
 
 static void print_region(FILE *f, const char *p, const struct region_verdict *v)
