@@ -453,3 +453,61 @@ Test(stale, clear_forgets_a_key_frozen_for_a_move_during_the_scan)
 	cr_expect_eq(evt_key_count(t), 1);
 	evt_close(t);
 }
+
+/* ---- steady churn on one clock: conservative answers stay rare ---- */
+
+#define ONE_CLOCK_THREADS 2
+#define ONE_CLOCK_EVENTS 200000u
+
+struct one_clock {
+	evt_throttle *t;
+	unsigned id;
+	uint64_t stale, decided;
+};
+
+static void *one_clock_worker(void *arg)
+{
+	struct one_clock *w = arg;
+	uint64_t seed = 0x2545f4914f6cdd1dull * (w->id + 1);
+	char key[24];
+	for (unsigned n = 0; n < ONE_CLOCK_EVENTS; n++) {
+		unsigned info;
+		snprintf(key, sizeof key, "c%u", (unsigned)(rnd(&seed) % 5000));
+		int rc = decide_ex(w->t, evt_now_ns(), key, &info);
+		w->decided += rc == 0 || rc == 1;
+		w->stale += (info & EVT_INFO_STALE) != 0;
+	}
+	return NULL;
+}
+
+/* Threads with a handle each, timestamps from evt_now_ns(), 5,000 keys through
+ * 1,024 slots under a 50 us window: reclaim all the time.  A client's next
+ * timestamp is never below its watermark, so the horizon never passes it. */
+Test(stale, steady_churn_on_one_clock_is_exact, .timeout = 120)
+{
+	evt_options o = opts(1024, 50000);
+	const char *name = new_name();
+	evt_throttle *t = test_create(name, &o);
+	pthread_t th[ONE_CLOCK_THREADS];
+	struct one_clock w[ONE_CLOCK_THREADS];
+	for (unsigned i = 0; i < ONE_CLOCK_THREADS; i++) {
+		w[i] = (struct one_clock){ .id = i };
+		cr_assert_eq(evt_attach(name, 0, &w[i].t), 0);
+		cr_assert_eq(pthread_create(&th[i], NULL, one_clock_worker, &w[i]), 0);
+	}
+	uint64_t stale = 0, decided = 0;
+	for (unsigned i = 0; i < ONE_CLOCK_THREADS; i++) {
+		pthread_join(th[i], NULL);
+		stale += w[i].stale;
+		decided += w[i].decided;
+		evt_close(w[i].t);
+	}
+	evt_stats s = stats(t);
+	cr_log_info("new keys %llu, full %llu", (unsigned long long)s.new_keys, (unsigned long long)s.full);
+	cr_expect_gt(s.reclaimed, 1000, "the run must reclaim");
+	cr_expect_leq(stale * 10000, decided, "%llu stale answers in %llu decisions",
+	              (unsigned long long)stale, (unsigned long long)decided);
+	cr_log_info("%llu decisions, %llu reclaimed, %llu stale", (unsigned long long)decided,
+	            (unsigned long long)s.reclaimed, (unsigned long long)stale);
+	evt_close(t);
+}
