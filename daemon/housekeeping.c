@@ -30,11 +30,12 @@ static void summary(struct managed *m, const evt_stats *now, uint64_t t)
 {
 	double secs = (double)(t - m->last_ns) / 1e9;
 	log_info("throttle '%s': %.0f processed/s, %.0f throttled/s, keys %llu/%u (%.1f%%), "
-	         "%llu full, %u clients",
+	         "%llu full, %llu stale, %u clients",
 	         m->cfg.name, (double)(now->processed - m->last.processed) / secs,
 	         (double)(now->throttled - m->last.throttled) / secs, (unsigned long long)now->keys,
 	         now->capacity, 100.0 * (double)now->keys / now->capacity,
-	         (unsigned long long)(now->full - m->last.full), now->clients);
+	         (unsigned long long)(now->full - m->last.full),
+	         (unsigned long long)(now->stale - m->last.stale), now->clients);
 	m->last = *now;
 	m->last_ns = t;
 }

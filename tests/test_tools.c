@@ -636,6 +636,50 @@ Test(tools, inspect_prometheus)
 	evt_close(t);
 }
 
+/* Keys reclaimed under a 100 ns window, then the window raised: deciding them again
+ * gives stale answers, which status, stats, JSON and Prometheus all show. */
+Test(tools, stale_answers_are_shown)
+{
+	const char *n = new_name();
+	evt_options o = EVT_OPTIONS_INIT;
+	o.capacity = 64;
+	o.window_ns = 100;
+	o.mode = 0600;
+	evt_throttle *t = test_create(n, &o);
+	char key[16];
+	for (unsigned i = 0; i < 200; i++) {
+		snprintf(key, sizeof key, "k%u", i);
+		cr_assert_eq(decide(t, (i + 1) * 10, key), 1);
+	}
+	cr_assert_eq(evt_update_window(t, SEC), 0);
+	for (unsigned i = 0; i < 200; i++) {
+		snprintf(key, sizeof key, "k%u", i);
+		cr_assert_eq(decide(t, 3000 + i, key), 0);
+	}
+	evt_stats st;
+	cr_assert_eq(evt_stats_get(t, &st), 0);
+	cr_assert_gt(st.stale, 0);
+	char want[160];
+	snprintf(want, sizeof want, "%llu (policy: throttle)", (unsigned long long)st.stale);
+	struct run r = CTL("-n", n, "status");
+	cr_assert_eq(r.code, 0, "%s", r.err);
+	cr_assert_not_null(strstr(line_with(r.out, "stale"), want), "%s", r.out);
+	r = INSPECT("-n", n);
+	cr_assert_not_null(strstr(line_with(r.out, "stale"), want), "%s", r.out);
+	cr_assert_not_null(strstr(line_with(r.out, "client idle"), "1s"), "%s", r.out);
+	char expr[200];
+	snprintf(expr, sizeof expr,
+	         "d['stale'] == %llu and d['on_stale'] == 'throttle' and d['client_idle_ns'] == 10**9",
+	         (unsigned long long)st.stale);
+	expect_json(INSPECT("-n", n, "--json").out, expr);
+	snprintf(want, sizeof want, "evthrottle_stale_total{throttle=\"%s\"} %llu\n", n,
+	         (unsigned long long)st.stale);
+	r = INSPECT("-n", n, "--prometheus");
+	cr_assert_not_null(strstr(r.out, want), "%s", r.out);
+	cr_assert_not_null(strstr(r.out, "# TYPE evthrottle_stale_total counter\n"));
+	evt_close(t);
+}
+
 /* ======================= --watch ======================= */
 
 Test(tools, inspect_watch_count_and_rates)
@@ -647,7 +691,7 @@ Test(tools, inspect_watch_count_and_rates)
 	cr_assert_eq(count_of(r.out, "\n"), 3, "%s", r.out);
 	expect_json(r.out, "len(L) == 3 and 'rates_per_s' not in L[0] and "
 	                   "all(set(x['rates_per_s']) == {'processed', 'throttled', 'new_keys', "
-	                   "'reclaimed', 'full'} for x in L[1:])");
+	                   "'reclaimed', 'full', 'stale'} for x in L[1:])");
 	r = INSPECT("-n", n, "-w", "50ms", "-c", "2");
 	cr_assert_eq(r.code, 0, "%s", r.err);
 	cr_assert_eq(count_of(r.out, "throttle '"), 2, "%s", r.out);

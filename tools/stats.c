@@ -43,7 +43,8 @@ void snapshot_take(const evt_throttle *t, bool scan_table, struct snapshot *s)
 		scan(t, s);
 }
 
-static const char *on_full_name(uint32_t p)
+/* on_full or on_stale (their enums number the policies alike). */
+static const char *policy_name(uint32_t p)
 {
 	return p == EVT_ON_FULL_PROCESS ? "process" : p == EVT_ON_FULL_ERROR ? "error" : "throttle";
 }
@@ -54,9 +55,17 @@ static double occupancy_pct(const evt_stats *st)
 }
 
 /* Per-second rates between two snapshots. */
-enum { RATE_PROCESSED, RATE_THROTTLED, RATE_NEW_KEYS, RATE_RECLAIMED, RATE_FULL, RATE_COUNT };
+enum {
+	RATE_PROCESSED,
+	RATE_THROTTLED,
+	RATE_NEW_KEYS,
+	RATE_RECLAIMED,
+	RATE_FULL,
+	RATE_STALE,
+	RATE_COUNT
+};
 static const char *const rate_names[RATE_COUNT] = { "processed", "throttled", "new_keys",
-	                                            "reclaimed", "full" };
+	                                            "reclaimed", "full",      "stale" };
 
 static bool rates(const struct snapshot *s, const struct snapshot *prev, double out[RATE_COUNT])
 {
@@ -64,9 +73,10 @@ static bool rates(const struct snapshot *s, const struct snapshot *prev, double 
 		return false;
 	double dt = (double)(s->taken_ns - prev->taken_ns) / 1e9;
 	const uint64_t now[RATE_COUNT] = { s->st.processed, s->st.throttled, s->st.new_keys,
-		                           s->st.reclaimed, s->st.full };
+		                           s->st.reclaimed, s->st.full,      s->st.stale };
 	const uint64_t then[RATE_COUNT] = { prev->st.processed, prev->st.throttled,
-		                            prev->st.new_keys, prev->st.reclaimed, prev->st.full };
+		                            prev->st.new_keys,  prev->st.reclaimed,
+		                            prev->st.full,      prev->st.stale };
 	for (int i = 0; i < RATE_COUNT; i++)
 		out[i] = now[i] >= then[i] ? (double)(now[i] - then[i]) / dt : 0.0;
 	return true;
@@ -100,7 +110,9 @@ void stats_summary(FILE *f, const char *name, const struct snapshot *s)
 	fprintf(f, "  %-16s %llu\n", "processed", (unsigned long long)st->processed);
 	fprintf(f, "  %-16s %llu\n", "throttled", (unsigned long long)st->throttled);
 	fprintf(f, "  %-16s %llu (policy: %s)\n", "full", (unsigned long long)st->full,
-	        on_full_name(st->on_full));
+	        policy_name(st->on_full));
+	fprintf(f, "  %-16s %llu (policy: %s)\n", "stale", (unsigned long long)st->stale,
+	        policy_name(st->on_stale));
 	daemon_text(f, s);
 }
 
@@ -116,6 +128,7 @@ void stats_text(FILE *f, const char *name, const struct snapshot *s, const struc
 {
 	const evt_stats *st = &s->st;
 	double r[RATE_COUNT];
+	char idle[64];
 	stats_summary(f, name, s);
 	fprintf(f, "  %-16s %u bytes\n", "key max", st->key_max);
 	fprintf(f, "  %-16s %llu\n", "new keys", (unsigned long long)st->new_keys);
@@ -123,6 +136,8 @@ void stats_text(FILE *f, const char *name, const struct snapshot *s, const struc
 	fprintf(f, "  %-16s %llu\n", "cleared", (unsigned long long)st->cleared);
 	fprintf(f, "  %-16s %llu ns (keys last processed a window before it may be reused)\n",
 	        "reclaim horizon", (unsigned long long)st->horizon_ns);
+	fprintf(f, "  %-16s %s (clients further behind do not hold reclaim back)\n", "client idle",
+	        duration_format(st->client_idle_ns, idle, sizeof idle));
 	if (s->scanned)
 		probe_text(f, s);
 	if (!rates(s, prev, r)) {
@@ -161,8 +176,11 @@ void stats_json(FILE *f, const char *name, const struct snapshot *s, const struc
 	json_u64(&j, "clients", st->clients);
 	json_u64(&j, "client_max", st->client_max);
 	json_u64(&j, "key_max", st->key_max);
-	json_str(&j, "on_full", on_full_name(st->on_full));
+	json_str(&j, "on_full", policy_name(st->on_full));
 	json_u64(&j, "full", st->full);
+	json_str(&j, "on_stale", policy_name(st->on_stale));
+	json_u64(&j, "stale", st->stale);
+	json_u64(&j, "client_idle_ns", st->client_idle_ns);
 	json_u64(&j, "new_keys", st->new_keys);
 	json_u64(&j, "reclaimed", st->reclaimed);
 	json_u64(&j, "cleared", st->cleared);
@@ -220,6 +238,9 @@ void stats_prometheus(FILE *f, const char *name, const struct snapshot *s)
 	prom_u64(f, "cleared_total", "counter", "Keys removed by clear.", name, st->cleared);
 	prom_u64(f, "full_total", "counter", "Decisions made by the on_full policy.", name,
 	         st->full);
+	prom_u64(f, "stale_total", "counter",
+	         "Decisions made by the on_stale policy: the exact answer was forgotten.", name,
+	         st->stale);
 	prom_u64(f, "daemon_up", "gauge", "Whether the manager daemon is running.", name,
 	         s->daemon_alive);
 	if (!s->scanned)
