@@ -11,14 +11,12 @@
  * answer takes effect at one instant inside the call.  A key's state changes
  * otherwise only when it is removed: by evt_clear_key()/evt_clear() (per key, at
  * one instant inside that call) or by reclaim (an insert needing room, or the
- * daemon's sweep), which removes a key only if last + W_r <= H, H the reclaim
- * horizon and W_r the window that reclaimer read at the start of its own call.
- *
- * The anchor bound.  H is the lowest watermark of the live clients.  The
- * controller is a live client from before the first client decision until after
- * the last one, and its watermark is the largest timestamp it decided: s - lag
- * or less (lag is its smallest lag), s read before that call.  So a reclaim at
- * real time r had H <= r - lag.  Client timestamps are s + skew, skew >= 0.
+ * daemon's sweep).  Reclaim never justifies an answer: before it forgets a key it
+ * raises the forget bound past its last, and an insert within a window of the
+ * bound is stale (docs/design.md §3).  The stress daemon's throttle answers
+ * stale decisions with -ESTALE (on_stale = error), which this checker leaves out;
+ * every 0 and 1 must be legal without any reclaim.  Client timestamps are
+ * s + skew, skew >= 0 for clients, negative for the lagging anchor.
  *
  * (a) Two processed calls a, b of one key.  Say a took effect before b.  That
  * order is possible unless b ended before a started.  Then one of:
@@ -30,13 +28,9 @@
  *            event older than last is throttled.)
  *   clear:   a clear of the key took effect between, so its interval meets
  *            [a.s, b.e].
- *   reclaim: at some r between them, ts_a <= last, last + W_r <= H <= r - lag,
- *            r < b.e: ts_a + W_r + lag <= b.e.  W_r is unknown (the daemon's
- *            sweeps are not recorded): the smallest window ever set stands in.
- * The pair passes if either order passes.  With b's call shorter than the lag,
- * the reclaim route admits only ts_b >= ts_a + W_r (b.e - lag <= b.s <= ts_b):
- * the documented non-retroactive window increase, nothing more; it admits more
- * only for calls longer than the lag, which the summary counts.
+ * The pair passes if either order passes.  (A reclaim between them would let b
+ * insert the key again only with ts_b at least a window past ts_a: the normal
+ * route's own condition.)
  * Only pairs less than D apart in ts are looked at: beyond the largest window
  * the normal route holds in the order real time allows, and if b ended before a
  * started, ts_b - ts_a < skew_b - skew_a.
@@ -264,9 +258,9 @@ static void free_clears(struct crun *r)
 }
 
 int checker_init(struct checker *c, const struct wchange *w, size_t nw, const struct hclear *cl,
-                 size_t ncl, uint64_t lag)
+                 size_t ncl)
 {
-	*c = (struct checker){ .lag = lag, .wmin_all = UINT64_MAX };
+	*c = (struct checker){ .wmin_all = UINT64_MAX };
 	if (nw == 0)
 		return -1;
 	for (size_t i = 0; i < nw; i++) {
@@ -404,11 +398,6 @@ static void check_pair(struct checker *c, const struct key_clears *k, const stru
 	if (((o & 1) && clear_meets(k, x->key, x->s, y->e)) ||
 	    ((o & 2) && clear_meets(k, x->key, y->s, x->e))) {
 		c->st.via_clear++;
-		return;
-	}
-	uint64_t gap = sat_add(c->wmin_all, c->lag);
-	if (((o & 1) && sat_add(x->ts, gap) <= y->e) || ((o & 2) && sat_add(y->ts, gap) <= x->e)) {
-		c->st.via_reclaim++;
 		return;
 	}
 	violation(c, "two processed calls with no legal order (within a window, or the "

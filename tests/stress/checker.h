@@ -38,7 +38,6 @@ struct check_stats {
 	uint64_t decisions, processed, throttled, pending, other, keys;
 	uint64_t pairs;        /* processed pairs examined */
 	uint64_t via_clear;    /* pairs legal only because a clear may lie between */
-	uint64_t via_reclaim;  /* pairs legal only because a reclaim may lie between */
 	uint64_t by_pending;   /* throttles justified only by an unfinished call */
 	uint64_t violations;
 };
@@ -49,7 +48,6 @@ struct wvalue; /* per window value: when it may be in force */
 struct crun;   /* clears, sorted, with prefix max / suffix min of their ends */
 
 struct checker {
-	uint64_t lag;            /* the anchor's lag: bounds reclaim (checker.c) */
 	uint64_t wmin_all, wmax_all;
 	unsigned nvals;
 	struct wvalue *vals;
@@ -62,7 +60,7 @@ struct checker {
 
 /* 0, or -1 (no window change at all, or out of memory). */
 int checker_init(struct checker *c, const struct wchange *w, size_t nw, const struct hclear *cl,
-                 size_t ncl, uint64_t lag);
+                 size_t ncl);
 void checker_free(struct checker *c);
 
 /* Check n decisions (every decision of each key they hold must be among them);

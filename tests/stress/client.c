@@ -35,6 +35,7 @@ struct worker {
 	uint64_t ncalls;  /* decisions begun */
 	uint64_t last_s;  /* start of the last batch call */
 	bool batch;
+	bool delays; /* a thread of a shared handle in --delay-us runs */
 	int64_t skew;
 	uint64_t rng;
 	pthread_t th;
@@ -81,6 +82,19 @@ static void answered(struct worker *w, struct rec *r, uint64_t e, int rc)
 		note_error(w, rc);
 }
 
+/* --delay-us: one decision in 8 of a thread sharing its handle waits up to
+ * delay_ns after reading its clock, so that a sibling may decide later
+ * timestamps, move the shared watermark past this one and let reclaim forget keys
+ * this decision still needs.  The record's interval still holds the call. */
+static void delay_after_clock(struct worker *w)
+{
+	if (!w->delays || splitmix(&w->rng) % 8 != 0)
+		return;
+	uint64_t until = mono_ns() + splitmix(&w->rng) % (w->o->delay_ns + 1);
+	while (mono_ns() < until)
+		;
+}
+
 /* One decision, recorded around the call.  False when the arena is full. */
 static bool decide_one(struct worker *w)
 {
@@ -92,6 +106,7 @@ static bool decide_one(struct worker *w)
 	if (r == NULL)
 		return false;
 	begun(w, 1);
+	delay_after_clock(w);
 	int rc = evt_should_process(w->t, s + (uint64_t)w->skew, NULL, buf, len);
 	answered(w, r, mono_ns(), rc);
 	return true;
@@ -132,6 +147,7 @@ static bool decide_batch(struct worker *w, uint32_t n)
 	if (m == 0)
 		return false;
 	begun(w, m);
+	delay_after_clock(w);
 	int rc = evt_should_process_batch(w->t, ev, m);
 	uint64_t e = mono_ns();
 	int ones = 0;
@@ -218,7 +234,8 @@ _Noreturn void client_main(struct shared *sh, const struct opts *o, uint32_t fir
 			                .rec = { .sh = sh, .src = src },
 			                .calls = &source_get(sh, src)->calls,
 			                .die_at = &source_get(sh, src)->die_at,
-			                .batch = source_get(sh, src)->batch };
+			                .batch = source_get(sh, src)->batch,
+			                .delays = t != NULL && o->delay_ns > 0 };
 		if (pthread_create(&w[i].th, NULL, worker_main, &w[i]) != 0)
 			break;
 		started++;

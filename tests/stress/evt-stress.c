@@ -38,12 +38,13 @@ static void usage(FILE *f)
 	fputs("usage: evt-stress [--seconds S] [--procs N] [--threads N] [--keys N] [--kills N]\n"
 	      "                  [--churn N] [--phase-ms N] [--restarts N] [--decisions N]\n"
 	      "                  [--capacity N] [--lag-ms N] [--steady-lag-ms N] [--seed N]\n"
-	      "                  [--daemon PATH] [--inspect PATH] [--tap]\n"
+	      "                  [--delay-us N] [--daemon PATH] [--inspect PATH] [--tap]\n"
 	      "       evt-stress --self-test [--tap]\n"
 	      "Defaults: 60 s, 4 processes x 2 threads, 4 hot keys, phases of 2 s alternating\n"
 	      "3300 steady keys (hopscotch moves) and 50000 churn keys (reclaim), 4 kills/s, a\n"
 	      "daemon restart every 10 s, 100000 decisions/s, 4096 slots, anchor lag 10 ms\n"
-	      "(1 s in steady phases).\n"
+	      "(1 s in steady phases).  --delay-us N: threads that share a handle wait up to\n"
+	      "N us (one decision in 8) between reading their clock and deciding (default 0).\n"
 	      "The daemon and the inspect tool also come from $EVTHROTTLED and $EVT_INSPECT.\n",
 	      f);
 }
@@ -77,7 +78,7 @@ static bool parse_num(const char *s, double lo, double hi, double *out)
 }
 
 enum { SECONDS = 256, PROCS, THREADS, KEYS, CHURN, PHASE, KILLS, RESTARTS, DECISIONS,
-       CAPACITY, LAG, LAG_STEADY, DAEMON, INSPECT, SEED, TAP, SELF };
+       CAPACITY, LAG, LAG_STEADY, DELAY, DAEMON, INSPECT, SEED, TAP, SELF };
 
 /* Options counted in the run's own units; negative: derive from --seconds. */
 struct derived {
@@ -110,6 +111,7 @@ static bool apply_opt(int c, const char *arg, struct opts *o, struct derived *d)
 	case CAPACITY: o->capacity = (uint32_t)v; return ok && v >= 64 && v <= (1 << 24);
 	case LAG: o->lag_ns = (uint64_t)(v * 1e6); return ok && v >= 1;
 	case LAG_STEADY: o->lag_steady_ns = (uint64_t)(v * 1e6); return ok && v >= 1;
+	case DELAY: o->delay_ns = (uint64_t)(v * 1e3); return ok && v <= 1e6;
 	}
 	return false;
 }
@@ -124,6 +126,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		{ "kills", 1, NULL, KILLS },     { "restarts", 1, NULL, RESTARTS },
 		{ "decisions", 1, NULL, DECISIONS }, { "capacity", 1, NULL, CAPACITY },
 		{ "lag-ms", 1, NULL, LAG },      { "steady-lag-ms", 1, NULL, LAG_STEADY },
+		{ "delay-us", 1, NULL, DELAY },
 		{ "daemon", 1, NULL, DAEMON },   { "inspect", 1, NULL, INSPECT },
 		{ "seed", 1, NULL, SEED },       { "tap", 0, NULL, TAP },
 		{ "self-test", 0, NULL, SELF },  { "help", 0, NULL, 'h' },

@@ -15,7 +15,7 @@ static unsigned h_ans(enum ans_code code)
 	}
 }
 
-static int load_changes(struct shared *sh, struct checker *c, uint64_t lag)
+static int load_changes(struct shared *sh, struct checker *c)
 {
 	uint32_t n = atomic_load(&sh->nevents);
 	n = n < sh->nevents_max ? n : sh->nevents_max;
@@ -31,7 +31,7 @@ static int load_changes(struct shared *sh, struct checker *c, uint64_t lag)
 		else if (kind == EV_CLEAR_KEY || kind == EV_CLEAR_ALL)
 			cl[ncl++] = (struct hclear){ s, e, ev->key, kind == EV_CLEAR_ALL };
 	}
-	int rc = w != NULL && cl != NULL ? checker_init(c, w, nw, cl, ncl, lag) : -1;
+	int rc = w != NULL && cl != NULL ? checker_init(c, w, nw, cl, ncl) : -1;
 	free(w);
 	free(cl);
 	return rc;
@@ -157,7 +157,7 @@ static size_t count_part(struct shared *sh, unsigned part, unsigned parts)
 int history_check(struct shared *sh, const struct opts *o, uint64_t recorded,
                   struct checker *c)
 {
-	if (load_changes(sh, c, o->lag_ns) < 0)
+	if (load_changes(sh, c) < 0)
 		return -1;
 	unsigned parts = (unsigned)(recorded / PART_RECS + 1);
 	for (unsigned part = 0; part < parts; part++) {

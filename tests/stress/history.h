@@ -25,8 +25,7 @@ struct totals {
 
 void history_totals(struct shared *sh, const struct downtimes *down, struct totals *t);
 
-/* Feed the change log and every decision to c (initialized here, with the
- * anchor's smallest lag as the reclaim bound).  -1: out of
+/* Feed the change log and every decision to c (initialized here).  -1: out of
  * memory or no window change logged. */
 int history_check(struct shared *sh, const struct opts *o, uint64_t recorded,
                   struct checker *c);

@@ -40,6 +40,7 @@ struct opts {
 	uint64_t downtime_ns;   /* how long the daemon stays dead at each restart */
 	uint64_t max_latency_ns;
 	uint64_t batch_step_ns; /* event i of a batch call has ts = s + skew + i * this */
+	uint64_t delay_ns;      /* shared-handle threads: longest wait between clock and call */
 	uint64_t seed;
 	const char *daemon, *inspect;
 	bool tap, self_test;

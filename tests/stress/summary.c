@@ -9,9 +9,10 @@ static void print_setup(FILE *f, const char *p, const struct opts *o)
 	        "keys / %u churn keys, capacity %u\n", p, o->seconds, o->procs, o->threads, o->hot,
 	        (ull)o->phase_ns / 1000000, o->keys, o->churn, o->capacity);
 	fprintf(f, "%swindows %llu/%llu/%llu us, client skew 0..%llu us, anchor lag %llu ms "
-	        "(%llu ms in steady phases), seed %llu\n", p, (ull)o->windows[1] / 1000,
-	        (ull)o->windows[0] / 1000, (ull)o->windows[2] / 1000, (ull)o->max_skew_ns / 1000,
-	        (ull)o->lag_ns / 1000000, (ull)o->lag_steady_ns / 1000000, (ull)o->seed);
+	        "(%llu ms in steady phases), shared-handle delays 0..%llu us, seed %llu\n", p,
+	        (ull)o->windows[1] / 1000, (ull)o->windows[0] / 1000, (ull)o->windows[2] / 1000,
+	        (ull)o->max_skew_ns / 1000, (ull)o->lag_ns / 1000000, (ull)o->lag_steady_ns / 1000000,
+	        (ull)o->delay_ns / 1000, (ull)o->seed);
 }
 
 static void print_work(FILE *f, const char *p, const struct chaos *ch, const struct totals *t)
@@ -57,10 +58,9 @@ static void print_checker(FILE *f, const char *p, const struct checker *chk)
 {
 	const struct check_stats *c = &chk->st;
 	fprintf(f, "%schecker: %llu decisions on %llu keys, %llu processed pairs examined (%llu legal "
-	        "only through a clear, %llu only through a reclaim by a call longer than the lag), "
-	        "%llu throttles justified only by unfinished calls: %llu violations\n", p,
-	        (ull)c->decisions, (ull)c->keys, (ull)c->pairs, (ull)c->via_clear,
-	        (ull)c->via_reclaim, (ull)c->by_pending, (ull)c->violations);
+	        "only through a clear), %llu throttles justified only by unfinished calls: %llu "
+	        "violations\n", p, (ull)c->decisions, (ull)c->keys, (ull)c->pairs,
+	        (ull)c->via_clear, (ull)c->by_pending, (ull)c->violations);
 	for (unsigned i = 0; i < chk->nreport; i++)
 		fprintf(f, "%sviolation: %s\n", p, chk->report[i]);
 }
