@@ -1,5 +1,5 @@
 /*
- * The lock-free hash table of a region.
+ * The lock-free hash table of a region: finding a key, inserting one, deciding.
  *
  * A key lives in one of the REGION_NBHD slots from its home slot on.  The home's hop
  * word says which of those slots hold keys of this home; a key exists exactly while
@@ -7,25 +7,19 @@
  * home changes its hop word with one compare-and-swap, which serializes the inserts
  * of one key (no key is ever in the table twice) without a lock.  Decisions on a
  * found key compare-and-swap the slot's {ctrl, last} pair, so an update can never
- * land in a slot that was reused meanwhile (ctrl's generation changed).
- *
- * Slot life: EMPTY -claim-> CLAIMED (unpublished) -publish-> CLAIMED (published)
- *            -remove-> DYING -unpublish, free-> EMPTY.   An unpublished claim can
- * also go straight back to EMPTY (lost an insert race).  When a key's whole
- * neighbourhood is taken, keys are moved towards their homes to make room
- * (hopscotch): the moved key's slot goes CLAIMED -freeze-> MOVING -switch bits,
- * free-> EMPTY.  Any process may finish a DYING or MOVING slot, so a client that
- * dies in the middle leaves nobody waiting.
+ * land in a slot that was reused meanwhile (ctrl's generation changed).  slot.h has
+ * the steps of a slot's life; scan.c the passes over the whole table.
  * docs/design.md has the diagram and the reasoning.
  */
 #include "table.h"
 
 #include <errno.h>
-
-#include "clients.h"
 #include <string.h>
 #define XXH_INLINE_ALL /* the hash is inlined into the hot path */
 #include <xxhash.h>
+
+#include "clients.h"
+#include "slot.h"
 
 #define relaxed memory_order_relaxed
 #define acquire memory_order_acquire
@@ -38,15 +32,6 @@ struct hkey {
 	uint32_t len, home, words; /* words: the key in 8-byte words, the last padded */
 	unsigned tag;
 	uint64_t last_word;        /* the last word, zero-padded, made once per call */
-};
-
-/* A published key as read from its slot. */
-struct found {
-	struct region_slot *s; /* region_slot(r, slot): spares the decision the arithmetic */
-	uint32_t slot;
-	uint64_t ctrl, last;
-	uint64_t window; /* the window while the key held last: find_once() sets it;
-	                    0 from published(), whose results are never decided on */
 };
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "key words are little-endian");
@@ -87,12 +72,6 @@ uint64_t table_hash(const struct region *r, const void *key, uint32_t len)
 	return key_hash(r, key, len);
 }
 
-/* ts is a full window past last (never true for ts before last). */
-static inline bool window_closed(uint64_t last, uint64_t ts, uint64_t window)
-{
-	return ts >= last && ts - last >= window;
-}
-
 /* Word w of the key, zero-padded past its end. */
 static inline uint64_t key_word(const struct hkey *k, uint32_t w)
 {
@@ -125,39 +104,6 @@ static void key_store(struct region_slot *s, const struct hkey *k)
 		atomic_store_explicit(&s->key[w], key_word(k, w), relaxed);
 }
 
-#ifndef __has_feature
-#define __has_feature(x) 0
-#endif
-#if (defined(__SANITIZE_THREAD__) || __has_feature(thread_sanitizer)) && defined(__x86_64__)
-/* ThreadSanitizer runs 16-byte atomics under a lock of its own process, which is
- * not atomic against other processes sharing the region: use the instruction. */
-static inline bool cas_pair(struct region_slot *s, uint64_t ctrl, uint64_t last,
-                            uint64_t new_ctrl, uint64_t new_last)
-{
-	bool ok;
-	__asm__ __volatile__("lock cmpxchg16b %1"
-	                     : "=@ccz"(ok), "+m"(*(volatile unsigned __int128 *)(void *)s),
-	                       "+a"(ctrl), "+d"(last)
-	                     : "b"(new_ctrl), "c"(new_last)
-	                     : "memory");
-	return ok;
-}
-#else
-/* The 16-byte {ctrl, last} compare-and-swap: lock cmpxchg16b, a full barrier. */
-static inline bool cas_pair(struct region_slot *s, uint64_t ctrl, uint64_t last,
-                            uint64_t new_ctrl, uint64_t new_last)
-{
-	typedef unsigned __int128 u128;
-	u128 old = (u128)last << 64 | ctrl, new = (u128)new_last << 64 | new_ctrl;
-	return __sync_bool_compare_and_swap((u128 *)(void *)s, old, new);
-}
-#endif
-
-static inline void count(const struct table_client *me, int which)
-{
-	atomic_fetch_add_explicit(&me->entry->ctr[which], 1, relaxed);
-}
-
 static inline void note_ts(const struct table_client *me, uint64_t ts)
 {
 	/* Only this client writes wm.  Two threads of it may race and leave the
@@ -167,8 +113,6 @@ static inline void note_ts(const struct table_client *me, uint64_t ts)
 		atomic_store_explicit(&me->entry->wm, ts, relaxed);
 }
 
-static void finish_move(const struct region *r, uint32_t a, uint64_t c);
-
 enum { FIND_ABSENT = 0, FIND_HIT = 1, FIND_AGAIN = -1 };
 
 /* Does slot i (s, whose ctrl c was just read with acquire) hold k?  A CLAIMED or
@@ -177,7 +121,7 @@ enum { FIND_ABSENT = 0, FIND_HIT = 1, FIND_AGAIN = -1 };
 static hot_inline bool holds(struct region_slot *s, uint32_t i, uint64_t c, const struct hkey *k,
                              struct found *f)
 {
-	if ((c & 0xfffdu) != CTRL_MAKE(SLOT_CLAIMED, k->tag, 0, 0) || !key_equal(s, k))
+	if (!ctrl_holds_tag(c, k->tag) || !key_equal(s, k))
 		return false;
 	*f = (struct found){ s, i, c, atomic_load_explicit(&s->last, relaxed), 0 };
 	return true;
@@ -209,7 +153,7 @@ static hot_inline int find_once(const struct region *r, const struct hkey *k, st
 		hit = holds(s, i, atomic_load_explicit(&s->ctrl, acquire), k, f) ? FIND_HIT : FIND_ABSENT;
 	}
 	if (__builtin_expect(hit && CTRL_STATE(f->ctrl) == SLOT_MOVING, 0)) {
-		finish_move(r, f->slot, f->ctrl);
+		slot_finish_move(r, f->slot, f->ctrl);
 		return FIND_AGAIN;
 	}
 	/* The window to decide with, read while the key is known to exist (the
@@ -239,174 +183,6 @@ static int find(const struct region *r, const struct hkey *k, struct found *f, u
 	return rc;
 }
 
-/* Is slot i a published key?  Fills *f from one consistent read if so. */
-static bool published(const struct region *r, uint32_t i, struct found *f)
-{
-	struct region_slot *s = region_slot(r, i);
-	/* Acquire: pairs with the release that freed the slot's previous life, so
-	 * that life's hop bit is seen cleared below. */
-	uint64_t c = atomic_load_explicit(&s->ctrl, acquire);
-	if (CTRL_STATE(c) != SLOT_CLAIMED)
-		return false;
-	uint32_t home = atomic_load_explicit(&s->home, relaxed) & r->mask;
-	uint32_t bit = (i - home) & r->mask;
-	if (bit >= REGION_NBHD)
-		return false;
-	/* Pairs with the release CAS in insert(). */
-	uint64_t w = atomic_load_explicit(&region_slot(r, home)->hop, acquire);
-	uint64_t last = atomic_load_explicit(&s->last, relaxed);
-	atomic_thread_fence(acquire);
-	if (atomic_load_explicit(&s->ctrl, relaxed) != c || !(HOP_BITS(w) & (1u << bit)))
-		return false;
-	*f = (struct found){ s, i, c, last, 0 };
-	return true;
-}
-
-/* Clear a DYING slot's bit in its home, then free it.  Anyone may call this for
- * any DYING slot: each step is a CAS that fails harmlessly if done already. */
-static void finish_remove(const struct region *r, uint32_t i, uint64_t c)
-{
-	struct region_slot *s = region_slot(r, i);
-	uint32_t home = atomic_load_explicit(&s->home, relaxed) & r->mask;
-	uint32_t bit = (i - home) & r->mask;
-	struct region_slot *hs = region_slot(r, home);
-	for (;;) {
-		uint64_t w = atomic_load_explicit(&hs->hop, acquire);
-		/* Read hop before re-checking ctrl: if the CAS below succeeds the hop
-		 * word did not change since, so the bit is still this slot's life. */
-		if (atomic_load_explicit(&s->ctrl, acquire) != c)
-			return;
-		if (bit >= REGION_NBHD || !(HOP_BITS(w) & (1u << bit)))
-			break;
-		/* Release pairs with the acquire loads of hop in find(). */
-		if (atomic_compare_exchange_weak_explicit(&hs->hop, &w,
-		                                          HOP_NEXT(w, HOP_BITS(w) & ~(1u << bit)),
-		                                          release, relaxed))
-			break;
-	}
-	/* Release pairs with the acquire claim in take(). */
-	atomic_compare_exchange_strong_explicit(&s->ctrl, &c, CTRL_NEXT(c, SLOT_EMPTY), release,
-	                                        relaxed);
-}
-
-/* Remove the published key *f if it is unchanged: its DYING CAS is the moment the
- * key stops existing.  False if it changed (decided on, or removed) meanwhile. */
-static bool remove_found(const struct region *r, const struct found *f)
-{
-	uint64_t dying = CTRL_NEXT(f->ctrl, SLOT_DYING);
-	if (!cas_pair(f->s, f->ctrl, f->last, dying, f->last))
-		return false;
-	finish_remove(r, f->slot, dying);
-	return true;
-}
-
-/* Finish moving the key frozen in slot a (MOVING, ctrl c): in its home's hop word,
- * clear a's bit and set the destination's in one CAS, then free a.  Anyone may
- * call this; each step is a CAS that fails harmlessly if done already. */
-static void finish_move(const struct region *r, uint32_t a, uint64_t c)
-{
-	struct region_slot *s = region_slot(r, a);
-	uint32_t home = atomic_load_explicit(&s->home, relaxed) & r->mask;
-	uint32_t from = (a - home) & r->mask, to = CTRL_OWNER(c);
-	struct region_slot *hs = region_slot(r, home);
-	for (;;) {
-		uint64_t w = atomic_load_explicit(&hs->hop, acquire);
-		/* Read hop before re-checking ctrl, as in finish_remove(). */
-		if (atomic_load_explicit(&s->ctrl, acquire) != c)
-			return;
-		if (from >= REGION_NBHD || to >= REGION_NBHD || !(HOP_BITS(w) & (1u << from)))
-			break;
-		/* Release pairs with the acquire loads of hop in find(): the
-		 * destination's key and last, written before the freeze, come with
-		 * its bit. */
-		uint32_t bits = (HOP_BITS(w) & ~(1u << from)) | (1u << to);
-		if (atomic_compare_exchange_weak_explicit(&hs->hop, &w, HOP_NEXT(w, bits), release,
-		                                          relaxed))
-			break;
-	}
-	/* Release pairs with the acquire claim in take(). */
-	atomic_compare_exchange_strong_explicit(&s->ctrl, &c, CTRL_NEXT(c, SLOT_EMPTY), release,
-	                                        relaxed);
-}
-
-static bool take(struct region_slot *s, uint64_t c, unsigned tag, uint32_t owner, uint64_t *out);
-
-/*
- * Move the published key in slot a to the EMPTY slot e, which must be in the key's
- * neighbourhood.  The copy is made in e first (unpublished); freezing a (CAS16 to
- * MOVING, which fails if the key was decided on or removed meanwhile) commits the
- * move, and finish_move() completes it.  True if a is free now.
- */
-static bool move_key(const struct region *r, const struct table_client *me, uint32_t a,
-                     uint32_t e)
-{
-	struct found f;
-	if (!published(r, a, &f))
-		return false;
-	struct region_slot *sa = region_slot(r, a), *se = region_slot(r, e);
-	uint32_t home = atomic_load_explicit(&sa->home, relaxed) & r->mask;
-	uint32_t to = (e - home) & r->mask, len = atomic_load_explicit(&sa->key_len, relaxed);
-	uint64_t c = atomic_load_explicit(&se->ctrl, acquire), ce;
-	if (to >= REGION_NBHD || len == 0 || len > r->key_max || CTRL_STATE(c) != SLOT_EMPTY ||
-	    !take(se, c, CTRL_TAG(f.ctrl), me->index, &ce))
-		return false;
-	atomic_store_explicit(&se->key_len, len, relaxed);
-	for (uint32_t w = 0; w < (len + 7) / 8; w++)
-		atomic_store_explicit(&se->key[w], atomic_load_explicit(&sa->key[w], relaxed), relaxed);
-	atomic_store_explicit(&se->home, home, relaxed);
-	atomic_store_explicit(&se->last, f.last, relaxed);
-	/* The copy is of this life of a only if its ctrl did not move meanwhile; the
-	 * freeze (a full barrier) then checks last too and publishes the copy to
-	 * whoever sees MOVING. */
-	atomic_thread_fence(acquire);
-	uint64_t moving = CTRL_MAKE(SLOT_MOVING, CTRL_TAG(f.ctrl), to, CTRL_GEN(f.ctrl) + 1u);
-	if (atomic_load_explicit(&sa->ctrl, relaxed) != f.ctrl ||
-	    !cas_pair(sa, f.ctrl, f.last, moving, f.last)) {
-		/* Nobody saw the copy; release pairs with the acquire in take(). */
-		atomic_store_explicit(&se->ctrl, CTRL_NEXT(ce, SLOT_EMPTY), release);
-		return false;
-	}
-	finish_move(r, a, moving);
-	return true;
-}
-
-/* Claim an EMPTY slot for an insert by client owner. */
-static bool take(struct region_slot *s, uint64_t c, unsigned tag, uint32_t owner, uint64_t *out)
-{
-	uint64_t n = CTRL_MAKE(SLOT_CLAIMED, tag, owner, CTRL_GEN(c) + 1u);
-	/* Acquire pairs with the release that freed the slot (finish_remove(),
-	 * abort in insert()): the previous life's writes happen before ours. */
-	if (!atomic_compare_exchange_strong_explicit(&s->ctrl, &c, n, acquire, relaxed))
-		return false;
-	*out = n;
-	return true;
-}
-
-/*
- * Reclaim the key in slot i if its window closed at the horizon.  Forgetting a key
- * first raises the forget bound of its home past its last (a later insert of that
- * key at ts is exact only if ts is a window past the bound: insert_is_exact()), so
- * reclaim can never make an answer silently wrong, whichever window or horizon it
- * used.  The bound's store is ordered before the key's removal by the CAS16 in
- * remove_found() (a full barrier), and so before the unpublish that an insert's
- * acquire load of the hop word sees.
- */
-static bool reclaim(const struct region *r, const struct table_client *me, uint32_t i,
-                    uint64_t horizon)
-{
-	struct found f;
-	/* Pairs with the release store in evt_update_window(): the newest window. */
-	uint64_t window = atomic_load_explicit(&r->hdr->window_ns, acquire);
-	if (!published(r, i, &f) || !window_closed(f.last, horizon, window))
-		return false;
-	/* last + 1 cannot wrap: a window closed at the horizon means last < horizon. */
-	region_raise(region_bound(r, atomic_load_explicit(&f.s->home, relaxed)), f.last + 1);
-	if (!remove_found(r, &f))
-		return false;
-	count(me, CTR_RECLAIMED);
-	return true;
-}
-
 /* Distance from home of the first EMPTY slot at or after distance d, or
  * REGION_DISPLACE if none is near enough. */
 static uint32_t next_empty(const struct region *r, uint32_t home, uint32_t d)
@@ -428,7 +204,7 @@ static uint32_t hop_back(const struct region *r, const struct table_client *me, 
 	for (uint32_t back = REGION_NBHD - 1; back > 0; back--) {
 		uint32_t a = (e - back) & r->mask;
 		uint32_t its_home = atomic_load_explicit(&region_slot(r, a)->home, relaxed);
-		if (((e - its_home) & r->mask) < REGION_NBHD && move_key(r, me, a, e))
+		if (((e - its_home) & r->mask) < REGION_NBHD && slot_move(r, me, a, e))
 			return d - back;
 	}
 	return d;
@@ -465,7 +241,7 @@ static bool displace(const struct region *r, const struct table_client *me, cons
 		if (CTRL_STATE(c) == SLOT_EMPTY) {
 			if (d >= REGION_NBHD)
 				return false; /* no key can move into it */
-			if (take(s, c, k->tag, me->index, ctrl)) {
+			if (slot_take(s, c, k->tag, me->index, ctrl)) {
 				*slot = (k->home + d) & r->mask;
 				return true;
 			}
@@ -490,10 +266,10 @@ static bool claim(const struct region *r, const struct table_client *me, const s
 		struct region_slot *s = region_slot(r, i);
 		uint64_t c = atomic_load_explicit(&s->ctrl, acquire);
 		if (CTRL_STATE(c) == SLOT_DYING) {
-			finish_remove(r, i, c);
+			slot_finish_remove(r, i, c);
 			c = atomic_load_explicit(&s->ctrl, acquire);
 		}
-		if (CTRL_STATE(c) == SLOT_EMPTY && take(s, c, k->tag, me->index, ctrl)) {
+		if (CTRL_STATE(c) == SLOT_EMPTY && slot_take(s, c, k->tag, me->index, ctrl)) {
 			*slot = i;
 			return true;
 		}
@@ -503,16 +279,16 @@ static bool claim(const struct region *r, const struct table_client *me, const s
 		}
 	}
 	uint64_t horizon = keys != 0 ? clients_horizon(r, ts) : 0;
-	/* A first filter on the values read above; reclaim() checks again. */
+	/* A first filter on the values read above; slot_reclaim() checks again. */
 	uint64_t window = atomic_load_explicit(&r->hdr->window_ns, relaxed);
 	for (; keys != 0; keys &= keys - 1) {
 		uint32_t j = (uint32_t)__builtin_ctz(keys), i = (k->home + j) & r->mask;
 		struct region_slot *s = region_slot(r, i);
-		if (!window_closed(last[j], horizon, window) || !reclaim(r, me, i, horizon))
+		if (!window_closed(last[j], horizon, window) || !slot_reclaim(r, me, i, horizon))
 			continue;
 		*reclaimed = true;
 		uint64_t c = atomic_load_explicit(&s->ctrl, acquire);
-		if (CTRL_STATE(c) == SLOT_EMPTY && take(s, c, k->tag, me->index, ctrl)) {
+		if (CTRL_STATE(c) == SLOT_EMPTY && slot_take(s, c, k->tag, me->index, ctrl)) {
 			*slot = i;
 			return true;
 		}
@@ -522,7 +298,7 @@ static bool claim(const struct region *r, const struct table_client *me, const s
 
 static void report_stale(const struct table_client *me, unsigned *info)
 {
-	count(me, CTR_STALE);
+	ctr_add(me, CTR_STALE);
 	*info |= EVT_INFO_STALE;
 }
 
@@ -533,7 +309,7 @@ static int stale(const struct region *r, const struct table_client *me, unsigned
 	report_stale(me, info);
 	if (r->on_stale == EVT_ON_STALE_ERROR)
 		return -ESTALE;
-	count(me, CTR_THROTTLED);
+	ctr_add(me, CTR_THROTTLED);
 	return 0;
 }
 
@@ -542,7 +318,7 @@ static int stale(const struct region *r, const struct table_client *me, unsigned
  * k's home (k among them, perhaps) had its last a full window before ts: the
  * forget bound is one past the newest such last (0: none forgotten).  Called with
  * k absent under the hop word last loaded with acquire, which makes every bound
- * raised before a removal of k visible here (see reclaim()).
+ * raised before a removal of k visible here (see slot_reclaim()).
  */
 static bool insert_is_exact(const struct region *r, const struct hkey *k, uint64_t ts,
                             uint64_t window)
@@ -553,25 +329,18 @@ static bool insert_is_exact(const struct region *r, const struct hkey *k, uint64
 
 static int full(const struct region *r, const struct table_client *me, unsigned *info)
 {
-	count(me, CTR_FULL);
+	ctr_add(me, CTR_FULL);
 	*info |= EVT_INFO_FULL;
 	switch (r->on_full) {
 	case EVT_ON_FULL_PROCESS:
-		count(me, CTR_PROCESSED);
+		ctr_add(me, CTR_PROCESSED);
 		return 1;
 	case EVT_ON_FULL_ERROR:
 		return -ENOSPC;
 	default:
-		count(me, CTR_THROTTLED);
+		ctr_add(me, CTR_THROTTLED);
 		return 0;
 	}
-}
-
-/* Give back a claimed slot nobody saw (it was never published).  Release pairs
- * with the acquire in take(). */
-static void unclaim(struct region_slot *s, uint64_t c)
-{
-	atomic_store_explicit(&s->ctrl, CTRL_NEXT(c, SLOT_EMPTY), release);
 }
 
 /*
@@ -606,11 +375,11 @@ static int insert(const struct region *r, const struct table_client *me, const s
 		window = atomic_load_explicit(&r->hdr->window_ns, acquire);
 		exact = insert_is_exact(r, k, ts, window);
 		if (!exact && r->on_stale != EVT_ON_STALE_PROCESS) {
-			unclaim(s, c);
+			slot_unclaim(s, c);
 			return stale(r, me, info);
 		}
 		/* Publish.  Release pairs with the acquire loads of hop in find()
-		 * and published(): the stores above are visible with the bit. */
+		 * and slot_published(): the stores above are visible with the bit. */
 		if (atomic_compare_exchange_weak_explicit(&home->hop, &w,
 		                                          HOP_NEXT(w, HOP_BITS(w) | bit), release,
 		                                          relaxed))
@@ -618,7 +387,7 @@ static int insert(const struct region *r, const struct table_client *me, const s
 		struct found f;
 		if (find(r, k, &f, &w)) {
 			/* Lost the race to another insert of k. */
-			unclaim(s, c);
+			slot_unclaim(s, c);
 			return -EAGAIN;
 		}
 	}
@@ -628,8 +397,8 @@ static int insert(const struct region *r, const struct table_client *me, const s
 	uint64_t now_window = atomic_load_explicit(&r->hdr->window_ns, acquire);
 	if (!exact || (now_window > window && !insert_is_exact(r, k, ts, now_window)))
 		report_stale(me, info);
-	count(me, CTR_NEW_KEYS);
-	count(me, CTR_PROCESSED);
+	ctr_add(me, CTR_NEW_KEYS);
+	ctr_add(me, CTR_PROCESSED);
 	*info |= EVT_INFO_NEW_KEY | (reclaimed ? EVT_INFO_RECLAIMED : 0);
 	return 1;
 }
@@ -640,12 +409,12 @@ static hot_inline int decide_found(const struct table_client *me, uint64_t ts,
                                    const struct found *f)
 {
 	if (!window_closed(f->last, ts, f->window)) {
-		count(me, CTR_THROTTLED);
+		ctr_add(me, CTR_THROTTLED);
 		return 0;
 	}
 	if (!cas_pair(f->s, f->ctrl, f->last, f->ctrl, ts))
 		return -EAGAIN;
-	count(me, CTR_PROCESSED);
+	ctr_add(me, CTR_PROCESSED);
 	return 1;
 }
 
@@ -763,113 +532,9 @@ int table_clear_key(const struct region *r, const struct table_client *me, const
 		uint64_t w;
 		if (!find(r, &k, &f, &w))
 			return 0;
-		if (remove_found(r, &f)) {
-			count(me, CTR_CLEARED);
+		if (slot_remove(r, &f)) {
+			ctr_add(me, CTR_CLEARED);
 			return 1;
 		}
 	}
-}
-
-/* For tests: called by table_clear() before it looks at each slot, so that a test
- * can change the table at a chosen point of the scan.  NULL in production. */
-void (*table_clear_hook)(const struct region *r, uint32_t slot);
-
-/*
- * Remove the key published in slot i, if any: 1 if this call removed it.  A key
- * frozen for a move (MOVING) when we look, or while we remove it, is moved on
- * here, to its destination further along the scan, where it is removed in turn:
- * left to its mover, it could be published there after the scan went by.
- */
-static int clear_slot(const struct region *r, const struct table_client *me, uint32_t i)
-{
-	struct found f;
-	for (;;) {
-		if (published(r, i, &f)) {
-			if (!remove_found(r, &f))
-				continue;
-			count(me, CTR_CLEARED);
-			return 1;
-		}
-		uint64_t c = atomic_load_explicit(&region_slot(r, i)->ctrl, acquire);
-		if (CTRL_STATE(c) == SLOT_MOVING)
-			finish_move(r, i, c);
-		return 0;
-	}
-}
-
-uint64_t table_clear(const struct region *r, const struct table_client *me)
-{
-	uint64_t n = 0;
-	for (uint32_t i = 0; i <= r->mask; i++) {
-		if (table_clear_hook != NULL)
-			table_clear_hook(r, i);
-		n += (uint64_t)clear_slot(r, me, i);
-	}
-	/* Moves go forward, so a key moved while we scan stays ahead of us, except
-	 * one moved across the end of the table into its first slots. */
-	for (uint32_t i = 0; i < REGION_NBHD && i <= r->mask; i++)
-		n += (uint64_t)clear_slot(r, me, i);
-	return n;
-}
-
-uint64_t table_sweep(const struct region *r, const struct table_client *me)
-{
-	uint64_t horizon = clients_horizon(r, clients_newest(r)), n = 0;
-	for (uint32_t i = 0; i <= r->mask; i++) {
-		uint64_t c = atomic_load_explicit(&region_slot(r, i)->ctrl, acquire);
-		if (CTRL_STATE(c) == SLOT_DYING)
-			finish_remove(r, i, c);
-		else if (CTRL_STATE(c) == SLOT_MOVING)
-			finish_move(r, i, c);
-		else if (CTRL_STATE(c) == SLOT_CLAIMED && reclaim(r, me, i, horizon))
-			n++;
-	}
-	return n;
-}
-
-uint64_t table_free_orphans(const struct region *r, uint32_t owner)
-{
-	/* First finish every move in flight: the dead client may have been moving a
-	 * key into a slot it claimed, which is then no orphan. */
-	for (uint32_t i = 0; i <= r->mask; i++) {
-		uint64_t c = atomic_load_explicit(&region_slot(r, i)->ctrl, acquire);
-		if (CTRL_STATE(c) == SLOT_MOVING)
-			finish_move(r, i, c);
-	}
-	uint64_t n = 0;
-	for (uint32_t i = 0; i <= r->mask; i++) {
-		struct region_slot *s = region_slot(r, i);
-		uint64_t c = atomic_load_explicit(&s->ctrl, acquire);
-		struct found f;
-		/* The owner is dead, so its claim can no longer become published. */
-		if (CTRL_STATE(c) != SLOT_CLAIMED || CTRL_OWNER(c) != owner || published(r, i, &f))
-			continue;
-		/* Release pairs with the acquire in take(). */
-		if (atomic_compare_exchange_strong_explicit(&s->ctrl, &c, CTRL_NEXT(c, SLOT_EMPTY),
-		                                            release, relaxed))
-			n++;
-	}
-	return n;
-}
-
-int table_read_slot(const struct region *r, uint32_t i, struct table_entry *e)
-{
-	struct found f;
-	if (!published(r, i, &f))
-		return 0;
-	struct region_slot *s = region_slot(r, i);
-	uint32_t len = atomic_load_explicit(&s->key_len, relaxed);
-	if (len == 0 || len > r->key_max)
-		return 0;
-	for (uint32_t w = 0; w < (len + 7) / 8; w++) {
-		uint64_t v = atomic_load_explicit(&s->key[w], relaxed);
-		memcpy(e->key + w * 8, &v, len - w * 8 < 8 ? len - w * 8 : 8);
-	}
-	e->slot = i;
-	e->home = atomic_load_explicit(&s->home, relaxed) & r->mask;
-	e->len = len;
-	e->last = atomic_load_explicit(&s->last, relaxed);
-	/* The copy is one life of the slot if ctrl did not move. */
-	atomic_thread_fence(acquire);
-	return atomic_load_explicit(&s->ctrl, relaxed) == f.ctrl;
 }
