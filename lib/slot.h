@@ -94,12 +94,57 @@ void slot_unclaim(struct region_slot *s, uint64_t c);
 /* Remove the published key *f if it is unchanged: 1 if this call removed it. */
 bool slot_remove(const struct region *r, const struct found *f);
 
-/* Finish a DYING slot i (ctrl c): unpublish it, then free it.  Anyone may call it. */
-void slot_finish_remove(const struct region *r, uint32_t i, uint64_t c);
+/* Finishing a DYING slot (unpublish, free) or a MOVING one (switch its bit to the
+ * destination's, free), inline: a decision that meets a moving key finishes the
+ * move on its own path. */
+/*
+ * The one finishing step of removals and moves: in the hop word of slot i's home,
+ * clear i's bit and, for a move, set the destination's (`to`, or NO_DEST), in one
+ * CAS; then free i.  Only for the life ctrl c of slot i: each step is a CAS that
+ * fails harmlessly if someone did it already.
+ */
+#define NO_DEST UINT32_MAX /* a removal: no bit to set */
+static inline void switch_and_free(const struct region *r, uint32_t i, uint64_t c, uint32_t to)
+{
+	struct region_slot *s = region_slot(r, i);
+	uint32_t home = atomic_load_explicit(&s->home, memory_order_relaxed) & r->mask;
+	uint32_t from = (i - home) & r->mask;
+	struct region_slot *hs = region_slot(r, home);
+	for (;;) {
+		uint64_t w = atomic_load_explicit(&hs->hop, memory_order_acquire);
+		/* Read hop before re-checking ctrl: if the CAS below succeeds the hop
+		 * word did not change since, so the bit is still this slot's life. */
+		if (atomic_load_explicit(&s->ctrl, memory_order_acquire) != c)
+			return;
+		if (from >= REGION_NBHD || (to != NO_DEST && to >= REGION_NBHD) ||
+		    !(HOP_BITS(w) & (1u << from)))
+			break;
+		uint32_t bits = HOP_BITS(w) & ~(1u << from);
+		if (to != NO_DEST)
+			bits |= 1u << to;
+		/* Release pairs with the acquire loads of hop in find(): for a move,
+		 * the destination's key and last, written before the freeze, come
+		 * with its bit. */
+		if (atomic_compare_exchange_weak_explicit(&hs->hop, &w, HOP_NEXT(w, bits), memory_order_release,
+		                                          memory_order_relaxed))
+			break;
+	}
+	/* Release pairs with the acquire claim in slot_take(). */
+	atomic_compare_exchange_strong_explicit(&s->ctrl, &c, CTRL_NEXT(c, SLOT_EMPTY), memory_order_release,
+	                                        memory_order_relaxed);
+}
 
-/* Finish the move of the key frozen in slot a (MOVING, ctrl c): switch its bit in
- * the home's hop word to the destination's, then free a.  Anyone may call it. */
-void slot_finish_move(const struct region *r, uint32_t a, uint64_t c);
+/* Finish a DYING slot i (ctrl c).  Anyone may call it. */
+static inline void slot_finish_remove(const struct region *r, uint32_t i, uint64_t c)
+{
+	switch_and_free(r, i, c, NO_DEST);
+}
+
+/* Finish the move of the key frozen in slot a (MOVING, ctrl c).  Anyone may call it. */
+static inline void slot_finish_move(const struct region *r, uint32_t a, uint64_t c)
+{
+	switch_and_free(r, a, c, CTRL_OWNER(c));
+}
 
 /* Move the published key in slot a to the EMPTY slot e of its neighbourhood.  True
  * if a is free now. */
