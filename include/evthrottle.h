@@ -20,6 +20,13 @@
  * Thread safety: a handle may be used by any number of threads at once, except that
  * evt_close() must not race with any other call on the same handle.  Handles from
  * different processes (or several in one process) on the same name share state.
+ *
+ * Reclaim: a full table forgets keys whose window closed for every active client.
+ * That never makes an answer silently wrong: an event the table can no longer judge
+ * exactly (older than what was forgotten) gets the on_stale policy's answer,
+ * reported as EVT_INFO_STALE and counted in evt_stats.stale.  This holds for idle,
+ * stopped or slow clients, threads sharing a handle and raised windows; no client
+ * can stop reclaim for the others for longer than client_idle.
  */
 #ifndef EVTHROTTLE_H
 #define EVTHROTTLE_H
