@@ -84,12 +84,14 @@ typedef struct evt_options {
 } evt_options;
 
 /* Defaults: 10 s window, 131072 slots, 32-byte keys, mode 0660, throttle when full,
- * 256 clients, throttle when stale, clients idle after 1 s. */
+ * 256 clients, throttle when stale, clients idle after 1 s.  In field order, so that
+ * it is also valid C++ from C++11 on (designated initialisers are C++20):
+ *     evt_options o = EVT_OPTIONS_INIT;   (C and C++) */
 #define EVT_OPTIONS_INIT                                                              \
 	{                                                                             \
-		.window_ns = 10000000000ull, .capacity = 131072, .key_max = 32,       \
-		.mode = 0660, .on_full = EVT_ON_FULL_THROTTLE, .client_max = 256,     \
-		.on_stale = EVT_ON_STALE_THROTTLE, .client_idle_ns = 1000000000ull    \
+		10000000000ull /* window_ns */, 131072 /* capacity */, 32 /* key_max */, \
+		0660 /* mode */, EVT_ON_FULL_THROTTLE /* on_full */, 256 /* client_max */, \
+		EVT_ON_STALE_THROTTLE /* on_stale */, 1000000000ull /* client_idle_ns */ \
 	}
 
 /* evt_attach() flags */

@@ -1,6 +1,6 @@
 # Sourced by the other scripts: install the Debian 12 packages the build and the
 # tests need, only those missing (apt-get needs root; sudo is used if present).
-EVT_PACKAGES="meson ninja-build pkg-config gcc libc6-dev liburcu-dev libconfig-dev libcriterion-dev libxxhash-dev python3"
+EVT_PACKAGES="meson ninja-build pkg-config gcc g++ libc6-dev liburcu-dev libconfig-dev libcriterion-dev libxxhash-dev python3"
 
 evt_install_deps() {
 	local missing=() p
@@ -17,6 +17,6 @@ evt_install_deps() {
 # evt_build DIR [meson options...]: configure once, then build.
 evt_build() {
 	local dir=$1; shift
-	[ -f "$dir/build.ninja" ] || meson setup "$dir" "$@" >/dev/null
+	[ -f "$dir/build.ninja" ] || meson setup "$dir" -Dtests=enabled "$@" >/dev/null
 	ninja -C "$dir" >/dev/null
 }
