@@ -1,4 +1,5 @@
-"""Count the Criterion cases (TAP lines) of a `meson test` run: 'N passed, N failed'."""
+"""Count the Criterion cases (TAP lines) and plain tests of a `meson test` run:
+'N passed, N failed'."""
 import json
 import re
 import sys
@@ -15,6 +16,8 @@ with open(sys.argv[1]) as log:
             elif re.match(r"^not ok\b", out):
                 failed += 1
                 cases += 1
-        if cases == 0 and entry.get("result") != "OK":
+        if cases == 0 and entry.get("result") == "OK":
+            passed += 1  # a plain test (exit status only) that passed
+        elif cases == 0 and entry.get("result") != "SKIP":
             failed += 1  # a suite that crashed before reporting counts as a failure
 print(f"{passed} passed, {failed} failed")
