@@ -1222,6 +1222,7 @@ Test(tools, inspect_usage_errors)
 	EXPECT_USAGE(INSPECT("clients", "--now", "5"), "for the keys command");
 	EXPECT_USAGE(INSPECT("stats", "--oldest"), "for the keys command");
 	EXPECT_USAGE(INSPECT("keys", "--limit", "ten"), "invalid --limit 'ten'");
+	EXPECT_USAGE(INSPECT("keys", "--limit", "0"), "--limit 0 would list no key");
 	EXPECT_USAGE(INSPECT("keys", "--now", "-1"), "invalid --now");
 	EXPECT_USAGE(INSPECT("--watch", "0"), "invalid --watch interval");
 	EXPECT_USAGE(INSPECT("--watch", "soon"), "invalid --watch interval");

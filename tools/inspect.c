@@ -197,6 +197,7 @@ static int number_arg(const char *opt, const char *arg, uint64_t *v)
 static int option(int c, const char *arg, struct opts *o)
 {
 	size_t len;
+	int rc;
 	switch (c) {
 	case 'n':
 		o->name = arg;
@@ -228,7 +229,12 @@ static int option(int c, const char *arg, struct opts *o)
 		return -1;
 	case 'l':
 		o->keys_only = true;
-		return number_arg("--limit", arg, &o->q.limit);
+		if ((rc = number_arg("--limit", arg, &o->q.limit)) != -1)
+			return rc;
+		if (o->q.limit == 0)
+			return tool_usage("--limit 0 would list no key: give at least 1, or leave "
+			                  "--limit out for every key");
+		return -1;
 	case OPT_OLDEST:
 		o->keys_only = o->q.oldest = true;
 		return -1;
