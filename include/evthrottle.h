@@ -113,7 +113,9 @@ int evt_create(const char *name, const evt_options *o, evt_throttle **out);
  * checked against the object's size before use.  A read-write handle takes one of
  * the region's client slots until evt_close() or process death.
  * Errors: -EINVAL (bad name or flags), -ENOENT (no such throttle), -EACCES,
- *         -EBADMSG (not an evthrottle region, truncated or corrupt header),
+ *         -EBADMSG (not an evthrottle region: not a regular file (a FIFO,
+ *         directory, socket, device or symbolic link squatting the name; never
+ *         followed, never waited on), or a truncated or corrupt header),
  *         -EPROTONOSUPPORT (made by an incompatible major version),
  *         -EAGAIN (still being created), -EUSERS (all client slots taken),
  *         -ENOMEM, -EMFILE.

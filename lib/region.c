@@ -165,20 +165,35 @@ int region_create(const char *name, const evt_options *o, struct region *out)
 	return region_validate(base, g.total_size, false, out);
 }
 
+/* Open the object behind path without ever blocking or following a link: a FIFO
+ * or a device squatting the name would block (or act) on open, a symbolic link
+ * could point anywhere.  A link, a directory or a socket is "not a region"
+ * (-EBADMSG), as is any other file that is not regular (checked on the fd). */
+static int open_object(const char *path, bool readonly)
+{
+	int flags = (readonly ? O_RDONLY : O_RDWR) | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC;
+	int fd = shm_open(path, flags, 0);
+	if (fd >= 0)
+		return fd;
+	/* glibc reports a directory opened for writing as EINVAL (the name is valid). */
+	bool squatted = errno == ELOOP || errno == EISDIR || errno == EINVAL || errno == ENXIO;
+	return squatted ? -EBADMSG : neg_errno();
+}
+
 int region_open(const char *name, bool readonly, struct region *out)
 {
 	char path[EVT_NAME_MAX + 32];
 	int rc = region_name_path(name, path, sizeof path);
 	if (rc < 0)
 		return rc;
-	int fd = shm_open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC, 0);
+	int fd = open_object(path, readonly);
 	if (fd < 0)
-		return neg_errno();
+		return fd;
 	struct stat st;
 	void *base = NULL;
 	if (fstat(fd, &st) < 0)
 		rc = neg_errno();
-	else if ((uint64_t)st.st_size < sizeof(struct region_hdr))
+	else if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size < sizeof(struct region_hdr))
 		rc = -EBADMSG;
 	else
 		rc = map_fd(fd, (size_t)st.st_size, readonly, &base);

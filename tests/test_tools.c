@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -454,6 +455,18 @@ Test(tools, ctl_other_version_and_corrupt)
 	EXPECT_RUN(CTL("-n", n, "window", "1s"), 1, err, "not an evthrottle region");
 	EXPECT_RUN(INSPECT("-n", n, "check"), 1, err, "not an evthrottle region");
 	evt_close(t);
+}
+
+/* Anyone may mkfifo in /dev/shm: the tools say what is there instead of blocking. */
+Test(tools, fifo_squatting_a_name_is_refused, .timeout = 30)
+{
+	const char *n = new_name();
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "/dev/shm/evthrottle.%s", n);
+	cr_assert_eq(mkfifo(path, 0666), 0, "mkfifo %s: %s", path, strerror(errno));
+	EXPECT_RUN(CTL("-n", n, "status"), 1, err, "not a regular file");
+	EXPECT_RUN(CTL("-n", n, "window", "1s"), 1, err, "not a regular file");
+	EXPECT_RUN(INSPECT("-n", n), 1, err, "not a regular file");
 }
 
 Test(tools, ctl_log_dir)
