@@ -17,6 +17,7 @@
 #include <urcu.h>
 
 #include "config.h"
+#include "files.h"
 #include "housekeeping.h"
 #include "log.h"
 #include "regions.h"
@@ -121,12 +122,13 @@ static void ready(int fd, char status)
 
 static int write_pidfile(const char *path)
 {
-	FILE *f = fopen(path, "we");
-	if (f == NULL || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f) != 0) {
-		log_error("pidfile %s: %s", path, strerror(errno));
-		return -1;
-	}
-	return 0;
+	int fd = file_open_private(path, O_TRUNC, 0644);
+	int rc = fd < 0 ? fd : dprintf(fd, "%d\n", (int)getpid()) < 0 ? -errno : 0;
+	if (fd >= 0 && close(fd) < 0 && rc == 0)
+		rc = -errno;
+	if (rc < 0)
+		log_error("pidfile %s: %s", path, file_strerror(rc));
+	return rc;
 }
 
 static int manage_all(struct daemon_state *s, const struct daemon_config *c, bool recreate)
@@ -194,7 +196,7 @@ static void reload(struct daemon_state *s)
 	}
 	int rc = log_configure(&next->log, PROG);
 	if (rc < 0)
-		log_error("reload: log settings not applied: %s", strerror(-rc));
+		log_error("reload: log settings not applied: %s", file_strerror(rc));
 	apply_reload(s, next);
 	struct daemon_config *old = s->cfg;
 	/* Pairs with the acquire load in read_settings(). */
@@ -285,7 +287,7 @@ int main(int argc, char **argv)
 	}
 	int rc = log_configure(&cfg->log, PROG);
 	if (rc < 0) {
-		fprintf(stderr, PROG ": log file in %s: %s\n", cfg->log.directory, strerror(-rc));
+		fprintf(stderr, PROG ": log file in %s: %s\n", cfg->log.directory, file_strerror(rc));
 		free(cfg);
 		return 1;
 	}

@@ -491,6 +491,38 @@ Test(tools, ctl_log_dir)
 	evt_close(t);
 }
 
+/* Another user's symbolic link where the log goes is refused, whatever it points
+ * to; a new log is created 0640 whatever the umask. */
+Test(tools, log_dir_refuses_a_symlink_and_ignores_the_umask)
+{
+	const char *n;
+	evt_throttle *t = fresh(&n);
+	snprintf(tmpdir, sizeof tmpdir, "/tmp/evt-tools-log.XXXXXX");
+	cr_assert_not_null(mkdtemp(tmpdir));
+	char victim[128], link_path[160], dir[128], path[160];
+	snprintf(victim, sizeof victim, "%s/victim", tmpdir);
+	snprintf(link_path, sizeof link_path, "%s/evthrottlectl.log", tmpdir);
+	FILE *f = fopen(victim, "w");
+	cr_assert_not_null(f);
+	fclose(f);
+	cr_assert_eq(symlink(victim, link_path), 0);
+	EXPECT_RUN(CTL("--log-dir", tmpdir, "-n", n, "window", "2s"), 1, err, "symbolic link");
+	struct stat st;
+	cr_assert_eq(stat(victim, &st), 0);
+	cr_expect_eq(st.st_size, 0, "the log went through the link");
+	cr_expect_eq(evt_get_window(t), 10 * SEC, "a failed start changed the window");
+
+	snprintf(dir, sizeof dir, "%s/new", tmpdir);
+	snprintf(path, sizeof path, "%s/evthrottlectl.log", dir);
+	mode_t old = umask(0);
+	struct run r = CTL("--log-dir", dir, "-n", n, "status");
+	umask(old);
+	cr_assert_eq(r.code, 0, "%s", r.err);
+	cr_assert_eq(stat(path, &st), 0, "%s: %s", path, strerror(errno));
+	cr_expect_eq(st.st_mode & 07777, 0640, "log created %04o", st.st_mode & 07777);
+	evt_close(t);
+}
+
 /* ======================= read-only use ======================= */
 
 /* A copy of the tool anyone may run: the build tree may sit under a 0700 directory. */

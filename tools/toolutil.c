@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "duration.h"
+#include "files.h"
 #include "log.h"
 #include "region.h"
 
@@ -94,7 +95,7 @@ int tool_log_start(void)
 	int rc = log_configure(&log_cfg, prog);
 	if (rc < 0) {
 		tool_error(NULL, "cannot open the log in '%s': %s", log_cfg.directory,
-		           strerror(-rc));
+		           file_strerror(rc));
 		return EXIT_FAILED;
 	}
 	return EXIT_OK;
