@@ -55,6 +55,8 @@ static void occupancy(struct managed *m, const evt_stats *st, const struct setti
 
 static void round_one(struct managed *m, const struct settings *v)
 {
+	if (!regions_intact(m))
+		return;
 	regions_heartbeat(m);
 	unsigned reaped = clients_reap_dead(&m->t->r);
 	if (reaped > 0)

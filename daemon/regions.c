@@ -162,8 +162,28 @@ int regions_manage(const struct throttle_config *c, bool recreate, struct manage
 	return 0;
 }
 
+bool regions_intact(struct managed *m)
+{
+	uint64_t size;
+	int rc = region_check_size(&m->t->r, &size);
+	if (rc < 0 && !m->shrunk)
+		log_error("throttle '%s': /dev/shm/evthrottle.%s is %llu bytes, the region needs %zu: "
+		          "someone truncated it; the daemon leaves it alone and goes on with the "
+		          "others; its clients die of SIGBUS when they touch the missing part "
+		          "(restart with --recreate to replace it)",
+		          m->cfg.name, m->cfg.name, (unsigned long long)size, m->t->r.map_size);
+	else if (rc == 0 && m->shrunk)
+		log_warning("throttle '%s': its region has its size back; managed again", m->cfg.name);
+	m->shrunk = rc < 0;
+	return rc == 0;
+}
+
 int regions_reload(struct managed *m, const struct throttle_config *c, char *err, size_t errlen)
 {
+	if (!regions_intact(m)) {
+		snprintf(err, errlen, "throttle '%s': its region was truncated; not changed", c->name);
+		return -1;
+	}
 	if (apply_access(m->lock_fd, c, err, errlen) < 0)
 		return -1;
 	if (evt_get_window(m->t) != c->opts.window_ns) {
@@ -198,8 +218,12 @@ void regions_release(struct managed *m)
 {
 	if (m->t == NULL)
 		return;
-	uint64_t self = (uint64_t)getpid();
-	atomic_compare_exchange_strong(&m->t->r.hdr->daemon_pid, &self, 0);
+	if (regions_intact(m)) {
+		uint64_t self = (uint64_t)getpid();
+		atomic_compare_exchange_strong(&m->t->r.hdr->daemon_pid, &self, 0);
+	} else {
+		m->t->me.entry = NULL; /* its client slot may be in the missing pages */
+	}
 	evt_close(m->t);
 	close(m->lock_fd);
 	m->t = NULL;

@@ -2,6 +2,7 @@
  * refusals.  The binary comes from $EVTHROTTLED (set by meson). */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -294,6 +295,30 @@ Test(daemon, pidfile_symlink_refused)
 	cr_expect_eq(code, 1, "the start did not fail");
 	cr_expect_str_eq(buf, "precious\n", "the pid went through the link");
 	cr_expect(output_has("symbolic link"), "the log does not say why");
+}
+
+static uint64_t heartbeat(const char *n)
+{
+	evt_throttle *t;
+	cr_assert_eq(evt_attach(n, EVT_RDONLY, &t), 0);
+	uint64_t ns = atomic_load(&t->r.hdr->daemon_heartbeat_ns);
+	evt_close(t);
+	return ns;
+}
+
+/* `truncate -s 4096` on one region: the daemon says so, keeps the other going and
+ * stops cleanly, never dying of SIGBUS. */
+Test(daemon, survives_a_truncated_region)
+{
+	pid_t pid = start_daemon();
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "/dev/shm/evthrottle.%s", name);
+	cr_assert_eq(truncate(path, 4096), 0, "truncate %s: %s", path, strerror(errno));
+	EVENTUALLY(output_has("someone truncated it"), "the daemon did not notice");
+	uint64_t before = heartbeat(name2);
+	EVENTUALLY(heartbeat(name2) != before, "the other throttle is no longer kept");
+	cr_assert_eq(kill(pid, 0), 0, "the daemon died");
+	stop_daemon(pid);
 }
 
 Test(daemon, reaps_killed_clients)

@@ -718,6 +718,27 @@ static void watch_until(int sig)
 	evt_close(t);
 }
 
+/* Anyone with write permission may shrink the object: the watch notices before its
+ * next round and says so, instead of dying of SIGBUS. */
+Test(tools, inspect_watch_survives_a_truncated_region)
+{
+	const char *n;
+	evt_throttle *t = three_keys(&n);
+	size_t size = t->r.map_size;
+	struct proc p = start_tool("EVT_INSPECT", "-n", n, "keys", "--watch", "0.02", (char *)NULL);
+	struct timespec ts = { 0, 200000000 };
+	nanosleep(&ts, NULL);
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "/dev/shm/evthrottle.%s", n);
+	cr_assert_eq(truncate(path, 4096), 0, "truncate %s: %s", path, strerror(errno));
+	struct run r = finish(p);
+	cr_assert_eq(truncate(path, (off_t)size), 0); /* for our own evt_close() */
+	cr_assert_eq(r.code, 1, "exit %d (128 + signal when killed)\n%s", r.code, r.err);
+	cr_assert_not_null(strstr(r.err, "is 4096 bytes"), "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "someone truncated it"), "%s", r.err);
+	evt_close(t);
+}
+
 Test(tools, inspect_watch_stops_on_sigint)
 {
 	watch_until(SIGINT);

@@ -151,6 +151,8 @@ static int show_check(const evt_throttle *t, const struct opts *o)
 static int show(const evt_throttle *t, const struct opts *o, const struct snapshot *prev,
                 struct snapshot *cur)
 {
+	if (tool_intact(o->name, t) != EXIT_OK)
+		return EXIT_FAILED;
 	switch (o->cmd) {
 	case CMD_KEYS:
 		return show_keys(t, o);
@@ -177,7 +179,7 @@ static int watch(const evt_throttle *t, const struct opts *o)
 			watch_clear(stdout);
 		rc = show(t, o, i > 0 ? &snap[(i - 1) % 2] : NULL, &snap[i % 2]);
 		rc = tool_flush(rc);
-		if ((o->count != 0 && i + 1 >= o->count) || !watch_wait(&w))
+		if (rc != EXIT_OK || (o->count != 0 && i + 1 >= o->count) || !watch_wait(&w))
 			break;
 	}
 	watch_end(&w);
