@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pwd.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
@@ -92,18 +93,52 @@ static int apply_access(int fd, const struct throttle_config *c, char *err, size
 	return 0;
 }
 
+/* Anyone may create in /dev/shm: a region another user made stays theirs (they
+ * could chmod it back at any time), so it is never adopted.  NULL if ours. */
+static const char *foreign(const evt_throttle *t, char *why, size_t n)
+{
+	struct stat st;
+	if (fstat(t->r.fd, &st) < 0) {
+		snprintf(why, n, "cannot read its owner: %s", strerror(errno));
+		return why;
+	}
+	if (st.st_uid == geteuid())
+		return NULL;
+	struct passwd *pw = getpwuid(st.st_uid);
+	snprintf(why, n, "it belongs to user %s (uid %u), not to evthrottled's user (uid %u)",
+	         pw != NULL ? pw->pw_name : "?", (unsigned)st.st_uid, (unsigned)geteuid());
+	return why;
+}
+
+/* --recreate: the old region must really go, or the new one cannot be made. */
+static int replace(const struct throttle_config *c, const char *why, char *err, size_t errlen)
+{
+	log_warning("throttle '%s': replacing the existing region (%s)", c->name, why);
+	int rc = evt_unlink(c->name);
+	if (rc < 0 && rc != -ENOENT) {
+		snprintf(err, errlen, "throttle '%s': cannot remove the region to replace it: %s",
+		         c->name, evt_strerror(rc));
+		return -1;
+	}
+	return -ENOENT;
+}
+
 /* Attach to the locked region; refuse or replace it if it does not fit c. */
 static int attach_existing(const struct throttle_config *c, bool recreate, evt_throttle **t,
                            char *err, size_t errlen)
 {
-	char why[160];
+	char why[200] = "", detail[160];
 	int rc = evt_attach(c->name, 0, t);
-	if (rc == 0 && incompatible(*t, &c->opts, why, sizeof why) != NULL) {
+	if (rc == 0 && foreign(*t, detail, sizeof detail) != NULL)
+		snprintf(why, sizeof why, "not evthrottled's own: %s", detail);
+	else if (rc == 0 && incompatible(*t, &c->opts, detail, sizeof detail) != NULL)
+		snprintf(why, sizeof why, "incompatible (%s)", detail);
+	else if (rc < 0)
+		snprintf(why, sizeof why, "%s", evt_strerror(rc));
+	if (rc == 0 && why[0] != '\0') {
 		evt_close(*t);
 		*t = NULL;
 		rc = -EBADMSG;
-	} else if (rc < 0) {
-		snprintf(why, sizeof why, "%s", evt_strerror(rc));
 	}
 	if (rc == 0)
 		return 0;
@@ -113,14 +148,24 @@ static int attach_existing(const struct throttle_config *c, bool recreate, evt_t
 	}
 	if (!recreate) {
 		snprintf(err, errlen,
-		         "throttle '%s': the existing region /dev/shm/evthrottle.%s is incompatible (%s); "
+		         "throttle '%s': the existing region /dev/shm/evthrottle.%s is %s; "
 		         "start with --recreate to replace it (its state is lost)",
 		         c->name, c->name, why);
 		return -1;
 	}
-	log_warning("throttle '%s': replacing the incompatible region (%s)", c->name, why);
-	evt_unlink(c->name);
-	return -ENOENT;
+	return replace(c, why, err, errlen);
+}
+
+/* A start that failed part way changes nothing: the region it created goes. */
+static void abandon(const char *name, bool created, evt_throttle *t, int fd)
+{
+	evt_close(t);
+	if (fd >= 0)
+		close(fd);
+	int rc = created ? evt_unlink(name) : 0;
+	if (rc < 0)
+		log_error("throttle '%s': cannot remove the region this start created: %s", name,
+		          evt_strerror(rc));
 }
 
 int regions_manage(const struct throttle_config *c, bool recreate, struct managed *m, char *err,
@@ -146,9 +191,7 @@ int regions_manage(const struct throttle_config *c, bool recreate, struct manage
 	if (rc == 0)
 		rc = apply_access(fd, c, err, errlen);
 	if (rc != 0) {
-		evt_close(t);
-		if (fd >= 0)
-			close(fd);
+		abandon(c->name, created, t, fd);
 		return -1;
 	}
 	m->t = t;

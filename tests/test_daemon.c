@@ -2,6 +2,7 @@
  * refusals.  The binary comes from $EVTHROTTLED (set by meson). */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -13,6 +14,10 @@
 #include "handle.h"
 
 static char conf[64], out[64], name[64], name2[64];
+/* Who spawn() runs the daemon as (the test's own user unless a test says), and from
+ * which copy of the binary. */
+static uid_t spawn_uid = (uid_t)-1;
+static char bin_copy[64];
 
 static void write_conf(const char *window, unsigned capacity, const char *extra)
 {
@@ -41,6 +46,8 @@ static void setup(void)
 
 static void teardown(void)
 {
+	if (bin_copy[0] != '\0')
+		unlink(bin_copy);
 	evt_unlink(name);
 	evt_unlink(name2);
 	unlink(conf);
@@ -52,6 +59,7 @@ TestSuite(daemon, .init = setup, .fini = teardown, .timeout = 60);
 /* Run evthrottled with args (NULL-terminated), stdout+stderr to the out file. */
 static pid_t spawn(const char *a1, const char *a2, const char *a3, const char *a4)
 {
+	const char *bin = bin_copy[0] != '\0' ? bin_copy : getenv("EVTHROTTLED");
 	pid_t pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
@@ -60,17 +68,48 @@ static pid_t spawn(const char *a1, const char *a2, const char *a3, const char *a
 			_exit(127);
 		dup2(fd, 1);
 		dup2(fd, 2);
-		const char *bin = getenv("EVTHROTTLED");
+		if (spawn_uid != (uid_t)-1 && (setgroups(0, NULL) < 0 ||
+		                               setgid((gid_t)spawn_uid) < 0 || setuid(spawn_uid) < 0))
+			_exit(126);
 		execl(bin, bin, a1, a2, a3, a4, (char *)NULL);
 		_exit(127);
 	}
 	return pid;
 }
 
+/* Later spawn()s run as uid (and gid) 65534, from a copy of the binary anyone may
+ * run (the build tree may sit under a 0700 directory). */
+static void spawn_as_nobody(void)
+{
+	snprintf(bin_copy, sizeof bin_copy, "/tmp/evtd-%d.bin", (int)getpid());
+	char cmd[256];
+	snprintf(cmd, sizeof cmd, "cp '%s' '%s' && chmod 0755 '%s'", getenv("EVTHROTTLED"),
+	         bin_copy, bin_copy);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+	cr_assert_eq(chmod(conf, 0644), 0);
+	spawn_uid = 65534;
+}
+
 static int wait_exit(pid_t pid)
 {
 	int status;
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status), "evthrottled did not exit normally (status %#x)", status);
+	return WEXITSTATUS(status);
+}
+
+/* wait_exit() for a start that must fail: one that runs on is killed after 10 s
+ * and fails the test, rather than outliving it. */
+static int wait_refused(pid_t pid)
+{
+	int status;
+	for (int i = 0; i < 1000 && waitpid(pid, &status, WNOHANG) == 0; i++)
+		usleep(10000);
+	if (kill(pid, 0) == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		cr_assert_fail("evthrottled started instead of refusing");
+	}
 	cr_assert(WIFEXITED(status), "evthrottled did not exit normally (status %#x)", status);
 	return WEXITSTATUS(status);
 }
@@ -319,6 +358,62 @@ Test(daemon, survives_a_truncated_region)
 	EVENTUALLY(heartbeat(name2) != before, "the other throttle is no longer kept");
 	cr_assert_eq(kill(pid, 0), 0, "the daemon died");
 	stop_daemon(pid);
+}
+
+/* A start that fails after creating a region (here: chgrp to a group the daemon's
+ * user is not in) leaves no region behind. */
+Test(daemon, failed_start_leaves_nothing_behind)
+{
+	if (geteuid() != 0)
+		cr_skip_test("needs root to run the daemon as another user");
+	write_conf("10s", 1024, "group = \"root\";");
+	spawn_as_nobody();
+	cr_expect_eq(wait_exit(spawn("-c", conf, "-f", NULL)), 1);
+	cr_expect(output_has("chgrp root: Operation not permitted"), "the log does not say why");
+	evt_throttle *t;
+	cr_expect_eq(evt_attach(name, EVT_RDONLY, &t), -ENOENT, "the new region stayed");
+}
+
+/* Region name made by uid 65534 (mode 0666, the configured geometry), as any local
+ * user may do before the daemon starts. */
+static void create_as_nobody(const char *n)
+{
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		evt_options o = EVT_OPTIONS_INIT;
+		o.capacity = 1024;
+		o.mode = 0666;
+		evt_throttle *t;
+		if (setgid(65534) < 0 || setuid(65534) < 0 || evt_create(n, &o, &t) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	cr_assert_eq(wait_exit(pid), 0, "could not create %s as uid 65534", n);
+}
+
+static uid_t region_owner(const char *n)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	snprintf(path, sizeof path, "/dev/shm/evthrottle.%s", n);
+	cr_assert_eq(stat(path, &st), 0, "%s: %s", path, strerror(errno));
+	return st.st_uid;
+}
+
+Test(daemon, refuses_a_region_it_does_not_own)
+{
+	if (geteuid() != 0)
+		cr_skip_test("needs root to make a region as another user");
+	create_as_nobody(name);
+	cr_expect_eq(wait_refused(spawn("-c", conf, "-f", NULL)), 1);
+	cr_expect(output_has("not evthrottled's own: it belongs to user"), "the log does not say why");
+	cr_expect(output_has("(uid 65534)"), "the log does not say whose");
+	cr_expect_eq(region_owner(name), 65534, "the refused region was changed");
+	pid_t d = spawn("-c", conf, "-f", "--recreate");
+	EVENTUALLY(daemon_manages(name, d), "--recreate did not replace it");
+	cr_expect_eq(region_owner(name), 0, "the replacement is not the daemon's");
+	stop_daemon(d);
 }
 
 Test(daemon, reaps_killed_clients)
