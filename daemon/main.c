@@ -21,11 +21,12 @@
 #include "housekeeping.h"
 #include "log.h"
 #include "regions.h"
+#include "runlock.h"
 
 #define PROG "evthrottled"
 
 struct args {
-	const char *config, *remove, *pidfile;
+	const char *config, *remove, *pidfile, *run_dir;
 	bool foreground, check, recreate;
 };
 
@@ -33,7 +34,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 	        "usage: " PROG " -c FILE [-f|--foreground] [--check-config] [--recreate] [--pidfile FILE]\n"
-	        "       " PROG " --remove NAME\n"
+	        "       " PROG " --remove NAME [--run-dir DIR]\n"
 	        "\n"
 	        "  -c, --config FILE   the configuration (libconfig; see evthrottled(8))\n"
 	        "  -f, --foreground    stay in the foreground (systemd, terminals); default detaches\n"
@@ -41,17 +42,19 @@ static void usage(FILE *out)
 	        "      --recreate      replace an existing region whose geometry does not match\n"
 	        "      --pidfile FILE  write the pid here (default: daemon.pidfile when detaching)\n"
 	        "      --remove NAME   delete throttle NAME's region (no daemon may manage it)\n"
+	        "      --run-dir DIR   the throttles' locks (default: daemon.run_dir, else " RUNLOCK_DIR_DEFAULT ")\n"
 	        "  -h, --help          this help;  --version  the version\n"
 	        "Signals: SIGHUP reloads the configuration, SIGTERM/SIGINT stop (regions stay).\n");
 }
 
 static int parse_args(int argc, char **argv, struct args *a)
 {
-	enum { CHECK = 256, RECREATE, PIDFILE, REMOVE, VERSION };
+	enum { CHECK = 256, RECREATE, PIDFILE, REMOVE, RUN_DIR, VERSION };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' }, { "foreground", no_argument, NULL, 'f' },
 		{ "check-config", no_argument, NULL, CHECK }, { "recreate", no_argument, NULL, RECREATE },
 		{ "pidfile", required_argument, NULL, PIDFILE }, { "remove", required_argument, NULL, REMOVE },
+		{ "run-dir", required_argument, NULL, RUN_DIR },
 		{ "help", no_argument, NULL, 'h' },         { "version", no_argument, NULL, VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -64,6 +67,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case RECREATE: a->recreate = true; break;
 		case PIDFILE: a->pidfile = optarg; break;
 		case REMOVE: a->remove = optarg; break;
+		case RUN_DIR: a->run_dir = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		case VERSION: printf(PROG " %d.%d\n", EVT_VERSION_MAJOR, EVT_VERSION_MINOR); exit(0);
 		default: return -1;
@@ -266,7 +270,8 @@ int main(int argc, char **argv)
 	}
 	char err[512];
 	if (a.remove != NULL) {
-		if (regions_remove(a.remove, err, sizeof err) < 0) {
+		const char *dir = a.run_dir != NULL ? a.run_dir : RUNLOCK_DIR_DEFAULT;
+		if (runlock_init(dir, err, sizeof err) < 0 || regions_remove(a.remove, err, sizeof err) < 0) {
 			fprintf(stderr, PROG ": %s\n", err);
 			return 1;
 		}
@@ -288,6 +293,11 @@ int main(int argc, char **argv)
 	int rc = log_configure(&cfg->log, PROG);
 	if (rc < 0) {
 		fprintf(stderr, PROG ": log file in %s: %s\n", cfg->log.directory, file_strerror(rc));
+		free(cfg);
+		return 1;
+	}
+	if (runlock_init(a.run_dir != NULL ? a.run_dir : cfg->run_dir, err, sizeof err) < 0) {
+		log_error("%s", err);
 		free(cfg);
 		return 1;
 	}

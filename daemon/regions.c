@@ -1,5 +1,5 @@
-/* The regions evthrottled manages.  A daemon holds an exclusive flock() on each
- * region's shm object, so a second daemon for the same throttle refuses to start;
+/* The regions evthrottled manages.  A daemon holds each throttle's lock in the run
+ * directory (runlock.h), so a second daemon for the same throttle refuses to start;
  * clients never lock anything. */
 #include "regions.h"
 
@@ -16,16 +16,7 @@
 #include "duration.h"
 #include "handle.h"
 #include "log.h"
-
-static int open_path(const char *name, int flags)
-{
-	char path[EVT_NAME_MAX + 32];
-	if (region_name_path(name, path, sizeof path) < 0) {
-		errno = EINVAL;
-		return -1;
-	}
-	return shm_open(path, flags | O_CLOEXEC, 0);
-}
+#include "runlock.h"
 
 static pid_t owner_pid(const char *name)
 {
@@ -37,24 +28,14 @@ static pid_t owner_pid(const char *name)
 	return pid;
 }
 
-/* Open and flock the object.  0, -ENOENT (no such region) or -1 with err. */
+/* Take the throttle's lock in the run directory.  0, or -1 with err. */
 static int lock_region(const char *name, int *fd_out, char *err, size_t errlen)
 {
-	int fd = open_path(name, O_RDWR);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return -ENOENT;
-		snprintf(err, errlen, "throttle '%s': %s", name, evt_strerror(-errno));
-		return -1;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+	int rc = runlock_take(name, fd_out, err, errlen);
+	if (rc == -EWOULDBLOCK)
 		snprintf(err, errlen, "throttle '%s' is already managed by another evthrottled (pid %d)",
 		         name, (int)owner_pid(name));
-		close(fd);
-		return -1;
-	}
-	*fd_out = fd;
-	return 0;
+	return rc < 0 ? -1 : 0;
 }
 
 /* Geometry and policy fixed at creation; NULL if o matches the region. */
@@ -140,8 +121,8 @@ static int attach_existing(const struct throttle_config *c, bool recreate, evt_t
 		*t = NULL;
 		rc = -EBADMSG;
 	}
-	if (rc == 0)
-		return 0;
+	if (rc == 0 || rc == -ENOENT)
+		return rc;
 	if (rc != -EBADMSG && rc != -EPROTONOSUPPORT && rc != -EAGAIN) {
 		snprintf(err, errlen, "throttle '%s': %s", c->name, why);
 		return -1;
@@ -178,20 +159,14 @@ int regions_manage(const struct throttle_config *c, bool recreate, struct manage
 		rc = attach_existing(c, recreate, &t, err, errlen);
 	bool created = rc == -ENOENT;
 	if (created) {
-		if (fd >= 0)
-			close(fd);
-		fd = -1;
 		rc = evt_create(c->name, &c->opts, &t);
-		if (rc < 0) {
+		if (rc < 0)
 			snprintf(err, errlen, "throttle '%s': cannot create: %s", c->name, evt_strerror(rc));
-			return -1;
-		}
-		rc = lock_region(c->name, &fd, err, errlen);
 	}
 	if (rc == 0)
-		rc = apply_access(fd, c, err, errlen);
+		rc = apply_access(t->r.fd, c, err, errlen);
 	if (rc != 0) {
-		abandon(c->name, created, t, fd);
+		abandon(c->name, created && t != NULL, t, fd);
 		return -1;
 	}
 	m->t = t;
@@ -227,7 +202,7 @@ int regions_reload(struct managed *m, const struct throttle_config *c, char *err
 		snprintf(err, errlen, "throttle '%s': its region was truncated; not changed", c->name);
 		return -1;
 	}
-	if (apply_access(m->lock_fd, c, err, errlen) < 0)
+	if (apply_access(m->t->r.fd, c, err, errlen) < 0)
 		return -1;
 	if (evt_get_window(m->t) != c->opts.window_ns) {
 		char from[64], to[64];
@@ -275,14 +250,15 @@ void regions_release(struct managed *m)
 
 int regions_remove(const char *name, char *err, size_t errlen)
 {
-	int fd = -1, rc = lock_region(name, &fd, err, errlen);
-	if (rc == -ENOENT) {
-		snprintf(err, errlen, "throttle '%s': %s", name, evt_strerror(-ENOENT));
+	char path[EVT_NAME_MAX + 32];
+	if (region_name_path(name, path, sizeof path) < 0) {
+		snprintf(err, errlen, "throttle '%s': %s", name, evt_strerror(-EINVAL));
 		return -1;
 	}
-	if (rc < 0)
+	int fd = -1;
+	if (lock_region(name, &fd, err, errlen) < 0)
 		return -1;
-	rc = evt_unlink(name);
+	int rc = evt_unlink(name);
 	close(fd);
 	if (rc < 0) {
 		snprintf(err, errlen, "throttle '%s': cannot remove: %s", name, evt_strerror(rc));

@@ -9,7 +9,7 @@
 struct managed {
 	struct throttle_config cfg; /* as applied (geometry fixed at creation) */
 	evt_throttle *t;            /* the daemon's read-write handle */
-	int lock_fd;                /* the shm object, flock()ed: one daemon per region */
+	int lock_fd;                /* its lock in the run directory (runlock.h) */
 	/* the housekeeping thread's own */
 	bool warned;                /* occupancy warning given, until it drops again */
 	bool shrunk;                /* its object is shorter than the mapping (logged) */

@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -13,7 +14,7 @@
 #include "common.h"
 #include "handle.h"
 
-static char conf[64], out[64], name[64], name2[64];
+static char conf[64], out[64], name[64], name2[64], run_dir[64];
 /* Who spawn() runs the daemon as (the test's own user unless a test says), and from
  * which copy of the binary. */
 static uid_t spawn_uid = (uid_t)-1;
@@ -25,10 +26,10 @@ static void write_conf(const char *window, unsigned capacity, const char *extra)
 	cr_assert_not_null(f);
 	fprintf(f,
 	        "log = { level = \"debug\"; console = true; };\n"
-	        "daemon = { housekeeping = \"50ms\"; summary = \"0s\"; };\n"
+	        "daemon = { housekeeping = \"50ms\"; summary = \"0s\"; run_dir = \"%s\"; };\n"
 	        "throttles = ( { name = \"%s\"; window = \"%s\"; capacity = %u; mode = \"0640\"; %s },\n"
 	        "              { name = \"%s\"; window = \"1s\"; } );\n",
-	        name, window, capacity, extra, name2);
+	        run_dir, name, window, capacity, extra, name2);
 	fclose(f);
 }
 
@@ -39,6 +40,7 @@ static void setup(void)
 	snprintf(out, sizeof out, "/tmp/evtd-%d.out", pid);
 	snprintf(name, sizeof name, "evtd.%d.a", pid);
 	snprintf(name2, sizeof name2, "evtd.%d.b", pid);
+	snprintf(run_dir, sizeof run_dir, "/tmp/evtd-%d.run", pid);
 	evt_unlink(name);
 	evt_unlink(name2);
 	write_conf("10s", 1024, "");
@@ -52,6 +54,9 @@ static void teardown(void)
 	evt_unlink(name2);
 	unlink(conf);
 	unlink(out);
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", run_dir);
+	cr_expect_eq(system(cmd), 0);
 }
 
 TestSuite(daemon, .init = setup, .fini = teardown, .timeout = 60);
@@ -87,6 +92,8 @@ static void spawn_as_nobody(void)
 	         bin_copy, bin_copy);
 	cr_assert_eq(system(cmd), 0, "%s", cmd);
 	cr_assert_eq(chmod(conf, 0644), 0);
+	cr_assert_eq(mkdir(run_dir, 0755), 0);
+	cr_assert_eq(chown(run_dir, 65534, 65534), 0);
 	spawn_uid = 65534;
 }
 
@@ -244,10 +251,10 @@ Test(daemon, a_second_daemon_refuses)
 	cr_expect_eq(wait_exit(d2), 1);
 	cr_expect(output_has("already managed by another evthrottled"));
 	/* --remove refuses too while the region is managed. */
-	cr_expect_eq(wait_exit(spawn("--remove", name, NULL, NULL)), 1);
+	cr_expect_eq(wait_exit(spawn("--remove", name, "--run-dir", run_dir)), 1);
 	cr_expect(daemon_manages(name, d));
 	stop_daemon(d);
-	cr_expect_eq(wait_exit(spawn("--remove", name, NULL, NULL)), 0);
+	cr_expect_eq(wait_exit(spawn("--remove", name, "--run-dir", run_dir)), 0);
 	evt_throttle *t;
 	cr_expect_eq(evt_attach(name, 0, &t), -ENOENT);
 }
@@ -414,6 +421,38 @@ Test(daemon, refuses_a_region_it_does_not_own)
 	EVENTUALLY(daemon_manages(name, d), "--recreate did not replace it");
 	cr_expect_eq(region_owner(name), 0, "the replacement is not the daemon's");
 	stop_daemon(d);
+}
+
+/* Anyone who may read a region could flock() it: that must not stop the daemon. */
+Test(daemon, a_reader_holding_a_lock_on_the_region_does_not_block_it)
+{
+	stop_daemon(start_daemon()); /* the regions now exist */
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "/dev/shm/evthrottle.%s", name);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(flock(fd, LOCK_EX | LOCK_NB), 0);
+	stop_daemon(start_daemon());
+	cr_expect_eq(wait_exit(spawn("--remove", name, "--run-dir", run_dir)), 0,
+	             "--remove was blocked");
+	close(fd);
+}
+
+/* The locks live where only the daemon's user may write. */
+Test(daemon, unsafe_run_dir_refused)
+{
+	if (geteuid() != 0)
+		cr_skip_test("needs root to give the run directory to another user");
+	cr_assert_eq(mkdir(run_dir, 0777), 0);
+	cr_assert_eq(chmod(run_dir, 0777), 0);
+	cr_expect_eq(wait_refused(spawn("-c", conf, "-f", NULL)), 1);
+	cr_expect(output_has("is writable by group or others (mode 0777)"));
+	cr_assert_eq(chmod(run_dir, 0700), 0);
+	cr_assert_eq(chown(run_dir, 65534, 65534), 0);
+	cr_expect_eq(wait_refused(spawn("-c", conf, "-f", NULL)), 1);
+	cr_expect(output_has("belongs to uid 65534"));
+	evt_throttle *t;
+	cr_expect_eq(evt_attach(name, EVT_RDONLY, &t), -ENOENT, "a refused start made a region");
 }
 
 Test(daemon, reaps_killed_clients)
