@@ -20,6 +20,7 @@
 #include "files.h"
 #include "housekeeping.h"
 #include "log.h"
+#include "privileges.h"
 #include "regions.h"
 #include "runlock.h"
 
@@ -124,14 +125,37 @@ static void ready(int fd, char status)
 	}
 }
 
-static int write_pidfile(const char *path)
+/* Opened before the daemon gives up root (the pidfile's directory may be root's);
+ * emptied and written only once the regions are ready, so a start that fails (a
+ * second daemon) leaves a running daemon's pid alone.  The fd, or -1 (logged). */
+static int open_pidfile(const char *path)
 {
-	int fd = file_open_private(path, O_TRUNC, 0644);
-	int rc = fd < 0 ? fd : dprintf(fd, "%d\n", (int)getpid()) < 0 ? -errno : 0;
-	if (fd >= 0 && close(fd) < 0 && rc == 0)
+	int fd = file_open_private(path, 0, 0644);
+	if (fd < 0)
+		log_error("pidfile %s: %s", path, file_strerror(fd));
+	return fd < 0 ? -1 : fd;
+}
+
+static int write_pidfile(const char *path, int fd)
+{
+	int rc = ftruncate(fd, 0) < 0 || dprintf(fd, "%d\n", (int)getpid()) < 0 ? -errno : 0;
+	if (close(fd) < 0 && rc == 0)
 		rc = -errno;
 	if (rc < 0)
-		log_error("pidfile %s: %s", path, file_strerror(rc));
+		log_error("pidfile %s: %s", path, strerror(-rc));
+	return rc;
+}
+
+/* Give up root for good, once the files that need it are open. */
+static int become(const struct identity *id)
+{
+	char err[512];
+	int rc = privileges_drop(id, err, sizeof err);
+	if (rc < 0)
+		log_error("%s", err);
+	else if (id->change)
+		log_info("running as user %s (uid %u, gid %u)", id->user, (unsigned)id->uid,
+		         (unsigned)id->gid);
 	return rc;
 }
 
@@ -231,7 +255,7 @@ static int serve(struct daemon_state *s, sigset_t *sigs)
 	return 0;
 }
 
-static int run(const struct args *a, struct daemon_config *cfg)
+static int run(const struct args *a, struct daemon_config *cfg, const struct identity *id)
 {
 	static struct daemon_state s;
 	s.cfg = cfg;
@@ -244,8 +268,13 @@ static int run(const struct args *a, struct daemon_config *cfg)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	int ready_fd = a->foreground ? -1 : detach();
 	const char *pidfile = a->pidfile != NULL ? a->pidfile : a->foreground ? "" : cfg->pidfile;
+	int pid_fd = pidfile[0] == '\0' ? -1 : open_pidfile(pidfile);
+	bool started = (pidfile[0] == '\0' || pid_fd >= 0) && become(id) == 0 &&
+	               manage_all(&s, cfg, a->recreate) == 0;
+	if (pid_fd >= 0 && started && write_pidfile(pidfile, pid_fd) < 0)
+		started = false;
 	int rc = 1;
-	if (manage_all(&s, cfg, a->recreate) == 0 && (pidfile[0] == '\0' || write_pidfile(pidfile) == 0)) {
+	if (started) {
 		ready(ready_fd, 0);
 		rc = serve(&s, &sigs);
 	} else {
@@ -261,6 +290,23 @@ static int run(const struct args *a, struct daemon_config *cfg)
 	return rc;
 }
 
+/* Who the daemon will run as, and its run directory: checked before anything is
+ * made. */
+static int prepare(const struct args *a, const struct daemon_config *cfg, struct identity *id)
+{
+	char err[512];
+	const char *dir = a->run_dir != NULL ? a->run_dir : cfg->run_dir;
+	if (privileges_resolve(cfg->user, cfg->group, id, err, sizeof err) < 0 ||
+	    runlock_init(dir, id->uid, id->gid, err, sizeof err) < 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	if (id->uid == 0)
+		log_warning("running as root (daemon.user = \"root\"): every capability for the "
+		            "daemon's whole life; set another user");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct args a;
@@ -271,7 +317,9 @@ int main(int argc, char **argv)
 	char err[512];
 	if (a.remove != NULL) {
 		const char *dir = a.run_dir != NULL ? a.run_dir : RUNLOCK_DIR_DEFAULT;
-		if (runlock_init(dir, err, sizeof err) < 0 || regions_remove(a.remove, err, sizeof err) < 0) {
+		uid_t owner = geteuid() == 0 ? (uid_t)-1 : geteuid();
+		if (runlock_init(dir, owner, getegid(), err, sizeof err) < 0 ||
+		    regions_remove(a.remove, err, sizeof err) < 0) {
 			fprintf(stderr, PROG ": %s\n", err);
 			return 1;
 		}
@@ -296,10 +344,10 @@ int main(int argc, char **argv)
 		free(cfg);
 		return 1;
 	}
-	if (runlock_init(a.run_dir != NULL ? a.run_dir : cfg->run_dir, err, sizeof err) < 0) {
-		log_error("%s", err);
+	struct identity id;
+	if (prepare(&a, cfg, &id) < 0) {
 		free(cfg);
 		return 1;
 	}
-	return run(&a, cfg);
+	return run(&a, cfg, &id);
 }

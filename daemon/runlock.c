@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -13,7 +14,7 @@
 
 static char run_dir[PATH_MAX] = RUNLOCK_DIR_DEFAULT;
 
-static int dir_safe(const char *dir, char *err, size_t errlen)
+static int dir_safe(const char *dir, uid_t owner, char *err, size_t errlen)
 {
 	struct stat st;
 	if (lstat(dir, &st) < 0) {
@@ -24,10 +25,10 @@ static int dir_safe(const char *dir, char *err, size_t errlen)
 	if (!S_ISDIR(st.st_mode))
 		snprintf(err, errlen, "run directory %s: not a directory (a symbolic link is "
 		         "never followed)", dir);
-	else if (st.st_uid != geteuid())
+	else if (owner != (uid_t)-1 && st.st_uid != owner)
 		snprintf(err, errlen, "run directory %s belongs to uid %u, not to evthrottled's "
 		         "uid %u: another user could hold its locks", dir, (unsigned)st.st_uid,
-		         (unsigned)geteuid());
+		         (unsigned)owner);
 	else if ((st.st_mode & 022) != 0)
 		snprintf(err, errlen, "run directory %s is writable by group or others (mode %04o): "
 		         "another user could hold its locks", dir, (unsigned)(st.st_mode & 07777));
@@ -36,18 +37,20 @@ static int dir_safe(const char *dir, char *err, size_t errlen)
 	return -EPERM;
 }
 
-int runlock_init(const char *dir, char *err, size_t errlen)
+int runlock_init(const char *dir, uid_t owner, gid_t group, char *err, size_t errlen)
 {
 	if (dir[0] != '/' || strlen(dir) >= sizeof run_dir) {
 		snprintf(err, errlen, "run directory '%s': must be an absolute path", dir);
 		return -EINVAL;
 	}
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+	bool made = mkdir(dir, 0755) == 0;
+	bool give = made && owner != (uid_t)-1 && (owner != geteuid() || group != getegid());
+	if ((!made && errno != EEXIST) || (give && lchown(dir, owner, group) < 0)) {
 		int rc = -errno;
 		snprintf(err, errlen, "run directory %s: cannot create it: %s", dir, strerror(errno));
 		return rc;
 	}
-	int rc = dir_safe(dir, err, errlen);
+	int rc = dir_safe(dir, owner, err, errlen);
 	if (rc == 0)
 		snprintf(run_dir, sizeof run_dir, "%s", dir);
 	return rc;

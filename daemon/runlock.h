@@ -5,16 +5,19 @@
 #define EVTD_RUNLOCK_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /* The default run directory: systemd's RuntimeDirectory=evthrottle. */
 #define RUNLOCK_DIR_DEFAULT "/run/evthrottle"
 
 /*
- * Use dir (absolute) for the locks: created 0755 if missing; refused unless it is a
- * directory (not a symbolic link) owned by the daemon's euid and writable by no one
- * else.  0, or a negative errno with the reason in err.  Call before any other.
+ * Use dir (absolute) for the locks: created 0755 if missing (and given to owner and
+ * group when they differ from the euid: a root daemon about to drop privileges);
+ * refused unless it is a directory (not a symbolic link) owned by owner and
+ * writable by no one else.  owner (uid_t)-1, for root's --remove: any owner.
+ * 0, or a negative errno with the reason in err.  Call before any other.
  */
-int runlock_init(const char *dir, char *err, size_t errlen);
+int runlock_init(const char *dir, uid_t owner, gid_t group, char *err, size_t errlen);
 
 /*
  * Take throttle name's lock: 0 and the fd (held until closed), -EWOULDBLOCK when

@@ -19,6 +19,8 @@ static char conf[64], out[64], name[64], name2[64], run_dir[64];
  * which copy of the binary. */
 static uid_t spawn_uid = (uid_t)-1;
 static char bin_copy[64];
+/* daemon.user of the configuration write_conf() writes. */
+static const char *conf_user = "root";
 
 static void write_conf(const char *window, unsigned capacity, const char *extra)
 {
@@ -26,10 +28,10 @@ static void write_conf(const char *window, unsigned capacity, const char *extra)
 	cr_assert_not_null(f);
 	fprintf(f,
 	        "log = { level = \"debug\"; console = true; };\n"
-	        "daemon = { housekeeping = \"50ms\"; summary = \"0s\"; run_dir = \"%s\"; };\n"
+	        "daemon = { housekeeping = \"50ms\"; summary = \"0s\"; run_dir = \"%s\"; user = \"%s\"; };\n"
 	        "throttles = ( { name = \"%s\"; window = \"%s\"; capacity = %u; mode = \"0640\"; %s },\n"
 	        "              { name = \"%s\"; window = \"1s\"; } );\n",
-	        run_dir, name, window, capacity, extra, name2);
+	        run_dir, conf_user, name, window, capacity, extra, name2);
 	fclose(f);
 }
 
@@ -91,10 +93,10 @@ static void spawn_as_nobody(void)
 	snprintf(cmd, sizeof cmd, "cp '%s' '%s' && chmod 0755 '%s'", getenv("EVTHROTTLED"),
 	         bin_copy, bin_copy);
 	cr_assert_eq(system(cmd), 0, "%s", cmd);
-	cr_assert_eq(chmod(conf, 0644), 0);
 	cr_assert_eq(mkdir(run_dir, 0755), 0);
 	cr_assert_eq(chown(run_dir, 65534, 65534), 0);
 	spawn_uid = 65534;
+	conf_user = "nobody";
 }
 
 static int wait_exit(pid_t pid)
@@ -373,8 +375,8 @@ Test(daemon, failed_start_leaves_nothing_behind)
 {
 	if (geteuid() != 0)
 		cr_skip_test("needs root to run the daemon as another user");
-	write_conf("10s", 1024, "group = \"root\";");
 	spawn_as_nobody();
+	write_conf("10s", 1024, "group = \"root\";");
 	cr_expect_eq(wait_exit(spawn("-c", conf, "-f", NULL)), 1);
 	cr_expect(output_has("chgrp root: Operation not permitted"), "the log does not say why");
 	evt_throttle *t;
@@ -453,6 +455,47 @@ Test(daemon, unsafe_run_dir_refused)
 	cr_expect(output_has("belongs to uid 65534"));
 	evt_throttle *t;
 	cr_expect_eq(evt_attach(name, EVT_RDONLY, &t), -ENOENT, "a refused start made a region");
+}
+
+/* The real uid of process pid, from /proc. */
+static uid_t proc_uid(pid_t pid)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "r");
+	cr_assert_not_null(f);
+	unsigned uid = 0;
+	while (fgets(line, sizeof line, f) != NULL)
+		if (sscanf(line, "Uid: %u", &uid) == 1)
+			break;
+	fclose(f);
+	return (uid_t)uid;
+}
+
+/* Started as root with daemon.user, the daemon becomes that user before it makes
+ * anything; without daemon.user it refuses to run as root. */
+Test(daemon, started_as_root_it_drops_to_the_configured_user)
+{
+	if (geteuid() != 0)
+		cr_skip_test("needs root");
+	conf_user = "";
+	write_conf("10s", 1024, "");
+	cr_expect_eq(wait_refused(spawn("-c", conf, "-f", NULL)), 1);
+	cr_expect(output_has("started as root without daemon.user"), "the log does not say why");
+	evt_throttle *t;
+	cr_expect_eq(evt_attach(name, EVT_RDONLY, &t), -ENOENT, "a refused start made a region");
+
+	conf_user = "nobody";
+	write_conf("10s", 1024, "");
+	cr_assert_eq(chmod(conf, 0644), 0);
+	pid_t d = start_daemon();
+	cr_expect_eq(proc_uid(d), 65534, "the daemon still runs as uid %u", (unsigned)proc_uid(d));
+	cr_expect_eq(region_owner(name), 65534, "its regions are not its user's");
+	struct stat st;
+	cr_assert_eq(stat(run_dir, &st), 0);
+	cr_expect_eq(st.st_uid, 65534, "its run directory is not its user's");
+	cr_expect(output_has("running as user nobody (uid 65534"));
+	stop_daemon(d);
 }
 
 Test(daemon, reaps_killed_clients)

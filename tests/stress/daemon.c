@@ -33,7 +33,7 @@ int daemon_setup(struct daemon *d, const struct opts *o, const char *name)
 	fprintf(f,
 	        "log = { level = \"info\"; console = true; file = false; };\n"
 	        "daemon = { housekeeping = \"20ms\"; summary = \"0s\"; sweep_occupancy = 50;\n"
-	        "           warn_occupancy = 100; run_dir = \"%s\"; };\n"
+	        "           warn_occupancy = 100; run_dir = \"%s\"; user = \"root\"; };\n"
 	        "throttles = ( { name = \"%s\"; window = \"%lluns\"; capacity = %u; key_max = 32;\n"
 	        "                clients = %u; mode = \"0600\"; on_full = \"error\"; } );\n",
 	        d->dir, name, (unsigned long long)o->windows[0], o->capacity, clients);
