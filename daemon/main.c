@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +28,7 @@
 #define PROG "evthrottled"
 
 struct args {
-	const char *config, *remove, *pidfile, *run_dir;
+	const char *config, *remove, *pidfile, *run_dir, *user;
 	bool foreground, check, recreate;
 };
 
@@ -44,18 +45,19 @@ static void usage(FILE *out)
 	        "      --pidfile FILE  write the pid here (default: daemon.pidfile when detaching)\n"
 	        "      --remove NAME   delete throttle NAME's region (no daemon may manage it)\n"
 	        "      --run-dir DIR   the throttles' locks (default: daemon.run_dir, else " RUNLOCK_DIR_DEFAULT ")\n"
+	        "      --user USER     started as root, run as USER (default: daemon.user)\n"
 	        "  -h, --help          this help;  --version  the version\n"
 	        "Signals: SIGHUP reloads the configuration, SIGTERM/SIGINT stop (regions stay).\n");
 }
 
 static int parse_args(int argc, char **argv, struct args *a)
 {
-	enum { CHECK = 256, RECREATE, PIDFILE, REMOVE, RUN_DIR, VERSION };
+	enum { CHECK = 256, RECREATE, PIDFILE, REMOVE, RUN_DIR, USER, VERSION };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' }, { "foreground", no_argument, NULL, 'f' },
 		{ "check-config", no_argument, NULL, CHECK }, { "recreate", no_argument, NULL, RECREATE },
 		{ "pidfile", required_argument, NULL, PIDFILE }, { "remove", required_argument, NULL, REMOVE },
-		{ "run-dir", required_argument, NULL, RUN_DIR },
+		{ "run-dir", required_argument, NULL, RUN_DIR }, { "user", required_argument, NULL, USER },
 		{ "help", no_argument, NULL, 'h' },         { "version", no_argument, NULL, VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -69,6 +71,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case PIDFILE: a->pidfile = optarg; break;
 		case REMOVE: a->remove = optarg; break;
 		case RUN_DIR: a->run_dir = optarg; break;
+		case USER: a->user = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		case VERSION: printf(PROG " %d.%d\n", EVT_VERSION_MAJOR, EVT_VERSION_MINOR); exit(0);
 		default: return -1;
@@ -290,13 +293,42 @@ static int run(const struct args *a, struct daemon_config *cfg, const struct ide
 	return rc;
 }
 
+/* --check-config: the user the daemon would run as exists and may give each
+ * throttle its group.  0, or 1 with every problem printed. */
+static int check_identity(const struct args *a, const struct daemon_config *cfg)
+{
+	char err[512];
+	struct identity id;
+	const char *user = a->user != NULL ? a->user : cfg->user;
+	if (privileges_resolve(user, cfg->group, &id, err, sizeof err) < 0) {
+		fprintf(stderr, PROG ": %s: %s\n", a->config, err);
+		return 1;
+	}
+	int rc = 0;
+	for (size_t i = 0; i < cfg->n; i++) {
+		const struct throttle_config *t = &cfg->throttles[i];
+		struct group *g = t->group[0] != '\0' ? getgrnam(t->group) : NULL;
+		if (g == NULL || privileges_may_use_group(&id, g->gr_gid))
+			continue;
+		fprintf(stderr,
+		        PROG ": %s:%d: throttle '%s': group \"%s\": evthrottled's user (uid %u) is not "
+		        "in it, so chgrp would fail (add the user to the group, e.g. \"m %s %s\" in "
+		        "sysusers.d or SupplementaryGroups=%s in the unit)\n",
+		        a->config, t->line, t->name, t->group, (unsigned)id.uid,
+		        id.user[0] != '\0' ? id.user : "USER", t->group, t->group);
+		rc = 1;
+	}
+	return rc;
+}
+
 /* Who the daemon will run as, and its run directory: checked before anything is
  * made. */
 static int prepare(const struct args *a, const struct daemon_config *cfg, struct identity *id)
 {
 	char err[512];
 	const char *dir = a->run_dir != NULL ? a->run_dir : cfg->run_dir;
-	if (privileges_resolve(cfg->user, cfg->group, id, err, sizeof err) < 0 ||
+	const char *user = a->user != NULL ? a->user : cfg->user;
+	if (privileges_resolve(user, cfg->group, id, err, sizeof err) < 0 ||
 	    runlock_init(dir, id->uid, id->gid, err, sizeof err) < 0) {
 		log_error("%s", err);
 		return -1;
@@ -326,6 +358,7 @@ int main(int argc, char **argv)
 		printf("removed throttle '%s'\n", a.remove);
 		return 0;
 	}
+	int rc;
 	struct daemon_config *cfg = malloc(sizeof *cfg);
 	if (cfg == NULL || config_load(a.config, cfg, err, sizeof err) < 0) {
 		fprintf(stderr, PROG ": %s\n", cfg == NULL ? "out of memory" : err);
@@ -333,12 +366,15 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (a.check) {
-		printf("%s: OK\n", a.config);
-		config_describe(cfg, stdout);
+		rc = check_identity(&a, cfg);
+		if (rc == 0) {
+			printf("%s: OK\n", a.config);
+			config_describe(cfg, stdout);
+		}
 		free(cfg);
-		return 0;
+		return rc;
 	}
-	int rc = log_configure(&cfg->log, PROG);
+	rc = log_configure(&cfg->log, PROG);
 	if (rc < 0) {
 		fprintf(stderr, PROG ": log file in %s: %s\n", cfg->log.directory, file_strerror(rc));
 		free(cfg);

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
@@ -69,3 +70,20 @@ int privileges_drop(const struct identity *id, char *err, size_t errlen)
 	}
 	return 0;
 }
+
+bool privileges_may_use_group(const struct identity *id, gid_t gid)
+{
+	if (id->uid == 0 || id->gid == gid)
+		return true;
+	gid_t groups[NGROUPS_MAX];
+	int n = NGROUPS_MAX;
+	if (id->change)
+		n = getgrouplist(id->user, id->gid, groups, &n);
+	else
+		n = getgroups(NGROUPS_MAX, groups);
+	for (int i = 0; i < n; i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+

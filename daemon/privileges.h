@@ -25,6 +25,11 @@ struct identity {
 int privileges_resolve(const char *user, const char *group, struct identity *id, char *err,
                        size_t errlen);
 
+/* Whether a daemon running as id may give a region group gid (chgrp): root may,
+ * others only to their own groups (for a root daemon about to become a user, the
+ * user's groups). */
+bool privileges_may_use_group(const struct identity *id, gid_t gid);
+
 /* Become id for good: supplementary groups of the user (so that it may chgrp to
  * them), then gid, then uid; checks that root cannot be regained.  0, or a
  * negative errno with the reason in err.  Nothing to do unless id->change. */

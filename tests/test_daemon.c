@@ -498,6 +498,25 @@ Test(daemon, started_as_root_it_drops_to_the_configured_user)
 	stop_daemon(d);
 }
 
+/* --check-config says when the daemon's user could not give a throttle its group
+ * (the unit's User= without the group: chgrp refused at start). */
+Test(daemon, check_config_catches_a_group_the_daemon_cannot_use)
+{
+	if (geteuid() != 0)
+		cr_skip_test("needs root to check for another user");
+	conf_user = "nobody";
+	write_conf("10s", 1024, "group = \"root\";");
+	cr_expect_eq(wait_exit(spawn("-c", conf, "--check-config", NULL)), 1);
+	cr_expect(output_has("group \"root\": evthrottled's user (uid 65534) is not in it"),
+	          "the check does not say why");
+	cr_expect(output_has("m nobody root"), "the check does not say how to fix it");
+	write_conf("10s", 1024, "group = \"nogroup\";");
+	cr_expect_eq(wait_exit(spawn("-c", conf, "--check-config", NULL)), 0,
+	             "the user's own group refused");
+	cr_expect_eq(wait_exit(spawn("-c", conf, "--check-config", "--user=root")), 0,
+	             "--user does not override daemon.user");
+}
+
 Test(daemon, reaps_killed_clients)
 {
 	pid_t d = start_daemon();
