@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <urcu.h>
 
+#include "busguard.h"
 #include "config.h"
 #include "files.h"
 #include "housekeeping.h"
@@ -381,6 +382,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	struct identity id;
+	rc = busguard_install();
+	if (rc < 0)
+		log_warning("no SIGBUS guard: %s; a truncated region may end the daemon", strerror(-rc));
 	if (prepare(&a, cfg, &id) < 0) {
 		free(cfg);
 		return 1;

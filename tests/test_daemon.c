@@ -7,10 +7,12 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 
+#include "busguard.h"
 #include "common.h"
 #include "handle.h"
 
@@ -515,6 +517,33 @@ Test(daemon, check_config_catches_a_group_the_daemon_cannot_use)
 	             "the user's own group refused");
 	cr_expect_eq(wait_exit(spawn("-c", conf, "--check-config", "--user=root")), 0,
 	             "--user does not override daemon.user");
+}
+
+static int read_second_page(void *p)
+{
+	return ((volatile unsigned char *)p)[4096];
+}
+
+/* The guard the housekeeping rounds and evthrottle-inspect run under: a SIGBUS of
+ * a truncated mapping ends the call with -EFAULT, and the process goes on. */
+Test(daemon, busguard_turns_a_sigbus_into_an_error)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/dev/shm/evtd-bus-%d", (int)getpid());
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	cr_assert_geq(fd, 0, "%s: %s", path, strerror(errno));
+	unlink(path);
+	cr_assert_eq(ftruncate(fd, 8192), 0);
+	unsigned char *p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	cr_assert_neq(p, MAP_FAILED);
+	p[4096] = 7;
+	cr_assert_eq(busguard_install(), 0);
+	cr_expect_eq(busguard_run(read_second_page, p), 7);
+	cr_assert_eq(ftruncate(fd, 4096), 0);
+	cr_expect_eq(busguard_run(read_second_page, p), -EFAULT);
+	cr_expect_eq(busguard_run(read_second_page, p), -EFAULT, "the guard worked only once");
+	munmap(p, 8192);
+	close(fd);
 }
 
 Test(daemon, reaps_killed_clients)
