@@ -75,11 +75,17 @@ static int apply_access(int fd, const struct throttle_config *c, char *err, size
 }
 
 /* Anyone may create in /dev/shm: a region another user made stays theirs (they
- * could chmod it back at any time), so it is never adopted.  NULL if ours. */
-static const char *foreign(const evt_throttle *t, char *why, size_t n)
+ * could chmod it back at any time), so it is never adopted; checked before
+ * attaching, so that one the daemon may not even open still says whose it is.
+ * NULL if ours or if there is none. */
+static const char *foreign(const char *name, char *why, size_t n)
 {
+	char path[EVT_NAME_MAX + 48];
 	struct stat st;
-	if (fstat(t->r.fd, &st) < 0) {
+	snprintf(path, sizeof path, "/dev/shm/evthrottle.%s", name);
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return NULL;
 		snprintf(why, n, "cannot read its owner: %s", strerror(errno));
 		return why;
 	}
@@ -109,15 +115,15 @@ static int attach_existing(const struct throttle_config *c, bool recreate, evt_t
                            char *err, size_t errlen)
 {
 	char why[200] = "", detail[160];
-	int rc = evt_attach(c->name, 0, t);
-	if (rc == 0 && foreign(*t, detail, sizeof detail) != NULL)
+	int rc = 0;
+	if (foreign(c->name, detail, sizeof detail) != NULL)
 		snprintf(why, sizeof why, "not evthrottled's own: %s", detail);
-	else if (rc == 0 && incompatible(*t, &c->opts, detail, sizeof detail) != NULL)
-		snprintf(why, sizeof why, "incompatible (%s)", detail);
-	else if (rc < 0)
+	else if ((rc = evt_attach(c->name, 0, t)) < 0)
 		snprintf(why, sizeof why, "%s", evt_strerror(rc));
+	else if (incompatible(*t, &c->opts, detail, sizeof detail) != NULL)
+		snprintf(why, sizeof why, "incompatible (%s)", detail);
 	if (rc == 0 && why[0] != '\0') {
-		evt_close(*t);
+		evt_close(*t); /* NULL for a foreign region: never attached */
 		*t = NULL;
 		rc = -EBADMSG;
 	}

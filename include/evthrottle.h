@@ -103,7 +103,8 @@ typedef struct evt_stats {
  * '.'; the region is /dev/shm/evthrottle.<name>, created with o->mode and its space
  * reserved up front, so a full /dev/shm fails here rather than later.  name NULL
  * makes a private anonymous throttle shared with children forked afterwards.
- * o NULL means EVT_OPTIONS_INIT.  On success *out is a read-write handle.
+ * o NULL means EVT_OPTIONS_INIT.  On success *out is a read-write handle, which
+ * keeps the object open (one close-on-exec file descriptor) until evt_close().
  * Errors: -EINVAL (bad name or option), -EEXIST (a region of that name exists),
  *         -EACCES, -ENOSPC (no room in /dev/shm), -ENOMEM, -EMFILE.
  * Thread-safe.

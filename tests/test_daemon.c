@@ -546,6 +546,22 @@ Test(daemon, busguard_turns_a_sigbus_into_an_error)
 	close(fd);
 }
 
+/* A FIFO squatting a throttle's name: refused at once as not a region, replaced by
+ * --recreate; the other throttle is not taken down with it. */
+Test(daemon, fifo_squatting_a_name_refused_then_replaced)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "/dev/shm/evthrottle.%s", name);
+	cr_assert_eq(mkfifo(path, 0666), 0, "mkfifo %s: %s", path, strerror(errno));
+	cr_expect_eq(wait_refused(spawn("-c", conf, "-f", NULL)), 1);
+	cr_expect(output_has("not an evthrottle region (not a regular file"));
+	struct stat st;
+	cr_expect(stat(path, &st) == 0 && S_ISFIFO(st.st_mode), "the refused FIFO was touched");
+	pid_t d = spawn("-c", conf, "-f", "--recreate");
+	EVENTUALLY(daemon_manages(name, d) && daemon_manages(name2, d), "--recreate did not replace it");
+	stop_daemon(d);
+}
+
 Test(daemon, reaps_killed_clients)
 {
 	pid_t d = start_daemon();
