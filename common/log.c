@@ -1,12 +1,16 @@
 #include "log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
+
+#include "files.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct log_config cfg = LOG_CONFIG_INIT;
@@ -58,9 +62,15 @@ static int open_file(const struct log_config *c, const char *program, FILE **out
 	if (rc < 0)
 		return rc;
 	snprintf(path, sizeof path, "%s/%s.log", c->directory, program);
-	*out = fopen(path, "ae");
-	if (*out == NULL)
-		return -errno;
+	int fd = file_open_private(path, O_APPEND, 0640);
+	if (fd < 0)
+		return fd;
+	*out = fdopen(fd, "ae");
+	if (*out == NULL) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
 	setvbuf(*out, NULL, _IOLBF, 0);
 	return 0;
 }

@@ -13,6 +13,7 @@
 
 #include "duration.h"
 #include "region.h"
+#include "runlock.h"
 
 struct ctx {
 	const char *file;
@@ -174,11 +175,14 @@ static int read_log(struct ctx *x, const config_setting_t *g, struct log_config 
 
 static int read_daemon(struct ctx *x, const config_setting_t *g, struct daemon_config *c)
 {
-	static const char *const known[] = { "pidfile", "housekeeping", "summary",
-		                             "sweep_occupancy", "warn_occupancy", NULL };
+	static const char *const known[] = { "pidfile", "run_dir", "user", "group", "housekeeping",
+		                             "summary", "sweep_occupancy", "warn_occupancy", NULL };
 	long long sweep = c->sweep_occupancy, warn = c->warn_occupancy;
 	if (check_members(x, g, "daemon", known) < 0 ||
 	    get_string(x, g, "pidfile", c->pidfile, sizeof c->pidfile) < 0 ||
+	    get_string(x, g, "run_dir", c->run_dir, sizeof c->run_dir) < 0 ||
+	    get_string(x, g, "user", c->user, sizeof c->user) < 0 ||
+	    get_string(x, g, "group", c->group, sizeof c->group) < 0 ||
 	    get_duration(x, g, "housekeeping", false, &c->housekeeping_ns) < 0 ||
 	    get_duration(x, g, "summary", true, &c->summary_ns) < 0 ||
 	    get_int(x, g, "sweep_occupancy", 0, 100, &sweep) < 0 ||
@@ -329,6 +333,7 @@ int config_load(const char *path, struct daemon_config *out, char *err, size_t e
 		.summary_ns = 60000000000ull,
 		.sweep_occupancy = 50,
 		.warn_occupancy = 75,
+		.run_dir = RUNLOCK_DIR_DEFAULT,
 	};
 	snprintf(c->path, sizeof c->path, "%s", path);
 	if (refuse_includes(path, err, errlen) < 0)

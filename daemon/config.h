@@ -23,6 +23,8 @@ struct daemon_config {
 	char path[4096];
 	struct log_config log;
 	char pidfile[4096];        /* used when detaching; "" = none */
+	char run_dir[4096];        /* the throttles' locks (runlock.h); absolute */
+	char user[64], group[64];  /* who to become when started as root (privileges.h) */
 	uint64_t housekeeping_ns;  /* reap, horizon, sweep, heartbeat period */
 	uint64_t summary_ns;       /* info summary period; 0 = never */
 	unsigned sweep_occupancy;  /* sweep expired keys above this % of capacity */

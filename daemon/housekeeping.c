@@ -4,6 +4,7 @@
 #include <time.h>
 #include <urcu.h>
 
+#include "busguard.h"
 #include "clients.h"
 #include "handle.h"
 #include "log.h"
@@ -54,8 +55,15 @@ static void occupancy(struct managed *m, const evt_stats *st, const struct setti
 	m->warned = pct >= v->warn_at || (m->warned && pct + 5 >= v->warn_at);
 }
 
-static void round_one(struct managed *m, const struct settings *v)
+struct round {
+	struct managed *m;
+	const struct settings *v;
+};
+
+static int round_body(void *arg)
 {
+	struct managed *m = ((struct round *)arg)->m;
+	const struct settings *v = ((struct round *)arg)->v;
 	regions_heartbeat(m);
 	unsigned reaped = clients_reap_dead(&m->t->r);
 	if (reaped > 0)
@@ -70,6 +78,17 @@ static void round_one(struct managed *m, const struct settings *v)
 	} else if (v->summary_ns != 0 && t - m->last_ns >= v->summary_ns) {
 		summary(m, &st, t);
 	}
+	return 0;
+}
+
+/* The size is checked first; a truncation during the round itself raises SIGBUS,
+ * which ends the round (busguard.h) and is then found by the same check. */
+static void round_one(struct managed *m, const struct settings *v)
+{
+	struct round r = { m, v };
+	if (regions_intact(m) && busguard_run(round_body, &r) == -EFAULT && regions_intact(m))
+		log_error("throttle '%s': SIGBUS while reading its region, yet it has its size",
+		          m->cfg.name);
 }
 
 void housekeeping_round(struct daemon_state *s)

@@ -9,9 +9,10 @@
 struct managed {
 	struct throttle_config cfg; /* as applied (geometry fixed at creation) */
 	evt_throttle *t;            /* the daemon's read-write handle */
-	int lock_fd;                /* the shm object, flock()ed: one daemon per region */
+	int lock_fd;                /* its lock in the run directory (runlock.h) */
 	/* the housekeeping thread's own */
 	bool warned;                /* occupancy warning given, until it drops again */
+	bool shrunk;                /* its object is shorter than the mapping (logged) */
 	evt_stats last;             /* totals at the previous summary */
 	uint64_t last_ns;
 };
@@ -34,6 +35,11 @@ void regions_release(struct managed *m);
 
 /* evthrottled --remove NAME: delete a region no daemon manages. */
 int regions_remove(const char *name, char *err, size_t errlen);
+
+/* Whether the region's object still covers its mapping: false once someone has
+ * truncated it (touching it then would raise SIGBUS), logged when that changes.
+ * Checked before each use of the mapping. */
+bool regions_intact(struct managed *m);
 
 /* Stamp the daemon's pid and a heartbeat into the region's header. */
 void regions_heartbeat(struct managed *m);

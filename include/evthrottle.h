@@ -15,7 +15,10 @@
  *
  * Errors: every fallible call returns 0 (or a result >= 0) on success and a negative
  * errno on failure; evt_strerror() names the cause.  The library never exits,
- * aborts, prints or raises signals.
+ * aborts, prints or raises signals.  One signal is outside its control: whoever
+ * may write a region's object may also shrink it (ftruncate), and the kernel then
+ * sends SIGBUS to every process that touches the pages cut off.  Write permission
+ * on a region is therefore trust: see evt_attach().
  *
  * Thread safety: a handle may be used by any number of threads at once, except that
  * evt_close() must not race with any other call on the same handle.  Handles from
@@ -131,7 +134,8 @@ typedef struct evt_stats {
  * '.'; the region is /dev/shm/evthrottle.<name>, created with o->mode and its space
  * reserved up front, so a full /dev/shm fails here rather than later.  name NULL
  * makes a private anonymous throttle shared with children forked afterwards.
- * o NULL means EVT_OPTIONS_INIT.  On success *out is a read-write handle.
+ * o NULL means EVT_OPTIONS_INIT.  On success *out is a read-write handle, which
+ * keeps the object open (one close-on-exec file descriptor) until evt_close().
  * Errors: -EINVAL (bad name or option), -EEXIST (a region of that name exists),
  *         -EACCES, -ENOSPC (no room in /dev/shm), -ENOMEM, -EMFILE.
  * Thread-safe.
@@ -142,9 +146,18 @@ int evt_create(const char *name, const evt_options *o, evt_throttle **out);
  * Attach to an existing throttle.  flags: 0 for read-write, EVT_RDONLY for
  * read-only (needs only read permission on the object).  Every header field is
  * checked against the object's size before use.  A read-write handle takes one of
- * the region's client slots until evt_close() or process death.
+ * the region's client slots until evt_close() or process death.  The handle keeps
+ * the object open (one close-on-exec file descriptor) until evt_close().
+ * Trust boundary: the region is shared memory, so every process with write
+ * permission on its object (its owner, and its group or others as its mode says)
+ * can change any decision, and can shrink the object, after which this process
+ * gets SIGBUS when a decision touches the missing pages.  Give write permission
+ * only to processes you trust as much as your own (evthrottled's mode and group);
+ * a read-only handle trusts the same writers.
  * Errors: -EINVAL (bad name or flags), -ENOENT (no such throttle), -EACCES,
- *         -EBADMSG (not an evthrottle region, truncated or corrupt header),
+ *         -EBADMSG (not an evthrottle region: not a regular file (a FIFO,
+ *         directory, socket, device or symbolic link squatting the name; never
+ *         followed, never waited on), or a truncated or corrupt header),
  *         -EPROTONOSUPPORT (made by an incompatible major version),
  *         -EAGAIN (still being created), -EUSERS (all client slots taken),
  *         -ENOMEM, -EMFILE.

@@ -230,7 +230,7 @@ const char *evt_strerror(int err)
 	case EPERM:
 		return "permission denied on the throttle's shared-memory object";
 	case EBADMSG:
-		return "not an evthrottle region, or its header is truncated or corrupt";
+		return "not an evthrottle region (not a regular file, or a truncated or corrupt header)";
 	case EPROTONOSUPPORT:
 		return "the region was made by an incompatible evthrottle version";
 	case EAGAIN:

@@ -140,10 +140,12 @@ static int create_named(const char *path, const evt_options *o, const struct reg
 	}
 	if (rc == 0)
 		rc = map_fd(fd, g->total_size, false, base);
-	close(fd);
-	if (rc < 0)
+	if (rc < 0) {
+		close(fd);
 		shm_unlink(path);
-	return rc;
+		return rc;
+	}
+	return fd;
 }
 
 int region_create(const char *name, const evt_options *o, struct region *out)
@@ -153,6 +155,7 @@ int region_create(const char *name, const evt_options *o, struct region *out)
 	if (rc < 0)
 		return rc;
 	void *base = NULL;
+	int fd = -1;
 	if (name == NULL) {
 		base = mmap(NULL, g.total_size, PROT_READ | PROT_WRITE,
 		            MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -162,12 +165,29 @@ int region_create(const char *name, const evt_options *o, struct region *out)
 		char path[EVT_NAME_MAX + 32];
 		rc = region_name_path(name, path, sizeof path);
 		if (rc == 0)
-			rc = create_named(path, o, &g, &base);
+			rc = fd = create_named(path, o, &g, &base);
 		if (rc < 0)
 			return rc;
 	}
 	init_header(base, o, &g);
-	return region_validate(base, g.total_size, false, out);
+	rc = region_validate(base, g.total_size, false, out);
+	out->fd = fd;
+	return rc;
+}
+
+/* Open the object behind path without ever blocking or following a link: a FIFO
+ * or a device squatting the name would block (or act) on open, a symbolic link
+ * could point anywhere.  A link, a directory or a socket is "not a region"
+ * (-EBADMSG), as is any other file that is not regular (checked on the fd). */
+static int open_object(const char *path, bool readonly)
+{
+	int flags = (readonly ? O_RDONLY : O_RDWR) | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC;
+	int fd = shm_open(path, flags, 0);
+	if (fd >= 0)
+		return fd;
+	/* glibc reports a directory opened for writing as EINVAL (the name is valid). */
+	bool squatted = errno == ELOOP || errno == EISDIR || errno == EINVAL || errno == ENXIO;
+	return squatted ? -EBADMSG : neg_errno();
 }
 
 int region_open(const char *name, bool readonly, struct region *out)
@@ -176,24 +196,27 @@ int region_open(const char *name, bool readonly, struct region *out)
 	int rc = region_name_path(name, path, sizeof path);
 	if (rc < 0)
 		return rc;
-	int fd = shm_open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC, 0);
+	int fd = open_object(path, readonly);
 	if (fd < 0)
-		return neg_errno();
+		return fd;
 	struct stat st;
 	void *base = NULL;
 	if (fstat(fd, &st) < 0)
 		rc = neg_errno();
-	else if ((uint64_t)st.st_size < sizeof(struct region_hdr))
+	else if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size < sizeof(struct region_hdr))
 		rc = -EBADMSG;
 	else
 		rc = map_fd(fd, (size_t)st.st_size, readonly, &base);
-	close(fd);
-	if (rc < 0)
+	if (rc == 0)
+		rc = region_validate(base, (size_t)st.st_size, readonly, out);
+	if (rc < 0) {
+		if (base != NULL)
+			munmap(base, (size_t)st.st_size);
+		close(fd);
 		return rc;
-	rc = region_validate(base, (size_t)st.st_size, readonly, out);
-	if (rc < 0)
-		munmap(base, (size_t)st.st_size);
-	return rc;
+	}
+	out->fd = fd;
+	return 0;
 }
 
 /* Every field a reader relies on is checked against the mapping's size and
@@ -236,6 +259,7 @@ int region_validate(void *base, size_t size, bool readonly, struct region *out)
 		.on_full = h->on_full,
 		.on_stale = h->on_stale,
 		.readonly = readonly,
+		.fd = -1,
 	};
 	return 0;
 }
@@ -244,5 +268,20 @@ void region_unmap(struct region *r)
 {
 	if (r->hdr != NULL)
 		munmap(r->hdr, r->map_size);
+	if (r->fd >= 0)
+		close(r->fd);
 	r->hdr = NULL;
+	r->fd = -1;
+}
+
+int region_check_size(const struct region *r, uint64_t *size)
+{
+	struct stat st;
+	*size = r->map_size;
+	if (r->fd < 0)
+		return 0;
+	if (fstat(r->fd, &st) < 0)
+		return neg_errno();
+	*size = (uint64_t)st.st_size;
+	return *size < r->map_size ? -EBADMSG : 0;
 }

@@ -185,6 +185,7 @@ struct region {
 	uint64_t seed;
 	uint32_t mask, slot_size, key_max, client_max, on_full, on_stale;
 	bool readonly;
+	int fd; /* the shm object, kept for region_check_size(); -1 if anonymous */
 };
 
 int region_geometry(const evt_options *o, struct region_geom *g);
@@ -194,6 +195,12 @@ int region_open(const char *name, bool readonly, struct region *out);
 /* Check a mapped header against the mapping's size; fill *out on success. */
 int region_validate(void *base, size_t size, bool readonly, struct region *out);
 void region_unmap(struct region *r);
+/* 0 while the object still covers the whole mapping (anonymous: always);
+ * -EBADMSG once someone shrank it (ftruncate by anyone with write permission):
+ * reading the pages past its new end raises SIGBUS.  *size: its size now.
+ * One fstat(): for the daemon and the tools, before each round, never on the
+ * decision path. */
+int region_check_size(const struct region *r, uint64_t *size);
 /* Wall-clock time for the header's and clients' informational stamps. */
 uint64_t region_unix_now_ns(void);
 

@@ -12,10 +12,11 @@ b=build
 conf=examples/evthrottled.conf
 
 echo "== evthrottled --check-config"
-$b/daemon/evthrottled -c "$conf" --check-config
+# As root, without the packaged "evthrottle" user: --user root keeps root.
+$b/daemon/evthrottled -c "$conf" --check-config --user root
 
 echo "== starting evthrottled (foreground, in the background of this script)"
-$b/daemon/evthrottled -c "$conf" --foreground &
+$b/daemon/evthrottled -c "$conf" --foreground --user root &
 daemon=$!
 cleanup() {
 	kill -TERM "$daemon" 2>/dev/null && wait "$daemon" || true

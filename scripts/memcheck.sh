@@ -7,9 +7,10 @@ cd "$(dirname "$0")/.."
 b=${1:-build}
 name="memcheck.$$"
 conf=$(mktemp)
-trap 'rm -f "$conf"; kill "$daemon" 2>/dev/null; wait 2>/dev/null; "$b/daemon/evthrottled" --remove "$name" >/dev/null 2>&1' EXIT
+run=$(mktemp -d)
+trap 'kill "$daemon" 2>/dev/null; wait 2>/dev/null; "$b/daemon/evthrottled" --remove "$name" --run-dir "$run" >/dev/null 2>&1; rm -rf "$conf" "$run"' EXIT
 cat > "$conf" <<CONF
-daemon = { housekeeping = "100ms"; summary = "1s"; };
+daemon = { housekeeping = "100ms"; summary = "1s"; run_dir = "$run"; user = "root"; };
 throttles = ( { name = "$name"; window = "10s"; capacity = 1024; } );
 CONF
 VG=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect)

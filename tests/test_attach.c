@@ -389,6 +389,55 @@ Test(attach, create_over_foreign_file)
 	free(after.p);
 }
 
+/* ---- something else squatting the name (any user can make these in /dev/shm) ---- */
+
+/* Attach both ways to a name held by a non-regular file: -EBADMSG at once, never
+ * blocking (a FIFO would block an open() without O_NONBLOCK: the timeout fails it). */
+static void expect_squat_refused(const char *name, const char *what)
+{
+	static const unsigned flags[] = { 0, EVT_RDONLY };
+	for (int i = 0; i < 2; i++) {
+		evt_throttle *t = NULL;
+		int rc = evt_attach(name, flags[i], &t);
+		cr_expect_eq(rc, -EBADMSG, "%s, %s attach: got %d (%s)", what,
+		             flags[i] ? "read-only" : "read-write", rc, evt_strerror(rc));
+		cr_expect_null(t);
+	}
+}
+
+Test(attach, fifo_squatting_the_name, .timeout = 10)
+{
+	const char *name = new_name();
+	char path[PATH_MAX];
+	shm_file(path, sizeof path, name);
+	cr_assert_eq(mkfifo(path, 0666), 0, "mkfifo %s: %s", path, strerror(errno));
+	expect_squat_refused(name, "a FIFO");
+	unlink(path);
+}
+
+Test(attach, directory_squatting_the_name, .timeout = 10)
+{
+	const char *name = new_name();
+	char path[PATH_MAX];
+	shm_file(path, sizeof path, name);
+	cr_assert_eq(mkdir(path, 0777), 0, "mkdir %s: %s", path, strerror(errno));
+	expect_squat_refused(name, "a directory");
+	rmdir(path);
+}
+
+Test(attach, symlink_is_never_followed, .timeout = 10)
+{
+	const char *real = new_name(), *link_name = new_name();
+	struct snap orig = make_closed_region(real);
+	char target[PATH_MAX], path[PATH_MAX];
+	shm_file(target, sizeof target, real);
+	shm_file(path, sizeof path, link_name);
+	cr_assert_eq(symlink(target, path), 0, "symlink %s: %s", path, strerror(errno));
+	expect_squat_refused(link_name, "a symbolic link to a valid region");
+	unlink(path);
+	free(orig.p);
+}
+
 /* ---- damaged regions ---- */
 
 Test(attach, truncated_file)

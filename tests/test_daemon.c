@@ -2,16 +2,27 @@
  * refusals.  The binary comes from $EVTHROTTLED (set by meson). */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 
+#include "busguard.h"
 #include "common.h"
 #include "handle.h"
 
-static char conf[64], out[64], name[64], name2[64];
+static char conf[64], out[64], name[64], name2[64], run_dir[64];
+/* Who spawn() runs the daemon as (the test's own user unless a test says), and from
+ * which copy of the binary. */
+static uid_t spawn_uid = (uid_t)-1;
+static char bin_copy[64];
+/* daemon.user of the configuration write_conf() writes. */
+static const char *conf_user = "root";
 
 static void write_conf(const char *window, unsigned capacity, const char *extra)
 {
@@ -19,10 +30,10 @@ static void write_conf(const char *window, unsigned capacity, const char *extra)
 	cr_assert_not_null(f);
 	fprintf(f,
 	        "log = { level = \"debug\"; console = true; };\n"
-	        "daemon = { housekeeping = \"50ms\"; summary = \"0s\"; };\n"
+	        "daemon = { housekeeping = \"50ms\"; summary = \"0s\"; run_dir = \"%s\"; user = \"%s\"; };\n"
 	        "throttles = ( { name = \"%s\"; window = \"%s\"; capacity = %u; mode = \"0640\"; %s },\n"
 	        "              { name = \"%s\"; window = \"1s\"; } );\n",
-	        name, window, capacity, extra, name2);
+	        run_dir, conf_user, name, window, capacity, extra, name2);
 	fclose(f);
 }
 
@@ -33,6 +44,7 @@ static void setup(void)
 	snprintf(out, sizeof out, "/tmp/evtd-%d.out", pid);
 	snprintf(name, sizeof name, "evtd.%d.a", pid);
 	snprintf(name2, sizeof name2, "evtd.%d.b", pid);
+	snprintf(run_dir, sizeof run_dir, "/tmp/evtd-%d.run", pid);
 	evt_unlink(name);
 	evt_unlink(name2);
 	write_conf("10s", 1024, "");
@@ -40,10 +52,15 @@ static void setup(void)
 
 static void teardown(void)
 {
+	if (bin_copy[0] != '\0')
+		unlink(bin_copy);
 	evt_unlink(name);
 	evt_unlink(name2);
 	unlink(conf);
 	unlink(out);
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", run_dir);
+	cr_expect_eq(system(cmd), 0);
 }
 
 TestSuite(daemon, .init = setup, .fini = teardown, .timeout = 60);
@@ -51,6 +68,7 @@ TestSuite(daemon, .init = setup, .fini = teardown, .timeout = 60);
 /* Run evthrottled with args (NULL-terminated), stdout+stderr to the out file. */
 static pid_t spawn(const char *a1, const char *a2, const char *a3, const char *a4)
 {
+	const char *bin = bin_copy[0] != '\0' ? bin_copy : getenv("EVTHROTTLED");
 	pid_t pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
@@ -59,17 +77,50 @@ static pid_t spawn(const char *a1, const char *a2, const char *a3, const char *a
 			_exit(127);
 		dup2(fd, 1);
 		dup2(fd, 2);
-		const char *bin = getenv("EVTHROTTLED");
+		if (spawn_uid != (uid_t)-1 && (setgroups(0, NULL) < 0 ||
+		                               setgid((gid_t)spawn_uid) < 0 || setuid(spawn_uid) < 0))
+			_exit(126);
 		execl(bin, bin, a1, a2, a3, a4, (char *)NULL);
 		_exit(127);
 	}
 	return pid;
 }
 
+/* Later spawn()s run as uid (and gid) 65534, from a copy of the binary anyone may
+ * run (the build tree may sit under a 0700 directory). */
+static void spawn_as_nobody(void)
+{
+	snprintf(bin_copy, sizeof bin_copy, "/tmp/evtd-%d.bin", (int)getpid());
+	char cmd[256];
+	snprintf(cmd, sizeof cmd, "cp '%s' '%s' && chmod 0755 '%s'", getenv("EVTHROTTLED"),
+	         bin_copy, bin_copy);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+	cr_assert_eq(mkdir(run_dir, 0755), 0);
+	cr_assert_eq(chown(run_dir, 65534, 65534), 0);
+	spawn_uid = 65534;
+	conf_user = "nobody";
+}
+
 static int wait_exit(pid_t pid)
 {
 	int status;
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status), "evthrottled did not exit normally (status %#x)", status);
+	return WEXITSTATUS(status);
+}
+
+/* wait_exit() for a start that must fail: one that runs on is killed after 10 s
+ * and fails the test, rather than outliving it. */
+static int wait_refused(pid_t pid)
+{
+	int status;
+	for (int i = 0; i < 1000 && waitpid(pid, &status, WNOHANG) == 0; i++)
+		usleep(10000);
+	if (kill(pid, 0) == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		cr_assert_fail("evthrottled started instead of refusing");
+	}
 	cr_assert(WIFEXITED(status), "evthrottled did not exit normally (status %#x)", status);
 	return WEXITSTATUS(status);
 }
@@ -204,10 +255,10 @@ Test(daemon, a_second_daemon_refuses)
 	cr_expect_eq(wait_exit(d2), 1);
 	cr_expect(output_has("already managed by another evthrottled"));
 	/* --remove refuses too while the region is managed. */
-	cr_expect_eq(wait_exit(spawn("--remove", name, NULL, NULL)), 1);
+	cr_expect_eq(wait_exit(spawn("--remove", name, "--run-dir", run_dir)), 1);
 	cr_expect(daemon_manages(name, d));
 	stop_daemon(d);
-	cr_expect_eq(wait_exit(spawn("--remove", name, NULL, NULL)), 0);
+	cr_expect_eq(wait_exit(spawn("--remove", name, "--run-dir", run_dir)), 0);
 	evt_throttle *t;
 	cr_expect_eq(evt_attach(name, 0, &t), -ENOENT);
 }
@@ -269,6 +320,246 @@ Test(daemon, detaches_with_a_pidfile)
 	kill(pid, SIGTERM);
 	EVENTUALLY(access(pidfile, F_OK) != 0, "pidfile removed on stop");
 	EVENTUALLY(kill(pid, 0) < 0, "daemon gone");
+}
+
+/* A symbolic link planted where the pidfile goes is never written through. */
+Test(daemon, pidfile_symlink_refused)
+{
+	char pidfile[64], victim[64];
+	snprintf(pidfile, sizeof pidfile, "/tmp/evtd-%d.pid", (int)getpid());
+	snprintf(victim, sizeof victim, "/tmp/evtd-%d.victim", (int)getpid());
+	FILE *f = fopen(victim, "w");
+	cr_assert_not_null(f);
+	fputs("precious\n", f);
+	fclose(f);
+	unlink(pidfile);
+	cr_assert_eq(symlink(victim, pidfile), 0);
+	int code = wait_exit(spawn("-c", conf, "--pidfile", pidfile));
+	char buf[64] = "";
+	f = fopen(victim, "r");
+	cr_assert_not_null(f);
+	cr_assert_not_null(fgets(buf, sizeof buf, f));
+	fclose(f);
+	unlink(pidfile);
+	unlink(victim);
+	cr_expect_eq(code, 1, "the start did not fail");
+	cr_expect_str_eq(buf, "precious\n", "the pid went through the link");
+	cr_expect(output_has("symbolic link"), "the log does not say why");
+}
+
+static uint64_t heartbeat(const char *n)
+{
+	evt_throttle *t;
+	cr_assert_eq(evt_attach(n, EVT_RDONLY, &t), 0);
+	uint64_t ns = atomic_load(&t->r.hdr->daemon_heartbeat_ns);
+	evt_close(t);
+	return ns;
+}
+
+/* `truncate -s 4096` on one region: the daemon says so, keeps the other going and
+ * stops cleanly, never dying of SIGBUS. */
+Test(daemon, survives_a_truncated_region)
+{
+	pid_t pid = start_daemon();
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "/dev/shm/evthrottle.%s", name);
+	cr_assert_eq(truncate(path, 4096), 0, "truncate %s: %s", path, strerror(errno));
+	EVENTUALLY(output_has("someone truncated it"), "the daemon did not notice");
+	uint64_t before = heartbeat(name2);
+	EVENTUALLY(heartbeat(name2) != before, "the other throttle is no longer kept");
+	cr_assert_eq(kill(pid, 0), 0, "the daemon died");
+	stop_daemon(pid);
+}
+
+/* A start that fails after creating a region (here: chgrp to a group the daemon's
+ * user is not in) leaves no region behind. */
+Test(daemon, failed_start_leaves_nothing_behind)
+{
+	if (geteuid() != 0)
+		cr_skip_test("needs root to run the daemon as another user");
+	spawn_as_nobody();
+	write_conf("10s", 1024, "group = \"root\";");
+	cr_expect_eq(wait_exit(spawn("-c", conf, "-f", NULL)), 1);
+	cr_expect(output_has("chgrp root: Operation not permitted"), "the log does not say why");
+	evt_throttle *t;
+	cr_expect_eq(evt_attach(name, EVT_RDONLY, &t), -ENOENT, "the new region stayed");
+}
+
+/* Region name made by uid 65534 (mode 0666, the configured geometry), as any local
+ * user may do before the daemon starts. */
+static void create_as_nobody(const char *n)
+{
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		evt_options o = EVT_OPTIONS_INIT;
+		o.capacity = 1024;
+		o.mode = 0666;
+		evt_throttle *t;
+		if (setgid(65534) < 0 || setuid(65534) < 0 || evt_create(n, &o, &t) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	cr_assert_eq(wait_exit(pid), 0, "could not create %s as uid 65534", n);
+}
+
+static uid_t region_owner(const char *n)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	snprintf(path, sizeof path, "/dev/shm/evthrottle.%s", n);
+	cr_assert_eq(stat(path, &st), 0, "%s: %s", path, strerror(errno));
+	return st.st_uid;
+}
+
+Test(daemon, refuses_a_region_it_does_not_own)
+{
+	if (geteuid() != 0)
+		cr_skip_test("needs root to make a region as another user");
+	create_as_nobody(name);
+	cr_expect_eq(wait_refused(spawn("-c", conf, "-f", NULL)), 1);
+	cr_expect(output_has("not evthrottled's own: it belongs to user"), "the log does not say why");
+	cr_expect(output_has("(uid 65534)"), "the log does not say whose");
+	cr_expect_eq(region_owner(name), 65534, "the refused region was changed");
+	pid_t d = spawn("-c", conf, "-f", "--recreate");
+	EVENTUALLY(daemon_manages(name, d), "--recreate did not replace it");
+	cr_expect_eq(region_owner(name), 0, "the replacement is not the daemon's");
+	stop_daemon(d);
+}
+
+/* Anyone who may read a region could flock() it: that must not stop the daemon. */
+Test(daemon, a_reader_holding_a_lock_on_the_region_does_not_block_it)
+{
+	stop_daemon(start_daemon()); /* the regions now exist */
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "/dev/shm/evthrottle.%s", name);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(flock(fd, LOCK_EX | LOCK_NB), 0);
+	stop_daemon(start_daemon());
+	cr_expect_eq(wait_exit(spawn("--remove", name, "--run-dir", run_dir)), 0,
+	             "--remove was blocked");
+	close(fd);
+}
+
+/* The locks live where only the daemon's user may write. */
+Test(daemon, unsafe_run_dir_refused)
+{
+	if (geteuid() != 0)
+		cr_skip_test("needs root to give the run directory to another user");
+	cr_assert_eq(mkdir(run_dir, 0777), 0);
+	cr_assert_eq(chmod(run_dir, 0777), 0);
+	cr_expect_eq(wait_refused(spawn("-c", conf, "-f", NULL)), 1);
+	cr_expect(output_has("is writable by group or others (mode 0777)"));
+	cr_assert_eq(chmod(run_dir, 0700), 0);
+	cr_assert_eq(chown(run_dir, 65534, 65534), 0);
+	cr_expect_eq(wait_refused(spawn("-c", conf, "-f", NULL)), 1);
+	cr_expect(output_has("belongs to uid 65534"));
+	evt_throttle *t;
+	cr_expect_eq(evt_attach(name, EVT_RDONLY, &t), -ENOENT, "a refused start made a region");
+}
+
+/* The real uid of process pid, from /proc. */
+static uid_t proc_uid(pid_t pid)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "r");
+	cr_assert_not_null(f);
+	unsigned uid = 0;
+	while (fgets(line, sizeof line, f) != NULL)
+		if (sscanf(line, "Uid: %u", &uid) == 1)
+			break;
+	fclose(f);
+	return (uid_t)uid;
+}
+
+/* Started as root with daemon.user, the daemon becomes that user before it makes
+ * anything; without daemon.user it refuses to run as root. */
+Test(daemon, started_as_root_it_drops_to_the_configured_user)
+{
+	if (geteuid() != 0)
+		cr_skip_test("needs root");
+	conf_user = "";
+	write_conf("10s", 1024, "");
+	cr_expect_eq(wait_refused(spawn("-c", conf, "-f", NULL)), 1);
+	cr_expect(output_has("started as root without daemon.user"), "the log does not say why");
+	evt_throttle *t;
+	cr_expect_eq(evt_attach(name, EVT_RDONLY, &t), -ENOENT, "a refused start made a region");
+
+	conf_user = "nobody";
+	write_conf("10s", 1024, "");
+	cr_assert_eq(chmod(conf, 0644), 0);
+	pid_t d = start_daemon();
+	cr_expect_eq(proc_uid(d), 65534, "the daemon still runs as uid %u", (unsigned)proc_uid(d));
+	cr_expect_eq(region_owner(name), 65534, "its regions are not its user's");
+	struct stat st;
+	cr_assert_eq(stat(run_dir, &st), 0);
+	cr_expect_eq(st.st_uid, 65534, "its run directory is not its user's");
+	cr_expect(output_has("running as user nobody (uid 65534"));
+	stop_daemon(d);
+}
+
+/* --check-config says when the daemon's user could not give a throttle its group
+ * (the unit's User= without the group: chgrp refused at start). */
+Test(daemon, check_config_catches_a_group_the_daemon_cannot_use)
+{
+	if (geteuid() != 0)
+		cr_skip_test("needs root to check for another user");
+	conf_user = "nobody";
+	write_conf("10s", 1024, "group = \"root\";");
+	cr_expect_eq(wait_exit(spawn("-c", conf, "--check-config", NULL)), 1);
+	cr_expect(output_has("group \"root\": evthrottled's user (uid 65534) is not in it"),
+	          "the check does not say why");
+	cr_expect(output_has("m nobody root"), "the check does not say how to fix it");
+	write_conf("10s", 1024, "group = \"nogroup\";");
+	cr_expect_eq(wait_exit(spawn("-c", conf, "--check-config", NULL)), 0,
+	             "the user's own group refused");
+	cr_expect_eq(wait_exit(spawn("-c", conf, "--check-config", "--user=root")), 0,
+	             "--user does not override daemon.user");
+}
+
+static int read_second_page(void *p)
+{
+	return ((volatile unsigned char *)p)[4096];
+}
+
+/* The guard the housekeeping rounds and evthrottle-inspect run under: a SIGBUS of
+ * a truncated mapping ends the call with -EFAULT, and the process goes on. */
+Test(daemon, busguard_turns_a_sigbus_into_an_error)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/dev/shm/evtd-bus-%d", (int)getpid());
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	cr_assert_geq(fd, 0, "%s: %s", path, strerror(errno));
+	unlink(path);
+	cr_assert_eq(ftruncate(fd, 8192), 0);
+	unsigned char *p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	cr_assert_neq(p, MAP_FAILED);
+	p[4096] = 7;
+	cr_assert_eq(busguard_install(), 0);
+	cr_expect_eq(busguard_run(read_second_page, p), 7);
+	cr_assert_eq(ftruncate(fd, 4096), 0);
+	cr_expect_eq(busguard_run(read_second_page, p), -EFAULT);
+	cr_expect_eq(busguard_run(read_second_page, p), -EFAULT, "the guard worked only once");
+	munmap(p, 8192);
+	close(fd);
+}
+
+/* A FIFO squatting a throttle's name: refused at once as not a region, replaced by
+ * --recreate; the other throttle is not taken down with it. */
+Test(daemon, fifo_squatting_a_name_refused_then_replaced)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "/dev/shm/evthrottle.%s", name);
+	cr_assert_eq(mkfifo(path, 0666), 0, "mkfifo %s: %s", path, strerror(errno));
+	cr_expect_eq(wait_refused(spawn("-c", conf, "-f", NULL)), 1);
+	cr_expect(output_has("not an evthrottle region (not a regular file"));
+	struct stat st;
+	cr_expect(stat(path, &st) == 0 && S_ISFIFO(st.st_mode), "the refused FIFO was touched");
+	pid_t d = spawn("-c", conf, "-f", "--recreate");
+	EVENTUALLY(daemon_manages(name, d) && daemon_manages(name2, d), "--recreate did not replace it");
+	stop_daemon(d);
 }
 
 Test(daemon, reaps_killed_clients)

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -456,6 +457,18 @@ Test(tools, ctl_other_version_and_corrupt)
 	evt_close(t);
 }
 
+/* Anyone may mkfifo in /dev/shm: the tools say what is there instead of blocking. */
+Test(tools, fifo_squatting_a_name_is_refused, .timeout = 30)
+{
+	const char *n = new_name();
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "/dev/shm/evthrottle.%s", n);
+	cr_assert_eq(mkfifo(path, 0666), 0, "mkfifo %s: %s", path, strerror(errno));
+	EXPECT_RUN(CTL("-n", n, "status"), 1, err, "not a regular file");
+	EXPECT_RUN(CTL("-n", n, "window", "1s"), 1, err, "not a regular file");
+	EXPECT_RUN(INSPECT("-n", n), 1, err, "not a regular file");
+}
+
 Test(tools, ctl_log_dir)
 {
 	const char *n;
@@ -475,6 +488,38 @@ Test(tools, ctl_log_dir)
 	fclose(f);
 	cr_assert_not_null(strstr(log, "window 10s -> 2s"), "%s", log);
 	cr_assert_not_null(strstr(log, "error: throttle 'nosuch.throttle': no such"), "%s", log);
+	evt_close(t);
+}
+
+/* Another user's symbolic link where the log goes is refused, whatever it points
+ * to; a new log is created 0640 whatever the umask. */
+Test(tools, log_dir_refuses_a_symlink_and_ignores_the_umask)
+{
+	const char *n;
+	evt_throttle *t = fresh(&n);
+	snprintf(tmpdir, sizeof tmpdir, "/tmp/evt-tools-log.XXXXXX");
+	cr_assert_not_null(mkdtemp(tmpdir));
+	char victim[128], link_path[160], dir[128], path[160];
+	snprintf(victim, sizeof victim, "%s/victim", tmpdir);
+	snprintf(link_path, sizeof link_path, "%s/evthrottlectl.log", tmpdir);
+	FILE *f = fopen(victim, "w");
+	cr_assert_not_null(f);
+	fclose(f);
+	cr_assert_eq(symlink(victim, link_path), 0);
+	EXPECT_RUN(CTL("--log-dir", tmpdir, "-n", n, "window", "2s"), 1, err, "symbolic link");
+	struct stat st;
+	cr_assert_eq(stat(victim, &st), 0);
+	cr_expect_eq(st.st_size, 0, "the log went through the link");
+	cr_expect_eq(evt_get_window(t), 10 * SEC, "a failed start changed the window");
+
+	snprintf(dir, sizeof dir, "%s/new", tmpdir);
+	snprintf(path, sizeof path, "%s/evthrottlectl.log", dir);
+	mode_t old = umask(0);
+	struct run r = CTL("--log-dir", dir, "-n", n, "status");
+	umask(old);
+	cr_assert_eq(r.code, 0, "%s", r.err);
+	cr_assert_eq(stat(path, &st), 0, "%s: %s", path, strerror(errno));
+	cr_expect_eq(st.st_mode & 07777, 0640, "log created %04o", st.st_mode & 07777);
 	evt_close(t);
 }
 
@@ -714,6 +759,27 @@ static void watch_until(int sig)
 	cr_assert_eq(r.code, 0, "stopped by signal %d: exit %d\n%s", sig, r.code, r.err);
 	cr_assert_geq(count_of(r.out, "throttle '"), 2, "%s", r.out);
 	cr_assert_str_empty(r.err);
+	evt_close(t);
+}
+
+/* Anyone with write permission may shrink the object: the watch notices before its
+ * next round and says so, instead of dying of SIGBUS. */
+Test(tools, inspect_watch_survives_a_truncated_region)
+{
+	const char *n;
+	evt_throttle *t = three_keys(&n);
+	size_t size = t->r.map_size;
+	struct proc p = start_tool("EVT_INSPECT", "-n", n, "keys", "--watch", "0.02", (char *)NULL);
+	struct timespec ts = { 0, 200000000 };
+	nanosleep(&ts, NULL);
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "/dev/shm/evthrottle.%s", n);
+	cr_assert_eq(truncate(path, 4096), 0, "truncate %s: %s", path, strerror(errno));
+	struct run r = finish(p);
+	cr_assert_eq(truncate(path, (off_t)size), 0); /* for our own evt_close() */
+	cr_assert_eq(r.code, 1, "exit %d (128 + signal when killed)\n%s", r.code, r.err);
+	cr_assert_not_null(strstr(r.err, "is 4096 bytes"), "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "someone truncated it"), "%s", r.err);
 	evt_close(t);
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "busguard.h"
 #include "check.h"
 #include "clientlist.h"
 #include "handle.h"
@@ -151,6 +152,8 @@ static int show_check(const evt_throttle *t, const struct opts *o)
 static int show(const evt_throttle *t, const struct opts *o, const struct snapshot *prev,
                 struct snapshot *cur)
 {
+	if (tool_intact(o->name, t) != EXIT_OK)
+		return EXIT_FAILED;
 	switch (o->cmd) {
 	case CMD_KEYS:
 		return show_keys(t, o);
@@ -161,6 +164,33 @@ static int show(const evt_throttle *t, const struct opts *o, const struct snapsh
 	default:
 		return show_stats(t, o, prev, cur);
 	}
+}
+
+struct show_call {
+	const evt_throttle *t;
+	const struct opts *o;
+	const struct snapshot *prev;
+	struct snapshot *cur;
+};
+
+static int show_call(void *arg)
+{
+	const struct show_call *c = arg;
+	return show(c->t, c->o, c->prev, c->cur);
+}
+
+/* show() under the SIGBUS guard: a region truncated while it is read ends this
+ * round with the size check's message, not the process. */
+static int show_guarded(const evt_throttle *t, const struct opts *o,
+                        const struct snapshot *prev, struct snapshot *cur)
+{
+	struct show_call c = { t, o, prev, cur };
+	int rc = busguard_run(show_call, &c);
+	if (rc != -EFAULT)
+		return rc;
+	if (tool_intact(o->name, t) == EXIT_OK)
+		tool_error(o->name, "SIGBUS while reading the region, yet it has its size");
+	return EXIT_FAILED;
 }
 
 static int watch(const evt_throttle *t, const struct opts *o)
@@ -175,9 +205,9 @@ static int watch(const evt_throttle *t, const struct opts *o)
 			putchar('\n');
 		if (plain)
 			watch_clear(stdout);
-		rc = show(t, o, i > 0 ? &snap[(i - 1) % 2] : NULL, &snap[i % 2]);
+		rc = show_guarded(t, o, i > 0 ? &snap[(i - 1) % 2] : NULL, &snap[i % 2]);
 		rc = tool_flush(rc);
-		if ((o->count != 0 && i + 1 >= o->count) || !watch_wait(&w))
+		if (rc != EXIT_OK || (o->count != 0 && i + 1 >= o->count) || !watch_wait(&w))
 			break;
 	}
 	watch_end(&w);
@@ -306,11 +336,14 @@ int main(int argc, char **argv)
 	if (rc >= 0)
 		return tool_flush(rc);
 	rc = tool_log_start();
+	int guard = busguard_install();
+	if (guard < 0)
+		log_warning("no SIGBUS guard: %s", strerror(-guard));
 	if (rc == EXIT_OK)
 		rc = tool_attach(o.name, EVT_RDONLY, &t);
 	if (rc == EXIT_OK) {
 		struct snapshot s;
-		rc = o.interval_ns != 0 ? watch(t, &o) : tool_flush(show(t, &o, NULL, &s));
+		rc = o.interval_ns != 0 ? watch(t, &o) : tool_flush(show_guarded(t, &o, NULL, &s));
 	}
 	evt_close(t);
 	log_close();

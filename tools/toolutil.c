@@ -9,8 +9,9 @@
 #include <string.h>
 
 #include "duration.h"
+#include "files.h"
 #include "log.h"
-#include "region.h"
+#include "handle.h"
 
 static const char *prog = "evthrottle";
 /* Tools talk to people on stdout/stderr; the log is a file, asked for with
@@ -94,7 +95,7 @@ int tool_log_start(void)
 	int rc = log_configure(&log_cfg, prog);
 	if (rc < 0) {
 		tool_error(NULL, "cannot open the log in '%s': %s", log_cfg.directory,
-		           strerror(-rc));
+		           file_strerror(rc));
 		return EXIT_FAILED;
 	}
 	return EXIT_OK;
@@ -128,6 +129,21 @@ int tool_attach(const char *name, unsigned flags, evt_throttle **out)
 	log_debug("throttle '%s': attached %s", name,
 	          (flags & EVT_RDONLY) ? "read-only" : "read-write");
 	return EXIT_OK;
+}
+
+int tool_intact(const char *name, const evt_throttle *t)
+{
+	uint64_t size;
+	int rc = region_check_size(&t->r, &size);
+	if (rc == 0)
+		return EXIT_OK;
+	if (rc == -EBADMSG)
+		tool_error(name, "/dev/shm/evthrottle.%s is %llu bytes, the region needs %zu: "
+		           "someone truncated it; not reading it (evthrottled --recreate "
+		           "replaces it)", name, (unsigned long long)size, t->r.map_size);
+	else
+		tool_error(name, "cannot check the region's size: %s", strerror(-rc));
+	return EXIT_FAILED;
 }
 
 int parse_u64(const char *s, uint64_t *out)

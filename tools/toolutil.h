@@ -51,6 +51,10 @@ bool tool_name_ok(const char *name);
  * EXIT_FAILED. */
 int tool_attach(const char *name, unsigned flags, evt_throttle **out);
 
+/* Before each use of t's mapping: EXIT_OK, or EXIT_FAILED saying that someone
+ * truncated the region's object (reading it would raise SIGBUS). */
+int tool_intact(const char *name, const evt_throttle *t);
+
 /* A whole decimal number (no sign, no spaces).  0 or -EINVAL / -ERANGE. */
 int parse_u64(const char *s, uint64_t *out);
 

@@ -2,7 +2,9 @@
 change of state."""
 import errno
 import math
+import os
 import pickle
+import signal
 import unittest
 
 import support
@@ -31,6 +33,23 @@ class LibraryErrorTests(support.NamedThrottleTest):
             EventThrottler(name=name, readonly=True)
         with self.assertRaises(FileNotFoundError):
             evthrottle.unlink(name)
+
+    def test_fifo_squatting_the_name(self):
+        """Anyone may mkfifo in /dev/shm: attaching refuses it at once instead of
+        blocking (SIGALRM's default action ends a blocked run)."""
+        name = self.new_name("fifo")
+        path = "/dev/shm/evthrottle." + name
+        os.mkfifo(path, 0o666)  # unlinked with the test's names
+        signal.alarm(10)
+        try:
+            for readonly in (True, False):
+                with self.subTest(readonly=readonly):
+                    with self.assertRaises(EvtError) as cm:
+                        EventThrottler(name=name, readonly=readonly)
+                    self.assertEvtError(cm, errno.EBADMSG)
+                    self.assertIn("not a regular file", str(cm.exception))
+        finally:
+            signal.alarm(0)
 
     def test_create_existing(self):
         name, t = self.create(tag="dup")

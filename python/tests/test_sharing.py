@@ -210,9 +210,9 @@ class DaemonTests(support.NamedThrottleTest):
         conf = os.path.join(workdir.name, "evthrottled.conf")
         with open(conf, "w") as f:
             f.write('log = { level = "info"; console = true; file = false; };\n'
-                    'daemon = { housekeeping = "50ms"; summary = "0s"; };\n'
+                    'daemon = { housekeeping = "50ms"; summary = "0s"; run_dir = "%s"; user = "root"; };\n'
                     'throttles = ( { name = "%s"; window = "250ms"; capacity = 1024; '
-                    'key_max = 16; on_full = "process"; } );\n' % name)
+                    'key_max = 16; on_full = "process"; } );\n' % (workdir.name, name))
         with open(os.path.join(workdir.name, "daemon.log"), "w+") as log:
             daemon = subprocess.Popen([support.evthrottled(), "-c", conf, "-f"],
                                       stdout=log, stderr=subprocess.STDOUT,

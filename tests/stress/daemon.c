@@ -33,10 +33,10 @@ int daemon_setup(struct daemon *d, const struct opts *o, const char *name)
 	fprintf(f,
 	        "log = { level = \"info\"; console = true; file = false; };\n"
 	        "daemon = { housekeeping = \"20ms\"; summary = \"0s\"; sweep_occupancy = 50;\n"
-	        "           warn_occupancy = 100; };\n"
+	        "           warn_occupancy = 100; run_dir = \"%s\"; user = \"root\"; };\n"
 	        "throttles = ( { name = \"%s\"; window = \"%lluns\"; capacity = %u; key_max = 32;\n"
 	        "                clients = %u; mode = \"0600\"; on_full = \"error\"; on_stale = \"error\"; } );\n",
-	        name, (unsigned long long)o->windows[0], o->capacity, clients);
+	        d->dir, name, (unsigned long long)o->windows[0], o->capacity, clients);
 	return fclose(f) == 0 ? 0 : -errno;
 }
 
@@ -147,6 +147,9 @@ void daemon_cleanup(struct daemon *d, const char *name)
 	evt_unlink(name);
 	unlink(d->conf);
 	unlink(d->log);
+	char lock[sizeof d->dir + EVT_NAME_MAX + 8];
+	snprintf(lock, sizeof lock, "%s/%s.lock", d->dir, name);
+	unlink(lock);
 	rmdir(d->dir);
 }
 
