@@ -238,6 +238,35 @@ int evt_should_process_batch(evt_throttle *t, evt_event *events, size_t n);
  */
 int evt_prefetch(const evt_throttle *t, const void *key, size_t key_len);
 
+/* A key hashed for one throttle by evt_prefetch_key(), kept by the caller until it
+ * decides the key with evt_should_process_key(): the decision then skips hashing.
+ * Plain data (copy it freely); its fields are the library's. */
+typedef struct evt_key {
+	const void *key; /* the caller's bytes: they must stay valid and unchanged */
+	size_t key_len;
+	uint64_t hash;   /* the key's hash under seed */
+	uint64_t seed;   /* the throttle's hash seed when it was made */
+} evt_key;
+
+/*
+ * evt_prefetch() that also hands its hash over: fills *out for the later
+ * evt_should_process_key().  For a pipeline that knows a key a few events before it
+ * decides it: the key is hashed once, and its slot is in cache by the decision.
+ * Changes nothing in the throttle; no syscall, lock or write.
+ * Errors: those of evt_prefetch(), and -EINVAL if out is NULL; *out is untouched
+ * then.  Thread-safe.
+ */
+int evt_prefetch_key(const evt_throttle *t, const void *key, size_t key_len, evt_key *out);
+
+/*
+ * evt_should_process_ex() on a key made by evt_prefetch_key(): the same answer and
+ * info bits (info may be NULL), without hashing the key again.  A key made for
+ * another throttle (another hash seed) is hashed again here, so the answer is
+ * always right.  Errors: those of evt_should_process(), and -EINVAL if k is NULL.
+ * Thread-safe; linearizable per key, as evt_should_process().
+ */
+int evt_should_process_key(evt_throttle *t, uint64_t ts_ns, const evt_key *k, unsigned *info);
+
 /*
  * Set the window for every later decision of every process.
  * Errors: -EINVAL (window_ns 0 or t NULL), -EROFS.  Thread-safe.

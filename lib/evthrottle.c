@@ -120,8 +120,30 @@ int evt_prefetch(const evt_throttle *t, const void *key, size_t key_len)
 {
 	int rc = decide_check(t, key, key_len);
 	if (rc == 0)
-		table_prefetch(&t->r, key, (uint32_t)key_len);
+		(void)table_prefetch(&t->r, key, (uint32_t)key_len);
 	return rc;
+}
+
+int evt_prefetch_key(const evt_throttle *t, const void *key, size_t key_len, evt_key *out)
+{
+	int rc = out != NULL ? decide_check(t, key, key_len) : -EINVAL;
+	if (rc == 0)
+		*out = (evt_key){ key, key_len, table_prefetch(&t->r, key, (uint32_t)key_len),
+			          t->r.seed };
+	return rc;
+}
+
+int evt_should_process_key(evt_throttle *t, uint64_t ts_ns, const evt_key *k, unsigned *info)
+{
+	if (info != NULL)
+		*info = 0;
+	if (k == NULL)
+		return -EINVAL;
+	int rc = decide_check(t, k->key, k->key_len);
+	if (rc < 0)
+		return rc;
+	uint64_t hash = k->seed == t->r.seed ? k->hash : table_hash(&t->r, k->key, (uint32_t)k->key_len);
+	return table_decide_hashed(&t->r, &t->me, ts_ns, k->key, (uint32_t)k->key_len, hash, info);
 }
 
 int evt_should_process_batch(evt_throttle *t, evt_event *events, size_t n)

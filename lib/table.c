@@ -60,11 +60,16 @@ static hot_inline uint64_t key_hash(const struct region *r, const void *key, uin
 	return XXH3_64bits_withSeed(key, len, r->seed);
 }
 
-static hot_inline struct hkey hkey_make(const struct region *r, const void *key, uint32_t len)
+static hot_inline struct hkey hkey_hashed(const struct region *r, const void *key, uint32_t len,
+                                          uint64_t h)
 {
-	uint64_t h = key_hash(r, key, len);
 	return (struct hkey){ key, len, table_home(r, h), (len + 7) / 8, table_tag(h),
 		              tail_word(key, len) };
+}
+
+static hot_inline struct hkey hkey_make(const struct region *r, const void *key, uint32_t len)
+{
+	return hkey_hashed(r, key, len, key_hash(r, key, len));
 }
 
 uint64_t table_hash(const struct region *r, const void *key, uint32_t len)
@@ -487,10 +492,22 @@ static hot_inline void prefetch_home(const struct region *r, uint32_t home)
 	__builtin_prefetch(region_slot(r, home));
 }
 
-__attribute__((flatten)) void table_prefetch(const struct region *r, const void *key,
-                                             uint32_t len)
+__attribute__((flatten)) uint64_t table_prefetch(const struct region *r, const void *key,
+                                                 uint32_t len)
 {
-	prefetch_home(r, table_home(r, key_hash(r, key, len)));
+	uint64_t h = key_hash(r, key, len);
+	prefetch_home(r, table_home(r, h));
+	return h;
+}
+
+/* No hash to inline: one copy of the decision serves every key length. */
+__attribute__((flatten)) int table_decide_hashed(const struct region *r,
+                                                 const struct table_client *me, uint64_t ts,
+                                                 const void *key, uint32_t len, uint64_t hash,
+                                                 unsigned *info)
+{
+	struct hkey k = hkey_hashed(r, key, len, hash);
+	return decide_key(r, me, ts, &k, info);
 }
 
 /* Events a batch hashes and prefetches before deciding them: about as many misses

@@ -41,9 +41,13 @@ static inline int table_key_check(const struct region *r, const void *key, size_
 int table_decide(const struct region *r, const struct table_client *me, uint64_t ts,
                  const void *key, uint32_t len, unsigned *info);
 
-/* Start fetching the line a decision on key reads first.  The key must have passed
- * table_key_check(). */
-void table_prefetch(const struct region *r, const void *key, uint32_t len);
+/* Start fetching the line a decision on key reads first; returns the key's hash.
+ * The key must have passed table_key_check(). */
+uint64_t table_prefetch(const struct region *r, const void *key, uint32_t len);
+
+/* table_decide() with the key's hash (table_hash()) already made. */
+int table_decide_hashed(const struct region *r, const struct table_client *me, uint64_t ts,
+                        const void *key, uint32_t len, uint64_t hash, unsigned *info);
 
 /* Decide every event in order, as table_decide() on each (keys are checked here);
  * returns how many were processed. */

@@ -852,6 +852,10 @@ Test(attach, read_only_handle_refuses_changes)
 	cr_expect_eq(evt_clear_key(r, "a", 1), -EROFS);
 	cr_expect_eq(evt_clear_key(r, "zz", 2), -EROFS);
 	cr_expect_eq(evt_prefetch(r, "a", 1), -EROFS);
+	evt_key ek;
+	cr_expect_eq(evt_prefetch_key(r, "a", 1, &ek), -EROFS);
+	cr_assert_eq(evt_prefetch_key(t, "a", 1, &ek), 0);
+	cr_expect_eq(evt_should_process_key(r, 5000, &ek, NULL), -EROFS);
 
 	struct snap after = snapshot(name);
 	cr_expect(snap_equal(before, after), "calls on a read-only handle changed the region");
@@ -945,6 +949,16 @@ Test(attach, bad_keys)
 	cr_expect_eq(evt_prefetch(t, big, 33), -EMSGSIZE);
 	cr_expect_eq(evt_prefetch(t, big, ((size_t)1 << 32) + 1), -EMSGSIZE);
 	cr_expect_eq(evt_prefetch(t, big, SIZE_MAX), -EMSGSIZE);
+	evt_key ek = { big, 33, 1, 2 };
+	cr_expect_eq(evt_prefetch_key(t, big, 33, &ek), -EMSGSIZE);
+	cr_expect_eq(evt_prefetch_key(t, NULL, 1, &ek), -EINVAL);
+	cr_expect_eq(evt_prefetch_key(t, "a", 1, NULL), -EINVAL);
+	cr_expect(ek.key == big && ek.key_len == 33 && ek.hash == 1 && ek.seed == 2,
+	          "a refused prefetch left *out as it was");
+	cr_expect_eq(evt_should_process_key(t, 5000, NULL, NULL), -EINVAL);
+	cr_expect_eq(evt_should_process_key(t, 5000, &ek, NULL), -EMSGSIZE);
+	ek.key_len = 0;
+	cr_expect_eq(evt_should_process_key(t, 5000, &ek, NULL), -EINVAL);
 
 	struct snap after = snapshot(name);
 	cr_expect(snap_equal(before, after), "refused keys changed the region");

@@ -1,7 +1,7 @@
 /*
  * SPEC §2: evt_should_process makes no syscall (nor does anything on the decision
- * path: inserts, reclaims, horizon refreshes; nor evt_prefetch, evt_get_window,
- * evt_key_count).
+ * path: inserts, reclaims, horizon refreshes; nor evt_prefetch, evt_prefetch_key,
+ * evt_should_process_key, evt_get_window, evt_key_count).
  *
  * A forked child attaches (or inherits an anonymous throttle), then enters seccomp
  * strict mode, where only read, write, _exit and sigreturn are allowed and any other
@@ -54,7 +54,8 @@ static void tally(struct tally *r, int a)
 /* A quarter new keys (a quarter of a million over the run, so the table reclaims
  * all along), the rest on 64 keys hit about once a window; time moves forward.
  * Every other group of 16 events goes through evt_should_process_batch(); the
- * others are single calls, each after an evt_prefetch() of its key. */
+ * others are single calls, each after an evt_prefetch() of its key, or, one group
+ * in four, decided by evt_should_process_key() on evt_prefetch_key()'s hash. */
 static void trace(evt_throttle *t, struct tally *r)
 {
 	char key[16][32];
@@ -64,10 +65,15 @@ static void trace(evt_throttle *t, struct tally *r)
 		uint64_t id = h % 4 == 0 ? 1000 + i : (h >> 8) % 64;
 		unsigned j = i % 16;
 		size_t len = test_key(key[j], 'n', id);
-		if (i / 16 % 2 == 0) {
+		if (i / 16 % 4 == 0) {
 			if (evt_prefetch(t, key[j], len) < 0)
 				r->other++;
 			tally(r, evt_should_process(t, 1000 + 2 * i, NULL, key[j], len));
+		} else if (i / 16 % 4 == 2) {
+			evt_key ek;
+			if (evt_prefetch_key(t, key[j], len, &ek) < 0)
+				r->other++;
+			tally(r, evt_should_process_key(t, 1000 + 2 * i, &ek, NULL));
 		} else {
 			ev[j] = (evt_event){ .ts_ns = 1000 + 2 * i, .key = key[j], .key_len = len };
 			if (j == 15 && evt_should_process_batch(t, ev, 16) >= 0)

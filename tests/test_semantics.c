@@ -166,6 +166,51 @@ Test(semantics, prefetch_is_only_a_hint)
 	evt_close(t);
 }
 
+/* evt_prefetch_key() hands its hash to evt_should_process_key(): the same answers
+ * and info bits as evt_should_process_ex(), for every key length; a key made for
+ * another throttle is still decided right; the key only prefetched is not tracked. */
+Test(semantics, prefetched_key_decides_as_the_plain_call)
+{
+	evt_options o = EVT_OPTIONS_INIT;
+	o.window_ns = 10;
+	o.capacity = 4096;
+	o.key_max = 40;
+	evt_throttle *t, *u, *v, *other;
+	cr_assert_eq(evt_create(NULL, &o, &t), 0);
+	cr_assert_eq(evt_create(NULL, &o, &u), 0);
+	cr_assert_eq(evt_create(NULL, &o, &v), 0);
+	cr_assert_eq(evt_create(NULL, &o, &other), 0);
+	char key[40];
+	for (size_t len = 1; len <= sizeof key; len++) {
+		memset(key, 'a' + (int)(len % 26), len);
+		evt_key ek, ok;
+		cr_assert_eq(evt_prefetch_key(t, key, len, &ek), 0, "len %zu", len);
+		cr_assert_eq(evt_prefetch_key(other, key, len, &ok), 0, "len %zu", len);
+		cr_expect_eq(ek.key, key);
+		cr_expect_eq(ek.key_len, len);
+		cr_expect_eq(evt_key_count(t), len - 1, "a prefetch tracks nothing");
+		for (uint64_t ts = 100; ts <= 125; ts += 5) {
+			unsigned a = 99, b = 99, c = 99;
+			int want = evt_should_process_ex(u, ts, NULL, key, len, &a);
+			cr_expect_eq(evt_should_process_key(t, ts, &ek, &b), want, "len %zu ts %llu",
+			             len, (unsigned long long)ts);
+			cr_expect_eq(b, a, "len %zu ts %llu: info", len, (unsigned long long)ts);
+			/* made by another throttle (another seed): hashed again */
+			cr_expect_eq(evt_should_process_key(v, ts, &ok, &c), want, "len %zu", len);
+			cr_expect_eq(c, a, "len %zu: info with a foreign key", len);
+		}
+	}
+	evt_stats s;
+	cr_assert_eq(evt_stats_get(t, &s), 0);
+	cr_expect_eq(s.keys, sizeof key);
+	cr_expect_eq(evt_key_count(v), sizeof key);
+	cr_expect_eq(evt_key_count(other), 0);
+	evt_close(other);
+	evt_close(v);
+	evt_close(u);
+	evt_close(t);
+}
+
 /* *info from evt_should_process_ex() is set on every return, whatever it held, for
  * keys up to 16 bytes (table_decide()'s inlined hash) and longer (decide_long()). */
 Test(semantics, info_is_set_on_every_return)
@@ -231,8 +276,9 @@ Test(semantics, random_sequences_match_the_model)
 		srandom(seed);
 		struct model m = { .window = 1 + (uint64_t)(random() % 50) };
 		o.window_ns = m.window;
-		evt_throttle *t;
+		evt_throttle *t, *foreign;
 		cr_assert_eq(evt_create(NULL, &o, &t), 0);
+		cr_assert_eq(evt_create(NULL, &o, &foreign), 0);
 		uint64_t now = (uint64_t)random();
 		for (int i = 0; i < 20000; i++) {
 			int r = (int)(random() % 1000), k = (int)(random() % MODEL_KEYS);
@@ -253,19 +299,31 @@ Test(semantics, random_sequences_match_the_model)
 				cr_assert_eq(evt_clear_key(t, key, (size_t)len), want, "seed %u step %d", seed, i);
 			} else {
 				/* A hint first, on this key or on one never decided: it
-				 * must change no answer and no count. */
+				 * must change no answer and no count.  One decision in
+				 * three takes its hash from evt_prefetch_key(), made by
+				 * this throttle or, every other time, by one with another
+				 * hash seed (the decision must hash again). */
 				char other[24];
 				int olen = snprintf(other, sizeof other, "hint-%d", i);
-				cr_assert_eq(r % 2 ? evt_prefetch(t, key, (size_t)len)
-				                   : evt_prefetch(t, other, (size_t)olen),
-				             0);
-				int want = model_decide(&m, ts, k);
-				cr_assert_eq(evt_should_process(t, ts, NULL, key, (size_t)len), want,
-				             "seed %u step %d key %d ts %llu", seed, i, k,
+				int want = model_decide(&m, ts, k), got;
+				if (r % 3 == 2) {
+					evt_key ek;
+					cr_assert_eq(evt_prefetch_key(r % 2 ? t : foreign, key, (size_t)len,
+					                              &ek), 0);
+					got = evt_should_process_key(t, ts, &ek, NULL);
+				} else {
+					cr_assert_eq(r % 2 ? evt_prefetch(t, key, (size_t)len)
+					                   : evt_prefetch(t, other, (size_t)olen),
+					             0);
+					got = evt_should_process(t, ts, NULL, key, (size_t)len);
+				}
+				cr_assert_eq(got, want, "seed %u step %d key %d ts %llu", seed, i, k,
 				             (unsigned long long)ts);
 			}
 		}
 		cr_assert_eq(evt_key_count(t), model_count(&m), "seed %u", seed);
+		cr_assert_eq(evt_key_count(foreign), 0, "a prefetch tracks nothing");
+		evt_close(foreign);
 		evt_close(t);
 	}
 }
