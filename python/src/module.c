@@ -86,11 +86,26 @@ static PyObject *mod_library_path(PyObject *m, PyObject *unused)
 }
 
 static PyMethodDef mod_methods[] = {
-	{"now_ns", mod_now_ns, METH_NOARGS, NULL},
-	{"now", mod_now, METH_NOARGS, NULL},
-	{"unlink", mod_unlink, METH_O, NULL},
-	{"strerror", mod_strerror, METH_O, NULL},
-	{"library_path", mod_library_path, METH_NOARGS, NULL},
+	{"now_ns", mod_now_ns, METH_NOARGS,
+	 PyDoc_STR("now_ns() -> int\n"
+		   "\n"
+		   "CLOCK_MONOTONIC in ns (evt_now_ns): the clock every process of the host shares.")},
+	{"now", mod_now, METH_NOARGS,
+	 PyDoc_STR("now() -> float\n"
+		   "\n"
+		   "evt_now_ns() / 1e9: the shared clock in seconds, for should_process().")},
+	{"unlink", mod_unlink, METH_O,
+	 PyDoc_STR("unlink(name) -> None\n"
+		   "\n"
+		   "Remove the named throttle (evt_unlink); FileNotFoundError if there is none.")},
+	{"strerror", mod_strerror, METH_O,
+	 PyDoc_STR("strerror(errno) -> str\n"
+		   "\n"
+		   "The library's message for an errno (evt_strerror; sign ignored).")},
+	{"library_path", mod_library_path, METH_NOARGS,
+	 PyDoc_STR("library_path() -> str\n"
+		   "\n"
+		   "The file libevthrottle's code was loaded from (this module if linked in).")},
 	{NULL, NULL, 0, NULL},
 };
 

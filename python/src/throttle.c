@@ -292,16 +292,51 @@ static PyObject *t_get_closed(PyObject *self, void *unused)
 }
 
 static PyMethodDef throttle_methods[] = {
-	{"should_process", (PyCFunction)(void (*)(void))t_should_process, METH_FASTCALL, NULL},
-	{"should_process_many", throttle_should_process_many, METH_O, NULL},
-	{"prefetch", t_prefetch, METH_O, NULL},
-	{"clear_key", t_clear_key, METH_O, NULL},
-	{"update_window", t_update_window, METH_O, NULL},
-	{"get_window", t_get_window, METH_NOARGS, NULL},
-	{"clear", t_clear, METH_NOARGS, NULL},
-	{"get_key_count", t_get_key_count, METH_NOARGS, NULL},
-	{"stats", t_stats, METH_NOARGS, NULL},
-	{"close", t_close, METH_NOARGS, NULL},
+	{"should_process", (PyCFunction)(void (*)(void))t_should_process, METH_FASTCALL,
+	 PyDoc_STR("should_process(timestamp, event_id, key) -> bool\n"
+		   "\n"
+		   "True if the event of key at timestamp (seconds) is to be processed: the key has\n"
+		   "no processed event yet, or its last one is at least a window older.  event_id\n"
+		   "takes no part.  Keys: str (UTF-8), bytes-like, or int (int64, host byte order).")},
+	{"should_process_many", throttle_should_process_many, METH_O,
+	 PyDoc_STR("should_process_many(events) -> list[bool]\n"
+		   "\n"
+		   "Decide an iterable of (timestamp, event_id, key) in one library call, with the\n"
+		   "answers of should_process() on each in turn.  Bad input decides nothing; 64\n"
+		   "events or more are decided without the GIL.")},
+	{"prefetch", t_prefetch, METH_O,
+	 PyDoc_STR("prefetch(key) -> None\n"
+		   "\n"
+		   "Start fetching the key's slot into this CPU's cache (evt_prefetch): a hint\n"
+		   "that changes nothing, for a key decided shortly after.")},
+	{"clear_key", t_clear_key, METH_O,
+	 PyDoc_STR("clear_key(key) -> bool\n"
+		   "\n"
+		   "Forget one key: True if it was tracked.")},
+	{"update_window", t_update_window, METH_O,
+	 PyDoc_STR("update_window(window) -> None\n"
+		   "\n"
+		   "Set the window (seconds, > 0) for every later decision of every process.")},
+	{"get_window", t_get_window, METH_NOARGS,
+	 PyDoc_STR("get_window() -> int | float\n"
+		   "\n"
+		   "The window in seconds: an int when whole.")},
+	{"clear", t_clear, METH_NOARGS,
+	 PyDoc_STR("clear() -> int\n"
+		   "\n"
+		   "Forget every key; returns how many were tracked (without the GIL).")},
+	{"get_key_count", t_get_key_count, METH_NOARGS,
+	 PyDoc_STR("get_key_count() -> int\n"
+		   "\n"
+		   "The number of keys tracked now.")},
+	{"stats", t_stats, METH_NOARGS,
+	 PyDoc_STR("stats() -> dict\n"
+		   "\n"
+		   "The throttle's totals (evt_stats_get), times in ns.")},
+	{"close", t_close, METH_NOARGS,
+	 PyDoc_STR("close() -> None\n"
+		   "\n"
+		   "Detach (evt_close); idempotent.  The throttle and its state stay.")},
 	{NULL, NULL, 0, NULL},
 };
 

@@ -34,9 +34,9 @@ def usage_example():
 
 def key_client():
     """python/tests/key_client.c: EVT_KEY_CLIENT (set by meson test), else the build
-    tree's build/python/key_client."""
+    tree's build/python/tests/key_client."""
     path = os.environ.get("EVT_KEY_CLIENT") or os.path.join(REPO, "build", "python",
-                                                            "key_client")
+                                                            "tests", "key_client")
     if not os.access(path, os.X_OK):
         raise AssertionError("C key client %s not found: build the project or set "
                              "EVT_KEY_CLIENT" % path)

@@ -154,6 +154,28 @@ class ExtensionTests(unittest.TestCase):
         self.assertTrue(os.path.isfile(path), path)
         self.assertRegex(os.path.basename(path), r"^libevthrottle\.so\.1$|^_evthrottle\.")
 
+    def test_stubs_cover_the_api(self):
+        """__init__.pyi declares, with a docstring, every public name of the package
+        and every public method of EventThrottler."""
+        import ast
+        path = os.path.join(os.path.dirname(evthrottle.__file__), "__init__.pyi")
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read())
+        declared = {n.name: n for n in tree.body
+                    if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+        for name in set(evthrottle.__all__) - {"config", "DEFAULT_WINDOW",
+                                                "PRIVATE_KEY_MAX"}:
+            with self.subTest(name=name):
+                self.assertIn(name, declared)
+                self.assertTrue(ast.get_docstring(declared[name]))
+        methods = {n.name: n for n in declared["EventThrottler"].body
+                   if isinstance(n, ast.FunctionDef)}
+        public = {m for m in dir(evthrottle.EventThrottler) if not m.startswith("_")}
+        self.assertEqual(public - set(methods), set())
+        for m in public:
+            self.assertTrue(ast.get_docstring(methods[m]), m)
+            self.assertTrue(getattr(evthrottle.EventThrottler, m).__doc__, m)
+
     def test_module_state_per_module_object(self):
         """Multi-phase init: a second module object made from the same file has its
         own state and type, and both work (no global state is shared)."""
