@@ -208,8 +208,7 @@ class CClientTests(support.NamedThrottleTest):
 
     def run_python_example(self, *args):
         example = os.path.join(support.REPO, "examples", "usage_example.py")
-        env = dict(os.environ, EVT_USAGE_EXAMPLE=support.usage_example(),
-                   EVTHROTTLE_LIBRARY=evthrottle.library_path())
+        env = dict(os.environ, EVT_USAGE_EXAMPLE=support.usage_example())
         run = subprocess.run([sys.executable, example] + list(args), capture_output=True,
                              text=True, timeout=120, env=env)
         self.assertEqual(run.returncode, 0, run.stderr)
