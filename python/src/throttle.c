@@ -121,16 +121,45 @@ static void throttle_dealloc(PyObject *self)
 	Py_DECREF(tp);
 }
 
-static PyObject *wrong_arity(const char *call, Py_ssize_t want, Py_ssize_t got)
+/* should_process's arguments by position or by name (the seed's callers may name
+ * them); *out[i] is borrowed. */
+static int bind_decision_args(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+			      PyObject *out[3])
 {
-	PyErr_Format(PyExc_TypeError, "%s takes %zd arguments (%zd given)", call, want, got);
-	return NULL;
+	static const char *const names[3] = {"timestamp", "event_id", "key"};
+	Py_ssize_t nkw = kwnames != NULL ? PyTuple_GET_SIZE(kwnames) : 0;
+	if (nargs + nkw != 3 || nargs > 3) {
+		PyErr_Format(PyExc_TypeError, "should_process(timestamp, event_id, key) takes "
+			     "3 arguments (%zd given)", nargs + nkw);
+		return -1;
+	}
+	for (int i = 0; i < 3; i++)
+		out[i] = i < nargs ? args[i] : NULL;
+	for (Py_ssize_t k = 0; k < nkw; k++) {
+		PyObject *name = PyTuple_GET_ITEM(kwnames, k);
+		int i = 0;
+		while (i < 3 && PyUnicode_CompareWithASCIIString(name, names[i]) != 0)
+			i++;
+		if (i == 3 || out[i] != NULL) {
+			PyErr_Format(PyExc_TypeError, "should_process() got %s argument %R",
+				     i == 3 ? "an unexpected keyword" : "multiple values for",
+				     name);
+			return -1;
+		}
+		out[i] = args[nargs + k];
+	}
+	return 0;
 }
 
-static PyObject *t_should_process(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+static PyObject *t_should_process(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+				  PyObject *kwnames)
 {
-	if (nargs != 3)
-		return wrong_arity("should_process(timestamp, event_id, key)", 3, nargs);
+	PyObject *a[3];
+	if (kwnames != NULL || nargs != 3) {
+		if (bind_decision_args(args, nargs, kwnames, a) < 0)
+			return NULL;
+		args = a;
+	}
 	evt_throttle *t = throttle_handle((throttle_obj *)self);
 	uint64_t ns;
 	ext_key k;
@@ -292,7 +321,8 @@ static PyObject *t_get_closed(PyObject *self, void *unused)
 }
 
 static PyMethodDef throttle_methods[] = {
-	{"should_process", (PyCFunction)(void (*)(void))t_should_process, METH_FASTCALL,
+	{"should_process", (PyCFunction)(void (*)(void))t_should_process,
+	 METH_FASTCALL | METH_KEYWORDS,
 	 PyDoc_STR("should_process(timestamp, event_id, key) -> bool\n"
 		   "\n"
 		   "True if the event of key at timestamp (seconds) is to be processed: the key has\n"

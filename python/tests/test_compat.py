@@ -57,6 +57,23 @@ class IntKeyTests(unittest.TestCase):
         self.assertEqual(self.t.get_key_count(), 0)
 
 
+class KeywordTests(unittest.TestCase):
+    def test_seed_arguments_by_name(self):
+        with EventThrottler(window=10) as t:
+            self.assertTrue(t.should_process(timestamp=1, event_id="e1", key="userA"))
+            self.assertFalse(t.should_process(5, "e2", key="userA"))
+            self.assertFalse(t.should_process(6, key="userA", event_id=None))
+            self.assertTrue(t.should_process(key="userA", timestamp=11, event_id=None))
+            for call in (lambda: t.should_process(1, "e", "k", key="k"),
+                         lambda: t.should_process(1, "e", user="k"),
+                         lambda: t.should_process(1, "e"),
+                         lambda: t.should_process(1, "e", "k", "x"),
+                         lambda: t.should_process(1, event_id="e", timestamp=2)):
+                with self.assertRaises(TypeError):
+                    call()
+            self.assertEqual(t.stats()["processed"] + t.stats()["throttled"], 4)
+
+
 class KeyLengthTests(support.NamedThrottleTest):
     def test_real_keys_fit_a_private_throttle(self):
         keys = ["session:0f8fad5b-d9cb-469f-a165-70867728950e",   # prefixed UUID
