@@ -84,8 +84,31 @@ static int exact_to_ns(ext_state *st, PyObject *v, const char *what, uint64_t *n
 	return 0;
 }
 
+static PyObject *import_attr(const char *module, const char *attr)
+{
+	PyObject *m = PyImport_ImportModule(module);
+	if (m == NULL)
+		return NULL;
+	PyObject *a = PyObject_GetAttrString(m, attr);
+	Py_DECREF(m);
+	return a;
+}
+
+/* Imported on the first timestamp that is neither int nor float: importing decimal
+ * (which fractions does) costs milliseconds, and in a subinterpreter of 3.11 prints
+ * a warning of libmpdec. */
 static int is_exact_number(ext_state *st, PyObject *v)
 {
+	if (st->fraction == NULL) {
+		st->real = import_attr("numbers", "Real");
+		st->decimal = st->real ? import_attr("decimal", "Decimal") : NULL;
+		st->fraction = st->decimal ? import_attr("fractions", "Fraction") : NULL;
+		if (st->fraction == NULL) {
+			Py_CLEAR(st->real);
+			Py_CLEAR(st->decimal);
+			return -1;
+		}
+	}
 	int r = PyObject_IsInstance(v, st->real);
 	return r != 0 ? r : PyObject_IsInstance(v, st->decimal);
 }

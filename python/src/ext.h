@@ -15,9 +15,9 @@
 typedef struct {
 	PyTypeObject *throttle_type;
 	PyObject *error_class; /* evthrottle.errors.error_class(errno) -> class */
-	PyObject *fraction;    /* fractions.Fraction, for exact seconds */
-	PyObject *real;        /* numbers.Real */
-	PyObject *decimal;     /* decimal.Decimal */
+	PyObject *fraction;    /* fractions.Fraction, for exact seconds (or NULL */
+	PyObject *real;        /* numbers.Real          until the first is seen: */
+	PyObject *decimal;     /* decimal.Decimal       convert.c imports them) */
 } ext_state;
 
 /* The C half of evthrottle.EventThrottler (which subclasses it in Python). */

@@ -109,16 +109,6 @@ static PyMethodDef mod_methods[] = {
 	{NULL, NULL, 0, NULL},
 };
 
-static PyObject *import_attr(const char *module, const char *attr)
-{
-	PyObject *m = PyImport_ImportModule(module);
-	if (m == NULL)
-		return NULL;
-	PyObject *a = PyObject_GetAttrString(m, attr);
-	Py_DECREF(m);
-	return a;
-}
-
 static int mod_exec(PyObject *m)
 {
 	ext_state *st = PyModule_GetState(m);
@@ -126,11 +116,12 @@ static int mod_exec(PyObject *m)
 	if (st->throttle_type == NULL ||
 	    PyModule_AddType(m, st->throttle_type) < 0)
 		return -1;
-	st->error_class = import_attr("evthrottle.errors", "error_class");
-	st->fraction = import_attr("fractions", "Fraction");
-	st->real = import_attr("numbers", "Real");
-	st->decimal = import_attr("decimal", "Decimal");
-	return st->error_class && st->fraction && st->real && st->decimal ? 0 : -1;
+	PyObject *errors = PyImport_ImportModule("evthrottle.errors");
+	if (errors == NULL)
+		return -1;
+	st->error_class = PyObject_GetAttrString(errors, "error_class");
+	Py_DECREF(errors);
+	return st->error_class != NULL ? 0 : -1;
 }
 
 static int mod_traverse(PyObject *m, visitproc visit, void *arg)

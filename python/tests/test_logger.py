@@ -176,6 +176,27 @@ class ExtensionTests(unittest.TestCase):
             self.assertTrue(ast.get_docstring(methods[m]), m)
             self.assertTrue(getattr(evthrottle.EventThrottler, m).__doc__, m)
 
+    def test_subinterpreter(self):
+        """The module imports and decides in a subinterpreter (per-module state),
+        silently (decimal, whose import warns there, is imported only for a Fraction
+        or Decimal timestamp)."""
+        inner = ("import os, sys, evthrottle\n"
+                 "t = evthrottle.EventThrottler(10)\n"
+                 "answers = [t.should_process(1, None, 7), t.should_process(2, None, 7)]\n"
+                 "os.write(W, repr((answers, 'decimal' in sys.modules)).encode())\n"
+                 "t.close()\n")
+        code = ("import os, _xxsubinterpreters as si, evthrottle\n"
+                "r, w = os.pipe()\n"
+                "i = si.create()\n"
+                "si.run_string(i, %r.replace('W', str(w)))\n"
+                "si.destroy(i)\n"
+                "print(os.read(r, 200).decode())\n"
+                "print(evthrottle.EventThrottler(10).should_process(1, None, 7))\n" % inner)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+        run = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                             text=True, timeout=60, env=env)
+        self.assertEqual((run.stdout, run.stderr), ("([True, False], False)\nTrue\n", ""))
+
     def test_module_state_per_module_object(self):
         """Multi-phase init: a second module object made from the same file has its
         own state and type, and both work (no global state is shared)."""
