@@ -78,7 +78,8 @@ if [ ! -f "$BUILD/build.ninja" ]; then
 	meson setup "$BUILD" >/dev/null
 fi
 say "building $BUILD"
-meson compile -C "$BUILD" evthrottle-bench evthrottle:shared_library >/dev/null
+PY_EXT=_evthrottle$(python3 -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
+meson compile -C "$BUILD" evthrottle-bench evthrottle:shared_library "${PY_EXT%.so}" >/dev/null
 BENCH=$ROOT/$BUILD/bench/evthrottle-bench
 LIBSO=$ROOT/$BUILD/lib/libevthrottle.so
 
@@ -199,8 +200,8 @@ fi
 # --- Python, per call
 if command -v python3 >/dev/null; then
 	say "bench/seed_model.py --calls $PY_CALLS"
-	PYTHONPATH=$ROOT/python EVTHROTTLE_LIBRARY=$LIBSO python3 bench/seed_model.py \
-		--keys 100000 --calls "$PY_CALLS" --repeat "$REPEAT" --capacity 262144 --csv \
+	PYTHONPATH=$ROOT/$BUILD/python:$ROOT/python python3 bench/seed_model.py \
+		--keys 100000 1 --calls "$PY_CALLS" --repeat "$REPEAT" --capacity 262144 --csv \
 		>"$OUT/python.csv"
 else
 	say "no python3: Python per-call figures skipped"

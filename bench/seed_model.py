@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """What a throttle decision costs a Python caller, per call.
 
-Four ways are timed over the same trace (uniform keys, "user:<n>" as
-evthrottle-bench makes them, the clock read once per 64 events as there):
+Four ways are timed over the same traces (uniform keys, "user:<n>" as
+evthrottle-bench makes them, the clock read once per 64 events as there; by default
+100K keys, then one hot key):
 
   seed-model      the seed's EventThrottler re-implemented in pure Python exactly as
                   its README describes it: a dict of key -> last processed timestamp
                   behind a threading.RLock (below, SeedEventThrottler);
-  py-binding      evthrottle.EventThrottler (python/evthrottle: ctypes over
-                  libevthrottle), a private throttle (evt_create(NULL, ...));
+  py-binding      evthrottle.EventThrottler (python/evthrottle: the C extension
+                  evthrottle._evthrottle over libevthrottle), a private throttle
+                  (evt_create(NULL, ...));
   py-binding-many the same throttle, each 64 events (one clock read) decided by one
                   should_process_many call (evt_should_process_batch); the time
                   includes building the (timestamp, event_id, key) tuples, and is
@@ -20,8 +22,8 @@ evthrottle-bench makes them, the clock read once per 64 events as there):
 Timestamps are seconds (float, time.monotonic()), as the seed's users pass them.
 Each is run --repeat times, interleaved; the median, min and max are reported.
 
-    PYTHONPATH=python EVTHROTTLE_LIBRARY=build-bench/lib/libevthrottle.so \\
-        python3 bench/seed_model.py [--keys 100000] [--calls 1000000] [--repeat 5] [--csv]
+    PYTHONPATH=build-bench/python:python \\
+        python3 bench/seed_model.py [--keys 100000 1] [--calls 1000000] [--repeat 5] [--csv]
 
 Standard library only.  bench/run.sh runs it.
 """
@@ -151,7 +153,8 @@ def bytes_per_key(make, trace, nkeys, many=False):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--keys", type=int, default=100000)
+    ap.add_argument("--keys", type=int, nargs="+", default=[100000, 1],
+                    help="one trace per count: uniform keys (1: a hot key)")
     ap.add_argument("--calls", type=int, default=1000000)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--window-ms", type=float, default=10.0)
@@ -177,7 +180,23 @@ def main():
         except (ImportError, OSError) as e:
             print("seed_model.py: no py-binding (%s)" % e, file=sys.stderr)
 
-    trace = make_trace(a.keys, a.calls, a.seed)
+    py = "%s.%s.%s" % sys.version_info[:3]
+    if a.csv:
+        print("impl,keys,calls,window_ns,ns_per_call,ns_min,ns_max,runs,processed_frac,"
+              "py_heap_bytes_per_key,python")
+    else:
+        print("seed_model.py: %s keys (uniform), %d calls, window %.3f ms, Python %s, "
+              "median of %d runs" % (" then ".join(map(str, a.keys)), a.calls,
+                                     window * 1e3, py, a.repeat))
+        if binding_note:
+            print("  py-binding loads %s" % binding_note)
+    for nkeys in a.keys:
+        report(a, impls, nkeys, window, py)
+
+
+def report(a, impls, nkeys, window, py):
+    """Time every impl on a trace of nkeys uniform keys; print its rows."""
+    trace = make_trace(nkeys, a.calls, a.seed)
     runs = {name: [] for name, _, _ in impls}
     frac = {}
     for _ in range(a.repeat):
@@ -188,33 +207,24 @@ def main():
             frac[name] = p
             if hasattr(t, "close"):
                 t.close()
-    mem = {name: bytes_per_key(make, trace, a.keys, run is replay_many)
+    mem = {name: bytes_per_key(make, trace, nkeys, run is replay_many)
            for name, make, run in impls if name != "py-call-floor"}
-
-    py = "%s.%s.%s" % sys.version_info[:3]
     if a.csv:
-        print("impl,keys,calls,window_ns,ns_per_call,ns_min,ns_max,runs,processed_frac,"
-              "py_heap_bytes_per_key,python")
         for name, _, _ in impls:
             v = runs[name]
             print("%s,%d,%d,%d,%.1f,%.1f,%.1f,%d,%s,%s,%s" % (
-                name, a.keys, a.calls, round(window * 1e9), statistics.median(v), min(v),
+                name, nkeys, a.calls, round(window * 1e9), statistics.median(v), min(v),
                 max(v), len(v), "%.5f" % frac[name] if name != "py-call-floor" else "",
                 "%.1f" % mem[name] if name in mem else "", py))
         return
-    print("seed_model.py: %d keys (uniform), %d calls, window %.3f ms, Python %s, "
-          "median of %d runs" % (a.keys, a.calls, window * 1e3, py, a.repeat))
-    if binding_note:
-        print("  py-binding loads %s" % binding_note)
-    print("\n%-16s %10s %10s %10s %10s %12s" % ("impl", "ns/call", "min", "max",
-                                                   "processed", "heap B/key"))
+    print("\n%d keys\n%-16s %10s %10s %10s %10s %12s" % (
+        nkeys, "impl", "ns/call", "min", "max", "processed", "heap B/key"))
     for name, _, _ in impls:
         v = runs[name]
         print("%-16s %10.1f %10.1f %10.1f %10s %12s" % (
             name, statistics.median(v), min(v), max(v),
             "%.1f%%" % (100 * frac[name]) if name != "py-call-floor" else "-",
             "%.1f" % mem[name] if name in mem else "-"))
-
 
 if __name__ == "__main__":
     main()

@@ -6,8 +6,8 @@
                                                # (e.g. one evthrottled created)
 
 Run it from a built tree (meson setup build && ninja -C build): it finds the package
-in python/, the library in build/lib (or EVTHROTTLE_LIBRARY) and the C example in
-build/examples/usage_example (or EVT_USAGE_EXAMPLE).
+in python/ and its C extension in build/python (or an installed evthrottle), and the
+C example in build/examples/usage_example (or EVT_USAGE_EXAMPLE).
 """
 import os
 import subprocess

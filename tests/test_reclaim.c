@@ -440,7 +440,9 @@ Test(reclaim, late_lagging_client_pins_the_horizon)
 
 	cr_assert_eq(evt_attach(name, 0, &b), 0);
 	int first = decide_id(b, 50000, 'x', 0, &info);
-	cr_assert(first == 1 || first == -ENOSPC, "%d", first);
+	/* Or stale: its home may hold a bound of a key forgotten after 49000. */
+	cr_assert(first == 1 || first == -ENOSPC || (first == 0 && (info & EVT_INFO_STALE)), "%d",
+	          first);
 	uint64_t before = stats(a).reclaimed;
 
 	unsigned placed = 0;

@@ -1,13 +1,15 @@
 """Settings of the evthrottle Python package, as in the seed's ``config.py``.
 
-Change them before the first :class:`~evthrottle.EventThrottler` is made (the
-``evthrottle`` logger is set up from them then), or call
-:func:`evthrottle.logger.setup_logger` yourself at any time::
+``DEFAULT_WINDOW`` is read when an :class:`~evthrottle.EventThrottler` is made
+without a window.  The ``LOG_*`` settings are what :func:`evthrottle.setup_logger`
+uses for the arguments it is not given; the package itself configures no logging
+(its logger has a NullHandler only)::
 
     import logging
-    from evthrottle import config
+    from evthrottle import config, setup_logger
     config.LOG_LEVEL = logging.DEBUG
     config.LOG_TO_FILE = True          # also logs/evthrottle.log
+    setup_logger("evthrottle")
 """
 import logging
 

@@ -14,6 +14,11 @@ replaces the handlers it added before, so it may be used to reconfigure at run t
 With at least one handler, records stop at this logger (no duplicates through the
 root logger).  With neither console nor file, it has no handler of its own and its
 records propagate to your application's logging configuration.
+
+The package itself never calls it: as the logging documentation asks of libraries,
+the ``evthrottle`` logger has only a ``NullHandler`` and its records propagate, so
+nothing is printed unless the application configures logging (``logging.basicConfig``
+or its own handlers) or calls ``setup_logger("evthrottle")``.
 """
 import logging
 import os
@@ -21,8 +26,6 @@ import os
 from . import config
 
 FORMAT = "%(asctime)s - %(name)s - %(levelname)s - %(message)s"
-
-_configured = set()  # names setup_logger() has configured
 
 
 def setup_logger(logger_name, log_level=None, log_to_console=None, log_to_file=None,
@@ -62,13 +65,5 @@ def setup_logger(logger_name, log_level=None, log_to_console=None, log_to_file=N
         handler.setFormatter(formatter)
         logger.addHandler(handler)
     logger.propagate = not handlers
-    _configured.add(logger_name)
     return logger
 
-
-def get_logger(logger_name):
-    """The logger ``logger_name``, set up from config by its first use unless
-    :func:`setup_logger` configured it already."""
-    if logger_name not in _configured:
-        return setup_logger(logger_name)
-    return logging.getLogger(logger_name)

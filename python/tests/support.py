@@ -1,5 +1,5 @@
-"""Shared by the test modules: the package on sys.path, quiet logging, unique throttle
-names that are unlinked after each test, and the paths of the C example binary."""
+"""Shared by the test modules: the package on sys.path, unique throttle names that are
+unlinked after each test, and the paths of the C binaries the tests run."""
 import contextlib
 import itertools
 import os
@@ -12,10 +12,6 @@ if PYTHON_DIR not in sys.path:
     sys.path.insert(0, PYTHON_DIR)
 
 import evthrottle  # noqa: E402
-
-# No console output from the library during the tests: with no handler of its own the
-# "evthrottle" logger propagates, so assertLogs() still sees its records.
-evthrottle.setup_logger("evthrottle", log_to_console=False, log_to_file=False)
 
 _serial = itertools.count()
 
@@ -33,6 +29,17 @@ def usage_example():
     if not os.access(path, os.X_OK):
         raise AssertionError("C example binary %s not found: build the project or set "
                              "EVT_USAGE_EXAMPLE" % path)
+    return os.path.abspath(path)
+
+
+def key_client():
+    """python/tests/key_client.c: EVT_KEY_CLIENT (set by meson test), else the build
+    tree's build/python/tests/key_client."""
+    path = os.environ.get("EVT_KEY_CLIENT") or os.path.join(REPO, "build", "python",
+                                                            "tests", "key_client")
+    if not os.access(path, os.X_OK):
+        raise AssertionError("C key client %s not found: build the project or set "
+                             "EVT_KEY_CLIENT" % path)
     return os.path.abspath(path)
 
 

@@ -104,8 +104,11 @@ class ManyTests(unittest.TestCase):
         t.should_process(1, None, "seen")
         good = [(2, None, "a"), (3, None, "b"), (4, None, "seen")]
         cases = [
-            (TypeError, None, (5, None, 42)),
+            (TypeError, None, (5, None, 4.2)),
             (TypeError, None, (5, None, None)),
+            (TypeError, None, (5, None, True)),            # bools are refused
+            (TypeError, None, (True, None, "c")),
+            (OverflowError, None, (5, None, 2**63)),       # int keys are int64
             (ValueError, None, (-1, None, "c")),
             (TypeError, None, ("5", None, "c")),
             (ValueError, None, (5, "c")),                  # not a 3-tuple

@@ -92,9 +92,9 @@ class LibraryErrorTests(support.NamedThrottleTest):
 
     def test_key_too_long(self):
         with EventThrottler(10) as t:
-            self.assertTrue(t.should_process(1, None, "k" * 32))  # key_max 32: fits
-            self.assertTrue(t.should_process(1, None, "é" * 16))   # 32 bytes of UTF-8
-            for key in ("k" * 33, "é" * 17, b"\x01" * 1024):
+            self.assertTrue(t.should_process(1, None, "k" * 96))  # key_max 96: fits
+            self.assertTrue(t.should_process(1, None, "é" * 48))   # 96 bytes of UTF-8
+            for key in ("k" * 97, "é" * 49, b"\x01" * 1024):
                 with self.subTest(key=key):
                     with self.assertRaises(EvtError) as cm:
                         t.should_process(1, None, key)
@@ -102,7 +102,7 @@ class LibraryErrorTests(support.NamedThrottleTest):
                     self.assertEqual(cm.exception.strerror,
                                      "key longer than the throttle's key_max")
             with self.assertRaises(EvtError) as cm:
-                t.clear_key("k" * 33)
+                t.clear_key("k" * 97)
             self.assertEvtError(cm, errno.EMSGSIZE)
             self.assertEqual(t.get_key_count(), 2)
         with EventThrottler(10, key_max=4) as t:
@@ -166,12 +166,19 @@ class ArgumentErrorTests(unittest.TestCase):
         self.assertEqual((s["processed"], s["throttled"], s["keys"]), (1, 0, 1))
 
     def test_bad_key_type(self):
-        for key in (123, None, 1.5, ["a"], object()):
+        for key in (None, 1.5, ["a"], ("a",), object(), True, False):
             with self.subTest(key=key):
-                with self.assertRaises(TypeError):
+                with self.assertRaisesRegex(TypeError, r"^key must be str, bytes \(or "
+                                            r"another bytes-like object\) or int, not "):
                     self.t.should_process(2, None, key)
                 with self.assertRaises(TypeError):
                     self.t.clear_key(key)
+                with self.assertRaises(TypeError):
+                    self.t.prefetch(key)
+        for key in (2**63, -2**63 - 1, 2**100):
+            with self.subTest(key=key):
+                with self.assertRaisesRegex(OverflowError, "signed 64-bit"):
+                    self.t.should_process(2, None, key)
         self.unchanged()
 
     def test_bad_window(self):
@@ -181,7 +188,7 @@ class ArgumentErrorTests(unittest.TestCase):
                     self.t.update_window(window)
                 with self.assertRaises(ValueError):
                     EventThrottler(window)
-        for window in ("10", None, b"1"):
+        for window in ("10", None, b"1", True, False):
             with self.subTest(window=window):
                 with self.assertRaises(TypeError):
                     self.t.update_window(window)
@@ -192,7 +199,7 @@ class ArgumentErrorTests(unittest.TestCase):
             with self.subTest(ts=ts):
                 with self.assertRaises(ValueError):
                     self.t.should_process(ts, None, "a")
-        for ts in ("5", None, b"5", [5]):
+        for ts in ("5", None, b"5", [5], True, False):
             with self.subTest(ts=ts):
                 with self.assertRaises(TypeError):
                     self.t.should_process(ts, None, "a")

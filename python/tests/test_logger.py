@@ -83,76 +83,139 @@ class SetupLoggerTests(unittest.TestCase):
         self.assertEqual(logger.handlers, [foreign])
         self.assertTrue(logger.propagate)  # to the application's own configuration
 
-    def test_library_logs_by_default_to_console(self):
-        """A fresh interpreter with config untouched: window changes reach stderr."""
-        code = textwrap.dedent("""
-            import evthrottle
+    def run_python(self, code):
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+        run = subprocess.run([sys.executable, "-c", textwrap.dedent(code)],
+                             capture_output=True, text=True, timeout=60, env=env)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertEqual(run.stdout, "")
+        return run.stderr
+
+    def test_library_prints_nothing_by_default(self):
+        """A fresh interpreter that configures no logging: no output at all (the
+        package's logger has a NullHandler and no handler that prints)."""
+        err = self.run_python("""
+            import logging, evthrottle
+            logger = logging.getLogger("evthrottle")
+            assert logger.propagate
+            assert [type(h) for h in logger.handlers] == [logging.NullHandler]
+            t = evthrottle.EventThrottler(10)
+            t.update_window(20)
+            t.clear()
+            logging.getLogger("other").warning("unrelated")  # Python's last resort
+        """)
+        self.assertEqual(err, "unrelated\n")
+
+    def test_records_propagate_to_the_application(self):
+        err = self.run_python("""
+            import logging, evthrottle
+            logging.basicConfig(level=logging.INFO, format="%(name)s:%(message)s")
             t = evthrottle.EventThrottler(10)
             t.update_window(20)
             t.clear()
         """)
-        env = dict(os.environ, PYTHONPATH=support.PYTHON_DIR)
+        self.assertEqual(err, "evthrottle:Window updated from 10 to 20 seconds\n"
+                              "evthrottle:Cleared all keys\n")
+
+    def test_seed_setup_logger_prints_to_console(self):
+        err = self.run_python("""
+            import evthrottle
+            evthrottle.setup_logger("evthrottle")   # config: INFO, to the console
+            t = evthrottle.EventThrottler(10)
+            t.update_window(20)
+            t.clear()
+        """)
+        self.assertRegex(err, r"^.* - evthrottle - INFO - Window updated from 10 to 20 "
+                              r"seconds\n.* - evthrottle - INFO - Cleared all keys\n$")
+
+
+class ExtensionTests(unittest.TestCase):
+    def test_suite_runs_the_built_extension(self):
+        """Under meson test, the extension is the build tree's, beside the source
+        package; and nothing uses ctypes any more."""
+        from evthrottle import _evthrottle
+        build = os.environ.get("PYTHONPATH", "").split(os.pathsep)[0]
+        if os.environ.get("EVT_KEY_CLIENT"):  # run by meson test
+            self.assertTrue(_evthrottle.__file__.startswith(
+                os.path.join(build, "evthrottle", "_evthrottle.")), _evthrottle.__file__)
+        self.assertTrue(evthrottle.__file__.startswith(support.PYTHON_DIR))
+        self.assertTrue(issubclass(evthrottle.EventThrottler, _evthrottle.Throttle))
+        self.assertFalse(os.path.exists(os.path.join(support.PYTHON_DIR, "evthrottle",
+                                                     "_lib.py")))
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+        run = subprocess.run([sys.executable, "-c", "import sys, evthrottle; "
+                              "evthrottle.EventThrottler(1).should_process(1, None, 1); "
+                              "print('ctypes' in sys.modules)"],
+                             capture_output=True, text=True, timeout=60, env=env)
+        self.assertEqual(run.stdout, "False\n", run.stderr)
+
+    def test_library_path(self):
+        path = evthrottle.library_path()
+        self.assertTrue(os.path.isfile(path), path)
+        self.assertRegex(os.path.basename(path), r"^libevthrottle\.so\.1$|^_evthrottle\.")
+
+    def test_stubs_cover_the_api(self):
+        """__init__.pyi declares, with a docstring, every public name of the package
+        and every public method of EventThrottler."""
+        import ast
+        path = os.path.join(os.path.dirname(evthrottle.__file__), "__init__.pyi")
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read())
+        declared = {n.name: n for n in tree.body
+                    if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+        for name in set(evthrottle.__all__) - {"config", "DEFAULT_WINDOW",
+                                                "PRIVATE_KEY_MAX"}:
+            with self.subTest(name=name):
+                self.assertIn(name, declared)
+                self.assertTrue(ast.get_docstring(declared[name]))
+        methods = {n.name: n for n in declared["EventThrottler"].body
+                   if isinstance(n, ast.FunctionDef)}
+        public = {m for m in dir(evthrottle.EventThrottler) if not m.startswith("_")}
+        self.assertEqual(public - set(methods), set())
+        for m in public:
+            self.assertTrue(ast.get_docstring(methods[m]), m)
+            self.assertTrue(getattr(evthrottle.EventThrottler, m).__doc__, m)
+
+    def test_subinterpreter(self):
+        """The module imports and decides in a subinterpreter (per-module state),
+        silently (decimal, whose import warns there, is imported only for a Fraction
+        or Decimal timestamp)."""
+        inner = ("import os, sys, evthrottle\n"
+                 "t = evthrottle.EventThrottler(10)\n"
+                 "answers = [t.should_process(1, None, 7), t.should_process(2, None, 7)]\n"
+                 "os.write(W, repr((answers, 'decimal' in sys.modules)).encode())\n"
+                 "t.close()\n")
+        code = ("import os, _xxsubinterpreters as si, evthrottle\n"
+                "r, w = os.pipe()\n"
+                "i = si.create()\n"
+                "si.run_string(i, %r.replace('W', str(w)))\n"
+                "si.destroy(i)\n"
+                "print(os.read(r, 200).decode())\n"
+                "print(evthrottle.EventThrottler(10).should_process(1, None, 7))\n" % inner)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
         run = subprocess.run([sys.executable, "-c", code], capture_output=True,
                              text=True, timeout=60, env=env)
-        self.assertEqual(run.returncode, 0, run.stderr)
-        self.assertEqual(run.stdout, "")
-        self.assertRegex(run.stderr, r"evthrottle - INFO - Window updated from 10 to 20 "
-                                     r"seconds\n.*evthrottle - INFO - Cleared all keys\n")
+        self.assertEqual((run.stdout, run.stderr), ("([True, False], False)\nTrue\n", ""))
 
-
-class LibraryLoadingTests(unittest.TestCase):
-    def run_python(self, code, **env_changes):
-        env = dict(os.environ, PYTHONPATH=support.PYTHON_DIR)
-        for k, v in env_changes.items():
-            if v is None:
-                env.pop(k, None)
-            else:
-                env[k] = v
-        return subprocess.run([sys.executable, "-c", code], capture_output=True,
-                              text=True, timeout=60, env=env)
-
-    def test_library_from_environment(self):
-        path = os.environ.get("EVTHROTTLE_LIBRARY")
-        if path:
-            self.assertEqual(evthrottle.library_path(), path)
-        run = self.run_python("import evthrottle; print(evthrottle.library_path())",
-                              EVTHROTTLE_LIBRARY=evthrottle.library_path())
-        self.assertEqual(run.stdout.strip(), evthrottle.library_path(), run.stderr)
-
-    def test_bad_library_path(self):
-        run = self.run_python("import evthrottle.config\n"  # imports without the library
-                              "import evthrottle; evthrottle.now()",
-                              EVTHROTTLE_LIBRARY="/nonexistent/libevthrottle.so")
-        self.assertNotEqual(run.returncode, 0)
-        self.assertIn("cannot load libevthrottle from EVTHROTTLE_LIBRARY="
-                      "/nonexistent/libevthrottle.so", run.stderr)
-
-    def test_build_tree_fallback(self):
-        """Without EVTHROTTLE_LIBRARY: the installed libevthrottle.so.1 if the dynamic
-        linker has one, else build/lib/libevthrottle.so beside the package."""
-        tree = tempfile.mkdtemp(prefix="evthrottle-tree.")
-        self.addCleanup(shutil.rmtree, tree)
-        shutil.copytree(os.path.join(support.PYTHON_DIR, "evthrottle"),
-                        os.path.join(tree, "python", "evthrottle"),
-                        ignore=shutil.ignore_patterns("__pycache__"))
-        os.makedirs(os.path.join(tree, "build", "lib"))
-        built = os.path.join(tree, "build", "lib", "libevthrottle.so")
-        os.symlink(os.path.realpath(evthrottle.library_path()), built)
-        code = textwrap.dedent("""
-            import ctypes, evthrottle
-            try:
-                ctypes.CDLL("libevthrottle.so.1")
-                installed = True
-            except OSError:
-                installed = False
-            print(installed, evthrottle.library_path(), evthrottle.now_ns() > 0)
-        """)
-        run = self.run_python(code, EVTHROTTLE_LIBRARY=None, LD_LIBRARY_PATH=None,
-                              PYTHONPATH=os.path.join(tree, "python"))
-        self.assertEqual(run.returncode, 0, run.stderr)
-        installed, path, ok = run.stdout.split()
-        self.assertEqual(path, "libevthrottle.so.1" if installed == "True" else built)
-        self.assertEqual(ok, "True")
+    def test_module_state_per_module_object(self):
+        """Multi-phase init: a second module object made from the same file has its
+        own state and type, and both work (no global state is shared)."""
+        import importlib.util
+        from evthrottle import _evthrottle
+        spec = importlib.util.spec_from_file_location("evthrottle._evthrottle",
+                                                      _evthrottle.__file__)
+        again = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(again)
+        self.assertIsNot(again, _evthrottle)
+        self.assertIsNot(again.Throttle, _evthrottle.Throttle)
+        t = again.Throttle(window=10)
+        self.assertTrue(t.should_process(1, None, "a"))
+        self.assertFalse(t.should_process(2, None, b"a"))
+        with self.assertRaises(evthrottle.EvtError):
+            t.should_process(3, None, "")
+        t.close()
+        with self.assertRaisesRegex(ValueError, "closed"):
+            t.should_process(4, None, "a")
 
 
 if __name__ == "__main__":

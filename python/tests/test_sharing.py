@@ -1,10 +1,11 @@
 """Several processes on one throttle: forked Python children (multiprocessing, fork
-start method), the C example binary, and a child that uses the C API through bare
-ctypes."""
+start method), separate Python interpreters, the C example binary, the C key client
+(python/tests/key_client.c), and a child that uses the C API through bare ctypes."""
 import multiprocessing
 import os
 import re
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -140,6 +141,42 @@ class CClientTests(support.NamedThrottleTest):
         self.assertEqual(s["throttled"], 4000 - 50 + 100)
         self.assertEqual(s["keys"], 101)
 
+    def test_two_python_processes_and_a_c_process(self):
+        """Two fresh Python interpreters and the C key client on one throttle, with
+        int, bytes and str keys: an int key is its int64 bytes from either side."""
+        name, t = self.create(window=60, tag="3p")
+        child = textwrap.dedent("""
+            import sys, evthrottle
+            keys = [int(k) if k.lstrip("-").isdigit() else k for k in sys.argv[3:]]
+            with evthrottle.EventThrottler(name=sys.argv[1]) as t:
+                print(" ".join(str(int(t.should_process(float(sys.argv[2]), None, k)))
+                               for k in keys))
+        """)
+
+        def python(ts, *keys):
+            run = subprocess.run([sys.executable, "-c", child, name, str(ts)] + list(keys),
+                                 capture_output=True, text=True, timeout=60)
+            self.assertEqual(run.returncode, 0, run.stderr)
+            return run.stdout.split()
+
+        def c(ts, *keys):
+            run = subprocess.run([support.key_client(), name, str(ts * 10**9)] + list(keys),
+                                 capture_output=True, text=True, timeout=60)
+            self.assertEqual(run.returncode, 0, run.stderr)
+            return run.stdout.split()
+
+        hex_of = lambda n: "hex:" + struct.pack("=q", n).hex()
+        self.assertEqual(python(1, "1001", "-7", "acct-1"), ["1", "1", "1"])
+        self.assertEqual(python(2, "1001", "1002", "acct-1"), ["0", "1", "0"])
+        self.assertEqual(c(3, "int:1001", "int:-7", "int:1002", "str:acct-1", "int:1003"),
+                         ["0", "0", "0", "0", "1"])
+        self.assertEqual(c(4, hex_of(1001), hex_of(1003), hex_of(1004)), ["0", "0", "1"])
+        self.assertEqual(python(5, "1003", "1004", "1005"), ["0", "0", "1"])
+        self.assertFalse(t.should_process(6, None, struct.pack("=q", 1005)))
+        self.assertEqual(t.get_key_count(), 7)  # 1001..1005, -7, acct-1
+        self.assertEqual(python(62, "1001"), ["1"])   # a window later
+        self.assertEqual(c(63, "int:1001", "int:1002"), ["0", "1"])
+
     def test_bare_ctypes_child(self):
         """A child that knows nothing of the package: ctypes on the library alone."""
         name, t = self.create(window=10, tag="raw")
@@ -171,8 +208,7 @@ class CClientTests(support.NamedThrottleTest):
 
     def run_python_example(self, *args):
         example = os.path.join(support.REPO, "examples", "usage_example.py")
-        env = dict(os.environ, EVT_USAGE_EXAMPLE=support.usage_example(),
-                   EVTHROTTLE_LIBRARY=evthrottle.library_path())
+        env = dict(os.environ, EVT_USAGE_EXAMPLE=support.usage_example())
         run = subprocess.run([sys.executable, example] + list(args), capture_output=True,
                              text=True, timeout=120, env=env)
         self.assertEqual(run.returncode, 0, run.stderr)

@@ -238,7 +238,8 @@ class SemanticsTests(unittest.TestCase):
         self.assertEqual((s["full"], s["reclaimed"]), (0, 0))
         # EVT_OPTIONS_INIT defaults
         self.assertEqual((s["capacity"], s["key_max"], s["client_max"], s["on_full"]),
-                         (131072, 32, 256, 0))
+                         (131072, evthrottle.PRIVATE_KEY_MAX, 256, 0))
+        self.assertEqual(evthrottle.PRIVATE_KEY_MAX, 96)
         self.assertEqual(s["clients"], 1)
 
     def test_options(self):

@@ -1,0 +1,116 @@
+"""evthrottle: a per-key event throttle shared by the processes of one host.
+
+Type stubs of the package (the EventThrottler methods are the C extension's)."""
+import logging
+from collections.abc import Iterable
+from decimal import Decimal
+from fractions import Fraction
+from typing import Literal, Optional, Tuple, Union
+
+from . import config as config
+
+Seconds = Union[int, float, Fraction, Decimal]
+"""Seconds, rounded to the nearest nanosecond; never bool."""
+Key = Union[str, bytes, bytearray, memoryview, int]
+"""str (UTF-8), bytes-like, or int (8 bytes: signed 64-bit, the host's byte order)."""
+Event = Tuple[Seconds, object, Key]
+"""(timestamp, event_id, key), as should_process takes them."""
+
+DEFAULT_WINDOW: int
+"""Window of a throttle made without one, in seconds (config.DEFAULT_WINDOW)."""
+PRIVATE_KEY_MAX: int
+"""key_max (bytes) of a throttle this package creates unless given: 96."""
+
+
+class EvtError(OSError):
+    """An error of libevthrottle: errno, strerror (the library's message) and, for
+    named throttles, filename (the name).  Errnos with a builtin OSError subclass
+    raise a class derived from both (FileNotFoundError for a missing throttle)."""
+    index: int
+    """should_process_many: the first event in error."""
+    answers: Optional[list[Optional[bool]]]
+    """should_process_many under on_full="error": every answer, None where no room."""
+
+
+class EventThrottler:
+    """Per-key event throttle: for each key, only the first event within the window
+    is processed.  EventThrottler(window) is a private throttle (the seed's class);
+    EventThrottler(name=N) attaches to N; create=True creates N."""
+
+    def __init__(self, window: Optional[Seconds] = None, name: Optional[str] = None, *,
+                 capacity: Optional[int] = None, key_max: Optional[int] = None,
+                 readonly: bool = False, create: bool = False,
+                 on_full: Optional[Literal["throttle", "process", "error"]] = None
+                 ) -> None:
+        """Create a private throttle, attach to a named one, or create one
+        (create=True).  window, capacity, key_max and on_full are the creator's."""
+
+    def should_process(self, timestamp: Seconds, event_id: object, key: Key) -> bool:
+        """True if the event of key at timestamp (seconds) is to be processed: the
+        key has no processed event yet, or its last one is at least a window older.
+        event_id takes no part."""
+
+    def should_process_many(self, events: Iterable[Event]) -> list[bool]:
+        """The answers of should_process on each event in turn, in one library call.
+        Bad input decides nothing; 64 events or more run without the GIL."""
+
+    def prefetch(self, key: Key) -> None:
+        """Start fetching the key's slot into this CPU's cache (evt_prefetch), for a
+        decision shortly after; changes nothing."""
+
+    def update_window(self, new_window: Seconds) -> None:
+        """Set the window (seconds, > 0) for every later decision of every process."""
+
+    def get_window(self) -> Union[int, float]:
+        """The window in seconds: an int when whole, else a float."""
+
+    def clear(self) -> int:
+        """Forget every key; returns how many were tracked."""
+
+    def clear_key(self, key: Key) -> bool:
+        """Forget one key: True if it was tracked, False if not."""
+
+    def get_key_count(self) -> int:
+        """The number of keys tracked now."""
+
+    def stats(self) -> dict[str, int]:
+        """The fields of struct evt_stats (evt_stats_get), times in nanoseconds."""
+
+    def close(self) -> None:
+        """Detach (evt_close); the throttle and its state stay.  Idempotent."""
+
+    @property
+    def name(self) -> Optional[str]:
+        """The throttle's name, or None for a private throttle."""
+
+    @property
+    def readonly(self) -> bool:
+        """Attached with readonly=True (EVT_RDONLY)."""
+
+    @property
+    def closed(self) -> bool:
+        """close() was called."""
+
+    def __enter__(self) -> "EventThrottler": ...
+    def __exit__(self, *exc: object) -> None: ...
+
+
+def now() -> float:
+    """The host's shared clock (CLOCK_MONOTONIC) in seconds: evt_now_ns() / 1e9."""
+
+def now_ns() -> int:
+    """The host's shared clock in nanoseconds: evt_now_ns()."""
+
+def unlink(name: str) -> None:
+    """Remove the named throttle (evt_unlink); FileNotFoundError if none."""
+
+def strerror(err: int) -> str:
+    """The library's message for an errno (sign ignored)."""
+
+def library_path() -> str:
+    """The file libevthrottle's code was loaded from."""
+
+def setup_logger(logger_name: str, log_level: Optional[int] = None,
+                 log_to_console: Optional[bool] = None, log_to_file: Optional[bool] = None,
+                 log_file: Optional[str] = None) -> logging.Logger:
+    """The seed's setup_logger: configure logger_name from config or the arguments."""

@@ -1,0 +1,71 @@
+/* evthrottle._evthrottle: the CPython extension over libevthrottle.  Shared by its
+ * files: the module state, argument conversions, errors and the Throttle type. */
+#ifndef EVT_PY_EXT_H
+#define EVT_PY_EXT_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "evthrottle.h"
+
+/* Per-module (so per-interpreter) state: nothing is global. */
+typedef struct {
+	PyTypeObject *throttle_type;
+	PyObject *error_class; /* evthrottle.errors.error_class(errno) -> class */
+	PyObject *fraction;    /* fractions.Fraction, for exact seconds (or NULL */
+	PyObject *real;        /* numbers.Real          until the first is seen: */
+	PyObject *decimal;     /* decimal.Decimal       convert.c imports them) */
+} ext_state;
+
+/* The C half of evthrottle.EventThrottler (which subclasses it in Python). */
+typedef struct {
+	PyObject_HEAD
+	evt_throttle *t;       /* NULL when closed (or not opened yet) */
+	evt_throttle *closing; /* closed while a call ran without the GIL: closed last */
+	int users;             /* calls running without the GIL; changed under the GIL */
+	pid_t pid;             /* the opener: a forked child never evt_close()s */
+	uint32_t key_max;
+	int readonly;
+	PyObject *name;        /* str or None */
+} throttle_obj;
+
+/* A key as the library takes it: str (UTF-8), bytes-like, or int (8 bytes). */
+typedef struct {
+	const char *p;
+	Py_ssize_t len;
+	int64_t word;     /* an int key's bytes */
+	Py_buffer view;   /* a bytes-like key other than bytes: released by key_done() */
+	int has_view;
+} ext_key;
+
+extern PyModuleDef ext_module;
+extern PyType_Spec throttle_spec;
+
+ext_state *state_of_type(PyTypeObject *tp);
+
+/* convert.c */
+int seconds_to_ns(ext_state *st, PyObject *v, const char *what, uint64_t *ns);
+/* throttle.c: a timestamp for the Throttle self (its module state if needed). */
+int timestamp_get(PyObject *self, PyObject *v, uint64_t *ns);
+int window_to_ns(ext_state *st, PyObject *v, uint64_t *ns);
+PyObject *ns_to_seconds(uint64_t ns);
+int key_get(PyObject *o, ext_key *k);
+void key_done(ext_key *k);
+int name_get(PyObject *o, const char **out);
+
+/* errors (module.c): rc is the library's negative errno; name may be NULL. */
+PyObject *evt_error(ext_state *st, int rc, PyObject *name);
+void *raise_evt(ext_state *st, int rc, PyObject *name);
+
+/* throttle.c, for batch.c */
+evt_throttle *throttle_handle(throttle_obj *s);
+void throttle_enter(throttle_obj *s);
+void throttle_leave(throttle_obj *s);
+
+/* batch.c */
+PyObject *throttle_should_process_many(PyObject *self, PyObject *events);
+
+#endif

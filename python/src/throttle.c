@@ -1,0 +1,396 @@
+/* evthrottle._evthrottle.Throttle: one libevthrottle handle.  Every call checks the
+ * handle is open; decisions keep the GIL (a few ns of C), calls that may take long
+ * (create, attach, clear, a long batch) release it.  close() while such a call runs
+ * leaves the handle to the last of them (users), so no call uses a freed handle. */
+#include "ext.h"
+
+#include <stddef.h>
+#include <unistd.h>
+
+evt_throttle *throttle_handle(throttle_obj *s)
+{
+	if (s->t == NULL)
+		PyErr_SetString(PyExc_ValueError, "operation on a closed EventThrottler");
+	return s->t;
+}
+
+static void release(throttle_obj *s, evt_throttle *t)
+{
+	/* A forked child holds a copy of its parent's handle: closing it there would
+	 * free the parent's client slot, so the child only drops it. */
+	if (getpid() == s->pid)
+		evt_close(t);
+}
+
+void throttle_enter(throttle_obj *s)
+{
+	s->users++;
+}
+
+void throttle_leave(throttle_obj *s)
+{
+	if (--s->users == 0 && s->closing != NULL) {
+		release(s, s->closing);
+		s->closing = NULL;
+	}
+}
+
+/* Seconds to ns; the module state (for Fraction, Decimal) only for other types. */
+int timestamp_get(PyObject *self, PyObject *v, uint64_t *ns)
+{
+	ext_state *st = PyFloat_CheckExact(v) || PyLong_CheckExact(v)
+				? NULL : state_of_type(Py_TYPE(self));
+	return seconds_to_ns(st, v, "timestamp", ns);
+}
+
+static int open_throttle(throttle_obj *s, const char *name, int create, int readonly,
+			 const evt_options *o)
+{
+	int rc;
+	evt_throttle *t = NULL;
+	Py_BEGIN_ALLOW_THREADS
+	rc = create ? evt_create(name, o, &t) : evt_attach(name, readonly ? EVT_RDONLY : 0, &t);
+	Py_END_ALLOW_THREADS
+	if (rc < 0)
+		return rc;
+	evt_stats stats;
+	rc = evt_stats_get(t, &stats);
+	if (rc < 0) {
+		evt_close(t);
+		return rc;
+	}
+	s->t = t;
+	s->pid = getpid();
+	s->key_max = stats.key_max;
+	s->readonly = readonly;
+	return 0;
+}
+
+/* Throttle(name=None, *, create=False, readonly=False, window=None, capacity=0,
+ *          key_max=0, on_full=0): a private throttle (no name), a named one created
+ * (create), or attached to.  Options left 0 or None are EVT_OPTIONS_INIT's. */
+static int throttle_init(PyObject *self, PyObject *args, PyObject *kw)
+{
+	static char *names[] = {"name", "create", "readonly", "window", "capacity",
+				"key_max", "on_full", NULL};
+	throttle_obj *s = (throttle_obj *)self;
+	ext_state *st = state_of_type(Py_TYPE(self));
+	PyObject *name = Py_None, *window = Py_None;
+	int create = 0, readonly = 0;
+	evt_options o = EVT_OPTIONS_INIT;
+	unsigned capacity = 0, key_max = 0, on_full = o.on_full;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "|O$ppOIII", names, &name, &create,
+					 &readonly, &window, &capacity, &key_max, &on_full))
+		return -1;
+	if (s->t != NULL || s->closing != NULL) {
+		PyErr_SetString(PyExc_RuntimeError, "the throttler is open already");
+		return -1;
+	}
+	const char *cname = NULL;
+	if (name != Py_None && name_get(name, &cname) < 0)
+		return -1;
+	create = create || cname == NULL;
+	if (create && readonly) {
+		PyErr_SetString(PyExc_ValueError,
+				"readonly=True attaches to an existing named throttle");
+		return -1;
+	}
+	if (window != Py_None && window_to_ns(st, window, &o.window_ns) < 0)
+		return -1;
+	o.capacity = capacity ? capacity : o.capacity;
+	o.key_max = key_max ? key_max : o.key_max;
+	o.on_full = on_full;
+	int rc = open_throttle(s, cname, create, readonly, &o);
+	if (rc < 0) {
+		raise_evt(st, rc, name);
+		return -1;
+	}
+	Py_INCREF(name);
+	Py_XSETREF(s->name, name);
+	return 0;
+}
+
+static void throttle_dealloc(PyObject *self)
+{
+	throttle_obj *s = (throttle_obj *)self;
+	PyTypeObject *tp = Py_TYPE(self);
+	if (s->t != NULL)
+		release(s, s->t);
+	Py_CLEAR(s->name);
+	tp->tp_free(self);
+	Py_DECREF(tp);
+}
+
+/* should_process's arguments by position or by name (the seed's callers may name
+ * them); *out[i] is borrowed. */
+static int bind_decision_args(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+			      PyObject *out[3])
+{
+	static const char *const names[3] = {"timestamp", "event_id", "key"};
+	Py_ssize_t nkw = kwnames != NULL ? PyTuple_GET_SIZE(kwnames) : 0;
+	if (nargs + nkw != 3 || nargs > 3) {
+		PyErr_Format(PyExc_TypeError, "should_process(timestamp, event_id, key) takes "
+			     "3 arguments (%zd given)", nargs + nkw);
+		return -1;
+	}
+	for (int i = 0; i < 3; i++)
+		out[i] = i < nargs ? args[i] : NULL;
+	for (Py_ssize_t k = 0; k < nkw; k++) {
+		PyObject *name = PyTuple_GET_ITEM(kwnames, k);
+		int i = 0;
+		while (i < 3 && PyUnicode_CompareWithASCIIString(name, names[i]) != 0)
+			i++;
+		if (i == 3 || out[i] != NULL) {
+			PyErr_Format(PyExc_TypeError, "should_process() got %s argument %R",
+				     i == 3 ? "an unexpected keyword" : "multiple values for",
+				     name);
+			return -1;
+		}
+		out[i] = args[nargs + k];
+	}
+	return 0;
+}
+
+static PyObject *t_should_process(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+				  PyObject *kwnames)
+{
+	PyObject *a[3];
+	if (kwnames != NULL || nargs != 3) {
+		if (bind_decision_args(args, nargs, kwnames, a) < 0)
+			return NULL;
+		args = a;
+	}
+	evt_throttle *t = throttle_handle((throttle_obj *)self);
+	uint64_t ns;
+	ext_key k;
+	if (t == NULL || timestamp_get(self, args[0], &ns) < 0 || key_get(args[2], &k) < 0)
+		return NULL;
+	int rc = evt_should_process(t, ns, NULL, k.p, (size_t)k.len);
+	key_done(&k);
+	if (rc < 0)
+		return raise_evt(state_of_type(Py_TYPE(self)), rc, NULL);
+	return PyBool_FromLong(rc);
+}
+
+static PyObject *t_prefetch(PyObject *self, PyObject *key)
+{
+	evt_throttle *t = throttle_handle((throttle_obj *)self);
+	ext_key k;
+	if (t == NULL || key_get(key, &k) < 0)
+		return NULL;
+	int rc = evt_prefetch(t, k.p, (size_t)k.len);
+	key_done(&k);
+	if (rc < 0)
+		return raise_evt(state_of_type(Py_TYPE(self)), rc, NULL);
+	Py_RETURN_NONE;
+}
+
+static PyObject *t_clear_key(PyObject *self, PyObject *key)
+{
+	throttle_obj *s = (throttle_obj *)self;
+	evt_throttle *t = throttle_handle(s);
+	ext_key k;
+	if (t == NULL || key_get(key, &k) < 0)
+		return NULL;
+	int rc = evt_clear_key(t, k.p, (size_t)k.len);
+	key_done(&k);
+	if (rc < 0)
+		return raise_evt(state_of_type(Py_TYPE(self)), rc, s->name);
+	return PyBool_FromLong(rc);
+}
+
+static PyObject *t_update_window(PyObject *self, PyObject *window)
+{
+	throttle_obj *s = (throttle_obj *)self;
+	ext_state *st = state_of_type(Py_TYPE(self));
+	evt_throttle *t = throttle_handle(s);
+	uint64_t ns;
+	if (t == NULL || window_to_ns(st, window, &ns) < 0)
+		return NULL;
+	int rc = evt_update_window(t, ns);
+	if (rc < 0)
+		return raise_evt(st, rc, s->name);
+	Py_RETURN_NONE;
+}
+
+static PyObject *t_get_window(PyObject *self, PyObject *unused)
+{
+	(void)unused;
+	evt_throttle *t = throttle_handle((throttle_obj *)self);
+	return t != NULL ? ns_to_seconds(evt_get_window(t)) : NULL;
+}
+
+static PyObject *t_clear(PyObject *self, PyObject *unused)
+{
+	(void)unused;
+	throttle_obj *s = (throttle_obj *)self;
+	evt_throttle *t = throttle_handle(s);
+	if (t == NULL)
+		return NULL;
+	int rc;
+	throttle_enter(s);
+	Py_BEGIN_ALLOW_THREADS
+	rc = evt_clear(t);
+	Py_END_ALLOW_THREADS
+	throttle_leave(s);
+	if (rc < 0)
+		return raise_evt(state_of_type(Py_TYPE(self)), rc, s->name);
+	return PyLong_FromLong(rc);
+}
+
+static PyObject *t_get_key_count(PyObject *self, PyObject *unused)
+{
+	(void)unused;
+	evt_throttle *t = throttle_handle((throttle_obj *)self);
+	return t != NULL ? PyLong_FromSize_t(evt_key_count(t)) : NULL;
+}
+
+/* The fields of struct evt_stats, in order, but for reserved. */
+#define U64_FIELD(f) {#f, offsetof(evt_stats, f), 1}
+#define U32_FIELD(f) {#f, offsetof(evt_stats, f), 0}
+static const struct stats_field {
+	const char *name;
+	size_t offset;
+	int wide;
+} stats_fields[] = {
+	U64_FIELD(window_ns), U64_FIELD(processed), U64_FIELD(throttled),
+	U64_FIELD(new_keys), U64_FIELD(reclaimed), U64_FIELD(cleared), U64_FIELD(full),
+	U64_FIELD(keys), U64_FIELD(horizon_ns), U32_FIELD(capacity), U32_FIELD(key_max),
+	U32_FIELD(clients), U32_FIELD(client_max), U32_FIELD(on_full), U32_FIELD(on_stale),
+	U64_FIELD(stale), U64_FIELD(client_idle_ns),
+};
+
+static PyObject *stats_dict(const evt_stats *stats)
+{
+	PyObject *d = PyDict_New();
+	for (size_t i = 0; d != NULL && i < sizeof stats_fields / sizeof *stats_fields; i++) {
+		const struct stats_field *f = &stats_fields[i];
+		const char *at = (const char *)stats + f->offset;
+		PyObject *v = f->wide ? PyLong_FromUnsignedLongLong(*(const uint64_t *)at)
+				      : PyLong_FromUnsignedLong(*(const uint32_t *)at);
+		if (v == NULL || PyDict_SetItemString(d, f->name, v) < 0)
+			Py_CLEAR(d);
+		Py_XDECREF(v);
+	}
+	return d;
+}
+
+static PyObject *t_stats(PyObject *self, PyObject *unused)
+{
+	(void)unused;
+	throttle_obj *s = (throttle_obj *)self;
+	evt_throttle *t = throttle_handle(s);
+	if (t == NULL)
+		return NULL;
+	evt_stats stats;
+	int rc = evt_stats_get(t, &stats);
+	if (rc < 0)
+		return raise_evt(state_of_type(Py_TYPE(self)), rc, s->name);
+	return stats_dict(&stats);
+}
+
+static PyObject *t_close(PyObject *self, PyObject *unused)
+{
+	(void)unused;
+	throttle_obj *s = (throttle_obj *)self;
+	evt_throttle *t = s->t;
+	s->t = NULL;
+	if (t != NULL && s->users > 0)
+		s->closing = t; /* closed by the last call running without the GIL */
+	else if (t != NULL)
+		release(s, t);
+	Py_RETURN_NONE;
+}
+
+static PyObject *t_get_name(PyObject *self, void *unused)
+{
+	(void)unused;
+	PyObject *name = ((throttle_obj *)self)->name;
+	return Py_NewRef(name != NULL ? name : Py_None);
+}
+
+static PyObject *t_get_readonly(PyObject *self, void *unused)
+{
+	(void)unused;
+	return PyBool_FromLong(((throttle_obj *)self)->readonly);
+}
+
+static PyObject *t_get_closed(PyObject *self, void *unused)
+{
+	(void)unused;
+	return PyBool_FromLong(((throttle_obj *)self)->t == NULL);
+}
+
+static PyMethodDef throttle_methods[] = {
+	{"should_process", (PyCFunction)(void (*)(void))t_should_process,
+	 METH_FASTCALL | METH_KEYWORDS,
+	 PyDoc_STR("should_process(timestamp, event_id, key) -> bool\n"
+		   "\n"
+		   "True if the event of key at timestamp (seconds) is to be processed: the key has\n"
+		   "no processed event yet, or its last one is at least a window older.  event_id\n"
+		   "takes no part.  Keys: str (UTF-8), bytes-like, or int (int64, host byte order).")},
+	{"should_process_many", throttle_should_process_many, METH_O,
+	 PyDoc_STR("should_process_many(events) -> list[bool]\n"
+		   "\n"
+		   "Decide an iterable of (timestamp, event_id, key) in one library call, with the\n"
+		   "answers of should_process() on each in turn.  Bad input decides nothing; 64\n"
+		   "events or more are decided without the GIL.")},
+	{"prefetch", t_prefetch, METH_O,
+	 PyDoc_STR("prefetch(key) -> None\n"
+		   "\n"
+		   "Start fetching the key's slot into this CPU's cache (evt_prefetch): a hint\n"
+		   "that changes nothing, for a key decided shortly after.")},
+	{"clear_key", t_clear_key, METH_O,
+	 PyDoc_STR("clear_key(key) -> bool\n"
+		   "\n"
+		   "Forget one key: True if it was tracked.")},
+	{"update_window", t_update_window, METH_O,
+	 PyDoc_STR("update_window(window) -> None\n"
+		   "\n"
+		   "Set the window (seconds, > 0) for every later decision of every process.")},
+	{"get_window", t_get_window, METH_NOARGS,
+	 PyDoc_STR("get_window() -> int | float\n"
+		   "\n"
+		   "The window in seconds: an int when whole.")},
+	{"clear", t_clear, METH_NOARGS,
+	 PyDoc_STR("clear() -> int\n"
+		   "\n"
+		   "Forget every key; returns how many were tracked (without the GIL).")},
+	{"get_key_count", t_get_key_count, METH_NOARGS,
+	 PyDoc_STR("get_key_count() -> int\n"
+		   "\n"
+		   "The number of keys tracked now.")},
+	{"stats", t_stats, METH_NOARGS,
+	 PyDoc_STR("stats() -> dict\n"
+		   "\n"
+		   "The throttle's totals (evt_stats_get), times in ns.")},
+	{"close", t_close, METH_NOARGS,
+	 PyDoc_STR("close() -> None\n"
+		   "\n"
+		   "Detach (evt_close); idempotent.  The throttle and its state stay.")},
+	{NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef throttle_getset[] = {
+	{"name", t_get_name, NULL, "The throttle's name, or None for a private one.", NULL},
+	{"readonly", t_get_readonly, NULL, "Attached with EVT_RDONLY.", NULL},
+	{"closed", t_get_closed, NULL, "close() was called (or the open failed).", NULL},
+	{NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyType_Slot throttle_slots[] = {
+	{Py_tp_init, throttle_init},
+	{Py_tp_new, PyType_GenericNew},
+	{Py_tp_dealloc, throttle_dealloc},
+	{Py_tp_methods, throttle_methods},
+	{Py_tp_getset, throttle_getset},
+	{Py_tp_doc, "One libevthrottle handle; see evthrottle.EventThrottler."},
+	{0, NULL},
+};
+
+PyType_Spec throttle_spec = {
+	.name = "evthrottle._evthrottle.Throttle",
+	.basicsize = sizeof(throttle_obj),
+	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+	.slots = throttle_slots,
+};
