@@ -31,7 +31,7 @@ static void summary(struct managed *m, const evt_stats *now, uint64_t t)
 	double secs = (double)(t - m->last_ns) / 1e9;
 	log_info("throttle '%s': %.0f processed/s, %.0f throttled/s, keys %llu/%u (%.1f%%), "
 	         "%llu full, %u clients",
-	         m->cfg.name, (double)(now->processed - m->last.processed) / secs,
+	         m->name, (double)(now->processed - m->last.processed) / secs,
 	         (double)(now->throttled - m->last.throttled) / secs, (unsigned long long)now->keys,
 	         now->capacity, 100.0 * (double)now->keys / now->capacity,
 	         (unsigned long long)(now->full - m->last.full), now->clients);
@@ -44,12 +44,12 @@ static void occupancy(struct managed *m, const evt_stats *st, const struct setti
 	unsigned pct = (unsigned)(100 * st->keys / st->capacity);
 	if (pct >= v->sweep_at) {
 		uint64_t n = table_sweep(&m->t->r, &m->t->me);
-		log_debug("throttle '%s': swept %llu expired keys", m->cfg.name, (unsigned long long)n);
+		log_debug("throttle '%s': swept %llu expired keys", m->name, (unsigned long long)n);
 	}
 	if (pct >= v->warn_at && !m->warned)
 		log_warning("throttle '%s': %u%% of capacity %u in use (%llu keys): new keys may "
 		            "soon meet a full table; raise capacity",
-		            m->cfg.name, pct, st->capacity, (unsigned long long)st->keys);
+		            m->name, pct, st->capacity, (unsigned long long)st->keys);
 	m->warned = pct >= v->warn_at || (m->warned && pct + 5 >= v->warn_at);
 }
 
@@ -58,7 +58,7 @@ static void round_one(struct managed *m, const struct settings *v)
 	regions_heartbeat(m);
 	unsigned reaped = clients_reap_dead(&m->t->r);
 	if (reaped > 0)
-		log_info("throttle '%s': freed %u client slot(s) of exited processes", m->cfg.name, reaped);
+		log_info("throttle '%s': freed %u client slot(s) of exited processes", m->name, reaped);
 	evt_stats st;
 	evt_stats_get(m->t, &st);
 	occupancy(m, &st, v);
@@ -74,9 +74,12 @@ static void round_one(struct managed *m, const struct settings *v)
 void housekeeping_round(struct daemon_state *s)
 {
 	struct settings v = read_settings(s);
-	size_t n = atomic_load_explicit(&s->n_managed, memory_order_acquire);
-	for (size_t i = 0; i < n; i++)
-		round_one(&s->managed[i], &v);
+	rcu_read_lock(); /* the main thread frees no entry until we are done */
+	const struct registry *r = registry_get(&s->reg);
+	for (size_t i = 0; i < r->n; i++)
+		round_one(r->m[i], &v);
+	rcu_reader_done_for_tsan(&s->reg);
+	rcu_read_unlock();
 }
 
 static void *run(void *arg)

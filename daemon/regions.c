@@ -92,6 +92,23 @@ static int apply_access(int fd, const struct throttle_config *c, char *err, size
 	return 0;
 }
 
+int regions_check(const struct throttle_config *c, char *why, size_t n)
+{
+	evt_throttle *t;
+	int rc = evt_attach(c->name, EVT_RDONLY, &t);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc == -EBADMSG || rc == -EPROTONOSUPPORT || rc == -EAGAIN) {
+		snprintf(why, n, "%s", evt_strerror(rc));
+		return 1;
+	}
+	if (rc < 0)
+		return rc;
+	rc = incompatible(t, &c->opts, why, n) != NULL;
+	evt_close(t);
+	return rc;
+}
+
 /* Attach to the locked region; refuse or replace it if it does not fit c. */
 static int attach_existing(const struct throttle_config *c, bool recreate, evt_throttle **t,
                            char *err, size_t errlen)
@@ -126,7 +143,8 @@ static int attach_existing(const struct throttle_config *c, bool recreate, evt_t
 int regions_manage(const struct throttle_config *c, bool recreate, struct managed *m, char *err,
                    size_t errlen)
 {
-	*m = (struct managed){ .cfg = *c, .lock_fd = -1 };
+	*m = (struct managed){ .lock_fd = -1 };
+	memcpy(m->name, c->name, sizeof m->name);
 	evt_throttle *t = NULL;
 	int fd = -1, rc = lock_region(c->name, &fd, err, errlen);
 	if (rc == 0)
@@ -173,10 +191,6 @@ int regions_reload(struct managed *m, const struct throttle_config *c, char *err
 		         duration_format(c->opts.window_ns, to, sizeof to));
 		evt_update_window(m->t, c->opts.window_ns);
 	}
-	/* Only what a reload may change: the housekeeping thread reads the name. */
-	m->cfg.opts.window_ns = c->opts.window_ns;
-	m->cfg.opts.mode = c->opts.mode;
-	memcpy(m->cfg.group, c->group, sizeof m->cfg.group);
 	char why[160];
 	if (incompatible(m->t, &c->opts, why, sizeof why) != NULL) {
 		snprintf(err, errlen,

@@ -7,8 +7,8 @@
 #include "config.h"
 
 struct managed {
-	struct throttle_config cfg; /* as applied (geometry fixed at creation) */
-	evt_throttle *t;            /* the daemon's read-write handle */
+	char name[EVT_NAME_MAX + 1];
+	evt_throttle *t;            /* the daemon's read-write handle; geometry in its header */
 	int lock_fd;                /* the shm object, flock()ed: one daemon per region */
 	/* the housekeeping thread's own */
 	bool warned;                /* occupancy warning given, until it drops again */
@@ -24,6 +24,11 @@ struct managed {
  */
 int regions_manage(const struct throttle_config *c, bool recreate, struct managed *m, char *err,
                    size_t errlen);
+
+/* Compare c with its existing region, if any: 1 if the region must be replaced
+ * (--recreate), with the reason in why; 0 if it fits or does not exist; a
+ * negative errno if it cannot be read. */
+int regions_check(const struct throttle_config *c, char *why, size_t n);
 
 /* Apply a reloaded configuration to a managed region: window, mode and group at
  * once; a geometry change is refused with a message in err (return 1). */

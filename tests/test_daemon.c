@@ -48,6 +48,9 @@ static void teardown(void)
 
 TestSuite(daemon, .init = setup, .fini = teardown, .timeout = 60);
 
+/* The directory spawn() starts the daemon in; NULL: the test's. */
+static const char *spawn_dir;
+
 /* Run evthrottled with args (NULL-terminated), stdout+stderr to the out file. */
 static pid_t spawn(const char *a1, const char *a2, const char *a3, const char *a4)
 {
@@ -55,7 +58,7 @@ static pid_t spawn(const char *a1, const char *a2, const char *a3, const char *a
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
 		int fd = open(out, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		if (fd < 0)
+		if (fd < 0 || (spawn_dir != NULL && chdir(spawn_dir) < 0))
 			_exit(127);
 		dup2(fd, 1);
 		dup2(fd, 2);
@@ -212,6 +215,8 @@ Test(daemon, a_second_daemon_refuses)
 	cr_expect_eq(evt_attach(name, 0, &t), -ENOENT);
 }
 
+/* Item 7: an incompatible region is refused, named by --check-config, and never
+ * stops the other throttles. */
 Test(daemon, incompatible_region_refused_unless_recreate)
 {
 	evt_options o = EVT_OPTIONS_INIT;
@@ -219,20 +224,85 @@ Test(daemon, incompatible_region_refused_unless_recreate)
 	evt_throttle *t = test_create(name, &o);
 	cr_expect_eq(decide(t, 1, "kept"), 1);
 	evt_close(t);
-	cr_expect_eq(wait_exit(spawn("-c", conf, "-f", NULL)), 1);
-	cr_expect(output_has("incompatible (capacity 64 in the region, 1024 configured)"));
+	cr_expect_eq(wait_exit(spawn("-c", conf, "--check-config", NULL)), 0);
+	char want[160];
+	snprintf(want, sizeof want, "throttle %s: the existing region needs --recreate (capacity 64 "
+	         "in the region, 1024 configured)", name);
+	cr_expect(output_has(want), "wants '%s'", want);
+	pid_t d = spawn("-c", conf, "-f", NULL);
+	EVENTUALLY(daemon_manages(name2, d), "the other throttle is managed");
+	cr_expect(output_has("error: "), "logged at error level");
+	cr_expect(output_has("incompatible (capacity 64 in the region, 1024 configured); start with --recreate"));
+	cr_expect(!daemon_manages(name, d));
 	/* Nothing changed. */
 	cr_assert_eq(evt_attach(name, 0, &t), 0);
 	cr_expect_eq(t->r.mask + 1, 64);
 	cr_expect_eq(evt_key_count(t), 1);
 	evt_close(t);
-	pid_t d = spawn("-c", conf, "-f", "--recreate");
+	stop_daemon(d);
+	d = spawn("-c", conf, "-f", "--recreate");
 	EVENTUALLY(daemon_manages(name, d), "recreated");
 	cr_assert_eq(evt_attach(name, 0, &t), 0);
 	cr_expect_eq(t->r.mask + 1, 1024);
 	cr_expect_eq(evt_key_count(t), 0);
 	evt_close(t);
 	stop_daemon(d);
+}
+
+/* With no throttle it can manage, the daemon does not start (status 1). */
+Test(daemon, nothing_to_manage_fails_the_start)
+{
+	pid_t d = start_daemon();
+	cr_expect_eq(wait_exit(spawn("-c", conf, "-f", NULL)), 1);
+	cr_expect(output_has("no throttle could be managed"));
+	stop_daemon(d);
+}
+
+/* Write a configuration of name and one more throttle, extra. */
+static void write_conf_with(const char *extra)
+{
+	FILE *f = fopen(conf, "w");
+	cr_assert_not_null(f);
+	fprintf(f,
+	        "log = { level = \"debug\"; console = true; };\n"
+	        "daemon = { housekeeping = \"1ms\"; summary = \"0s\"; };\n"
+	        "throttles = ( { name = \"%s\"; }, { name = \"%s\"; capacity = 64; } );\n",
+	        name, extra);
+	fclose(f);
+}
+
+static pid_t region_daemon(const char *n)
+{
+	evt_throttle *t;
+	if (evt_attach(n, EVT_RDONLY, &t) < 0)
+		return -1;
+	pid_t pid = (pid_t)atomic_load(&t->r.hdr->daemon_pid);
+	evt_close(t);
+	return pid;
+}
+
+/* Items 5 and 6: reloads that rename a throttle past any fixed bound; each
+ * dropped throttle is released (no heartbeat, --remove works while the daemon
+ * runs).  Under ASan this overflowed managed[] at the 64th name. */
+Test(daemon, renamed_throttles_are_released)
+{
+	pid_t d = start_daemon();
+	char prev[64], next[64];
+	snprintf(prev, sizeof prev, "%s", name2);
+	for (int i = 0; i < 70; i++) {
+		snprintf(next, sizeof next, "evtd.%d.r%d", (int)getpid(), i);
+		write_conf_with(next);
+		kill(d, SIGHUP);
+		EVENTUALLY(daemon_manages(next, d), "reload %d manages %s", i, next);
+		EVENTUALLY(region_daemon(prev) == 0, "%s released", prev);
+		cr_expect_eq(wait_exit(spawn("--remove", prev, NULL, NULL)), 0, "--remove %s", prev);
+		memcpy(prev, next, sizeof prev);
+	}
+	cr_expect(output_has("no longer configured: released"));
+	cr_expect(daemon_manages(name, d));
+	stop_daemon(d);
+	evt_unlink(prev);
+	cr_expect_eq(region_daemon(name2), -1, "%s was removed while the daemon ran", name2);
 }
 
 Test(daemon, check_config_and_bad_config)
@@ -296,4 +366,37 @@ Test(daemon, reaps_killed_clients)
 	evt_close(t);
 	stop_daemon(d);
 	cr_expect(output_has("freed 1 client slot"));
+}
+
+/* Item 8: relative paths in the file follow the file, and a relative -c still
+ * reloads after the daemon detached to /. */
+Test(daemon, relative_paths_resolved_before_detaching)
+{
+	char pidfile[64];
+	snprintf(pidfile, sizeof pidfile, "/tmp/evtd-%d.pid", (int)getpid());
+	FILE *f = fopen(conf, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "daemon = { pidfile = \"%s\"; };\nthrottles = ( { name = \"%s\"; window = \"1s\"; } );\n",
+	        pidfile + strlen("/tmp/"), name);
+	fclose(f);
+	spawn_dir = "/tmp";
+	cr_assert_eq(wait_exit(spawn("-c", conf + strlen("/tmp/"), NULL, NULL)), 0);
+	f = fopen(pidfile, "r");
+	cr_assert_not_null(f, "pidfile beside the configuration file");
+	int pid = 0;
+	cr_assert_eq(fscanf(f, "%d", &pid), 1);
+	fclose(f);
+	cr_expect(daemon_manages(name, pid));
+	f = fopen(conf, "w");
+	fprintf(f, "daemon = { pidfile = \"%s\"; };\nthrottles = ( { name = \"%s\"; window = \"3s\"; } );\n",
+	        pidfile + strlen("/tmp/"), name);
+	fclose(f);
+	kill(pid, SIGHUP);
+	evt_throttle *t;
+	cr_assert_eq(evt_attach(name, EVT_RDONLY, &t), 0);
+	EVENTUALLY(evt_get_window(t) == 3000000000ull, "reloaded from the relative -c");
+	evt_close(t);
+	kill(pid, SIGTERM);
+	EVENTUALLY(access(pidfile, F_OK) != 0, "pidfile removed on stop");
+	EVENTUALLY(kill(pid, 0) < 0, "daemon gone");
 }
