@@ -5,13 +5,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "duration.h"
 #include "handle.h"
 #include "log.h"
@@ -73,23 +73,6 @@ static const char *incompatible(const evt_throttle *t, const evt_options *o, cha
 	else
 		return NULL;
 	return why;
-}
-
-static int apply_access(int fd, const struct throttle_config *c, char *err, size_t errlen)
-{
-	if (fchmod(fd, c->opts.mode) < 0) {
-		snprintf(err, errlen, "throttle '%s': chmod %04o: %s", c->name, c->opts.mode, strerror(errno));
-		return -1;
-	}
-	if (c->group[0] == '\0')
-		return 0;
-	struct group *g = getgrnam(c->group);
-	if (g == NULL || fchown(fd, (uid_t)-1, g->gr_gid) < 0) {
-		snprintf(err, errlen, "throttle '%s': chgrp %s: %s", c->name, c->group,
-		         g == NULL ? "no such group" : strerror(errno));
-		return -1;
-	}
-	return 0;
 }
 
 int regions_check(const struct throttle_config *c, char *why, size_t n)
@@ -162,7 +145,7 @@ int regions_manage(const struct throttle_config *c, bool recreate, struct manage
 		rc = lock_region(c->name, &fd, err, errlen);
 	}
 	if (rc == 0)
-		rc = apply_access(fd, c, err, errlen);
+		rc = access_apply(fd, c, err, errlen);
 	if (rc != 0) {
 		evt_close(t);
 		if (fd >= 0)
@@ -182,7 +165,7 @@ int regions_manage(const struct throttle_config *c, bool recreate, struct manage
 
 int regions_reload(struct managed *m, const struct throttle_config *c, char *err, size_t errlen)
 {
-	if (apply_access(m->lock_fd, c, err, errlen) < 0)
+	if (access_apply(m->lock_fd, c, err, errlen) < 0)
 		return -1;
 	if (evt_get_window(m->t) != c->opts.window_ns) {
 		char from[64], to[64];

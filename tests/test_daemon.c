@@ -2,6 +2,7 @@
  * refusals.  The binary comes from $EVTHROTTLED (set by meson). */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -399,4 +400,59 @@ Test(daemon, relative_paths_resolved_before_detaching)
 	kill(pid, SIGTERM);
 	EVENTUALLY(access(pidfile, F_OK) != 0, "pidfile removed on stop");
 	EVENTUALLY(kill(pid, 0) < 0, "daemon gone");
+}
+
+/* A group other than the test's own to hand the region to: "daemon" as root,
+ * else a supplementary group of the test; "" when there is none. */
+static const char *other_group(void)
+{
+	static char buf[64];
+	gid_t groups[64];
+	int n = getgroups(64, groups);
+	struct group *g = geteuid() == 0 ? getgrnam("daemon") : NULL;
+	for (int i = 0; g == NULL && i < n; i++)
+		if (groups[i] != getegid())
+			g = getgrgid(groups[i]);
+	snprintf(buf, sizeof buf, "%s", g != NULL ? g->gr_name : "");
+	return buf;
+}
+
+static struct stat region_stat(const char *n)
+{
+	char path[128];
+	struct stat st = { 0 };
+	snprintf(path, sizeof path, "/dev/shm/evthrottle.%s", n);
+	stat(path, &st);
+	return st;
+}
+
+/* Item 9: dropping the group (or changing the mode) applies at reload, both
+ * ways, and is logged old -> new. */
+Test(daemon, access_changes_apply_both_ways)
+{
+	const char *grp = other_group();
+	char extra[128];
+	snprintf(extra, sizeof extra, "group = \"%s\";", grp);
+	write_conf("10s", 1024, grp[0] != '\0' ? extra : "");
+	pid_t d = start_daemon();
+	if (grp[0] != '\0')
+		cr_expect_eq(region_stat(name).st_gid, getgrnam(grp)->gr_gid);
+	else
+		cr_log_warn("no group to test with: only the mode is checked");
+	FILE *f = fopen(conf, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "log = { level = \"debug\"; };\n"
+	        "throttles = ( { name = \"%s\"; capacity = 1024; mode = \"0600\"; }, { name = \"%s\"; window = \"1s\"; } );\n",
+	        name, name2);
+	fclose(f);
+	kill(d, SIGHUP);
+	EVENTUALLY((region_stat(name).st_mode & 07777) == 0600, "mode applied");
+	EVENTUALLY(region_stat(name).st_gid == getegid(), "back to the daemon's group");
+	cr_expect(output_has("mode 0640 -> 0600"));
+	if (grp[0] != '\0') {
+		char want[128];
+		snprintf(want, sizeof want, "group %s -> %s", grp, getgrgid(getegid())->gr_name);
+		cr_expect(output_has(want), "wants '%s'", want);
+	}
+	stop_daemon(d);
 }
