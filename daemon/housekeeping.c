@@ -2,9 +2,12 @@
 
 #include <errno.h>
 #include <time.h>
+#include <unistd.h>
 #include <urcu.h>
 
+#include "audit.h"
 #include "clients.h"
+#include "duration.h"
 #include "handle.h"
 #include "log.h"
 
@@ -53,9 +56,33 @@ static void occupancy(struct managed *m, const evt_stats *st, const struct setti
 	m->warned = pct >= v->warn_at || (m->warned && pct + 5 >= v->warn_at);
 }
 
+/* Log the runtime changes made since the last round, with who made them. */
+static void audit(struct managed *m)
+{
+	static const char *const what[] = { "", "set the window to", "cleared every key:",
+		                            "cleared a key:" };
+	struct audit_change c;
+	audit_last(&m->t->r, &c);
+	uint64_t n = c.seq - m->change_seen;
+	m->change_seen = c.seq;
+	if (n == 0 || (n == 1 && c.pid == ((uint32_t)getpid() & 0xffffff)))
+		return; /* none, or the daemon's own (logged when it made it) */
+	char v[64] = "";
+	if (c.kind == AUDIT_WINDOW)
+		duration_format(c.value, v, sizeof v);
+	else if (c.kind == AUDIT_CLEAR)
+		snprintf(v, sizeof v, "%llu keys removed", (unsigned long long)c.value);
+	else if (c.kind == AUDIT_CLEAR_KEY)
+		snprintf(v, sizeof v, "%s", c.value ? "it was tracked" : "it was not tracked");
+	log_info("throttle '%s': runtime change: uid %u pid %u %s %s%s", m->name, c.uid, c.pid,
+	         c.kind <= AUDIT_CLEAR_KEY ? what[c.kind] : "made an unknown change", v,
+	         n > 1 ? " (the last of several since the previous round)" : "");
+}
+
 static void round_one(struct managed *m, const struct settings *v)
 {
 	regions_heartbeat(m);
+	audit(m);
 	unsigned reaped = clients_reap_dead(&m->t->r);
 	if (reaped > 0)
 		log_info("throttle '%s': freed %u client slot(s) of exited processes", m->name, reaped);

@@ -123,6 +123,33 @@ static int attach_existing(const struct throttle_config *c, bool recreate, evt_t
 	return -ENOENT;
 }
 
+/*
+ * The window rule, at start and reload: the configured window applies when it
+ * differs from the one the daemon last applied (kept in the header); otherwise
+ * a window set at run time (evthrottlectl window) stays.  Says what it kept or
+ * changed.
+ */
+static void apply_window(struct managed *m, const struct throttle_config *c)
+{
+	struct region_hdr *h = m->t->r.hdr;
+	uint64_t applied = atomic_load_explicit(&h->config_window_ns, memory_order_relaxed);
+	uint64_t now = evt_get_window(m->t), want = c->opts.window_ns;
+	char from[64], to[64];
+	if (applied == want && now != want)
+		log_info("throttle '%s': window %s kept (set at run time; the configured %s has not "
+		         "changed)", c->name, duration_format(now, from, sizeof from),
+		         duration_format(want, to, sizeof to));
+	if (applied == want || now == want) {
+		atomic_store_explicit(&h->config_window_ns, want, memory_order_relaxed);
+		return;
+	}
+	log_info("throttle '%s': window %s -> %s (configured)", c->name,
+	         duration_format(now, from, sizeof from), duration_format(want, to, sizeof to));
+	evt_update_window(m->t, want);
+	/* Only the daemon holding the region's lock writes it. */
+	atomic_store_explicit(&h->config_window_ns, want, memory_order_relaxed);
+}
+
 int regions_manage(const struct throttle_config *c, bool recreate, struct managed *m, char *err,
                    size_t errlen)
 {
@@ -154,12 +181,13 @@ int regions_manage(const struct throttle_config *c, bool recreate, struct manage
 	}
 	m->t = t;
 	m->lock_fd = fd;
-	evt_update_window(t, c->opts.window_ns);
+	m->change_seen = atomic_load_explicit(&t->r.hdr->change_seq, memory_order_relaxed);
+	apply_window(m, c);
 	regions_heartbeat(m);
 	char w[64];
 	log_info("throttle '%s': %s, window %s, %zu keys", c->name,
 	         created ? "created" : "re-attached to the existing region, state kept",
-	         duration_format(c->opts.window_ns, w, sizeof w), evt_key_count(t));
+	         duration_format(evt_get_window(t), w, sizeof w), evt_key_count(t));
 	return 0;
 }
 
@@ -167,13 +195,7 @@ int regions_reload(struct managed *m, const struct throttle_config *c, char *err
 {
 	if (access_apply(m->lock_fd, c, err, errlen) < 0)
 		return -1;
-	if (evt_get_window(m->t) != c->opts.window_ns) {
-		char from[64], to[64];
-		log_info("throttle '%s': window %s -> %s", c->name,
-		         duration_format(evt_get_window(m->t), from, sizeof from),
-		         duration_format(c->opts.window_ns, to, sizeof to));
-		evt_update_window(m->t, c->opts.window_ns);
-	}
+	apply_window(m, c);
 	char why[160];
 	if (incompatible(m->t, &c->opts, why, sizeof why) != NULL) {
 		snprintf(err, errlen,

@@ -13,6 +13,7 @@ struct managed {
 	/* the housekeeping thread's own */
 	bool warned;                /* occupancy warning given, until it drops again */
 	evt_stats last;             /* totals at the previous summary */
+	uint64_t change_seen;       /* runtime changes logged (header's change_seq) */
 	uint64_t last_ns;
 };
 

@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include "audit.h"
 #include "clients.h"
 #include "handle.h"
 
@@ -143,6 +144,7 @@ int evt_update_window(evt_throttle *t, uint64_t window_ns)
 		return -EINVAL;
 	/* Pairs with the acquire load in table_decide(). */
 	atomic_store_explicit(&t->r.hdr->window_ns, window_ns, memory_order_release);
+	audit_note(&t->r, AUDIT_WINDOW, window_ns);
 	return 0;
 }
 
@@ -157,6 +159,7 @@ int evt_clear(evt_throttle *t)
 	if (rc < 0)
 		return rc;
 	uint64_t n = table_clear(&t->r, &t->me);
+	audit_note(&t->r, AUDIT_CLEAR, n);
 	return n > INT_MAX ? INT_MAX : (int)n;
 }
 
@@ -165,7 +168,11 @@ int evt_clear_key(evt_throttle *t, const void *key, size_t key_len)
 	int rc = writable(t);
 	if (rc == 0)
 		rc = table_key_check(&t->r, key, key_len);
-	return rc < 0 ? rc : table_clear_key(&t->r, &t->me, key, (uint32_t)key_len);
+	if (rc == 0)
+		rc = table_clear_key(&t->r, &t->me, key, (uint32_t)key_len);
+	if (rc >= 0)
+		audit_note(&t->r, AUDIT_CLEAR_KEY, (uint64_t)rc);
+	return rc;
 }
 
 int evt_stats_get(const evt_throttle *t, evt_stats *out)

@@ -456,3 +456,39 @@ Test(daemon, access_changes_apply_both_ways)
 	}
 	stop_daemon(d);
 }
+
+/* Item 10: a window set at run time survives a restart until the configured
+ * window itself changes; every runtime change reaches the log with who made it. */
+Test(daemon, runtime_window_survives_a_restart_and_changes_are_logged)
+{
+	pid_t d = start_daemon();
+	evt_throttle *t;
+	cr_assert_eq(evt_attach(name, 0, &t), 0);
+	cr_assert_eq(evt_update_window(t, 5000000000ull), 0);
+	char want[160];
+	snprintf(want, sizeof want, "runtime change: uid %u pid %d set the window to 5s", (unsigned)getuid(),
+	         (int)getpid());
+	EVENTUALLY(output_has(want), "wants '%s'", want);
+	cr_expect_eq(decide(t, 1, "k"), 1);
+	cr_assert_eq(evt_clear(t), 1);
+	snprintf(want, sizeof want, "pid %d cleared every key: 1 keys removed", (int)getpid());
+	EVENTUALLY(output_has(want), "wants '%s'", want);
+	cr_assert_eq(evt_clear_key(t, "k", 1), 0);
+	snprintf(want, sizeof want, "pid %d cleared a key: it was not tracked", (int)getpid());
+	EVENTUALLY(output_has(want), "wants '%s'", want);
+	/* A reload of an unchanged window keeps the runtime one. */
+	kill(d, SIGHUP);
+	EVENTUALLY(output_has("configuration reloaded"), "reloaded");
+	cr_expect_eq(evt_get_window(t), 5000000000ull);
+	stop_daemon(d);
+	d = start_daemon();
+	cr_expect_eq(evt_get_window(t), 5000000000ull, "kept over a restart");
+	cr_expect(output_has("window 5s kept (set at run time; the configured 10s has not changed)"));
+	stop_daemon(d);
+	write_conf("2s", 1024, "");
+	d = start_daemon();
+	cr_expect_eq(evt_get_window(t), 2000000000ull, "the configured window changed");
+	cr_expect(output_has("window 5s -> 2s (configured)"));
+	stop_daemon(d);
+	evt_close(t);
+}
