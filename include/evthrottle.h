@@ -70,6 +70,10 @@ typedef struct evt_options {
 
 /* evt_attach() flags */
 #define EVT_RDONLY 0x1u /* map read-only: decisions and changes fail with -EROFS */
+/* For operators: change the window and clear keys, always, whatever the client
+ * table holds: the handle takes no client slot, and decisions on it fail with
+ * -EPERM.  Needs write permission, as a read-write handle. */
+#define EVT_ADMIN 0x2u
 
 /* Bits evt_should_process_ex() reports in *info. */
 #define EVT_INFO_NEW_KEY 0x1u   /* the key was not tracked and is now */
@@ -109,10 +113,13 @@ int evt_create(const char *name, const evt_options *o, evt_throttle **out);
 
 /*
  * Attach to an existing throttle.  flags: 0 for read-write, EVT_RDONLY for
- * read-only (needs only read permission on the object).  Every header field is
- * checked against the object's size before use.  A read-write handle takes one of
- * the region's client slots until evt_close() or process death.
- * Errors: -EINVAL (bad name or flags), -ENOENT (no such throttle), -EACCES,
+ * read-only (needs only read permission on the object), EVT_ADMIN for an
+ * operator's handle (evt_update_window(), evt_clear(), evt_clear_key() and the
+ * reading calls; no client slot, so it never fails with -EUSERS; its clears are
+ * counted in the region's totals).  Every header field is checked against the
+ * object's size before use.  A read-write handle takes one of the region's client
+ * slots until evt_close() or process death.
+ * Errors: -EINVAL (bad name or flags, or EVT_RDONLY | EVT_ADMIN), -ENOENT (no such throttle), -EACCES,
  *         -EBADMSG (not an evthrottle region, truncated or corrupt header),
  *         -EPROTONOSUPPORT (made by an incompatible major version),
  *         -EAGAIN (still being created), -EUSERS (all client slots taken),
@@ -137,7 +144,8 @@ int evt_unlink(const char *name);
  * Decide one event: 1 process, 0 throttle, or a negative errno.  event_id may be
  * NULL and takes no part in the decision.  No syscall, no lock, no allocation.
  * Errors: -EINVAL (t or key NULL, key_len 0), -EMSGSIZE (key_len > key_max),
- *         -EROFS (read-only handle), -ENOSPC (table full and on_full = error).
+ *         -EROFS (read-only handle), -EPERM (EVT_ADMIN handle),
+ *         -ENOSPC (table full and on_full = error).
  * Thread-safe; linearizable per key across all threads and processes.
  */
 int evt_should_process(evt_throttle *t, uint64_t ts_ns, const char *event_id,
@@ -166,7 +174,8 @@ typedef struct evt_event {
  * Each event's own errors go in its result (-EINVAL key NULL or key_len 0,
  * -EMSGSIZE, -ENOSPC) and do not stop the batch.
  * Returns how many events were processed (result 1), or, deciding nothing:
- * -EINVAL (t NULL, events NULL with n > 0, n > INT_MAX), -EROFS (read-only handle).
+ * -EINVAL (t NULL, events NULL with n > 0, n > INT_MAX), -EROFS (read-only handle),
+ * -EPERM (EVT_ADMIN handle).
  * Thread-safe, as evt_should_process(); each event is one linearizable decision.
  */
 int evt_should_process_batch(evt_throttle *t, evt_event *events, size_t n);
@@ -183,7 +192,7 @@ int evt_should_process_batch(evt_throttle *t, evt_event *events, size_t n);
  * write.  Prefetching too early is wasted if the line is evicted before the
  * decision; prefetching a key that is never decided costs only the call.
  * Errors: exactly those of evt_should_process() for t and the key (-EINVAL,
- *         -EMSGSIZE, -EROFS); nothing is fetched then.
+ *         -EMSGSIZE, -EROFS, -EPERM); nothing is fetched then.
  * Thread-safe.
  */
 int evt_prefetch(const evt_throttle *t, const void *key, size_t key_len);

@@ -8,17 +8,29 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include "admin.h"
 #include "audit.h"
 #include "clients.h"
 #include "handle.h"
 
-static int open_handle(struct region *r, evt_throttle **out)
+/* An admin handle decides nothing and counts its clears in the header. */
+static void make_admin(evt_throttle *t)
+{
+	t->admin = true;
+	t->decide_len_max = 0;
+	t->scratch = (struct region_client){ .wm = REGION_WM_NONE };
+	t->me = (struct table_client){ &t->scratch, t->r.client_max };
+}
+
+static int open_handle(struct region *r, bool admin, evt_throttle **out)
 {
 	evt_throttle *t = malloc(sizeof *t);
 	int rc = t == NULL ? -ENOMEM : 0;
 	if (rc == 0) {
 		*t = handle_make(r);
-		if (!r->readonly) {
+		if (admin)
+			make_admin(t);
+		else if (!r->readonly) {
 			clients_reap_dead(r);
 			rc = client_register(r, &t->me);
 		}
@@ -41,7 +53,7 @@ int evt_create(const char *name, const evt_options *o, evt_throttle **out)
 	int rc = region_create(name, o != NULL ? o : &defaults, &r);
 	if (rc < 0)
 		return rc;
-	rc = open_handle(&r, out);
+	rc = open_handle(&r, false, out);
 	if (rc < 0 && name != NULL)
 		evt_unlink(name);
 	return rc;
@@ -49,18 +61,19 @@ int evt_create(const char *name, const evt_options *o, evt_throttle **out)
 
 int evt_attach(const char *name, unsigned flags, evt_throttle **out)
 {
-	if (out == NULL || (flags & ~EVT_RDONLY) != 0)
+	if (out == NULL || (flags & ~(EVT_RDONLY | EVT_ADMIN)) != 0 ||
+	    flags == (EVT_RDONLY | EVT_ADMIN))
 		return -EINVAL;
 	struct region r;
 	int rc = region_open(name, flags & EVT_RDONLY, &r);
-	return rc < 0 ? rc : open_handle(&r, out);
+	return rc < 0 ? rc : open_handle(&r, flags & EVT_ADMIN, out);
 }
 
 void evt_close(evt_throttle *t)
 {
 	if (t == NULL)
 		return;
-	if (t->me.entry != NULL)
+	if (t->me.entry != NULL && !t->admin)
 		client_release(&t->r, &t->me);
 	region_unmap(&t->r);
 	free(t);
@@ -83,12 +96,19 @@ static int writable(const evt_throttle *t)
 	return t->r.readonly ? -EROFS : 0;
 }
 
+/* The checks of a call that decides. */
+static int decider(const evt_throttle *t)
+{
+	int rc = writable(t);
+	return rc == 0 && t->admin ? -EPERM : rc;
+}
+
 /* The checks of a decision, in one predictable branch on the hot path. */
 static inline int decide_check(const evt_throttle *t, const void *key, size_t key_len)
 {
 	if (__builtin_expect(t != NULL && key != NULL && key_len - 1 < t->decide_len_max, 1))
 		return 0;
-	int rc = writable(t);
+	int rc = decider(t);
 	return rc < 0 ? rc : table_key_check(&t->r, key, key_len);
 }
 
@@ -127,7 +147,7 @@ int evt_prefetch(const evt_throttle *t, const void *key, size_t key_len)
 
 int evt_should_process_batch(evt_throttle *t, evt_event *events, size_t n)
 {
-	int rc = writable(t);
+	int rc = decider(t);
 	if (rc < 0)
 		return rc;
 	if ((events == NULL && n > 0) || n > INT_MAX)
@@ -159,6 +179,8 @@ int evt_clear(evt_throttle *t)
 	if (rc < 0)
 		return rc;
 	uint64_t n = table_clear(&t->r, &t->me);
+	if (t->admin)
+		admin_count_cleared(&t->r, n);
 	audit_note(&t->r, AUDIT_CLEAR, n);
 	return n > INT_MAX ? INT_MAX : (int)n;
 }
@@ -170,6 +192,8 @@ int evt_clear_key(evt_throttle *t, const void *key, size_t key_len)
 		rc = table_key_check(&t->r, key, key_len);
 	if (rc == 0)
 		rc = table_clear_key(&t->r, &t->me, key, (uint32_t)key_len);
+	if (rc > 0 && t->admin)
+		admin_count_cleared(&t->r, (uint64_t)rc);
 	if (rc >= 0)
 		audit_note(&t->r, AUDIT_CLEAR_KEY, (uint64_t)rc);
 	return rc;
@@ -182,6 +206,7 @@ int evt_stats_get(const evt_throttle *t, evt_stats *out)
 	uint64_t c[CTR_COUNT];
 	uint32_t live;
 	clients_totals(&t->r, c, &live);
+	admin_add_totals(&t->r, c);
 	uint64_t gone = c[CTR_RECLAIMED] + c[CTR_CLEARED];
 	const struct region_hdr *h = t->r.hdr;
 	*out = (evt_stats){

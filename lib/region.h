@@ -74,7 +74,8 @@ struct region_hdr {
 	_Atomic uint64_t change_seq;   /* +1 per change, stored last (release) */
 	_Atomic uint64_t change_who;   /* uid << 32 | kind << 24 | pid */
 	_Atomic uint64_t change_value; /* the window set, or keys cleared */
-	uint8_t reserved3[16];
+	_Atomic uint64_t admin_cleared; /* keys cleared by admin handles (no client entry) */
+	uint8_t reserved3[8];
 };
 
 /* One per read-write handle; only that handle's process writes it (except the
@@ -159,6 +160,7 @@ _Static_assert(offsetof(struct region_hdr, config_window_ns) == 208, "layout");
 _Static_assert(offsetof(struct region_hdr, change_seq) == 216, "layout");
 _Static_assert(offsetof(struct region_hdr, change_who) == 224, "layout");
 _Static_assert(offsetof(struct region_hdr, change_value) == 232, "layout");
+_Static_assert(offsetof(struct region_hdr, admin_cleared) == 240, "layout");
 _Static_assert(sizeof(struct region_client) == 128, "client is two cache lines");
 _Static_assert(offsetof(struct region_client, owner) == 0, "layout");
 _Static_assert(offsetof(struct region_client, wm) == 16, "layout");

@@ -128,7 +128,8 @@ Test(layout, region_hdr_fields)
 	EXPECT_FIELD(H, change_seq, 216, 8);
 	EXPECT_FIELD(H, change_who, 224, 8);
 	EXPECT_FIELD(H, change_value, 232, 8);
-	EXPECT_FIELD(H, reserved3, 240, 16);
+	EXPECT_FIELD(H, admin_cleared, 240, 8);
+	EXPECT_FIELD(H, reserved3, 248, 8);
 }
 
 Test(layout, region_client_fields)

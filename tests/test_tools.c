@@ -344,6 +344,30 @@ Test(tools, ctl_clear_all)
 	evt_close(t);
 }
 
+/* Issue #16 item 12: with every client slot taken, the operator still acts. */
+Test(tools, ctl_works_with_every_client_slot_taken)
+{
+	evt_options o = EVT_OPTIONS_INIT;
+	o.capacity = 1024;
+	o.client_max = 1;
+	const char *n = new_name();
+	evt_throttle *t = test_create(n, &o), *u;
+	cr_assert_eq(evt_attach(n, 0, &u), -EUSERS, "the creator holds the only slot");
+	decide_at(t, SEC, "a", 1);
+	decide_at(t, SEC, "b", 1);
+	EXPECT_RUN(CTL("-n", n, "window", "5s"), 0, out, "10s -> 5s");
+	cr_assert_eq(evt_get_window(t), 5 * SEC);
+	EXPECT_RUN(CTL("-n", n, "clear", "a"), 0, out, "a: cleared");
+	EXPECT_RUN(CTL("-n", n, "clear"), 0, out, "(1 were tracked)");
+	evt_stats st;
+	cr_assert_eq(evt_stats_get(t, &st), 0);
+	cr_expect_eq(st.cleared, 2, "the operator's clears are counted");
+	cr_expect_eq(st.keys, 0);
+	cr_expect_eq(st.clients, 1, "no slot taken by the operator");
+	EXPECT_RUN(INSPECT("-n", n, "check"), 0, out, "");
+	evt_close(t);
+}
+
 Test(tools, ctl_clear_keys)
 {
 	const char *n;
@@ -405,6 +429,21 @@ Test(tools, ctl_status)
 	cr_assert_not_null(strstr(line_with(r.out, "full"), "0 (policy: throttle)"));
 	cr_assert_not_null(strstr(line_with(r.out, "daemon"), "none"));
 	EXPECT_USAGE(CTL("-n", n, "status", "extra"), "no argument");
+	evt_close(t);
+}
+
+/* Item 12: the daemon's own client slot is shown as such. */
+Test(tools, ctl_status_shows_the_daemons_slot)
+{
+	const char *n;
+	evt_throttle *t = fresh(&n);
+	struct run r = CTL("-n", n, "status");
+	cr_assert_null(strstr(line_with(r.out, "clients"), "evthrottled"), "%s", r.out);
+	/* This process holds a slot: let it pass for the daemon. */
+	atomic_store(&t->r.hdr->daemon_pid, (uint64_t)getpid());
+	r = CTL("-n", n, "status");
+	cr_assert_not_null(strstr(line_with(r.out, "clients"), "1 / 256 (one is evthrottled's own)"),
+	                   "%s", r.out);
 	evt_close(t);
 }
 

@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "clients.h"
 #include "duration.h"
 #include "handle.h"
 #include "json.h"
@@ -30,6 +31,18 @@ static void scan(const evt_throttle *t, struct snapshot *s)
 	s->scanned = true;
 }
 
+/* Whether process pid holds a live client entry. */
+static bool holds_slot(const struct region *r, uint64_t pid)
+{
+	uint32_t n = atomic_load_explicit(&r->hdr->client_hwm, memory_order_acquire);
+	for (uint32_t i = 0; pid != 0 && i < n && i < r->client_max; i++) {
+		uint64_t o = atomic_load_explicit(&region_client(r, i)->owner, memory_order_relaxed);
+		if (CLIENT_STATE(o) == CLIENT_LIVE && (uint64_t)CLIENT_PID(o) == pid)
+			return true;
+	}
+	return false;
+}
+
 void snapshot_take(const evt_throttle *t, bool scan_table, struct snapshot *s)
 {
 	const struct region_hdr *h = t->r.hdr;
@@ -39,6 +52,7 @@ void snapshot_take(const evt_throttle *t, bool scan_table, struct snapshot *s)
 	s->daemon_pid = atomic_load_explicit(&h->daemon_pid, memory_order_relaxed);
 	s->heartbeat_ns = atomic_load_explicit(&h->daemon_heartbeat_ns, memory_order_relaxed);
 	s->daemon_alive = pid_alive((int64_t)s->daemon_pid);
+	s->daemon_slot = holds_slot(&t->r, s->daemon_pid);
 	if (scan_table)
 		scan(t, s);
 }
@@ -96,7 +110,8 @@ void stats_summary(FILE *f, const char *name, const struct snapshot *s)
 	fprintf(f, "  %-16s %s\n", "window", duration_format(st->window_ns, w, sizeof w));
 	fprintf(f, "  %-16s %llu / %u (%.1f%%)\n", "keys", (unsigned long long)st->keys,
 	        st->capacity, occupancy_pct(st));
-	fprintf(f, "  %-16s %u / %u\n", "clients", st->clients, st->client_max);
+	fprintf(f, "  %-16s %u / %u%s\n", "clients", st->clients, st->client_max,
+	        s->daemon_slot ? " (one is evthrottled's own)" : "");
 	fprintf(f, "  %-16s %llu\n", "processed", (unsigned long long)st->processed);
 	fprintf(f, "  %-16s %llu\n", "throttled", (unsigned long long)st->throttled);
 	fprintf(f, "  %-16s %llu (policy: %s)\n", "full", (unsigned long long)st->full,

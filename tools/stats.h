@@ -19,6 +19,7 @@ struct snapshot {
 	uint64_t probe[PROBE_BUCKETS];
 	uint64_t daemon_pid, heartbeat_ns;
 	bool daemon_alive;
+	bool daemon_slot;              /* the daemon holds one of the clients */
 };
 
 /* Read the counters and the header; with scan, also walk every slot (consistent
