@@ -25,19 +25,21 @@
 
 struct args {
 	const char *config, *remove, *pidfile;
-	bool foreground, check, recreate;
+	bool foreground, check, recreate, force;
 };
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-	        "usage: " PROG " -c FILE [-f|--foreground] [--check-config] [--recreate] [--pidfile FILE]\n"
-	        "       " PROG " --remove NAME\n"
+	        "usage: " PROG " -c FILE [-f|--foreground] [--check-config] [--recreate [--force]]\n"
+	        "                   [--pidfile FILE]\n"
+	        "       " PROG " --remove NAME [--force]\n"
 	        "\n"
 	        "  -c, --config FILE   the configuration (libconfig; see evthrottled(8))\n"
 	        "  -f, --foreground    stay in the foreground (systemd, terminals); default detaches\n"
 	        "      --check-config  check FILE, print what would be created, exit 0 or 1\n"
 	        "      --recreate      replace an existing region whose geometry does not match\n"
+	        "      --force         with --recreate or --remove: even while clients are attached\n"
 	        "      --pidfile FILE  write the pid here (default: daemon.pidfile when detaching)\n"
 	        "      --remove NAME   delete throttle NAME's region (no daemon may manage it)\n"
 	        "  -h, --help          this help;  --version  the version\n"
@@ -46,12 +48,13 @@ static void usage(FILE *out)
 
 static int parse_args(int argc, char **argv, struct args *a)
 {
-	enum { CHECK = 256, RECREATE, PIDFILE, REMOVE, VERSION };
+	enum { CHECK = 256, RECREATE, PIDFILE, REMOVE, VERSION, FORCE };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' }, { "foreground", no_argument, NULL, 'f' },
 		{ "check-config", no_argument, NULL, CHECK }, { "recreate", no_argument, NULL, RECREATE },
 		{ "pidfile", required_argument, NULL, PIDFILE }, { "remove", required_argument, NULL, REMOVE },
 		{ "help", no_argument, NULL, 'h' },         { "version", no_argument, NULL, VERSION },
+		{ "force", no_argument, NULL, FORCE },
 		{ NULL, 0, NULL, 0 },
 	};
 	*a = (struct args){ 0 };
@@ -61,6 +64,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case 'f': a->foreground = true; break;
 		case CHECK: a->check = true; break;
 		case RECREATE: a->recreate = true; break;
+		case FORCE: a->force = true; break;
 		case PIDFILE: a->pidfile = optarg; break;
 		case REMOVE: a->remove = optarg; break;
 		case 'h': usage(stdout); exit(0);
@@ -74,6 +78,10 @@ static int parse_args(int argc, char **argv, struct args *a)
 	}
 	if ((a->remove == NULL) == (a->config == NULL)) {
 		fprintf(stderr, PROG ": give -c FILE (or --remove NAME)\n");
+		return -1;
+	}
+	if (a->force && !a->recreate && a->remove == NULL) {
+		fprintf(stderr, PROG ": --force goes with --recreate or --remove\n");
 		return -1;
 	}
 	return 0;
@@ -150,7 +158,7 @@ static int write_pidfile(const char *path)
 
 /* Take charge of throttle c and publish it.  0, or a negative errno with the
  * reason logged. */
-static int manage_one(struct daemon_state *s, const struct throttle_config *c, bool recreate)
+static int manage_one(struct daemon_state *s, const struct throttle_config *c, unsigned how)
 {
 	char err[512];
 	struct managed *m = malloc(sizeof *m);
@@ -158,7 +166,7 @@ static int manage_one(struct daemon_state *s, const struct throttle_config *c, b
 		log_error("throttle '%s': out of memory", c->name);
 		return -ENOMEM;
 	}
-	int rc = regions_manage(c, recreate, m, err, sizeof err);
+	int rc = regions_manage(c, how, m, err, sizeof err);
 	if (rc < 0) {
 		log_error("%s", err);
 		free(m);
@@ -175,11 +183,11 @@ static int manage_one(struct daemon_state *s, const struct throttle_config *c, b
 
 /* Every configured throttle that can be managed is: one refused never stops the
  * others.  Returns how many are managed. */
-static size_t manage_all(struct daemon_state *s, const struct daemon_config *c, bool recreate)
+static size_t manage_all(struct daemon_state *s, const struct daemon_config *c, unsigned how)
 {
 	size_t ok = 0;
 	for (size_t i = 0; i < c->n; i++)
-		ok += manage_one(s, &c->throttles[i], recreate) == 0;
+		ok += manage_one(s, &c->throttles[i], how) == 0;
 	return ok;
 }
 
@@ -219,7 +227,7 @@ static void apply_reload(struct daemon_state *s, struct daemon_config *next)
 		struct throttle_config *c = &next->throttles[i];
 		struct managed *m = registry_find(&s->reg, c->name);
 		if (m == NULL) {
-			manage_one(s, c, false);
+			manage_one(s, c, 0);
 			continue;
 		}
 		int rc = regions_reload(m, c, err, sizeof err);
@@ -322,7 +330,8 @@ static int run(const struct args *a, struct daemon_config *cfg)
 	int rc = 1;
 	if (registry_init(&s.reg) < 0) {
 		log_error("out of memory");
-	} else if (manage_all(&s, cfg, a->recreate) == 0) {
+	} else if (manage_all(&s, cfg, (a->recreate ? REGIONS_RECREATE : 0) |
+	                                   (a->force ? REGIONS_FORCE : 0)) == 0) {
 		log_error("no throttle could be managed: not starting");
 	} else if (pidfile[0] == '\0' || write_pidfile(pidfile) == 0) {
 		ready(&ready_fd, 0);
@@ -369,7 +378,7 @@ int main(int argc, char **argv)
 		return 1;
 	char err[8192];
 	if (a.remove != NULL) {
-		if (regions_remove(a.remove, err, sizeof err) < 0) {
+		if (regions_remove(a.remove, a.force, err, sizeof err) < 0) {
 			fprintf(stderr, PROG ": %s\n", err);
 			return 1;
 		}

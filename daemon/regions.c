@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "access.h"
+#include "clients.h"
 #include "duration.h"
 #include "handle.h"
 #include "log.h"
@@ -36,21 +37,22 @@ static pid_t owner_pid(const char *name)
 	return pid;
 }
 
-/* Open and flock the object.  0, -ENOENT (no such region) or -1 with err. */
+/* Open and flock the object.  0, -ENOENT (no such region, err untouched), or a
+ * negative errno with err. */
 static int lock_region(const char *name, int *fd_out, char *err, size_t errlen)
 {
 	int fd = open_path(name, O_RDWR);
 	if (fd < 0) {
-		if (errno == ENOENT)
-			return -ENOENT;
-		snprintf(err, errlen, "throttle '%s': %s", name, evt_strerror(-errno));
-		return -1;
+		int rc = -errno;
+		if (rc != -ENOENT)
+			snprintf(err, errlen, "throttle '%s': %s", name, evt_strerror(rc));
+		return rc;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		snprintf(err, errlen, "throttle '%s' is already managed by another evthrottled (pid %d)",
 		         name, (int)owner_pid(name));
 		close(fd);
-		return -1;
+		return -EBUSY;
 	}
 	*fd_out = fd;
 	return 0;
@@ -92,8 +94,44 @@ int regions_check(const struct throttle_config *c, char *why, size_t n)
 	return rc;
 }
 
-/* Attach to the locked region; refuse or replace it if it does not fit c. */
-static int attach_existing(const struct throttle_config *c, bool recreate, evt_throttle **t,
+/* Live clients of the region, once those of dead processes are freed; 0 when
+ * its client table cannot be read (a region of another version). */
+static unsigned attached_clients(const char *name)
+{
+	evt_throttle *t;
+	evt_stats st = { 0 };
+	if (evt_attach(name, EVT_ADMIN, &t) < 0)
+		return 0;
+	clients_reap_dead(&t->r);
+	evt_stats_get(t, &st);
+	evt_close(t);
+	return st.clients;
+}
+
+/* Whether the region may be unlinked: not while clients are attached (they would
+ * go on deciding on the unlinked region, unseen), unless forced.  0 or -EBUSY
+ * with err; what is done is logged. */
+static int may_unlink(const char *name, const char *what, bool force, char *err, size_t errlen)
+{
+	unsigned n = attached_clients(name);
+	if (n == 0)
+		return 0;
+	if (!force) {
+		snprintf(err, errlen,
+		         "throttle '%s': %u client(s) attached; %s would leave them deciding on the "
+		         "old, unlinked region: stop them first, or add --force",
+		         name, n, what);
+		return -EBUSY;
+	}
+	log_warning("throttle '%s': %s with %u client(s) attached (--force): they keep the old "
+	            "region until they attach again (evt_is_current() returns 0 for them)",
+	            name, what, n);
+	return 0;
+}
+
+/* Attach to the locked region; refuse or replace it if it does not fit c.  0,
+ * -ENOENT when it was unlinked for recreating, or a negative errno with err. */
+static int attach_existing(const struct throttle_config *c, unsigned how, evt_throttle **t,
                            char *err, size_t errlen)
 {
 	char why[160];
@@ -109,15 +147,18 @@ static int attach_existing(const struct throttle_config *c, bool recreate, evt_t
 		return 0;
 	if (rc != -EBADMSG && rc != -EPROTONOSUPPORT && rc != -EAGAIN) {
 		snprintf(err, errlen, "throttle '%s': %s", c->name, why);
-		return -1;
+		return rc;
 	}
-	if (!recreate) {
+	if (!(how & REGIONS_RECREATE)) {
 		snprintf(err, errlen,
 		         "throttle '%s': the existing region /dev/shm/evthrottle.%s is incompatible (%s); "
 		         "start with --recreate to replace it (its state is lost)",
 		         c->name, c->name, why);
-		return -1;
+		return rc;
 	}
+	rc = may_unlink(c->name, "--recreate", how & REGIONS_FORCE, err, errlen);
+	if (rc < 0)
+		return rc;
 	log_warning("throttle '%s': replacing the incompatible region (%s)", c->name, why);
 	evt_unlink(c->name);
 	return -ENOENT;
@@ -150,7 +191,7 @@ static void apply_window(struct managed *m, const struct throttle_config *c)
 	atomic_store_explicit(&h->config_window_ns, want, memory_order_relaxed);
 }
 
-int regions_manage(const struct throttle_config *c, bool recreate, struct managed *m, char *err,
+int regions_manage(const struct throttle_config *c, unsigned how, struct managed *m, char *err,
                    size_t errlen)
 {
 	*m = (struct managed){ .lock_fd = -1 };
@@ -158,7 +199,7 @@ int regions_manage(const struct throttle_config *c, bool recreate, struct manage
 	evt_throttle *t = NULL;
 	int fd = -1, rc = lock_region(c->name, &fd, err, errlen);
 	if (rc == 0)
-		rc = attach_existing(c, recreate, &t, err, errlen);
+		rc = attach_existing(c, how, &t, err, errlen);
 	bool created = rc == -ENOENT;
 	if (created) {
 		if (fd >= 0)
@@ -167,7 +208,7 @@ int regions_manage(const struct throttle_config *c, bool recreate, struct manage
 		rc = evt_create(c->name, &c->opts, &t);
 		if (rc < 0) {
 			snprintf(err, errlen, "throttle '%s': cannot create: %s", c->name, evt_strerror(rc));
-			return -1;
+			return rc;
 		}
 		rc = lock_region(c->name, &fd, err, errlen);
 	}
@@ -177,7 +218,7 @@ int regions_manage(const struct throttle_config *c, bool recreate, struct manage
 		evt_close(t);
 		if (fd >= 0)
 			close(fd);
-		return -1;
+		return rc;
 	}
 	m->t = t;
 	m->lock_fd = fd;
@@ -225,20 +266,16 @@ void regions_release(struct managed *m)
 	m->lock_fd = -1;
 }
 
-int regions_remove(const char *name, char *err, size_t errlen)
+int regions_remove(const char *name, bool force, char *err, size_t errlen)
 {
 	int fd = -1, rc = lock_region(name, &fd, err, errlen);
-	if (rc == -ENOENT) {
+	if (rc == -ENOENT)
 		snprintf(err, errlen, "throttle '%s': %s", name, evt_strerror(-ENOENT));
-		return -1;
-	}
 	if (rc < 0)
-		return -1;
-	rc = evt_unlink(name);
-	close(fd);
-	if (rc < 0) {
+		return rc;
+	rc = may_unlink(name, "--remove", force, err, errlen);
+	if (rc == 0 && (rc = evt_unlink(name)) < 0)
 		snprintf(err, errlen, "throttle '%s': cannot remove: %s", name, evt_strerror(rc));
-		return -1;
-	}
-	return 0;
+	close(fd);
+	return rc;
 }

@@ -17,13 +17,18 @@ struct managed {
 	uint64_t last_ns;
 };
 
+/* How regions_manage() treats an incompatible region. */
+#define REGIONS_RECREATE 0x1u /* replace it (its state is lost) */
+#define REGIONS_FORCE 0x2u    /* even while clients are attached to it */
+
 /*
  * Take charge of throttle c: attach to its region if one exists and is compatible
- * (keeping all its state), else create it; refuse (or, with recreate, replace) an
- * incompatible one.  Applies window, mode and group.  On error returns -1 with the
- * reason in err.
+ * (keeping all its state), else create it; refuse (or, with REGIONS_RECREATE,
+ * replace) an incompatible one; a region with clients attached is replaced only
+ * with REGIONS_FORCE.  Applies window, mode and group.  0, or a negative errno
+ * with the reason in err.
  */
-int regions_manage(const struct throttle_config *c, bool recreate, struct managed *m, char *err,
+int regions_manage(const struct throttle_config *c, unsigned how, struct managed *m, char *err,
                    size_t errlen);
 
 /* Compare c with its existing region, if any: 1 if the region must be replaced
@@ -38,8 +43,10 @@ int regions_reload(struct managed *m, const struct throttle_config *c, char *err
 /* Stop managing: the region and its state stay for the clients. */
 void regions_release(struct managed *m);
 
-/* evthrottled --remove NAME: delete a region no daemon manages. */
-int regions_remove(const char *name, char *err, size_t errlen);
+/* evthrottled --remove NAME: delete a region no daemon manages, and with no
+ * client attached unless force.  0, or a negative errno with the reason in err
+ * (-EBUSY: managed, or clients attached). */
+int regions_remove(const char *name, bool force, char *err, size_t errlen);
 
 /* Stamp the daemon's pid and a heartbeat into the region's header. */
 void regions_heartbeat(struct managed *m);

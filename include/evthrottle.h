@@ -135,6 +135,16 @@ int evt_attach(const char *name, unsigned flags, evt_throttle **out);
 void evt_close(evt_throttle *t);
 
 /*
+ * Whether t's name still refers to the region t maps: 1 if so, 0 if the region
+ * was removed (evthrottled --remove) or replaced (--recreate) since t attached;
+ * t then decides alone on the old region, and should be closed and attached
+ * again.  Opens the name (one open, one read, no lock); not for the decision path.
+ * Errors: -EINVAL (t NULL or an anonymous throttle), -EACCES, -EMFILE.
+ * Thread-safe.
+ */
+int evt_is_current(const evt_throttle *t);
+
+/*
  * Remove the named region (other processes keep their mappings until they close).
  * Errors: -EINVAL, -ENOENT, -EACCES.  Thread-safe.
  */

@@ -5,7 +5,11 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "admin.h"
@@ -22,12 +26,13 @@ static void make_admin(evt_throttle *t)
 	t->me = (struct table_client){ &t->scratch, t->r.client_max };
 }
 
-static int open_handle(struct region *r, bool admin, evt_throttle **out)
+static int open_handle(const char *name, struct region *r, bool admin, evt_throttle **out)
 {
 	evt_throttle *t = malloc(sizeof *t);
 	int rc = t == NULL ? -ENOMEM : 0;
 	if (rc == 0) {
 		*t = handle_make(r);
+		snprintf(t->name, sizeof t->name, "%s", name != NULL ? name : "");
 		if (admin)
 			make_admin(t);
 		else if (!r->readonly) {
@@ -53,7 +58,7 @@ int evt_create(const char *name, const evt_options *o, evt_throttle **out)
 	int rc = region_create(name, o != NULL ? o : &defaults, &r);
 	if (rc < 0)
 		return rc;
-	rc = open_handle(&r, false, out);
+	rc = open_handle(name, &r, false, out);
 	if (rc < 0 && name != NULL)
 		evt_unlink(name);
 	return rc;
@@ -66,7 +71,7 @@ int evt_attach(const char *name, unsigned flags, evt_throttle **out)
 		return -EINVAL;
 	struct region r;
 	int rc = region_open(name, flags & EVT_RDONLY, &r);
-	return rc < 0 ? rc : open_handle(&r, flags & EVT_ADMIN, out);
+	return rc < 0 ? rc : open_handle(name, &r, flags & EVT_ADMIN, out);
 }
 
 void evt_close(evt_throttle *t)
@@ -86,6 +91,29 @@ int evt_unlink(const char *name)
 	if (rc < 0)
 		return rc;
 	return shm_unlink(path) < 0 ? -errno : 0;
+}
+
+int evt_is_current(const evt_throttle *t)
+{
+	char path[EVT_NAME_MAX + 32];
+	if (t == NULL || t->name[0] == '\0' || region_name_path(t->name, path, sizeof path) < 0)
+		return -EINVAL;
+	int fd = shm_open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, 0);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	/* The seed and the creation time, written once before the region was
+	 * published, tell one region from its replacement. */
+	struct stat st;
+	struct region_hdr h;
+	ssize_t n = 0;
+	int rc = fstat(fd, &st) < 0 ? -errno : 0;
+	if (rc == 0 && S_ISREG(st.st_mode) && (n = pread(fd, &h, sizeof h, 0)) < 0)
+		rc = -errno;
+	close(fd);
+	if (rc < 0)
+		return rc;
+	return n == (ssize_t)sizeof h && h.hash_seed == t->r.hdr->hash_seed &&
+	       h.created_unix_ns == t->r.hdr->created_unix_ns;
 }
 
 /* The checks every call that changes state makes. */

@@ -492,3 +492,35 @@ Test(daemon, runtime_window_survives_a_restart_and_changes_are_logged)
 	stop_daemon(d);
 	evt_close(t);
 }
+
+/* Item 11: --recreate and --remove refuse while clients are attached unless
+ * --force, and the clients can tell their region was replaced or removed. */
+Test(daemon, recreate_and_remove_refuse_while_clients_are_attached)
+{
+	evt_options o = EVT_OPTIONS_INIT;
+	o.capacity = 64;
+	evt_throttle *t = test_create(name, &o), *u;
+	pid_t d = spawn("-c", conf, "-f", "--recreate");
+	EVENTUALLY(daemon_manages(name2, d), "the other throttle is managed");
+	cr_expect(output_has("1 client(s) attached; --recreate would leave them deciding on the old"));
+	cr_expect(!daemon_manages(name, d));
+	cr_expect_eq(evt_is_current(t), 1, "nothing replaced");
+	stop_daemon(d);
+	cr_assert_eq(wait_exit(spawn("-c", conf, "--recreate", "--force")), 0);
+	pid_t pid = region_daemon(name);
+	cr_assert_gt(pid, 0, "recreated and managed");
+	cr_expect(output_has("--recreate with 1 client(s) attached (--force)"));
+	cr_expect_eq(evt_is_current(t), 0, "replaced");
+	kill(pid, SIGTERM);
+	EVENTUALLY(kill(pid, 0) < 0, "daemon gone");
+	cr_assert_eq(evt_attach(name, 0, &u), 0);
+	cr_expect_eq(evt_is_current(u), 1);
+	cr_expect_eq(wait_exit(spawn("--remove", name, NULL, NULL)), 1);
+	cr_expect(output_has("1 client(s) attached; --remove would leave them"));
+	cr_expect_eq(evt_is_current(u), 1, "not removed");
+	cr_expect_eq(wait_exit(spawn("--remove", name, "--force", NULL)), 0);
+	cr_expect_eq(evt_is_current(u), 0, "removed");
+	cr_expect_eq(wait_exit(spawn("-c", conf, "--force", NULL)), 2, "--force alone is a usage error");
+	evt_close(u);
+	evt_close(t);
+}

@@ -57,14 +57,19 @@ static char *keep(char *p)
 	return bufs[n_bufs++] = p;
 }
 
-/* A 1024-slot throttle, 10 s window, readable by everyone. */
-static evt_throttle *fresh(const char **name)
+/* A 1024-slot throttle, 10 s window, readable by everyone, named name. */
+static evt_throttle *fresh_named(const char *name)
 {
 	evt_options o = EVT_OPTIONS_INIT;
 	o.capacity = 1024;
 	o.mode = 0644;
+	return test_create(name, &o);
+}
+
+static evt_throttle *fresh(const char **name)
+{
 	*name = new_name();
-	return test_create(*name, &o);
+	return fresh_named(*name);
 }
 
 static void decide_at(evt_throttle *t, uint64_t ts, const char *key, int want)
@@ -695,6 +700,34 @@ Test(tools, inspect_watch_count_and_rates)
 	r = INSPECT("-n", n, "keys", "--watch", "0.01", "--count", "2");
 	cr_assert_eq(count_of(r.out, "user.a"), 2, "%s", r.out);
 	evt_close(t);
+}
+
+/* Issue #16 item 11: a view of a removed or replaced region says so. */
+Test(tools, inspect_watch_sees_the_region_replaced)
+{
+	const char *n;
+	evt_throttle *t = three_keys(&n);
+	cr_assert_eq(evt_is_current(t), 1);
+	struct proc p = start_tool("EVT_INSPECT", "-n", n, "--watch", "0.02", "--count", "60",
+	                           (char *)NULL);
+	struct timespec ts = { 0, 300000000 };
+	nanosleep(&ts, NULL);
+	cr_assert_eq(evt_unlink(n), 0);
+	cr_expect_eq(evt_is_current(t), 0, "removed");
+	evt_throttle *u = fresh_named(n);
+	cr_expect_eq(evt_is_current(t), 0, "replaced");
+	cr_expect_eq(evt_is_current(u), 1);
+	struct run r = finish(p);
+	cr_assert_eq(r.code, 0, "%s", r.err);
+	cr_expect_not_null(strstr(r.out, "removed or replaced since attached"), "%s", r.out);
+	EXPECT_RUN(INSPECT("-n", n, "--json"), 0, out, "\"region_current\":true");
+	evt_close(u);
+	evt_close(t);
+	evt_throttle *anon;
+	cr_assert_eq(evt_create(NULL, NULL, &anon), 0);
+	cr_expect_eq(evt_is_current(anon), -EINVAL);
+	cr_expect_eq(evt_is_current(NULL), -EINVAL);
+	evt_close(anon);
 }
 
 static void watch_until(int sig)

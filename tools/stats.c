@@ -53,6 +53,7 @@ void snapshot_take(const evt_throttle *t, bool scan_table, struct snapshot *s)
 	s->heartbeat_ns = atomic_load_explicit(&h->daemon_heartbeat_ns, memory_order_relaxed);
 	s->daemon_alive = pid_alive((int64_t)s->daemon_pid);
 	s->daemon_slot = holds_slot(&t->r, s->daemon_pid);
+	s->current = evt_is_current(t);
 	if (scan_table)
 		scan(t, s);
 }
@@ -117,6 +118,9 @@ void stats_summary(FILE *f, const char *name, const struct snapshot *s)
 	fprintf(f, "  %-16s %llu (policy: %s)\n", "full", (unsigned long long)st->full,
 	        on_full_name(st->on_full));
 	daemon_text(f, s);
+	if (s->current == 0)
+		fprintf(f, "  %-16s removed or replaced since attached: these figures are the old "
+		        "region's; attach again\n", "region");
 }
 
 static void probe_text(FILE *f, const struct snapshot *s)
@@ -186,6 +190,7 @@ void stats_json(FILE *f, const char *name, const struct snapshot *s, const struc
 	json_u64(&j, "daemon_pid", s->daemon_pid);
 	json_bool(&j, "daemon_running", s->daemon_alive);
 	json_u64(&j, "daemon_heartbeat_ns", s->heartbeat_ns);
+	json_bool(&j, "region_current", s->current != 0);
 	if (s->scanned) {
 		json_u64(&j, "scanned_keys", s->published);
 		json_object(&j, "probe_histogram");
