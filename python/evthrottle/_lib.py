@@ -105,6 +105,7 @@ _PROTOTYPES = {
                                   ctypes.POINTER(THROTTLE_P)], False),
     "evt_close": (None, [THROTTLE_P], False),
     "evt_unlink": (ctypes.c_int, [ctypes.c_char_p], False),
+    "evt_is_current": (ctypes.c_int, [THROTTLE_P], False),
     "evt_should_process": (ctypes.c_int, [THROTTLE_P, ctypes.c_uint64, ctypes.c_char_p,
                                           ctypes.c_char_p, ctypes.c_size_t], True),
     "evt_should_process_ex": (ctypes.c_int, [THROTTLE_P, ctypes.c_uint64,

@@ -360,6 +360,17 @@ class EventThrottler:
             raise_error(rc, self._name)
         return {f: getattr(s, f) for f, _ in _lib.Stats._fields_ if f != "reserved"}
 
+    def is_current(self):
+        """True while the throttle's name still refers to the region this object
+        maps; False once it was removed (``evthrottled --remove``) or replaced
+        (``--recreate``): this object then decides alone on the old region and
+        should be closed and attached again (``evt_is_current``).  A private
+        throttle raises EvtError (EINVAL)."""
+        rc = self._lib.evt_is_current(self._handle())
+        if rc < 0:
+            raise_error(rc, self._name)
+        return rc == 1
+
     @property
     def name(self):
         """The throttle's name, or None for a private throttle."""
