@@ -150,8 +150,9 @@ static int write_pidfile(const char *path)
 {
 	FILE *f = fopen(path, "we");
 	if (f == NULL || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f) != 0) {
-		log_error("pidfile %s: %s", path, strerror(errno));
-		return -1;
+		int rc = -errno;
+		log_error("pidfile %s: %s", path, strerror(-rc));
+		return rc;
 	}
 	return 0;
 }
@@ -191,15 +192,18 @@ static size_t manage_all(struct daemon_state *s, const struct daemon_config *c, 
 	return ok;
 }
 
-/* Stop managing m once the housekeeping thread cannot see it; its region stays. */
-static void release_one(struct daemon_state *s, struct managed *m)
+/* Stop managing m once the housekeeping thread cannot see it; its region stays.
+ * 0, or -ENOMEM (logged; m stays managed). */
+static int release_one(struct daemon_state *s, struct managed *m)
 {
-	if (registry_remove(&s->reg, m) < 0) {
+	int rc = registry_remove(&s->reg, m);
+	if (rc < 0) {
 		log_error("throttle '%s': out of memory; it stays managed", m->name);
-		return;
+		return rc;
 	}
 	regions_release(m);
 	free(m);
+	return 0;
 }
 
 /* Release the managed throttles next does not name. */
@@ -214,7 +218,8 @@ static void release_dropped(struct daemon_state *s, const struct daemon_config *
 		}
 		log_info("throttle '%s' is no longer configured: released; its region stays for "
 		         "its clients (" PROG " --remove %s deletes it)", m->name, m->name);
-		release_one(s, m); /* r is freed: read the registry again */
+		if (release_one(s, m) < 0) /* else r is freed: read the registry again */
+			i++;
 	}
 }
 
@@ -232,7 +237,7 @@ static void apply_reload(struct daemon_state *s, struct daemon_config *next)
 		}
 		int rc = regions_reload(m, c, err, sizeof err);
 		if (rc != 0)
-			log_warning("%s", err);
+			log_msg(rc < 0 ? LOG_ERROR : LOG_WARNING, "%s", err);
 	}
 	release_dropped(s, next);
 }

@@ -234,9 +234,10 @@ int regions_manage(const struct throttle_config *c, unsigned how, struct managed
 
 int regions_reload(struct managed *m, const struct throttle_config *c, char *err, size_t errlen)
 {
-	if (access_apply(m->lock_fd, c, err, errlen) < 0)
-		return -1;
 	apply_window(m, c);
+	int rc = access_apply(m->lock_fd, c, err, errlen);
+	if (rc < 0)
+		return rc;
 	char why[160];
 	if (incompatible(m->t, &c->opts, why, sizeof why) != NULL) {
 		snprintf(err, errlen,

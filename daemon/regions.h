@@ -36,8 +36,9 @@ int regions_manage(const struct throttle_config *c, unsigned how, struct managed
  * negative errno if it cannot be read. */
 int regions_check(const struct throttle_config *c, char *why, size_t n);
 
-/* Apply a reloaded configuration to a managed region: window, mode and group at
- * once; a geometry change is refused with a message in err (return 1). */
+/* Apply a reloaded configuration to a managed region: window (by the rule of
+ * evthrottled(8)), mode and group.  0; 1 when a geometry change is refused
+ * (needs --recreate), with the message in err; or a negative errno with err. */
 int regions_reload(struct managed *m, const struct throttle_config *c, char *err, size_t errlen);
 
 /* Stop managing: the region and its state stay for the clients. */
