@@ -208,7 +208,9 @@ int evt_should_process_batch(evt_throttle *t, evt_event *events, size_t n);
 int evt_prefetch(const evt_throttle *t, const void *key, size_t key_len);
 
 /*
- * Set the window for every later decision of every process.
+ * Set the window for every later decision of every process.  Like evt_clear()
+ * and evt_clear_key(), it records the change with this process's uid and pid in
+ * the region, for evthrottled's log (getuid() and getpid(): not for a hot path).
  * Errors: -EINVAL (window_ns 0 or t NULL), -EROFS.  Thread-safe.
  */
 int evt_update_window(evt_throttle *t, uint64_t window_ns);
