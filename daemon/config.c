@@ -1,15 +1,20 @@
-/* Reading evthrottled's configuration with libconfig.  Every error names the file
- * and line; integers are read as 64-bit and range-checked (libconfig would wrap a
- * large literal given as a 32-bit int); unknown settings are errors, not ignored. */
+/* Reading evthrottled's configuration with libconfig.  Every value comes from
+ * libconfig's parsed settings, checked for type and range; nothing re-reads the
+ * text to guess literals.  Every error of a file is reported, each naming the
+ * file and line, the value and the limit; unknown settings are errors.
+ *
+ * libconfig 1.5 (Debian 12) reads an integer literal without the L suffix as a
+ * 32-bit int and wraps one that does not fit (4294967297 reads as 1): no
+ * setting here needs more than 31 bits, and evthrottled(8) says so. */
 #include "config.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <grp.h>
 #include <libconfig.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "duration.h"
 #include "region.h"
@@ -17,22 +22,52 @@
 
 struct ctx {
 	const char *file;
-	char *err;
-	size_t errlen;
+	char *msg;
+	size_t len, used;
+	unsigned errors;
 };
+
+/* Add one line to the messages; a full buffer keeps what fits. */
+__attribute__((format(printf, 2, 3))) static void append(struct ctx *x, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(x->msg + x->used, x->len - x->used, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		x->used += (size_t)n < x->len - x->used ? (size_t)n : x->len - x->used - 1;
+}
+
+static void say(struct ctx *x, const config_setting_t *s, const char *kind, const char *fmt,
+                va_list ap)
+{
+	unsigned line = s != NULL ? config_setting_source_line(s) : 0;
+	char text[512];
+	vsnprintf(text, sizeof text, fmt, ap);
+	if (line > 0)
+		append(x, "%s:%u: %s%s\n", x->file, line, kind, text);
+	else
+		append(x, "%s: %s%s\n", x->file, kind, text);
+}
 
 __attribute__((format(printf, 3, 4))) static int fail(struct ctx *x, const config_setting_t *s,
                                                       const char *fmt, ...)
 {
-	int n = snprintf(x->err, x->errlen, "%s:%d: ", x->file,
-	                 s != NULL ? (int)config_setting_source_line(s) : 0);
-	if (n < 0 || (size_t)n >= x->errlen)
-		return -1;
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(x->err + n, x->errlen - (size_t)n, fmt, ap);
+	say(x, s, "", fmt, ap);
 	va_end(ap);
-	return -1;
+	x->errors++;
+	return -EINVAL;
+}
+
+__attribute__((format(printf, 3, 4))) static void warn(struct ctx *x, const config_setting_t *s,
+                                                       const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	say(x, s, "warning: ", fmt, ap);
+	va_end(ap);
 }
 
 static int check_members(struct ctx *x, const config_setting_t *g, const char *where,
@@ -40,6 +75,7 @@ static int check_members(struct ctx *x, const config_setting_t *g, const char *w
 {
 	if (!config_setting_is_group(g))
 		return fail(x, g, "%s must be a group { ... }", where);
+	int rc = 0;
 	for (int i = 0; i < config_setting_length(g); i++) {
 		const config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
 		const char *name = config_setting_name(m);
@@ -47,9 +83,9 @@ static int check_members(struct ctx *x, const config_setting_t *g, const char *w
 		while (known[k] != NULL && strcmp(known[k], name) != 0)
 			k++;
 		if (known[k] == NULL)
-			return fail(x, m, "unknown setting '%s' in %s", name, where);
+			rc = fail(x, m, "unknown setting '%s' in %s", name, where);
 	}
-	return 0;
+	return rc;
 }
 
 static int get_string(struct ctx *x, const config_setting_t *g, const char *name, char *out,
@@ -62,7 +98,7 @@ static int get_string(struct ctx *x, const config_setting_t *g, const char *name
 	if (v == NULL)
 		return fail(x, s, "%s must be a string", name);
 	if (strlen(v) >= size)
-		return fail(x, s, "%s is too long (at most %zu bytes)", name, size - 1);
+		return fail(x, s, "%s is %zu bytes long, at most %zu", name, strlen(v), size - 1);
 	memcpy(out, v, strlen(v) + 1);
 	return 0;
 }
@@ -78,45 +114,6 @@ static int get_bool(struct ctx *x, const config_setting_t *g, const char *name, 
 	return 0;
 }
 
-/* libconfig 1.5 silently wraps an integer literal above 32 bits that lacks the L
- * suffix (4294967297 reads as 1), so re-read the literal from the source line.
- * Returns 0 with *v, or -ERANGE when it does not fit 64 bits, or -ENOENT when the
- * literal is not on that line as "name = value" (then libconfig's value stands). */
-static int source_literal(const char *file, int line, const char *name, long long *v)
-{
-	FILE *f = fopen(file, "re");
-	if (f == NULL)
-		return -ENOENT;
-	char *buf = NULL;
-	size_t cap = 0;
-	int rc = -ENOENT;
-	for (int n = 1; getline(&buf, &cap, f) > 0; n++) {
-		if (n != line)
-			continue;
-		char *p = strstr(buf, name);
-		size_t len = strlen(name);
-		while (p != NULL && ((p > buf && (isalnum((unsigned char)p[-1]) || p[-1] == '_')) ||
-		                     (isalnum((unsigned char)p[len]) || p[len] == '_')))
-			p = strstr(p + 1, name);
-		if (p == NULL)
-			break;
-		p += len;
-		p += strspn(p, " \t");
-		if (*p != '=' && *p != ':')
-			break;
-		p++;
-		errno = 0;
-		p += strspn(p, " \t");
-		bool hex = p[0] == '0' && (p[1] == 'x' || p[1] == 'X');
-		*v = strtoll(p, NULL, hex ? 16 : 10);
-		rc = errno == ERANGE ? -ERANGE : 0;
-		break;
-	}
-	free(buf);
-	fclose(f);
-	return rc;
-}
-
 static int get_int(struct ctx *x, const config_setting_t *g, const char *name, long long min,
                    long long max, long long *out)
 {
@@ -126,20 +123,16 @@ static int get_int(struct ctx *x, const config_setting_t *g, const char *name, l
 	int type = config_setting_type(s);
 	if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64)
 		return fail(x, s, "%s must be an integer", name);
-	long long v = config_setting_get_int64(s), literal;
-	int src = source_literal(x->file, (int)config_setting_source_line(s), name, &literal);
-	if (src == -ERANGE)
-		return fail(x, s, "%s does not fit a 64-bit integer", name);
-	if (src == 0)
-		v = literal;
+	long long v = config_setting_get_int64(s);
 	if (v < min || v > max)
 		return fail(x, s, "%s = %lld is out of range [%lld, %lld]", name, v, min, max);
 	*out = v;
 	return 0;
 }
 
+/* A duration of at least min_ns (0: zero allowed). */
 static int get_duration(struct ctx *x, const config_setting_t *g, const char *name,
-                        bool zero_ok, uint64_t *out)
+                        uint64_t min_ns, uint64_t *out)
 {
 	const config_setting_t *s = config_setting_get_member(g, name);
 	if (s == NULL)
@@ -148,116 +141,161 @@ static int get_duration(struct ctx *x, const config_setting_t *g, const char *na
 	if (v == NULL)
 		return fail(x, s, "%s must be a string with a unit, e.g. \"10s\" (units ns us ms s m h)",
 		            name);
-	int rc = duration_parse(v, out);
+	uint64_t ns;
+	int rc = duration_parse(v, &ns);
 	if (rc == -ERANGE)
-		return fail(x, s, "%s \"%s\" is too long a duration", name, v);
+		return fail(x, s, "%s \"%s\" is too long a duration (at most 2^64-1 ns)", name, v);
 	if (rc < 0)
 		return fail(x, s, "%s \"%s\" is not a duration (e.g. \"250ms\", \"10s\"; units ns us ms s m h)",
 		            name, v);
-	if (*out == 0 && !zero_ok)
-		return fail(x, s, "%s must be greater than 0", name);
+	char lim[64];
+	if (ns < min_ns && min_ns == 1)
+		return fail(x, s, "%s \"%s\" must be greater than 0", name, v);
+	if (ns < min_ns)
+		return fail(x, s, "%s \"%s\" is below the minimum %s", name, v,
+		            duration_format(min_ns, lim, sizeof lim));
+	*out = ns;
 	return 0;
 }
 
-static int read_log(struct ctx *x, const config_setting_t *g, struct log_config *log)
+/* A path setting, made absolute against the configuration file's directory. */
+static int get_path(struct ctx *x, const config_setting_t *g, const char *name, const char *dir,
+                    char *out, size_t size)
+{
+	char v[PATH_MAX];
+	snprintf(v, sizeof v, "%s", out);
+	if (get_string(x, g, name, v, sizeof v) < 0)
+		return -EINVAL;
+	if (config_resolve_path(v, dir, out, size) < 0)
+		return fail(x, config_setting_get_member(g, name),
+		            "%s \"%s\" relative to %s is longer than %zu bytes", name, v, dir, size - 1);
+	return 0;
+}
+
+static void read_log(struct ctx *x, const config_setting_t *g, const char *dir,
+                     struct log_config *log)
 {
 	static const char *const known[] = { "level", "console", "file", "directory", NULL };
+	if (check_members(x, g, "log", known) < 0 && !config_setting_is_group(g))
+		return;
 	char level[16] = "";
-	if (check_members(x, g, "log", known) < 0 || get_string(x, g, "level", level, sizeof level) < 0 ||
-	    get_bool(x, g, "console", &log->console) < 0 || get_bool(x, g, "file", &log->file) < 0 ||
-	    get_string(x, g, "directory", log->directory, sizeof log->directory) < 0)
-		return -1;
-	if (level[0] != '\0' && log_level_parse(level, &log->level) < 0)
-		return fail(x, config_setting_get_member(g, "level"),
-		            "log level \"%s\" is not one of debug, info, warning, error", level);
-	return 0;
+	get_bool(x, g, "console", &log->console);
+	get_bool(x, g, "file", &log->file);
+	get_path(x, g, "directory", dir, log->directory, sizeof log->directory);
+	if (get_string(x, g, "level", level, sizeof level) == 0 && level[0] != '\0' &&
+	    log_level_parse(level, &log->level) < 0)
+		fail(x, config_setting_get_member(g, "level"),
+		     "log level \"%s\" is not one of debug, info, warning, error", level);
 }
 
-static int read_daemon(struct ctx *x, const config_setting_t *g, struct daemon_config *c)
+static void read_daemon(struct ctx *x, const config_setting_t *g, const char *dir,
+                        struct daemon_config *c)
 {
 	static const char *const known[] = { "pidfile", "run_dir", "user", "group", "housekeeping",
 		                             "summary", "sweep_occupancy", "warn_occupancy", NULL };
-	long long sweep = c->sweep_occupancy, warn = c->warn_occupancy;
-	if (check_members(x, g, "daemon", known) < 0 ||
-	    get_string(x, g, "pidfile", c->pidfile, sizeof c->pidfile) < 0 ||
-	    get_string(x, g, "run_dir", c->run_dir, sizeof c->run_dir) < 0 ||
-	    get_string(x, g, "user", c->user, sizeof c->user) < 0 ||
-	    get_string(x, g, "group", c->group, sizeof c->group) < 0 ||
-	    get_duration(x, g, "housekeeping", false, &c->housekeeping_ns) < 0 ||
-	    get_duration(x, g, "summary", true, &c->summary_ns) < 0 ||
-	    get_int(x, g, "sweep_occupancy", 0, 100, &sweep) < 0 ||
-	    get_int(x, g, "warn_occupancy", 1, 100, &warn) < 0)
-		return -1;
+	if (check_members(x, g, "daemon", known) < 0 && !config_setting_is_group(g))
+		return;
+	long long sweep = c->sweep_occupancy, warn_at = c->warn_occupancy;
+	get_path(x, g, "pidfile", dir, c->pidfile, sizeof c->pidfile);
+	get_path(x, g, "run_dir", dir, c->run_dir, sizeof c->run_dir);
+	get_string(x, g, "user", c->user, sizeof c->user);
+	get_string(x, g, "group", c->group, sizeof c->group);
+	get_duration(x, g, "housekeeping", CONFIG_HOUSEKEEPING_MIN_NS, &c->housekeeping_ns);
+	get_duration(x, g, "summary", 0, &c->summary_ns);
+	get_int(x, g, "sweep_occupancy", 0, 100, &sweep);
+	get_int(x, g, "warn_occupancy", 1, 100, &warn_at);
 	c->sweep_occupancy = (unsigned)sweep;
-	c->warn_occupancy = (unsigned)warn;
-	return 0;
+	c->warn_occupancy = (unsigned)warn_at;
 }
 
 /* on_full or on_stale: one of throttle, process, error (enum evt_on_full and enum
  * evt_on_stale number them alike). */
-static int read_policy(struct ctx *x, const config_setting_t *g, const char *name, uint32_t *out)
+static void read_policy(struct ctx *x, const config_setting_t *g, const char *name, uint32_t *out)
 {
 	static const char *const names[] = { "throttle", "process", "error" };
 	char v[16] = "";
-	if (get_string(x, g, name, v, sizeof v) < 0)
-		return -1;
-	if (v[0] == '\0')
-		return 0;
+	if (get_string(x, g, name, v, sizeof v) < 0 || v[0] == '\0')
+		return;
 	for (uint32_t i = 0; i < 3; i++)
 		if (strcmp(v, names[i]) == 0) {
 			*out = i;
-			return 0;
+			return;
 		}
-	return fail(x, config_setting_get_member(g, name), "%s \"%s\" is not one of throttle, process, error",
-	            name, v);
+	fail(x, config_setting_get_member(g, name), "%s \"%s\" is not one of throttle, process, error",
+	     name, v);
 }
 
-static int read_mode(struct ctx *x, const config_setting_t *g, uint32_t *mode)
+/* Permission bits only: setuid, setgid and sticky mean nothing on a shm object
+ * and are refused; a world-writable mode is allowed with a warning. */
+static void read_mode(struct ctx *x, const config_setting_t *g, const char *throttle,
+                      uint32_t *mode)
 {
+	const config_setting_t *s = config_setting_get_member(g, "mode");
 	char v[16] = "";
-	if (get_string(x, g, "mode", v, sizeof v) < 0)
-		return -1;
-	if (v[0] == '\0')
-		return 0;
+	if (get_string(x, g, "mode", v, sizeof v) < 0 || v[0] == '\0')
+		return;
 	char *end;
 	unsigned long m = strtoul(v, &end, 8);
-	if (*end != '\0' || v[0] == '-' || m > 07777)
-		return fail(x, config_setting_get_member(g, "mode"),
-		            "mode \"%s\" is not an octal permission like \"0660\"", v);
-	*mode = (uint32_t)m;
-	return 0;
+	if (*end != '\0' || v[0] == '-' || v[0] == '+' || v[0] == ' ' || m > 07777) {
+		fail(x, s, "mode \"%s\" is not an octal permission like \"0660\"", v);
+	} else if (m & 07000) {
+		fail(x, s, "mode \"%s\" has setuid, setgid or sticky bits (%04lo): only permission "
+		     "bits, at most 0777, are allowed", v, m & 07000);
+	} else {
+		if (m & 0002)
+			warn(x, s, "mode \"%s\" lets every local user write to throttle '%s' "
+			     "(reset, fill or clear it)", v, throttle);
+		*mode = (uint32_t)m;
+	}
 }
 
-static int read_throttle(struct ctx *x, const config_setting_t *g, struct throttle_config *t)
+static void read_name(struct ctx *x, const config_setting_t *g, struct throttle_config *t)
+{
+	const config_setting_t *s = config_setting_get_member(g, "name");
+	char path[EVT_NAME_MAX + 32];
+	if (s == NULL)
+		fail(x, g, "a throttle needs a name");
+	else if (get_string(x, g, "name", t->name, sizeof t->name) == 0 &&
+	         region_name_path(t->name, path, sizeof path) < 0)
+		fail(x, s, "throttle name \"%s\" must be 1-%d of [A-Za-z0-9_.-], not starting with '.'",
+		     t->name, EVT_NAME_MAX);
+}
+
+static void read_throttle(struct ctx *x, const config_setting_t *g, struct throttle_config *t)
 {
 	static const char *const known[] = { "name", "window", "capacity", "key_max", "clients",
 		                             "mode", "group", "on_full", "on_stale", "client_idle", NULL };
 	long long cap = t->opts.capacity, key_max = t->opts.key_max, clients = t->opts.client_max;
-	char path[EVT_NAME_MAX + 32];
 	t->line = (int)config_setting_source_line(g);
-	if (check_members(x, g, "a throttle", known) < 0 ||
-	    get_string(x, g, "name", t->name, sizeof t->name) < 0 ||
-	    get_duration(x, g, "window", false, &t->opts.window_ns) < 0 ||
-	    get_int(x, g, "capacity", REGION_CAP_MIN, REGION_CAP_MAX, &cap) < 0 ||
-	    get_int(x, g, "key_max", 1, REGION_KEY_MAX, &key_max) < 0 ||
-	    get_int(x, g, "clients", 1, REGION_CLIENT_MAX, &clients) < 0 ||
-	    read_mode(x, g, &t->opts.mode) < 0 || get_string(x, g, "group", t->group, sizeof t->group) < 0 ||
-	    read_policy(x, g, "on_full", &t->opts.on_full) < 0 ||
-	    read_policy(x, g, "on_stale", &t->opts.on_stale) < 0 ||
-	    get_duration(x, g, "client_idle", false, &t->opts.client_idle_ns) < 0)
-		return -1;
-	if (config_setting_get_member(g, "name") == NULL)
-		return fail(x, g, "a throttle needs a name");
-	if (region_name_path(t->name, path, sizeof path) < 0)
-		return fail(x, config_setting_get_member(g, "name"),
-		            "throttle name \"%s\" must be 1-%d of [A-Za-z0-9_.-], not starting with '.'",
-		            t->name, EVT_NAME_MAX);
-	if (t->group[0] != '\0' && getgrnam(t->group) == NULL)
-		return fail(x, config_setting_get_member(g, "group"), "no such group \"%s\"", t->group);
+	if (check_members(x, g, "a throttle", known) < 0 && !config_setting_is_group(g))
+		return;
+	read_name(x, g, t);
+	get_duration(x, g, "window", 1, &t->opts.window_ns);
+	get_int(x, g, "capacity", REGION_CAP_MIN, REGION_CAP_MAX, &cap);
+	get_int(x, g, "key_max", 1, REGION_KEY_MAX, &key_max);
+	get_int(x, g, "clients", 1, REGION_CLIENT_MAX, &clients);
+	read_mode(x, g, t->name, &t->opts.mode);
+	read_policy(x, g, "on_full", &t->opts.on_full);
+	read_policy(x, g, "on_stale", &t->opts.on_stale);
+	get_duration(x, g, "client_idle", 1, &t->opts.client_idle_ns);
+	if (get_string(x, g, "group", t->group, sizeof t->group) == 0 && t->group[0] != '\0' &&
+	    getgrnam(t->group) == NULL)
+		fail(x, config_setting_get_member(g, "group"), "no such group \"%s\"", t->group);
 	t->opts.capacity = (uint32_t)cap;
 	t->opts.key_max = (uint32_t)key_max;
 	t->opts.client_max = (uint32_t)clients;
-	return 0;
+}
+
+static void check_unique(struct ctx *x, const config_setting_t *g, const struct daemon_config *c,
+                         size_t i)
+{
+	const struct throttle_config *t = &c->throttles[i];
+	for (size_t j = 0; j < i && t->name[0] != '\0'; j++)
+		if (strcmp(c->throttles[j].name, t->name) == 0) {
+			fail(x, g, "throttle \"%s\" is defined twice (first at line %d)", t->name,
+			     c->throttles[j].line);
+			return;
+		}
 }
 
 static int read_throttles(struct ctx *x, const config_setting_t *list, struct daemon_config *c)
@@ -267,65 +305,87 @@ static int read_throttles(struct ctx *x, const config_setting_t *list, struct da
 	int n = config_setting_length(list);
 	if (n == 0)
 		return fail(x, list, "throttles is empty: nothing to manage");
-	if (n > CONFIG_THROTTLES_MAX)
-		return fail(x, list, "at most %d throttles", CONFIG_THROTTLES_MAX);
+	c->throttles = calloc((size_t)n, sizeof *c->throttles);
+	if (c->throttles == NULL)
+		return -ENOMEM;
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
-		struct throttle_config *t = &c->throttles[i];
-		*t = (struct throttle_config){ .opts = EVT_OPTIONS_INIT };
-		if (read_throttle(x, g, t) < 0)
-			return -1;
-		for (int j = 0; j < i; j++)
-			if (strcmp(c->throttles[j].name, t->name) == 0)
-				return fail(x, g, "throttle \"%s\" is defined twice (first at line %d)",
-				            t->name, c->throttles[j].line);
-		c->n = (size_t)i + 1;
+		c->throttles[i] = (struct throttle_config){ .opts = EVT_OPTIONS_INIT };
+		read_throttle(x, g, &c->throttles[i]);
+		check_unique(x, g, c, (size_t)i);
 	}
+	c->n = (size_t)n;
 	return 0;
 }
 
-static int read_root(struct ctx *x, config_t *cf, struct daemon_config *c)
+static int read_root(struct ctx *x, config_t *cf, const char *dir, struct daemon_config *c)
 {
 	static const char *const known[] = { "log", "daemon", "throttles", NULL };
 	const config_setting_t *root = config_root_setting(cf), *s;
-	if (check_members(x, root, "the file", known) < 0)
-		return -1;
-	if ((s = config_setting_get_member(root, "log")) != NULL && read_log(x, s, &c->log) < 0)
-		return -1;
-	if ((s = config_setting_get_member(root, "daemon")) != NULL && read_daemon(x, s, c) < 0)
-		return -1;
-	if ((s = config_setting_get_member(root, "throttles")) == NULL) {
-		snprintf(x->err, x->errlen, "%s: no throttles = ( ... ) list", x->file);
-		return -1;
-	}
+	check_members(x, root, "the file", known);
+	if ((s = config_setting_get_member(root, "log")) != NULL)
+		read_log(x, s, dir, &c->log);
+	if ((s = config_setting_get_member(root, "daemon")) != NULL)
+		read_daemon(x, s, dir, c);
+	if ((s = config_setting_get_member(root, "throttles")) == NULL)
+		return fail(x, NULL, "no throttles = ( ... ) list");
 	return read_throttles(x, s, c);
 }
 
 /* libconfig 1.5 exit()s from its scanner when an @include names a directory
- * (libconfig#292), which would kill a running daemon on reload: refuse @include
- * before libconfig sees the file.  0, or -1 with err. */
-static int refuse_includes(const char *path, char *err, size_t errlen)
+ * (libconfig#292), which would kill a running daemon on reload: refuse the
+ * directive before libconfig sees the file.  It looks for the directive only,
+ * never at values. */
+static void refuse_includes(struct ctx *x, FILE *f)
 {
-	FILE *f = fopen(path, "re");
-	if (f == NULL)
-		return 0; /* config_read_file() reports it */
 	char *buf = NULL;
 	size_t cap = 0;
-	int rc = 0;
-	for (int n = 1; rc == 0 && getline(&buf, &cap, f) > 0; n++)
+	for (unsigned n = 1; getline(&buf, &cap, f) > 0; n++)
 		if (strncmp(buf + strspn(buf, " \t"), "@include", 8) == 0) {
-			snprintf(err, errlen, "%s:%d: @include is not supported: keep the "
-			         "configuration in one file", path, n);
-			rc = -1;
+			append(x, "%s:%u: @include is not supported: keep the configuration in one "
+			       "file\n", x->file, n);
+			x->errors++;
 		}
 	free(buf);
-	fclose(f);
+	rewind(f);
+}
+
+int config_resolve_path(const char *p, const char *base, char *out, size_t size)
+{
+	int n = p[0] == '/' || p[0] == '\0' ? snprintf(out, size, "%s", p)
+	                                    : snprintf(out, size, "%s/%s", base, p);
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+/* The absolute path of the file and its directory. */
+static int locate(const char *path, struct daemon_config *c, char *dir, size_t size)
+{
+	if (realpath(path, c->path) == NULL)
+		return -errno;
+	snprintf(dir, size, "%s", c->path);
+	char *slash = strrchr(dir, '/');
+	slash[slash == dir ? 1 : 0] = '\0';
+	return 0;
+}
+
+static int parse(struct ctx *x, FILE *f, const char *dir, struct daemon_config *c)
+{
+	config_t cf;
+	config_init(&cf);
+	int rc = 0;
+	if (!config_read(&cf, f)) {
+		append(x, "%s:%d: %s\n", x->file, config_error_line(&cf), config_error_text(&cf));
+		x->errors++;
+	} else {
+		rc = read_root(x, &cf, dir, c);
+	}
+	config_destroy(&cf);
 	return rc;
 }
 
-int config_load(const char *path, struct daemon_config *out, char *err, size_t errlen)
+int config_load(const char *path, struct daemon_config *out, char *msg, size_t msglen)
 {
-	struct ctx x = { path, err, errlen };
+	struct ctx x = { path, msg, msglen, 0, 0 };
 	struct daemon_config *c = out;
 	*c = (struct daemon_config){
 		.log = LOG_CONFIG_INIT,
@@ -335,24 +395,33 @@ int config_load(const char *path, struct daemon_config *out, char *err, size_t e
 		.warn_occupancy = 75,
 		.run_dir = RUNLOCK_DIR_DEFAULT,
 	};
-	snprintf(c->path, sizeof c->path, "%s", path);
-	if (refuse_includes(path, err, errlen) < 0)
-		return -1;
-	config_t cf;
-	config_init(&cf);
-	int rc = 0;
-	if (!config_read_file(&cf, path)) {
-		if (config_error_type(&cf) == CONFIG_ERR_FILE_IO)
-			snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-		else
-			snprintf(err, errlen, "%s:%d: %s", path, config_error_line(&cf),
-			         config_error_text(&cf));
-		rc = -1;
-	} else {
-		rc = read_root(&x, &cf, c);
+	msg[0] = '\0';
+	char dir[PATH_MAX];
+	FILE *f = NULL;
+	int rc = locate(path, c, dir, sizeof dir);
+	if (rc == 0 && (f = fopen(c->path, "re")) == NULL)
+		rc = -errno;
+	if (rc < 0) {
+		snprintf(msg, msglen, "%s: cannot read: %s\n", path, strerror(-rc));
+		return rc;
 	}
-	config_destroy(&cf);
+	config_resolve_path("logs", dir, c->log.directory, sizeof c->log.directory);
+	refuse_includes(&x, f);
+	if (x.errors == 0)
+		rc = parse(&x, f, dir, c);
+	fclose(f);
+	if (rc == 0 && x.errors > 0)
+		rc = -EINVAL;
+	if (rc < 0)
+		config_free(c);
 	return rc;
+}
+
+void config_free(struct daemon_config *c)
+{
+	free(c->throttles);
+	c->throttles = NULL;
+	c->n = 0;
 }
 
 void config_describe(const struct daemon_config *c, FILE *out)

@@ -2,10 +2,13 @@
 
 #include <errno.h>
 #include <time.h>
+#include <unistd.h>
 #include <urcu.h>
 
+#include "audit.h"
 #include "busguard.h"
 #include "clients.h"
+#include "duration.h"
 #include "handle.h"
 #include "log.h"
 
@@ -32,7 +35,7 @@ static void summary(struct managed *m, const evt_stats *now, uint64_t t)
 	double secs = (double)(t - m->last_ns) / 1e9;
 	log_info("throttle '%s': %.0f processed/s, %.0f throttled/s, keys %llu/%u (%.1f%%), "
 	         "%llu full, %llu stale, %u clients",
-	         m->cfg.name, (double)(now->processed - m->last.processed) / secs,
+	         m->name, (double)(now->processed - m->last.processed) / secs,
 	         (double)(now->throttled - m->last.throttled) / secs, (unsigned long long)now->keys,
 	         now->capacity, 100.0 * (double)now->keys / now->capacity,
 	         (unsigned long long)(now->full - m->last.full),
@@ -46,13 +49,36 @@ static void occupancy(struct managed *m, const evt_stats *st, const struct setti
 	unsigned pct = (unsigned)(100 * st->keys / st->capacity);
 	if (pct >= v->sweep_at) {
 		uint64_t n = table_sweep(&m->t->r, &m->t->me);
-		log_debug("throttle '%s': swept %llu expired keys", m->cfg.name, (unsigned long long)n);
+		log_debug("throttle '%s': swept %llu expired keys", m->name, (unsigned long long)n);
 	}
 	if (pct >= v->warn_at && !m->warned)
 		log_warning("throttle '%s': %u%% of capacity %u in use (%llu keys): new keys may "
 		            "soon meet a full table; raise capacity",
-		            m->cfg.name, pct, st->capacity, (unsigned long long)st->keys);
+		            m->name, pct, st->capacity, (unsigned long long)st->keys);
 	m->warned = pct >= v->warn_at || (m->warned && pct + 5 >= v->warn_at);
+}
+
+/* Log the runtime changes made since the last round, with who made them. */
+static void audit(struct managed *m)
+{
+	static const char *const what[] = { "", "set the window to", "cleared every key:",
+		                            "cleared a key:" };
+	struct audit_change c;
+	audit_last(&m->t->r, &c);
+	uint64_t n = c.seq - m->change_seen;
+	m->change_seen = c.seq;
+	if (n == 0 || (n == 1 && c.pid == ((uint32_t)getpid() & 0xffffff)))
+		return; /* none, or the daemon's own (logged when it made it) */
+	char v[64] = "";
+	if (c.kind == AUDIT_WINDOW)
+		duration_format(c.value, v, sizeof v);
+	else if (c.kind == AUDIT_CLEAR)
+		snprintf(v, sizeof v, "%llu keys removed", (unsigned long long)c.value);
+	else if (c.kind == AUDIT_CLEAR_KEY)
+		snprintf(v, sizeof v, "%s", c.value ? "it was tracked" : "it was not tracked");
+	log_info("throttle '%s': runtime change: uid %u pid %u %s %s%s", m->name, c.uid, c.pid,
+	         c.kind <= AUDIT_CLEAR_KEY ? what[c.kind] : "made an unknown change", v,
+	         n > 1 ? " (the last of several since the previous round)" : "");
 }
 
 struct round {
@@ -65,9 +91,10 @@ static int round_body(void *arg)
 	struct managed *m = ((struct round *)arg)->m;
 	const struct settings *v = ((struct round *)arg)->v;
 	regions_heartbeat(m);
+	audit(m);
 	unsigned reaped = clients_reap_dead(&m->t->r);
 	if (reaped > 0)
-		log_info("throttle '%s': freed %u client slot(s) of exited processes", m->cfg.name, reaped);
+		log_info("throttle '%s': freed %u client slot(s) of exited processes", m->name, reaped);
 	evt_stats st;
 	evt_stats_get(m->t, &st);
 	occupancy(m, &st, v);
@@ -88,15 +115,18 @@ static void round_one(struct managed *m, const struct settings *v)
 	struct round r = { m, v };
 	if (regions_intact(m) && busguard_run(round_body, &r) == -EFAULT && regions_intact(m))
 		log_error("throttle '%s': SIGBUS while reading its region, yet it has its size",
-		          m->cfg.name);
+		          m->name);
 }
 
 void housekeeping_round(struct daemon_state *s)
 {
 	struct settings v = read_settings(s);
-	size_t n = atomic_load_explicit(&s->n_managed, memory_order_acquire);
-	for (size_t i = 0; i < n; i++)
-		round_one(&s->managed[i], &v);
+	rcu_read_lock(); /* the main thread frees no entry until we are done */
+	const struct registry *r = registry_get(&s->reg);
+	for (size_t i = 0; i < r->n; i++)
+		round_one(r->m[i], &v);
+	rcu_reader_done_for_tsan(&s->reg);
+	rcu_read_unlock();
 }
 
 static void *run(void *arg)

@@ -8,15 +8,16 @@
 
 #include "config.h"
 #include "regions.h"
+#include "registry.h"
 
 struct daemon_state {
 	/* The current configuration.  The housekeeping thread loads it (acquire)
 	 * inside rcu_read_lock(); the main thread, its only writer, stores a new one
 	 * (release) and frees the old one after synchronize_rcu(). */
 	struct daemon_config *_Atomic cfg;
-	/* Append-only: entries below n_managed are complete (release/acquire). */
-	struct managed managed[CONFIG_THROTTLES_MAX];
-	_Atomic size_t n_managed;
+	/* The managed throttles (registry.h): the housekeeping thread reads the
+	 * array and its entries inside rcu_read_lock(). */
+	struct registry *_Atomic reg;
 	pthread_mutex_t lock; /* with wake: lets stop interrupt the sleep */
 	pthread_cond_t wake;
 	bool stop;

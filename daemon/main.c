@@ -30,19 +30,21 @@
 
 struct args {
 	const char *config, *remove, *pidfile, *run_dir, *user;
-	bool foreground, check, recreate;
+	bool foreground, check, recreate, force;
 };
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-	        "usage: " PROG " -c FILE [-f|--foreground] [--check-config] [--recreate] [--pidfile FILE]\n"
-	        "       " PROG " --remove NAME [--run-dir DIR]\n"
+	        "usage: " PROG " -c FILE [-f|--foreground] [--check-config] [--recreate [--force]]\n"
+	        "                   [--pidfile FILE] [--run-dir DIR] [--user USER]\n"
+	        "       " PROG " --remove NAME [--force] [--run-dir DIR]\n"
 	        "\n"
 	        "  -c, --config FILE   the configuration (libconfig; see evthrottled(8))\n"
 	        "  -f, --foreground    stay in the foreground (systemd, terminals); default detaches\n"
 	        "      --check-config  check FILE, print what would be created, exit 0 or 1\n"
 	        "      --recreate      replace an existing region whose geometry does not match\n"
+	        "      --force         with --recreate or --remove: even while clients are attached\n"
 	        "      --pidfile FILE  write the pid here (default: daemon.pidfile when detaching)\n"
 	        "      --remove NAME   delete throttle NAME's region (no daemon may manage it)\n"
 	        "      --run-dir DIR   the throttles' locks (default: daemon.run_dir, else " RUNLOCK_DIR_DEFAULT ")\n"
@@ -53,13 +55,14 @@ static void usage(FILE *out)
 
 static int parse_args(int argc, char **argv, struct args *a)
 {
-	enum { CHECK = 256, RECREATE, PIDFILE, REMOVE, RUN_DIR, USER, VERSION };
+	enum { CHECK = 256, RECREATE, PIDFILE, REMOVE, RUN_DIR, USER, VERSION, FORCE };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' }, { "foreground", no_argument, NULL, 'f' },
 		{ "check-config", no_argument, NULL, CHECK }, { "recreate", no_argument, NULL, RECREATE },
 		{ "pidfile", required_argument, NULL, PIDFILE }, { "remove", required_argument, NULL, REMOVE },
 		{ "run-dir", required_argument, NULL, RUN_DIR }, { "user", required_argument, NULL, USER },
 		{ "help", no_argument, NULL, 'h' },         { "version", no_argument, NULL, VERSION },
+		{ "force", no_argument, NULL, FORCE },
 		{ NULL, 0, NULL, 0 },
 	};
 	*a = (struct args){ 0 };
@@ -69,6 +72,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case 'f': a->foreground = true; break;
 		case CHECK: a->check = true; break;
 		case RECREATE: a->recreate = true; break;
+		case FORCE: a->force = true; break;
 		case PIDFILE: a->pidfile = optarg; break;
 		case REMOVE: a->remove = optarg; break;
 		case RUN_DIR: a->run_dir = optarg; break;
@@ -86,6 +90,26 @@ static int parse_args(int argc, char **argv, struct args *a)
 		fprintf(stderr, PROG ": give -c FILE (or --remove NAME)\n");
 		return -1;
 	}
+	if (a->force && !a->recreate && a->remove == NULL) {
+		fprintf(stderr, PROG ": --force goes with --recreate or --remove\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* A relative --pidfile is relative to the start directory: made absolute before
+ * detaching (-c is, by config_load()).  0 or a negative errno, said on stderr. */
+static int absolute_pidfile(struct args *a, char *buf, size_t size)
+{
+	char cwd[PATH_MAX];
+	if (a->pidfile == NULL || a->pidfile[0] == '/')
+		return 0;
+	if (getcwd(cwd, sizeof cwd) == NULL || config_resolve_path(a->pidfile, cwd, buf, size) < 0) {
+		fprintf(stderr, PROG ": --pidfile %s: cannot make it absolute: %s\n", a->pidfile,
+		        strerror(errno));
+		return -ENAMETOOLONG;
+	}
+	a->pidfile = buf;
 	return 0;
 }
 
@@ -113,10 +137,13 @@ static int detach(void)
 	return p[1];
 }
 
-static void ready(int fd, char status)
+/* Report the start's status to the waiting parent, once; then fd is -1. */
+static void ready(int *fdp, char status)
 {
+	int fd = *fdp;
 	if (fd < 0)
 		return;
+	*fdp = -1;
 	if (write(fd, &status, 1) != 1)
 		log_warning("cannot report readiness to the parent: %s", strerror(errno));
 	close(fd);
@@ -163,69 +190,119 @@ static int become(const struct identity *id)
 	return rc;
 }
 
-static int manage_all(struct daemon_state *s, const struct daemon_config *c, bool recreate)
+/* Take charge of throttle c and publish it.  0, or a negative errno with the
+ * reason logged. */
+static int manage_one(struct daemon_state *s, const struct throttle_config *c, unsigned how)
 {
 	char err[512];
-	for (size_t i = 0; i < c->n; i++) {
-		size_t n = atomic_load_explicit(&s->n_managed, memory_order_relaxed);
-		if (regions_manage(&c->throttles[i], recreate, &s->managed[n], err, sizeof err) < 0) {
-			log_error("%s", err);
-			return -1;
-		}
-		/* Release pairs with the acquire in housekeeping_round(). */
-		atomic_store_explicit(&s->n_managed, n + 1, memory_order_release);
+	struct managed *m = malloc(sizeof *m);
+	if (m == NULL) {
+		log_error("throttle '%s': out of memory", c->name);
+		return -ENOMEM;
 	}
+	int rc = regions_manage(c, how, m, err, sizeof err);
+	if (rc < 0) {
+		log_error("%s", err);
+		free(m);
+		return rc;
+	}
+	rc = registry_add(&s->reg, m);
+	if (rc < 0) {
+		log_error("throttle '%s': out of memory", c->name);
+		regions_release(m);
+		free(m);
+	}
+	return rc;
+}
+
+/* Every configured throttle that can be managed is: one refused never stops the
+ * others.  Returns how many are managed. */
+static size_t manage_all(struct daemon_state *s, const struct daemon_config *c, unsigned how)
+{
+	size_t ok = 0;
+	for (size_t i = 0; i < c->n; i++)
+		ok += manage_one(s, &c->throttles[i], how) == 0;
+	return ok;
+}
+
+/* Stop managing m once the housekeeping thread cannot see it; its region stays.
+ * 0, or -ENOMEM (logged; m stays managed). */
+static int release_one(struct daemon_state *s, struct managed *m)
+{
+	int rc = registry_remove(&s->reg, m);
+	if (rc < 0) {
+		log_error("throttle '%s': out of memory; it stays managed", m->name);
+		return rc;
+	}
+	regions_release(m);
+	free(m);
 	return 0;
 }
 
-static struct managed *find_managed(struct daemon_state *s, const char *name)
+/* Release the managed throttles next does not name. */
+static void release_dropped(struct daemon_state *s, const struct daemon_config *next)
 {
-	size_t n = atomic_load_explicit(&s->n_managed, memory_order_relaxed);
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(s->managed[i].cfg.name, name) == 0)
-			return &s->managed[i];
-	return NULL;
+	const struct registry *r;
+	for (size_t i = 0; i < (r = registry_get(&s->reg))->n;) {
+		struct managed *m = r->m[i];
+		if (config_find(next, m->name) != NULL) {
+			i++;
+			continue;
+		}
+		log_info("throttle '%s' is no longer configured: released; its region stays for "
+		         "its clients (" PROG " --remove %s deletes it)", m->name, m->name);
+		if (release_one(s, m) < 0) /* else r is freed: read the registry again */
+			i++;
+	}
 }
 
-/* Apply a new configuration to the running regions; new throttles are created. */
+/* Apply a new configuration to the running regions; new throttles are created,
+ * dropped ones released. */
 static void apply_reload(struct daemon_state *s, struct daemon_config *next)
 {
 	char err[512];
 	for (size_t i = 0; i < next->n; i++) {
 		struct throttle_config *c = &next->throttles[i];
-		struct managed *m = find_managed(s, c->name);
+		struct managed *m = registry_find(&s->reg, c->name);
 		if (m == NULL) {
-			struct daemon_config one = { .n = 1 };
-			one.throttles[0] = *c;
-			manage_all(s, &one, false);
+			manage_one(s, c, 0);
 			continue;
 		}
 		int rc = regions_reload(m, c, err, sizeof err);
 		if (rc != 0)
-			log_warning("%s", err);
-		if (rc > 0) /* keep the region's geometry in the effective configuration */
-			c->opts = (evt_options){ .window_ns = c->opts.window_ns, .capacity = m->cfg.opts.capacity,
-				                 .key_max = m->cfg.opts.key_max, .mode = c->opts.mode,
-				                 .on_full = m->cfg.opts.on_full, .client_max = m->cfg.opts.client_max };
+			log_msg(rc < 0 ? LOG_ERROR : LOG_WARNING, "%s", err);
 	}
-	size_t n = atomic_load_explicit(&s->n_managed, memory_order_relaxed);
-	for (size_t i = 0; i < n; i++)
-		if (config_find(next, s->managed[i].cfg.name) == NULL)
-			log_warning("throttle '%s' is no longer configured; its region stays "
-			            "(" PROG " --remove %s deletes it once no daemon manages it)",
-			            s->managed[i].cfg.name, s->managed[i].cfg.name);
+	release_dropped(s, next);
+}
+
+/* Log each line of config_load()'s messages at level l. */
+static void log_lines(enum log_level l, char *msg)
+{
+	char *save;
+	for (char *line = strtok_r(msg, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save))
+		log_msg(l, "%s", line);
+}
+
+static void free_config(struct daemon_config *c)
+{
+	if (c != NULL)
+		config_free(c);
+	free(c);
 }
 
 static void reload(struct daemon_state *s)
 {
-	char err[512];
+	char msg[8192];
 	struct daemon_config *next = malloc(sizeof *next);
-	if (next == NULL || config_load(s->cfg->path, next, err, sizeof err) < 0) {
-		log_error("reload refused, the running configuration stays: %s",
-		          next == NULL ? "out of memory" : err);
+	if (next == NULL || config_load(s->cfg->path, next, msg, sizeof msg) < 0) {
+		log_error("reload refused, the running configuration stays:%s",
+		          next == NULL ? " out of memory" : "");
+		if (next != NULL)
+			log_lines(LOG_ERROR, msg);
 		free(next);
 		return;
 	}
+	log_lines(LOG_WARNING, msg);
 	int rc = log_configure(&next->log, PROG);
 	if (rc < 0)
 		log_error("reload: log settings not applied: %s", file_strerror(rc));
@@ -235,7 +312,7 @@ static void reload(struct daemon_state *s)
 	atomic_store_explicit(&s->cfg, next, memory_order_release);
 	synchronize_rcu(); /* no reader still holds old */
 	rcu_grace_period_done_for_tsan(s);
-	free(old);
+	free_config(old);
 	log_info("configuration reloaded from %s", next->path);
 }
 
@@ -245,7 +322,8 @@ static int serve(struct daemon_state *s, sigset_t *sigs)
 		log_error("cannot start the housekeeping thread");
 		return 1;
 	}
-	log_info("running (pid %d), %zu throttle(s)", (int)getpid(), s->cfg->n);
+	log_info("running (pid %d), %zu of %zu throttle(s) managed", (int)getpid(),
+	         registry_get(&s->reg)->n, s->cfg->n);
 	for (;;) {
 		int sig = sigwaitinfo(sigs, NULL);
 		if (sig == SIGHUP) {
@@ -257,6 +335,18 @@ static int serve(struct daemon_state *s, sigset_t *sigs)
 	}
 	housekeeping_stop(s);
 	return 0;
+}
+
+static void release_all(struct daemon_state *s)
+{
+	if (s->reg == NULL)
+		return;
+	const struct registry *r = registry_get(&s->reg);
+	for (size_t i = 0; i < r->n; i++) {
+		regions_release(r->m[i]);
+		free(r->m[i]);
+	}
+	registry_free(&s->reg);
 }
 
 static int run(const struct args *a, struct daemon_config *cfg, const struct identity *id)
@@ -271,25 +361,34 @@ static int run(const struct args *a, struct daemon_config *cfg, const struct ide
 	/* Blocked in every thread; the main thread takes them with sigwaitinfo(). */
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	int ready_fd = a->foreground ? -1 : detach();
-	const char *pidfile = a->pidfile != NULL ? a->pidfile : a->foreground ? "" : cfg->pidfile;
+	/* A copy: a reload frees cfg, and the pidfile written is the one removed. */
+	char pidfile[PATH_MAX];
+	snprintf(pidfile, sizeof pidfile, "%s",
+	         a->pidfile != NULL ? a->pidfile : a->foreground ? "" : cfg->pidfile);
 	int pid_fd = pidfile[0] == '\0' ? -1 : open_pidfile(pidfile);
-	bool started = (pidfile[0] == '\0' || pid_fd >= 0) && become(id) == 0 &&
-	               manage_all(&s, cfg, a->recreate) == 0;
-	if (pid_fd >= 0 && started && write_pidfile(pidfile, pid_fd) < 0)
-		started = false;
 	int rc = 1;
-	if (started) {
-		ready(ready_fd, 0);
-		rc = serve(&s, &sigs);
+	if ((pidfile[0] != '\0' && pid_fd < 0) || become(id) < 0) {
+		/* logged */
+	} else if (registry_init(&s.reg) < 0) {
+		log_error("out of memory");
+	} else if (manage_all(&s, cfg, (a->recreate ? REGIONS_RECREATE : 0) |
+	                                   (a->force ? REGIONS_FORCE : 0)) == 0) {
+		log_error("no throttle could be managed: not starting");
 	} else {
-		ready(ready_fd, 1);
+		int fd = pid_fd;
+		pid_fd = -1; /* write_pidfile() closes it */
+		if (fd < 0 || write_pidfile(pidfile, fd) == 0) {
+			ready(&ready_fd, 0);
+			rc = serve(&s, &sigs);
+		}
 	}
-	size_t n = atomic_load(&s.n_managed);
-	for (size_t i = 0; i < n; i++)
-		regions_release(&s.managed[i]);
+	if (pid_fd >= 0)
+		close(pid_fd);
+	ready(&ready_fd, 1); /* when the start failed */
+	release_all(&s);
 	if (pidfile[0] != '\0' && rc == 0)
 		unlink(pidfile);
-	free(s.cfg);
+	free_config(s.cfg);
 	log_close();
 	return rc;
 }
@@ -340,19 +439,42 @@ static int prepare(const struct args *a, const struct daemon_config *cfg, struct
 	return 0;
 }
 
+/* --check-config: the file is valid; say what it creates and which existing
+ * regions it does not fit.  Those do not make the check fail: the daemon
+ * manages the other throttles. */
+static void check_config(const struct daemon_config *c, const char *path)
+{
+	printf("%s: OK\n", path);
+	config_describe(c, stdout);
+	for (size_t i = 0; i < c->n; i++) {
+		const char *name = c->throttles[i].name;
+		char why[160];
+		int rc = regions_check(&c->throttles[i], why, sizeof why);
+		if (rc > 0)
+			printf("throttle %s: the existing region needs --recreate (%s); until then the "
+			       "daemon refuses it and manages the others\n", name, why);
+		else if (rc < 0)
+			printf("throttle %s: cannot compare with the existing region: %s\n", name,
+			       evt_strerror(rc));
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct args a;
+	char pidfile[PATH_MAX];
 	if (parse_args(argc, argv, &a) < 0) {
 		usage(stderr);
 		return 2;
 	}
-	char err[512];
+	if (absolute_pidfile(&a, pidfile, sizeof pidfile) < 0)
+		return 1;
+	char err[8192];
 	if (a.remove != NULL) {
 		const char *dir = a.run_dir != NULL ? a.run_dir : RUNLOCK_DIR_DEFAULT;
 		uid_t owner = geteuid() == 0 ? (uid_t)-1 : geteuid();
 		if (runlock_init(dir, owner, getegid(), err, sizeof err) < 0 ||
-		    regions_remove(a.remove, err, sizeof err) < 0) {
+		    regions_remove(a.remove, a.force, err, sizeof err) < 0) {
 			fprintf(stderr, PROG ": %s\n", err);
 			return 1;
 		}
@@ -362,23 +484,22 @@ int main(int argc, char **argv)
 	int rc;
 	struct daemon_config *cfg = malloc(sizeof *cfg);
 	if (cfg == NULL || config_load(a.config, cfg, err, sizeof err) < 0) {
-		fprintf(stderr, PROG ": %s\n", cfg == NULL ? "out of memory" : err);
+		fprintf(stderr, cfg == NULL ? PROG ": out of memory\n" : "%s", err);
 		free(cfg);
 		return 1;
 	}
+	fputs(err, stderr); /* warnings */
 	if (a.check) {
 		rc = check_identity(&a, cfg);
-		if (rc == 0) {
-			printf("%s: OK\n", a.config);
-			config_describe(cfg, stdout);
-		}
-		free(cfg);
+		if (rc == 0)
+			check_config(cfg, a.config);
+		free_config(cfg);
 		return rc;
 	}
 	rc = log_configure(&cfg->log, PROG);
 	if (rc < 0) {
 		fprintf(stderr, PROG ": log file in %s: %s\n", cfg->log.directory, file_strerror(rc));
-		free(cfg);
+		free_config(cfg);
 		return 1;
 	}
 	struct identity id;
@@ -386,7 +507,7 @@ int main(int argc, char **argv)
 	if (rc < 0)
 		log_warning("no SIGBUS guard: %s; a truncated region may end the daemon", strerror(-rc));
 	if (prepare(&a, cfg, &id) < 0) {
-		free(cfg);
+		free_config(cfg);
 		return 1;
 	}
 	return run(&a, cfg, &id);

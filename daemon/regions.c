@@ -5,14 +5,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <pwd.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "access.h"
+#include "clients.h"
 #include "duration.h"
 #include "handle.h"
 #include "log.h"
@@ -28,14 +27,16 @@ static pid_t owner_pid(const char *name)
 	return pid;
 }
 
-/* Take the throttle's lock in the run directory.  0, or -1 with err. */
+/* Take the throttle's lock in the run directory.  0, or a negative errno with err
+ * (-EBUSY: another daemon holds it). */
 static int lock_region(const char *name, int *fd_out, char *err, size_t errlen)
 {
 	int rc = runlock_take(name, fd_out, err, errlen);
-	if (rc == -EWOULDBLOCK)
-		snprintf(err, errlen, "throttle '%s' is already managed by another evthrottled (pid %d)",
-		         name, (int)owner_pid(name));
-	return rc < 0 ? -1 : 0;
+	if (rc != -EWOULDBLOCK)
+		return rc;
+	snprintf(err, errlen, "throttle '%s' is already managed by another evthrottled (pid %d)",
+	         name, (int)owner_pid(name));
+	return -EBUSY;
 }
 
 /* Geometry and policy fixed at creation; NULL if o matches the region. */
@@ -52,25 +53,62 @@ static const char *incompatible(const evt_throttle *t, const evt_options *o, cha
 		snprintf(why, n, "clients %u in the region, %u configured", h->client_max, o->client_max);
 	else if (h->on_full != o->on_full)
 		snprintf(why, n, "on_full %u in the region, %u configured", h->on_full, o->on_full);
+	else if (h->on_stale != o->on_stale)
+		snprintf(why, n, "on_stale %u in the region, %u configured", h->on_stale, o->on_stale);
 	else
 		return NULL;
 	return why;
 }
 
-static int apply_access(int fd, const struct throttle_config *c, char *err, size_t errlen)
+int regions_check(const struct throttle_config *c, char *why, size_t n)
 {
-	if (fchmod(fd, c->opts.mode) < 0) {
-		snprintf(err, errlen, "throttle '%s': chmod %04o: %s", c->name, c->opts.mode, strerror(errno));
-		return -1;
-	}
-	if (c->group[0] == '\0')
+	evt_throttle *t;
+	int rc = evt_attach(c->name, EVT_RDONLY, &t);
+	if (rc == -ENOENT)
 		return 0;
-	struct group *g = getgrnam(c->group);
-	if (g == NULL || fchown(fd, (uid_t)-1, g->gr_gid) < 0) {
-		snprintf(err, errlen, "throttle '%s': chgrp %s: %s", c->name, c->group,
-		         g == NULL ? "no such group" : strerror(errno));
-		return -1;
+	if (rc == -EBADMSG || rc == -EPROTONOSUPPORT || rc == -EAGAIN) {
+		snprintf(why, n, "%s", evt_strerror(rc));
+		return 1;
 	}
+	if (rc < 0)
+		return rc;
+	rc = incompatible(t, &c->opts, why, n) != NULL;
+	evt_close(t);
+	return rc;
+}
+
+/* Live clients of the region, once those of dead processes are freed; 0 when
+ * its client table cannot be read (a region of another version). */
+static unsigned attached_clients(const char *name)
+{
+	evt_throttle *t;
+	evt_stats st = { 0 };
+	if (evt_attach(name, EVT_ADMIN, &t) < 0)
+		return 0;
+	clients_reap_dead(&t->r);
+	evt_stats_get(t, &st);
+	evt_close(t);
+	return st.clients;
+}
+
+/* Whether the region may be unlinked: not while clients are attached (they would
+ * go on deciding on the unlinked region, unseen), unless forced.  0 or -EBUSY
+ * with err; what is done is logged. */
+static int may_unlink(const char *name, const char *what, bool force, char *err, size_t errlen)
+{
+	unsigned n = attached_clients(name);
+	if (n == 0)
+		return 0;
+	if (!force) {
+		snprintf(err, errlen,
+		         "throttle '%s': %u client(s) attached; %s would leave them deciding on the "
+		         "old, unlinked region: stop them first, or add --force",
+		         name, n, what);
+		return -EBUSY;
+	}
+	log_warning("throttle '%s': %s with %u client(s) attached (--force): they keep the old "
+	            "region until they attach again (evt_is_current() returns 0 for them)",
+	            name, what, n);
 	return 0;
 }
 
@@ -97,21 +135,10 @@ static const char *foreign(const char *name, char *why, size_t n)
 	return why;
 }
 
-/* --recreate: the old region must really go, or the new one cannot be made. */
-static int replace(const struct throttle_config *c, const char *why, char *err, size_t errlen)
-{
-	log_warning("throttle '%s': replacing the existing region (%s)", c->name, why);
-	int rc = evt_unlink(c->name);
-	if (rc < 0 && rc != -ENOENT) {
-		snprintf(err, errlen, "throttle '%s': cannot remove the region to replace it: %s",
-		         c->name, evt_strerror(rc));
-		return -1;
-	}
-	return -ENOENT;
-}
-
-/* Attach to the locked region; refuse or replace it if it does not fit c. */
-static int attach_existing(const struct throttle_config *c, bool recreate, evt_throttle **t,
+/* Attach to the locked region; refuse or replace it if it does not fit c (or is not
+ * the daemon's own).  0, -ENOENT when there is none or it was unlinked for
+ * recreating, or a negative errno with err. */
+static int attach_existing(const struct throttle_config *c, unsigned how, evt_throttle **t,
                            char *err, size_t errlen)
 {
 	char why[200] = "", detail[160];
@@ -131,16 +158,27 @@ static int attach_existing(const struct throttle_config *c, bool recreate, evt_t
 		return rc;
 	if (rc != -EBADMSG && rc != -EPROTONOSUPPORT && rc != -EAGAIN) {
 		snprintf(err, errlen, "throttle '%s': %s", c->name, why);
-		return -1;
+		return rc;
 	}
-	if (!recreate) {
+	if (!(how & REGIONS_RECREATE)) {
 		snprintf(err, errlen,
 		         "throttle '%s': the existing region /dev/shm/evthrottle.%s is %s; "
 		         "start with --recreate to replace it (its state is lost)",
 		         c->name, c->name, why);
-		return -1;
+		return rc;
 	}
-	return replace(c, why, err, errlen);
+	rc = may_unlink(c->name, "--recreate", how & REGIONS_FORCE, err, errlen);
+	if (rc < 0)
+		return rc;
+	/* The old region must really go, or the new one cannot be made. */
+	log_warning("throttle '%s': replacing the existing region (%s)", c->name, why);
+	rc = evt_unlink(c->name);
+	if (rc < 0 && rc != -ENOENT) {
+		snprintf(err, errlen, "throttle '%s': cannot remove the region to replace it: %s",
+		         c->name, evt_strerror(rc));
+		return rc;
+	}
+	return -ENOENT;
 }
 
 /* A start that failed part way changes nothing: the region it created goes. */
@@ -155,14 +193,56 @@ static void abandon(const char *name, bool created, evt_throttle *t, int fd)
 		          evt_strerror(rc));
 }
 
-int regions_manage(const struct throttle_config *c, bool recreate, struct managed *m, char *err,
+/* client_idle may change at run time (a reload): the housekeeping and every insert
+ * read it afresh. */
+static void apply_client_idle(struct managed *m, const struct throttle_config *c)
+{
+	_Atomic uint64_t *idle = &m->t->r.hdr->client_idle_ns;
+	uint64_t was = atomic_load_explicit(idle, memory_order_relaxed);
+	if (was == c->opts.client_idle_ns)
+		return;
+	char from[64], to[64];
+	log_info("throttle '%s': client_idle %s -> %s", c->name, duration_format(was, from, sizeof from),
+	         duration_format(c->opts.client_idle_ns, to, sizeof to));
+	atomic_store_explicit(idle, c->opts.client_idle_ns, memory_order_relaxed);
+}
+
+/*
+ * The window rule, at start and reload: the configured window applies when it
+ * differs from the one the daemon last applied (kept in the header); otherwise
+ * a window set at run time (evthrottlectl window) stays.  Says what it kept or
+ * changed.
+ */
+static void apply_window(struct managed *m, const struct throttle_config *c)
+{
+	struct region_hdr *h = m->t->r.hdr;
+	uint64_t applied = atomic_load_explicit(&h->config_window_ns, memory_order_relaxed);
+	uint64_t now = evt_get_window(m->t), want = c->opts.window_ns;
+	char from[64], to[64];
+	if (applied == want && now != want)
+		log_info("throttle '%s': window %s kept (set at run time; the configured %s has not "
+		         "changed)", c->name, duration_format(now, from, sizeof from),
+		         duration_format(want, to, sizeof to));
+	if (applied == want || now == want) {
+		atomic_store_explicit(&h->config_window_ns, want, memory_order_relaxed);
+		return;
+	}
+	log_info("throttle '%s': window %s -> %s (configured)", c->name,
+	         duration_format(now, from, sizeof from), duration_format(want, to, sizeof to));
+	evt_update_window(m->t, want);
+	/* Only the daemon holding the region's lock writes it. */
+	atomic_store_explicit(&h->config_window_ns, want, memory_order_relaxed);
+}
+
+int regions_manage(const struct throttle_config *c, unsigned how, struct managed *m, char *err,
                    size_t errlen)
 {
-	*m = (struct managed){ .cfg = *c, .lock_fd = -1 };
+	*m = (struct managed){ .lock_fd = -1 };
+	memcpy(m->name, c->name, sizeof m->name);
 	evt_throttle *t = NULL;
 	int fd = -1, rc = lock_region(c->name, &fd, err, errlen);
 	if (rc == 0)
-		rc = attach_existing(c, recreate, &t, err, errlen);
+		rc = attach_existing(c, how, &t, err, errlen);
 	bool created = rc == -ENOENT;
 	if (created) {
 		rc = evt_create(c->name, &c->opts, &t);
@@ -170,19 +250,21 @@ int regions_manage(const struct throttle_config *c, bool recreate, struct manage
 			snprintf(err, errlen, "throttle '%s': cannot create: %s", c->name, evt_strerror(rc));
 	}
 	if (rc == 0)
-		rc = apply_access(t->r.fd, c, err, errlen);
+		rc = access_apply(t->r.fd, c, err, errlen);
 	if (rc != 0) {
 		abandon(c->name, created && t != NULL, t, fd);
-		return -1;
+		return rc;
 	}
 	m->t = t;
 	m->lock_fd = fd;
-	evt_update_window(t, c->opts.window_ns);
+	m->change_seen = atomic_load_explicit(&t->r.hdr->change_seq, memory_order_relaxed);
+	apply_window(m, c);
+	apply_client_idle(m, c);
 	regions_heartbeat(m);
 	char w[64];
 	log_info("throttle '%s': %s, window %s, %zu keys", c->name,
 	         created ? "created" : "re-attached to the existing region, state kept",
-	         duration_format(c->opts.window_ns, w, sizeof w), evt_key_count(t));
+	         duration_format(evt_get_window(t), w, sizeof w), evt_key_count(t));
 	return 0;
 }
 
@@ -195,9 +277,9 @@ bool regions_intact(struct managed *m)
 		          "someone truncated it; the daemon leaves it alone and goes on with the "
 		          "others; its clients die of SIGBUS when they touch the missing part "
 		          "(restart with --recreate to replace it)",
-		          m->cfg.name, m->cfg.name, (unsigned long long)size, m->t->r.map_size);
+		          m->name, m->name, (unsigned long long)size, m->t->r.map_size);
 	else if (rc == 0 && m->shrunk)
-		log_warning("throttle '%s': its region has its size back; managed again", m->cfg.name);
+		log_warning("throttle '%s': its region has its size back; managed again", m->name);
 	m->shrunk = rc < 0;
 	return rc == 0;
 }
@@ -206,21 +288,13 @@ int regions_reload(struct managed *m, const struct throttle_config *c, char *err
 {
 	if (!regions_intact(m)) {
 		snprintf(err, errlen, "throttle '%s': its region was truncated; not changed", c->name);
-		return -1;
+		return -EBADMSG;
 	}
-	if (apply_access(m->t->r.fd, c, err, errlen) < 0)
-		return -1;
-	if (evt_get_window(m->t) != c->opts.window_ns) {
-		char from[64], to[64];
-		log_info("throttle '%s': window %s -> %s", c->name,
-		         duration_format(evt_get_window(m->t), from, sizeof from),
-		         duration_format(c->opts.window_ns, to, sizeof to));
-		evt_update_window(m->t, c->opts.window_ns);
-	}
-	/* Only what a reload may change: the housekeeping thread reads the name. */
-	m->cfg.opts.window_ns = c->opts.window_ns;
-	m->cfg.opts.mode = c->opts.mode;
-	memcpy(m->cfg.group, c->group, sizeof m->cfg.group);
+	apply_window(m, c);
+	apply_client_idle(m, c);
+	int rc = access_apply(m->t->r.fd, c, err, errlen);
+	if (rc < 0)
+		return rc;
 	char why[160];
 	if (incompatible(m->t, &c->opts, why, sizeof why) != NULL) {
 		snprintf(err, errlen,
@@ -254,21 +328,19 @@ void regions_release(struct managed *m)
 	m->lock_fd = -1;
 }
 
-int regions_remove(const char *name, char *err, size_t errlen)
+int regions_remove(const char *name, bool force, char *err, size_t errlen)
 {
 	char path[EVT_NAME_MAX + 32];
 	if (region_name_path(name, path, sizeof path) < 0) {
 		snprintf(err, errlen, "throttle '%s': %s", name, evt_strerror(-EINVAL));
-		return -1;
+		return -EINVAL;
 	}
-	int fd = -1;
-	if (lock_region(name, &fd, err, errlen) < 0)
-		return -1;
-	int rc = evt_unlink(name);
-	close(fd);
-	if (rc < 0) {
+	int fd = -1, rc = lock_region(name, &fd, err, errlen);
+	if (rc < 0)
+		return rc;
+	rc = may_unlink(name, "--remove", force, err, errlen);
+	if (rc == 0 && (rc = evt_unlink(name)) < 0)
 		snprintf(err, errlen, "throttle '%s': cannot remove: %s", name, evt_strerror(rc));
-		return -1;
-	}
-	return 0;
+	close(fd);
+	return rc;
 }

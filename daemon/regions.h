@@ -7,34 +7,48 @@
 #include "config.h"
 
 struct managed {
-	struct throttle_config cfg; /* as applied (geometry fixed at creation) */
-	evt_throttle *t;            /* the daemon's read-write handle */
+	char name[EVT_NAME_MAX + 1];
+	evt_throttle *t;            /* the daemon's read-write handle; geometry in its header */
 	int lock_fd;                /* its lock in the run directory (runlock.h) */
 	/* the housekeeping thread's own */
 	bool warned;                /* occupancy warning given, until it drops again */
 	bool shrunk;                /* its object is shorter than the mapping (logged) */
 	evt_stats last;             /* totals at the previous summary */
+	uint64_t change_seen;       /* runtime changes logged (header's change_seq) */
 	uint64_t last_ns;
 };
 
+/* How regions_manage() treats an incompatible region. */
+#define REGIONS_RECREATE 0x1u /* replace it (its state is lost) */
+#define REGIONS_FORCE 0x2u    /* even while clients are attached to it */
+
 /*
  * Take charge of throttle c: attach to its region if one exists and is compatible
- * (keeping all its state), else create it; refuse (or, with recreate, replace) an
- * incompatible one.  Applies window, mode and group.  On error returns -1 with the
- * reason in err.
+ * (keeping all its state), else create it; refuse (or, with REGIONS_RECREATE,
+ * replace) an incompatible one; a region with clients attached is replaced only
+ * with REGIONS_FORCE.  Applies window, mode and group.  0, or a negative errno
+ * with the reason in err.
  */
-int regions_manage(const struct throttle_config *c, bool recreate, struct managed *m, char *err,
+int regions_manage(const struct throttle_config *c, unsigned how, struct managed *m, char *err,
                    size_t errlen);
 
-/* Apply a reloaded configuration to a managed region: window, mode and group at
- * once; a geometry change is refused with a message in err (return 1). */
+/* Compare c with its existing region, if any: 1 if the region must be replaced
+ * (--recreate), with the reason in why; 0 if it fits or does not exist; a
+ * negative errno if it cannot be read. */
+int regions_check(const struct throttle_config *c, char *why, size_t n);
+
+/* Apply a reloaded configuration to a managed region: window (by the rule of
+ * evthrottled(8)), mode and group.  0; 1 when a geometry change is refused
+ * (needs --recreate), with the message in err; or a negative errno with err. */
 int regions_reload(struct managed *m, const struct throttle_config *c, char *err, size_t errlen);
 
 /* Stop managing: the region and its state stay for the clients. */
 void regions_release(struct managed *m);
 
-/* evthrottled --remove NAME: delete a region no daemon manages. */
-int regions_remove(const char *name, char *err, size_t errlen);
+/* evthrottled --remove NAME: delete a region no daemon manages, and with no
+ * client attached unless force.  0, or a negative errno with the reason in err
+ * (-EBUSY: managed, or clients attached). */
+int regions_remove(const char *name, bool force, char *err, size_t errlen);
 
 /* Whether the region's object still covers its mapping: false once someone has
  * truncated it (touching it then would raise SIGBUS), logged when that changes.

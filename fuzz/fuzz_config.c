@@ -4,8 +4,8 @@
  * Each input is written to one file per process (/tmp/fuzz-config-<pid>.conf,
  * removed at exit) and read with config_load().  It must never crash or leak
  * (AddressSanitizer), and:
- *   - it returns 0 or -1;
- *   - on -1 the message starts with the file's path followed by ':' (SPEC §5.6:
+ *   - it returns 0, -EINVAL or another negative errno;
+ *   - on error the message starts with the file's path followed by ':' (SPEC §5.6:
  *     "malformed config (file and line)");
  *   - on 0 every throttle has a valid name and options region_geometry() accepts
  *     (what the daemon will pass to region_create()), and config_describe()
@@ -69,15 +69,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fail("cannot write", path);
 	memset(err, 0, sizeof err);
 	int rc = config_load(path, &c, err, sizeof err);
-	if (rc == -1) {
+	if (rc < 0) {
 		size_t n = strlen(path);
 		if (strncmp(err, path, n) != 0 || err[n] != ':')
 			fail("error message does not start with \"FILE:\"", err);
 		return 0;
 	}
-	if (rc != 0)
-		fail("config_load returned neither 0 nor -1", err);
-	if (c.n == 0 || c.n > CONFIG_THROTTLES_MAX)
+	if (c.n == 0)
 		fail("config_load accepted a throttle count out of range", path);
 	for (size_t i = 0; i < c.n; i++) {
 		char shm[EVT_NAME_MAX + 32];
@@ -92,5 +90,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			     c.throttles[i].name);
 	}
 	config_describe(&c, devnull);
+	config_free(&c);
 	return 0;
 }

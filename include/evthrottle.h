@@ -99,6 +99,10 @@ typedef struct evt_options {
 
 /* evt_attach() flags */
 #define EVT_RDONLY 0x1u /* map read-only: decisions and changes fail with -EROFS */
+/* For operators: change the window and clear keys, always, whatever the client
+ * table holds: the handle takes no client slot, and decisions on it fail with
+ * -EPERM.  Needs write permission, as a read-write handle. */
+#define EVT_ADMIN 0x2u
 
 /* Bits evt_should_process_ex() reports in *info. */
 #define EVT_INFO_NEW_KEY 0x1u   /* the key was not tracked and is now */
@@ -144,17 +148,21 @@ int evt_create(const char *name, const evt_options *o, evt_throttle **out);
 
 /*
  * Attach to an existing throttle.  flags: 0 for read-write, EVT_RDONLY for
- * read-only (needs only read permission on the object).  Every header field is
- * checked against the object's size before use.  A read-write handle takes one of
- * the region's client slots until evt_close() or process death.  The handle keeps
- * the object open (one close-on-exec file descriptor) until evt_close().
+ * read-only (needs only read permission on the object), EVT_ADMIN for an
+ * operator's handle (evt_update_window(), evt_clear(), evt_clear_key() and the
+ * reading calls; no client slot, so it never fails with -EUSERS; its clears are
+ * counted in the region's totals).  Every header field is checked against the
+ * object's size before use.  A read-write handle takes one of the region's client
+ * slots until evt_close() or process death.  The handle keeps the object open (one
+ * close-on-exec file descriptor) until evt_close().
  * Trust boundary: the region is shared memory, so every process with write
  * permission on its object (its owner, and its group or others as its mode says)
  * can change any decision, and can shrink the object, after which this process
  * gets SIGBUS when a decision touches the missing pages.  Give write permission
  * only to processes you trust as much as your own (evthrottled's mode and group);
  * a read-only handle trusts the same writers.
- * Errors: -EINVAL (bad name or flags), -ENOENT (no such throttle), -EACCES,
+ * Errors: -EINVAL (bad name or flags, or EVT_RDONLY | EVT_ADMIN), -ENOENT (no such
+ *         throttle), -EACCES,
  *         -EBADMSG (not an evthrottle region: not a regular file (a FIFO,
  *         directory, socket, device or symbolic link squatting the name; never
  *         followed, never waited on), or a truncated or corrupt header),
@@ -172,6 +180,16 @@ int evt_attach(const char *name, unsigned flags, evt_throttle **out);
 void evt_close(evt_throttle *t);
 
 /*
+ * Whether t's name still refers to the region t maps: 1 if so, 0 if the region
+ * was removed (evthrottled --remove) or replaced (--recreate) since t attached;
+ * t then decides alone on the old region, and should be closed and attached
+ * again.  Opens the name (one open, one read, no lock); not for the decision path.
+ * Errors: -EINVAL (t NULL or an anonymous throttle), -EACCES, -EMFILE.
+ * Thread-safe.
+ */
+int evt_is_current(const evt_throttle *t);
+
+/*
  * Remove the named region (other processes keep their mappings until they close).
  * Errors: -EINVAL, -ENOENT, -EACCES.  Thread-safe.
  */
@@ -181,7 +199,8 @@ int evt_unlink(const char *name);
  * Decide one event: 1 process, 0 throttle, or a negative errno.  event_id may be
  * NULL and takes no part in the decision.  No syscall, no lock, no allocation.
  * Errors: -EINVAL (t or key NULL, key_len 0), -EMSGSIZE (key_len > key_max),
- *         -EROFS (read-only handle), -ENOSPC (table full and on_full = error),
+ *         -EROFS (read-only handle), -EPERM (EVT_ADMIN handle),
+ *         -ENOSPC (table full and on_full = error),
  *         -ESTALE (the exact answer was forgotten and on_stale = error).
  * Thread-safe; linearizable per key across all threads and processes: every
  * answer is the rule above applied at one instant inside the call, or, where
@@ -216,7 +235,8 @@ typedef struct evt_event {
  * Each event's own errors go in its result (-EINVAL key NULL or key_len 0,
  * -EMSGSIZE, -ENOSPC) and do not stop the batch.
  * Returns how many events were processed (result 1), or, deciding nothing:
- * -EINVAL (t NULL, events NULL with n > 0, n > INT_MAX), -EROFS (read-only handle).
+ * -EINVAL (t NULL, events NULL with n > 0, n > INT_MAX), -EROFS (read-only handle),
+ * -EPERM (EVT_ADMIN handle).
  * Thread-safe, as evt_should_process(); each event is one linearizable decision.
  */
 int evt_should_process_batch(evt_throttle *t, evt_event *events, size_t n);
@@ -233,7 +253,7 @@ int evt_should_process_batch(evt_throttle *t, evt_event *events, size_t n);
  * write.  Prefetching too early is wasted if the line is evicted before the
  * decision; prefetching a key that is never decided costs only the call.
  * Errors: exactly those of evt_should_process() for t and the key (-EINVAL,
- *         -EMSGSIZE, -EROFS); nothing is fetched then.
+ *         -EMSGSIZE, -EROFS, -EPERM); nothing is fetched then.
  * Thread-safe.
  */
 int evt_prefetch(const evt_throttle *t, const void *key, size_t key_len);
@@ -268,7 +288,9 @@ int evt_prefetch_key(const evt_throttle *t, const void *key, size_t key_len, evt
 int evt_should_process_key(evt_throttle *t, uint64_t ts_ns, const evt_key *k, unsigned *info);
 
 /*
- * Set the window for every later decision of every process.
+ * Set the window for every later decision of every process.  Like evt_clear()
+ * and evt_clear_key(), it records the change with this process's uid and pid in
+ * the region, for evthrottled's log (getuid() and getpid(): not for a hot path).
  * Errors: -EINVAL (window_ns 0 or t NULL), -EROFS.  Thread-safe.
  */
 int evt_update_window(evt_throttle *t, uint64_t window_ns);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "admin.h"
 #include "clients.h"
 #include "table.h"
 
@@ -226,10 +227,12 @@ static void check_table(struct checker *c, struct home_view *v)
 		if (t > 0)
 			pause_ms(1);
 		clients_totals(c->r, t0, &live);
+		admin_add_totals(c->r, t0);
 		c->quiet = t > 0;
 		keys = table_pass(c, v);
 		c->quiet = false;
 		clients_totals(c->r, t1, &live);
+		admin_add_totals(c->r, t1);
 		want = (int64_t)(t1[CTR_NEW_KEYS] - t1[CTR_RECLAIMED] - t1[CTR_CLEARED]);
 		if (totals_equal(t0, t1) && c->busy == 0 && (int64_t)keys == want)
 			return;

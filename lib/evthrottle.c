@@ -5,19 +5,37 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
+#include "admin.h"
+#include "audit.h"
 #include "clients.h"
 #include "handle.h"
 
-static int open_handle(struct region *r, evt_throttle **out)
+/* An admin handle decides nothing and counts its clears in the header. */
+static void make_admin(evt_throttle *t)
+{
+	t->admin = true;
+	t->decide_len_max = 0;
+	t->scratch = (struct region_client){ .wm = REGION_WM_NONE };
+	t->me = (struct table_client){ &t->scratch, t->r.client_max };
+}
+
+static int open_handle(const char *name, struct region *r, bool admin, evt_throttle **out)
 {
 	evt_throttle *t = malloc(sizeof *t);
 	int rc = t == NULL ? -ENOMEM : 0;
 	if (rc == 0) {
 		*t = handle_make(r);
-		if (!r->readonly) {
+		snprintf(t->name, sizeof t->name, "%s", name != NULL ? name : "");
+		if (admin)
+			make_admin(t);
+		else if (!r->readonly) {
 			clients_reap_dead(r);
 			rc = client_register(r, &t->me);
 		}
@@ -40,7 +58,7 @@ int evt_create(const char *name, const evt_options *o, evt_throttle **out)
 	int rc = region_create(name, o != NULL ? o : &defaults, &r);
 	if (rc < 0)
 		return rc;
-	rc = open_handle(&r, out);
+	rc = open_handle(name, &r, false, out);
 	if (rc < 0 && name != NULL)
 		evt_unlink(name);
 	return rc;
@@ -48,18 +66,19 @@ int evt_create(const char *name, const evt_options *o, evt_throttle **out)
 
 int evt_attach(const char *name, unsigned flags, evt_throttle **out)
 {
-	if (out == NULL || (flags & ~EVT_RDONLY) != 0)
+	if (out == NULL || (flags & ~(EVT_RDONLY | EVT_ADMIN)) != 0 ||
+	    flags == (EVT_RDONLY | EVT_ADMIN))
 		return -EINVAL;
 	struct region r;
 	int rc = region_open(name, flags & EVT_RDONLY, &r);
-	return rc < 0 ? rc : open_handle(&r, out);
+	return rc < 0 ? rc : open_handle(name, &r, flags & EVT_ADMIN, out);
 }
 
 void evt_close(evt_throttle *t)
 {
 	if (t == NULL)
 		return;
-	if (t->me.entry != NULL)
+	if (t->me.entry != NULL && !t->admin)
 		client_release(&t->r, &t->me);
 	region_unmap(&t->r);
 	free(t);
@@ -74,6 +93,29 @@ int evt_unlink(const char *name)
 	return shm_unlink(path) < 0 ? -errno : 0;
 }
 
+int evt_is_current(const evt_throttle *t)
+{
+	char path[EVT_NAME_MAX + 32];
+	if (t == NULL || t->name[0] == '\0' || region_name_path(t->name, path, sizeof path) < 0)
+		return -EINVAL;
+	int fd = shm_open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, 0);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	/* The seed and the creation time, written once before the region was
+	 * published, tell one region from its replacement. */
+	struct stat st;
+	struct region_hdr h;
+	ssize_t n = 0;
+	int rc = fstat(fd, &st) < 0 ? -errno : 0;
+	if (rc == 0 && S_ISREG(st.st_mode) && (n = pread(fd, &h, sizeof h, 0)) < 0)
+		rc = -errno;
+	close(fd);
+	if (rc < 0)
+		return rc;
+	return n == (ssize_t)sizeof h && h.hash_seed == t->r.hdr->hash_seed &&
+	       h.created_unix_ns == t->r.hdr->created_unix_ns;
+}
+
 /* The checks every call that changes state makes. */
 static int writable(const evt_throttle *t)
 {
@@ -82,12 +124,19 @@ static int writable(const evt_throttle *t)
 	return t->r.readonly ? -EROFS : 0;
 }
 
+/* The checks of a call that decides. */
+static int decider(const evt_throttle *t)
+{
+	int rc = writable(t);
+	return rc == 0 && t->admin ? -EPERM : rc;
+}
+
 /* The checks of a decision, in one predictable branch on the hot path. */
 static inline int decide_check(const evt_throttle *t, const void *key, size_t key_len)
 {
 	if (__builtin_expect(t != NULL && key != NULL && key_len - 1 < t->decide_len_max, 1))
 		return 0;
-	int rc = writable(t);
+	int rc = decider(t);
 	return rc < 0 ? rc : table_key_check(&t->r, key, key_len);
 }
 
@@ -148,7 +197,7 @@ int evt_should_process_key(evt_throttle *t, uint64_t ts_ns, const evt_key *k, un
 
 int evt_should_process_batch(evt_throttle *t, evt_event *events, size_t n)
 {
-	int rc = writable(t);
+	int rc = decider(t);
 	if (rc < 0)
 		return rc;
 	if ((events == NULL && n > 0) || n > INT_MAX)
@@ -165,6 +214,7 @@ int evt_update_window(evt_throttle *t, uint64_t window_ns)
 		return -EINVAL;
 	/* Pairs with the acquire load in table_decide(). */
 	atomic_store_explicit(&t->r.hdr->window_ns, window_ns, memory_order_release);
+	audit_note(&t->r, AUDIT_WINDOW, window_ns);
 	return 0;
 }
 
@@ -179,6 +229,9 @@ int evt_clear(evt_throttle *t)
 	if (rc < 0)
 		return rc;
 	uint64_t n = table_clear(&t->r, &t->me);
+	if (t->admin)
+		admin_count_cleared(&t->r, n);
+	audit_note(&t->r, AUDIT_CLEAR, n);
 	return n > INT_MAX ? INT_MAX : (int)n;
 }
 
@@ -187,7 +240,13 @@ int evt_clear_key(evt_throttle *t, const void *key, size_t key_len)
 	int rc = writable(t);
 	if (rc == 0)
 		rc = table_key_check(&t->r, key, key_len);
-	return rc < 0 ? rc : table_clear_key(&t->r, &t->me, key, (uint32_t)key_len);
+	if (rc == 0)
+		rc = table_clear_key(&t->r, &t->me, key, (uint32_t)key_len);
+	if (rc > 0 && t->admin)
+		admin_count_cleared(&t->r, (uint64_t)rc);
+	if (rc >= 0)
+		audit_note(&t->r, AUDIT_CLEAR_KEY, (uint64_t)rc);
+	return rc;
 }
 
 int evt_stats_get(const evt_throttle *t, evt_stats *out)
@@ -197,6 +256,7 @@ int evt_stats_get(const evt_throttle *t, evt_stats *out)
 	uint64_t c[CTR_COUNT];
 	uint32_t live;
 	clients_totals(&t->r, c, &live);
+	admin_add_totals(&t->r, c);
 	uint64_t gone = c[CTR_RECLAIMED] + c[CTR_CLEARED];
 	const struct region_hdr *h = t->r.hdr;
 	*out = (evt_stats){

@@ -68,7 +68,16 @@ struct region_hdr {
 	/* line 3: the manager daemon's */
 	_Atomic uint64_t daemon_pid;
 	_Atomic uint64_t daemon_heartbeat_ns; /* evt_now_ns() (CLOCK_MONOTONIC) */
-	uint8_t reserved3[48];
+	/* The configured window the daemon last applied (0: none yet): a window
+	 * set at run time stays until the configured one changes.  Only the
+	 * daemon holding the region's lock writes it. */
+	_Atomic uint64_t config_window_ns;
+	/* The last runtime change (lib/audit.h), for the daemon's log. */
+	_Atomic uint64_t change_seq;   /* +1 per change, stored last (release) */
+	_Atomic uint64_t change_who;   /* uid << 32 | kind << 24 | pid */
+	_Atomic uint64_t change_value; /* the window set, or keys cleared */
+	_Atomic uint64_t admin_cleared; /* keys cleared by admin handles (no client entry) */
+	uint8_t reserved3[8];
 };
 
 /* One per read-write handle; only that handle's process writes it (except the
@@ -155,6 +164,11 @@ _Static_assert(offsetof(struct region_hdr, newest_ts) == 144, "layout");
 _Static_assert(offsetof(struct region_hdr, client_hwm) == 152, "layout");
 _Static_assert(offsetof(struct region_hdr, daemon_pid) == 192, "layout");
 _Static_assert(offsetof(struct region_hdr, daemon_heartbeat_ns) == 200, "layout");
+_Static_assert(offsetof(struct region_hdr, config_window_ns) == 208, "layout");
+_Static_assert(offsetof(struct region_hdr, change_seq) == 216, "layout");
+_Static_assert(offsetof(struct region_hdr, change_who) == 224, "layout");
+_Static_assert(offsetof(struct region_hdr, change_value) == 232, "layout");
+_Static_assert(offsetof(struct region_hdr, admin_cleared) == 240, "layout");
 _Static_assert(sizeof(struct region_client) == 256, "client is four cache lines");
 _Static_assert(offsetof(struct region_client, owner) == 0, "layout");
 _Static_assert(offsetof(struct region_client, wm) == 16, "layout");

@@ -297,8 +297,9 @@ Test(attach, bad_flags_and_null_out)
 	struct snap before = snapshot(name);
 
 	evt_throttle *a = NULL;
-	cr_expect_eq(evt_attach(name, 0x2, &a), -EINVAL);
-	cr_expect_eq(evt_attach(name, EVT_RDONLY | 0x2, &a), -EINVAL);
+	cr_expect_eq(evt_attach(name, 0x4, &a), -EINVAL);
+	cr_expect_eq(evt_attach(name, EVT_RDONLY | 0x4, &a), -EINVAL);
+	cr_expect_eq(evt_attach(name, EVT_RDONLY | EVT_ADMIN, &a), -EINVAL);
 	cr_expect_eq(evt_attach(name, 0x80000000u, &a), -EINVAL);
 	cr_expect_eq(evt_attach(name, ~0u, &a), -EINVAL);
 	cr_expect_null(a);
@@ -1158,6 +1159,35 @@ Test(attach, strerror_messages)
 }
 
 /* ---- client slots ---- */
+
+/* EVT_ADMIN: settings and clears with every slot taken; no decisions. */
+Test(attach, admin_handles_take_no_slot)
+{
+	const char *name = new_name();
+	evt_options o = small_opts();
+	o.client_max = 1;
+	evt_throttle *t = test_create(name, &o), *a = NULL, *b = NULL;
+	cr_assert_eq(decide(t, 10, "k"), 1);
+	cr_assert_eq(evt_attach(name, EVT_ADMIN, &a), 0);
+	cr_assert_eq(evt_attach(name, EVT_ADMIN, &b), 0, "as many as wanted");
+	cr_expect_eq(stats(t).clients, 1);
+	cr_expect_eq(decide(a, 20, "x"), -EPERM);
+	cr_expect_eq(evt_prefetch(a, "x", 1), -EPERM);
+	evt_event ev = { .ts_ns = 20, .key = "x", .key_len = 1 };
+	cr_expect_eq(evt_should_process_batch(a, &ev, 1), -EPERM);
+	cr_expect_eq(evt_update_window(a, 5), 0);
+	cr_expect_eq(evt_get_window(t), 5);
+	cr_expect_eq(evt_clear_key(b, "k", 1), 1);
+	cr_expect_eq(decide(t, 11, "k"), 1, "forgotten");
+	cr_expect_eq(evt_clear(a), 1);
+	evt_stats st = stats(t);
+	cr_expect_eq(st.cleared, 2);
+	cr_expect_eq(st.keys, 0);
+	evt_close(a);
+	evt_close(b);
+	cr_expect_eq(stats(t).clients, 1, "closing an admin handle frees nobody's slot");
+	evt_close(t);
+}
 
 Test(attach, client_slots)
 {

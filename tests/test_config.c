@@ -1,5 +1,6 @@
 /* evthrottled's configuration: good files, and every kind of bad one named by
  * file and line. */
+#include <errno.h>
 #include <stdlib.h>
 
 #include "common.h"
@@ -20,6 +21,7 @@ static void write_file(const char *text)
 
 static void cleanup(void)
 {
+	config_free(&cfg);
 	unlink(path);
 }
 
@@ -28,13 +30,14 @@ static int load(const char *text)
 {
 	write_file(text);
 	err[0] = '\0';
+	config_free(&cfg);
 	return config_load(path, &cfg, err, sizeof err);
 }
 
 /* The message starts with "FILE:LINE: " and contains what. */
 static void expect_error(const char *text, int line, const char *what)
 {
-	cr_assert_eq(load(text), -1, "accepted: %s", text);
+	cr_assert_eq(load(text), -EINVAL, "accepted: %s", text);
 	char want[128];
 	snprintf(want, sizeof want, "%s:%d: ", path, line);
 	cr_expect_eq(strncmp(err, want, strlen(want)), 0, "want prefix '%s', got '%s'", want, err);
@@ -95,7 +98,7 @@ Test(config, full_settings)
 
 Test(config, missing_file)
 {
-	cr_assert_eq(config_load("/nonexistent/evt.conf", &cfg, err, sizeof err), -1);
+	cr_assert_eq(config_load("/nonexistent/evt.conf", &cfg, err, sizeof err), -ENOENT);
 	cr_expect_not_null(strstr(err, "/nonexistent/evt.conf: cannot read"), "%s", err);
 }
 
@@ -133,15 +136,115 @@ Test(config, bad_values)
 	expect_error("daemon = { warn_occupancy = 0; };\nthrottles = ( { name = \"a\"; } );", 1, "out of range");
 }
 
-/* libconfig 1.5 reads 4294967297 (no L suffix) as 1: the literal is re-read. */
-Test(config, integers_above_32_bits_are_not_wrapped)
+/* Values come from libconfig's parsed settings only: a 64-bit literal (L suffix)
+ * is range-checked as such, and a literal too large for libconfig is refused by
+ * the range check on what libconfig returns. */
+Test(config, large_integers_are_range_checked)
 {
-	expect_error("throttles = ( { name = \"a\"; capacity = 4294967297; } );", 1,
-	             "capacity = 4294967297 is out of range");
-	expect_error("throttles = ( { name = \"a\"; capacity = 4294967297L; } );", 1, "out of range");
+	expect_error("throttles = ( { name = \"a\"; capacity = 4294967297L; } );", 1,
+	             "capacity = 4294967297 is out of range [64, 268435456]");
 	expect_error("throttles = ( { name = \"a\"; capacity = 99999999999999999999; } );", 1,
-	             "does not fit a 64-bit integer");
-	expect_error("throttles = ( { name = \"a\"; key_max = -4294967295; } );", 1, "out of range");
+	             "out of range");
+	expect_error("throttles = ( { name = \"a\"; key_max = -4294967295L; } );", 1, "out of range");
+}
+
+/* Issue #16 item 1: the second throttle of a line had the first one's capacity. */
+Test(config, two_throttles_on_one_line)
+{
+	cr_assert_eq(load("throttles = ( { name = \"a\"; capacity = 100; }, { name = \"b\"; capacity = 5000; } );\n"),
+	             0, "%s", err);
+	cr_expect_eq(config_find(&cfg, "a")->opts.capacity, 100);
+	cr_expect_eq(config_find(&cfg, "b")->opts.capacity, 5000);
+}
+
+/* Item 2: a commented-out value on the line was taken. */
+Test(config, comment_before_the_value)
+{
+	cr_assert_eq(load("throttles = ( { name = \"a\"; /* was: capacity = 4096 */ capacity = 1024; } );\n"),
+	             0, "%s", err);
+	cr_expect_eq(cfg.throttles[0].opts.capacity, 1024);
+}
+
+/* Item 3: a value on the line after its name read as 0. */
+Test(config, value_on_the_next_line)
+{
+	cr_assert_eq(load("throttles = ( { name = \"a\"; capacity =\n 1024; } );\n"), 0, "%s", err);
+	cr_expect_eq(cfg.throttles[0].opts.capacity, 1024);
+}
+
+/* Item 4: setuid, setgid and sticky bits are refused, world-writable warned. */
+Test(config, special_mode_bits_are_refused)
+{
+	expect_error("throttles = ( { name = \"a\"; mode = \"4777\"; } );", 1, "setuid, setgid or sticky");
+	expect_error("throttles = ( { name = \"a\"; mode = \"04660\"; } );", 1, "at most 0777");
+	expect_error("throttles = ( { name = \"a\"; mode = \"1770\"; } );", 1, "sticky");
+	expect_error("throttles = ( { name = \"a\"; mode = \"2660\"; } );", 1, "(2000)");
+	cr_assert_eq(load("throttles = ( { name = \"a\"; mode = \"0666\"; } );"), 0, "%s", err);
+	cr_expect_eq(cfg.throttles[0].opts.mode, 0666);
+	cr_expect_not_null(strstr(err, ":1: warning: mode \"0666\" lets every local user write"), "%s", err);
+	cr_assert_eq(load("throttles = ( { name = \"a\"; mode = \"0660\"; } );"), 0, "%s", err);
+	cr_expect_str_eq(err, "");
+}
+
+/* Item 4: a housekeeping period of 1ns made the thread spin. */
+Test(config, housekeeping_has_a_minimum)
+{
+	expect_error("daemon = { housekeeping = \"1ns\"; };\nthrottles = ( { name = \"a\"; } );", 1,
+	             "housekeeping \"1ns\" is below the minimum 1ms");
+	expect_error("daemon = { housekeeping = \"999us\"; };\nthrottles = ( { name = \"a\"; } );", 1,
+	             "minimum 1ms");
+	cr_assert_eq(load("daemon = { housekeeping = \"1ms\"; };\nthrottles = ( { name = \"a\"; } );"), 0,
+	             "%s", err);
+	cr_expect_eq(cfg.housekeeping_ns, 1000000ull);
+}
+
+/* Item 4: every error of a file in one run, one "FILE:LINE: " line each. */
+Test(config, every_error_is_reported)
+{
+	cr_assert_eq(load("daemon = { warn_occupancy = 0; };\n"
+	                  "throttles = ( { name = \"a\"; capacity = 1; },\n"
+	                  "  { name = \"b\"; mode = \"4777\"; colour = 1; } );\n"),
+	             -EINVAL);
+	static const char *const want[] = { ":1: warn_occupancy = 0 is out of range [1, 100]\n",
+		                            ":2: capacity = 1 is out of range [64, 268435456]\n",
+		                            ":3: unknown setting 'colour' in a throttle\n",
+		                            ":3: mode \"4777\" has setuid" };
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+		char line[256];
+		snprintf(line, sizeof line, "%s%s", path, want[i]);
+		cr_expect_not_null(strstr(err, line), "want '%s' in '%s'", line, err);
+	}
+	size_t lines = 0;
+	for (const char *p = err; (p = strchr(p, '\n')) != NULL; p++)
+		lines++;
+	cr_expect_eq(lines, 4, "%s", err);
+}
+
+/* Item 5: no bound on the number of throttles. */
+Test(config, many_throttles)
+{
+	char text[16384] = "throttles = (";
+	for (int i = 0; i < 200; i++)
+		snprintf(text + strlen(text), sizeof text - strlen(text), "%s{ name = \"t%d\"; }",
+		         i ? ", " : " ", i);
+	strcat(text, " );\n");
+	cr_assert_eq(load(text), 0, "%s", err);
+	cr_expect_eq(cfg.n, 200);
+	cr_expect_not_null(config_find(&cfg, "t199"));
+}
+
+/* Item 8: relative paths in the file are relative to the file's directory. */
+Test(config, relative_paths_follow_the_file)
+{
+	cr_assert_eq(load("log = { directory = \"l/og\"; };\ndaemon = { pidfile = \"x.pid\"; };\n"
+	                  "throttles = ( { name = \"a\"; } );"),
+	             0, "%s", err);
+	cr_expect_str_eq(cfg.path, path);
+	cr_expect_str_eq(cfg.log.directory, "/tmp/l/og");
+	cr_expect_str_eq(cfg.pidfile, "/tmp/x.pid");
+	cr_assert_eq(load("daemon = { pidfile = \"/run/x.pid\"; };\nthrottles = ( { name = \"a\"; } );"), 0);
+	cr_expect_str_eq(cfg.pidfile, "/run/x.pid");
+	cr_expect_str_eq(cfg.log.directory, "/tmp/logs", "the default directory follows the file");
 }
 
 /* libconfig would exit() the daemon on an @include of a directory. */
@@ -162,7 +265,7 @@ Test(config, names)
 
 Test(config, structure)
 {
-	cr_assert_eq(load("log = { };\n"), -1);
+	cr_assert_eq(load("log = { };\n"), -EINVAL);
 	cr_expect_not_null(strstr(err, "no throttles"), "%s", err);
 	expect_error("throttles = ( );", 1, "empty");
 	expect_error("throttles = 5;", 1, "must be a list");

@@ -65,6 +65,9 @@ static void teardown(void)
 
 TestSuite(daemon, .init = setup, .fini = teardown, .timeout = 60);
 
+/* The directory spawn() starts the daemon in; NULL: the test's. */
+static const char *spawn_dir;
+
 /* Run evthrottled with args (NULL-terminated), stdout+stderr to the out file. */
 static pid_t spawn(const char *a1, const char *a2, const char *a3, const char *a4)
 {
@@ -73,7 +76,7 @@ static pid_t spawn(const char *a1, const char *a2, const char *a3, const char *a
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
 		int fd = open(out, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		if (fd < 0)
+		if (fd < 0 || (spawn_dir != NULL && chdir(spawn_dir) < 0))
 			_exit(127);
 		dup2(fd, 1);
 		dup2(fd, 2);
@@ -263,6 +266,8 @@ Test(daemon, a_second_daemon_refuses)
 	cr_expect_eq(evt_attach(name, 0, &t), -ENOENT);
 }
 
+/* Item 7: an incompatible region is refused, named by --check-config, and never
+ * stops the other throttles. */
 Test(daemon, incompatible_region_refused_unless_recreate)
 {
 	evt_options o = EVT_OPTIONS_INIT;
@@ -270,20 +275,85 @@ Test(daemon, incompatible_region_refused_unless_recreate)
 	evt_throttle *t = test_create(name, &o);
 	cr_expect_eq(decide(t, 1, "kept"), 1);
 	evt_close(t);
-	cr_expect_eq(wait_exit(spawn("-c", conf, "-f", NULL)), 1);
-	cr_expect(output_has("incompatible (capacity 64 in the region, 1024 configured)"));
+	cr_expect_eq(wait_exit(spawn("-c", conf, "--check-config", NULL)), 0);
+	char want[160];
+	snprintf(want, sizeof want, "throttle %s: the existing region needs --recreate (capacity 64 "
+	         "in the region, 1024 configured)", name);
+	cr_expect(output_has(want), "wants '%s'", want);
+	pid_t d = spawn("-c", conf, "-f", NULL);
+	EVENTUALLY(daemon_manages(name2, d), "the other throttle is managed");
+	cr_expect(output_has("error: "), "logged at error level");
+	cr_expect(output_has("incompatible (capacity 64 in the region, 1024 configured); start with --recreate"));
+	cr_expect(!daemon_manages(name, d));
 	/* Nothing changed. */
 	cr_assert_eq(evt_attach(name, 0, &t), 0);
 	cr_expect_eq(t->r.mask + 1, 64);
 	cr_expect_eq(evt_key_count(t), 1);
 	evt_close(t);
-	pid_t d = spawn("-c", conf, "-f", "--recreate");
+	stop_daemon(d);
+	d = spawn("-c", conf, "-f", "--recreate");
 	EVENTUALLY(daemon_manages(name, d), "recreated");
 	cr_assert_eq(evt_attach(name, 0, &t), 0);
 	cr_expect_eq(t->r.mask + 1, 1024);
 	cr_expect_eq(evt_key_count(t), 0);
 	evt_close(t);
 	stop_daemon(d);
+}
+
+/* With no throttle it can manage, the daemon does not start (status 1). */
+Test(daemon, nothing_to_manage_fails_the_start)
+{
+	pid_t d = start_daemon();
+	cr_expect_eq(wait_exit(spawn("-c", conf, "-f", NULL)), 1);
+	cr_expect(output_has("no throttle could be managed"));
+	stop_daemon(d);
+}
+
+/* Write a configuration of name and one more throttle, extra. */
+static void write_conf_with(const char *extra)
+{
+	FILE *f = fopen(conf, "w");
+	cr_assert_not_null(f);
+	fprintf(f,
+	        "log = { level = \"debug\"; console = true; };\n"
+	        "daemon = { housekeeping = \"1ms\"; summary = \"0s\"; };\n"
+	        "throttles = ( { name = \"%s\"; }, { name = \"%s\"; capacity = 64; } );\n",
+	        name, extra);
+	fclose(f);
+}
+
+static pid_t region_daemon(const char *n)
+{
+	evt_throttle *t;
+	if (evt_attach(n, EVT_RDONLY, &t) < 0)
+		return -1;
+	pid_t pid = (pid_t)atomic_load(&t->r.hdr->daemon_pid);
+	evt_close(t);
+	return pid;
+}
+
+/* Items 5 and 6: reloads that rename a throttle past any fixed bound; each
+ * dropped throttle is released (no heartbeat, --remove works while the daemon
+ * runs).  Under ASan this overflowed managed[] at the 64th name. */
+Test(daemon, renamed_throttles_are_released)
+{
+	pid_t d = start_daemon();
+	char prev[64], next[64];
+	snprintf(prev, sizeof prev, "%s", name2);
+	for (int i = 0; i < 70; i++) {
+		snprintf(next, sizeof next, "evtd.%d.r%d", (int)getpid(), i);
+		write_conf_with(next);
+		kill(d, SIGHUP);
+		EVENTUALLY(daemon_manages(next, d), "reload %d manages %s", i, next);
+		EVENTUALLY(region_daemon(prev) == 0, "%s released", prev);
+		cr_expect_eq(wait_exit(spawn("--remove", prev, NULL, NULL)), 0, "--remove %s", prev);
+		memcpy(prev, next, sizeof prev);
+	}
+	cr_expect(output_has("no longer configured: released"));
+	cr_expect(daemon_manages(name, d));
+	stop_daemon(d);
+	evt_unlink(prev);
+	cr_expect_eq(region_daemon(name2), -1, "%s was removed while the daemon ran", name2);
 }
 
 Test(daemon, check_config_and_bad_config)
@@ -379,10 +449,13 @@ Test(daemon, failed_start_leaves_nothing_behind)
 		cr_skip_test("needs root to run the daemon as another user");
 	spawn_as_nobody();
 	write_conf("10s", 1024, "group = \"root\";");
-	cr_expect_eq(wait_exit(spawn("-c", conf, "-f", NULL)), 1);
-	cr_expect(output_has("chgrp root: Operation not permitted"), "the log does not say why");
+	/* The other throttle is managed all the same (one refused never stops them). */
+	pid_t d = spawn("-c", conf, "-f", NULL);
+	EVENTUALLY(daemon_manages(name2, d), "the other throttle is not managed");
+	EVENTUALLY(output_has("chgrp root: Operation not permitted"), "the log does not say why");
 	evt_throttle *t;
 	cr_expect_eq(evt_attach(name, EVT_RDONLY, &t), -ENOENT, "the new region stayed");
+	stop_daemon(d);
 }
 
 /* Region name made by uid 65534 (mode 0666, the configured geometry), as any local
@@ -417,11 +490,15 @@ Test(daemon, refuses_a_region_it_does_not_own)
 	if (geteuid() != 0)
 		cr_skip_test("needs root to make a region as another user");
 	create_as_nobody(name);
-	cr_expect_eq(wait_refused(spawn("-c", conf, "-f", NULL)), 1);
-	cr_expect(output_has("not evthrottled's own: it belongs to user"), "the log does not say why");
+	/* Refused, and the other throttle managed all the same. */
+	pid_t d = spawn("-c", conf, "-f", NULL);
+	EVENTUALLY(daemon_manages(name2, d), "the other throttle is not managed");
+	EVENTUALLY(output_has("not evthrottled's own: it belongs to user"), "the log does not say why");
 	cr_expect(output_has("(uid 65534)"), "the log does not say whose");
+	cr_expect(!daemon_manages(name, d), "the foreign region was adopted");
 	cr_expect_eq(region_owner(name), 65534, "the refused region was changed");
-	pid_t d = spawn("-c", conf, "-f", "--recreate");
+	stop_daemon(d);
+	d = spawn("-c", conf, "-f", "--recreate");
 	EVENTUALLY(daemon_manages(name, d), "--recreate did not replace it");
 	cr_expect_eq(region_owner(name), 0, "the replacement is not the daemon's");
 	stop_daemon(d);
@@ -553,11 +630,13 @@ Test(daemon, fifo_squatting_a_name_refused_then_replaced)
 	char path[PATH_MAX];
 	snprintf(path, sizeof path, "/dev/shm/evthrottle.%s", name);
 	cr_assert_eq(mkfifo(path, 0666), 0, "mkfifo %s: %s", path, strerror(errno));
-	cr_expect_eq(wait_refused(spawn("-c", conf, "-f", NULL)), 1);
-	cr_expect(output_has("not an evthrottle region (not a regular file"));
+	pid_t d = spawn("-c", conf, "-f", NULL);
+	EVENTUALLY(daemon_manages(name2, d), "the other throttle is not managed");
+	EVENTUALLY(output_has("not an evthrottle region (not a regular file"), "not said why");
 	struct stat st;
 	cr_expect(stat(path, &st) == 0 && S_ISFIFO(st.st_mode), "the refused FIFO was touched");
-	pid_t d = spawn("-c", conf, "-f", "--recreate");
+	stop_daemon(d);
+	d = spawn("-c", conf, "-f", "--recreate");
 	EVENTUALLY(daemon_manages(name, d) && daemon_manages(name2, d), "--recreate did not replace it");
 	stop_daemon(d);
 }
@@ -587,4 +666,162 @@ Test(daemon, reaps_killed_clients)
 	evt_close(t);
 	stop_daemon(d);
 	cr_expect(output_has("freed 1 client slot"));
+}
+
+/* Item 8: relative paths in the file follow the file, and a relative -c still
+ * reloads after the daemon detached to /. */
+Test(daemon, relative_paths_resolved_before_detaching)
+{
+	char pidfile[64];
+	snprintf(pidfile, sizeof pidfile, "/tmp/evtd-%d.pid", (int)getpid());
+	FILE *f = fopen(conf, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "daemon = { pidfile = \"%s\"; run_dir = \"%s\"; user = \"root\"; };\n"
+	        "throttles = ( { name = \"%s\"; window = \"1s\"; } );\n",
+	        pidfile + strlen("/tmp/"), run_dir, name);
+	fclose(f);
+	spawn_dir = "/tmp";
+	cr_assert_eq(wait_exit(spawn("-c", conf + strlen("/tmp/"), NULL, NULL)), 0);
+	f = fopen(pidfile, "r");
+	cr_assert_not_null(f, "pidfile beside the configuration file");
+	int pid = 0;
+	cr_assert_eq(fscanf(f, "%d", &pid), 1);
+	fclose(f);
+	cr_expect(daemon_manages(name, pid));
+	f = fopen(conf, "w");
+	fprintf(f, "daemon = { pidfile = \"%s\"; run_dir = \"%s\"; user = \"root\"; };\n"
+	        "throttles = ( { name = \"%s\"; window = \"3s\"; } );\n",
+	        pidfile + strlen("/tmp/"), run_dir, name);
+	fclose(f);
+	kill(pid, SIGHUP);
+	evt_throttle *t;
+	cr_assert_eq(evt_attach(name, EVT_RDONLY, &t), 0);
+	EVENTUALLY(evt_get_window(t) == 3000000000ull, "reloaded from the relative -c");
+	evt_close(t);
+	kill(pid, SIGTERM);
+	EVENTUALLY(access(pidfile, F_OK) != 0, "pidfile removed on stop");
+	EVENTUALLY(kill(pid, 0) < 0, "daemon gone");
+}
+
+/* A group other than the test's own to hand the region to: "daemon" as root,
+ * else a supplementary group of the test; "" when there is none. */
+static const char *other_group(void)
+{
+	static char buf[64];
+	gid_t groups[64];
+	int n = getgroups(64, groups);
+	struct group *g = geteuid() == 0 ? getgrnam("daemon") : NULL;
+	for (int i = 0; g == NULL && i < n; i++)
+		if (groups[i] != getegid())
+			g = getgrgid(groups[i]);
+	snprintf(buf, sizeof buf, "%s", g != NULL ? g->gr_name : "");
+	return buf;
+}
+
+static struct stat region_stat(const char *n)
+{
+	char path[128];
+	struct stat st = { 0 };
+	snprintf(path, sizeof path, "/dev/shm/evthrottle.%s", n);
+	stat(path, &st);
+	return st;
+}
+
+/* Item 9: dropping the group (or changing the mode) applies at reload, both
+ * ways, and is logged old -> new. */
+Test(daemon, access_changes_apply_both_ways)
+{
+	const char *grp = other_group();
+	char extra[128];
+	snprintf(extra, sizeof extra, "group = \"%s\";", grp);
+	write_conf("10s", 1024, grp[0] != '\0' ? extra : "");
+	pid_t d = start_daemon();
+	if (grp[0] != '\0')
+		cr_expect_eq(region_stat(name).st_gid, getgrnam(grp)->gr_gid);
+	else
+		cr_log_warn("no group to test with: only the mode is checked");
+	FILE *f = fopen(conf, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "log = { level = \"debug\"; };\n"
+	        "throttles = ( { name = \"%s\"; capacity = 1024; mode = \"0600\"; }, { name = \"%s\"; window = \"1s\"; } );\n",
+	        name, name2);
+	fclose(f);
+	kill(d, SIGHUP);
+	EVENTUALLY((region_stat(name).st_mode & 07777) == 0600, "mode applied");
+	EVENTUALLY(region_stat(name).st_gid == getegid(), "back to the daemon's group");
+	cr_expect(output_has("mode 0640 -> 0600"));
+	if (grp[0] != '\0') {
+		char want[128];
+		snprintf(want, sizeof want, "group %s -> %s", grp, getgrgid(getegid())->gr_name);
+		cr_expect(output_has(want), "wants '%s'", want);
+	}
+	stop_daemon(d);
+}
+
+/* Item 10: a window set at run time survives a restart until the configured
+ * window itself changes; every runtime change reaches the log with who made it. */
+Test(daemon, runtime_window_survives_a_restart_and_changes_are_logged)
+{
+	pid_t d = start_daemon();
+	evt_throttle *t;
+	cr_assert_eq(evt_attach(name, 0, &t), 0);
+	cr_assert_eq(evt_update_window(t, 5000000000ull), 0);
+	char want[160];
+	snprintf(want, sizeof want, "runtime change: uid %u pid %d set the window to 5s", (unsigned)getuid(),
+	         (int)getpid());
+	EVENTUALLY(output_has(want), "wants '%s'", want);
+	cr_expect_eq(decide(t, 1, "k"), 1);
+	cr_assert_eq(evt_clear(t), 1);
+	snprintf(want, sizeof want, "pid %d cleared every key: 1 keys removed", (int)getpid());
+	EVENTUALLY(output_has(want), "wants '%s'", want);
+	cr_assert_eq(evt_clear_key(t, "k", 1), 0);
+	snprintf(want, sizeof want, "pid %d cleared a key: it was not tracked", (int)getpid());
+	EVENTUALLY(output_has(want), "wants '%s'", want);
+	/* A reload of an unchanged window keeps the runtime one. */
+	kill(d, SIGHUP);
+	EVENTUALLY(output_has("configuration reloaded"), "reloaded");
+	cr_expect_eq(evt_get_window(t), 5000000000ull);
+	stop_daemon(d);
+	d = start_daemon();
+	cr_expect_eq(evt_get_window(t), 5000000000ull, "kept over a restart");
+	cr_expect(output_has("window 5s kept (set at run time; the configured 10s has not changed)"));
+	stop_daemon(d);
+	write_conf("2s", 1024, "");
+	d = start_daemon();
+	cr_expect_eq(evt_get_window(t), 2000000000ull, "the configured window changed");
+	cr_expect(output_has("window 5s -> 2s (configured)"));
+	stop_daemon(d);
+	evt_close(t);
+}
+
+/* Item 11: --recreate and --remove refuse while clients are attached unless
+ * --force, and the clients can tell their region was replaced or removed. */
+Test(daemon, recreate_and_remove_refuse_while_clients_are_attached)
+{
+	evt_options o = EVT_OPTIONS_INIT;
+	o.capacity = 64;
+	evt_throttle *t = test_create(name, &o), *u;
+	pid_t d = spawn("-c", conf, "-f", "--recreate");
+	EVENTUALLY(daemon_manages(name2, d), "the other throttle is managed");
+	cr_expect(output_has("1 client(s) attached; --recreate would leave them deciding on the old"));
+	cr_expect(!daemon_manages(name, d));
+	cr_expect_eq(evt_is_current(t), 1, "nothing replaced");
+	stop_daemon(d);
+	cr_assert_eq(wait_exit(spawn("-c", conf, "--recreate", "--force")), 0);
+	pid_t pid = region_daemon(name);
+	cr_assert_gt(pid, 0, "recreated and managed");
+	cr_expect(output_has("--recreate with 1 client(s) attached (--force)"));
+	cr_expect_eq(evt_is_current(t), 0, "replaced");
+	kill(pid, SIGTERM);
+	EVENTUALLY(kill(pid, 0) < 0, "daemon gone");
+	cr_assert_eq(evt_attach(name, 0, &u), 0);
+	cr_expect_eq(evt_is_current(u), 1);
+	cr_expect_eq(wait_exit(spawn("--remove", name, NULL, NULL)), 1);
+	cr_expect(output_has("1 client(s) attached; --remove would leave them"));
+	cr_expect_eq(evt_is_current(u), 1, "not removed");
+	cr_expect_eq(wait_exit(spawn("--remove", name, "--force", NULL)), 0);
+	cr_expect_eq(evt_is_current(u), 0, "removed");
+	cr_expect_eq(wait_exit(spawn("-c", conf, "--force", NULL)), 2, "--force alone is a usage error");
+	evt_close(u);
+	evt_close(t);
 }

@@ -125,7 +125,12 @@ Test(layout, region_hdr_fields)
 	/* line 3: the daemon's */
 	EXPECT_FIELD(H, daemon_pid, 192, 8);
 	EXPECT_FIELD(H, daemon_heartbeat_ns, 200, 8);
-	EXPECT_FIELD(H, reserved3, 208, 48);
+	EXPECT_FIELD(H, config_window_ns, 208, 8);
+	EXPECT_FIELD(H, change_seq, 216, 8);
+	EXPECT_FIELD(H, change_who, 224, 8);
+	EXPECT_FIELD(H, change_value, 232, 8);
+	EXPECT_FIELD(H, admin_cleared, 240, 8);
+	EXPECT_FIELD(H, reserved3, 248, 8);
 }
 
 Test(layout, region_client_fields)
@@ -339,6 +344,8 @@ Test(layout, default_region_header)
 	cr_expect_eq(atomic_load(&h->client_hwm), 1, "the creator's handle takes entry 0");
 	cr_expect_eq(atomic_load(&h->daemon_pid), 0);
 	cr_expect_eq(atomic_load(&h->daemon_heartbeat_ns), 0);
+	cr_expect_eq(atomic_load(&h->config_window_ns), 0);
+	cr_expect_eq(atomic_load(&h->change_seq), 0);
 	cr_expect(all_zero(h->reserved1, sizeof h->reserved1), "reserved1 not zero");
 	cr_expect(all_zero(h->reserved2, sizeof h->reserved2), "reserved2 not zero");
 	cr_expect(all_zero(h->reserved3, sizeof h->reserved3), "reserved3 not zero");

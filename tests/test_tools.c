@@ -58,14 +58,19 @@ static char *keep(char *p)
 	return bufs[n_bufs++] = p;
 }
 
-/* A 1024-slot throttle, 10 s window, readable by everyone. */
-static evt_throttle *fresh(const char **name)
+/* A 1024-slot throttle, 10 s window, readable by everyone, named name. */
+static evt_throttle *fresh_named(const char *name)
 {
 	evt_options o = EVT_OPTIONS_INIT;
 	o.capacity = 1024;
 	o.mode = 0644;
+	return test_create(name, &o);
+}
+
+static evt_throttle *fresh(const char **name)
+{
 	*name = new_name();
-	return test_create(*name, &o);
+	return fresh_named(*name);
 }
 
 static void decide_at(evt_throttle *t, uint64_t ts, const char *key, int want)
@@ -345,6 +350,30 @@ Test(tools, ctl_clear_all)
 	evt_close(t);
 }
 
+/* Issue #16 item 12: with every client slot taken, the operator still acts. */
+Test(tools, ctl_works_with_every_client_slot_taken)
+{
+	evt_options o = EVT_OPTIONS_INIT;
+	o.capacity = 1024;
+	o.client_max = 1;
+	const char *n = new_name();
+	evt_throttle *t = test_create(n, &o), *u;
+	cr_assert_eq(evt_attach(n, 0, &u), -EUSERS, "the creator holds the only slot");
+	decide_at(t, SEC, "a", 1);
+	decide_at(t, SEC, "b", 1);
+	EXPECT_RUN(CTL("-n", n, "window", "5s"), 0, out, "10s -> 5s");
+	cr_assert_eq(evt_get_window(t), 5 * SEC);
+	EXPECT_RUN(CTL("-n", n, "clear", "a"), 0, out, "a: cleared");
+	EXPECT_RUN(CTL("-n", n, "clear"), 0, out, "(1 were tracked)");
+	evt_stats st;
+	cr_assert_eq(evt_stats_get(t, &st), 0);
+	cr_expect_eq(st.cleared, 2, "the operator's clears are counted");
+	cr_expect_eq(st.keys, 0);
+	cr_expect_eq(st.clients, 1, "no slot taken by the operator");
+	EXPECT_RUN(INSPECT("-n", n, "check"), 0, out, "");
+	evt_close(t);
+}
+
 Test(tools, ctl_clear_keys)
 {
 	const char *n;
@@ -406,6 +435,21 @@ Test(tools, ctl_status)
 	cr_assert_not_null(strstr(line_with(r.out, "full"), "0 (policy: throttle)"));
 	cr_assert_not_null(strstr(line_with(r.out, "daemon"), "none"));
 	EXPECT_USAGE(CTL("-n", n, "status", "extra"), "no argument");
+	evt_close(t);
+}
+
+/* Item 12: the daemon's own client slot is shown as such. */
+Test(tools, ctl_status_shows_the_daemons_slot)
+{
+	const char *n;
+	evt_throttle *t = fresh(&n);
+	struct run r = CTL("-n", n, "status");
+	cr_assert_null(strstr(line_with(r.out, "clients"), "evthrottled"), "%s", r.out);
+	/* This process holds a slot: let it pass for the daemon. */
+	atomic_store(&t->r.hdr->daemon_pid, (uint64_t)getpid());
+	r = CTL("-n", n, "status");
+	cr_assert_not_null(strstr(line_with(r.out, "clients"), "1 / 256 (one is evthrottled's own)"),
+	                   "%s", r.out);
 	evt_close(t);
 }
 
@@ -745,6 +789,34 @@ Test(tools, inspect_watch_count_and_rates)
 	r = INSPECT("-n", n, "keys", "--watch", "0.01", "--count", "2");
 	cr_assert_eq(count_of(r.out, "user.a"), 2, "%s", r.out);
 	evt_close(t);
+}
+
+/* Issue #16 item 11: a view of a removed or replaced region says so. */
+Test(tools, inspect_watch_sees_the_region_replaced)
+{
+	const char *n;
+	evt_throttle *t = three_keys(&n);
+	cr_assert_eq(evt_is_current(t), 1);
+	struct proc p = start_tool("EVT_INSPECT", "-n", n, "--watch", "0.02", "--count", "60",
+	                           (char *)NULL);
+	struct timespec ts = { 0, 300000000 };
+	nanosleep(&ts, NULL);
+	cr_assert_eq(evt_unlink(n), 0);
+	cr_expect_eq(evt_is_current(t), 0, "removed");
+	evt_throttle *u = fresh_named(n);
+	cr_expect_eq(evt_is_current(t), 0, "replaced");
+	cr_expect_eq(evt_is_current(u), 1);
+	struct run r = finish(p);
+	cr_assert_eq(r.code, 0, "%s", r.err);
+	cr_expect_not_null(strstr(r.out, "removed or replaced since attached"), "%s", r.out);
+	EXPECT_RUN(INSPECT("-n", n, "--json"), 0, out, "\"region_current\":true");
+	evt_close(u);
+	evt_close(t);
+	evt_throttle *anon;
+	cr_assert_eq(evt_create(NULL, NULL, &anon), 0);
+	cr_expect_eq(evt_is_current(anon), -EINVAL);
+	cr_expect_eq(evt_is_current(NULL), -EINVAL);
+	evt_close(anon);
 }
 
 static void watch_until(int sig)

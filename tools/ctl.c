@@ -59,7 +59,7 @@ static int window_set(const char *name, const char *arg)
 	if (ns == 0)
 		return tool_usage("the window must be greater than 0");
 	evt_throttle *t;
-	if (tool_attach(name, 0, &t) != EXIT_OK)
+	if (tool_attach(name, EVT_ADMIN, &t) != EXIT_OK)
 		return EXIT_FAILED;
 	char old[64], now[64];
 	duration_format(evt_get_window(t), old, sizeof old);
@@ -151,7 +151,7 @@ static int cmd_clear(const char *name, int argc, char **argv)
 	evt_throttle *t = NULL;
 	int rc = decode_keys(argc, argv, k);
 	if (rc == EXIT_OK)
-		rc = tool_attach(name, 0, &t);
+		rc = tool_attach(name, EVT_ADMIN, &t);
 	if (rc == EXIT_OK)
 		rc = argc == 0 ? clear_all(name, t) : clear_keys(name, t, k, argc);
 	evt_close(t);

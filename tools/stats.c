@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "clients.h"
 #include "duration.h"
 #include "handle.h"
 #include "json.h"
@@ -30,6 +31,18 @@ static void scan(const evt_throttle *t, struct snapshot *s)
 	s->scanned = true;
 }
 
+/* Whether process pid holds a live client entry. */
+static bool holds_slot(const struct region *r, uint64_t pid)
+{
+	uint32_t n = atomic_load_explicit(&r->hdr->client_hwm, memory_order_acquire);
+	for (uint32_t i = 0; pid != 0 && i < n && i < r->client_max; i++) {
+		uint64_t o = atomic_load_explicit(&region_client(r, i)->owner, memory_order_relaxed);
+		if (CLIENT_STATE(o) == CLIENT_LIVE && (uint64_t)CLIENT_PID(o) == pid)
+			return true;
+	}
+	return false;
+}
+
 void snapshot_take(const evt_throttle *t, bool scan_table, struct snapshot *s)
 {
 	const struct region_hdr *h = t->r.hdr;
@@ -39,6 +52,8 @@ void snapshot_take(const evt_throttle *t, bool scan_table, struct snapshot *s)
 	s->daemon_pid = atomic_load_explicit(&h->daemon_pid, memory_order_relaxed);
 	s->heartbeat_ns = atomic_load_explicit(&h->daemon_heartbeat_ns, memory_order_relaxed);
 	s->daemon_alive = pid_alive((int64_t)s->daemon_pid);
+	s->daemon_slot = holds_slot(&t->r, s->daemon_pid);
+	s->current = evt_is_current(t);
 	if (scan_table)
 		scan(t, s);
 }
@@ -106,7 +121,8 @@ void stats_summary(FILE *f, const char *name, const struct snapshot *s)
 	fprintf(f, "  %-16s %s\n", "window", duration_format(st->window_ns, w, sizeof w));
 	fprintf(f, "  %-16s %llu / %u (%.1f%%)\n", "keys", (unsigned long long)st->keys,
 	        st->capacity, occupancy_pct(st));
-	fprintf(f, "  %-16s %u / %u\n", "clients", st->clients, st->client_max);
+	fprintf(f, "  %-16s %u / %u%s\n", "clients", st->clients, st->client_max,
+	        s->daemon_slot ? " (one is evthrottled's own)" : "");
 	fprintf(f, "  %-16s %llu\n", "processed", (unsigned long long)st->processed);
 	fprintf(f, "  %-16s %llu\n", "throttled", (unsigned long long)st->throttled);
 	fprintf(f, "  %-16s %llu (policy: %s)\n", "full", (unsigned long long)st->full,
@@ -114,6 +130,9 @@ void stats_summary(FILE *f, const char *name, const struct snapshot *s)
 	fprintf(f, "  %-16s %llu (policy: %s)\n", "stale", (unsigned long long)st->stale,
 	        policy_name(st->on_stale));
 	daemon_text(f, s);
+	if (s->current == 0)
+		fprintf(f, "  %-16s removed or replaced since attached: these figures are the old "
+		        "region's; attach again\n", "region");
 }
 
 static void probe_text(FILE *f, const struct snapshot *s)
@@ -189,6 +208,7 @@ void stats_json(FILE *f, const char *name, const struct snapshot *s, const struc
 	json_u64(&j, "daemon_pid", s->daemon_pid);
 	json_bool(&j, "daemon_running", s->daemon_alive);
 	json_u64(&j, "daemon_heartbeat_ns", s->heartbeat_ns);
+	json_bool(&j, "region_current", s->current != 0);
 	if (s->scanned) {
 		json_u64(&j, "scanned_keys", s->published);
 		json_object(&j, "probe_histogram");

@@ -19,6 +19,8 @@ struct snapshot {
 	uint64_t probe[PROBE_BUCKETS];
 	uint64_t daemon_pid, heartbeat_ns;
 	bool daemon_alive;
+	bool daemon_slot;              /* the daemon holds one of the clients */
+	int current;                   /* evt_is_current(): 1, 0, or -errno */
 };
 
 /* Read the counters and the header; with scan, also walk every slot (consistent

@@ -127,7 +127,7 @@ int tool_attach(const char *name, unsigned flags, evt_throttle **out)
 		return EXIT_FAILED;
 	}
 	log_debug("throttle '%s': attached %s", name,
-	          (flags & EVT_RDONLY) ? "read-only" : "read-write");
+	          (flags & EVT_RDONLY) ? "read-only" : (flags & EVT_ADMIN) ? "as admin" : "read-write");
 	return EXIT_OK;
 }
 

@@ -73,6 +73,10 @@ class EventThrottler:
     def get_key_count(self) -> int:
         """The number of keys tracked now."""
 
+    def is_current(self) -> bool:
+        """True while the name still refers to the region this object maps; False once
+        it was removed or replaced (evt_is_current): close and attach again."""
+
     def stats(self) -> dict[str, int]:
         """The fields of struct evt_stats (evt_stats_get), times in nanoseconds."""
 

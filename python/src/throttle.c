@@ -275,6 +275,19 @@ static PyObject *stats_dict(const evt_stats *stats)
 	return d;
 }
 
+static PyObject *t_is_current(PyObject *self, PyObject *unused)
+{
+	(void)unused;
+	throttle_obj *s = (throttle_obj *)self;
+	evt_throttle *t = throttle_handle(s);
+	if (t == NULL)
+		return NULL;
+	int rc = evt_is_current(t);
+	if (rc < 0)
+		return raise_evt(state_of_type(Py_TYPE(self)), rc, s->name);
+	return PyBool_FromLong(rc);
+}
+
 static PyObject *t_stats(PyObject *self, PyObject *unused)
 {
 	(void)unused;
@@ -340,6 +353,12 @@ static PyMethodDef throttle_methods[] = {
 		   "\n"
 		   "Start fetching the key's slot into this CPU's cache (evt_prefetch): a hint\n"
 		   "that changes nothing, for a key decided shortly after.")},
+	{"is_current", t_is_current, METH_NOARGS,
+	 PyDoc_STR("is_current() -> bool\n"
+		   "\n"
+		   "True while the throttle's name still refers to the region this object maps;\n"
+		   "False once it was removed (evthrottled --remove) or replaced (--recreate):\n"
+		   "close it and attach again (evt_is_current).  A private throttle raises EvtError.")},
 	{"clear_key", t_clear_key, METH_O,
 	 PyDoc_STR("clear_key(key) -> bool\n"
 		   "\n"

@@ -48,6 +48,19 @@ def run_children(target, args_list):
     return results, [p.exitcode for p in procs]
 
 
+class ReplacedRegionTests(support.NamedThrottleTest):
+    def test_is_current_until_removed_or_replaced(self):
+        name, t = self.create()
+        self.assertTrue(t.is_current())
+        evthrottle.unlink(name)
+        self.assertFalse(t.is_current())
+        with EventThrottler(10, name, create=True) as v:
+            self.assertFalse(t.is_current())
+            self.assertTrue(v.is_current())
+        with EventThrottler(window=10) as p, self.assertRaises(evthrottle.EvtError):
+            p.is_current()
+
+
 class ForkedPythonTests(support.NamedThrottleTest):
     def test_private_throttle_shared_with_forked_children(self):
         with EventThrottler(window=10) as t:
