@@ -56,7 +56,7 @@ static void occupancy(struct managed *m, const evt_stats *st, const struct setti
 static void round_one(struct managed *m, const struct settings *v)
 {
 	regions_heartbeat(m);
-	unsigned reaped = clients_reap_dead(&m->t->r);
+	unsigned reaped = clients_reap_dead(&m->t->r, &m->t->me);
 	if (reaped > 0)
 		log_info("throttle '%s': freed %u client slot(s) of exited processes", m->cfg.name, reaped);
 	evt_stats st;

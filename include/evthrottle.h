@@ -111,7 +111,11 @@ int evt_create(const char *name, const evt_options *o, evt_throttle **out);
  * Attach to an existing throttle.  flags: 0 for read-write, EVT_RDONLY for
  * read-only (needs only read permission on the object).  Every header field is
  * checked against the object's size before use.  A read-write handle takes one of
- * the region's client slots until evt_close() or process death.
+ * the region's client slots and keeps a descriptor of the object open (close-on-
+ * exec) holding a lock on that slot: the slot is freed by evt_close(), or by the
+ * next attach or the daemon once no process holds the handle any more (the kernel
+ * dropped the lock: every holder closed, exec'd or died).  No pid is compared,
+ * so clients may live in different pid namespaces.
  * Errors: -EINVAL (bad name or flags), -ENOENT (no such throttle), -EACCES,
  *         -EBADMSG (not an evthrottle region, truncated or corrupt header),
  *         -EPROTONOSUPPORT (made by an incompatible major version),
@@ -122,9 +126,11 @@ int evt_create(const char *name, const evt_options *o, evt_throttle **out);
 int evt_attach(const char *name, unsigned flags, evt_throttle **out);
 
 /* Detach and free the handle; the region and its state stay.  NULL is a no-op.
- * A child forked after the handle was opened may use it and close its copy; the
- * client slot stays the opening process's.  Not thread-safe with other calls on
- * the same handle. */
+ * A child forked after the handle was opened may use it, even after the opening
+ * process exited, and close its copy: the client slot stays in use while any
+ * process holds the handle, and only the opening process's evt_close() gives it
+ * back at once (otherwise the reaper frees it once the last holder closed it or
+ * died).  Not thread-safe with other calls on the same handle. */
 void evt_close(evt_throttle *t);
 
 /*

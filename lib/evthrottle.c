@@ -18,7 +18,7 @@ static int open_handle(struct region *r, evt_throttle **out)
 	if (rc == 0) {
 		*t = handle_make(r);
 		if (!r->readonly) {
-			clients_reap_dead(r);
+			clients_reap_dead(r, &t->me);
 			rc = client_register(r, &t->me);
 		}
 	}

@@ -118,7 +118,7 @@ static int map_fd(int fd, size_t size, bool readonly, void **base)
 }
 
 static int create_named(const char *path, const evt_options *o, const struct region_geom *g,
-                        void **base)
+                        void **base, int *fd_out)
 {
 	int fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -135,10 +135,13 @@ static int create_named(const char *path, const evt_options *o, const struct reg
 	}
 	if (rc == 0)
 		rc = map_fd(fd, g->total_size, false, base);
-	close(fd);
-	if (rc < 0)
+	if (rc < 0) {
+		close(fd);
 		shm_unlink(path);
-	return rc;
+		return rc;
+	}
+	*fd_out = fd;
+	return 0;
 }
 
 int region_create(const char *name, const evt_options *o, struct region *out)
@@ -148,6 +151,7 @@ int region_create(const char *name, const evt_options *o, struct region *out)
 	if (rc < 0)
 		return rc;
 	void *base = NULL;
+	int fd = -1;
 	if (name == NULL) {
 		base = mmap(NULL, g.total_size, PROT_READ | PROT_WRITE,
 		            MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -157,12 +161,14 @@ int region_create(const char *name, const evt_options *o, struct region *out)
 		char path[EVT_NAME_MAX + 32];
 		rc = region_name_path(name, path, sizeof path);
 		if (rc == 0)
-			rc = create_named(path, o, &g, &base);
+			rc = create_named(path, o, &g, &base, &fd);
 		if (rc < 0)
 			return rc;
 	}
 	init_header(base, o, &g);
-	return region_validate(base, g.total_size, false, out);
+	rc = region_validate(base, g.total_size, false, out);
+	out->fd = fd;
+	return rc;
 }
 
 int region_open(const char *name, bool readonly, struct region *out)
@@ -182,13 +188,16 @@ int region_open(const char *name, bool readonly, struct region *out)
 		rc = -EBADMSG;
 	else
 		rc = map_fd(fd, (size_t)st.st_size, readonly, &base);
-	close(fd);
-	if (rc < 0)
+	if (rc == 0)
+		rc = region_validate(base, (size_t)st.st_size, readonly, out);
+	if (rc < 0) {
+		if (base != NULL)
+			munmap(base, (size_t)st.st_size);
+		close(fd);
 		return rc;
-	rc = region_validate(base, (size_t)st.st_size, readonly, out);
-	if (rc < 0)
-		munmap(base, (size_t)st.st_size);
-	return rc;
+	}
+	out->fd = fd;
+	return 0;
 }
 
 /* Every field a reader relies on is checked against the mapping's size and
@@ -227,6 +236,7 @@ int region_validate(void *base, size_t size, bool readonly, struct region *out)
 		.client_max = g.client_max,
 		.on_full = h->on_full,
 		.readonly = readonly,
+		.fd = -1,
 	};
 	return 0;
 }
@@ -235,5 +245,8 @@ void region_unmap(struct region *r)
 {
 	if (r->hdr != NULL)
 		munmap(r->hdr, r->map_size);
+	if (r->fd >= 0)
+		close(r->fd);
 	r->hdr = NULL;
+	r->fd = -1;
 }

@@ -176,14 +176,17 @@ struct region {
 	uint64_t seed;
 	uint32_t mask, slot_size, key_max, client_max, on_full;
 	bool readonly;
+	int fd; /* the region's file, open (O_CLOEXEC) while mapped: its byte locks are
+	           the clients' liveness (clients.c); -1 for a private region */
 };
 
 int region_geometry(const evt_options *o, struct region_geom *g);
 int region_name_path(const char *name, char *path, size_t size);
 int region_create(const char *name, const evt_options *o, struct region *out);
 int region_open(const char *name, bool readonly, struct region *out);
-/* Check a mapped header against the mapping's size; fill *out on success. */
+/* Check a mapped header against the mapping's size; fill *out on success (fd -1). */
 int region_validate(void *base, size_t size, bool readonly, struct region *out);
+/* Unmap the region and close its file. */
 void region_unmap(struct region *r);
 /* Wall-clock time for the header's and clients' informational stamps. */
 uint64_t region_unix_now_ns(void);

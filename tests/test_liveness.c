@@ -1,0 +1,218 @@
+/*
+ * Client liveness without pids (lib/clients.c): an entry is alive while some
+ * process holds the handle's open file, whatever its pid namespace, and a forked
+ * child that outlives its parent keeps the parent's entry alive.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+#include "clients.h"
+#include "common.h"
+#include "handle.h"
+
+TestSuite(liveness, .fini = unlink_names);
+
+/* What a child tells the test through shared memory. */
+struct child_shm {
+	_Atomic int stage;  /* how far the child got (its steps below) */
+	_Atomic int go;     /* the test lets it take its next step */
+	int rc;             /* its evt_attach() */
+	int pid;            /* its getpid(), in its own namespace */
+	int answers[4];
+};
+
+static struct child_shm *shm_make(void)
+{
+	struct child_shm *c = mmap(NULL, sizeof *c, PROT_READ | PROT_WRITE,
+	                           MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq(c, MAP_FAILED);
+	return c;
+}
+
+static void wait_stage(const struct child_shm *c, int stage)
+{
+	while (atomic_load_explicit(&c->stage, memory_order_acquire) < stage)
+		sched_yield();
+}
+
+/* In a child: wait for the test's go, or leave after a minute (the test failed). */
+static void wait_go(const struct child_shm *c, int go)
+{
+	for (long i = 0; atomic_load_explicit(&c->go, memory_order_acquire) < go; i++) {
+		if (i == 60000)
+			_exit(4);
+		usleep(1000);
+	}
+}
+
+static void set(_Atomic int *v, int value)
+{
+	atomic_store_explicit(v, value, memory_order_release);
+}
+
+static unsigned clients(const evt_throttle *t)
+{
+	evt_stats s;
+	cr_assert_eq(evt_stats_get(t, &s), 0);
+	return s.clients;
+}
+
+static uint64_t owner(const evt_throttle *t, uint32_t i)
+{
+	return atomic_load(&region_client(&t->r, i)->owner);
+}
+
+/* A read-write attach reaps whatever is dead; then it leaves. */
+static void reap_now(const char *name)
+{
+	evt_throttle *h;
+	cr_assert_eq(evt_attach(name, 0, &h), 0);
+	evt_close(h);
+}
+
+/* The client in a new pid namespace: attach (which reaps), decide, wait, exit
+ * without closing. */
+static void namespaced_client(const char *name, struct child_shm *c)
+{
+	evt_throttle *t = NULL;
+	c->rc = evt_attach(name, 0, &t);
+	c->pid = (int)getpid();
+	if (c->rc == 0)
+		c->answers[0] = decide(t, 1000, "ns");
+	set(&c->stage, 1);
+	wait_go(c, 1);
+	_exit(0);
+}
+
+/* Fork a process that enters a new pid namespace and forks the client there (its
+ * pid 1).  Returns the outer process, which waits for the client. */
+static pid_t spawn_namespaced(const char *name, struct child_shm *c)
+{
+	pid_t outer = fork();
+	cr_assert_geq(outer, 0);
+	if (outer > 0)
+		return outer;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (unshare(CLONE_NEWPID) < 0) {
+		c->rc = -errno;
+		set(&c->stage, 1);
+		_exit(1);
+	}
+	pid_t inner = fork();
+	if (inner == 0)
+		namespaced_client(name, c);
+	int st;
+	_exit(inner > 0 && waitpid(inner, &st, 0) == inner && WIFEXITED(st) ? 0 : 1);
+}
+
+/*
+ * A client attached from another pid namespace (as root, like the tests and CI):
+ * the parent's pid means nothing there and its own (1) means another process
+ * here.  It does not reap the test's live entry, is not reaped while alive, and
+ * is reaped once it has exited.
+ */
+Test(liveness, other_pid_namespace)
+{
+	const char *name = new_name();
+	evt_throttle *t = test_create(name, NULL);
+	uint64_t mine = owner(t, 0);
+	struct child_shm *c = shm_make();
+	pid_t outer = spawn_namespaced(name, c);
+	wait_stage(c, 1);
+	cr_assert_eq(c->rc, 0, "attach from the new namespace: %s", evt_strerror(c->rc));
+	cr_expect_eq(c->pid, 1, "the client is its namespace's first process");
+	cr_expect_eq(c->answers[0], 1);
+	cr_assert_eq(owner(t, 0), mine, "the namespaced client reaped a live entry");
+	cr_assert_eq(clients(t), 2);
+
+	reap_now(name);
+	cr_assert_eq(clients(t), 2, "the live namespaced client was reaped");
+	cr_expect_eq(decide(t, 1001, "ns"), 0, "its key is still tracked");
+
+	set(&c->go, 1);
+	int st;
+	cr_assert_eq(waitpid(outer, &st, 0), outer);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
+	cr_assert_eq(clients(t), 2, "nobody has reaped it yet");
+	reap_now(name);
+	cr_assert_eq(clients(t), 1, "the exited namespaced client was not reaped");
+	cr_assert_eq(owner(t, 0), mine);
+	munmap(c, sizeof *c);
+	evt_close(t);
+}
+
+/* The daemonising pattern: attach, fork, the parent exits at once; the child keeps
+ * using the handle it inherited. */
+static void inherited_client(const char *name, struct child_shm *c)
+{
+	evt_throttle *t;
+	if (evt_attach(name, 0, &t) != 0)
+		_exit(2);
+	c->answers[0] = decide(t, 1000, "before");
+	pid_t child = fork();
+	if (child != 0)
+		_exit(child > 0 ? 0 : 3); /* the parent leaves without evt_close() */
+	c->pid = (int)getpid();
+	set(&c->stage, 1);
+	wait_go(c, 1);
+	c->answers[1] = decide(t, 1001, "before");
+	c->answers[2] = decide(t, 1002, "after");
+	c->answers[3] = decide(t, 1003, "after");
+	set(&c->stage, 2);
+	wait_go(c, 2);
+	evt_close(t); /* not the registering process: leaves the entry to the reaper */
+	_exit(0);
+}
+
+/*
+ * A child forked after the attach uses its parent's handle after the parent
+ * exited: the entry stays alive (the child holds the open file and its lock), its
+ * keys and decisions stay right, and it is reaped once the child is gone too.
+ */
+Test(liveness, forked_child_outlives_parent)
+{
+	const char *name = new_name();
+	evt_throttle *t = test_create(name, NULL);
+	struct child_shm *c = shm_make();
+	/* The orphaned child becomes ours, to wait for. */
+	cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+	pid_t parent = fork();
+	cr_assert_geq(parent, 0);
+	if (parent == 0)
+		inherited_client(name, c);
+	int st;
+	cr_assert_eq(waitpid(parent, &st, 0), parent);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
+	wait_stage(c, 1);
+	cr_assert_eq(c->answers[0], 1);
+	uint64_t o = owner(t, 1);
+	cr_assert_eq(CLIENT_STATE(o), CLIENT_LIVE);
+	cr_assert_eq(CLIENT_PID(o), parent, "the entry names the exited parent");
+
+	reap_now(name);
+	cr_assert_eq(owner(t, 1), o, "the child's entry was reaped while it uses it");
+	cr_assert_eq(clients(t), 2);
+	set(&c->go, 1);
+	wait_stage(c, 2);
+	cr_expect_eq(c->answers[1], 0, "throttled: processed at 1000");
+	cr_expect_eq(c->answers[2], 1);
+	cr_expect_eq(c->answers[3], 0);
+	cr_expect_eq(decide(t, 1004, "after"), 0, "the child's key is tracked");
+	reap_now(name);
+	cr_assert_eq(clients(t), 2, "still alive");
+
+	set(&c->go, 2);
+	cr_assert_eq(waitpid(c->pid, &st, 0), c->pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
+	cr_assert_eq(clients(t), 2, "nobody has reaped it yet");
+	reap_now(name);
+	cr_assert_eq(clients(t), 1, "the entry outlived every holder");
+	munmap(c, sizeof *c);
+	evt_close(t);
+}
