@@ -242,7 +242,10 @@ static void client_ops(const struct region *r, const uint8_t knobs[32])
 		}
 	}
 	(void)table_horizon(r);
-	table_free_orphans(r, knobs[2] | (uint32_t)knobs[3] << 8);
+	uint32_t dead = knobs[2] | (uint32_t)knobs[3] << 8;
+	uint64_t map[65536 / 64] = { 0 };
+	map[dead / 64] = 1ull << (dead % 64);
+	table_free_orphans(r, map, 65536);
 	table_sweep(r, &t.me);
 	for (unsigned k = 0; k < ks.n; k++)
 		decide(&t, knob_ts + window / 2, ks.key[k], ks.len[k]);

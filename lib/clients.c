@@ -165,21 +165,39 @@ static bool take_dead(const struct region *r, uint32_t i)
 	return false;
 }
 
+_Atomic uint64_t clients_orphan_scans;
+
+static bool bit(const uint64_t *map, uint32_t i)
+{
+	return (map[i / 64] >> (i % 64)) & 1;
+}
+
 unsigned clients_reap_dead(const struct region *r, const struct table_client *me)
 {
-	unsigned n = 0;
 	if (r->fd < 0)
 		return 0;
-	for (uint32_t i = 0; i < hwm(r); i++) {
+	/* Take every dead entry first (each stays locked), then free all their
+	 * orphans in one scan of the table, then give them back. */
+	uint64_t dead[(REGION_CLIENT_MAX + 63) / 64] = { 0 };
+	uint32_t n = hwm(r);
+	unsigned found = 0;
+	for (uint32_t i = 0; i < n; i++) {
 		/* Our own entry's lock is ours: locking it again would succeed. */
 		if ((me->entry != NULL && i == me->index) || !take_dead(r, i))
 			continue;
-		table_free_orphans(r, i);
-		retire(r, region_client(r, i), CLIENT_OWNER(CLIENT_REAPING, getpid()));
-		entry_unlock(r, i);
-		n++;
+		dead[i / 64] |= 1ull << (i % 64);
+		found++;
 	}
-	return n;
+	if (found == 0)
+		return 0;
+	table_free_orphans(r, dead, n);
+	atomic_fetch_add_explicit(&clients_orphan_scans, 1, memory_order_relaxed);
+	for (uint32_t i = 0; i < n; i++)
+		if (bit(dead, i)) {
+			retire(r, region_client(r, i), CLIENT_OWNER(CLIENT_REAPING, getpid()));
+			entry_unlock(r, i);
+		}
+	return found;
 }
 
 void clients_totals(const struct region *r, uint64_t out[CTR_COUNT], uint32_t *live)

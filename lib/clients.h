@@ -20,9 +20,14 @@ int client_register(const struct region *r, struct table_client *me);
 void client_release(const struct region *r, const struct table_client *me);
 
 /* Free the entries (and unpublished claims) that no handle holds any more: those
- * whose liveness lock the kernel released.  me is the caller's own entry (entry
+ * whose liveness lock the kernel released, all of them with one table_free_orphans().  me is the caller's own entry (entry
  * NULL if none), never reaped.  Returns how many. */
 unsigned clients_reap_dead(const struct region *r, const struct table_client *me);
+
+/* How many times this process's reapers scanned a table for orphans: once per
+ * call of clients_reap_dead() that found any dead entry, whatever their number
+ * (the tests read it; the scan is the reaper's whole cost). */
+extern _Atomic uint64_t clients_orphan_scans;
 
 /* Whether another open file of the region holds entry i's liveness lock: some
  * process holds the handle (read-only handles may ask; false without a file). */

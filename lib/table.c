@@ -741,7 +741,7 @@ uint64_t table_sweep(const struct region *r, const struct table_client *me)
 	return n;
 }
 
-uint64_t table_free_orphans(const struct region *r, uint32_t owner)
+uint64_t table_free_orphans(const struct region *r, const uint64_t *dead, uint32_t ndead)
 {
 	/* First finish every move in flight: the dead client may have been moving a
 	 * key into a slot it claimed, which is then no orphan. */
@@ -755,8 +755,10 @@ uint64_t table_free_orphans(const struct region *r, uint32_t owner)
 		struct region_slot *s = region_slot(r, i);
 		uint64_t c = atomic_load_explicit(&s->ctrl, acquire);
 		struct found f;
+		unsigned owner = CTRL_OWNER(c);
 		/* The owner is dead, so its claim can no longer become published. */
-		if (CTRL_STATE(c) != SLOT_CLAIMED || CTRL_OWNER(c) != owner || published(r, i, &f))
+		if (CTRL_STATE(c) != SLOT_CLAIMED || owner >= ndead ||
+		    !((dead[owner / 64] >> (owner % 64)) & 1) || published(r, i, &f))
 			continue;
 		/* Release pairs with the acquire in take(). */
 		if (atomic_compare_exchange_strong_explicit(&s->ctrl, &c, CTRL_NEXT(c, SLOT_EMPTY),

@@ -216,3 +216,54 @@ Test(liveness, forked_child_outlives_parent)
 	munmap(c, sizeof *c);
 	evt_close(t);
 }
+
+/* Make n entries from index 1 on look like dead clients' (in use, nobody holds
+ * them), each with an unpublished claim in a slot that was empty, listed in slot[]. */
+static void fake_dead(evt_throttle *t, uint32_t n, uint32_t *slot)
+{
+	uint32_t s = 0;
+	for (uint32_t i = 1; i <= n; i++, s++) {
+		while (atomic_load(&region_slot(&t->r, s)->ctrl) != 0)
+			s++;
+		atomic_store(&region_client(&t->r, i)->owner, CLIENT_OWNER(CLIENT_LIVE, 999999));
+		atomic_store(&region_slot(&t->r, s)->ctrl, CTRL_MAKE(SLOT_CLAIMED, 0, i, 7));
+		slot[i - 1] = s;
+	}
+	atomic_store(&t->r.hdr->client_hwm, n + 1);
+}
+
+/* Reap n fake dead entries with one attach: how many orphan scans it took. */
+static uint64_t reap_scans(uint32_t n)
+{
+	evt_options o = EVT_OPTIONS_INIT;
+	o.capacity = 1u << 14;
+	o.client_max = 4097;
+	o.key_max = 8;
+	const char *name = new_name();
+	evt_throttle *t = test_create(name, &o);
+	cr_assert_eq(decide(t, 1, "live"), 1);
+	static uint32_t slot[4096];
+	fake_dead(t, n, slot);
+	cr_assert_eq(clients(t), n + 1);
+
+	uint64_t before = atomic_load(&clients_orphan_scans);
+	evt_throttle *h;
+	cr_assert_eq(evt_attach(name, 0, &h), 0);
+	uint64_t scans = atomic_load(&clients_orphan_scans) - before;
+	cr_assert_eq(clients(t), 2, "every dead entry reaped, the new one in use");
+	for (uint32_t i = 0; i < n; i++)
+		cr_assert_eq(CTRL_STATE(atomic_load(&region_slot(&t->r, slot[i])->ctrl)), SLOT_EMPTY,
+		             "orphan of entry %u freed", i + 1);
+	cr_assert_eq(decide(t, 2, "live"), 0, "the live key stays");
+	evt_close(h);
+	evt_close(t);
+	return scans;
+}
+
+/* Reaping scans the table once however many entries are dead (it used to scan
+ * it twice per dead entry: 30 s for 4,096 entries at 2^20 slots). */
+Test(liveness, reaping_is_one_scan)
+{
+	cr_assert_eq(reap_scans(1), 1);
+	cr_assert_eq(reap_scans(4096), 1);
+}
