@@ -98,8 +98,10 @@ typedef struct evt_stats {
 /*
  * Create a throttle.  name: [A-Za-z0-9_.-], 1..EVT_NAME_MAX bytes, not starting with
  * '.'; the region is /dev/shm/evthrottle.<name>, created with o->mode and its space
- * reserved up front, so a full /dev/shm fails here rather than later.  name NULL
- * makes a private anonymous throttle shared with children forked afterwards.
+ * reserved up front, so a full /dev/shm fails here rather than later.  The object
+ * is made under a hidden name and renamed into place once ready, so an attacher
+ * never sees it half made.  name NULL makes a private anonymous throttle shared
+ * with children forked afterwards.
  * o NULL means EVT_OPTIONS_INIT.  On success *out is a read-write handle.
  * Errors: -EINVAL (bad name or option), -EEXIST (a region of that name exists),
  *         -EACCES, -ENOSPC (no room in /dev/shm), -ENOMEM, -EMFILE.
@@ -119,7 +121,9 @@ int evt_create(const char *name, const evt_options *o, evt_throttle **out);
  * Errors: -EINVAL (bad name or flags), -ENOENT (no such throttle), -EACCES,
  *         -EBADMSG (not an evthrottle region, truncated or corrupt header),
  *         -EPROTONOSUPPORT (made by an incompatible major version),
- *         -EAGAIN (still being created), -EUSERS (all client slots taken),
+ *         -EAGAIN (still being created: only a region made in place by an older
+ *         library; this one publishes a region ready), -EUSERS (all client slots
+ *         taken), -ENOLCK (no lock for the client slot),
  *         -ENOMEM, -EMFILE.
  * Thread-safe.
  */
