@@ -15,6 +15,8 @@
  * else to attach to it: no lock, and nothing to reap. */
 #include "clients.h"
 
+#include "keycount.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -188,15 +190,19 @@ unsigned clients_reap_dead(const struct region *r, const struct table_client *me
 		dead[i / 64] |= 1ull << (i % 64);
 		found++;
 	}
-	if (found == 0)
-		return 0;
-	table_free_orphans(r, dead, n);
-	atomic_fetch_add_explicit(&clients_orphan_scans, 1, memory_order_relaxed);
-	for (uint32_t i = 0; i < n; i++)
-		if (bit(dead, i)) {
-			retire(r, region_client(r, i), CLIENT_OWNER(CLIENT_REAPING, getpid()));
-			entry_unlock(r, i);
-		}
+	if (found > 0) {
+		table_free_orphans(r, dead, n);
+		atomic_fetch_add_explicit(&clients_orphan_scans, 1, memory_order_relaxed);
+		/* A dead client may have changed the table without counting it. */
+		keycount_owe(r);
+		for (uint32_t i = 0; i < n; i++)
+			if (bit(dead, i)) {
+				retire(r, region_client(r, i), CLIENT_OWNER(CLIENT_REAPING, getpid()));
+				entry_unlock(r, i);
+			}
+	}
+	/* Also retried by later reapers (attaches, the daemon) until it succeeds. */
+	keycount_settle(r);
 	return found;
 }
 

@@ -10,6 +10,7 @@
 
 #include "clients.h"
 #include "handle.h"
+#include "keycount.h"
 
 static int open_handle(struct region *r, evt_throttle **out)
 {
@@ -175,7 +176,7 @@ int evt_stats_get(const evt_throttle *t, evt_stats *out)
 	uint64_t c[CTR_COUNT];
 	uint32_t live;
 	clients_totals(&t->r, c, &live);
-	uint64_t gone = c[CTR_RECLAIMED] + c[CTR_CLEARED];
+	int64_t keys = keycount_of(&t->r, c);
 	const struct region_hdr *h = t->r.hdr;
 	*out = (evt_stats){
 		.window_ns = atomic_load_explicit(&h->window_ns, memory_order_acquire),
@@ -186,7 +187,7 @@ int evt_stats_get(const evt_throttle *t, evt_stats *out)
 		.cleared = c[CTR_CLEARED],
 		.full = c[CTR_FULL],
 		/* Counters are read one by one while clients write them. */
-		.keys = c[CTR_NEW_KEYS] > gone ? c[CTR_NEW_KEYS] - gone : 0,
+		.keys = keys > 0 ? (uint64_t)keys : 0,
 		.horizon_ns = table_horizon(&t->r),
 		.capacity = t->r.mask + 1,
 		.key_max = t->r.key_max,

@@ -66,7 +66,10 @@ struct region_hdr {
 	/* line 3: the manager daemon's */
 	_Atomic uint64_t daemon_pid;
 	_Atomic uint64_t daemon_heartbeat_ns; /* evt_now_ns() (CLOCK_MONOTONIC) */
-	uint8_t reserved3[48];
+	uint8_t reserved3[8];
+	_Atomic int64_t keys_adjust; /* added to new_keys - reclaimed - cleared (keycount.c) */
+	_Atomic uint64_t keys_owed;  /* reaps since the count was last recounted; 0: none */
+	uint8_t reserved3b[24];
 };
 
 /* One per read-write handle; only that handle's process writes it (except the
@@ -147,6 +150,8 @@ _Static_assert(offsetof(struct region_hdr, newest_ts) == 144, "layout");
 _Static_assert(offsetof(struct region_hdr, client_hwm) == 152, "layout");
 _Static_assert(offsetof(struct region_hdr, daemon_pid) == 192, "layout");
 _Static_assert(offsetof(struct region_hdr, daemon_heartbeat_ns) == 200, "layout");
+_Static_assert(offsetof(struct region_hdr, keys_adjust) == 216, "layout");
+_Static_assert(offsetof(struct region_hdr, keys_owed) == 224, "layout");
 _Static_assert(sizeof(struct region_client) == 128, "client is two cache lines");
 _Static_assert(offsetof(struct region_client, owner) == 0, "layout");
 _Static_assert(offsetof(struct region_client, wm) == 16, "layout");

@@ -744,11 +744,14 @@ uint64_t table_sweep(const struct region *r, const struct table_client *me)
 uint64_t table_free_orphans(const struct region *r, const uint64_t *dead, uint32_t ndead)
 {
 	/* First finish every move in flight: the dead client may have been moving a
-	 * key into a slot it claimed, which is then no orphan. */
+	 * key into a slot it claimed, which is then no orphan.  And every removal, so
+	 * that the key count the reaper then recounts (keycount.c) is final. */
 	for (uint32_t i = 0; i <= r->mask; i++) {
 		uint64_t c = atomic_load_explicit(&region_slot(r, i)->ctrl, acquire);
 		if (CTRL_STATE(c) == SLOT_MOVING)
 			finish_move(r, i, c);
+		else if (CTRL_STATE(c) == SLOT_DYING)
+			finish_remove(r, i, c);
 	}
 	uint64_t n = 0;
 	for (uint32_t i = 0; i <= r->mask; i++) {

@@ -124,7 +124,10 @@ Test(layout, region_hdr_fields)
 	/* line 3: the daemon's */
 	EXPECT_FIELD(H, daemon_pid, 192, 8);
 	EXPECT_FIELD(H, daemon_heartbeat_ns, 200, 8);
-	EXPECT_FIELD(H, reserved3, 208, 48);
+	EXPECT_FIELD(H, reserved3, 208, 8);
+	EXPECT_FIELD(H, keys_adjust, 216, 8);
+	EXPECT_FIELD(H, keys_owed, 224, 8);
+	EXPECT_FIELD(H, reserved3b, 232, 24);
 }
 
 Test(layout, region_client_fields)
@@ -326,6 +329,9 @@ Test(layout, default_region_header)
 	cr_expect(all_zero(h->reserved1, sizeof h->reserved1), "reserved1 not zero");
 	cr_expect(all_zero(h->reserved2, sizeof h->reserved2), "reserved2 not zero");
 	cr_expect(all_zero(h->reserved3, sizeof h->reserved3), "reserved3 not zero");
+	cr_expect(all_zero(h->reserved3b, sizeof h->reserved3b), "reserved3b not zero");
+	cr_expect_eq(atomic_load(&h->keys_adjust), 0, "a new region's count needs no correction");
+	cr_expect_eq(atomic_load(&h->keys_owed), 0);
 	cr_expect_eq(h->pad1, 0);
 	cr_expect_eq(h->pad2, 0);
 

@@ -15,6 +15,8 @@
 #include "clients.h"
 #include "common.h"
 #include "handle.h"
+#include "keycount.h"
+#include "killed_check.h"
 
 TestSuite(liveness, .fini = unlink_names);
 
@@ -266,4 +268,84 @@ Test(liveness, reaping_is_one_scan)
 {
 	cr_assert_eq(reap_scans(1), 1);
 	cr_assert_eq(reap_scans(4096), 1);
+}
+
+/* A client that decides on three new keys, then waits to be killed. */
+static void three_keys_client(const char *name, struct child_shm *c)
+{
+	evt_throttle *t;
+	c->rc = evt_attach(name, 0, &t);
+	if (c->rc == 0) {
+		c->answers[0] = decide(t, 10, "k1");
+		c->answers[1] = decide(t, 10, "k2");
+		c->answers[2] = decide(t, 10, "k3");
+	}
+	set(&c->stage, 1);
+	wait_go(c, 1);
+	_exit(0);
+}
+
+/* The slot holding key, or fail. */
+static uint32_t slot_of(const evt_throttle *t, const char *key)
+{
+	struct table_entry e;
+	for (uint32_t i = 0; i <= t->r.mask; i++)
+		if (table_read_slot(&t->r, i, &e) == 1 && e.len == strlen(key) &&
+		    memcmp(e.key, key, e.len) == 0)
+			return i;
+	cr_assert_fail("key %s not in the table", key);
+	return 0;
+}
+
+/*
+ * A client killed between a change to the table and its count: here the two states
+ * such a kill leaves, made exactly (the insert of k1 published but not counted; the
+ * removals of k2 and k3 CAS'd to DYING and never finished nor counted, as by two
+ * threads of the client), then the client killed.
+ * After the reaping attach the count is exact, and table_check (evthrottle-inspect
+ * check) agrees.  It used to stay one off for each.
+ */
+Test(liveness, count_exact_after_kills)
+{
+	const char *name = new_name();
+	evt_throttle *t = test_create(name, NULL);
+	cr_assert_eq(decide(t, 1, "mine"), 1);
+	struct child_shm *c = shm_make();
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0)
+		three_keys_client(name, c);
+	wait_stage(c, 1);
+	cr_assert_eq(c->rc, 0);
+	cr_assert_eq(c->answers[0] + c->answers[1] + c->answers[2], 3);
+
+	struct region_client *e = region_client(&t->r, 1);
+	atomic_fetch_sub(&e->ctr[CTR_NEW_KEYS], 1); /* k1's count never happened */
+	const char *dying[] = { "k2", "k3" };
+	for (int i = 0; i < 2; i++) {
+		struct region_slot *s = region_slot(&t->r, slot_of(t, dying[i]));
+		atomic_store(&s->ctrl, CTRL_NEXT(atomic_load(&s->ctrl), SLOT_DYING));
+	}
+	cr_assert_eq(kill(pid, SIGKILL), 0);
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	evt_stats before;
+	cr_assert_eq(evt_stats_get(t, &before), 0);
+	cr_expect_eq(before.keys, 3, "by the counters: mine, k2 and k3");
+
+	reap_now(name);
+	evt_stats after;
+	cr_assert_eq(evt_stats_get(t, &after), 0);
+	cr_expect_eq(after.clients, 1);
+	cr_expect_eq(after.keys, 2, "mine and k1; k2 and k3 removed");
+	cr_expect_eq(keycount_published(&t->r), 2);
+	struct killed_check k = killed_table_check(&t->r);
+	cr_expect_eq(k.other, 0);
+	cr_expect_eq(k.drift, 0, "table_check: the count is %lld off", k.drift);
+	cr_expect_eq(decide(t, 11, "k1"), 0, "k1 is tracked");
+	cr_expect_eq(decide(t, 11, "k2"), 1, "k2 was removed");
+	cr_expect_eq(decide(t, 11, "k3"), 1, "k3 was removed");
+	cr_expect_eq(evt_key_count(t), 4);
+	munmap(c, sizeof *c);
+	evt_close(t);
 }
