@@ -1,6 +1,7 @@
 /* The regions evthrottled manages.  A daemon holds an exclusive flock() on each
- * region's shm object, so a second daemon for the same throttle refuses to start;
- * clients never lock anything. */
+ * region's shm object, so a second daemon for the same throttle refuses to start.
+ * Clients take only fcntl OFD locks on bytes of it (their liveness, lib/clients.c),
+ * which never conflict with flock() on Linux. */
 #include "regions.h"
 
 #include <errno.h>

@@ -132,9 +132,10 @@ int evt_attach(const char *name, unsigned flags, evt_throttle **out);
 /* Detach and free the handle; the region and its state stay.  NULL is a no-op.
  * A child forked after the handle was opened may use it, even after the opening
  * process exited, and close its copy: the client slot stays in use while any
- * process holds the handle, and only the opening process's evt_close() gives it
- * back at once (otherwise the reaper frees it once the last holder closed it or
- * died).  Not thread-safe with other calls on the same handle. */
+ * process holds the handle.  The opening process's evt_close() gives the slot back
+ * at once, after which no copy may be used; otherwise the reaper frees it once the
+ * last holder closed it or died.  Not thread-safe with other calls on the same
+ * handle. */
 void evt_close(evt_throttle *t);
 
 /*
