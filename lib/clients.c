@@ -15,11 +15,11 @@
  * else to attach to it: no lock, and nothing to reap. */
 #include "clients.h"
 
-#include "keycount.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
+
+#include "keycount.h"
 
 static uint32_t hwm(const struct region *r)
 {
