@@ -92,7 +92,7 @@ static int round_body(void *arg)
 	const struct settings *v = ((struct round *)arg)->v;
 	regions_heartbeat(m);
 	audit(m);
-	unsigned reaped = clients_reap_dead(&m->t->r);
+	unsigned reaped = clients_reap_dead(&m->t->r, &m->t->me);
 	if (reaped > 0)
 		log_info("throttle '%s': freed %u client slot(s) of exited processes", m->name, reaped);
 	evt_stats st;

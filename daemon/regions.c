@@ -1,6 +1,7 @@
 /* The regions evthrottled manages.  A daemon holds each throttle's lock in the run
- * directory (runlock.h), so a second daemon for the same throttle refuses to start;
- * clients never lock anything. */
+ * directory (runlock.h), so a second daemon for the same throttle refuses to start.
+ * Clients take only fcntl OFD locks on bytes of the region's object (their
+ * liveness, lib/clients.c). */
 #include "regions.h"
 
 #include <errno.h>
@@ -85,7 +86,7 @@ static unsigned attached_clients(const char *name)
 	evt_stats st = { 0 };
 	if (evt_attach(name, EVT_ADMIN, &t) < 0)
 		return 0;
-	clients_reap_dead(&t->r);
+	clients_reap_dead(&t->r, &t->me);
 	evt_stats_get(t, &st);
 	evt_close(t);
 	return st.clients;

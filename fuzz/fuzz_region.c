@@ -216,9 +216,10 @@ static void client_ops(const struct region *r, const uint8_t knobs[32])
 {
 	static struct keyset ks;
 	keys_make(&ks, r, knobs);
-	clients_reap_dead(r);
-	/* The handle evt_attach() would make. */
+	/* The handle evt_attach() would make.  (A region in memory has no file: the
+	 * reaper finds nobody to reap, as in a private region.) */
 	evt_throttle t = handle_make(r);
+	clients_reap_dead(r, &t.me);
 	bool registered = client_register(r, &t.me) == 0;
 	if (!registered) /* every entry taken: borrow entry 0, as a reaper would */
 		t.me = (struct table_client){ region_client(r, 0), 0 };
@@ -241,7 +242,10 @@ static void client_ops(const struct region *r, const uint8_t knobs[32])
 		}
 	}
 	(void)clients_horizon(r, clients_newest(r));
-	table_free_orphans(r, knobs[2] | (uint32_t)knobs[3] << 8);
+	uint32_t dead = knobs[2] | (uint32_t)knobs[3] << 8;
+	uint64_t map[65536 / 64] = { 0 };
+	map[dead / 64] = 1ull << (dead % 64);
+	table_free_orphans(r, map, 65536);
 	table_sweep(r, &t.me);
 	for (unsigned k = 0; k < ks.n; k++)
 		decide(&t, knob_ts + window / 2, ks.key[k], ks.len[k]);

@@ -136,8 +136,10 @@ typedef struct evt_stats {
 /*
  * Create a throttle.  name: [A-Za-z0-9_.-], 1..EVT_NAME_MAX bytes, not starting with
  * '.'; the region is /dev/shm/evthrottle.<name>, created with o->mode and its space
- * reserved up front, so a full /dev/shm fails here rather than later.  name NULL
- * makes a private anonymous throttle shared with children forked afterwards.
+ * reserved up front, so a full /dev/shm fails here rather than later.  The object
+ * is made under a hidden name and renamed into place once ready, so an attacher
+ * never sees it half made.  name NULL makes a private anonymous throttle shared
+ * with children forked afterwards.
  * o NULL means EVT_OPTIONS_INIT.  On success *out is a read-write handle, which
  * keeps the object open (one close-on-exec file descriptor) until evt_close().
  * Errors: -EINVAL (bad name or option), -EEXIST (a region of that name exists),
@@ -153,8 +155,11 @@ int evt_create(const char *name, const evt_options *o, evt_throttle **out);
  * reading calls; no client slot, so it never fails with -EUSERS; its clears are
  * counted in the region's totals).  Every header field is checked against the
  * object's size before use.  A read-write handle takes one of the region's client
- * slots until evt_close() or process death.  The handle keeps the object open (one
- * close-on-exec file descriptor) until evt_close().
+ * slots and keeps a descriptor of the object open (close-on-exec) holding a lock
+ * on that slot: the slot is freed by evt_close(), or by the next attach or the
+ * daemon once no process holds the handle any more (the kernel dropped the lock:
+ * every holder closed, exec'd or died).  No pid is compared, so clients may live
+ * in different pid namespaces.
  * Trust boundary: the region is shared memory, so every process with write
  * permission on its object (its owner, and its group or others as its mode says)
  * can change any decision, and can shrink the object, after which this process
@@ -167,16 +172,21 @@ int evt_create(const char *name, const evt_options *o, evt_throttle **out);
  *         directory, socket, device or symbolic link squatting the name; never
  *         followed, never waited on), or a truncated or corrupt header),
  *         -EPROTONOSUPPORT (made by an incompatible major version),
- *         -EAGAIN (still being created), -EUSERS (all client slots taken),
+ *         -EAGAIN (still being created: only a region made in place by an older
+ *         library; this one publishes a region ready), -EUSERS (all client slots
+ *         taken), -ENOLCK (no lock for the client slot),
  *         -ENOMEM, -EMFILE.
  * Thread-safe.
  */
 int evt_attach(const char *name, unsigned flags, evt_throttle **out);
 
 /* Detach and free the handle; the region and its state stay.  NULL is a no-op.
- * A child forked after the handle was opened may use it and close its copy; the
- * client slot stays the opening process's.  Not thread-safe with other calls on
- * the same handle. */
+ * A child forked after the handle was opened may use it, even after the opening
+ * process exited, and close its copy: the client slot stays in use while any
+ * process holds the handle.  The opening process's evt_close() gives the slot back
+ * at once, after which no copy may be used; otherwise the reaper frees it once the
+ * last holder closed it or died.  Not thread-safe with other calls on the same
+ * handle. */
 void evt_close(evt_throttle *t);
 
 /*

@@ -14,6 +14,7 @@
 
 #include "admin.h"
 #include "clients.h"
+#include "keycount.h"
 #include "table.h"
 
 #define relaxed memory_order_relaxed
@@ -233,14 +234,17 @@ static void check_table(struct checker *c, struct home_view *v)
 		c->quiet = false;
 		clients_totals(c->r, t1, &live);
 		admin_add_totals(c->r, t1);
-		want = (int64_t)(t1[CTR_NEW_KEYS] - t1[CTR_RECLAIMED] - t1[CTR_CLEARED]);
+		want = keycount_of(c->r, t1);
 		if (totals_equal(t0, t1) && c->busy == 0 && (int64_t)keys == want)
 			return;
 	}
 	violation(c,
 	          "table: %llu published keys, but the counters say %lld (new - reclaimed - "
-	          "cleared); this holds only while no client writes",
-	          (unsigned long long)keys, (long long)want);
+	          "cleared %+lld, %llu reap(s) not recounted yet); this holds only while no "
+	          "client writes",
+	          (unsigned long long)keys, (long long)want,
+	          (long long)atomic_load_explicit(&c->r->hdr->keys_adjust, relaxed),
+	          (unsigned long long)atomic_load_explicit(&c->r->hdr->keys_owed, relaxed));
 }
 
 static bool hop_has(const _Atomic uint64_t *hop, uint32_t bit, memory_order mo)

@@ -19,8 +19,9 @@ typedef void check_report_fn(void *ctx, const char *fmt, ...)
  * and then skipped, never reported.  The key count (published keys equal to the
  * counters' new_keys - reclaimed - cleared) and the leaked-claim check only hold
  * while no client is writing: they are retried a few times and reported only if
- * they still disagree.  A client killed between its publish and its counter
- * increment also leaves the count off by one.
+ * they still disagree.  The count includes the reaper's correction (keycount.h):
+ * a client killed between a change and its count leaves it off until the client
+ * is reaped and a quiet recount made; the report says how many reaps are owed one.
  */
 int table_check(const struct region *r, check_report_fn *report, void *ctx);
 

@@ -1,11 +1,25 @@
 /* The client registry.  Each read-write handle owns one entry: its watermark (the
  * latest timestamp it decided on) bounds what may be reclaimed, and its counters
- * are written by it alone, so no counter line is shared between processes. */
+ * are written by it alone, so no counter line is shared between processes.
+ *
+ * Liveness is a lock the kernel keeps, never a pid: the handle holding entry i
+ * holds an OFD write lock (F_OFD_SETLK) on the entry's first byte in the region's
+ * file, through the descriptor it keeps open while mapped (O_CLOEXEC).  An OFD
+ * lock belongs to the open file description, which fork() shares, and is released
+ * when its last descriptor closes: when every process holding the handle (a child
+ * forked after the attach included) closed it, exec'd or died.  Whoever can lock
+ * an in-use entry's byte knows that nobody holds the entry.  Pid namespaces play
+ * no part; the owner word's pid is information for the tools.  (Advisory locks do
+ * not affect the mapping, and flock(), which the daemon takes on the same file, is
+ * a separate kind of lock on Linux.)  A private region has no file and nobody
+ * else to attach to it: no lock, and nothing to reap. */
 #include "clients.h"
 
 #include <errno.h>
-#include <signal.h>
+#include <fcntl.h>
 #include <unistd.h>
+
+#include "keycount.h"
 
 static uint32_t hwm(const struct region *r)
 {
@@ -21,6 +35,52 @@ static void raise_u32(_Atomic uint32_t *v, uint32_t want)
 		;
 }
 
+/* The byte of the region's file that stands for entry i: its first. */
+static off_t entry_byte(const struct region *r, uint32_t i)
+{
+	return (off_t)((const unsigned char *)region_client(r, i) - (const unsigned char *)r->hdr);
+}
+
+/* Lock (F_WRLCK) or unlock (F_UNLCK) entry i's byte through this mapping's file:
+ * 0, or -1 with errno (EAGAIN or EACCES: another open file holds it). */
+static int entry_lock(const struct region *r, uint32_t i, short type)
+{
+	struct flock fl = {
+		.l_type = type,
+		.l_whence = SEEK_SET,
+		.l_start = entry_byte(r, i),
+		.l_len = 1,
+	};
+	return fcntl(r->fd, F_OFD_SETLK, &fl);
+}
+
+bool client_held(const struct region *r, uint32_t i)
+{
+	struct flock fl = {
+		.l_type = F_WRLCK,
+		.l_whence = SEEK_SET,
+		.l_start = entry_byte(r, i),
+		.l_len = 1,
+	};
+	/* F_OFD_GETLK needs no write access: read-only tools use it too. */
+	return r->fd >= 0 && fcntl(r->fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+}
+
+/* Take entry i's lock for a registration: 1 taken (or no file), 0 held by
+ * another handle, or -errno. */
+static int register_lock(const struct region *r, uint32_t i)
+{
+	if (r->fd < 0 || entry_lock(r, i, F_WRLCK) == 0)
+		return 1;
+	return errno == EAGAIN || errno == EACCES ? 0 : -errno;
+}
+
+static void entry_unlock(const struct region *r, uint32_t i)
+{
+	if (r->fd >= 0)
+		entry_lock(r, i, F_UNLCK);
+}
+
 int client_register(const struct region *r, struct table_client *me)
 {
 	for (uint32_t i = 0; i < r->client_max; i++) {
@@ -28,14 +88,22 @@ int client_register(const struct region *r, struct table_client *me)
 		uint64_t o = atomic_load_explicit(&e->owner, memory_order_acquire);
 		if (CLIENT_STATE(o) != CLIENT_FREE)
 			continue;
+		/* The lock first: from the CAS below on, a reaper must find it held. */
+		int rc = register_lock(r, i);
+		if (rc < 0)
+			return rc;
+		if (rc == 0)
+			continue;
 		/* Raise client_hwm before taking the entry, so an entry in use is always
 		 * below it (seen by the horizon and the reaper) even if we die here. */
 		raise_u32(&r->hdr->client_hwm, i + 1);
 		/* Acquire pairs with the release in retire(). */
 		if (!atomic_compare_exchange_strong_explicit(&e->owner, &o,
 		                                             CLIENT_OWNER(CLIENT_LIVE, getpid()),
-		                                             memory_order_acquire, memory_order_relaxed))
+		                                             memory_order_acquire, memory_order_relaxed)) {
+			entry_unlock(r, i);
 			continue;
+		}
 		atomic_store_explicit(&e->attach_unix_ns, region_unix_now_ns(), memory_order_relaxed);
 		atomic_store_explicit(&e->wm, REGION_WM_NONE, memory_order_relaxed);
 		for (int k = 0; k < CTR_COUNT; k++)
@@ -48,49 +116,86 @@ int client_register(const struct region *r, struct table_client *me)
 	return -EUSERS;
 }
 
-/* Free entry e if its owner word is still `owner`. */
-static void retire(const struct region *r, struct region_client *e, uint64_t owner)
+/* Free entry e if its owner word is still `owner`; true if it did. */
+static bool retire(const struct region *r, struct region_client *e, uint64_t owner)
 {
 	uint64_t wm = atomic_load_explicit(&e->wm, memory_order_relaxed);
 	if (wm != REGION_WM_NONE)
 		region_raise(&r->hdr->newest_ts, wm);
 	/* Release pairs with the acquire CAS in client_register(). */
-	atomic_compare_exchange_strong_explicit(&e->owner, &owner, CLIENT_OWNER(CLIENT_FREE, 0),
-	                                        memory_order_release, memory_order_relaxed);
+	return atomic_compare_exchange_strong_explicit(&e->owner, &owner,
+	                                               CLIENT_OWNER(CLIENT_FREE, 0),
+	                                               memory_order_release, memory_order_relaxed);
 }
 
 void client_release(const struct region *r, const struct table_client *me)
 {
 	/* A child forked after attaching closes its copy of the handle, not the
-	 * parent's entry: only the process that registered gives it back. */
-	retire(r, me->entry, CLIENT_OWNER(CLIENT_LIVE, getpid()));
+	 * parent's entry: only the process that registered, whose getpid() is the one
+	 * it wrote, gives it back and unlocks (the lock is the parent's too).  The
+	 * child's copy of the lock goes with its last descriptor. */
+	if (retire(r, me->entry, CLIENT_OWNER(CLIENT_LIVE, getpid())))
+		entry_unlock(r, me->index);
 }
 
-static bool process_gone(pid_t pid)
+/* Entry i is in use and nobody holds its lock: lock it and mark it REAPING (a
+ * REAPING entry whose reaper died is taken over the same way).  True if taken. */
+static bool take_dead(const struct region *r, uint32_t i)
 {
-	return pid > 0 && kill(pid, 0) < 0 && errno == ESRCH;
+	struct region_client *e = region_client(r, i);
+	if (CLIENT_STATE(atomic_load_explicit(&e->owner, memory_order_relaxed)) == CLIENT_FREE ||
+	    entry_lock(r, i, F_WRLCK) < 0)
+		return false;
+	/* Locked: no handle holds the entry and none can register it while we hold
+	 * the lock.  Read again: its holder may have retired it before we locked.
+	 * Acquire pairs with the release in retire() and client_register()'s CAS. */
+	uint64_t o = atomic_load_explicit(&e->owner, memory_order_acquire);
+	if (CLIENT_STATE(o) != CLIENT_FREE &&
+	    atomic_compare_exchange_strong_explicit(&e->owner, &o,
+	                                            CLIENT_OWNER(CLIENT_REAPING, getpid()),
+	                                            memory_order_acquire, memory_order_relaxed))
+		return true;
+	entry_unlock(r, i);
+	return false;
 }
 
-unsigned clients_reap_dead(const struct region *r)
+_Atomic uint64_t clients_orphan_scans;
+
+static bool bit(const uint64_t *map, uint32_t i)
 {
-	unsigned n = 0;
-	pid_t self = getpid();
-	for (uint32_t i = 0; i < hwm(r); i++) {
-		struct region_client *e = region_client(r, i);
-		uint64_t o = atomic_load_explicit(&e->owner, memory_order_acquire);
-		/* A REAPING entry whose reaper died is taken over the same way. */
-		if (CLIENT_STATE(o) == CLIENT_FREE || CLIENT_PID(o) == self ||
-		    !process_gone(CLIENT_PID(o)))
+	return (map[i / 64] >> (i % 64)) & 1;
+}
+
+unsigned clients_reap_dead(const struct region *r, const struct table_client *me)
+{
+	if (r->fd < 0)
+		return 0;
+	/* Take every dead entry first (each stays locked), then free all their
+	 * orphans in one scan of the table, then give them back. */
+	uint64_t dead[(REGION_CLIENT_MAX + 63) / 64] = { 0 };
+	uint32_t n = hwm(r);
+	unsigned found = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		/* Our own entry's lock is ours: locking it again would succeed. */
+		if ((me->entry != NULL && i == me->index) || !take_dead(r, i))
 			continue;
-		if (!atomic_compare_exchange_strong_explicit(&e->owner, &o,
-		                                             CLIENT_OWNER(CLIENT_REAPING, self),
-		                                             memory_order_acquire, memory_order_relaxed))
-			continue;
-		table_free_orphans(r, i);
-		retire(r, e, CLIENT_OWNER(CLIENT_REAPING, self));
-		n++;
+		dead[i / 64] |= 1ull << (i % 64);
+		found++;
 	}
-	return n;
+	if (found > 0) {
+		table_free_orphans(r, dead, n);
+		atomic_fetch_add_explicit(&clients_orphan_scans, 1, memory_order_relaxed);
+		/* A dead client may have changed the table without counting it. */
+		keycount_owe(r);
+		for (uint32_t i = 0; i < n; i++)
+			if (bit(dead, i)) {
+				retire(r, region_client(r, i), CLIENT_OWNER(CLIENT_REAPING, getpid()));
+				entry_unlock(r, i);
+			}
+	}
+	/* Also retried by later reapers (attaches, the daemon) until it succeeds. */
+	keycount_settle(r);
+	return found;
 }
 
 void clients_totals(const struct region *r, uint64_t out[CTR_COUNT], uint32_t *live)

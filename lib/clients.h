@@ -10,16 +10,28 @@
 #define CLIENT_STATE(owner) ((unsigned)((owner) >> 32))
 #define CLIENT_PID(owner) ((pid_t)(uint32_t)(owner))
 
-/* Take a free entry for this process.  -EUSERS if none is free. */
+/* Take a free entry for this mapping, and its liveness lock (clients.c) on r->fd.
+ * -EUSERS if none is free, or -errno of the lock (ENOLCK). */
 int client_register(const struct region *r, struct table_client *me);
 
-/* Give the entry back if this process registered it (a forked child's copy of a
- * handle leaves it alone); its watermark is remembered in newest_ts. */
+/* Give the entry back and unlock it if this process registered it (a forked
+ * child's copy of a handle leaves it alone); its watermark is remembered in
+ * newest_ts. */
 void client_release(const struct region *r, const struct table_client *me);
 
-/* Free the entries (and unpublished claims) of processes that no longer exist.
- * Uses kill(pid, 0): all clients must share one pid namespace.  Returns how many. */
-unsigned clients_reap_dead(const struct region *r);
+/* Free the entries (and unpublished claims) that no handle holds any more: those
+ * whose liveness lock the kernel released, all of them with one table_free_orphans().  me is the caller's own entry (entry
+ * NULL if none), never reaped.  Returns how many. */
+unsigned clients_reap_dead(const struct region *r, const struct table_client *me);
+
+/* How many times this process's reapers scanned a table for orphans: once per
+ * call of clients_reap_dead() that found any dead entry, whatever their number
+ * (the tests read it; the scan is the reaper's whole cost). */
+extern _Atomic uint64_t clients_orphan_scans;
+
+/* Whether another open file of the region holds entry i's liveness lock: some
+ * process holds the handle (read-only handles may ask; false without a file). */
+bool client_held(const struct region *r, uint32_t i);
 
 /* Sum every entry's counters (cumulative, whoever held it) into out. */
 void clients_totals(const struct region *r, uint64_t out[CTR_COUNT], uint32_t *live);

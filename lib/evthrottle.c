@@ -16,6 +16,7 @@
 #include "audit.h"
 #include "clients.h"
 #include "handle.h"
+#include "keycount.h"
 
 /* An admin handle decides nothing and counts its clears in the header. */
 static void make_admin(evt_throttle *t)
@@ -36,7 +37,7 @@ static int open_handle(const char *name, struct region *r, bool admin, evt_throt
 		if (admin)
 			make_admin(t);
 		else if (!r->readonly) {
-			clients_reap_dead(r);
+			clients_reap_dead(r, &t->me);
 			rc = client_register(r, &t->me);
 		}
 	}
@@ -257,7 +258,7 @@ int evt_stats_get(const evt_throttle *t, evt_stats *out)
 	uint32_t live;
 	clients_totals(&t->r, c, &live);
 	admin_add_totals(&t->r, c);
-	uint64_t gone = c[CTR_RECLAIMED] + c[CTR_CLEARED];
+	int64_t keys = keycount_of(&t->r, c);
 	const struct region_hdr *h = t->r.hdr;
 	*out = (evt_stats){
 		.window_ns = atomic_load_explicit(&h->window_ns, memory_order_acquire),
@@ -268,7 +269,7 @@ int evt_stats_get(const evt_throttle *t, evt_stats *out)
 		.cleared = c[CTR_CLEARED],
 		.full = c[CTR_FULL],
 		/* Counters are read one by one while clients write them. */
-		.keys = c[CTR_NEW_KEYS] > gone ? c[CTR_NEW_KEYS] - gone : 0,
+		.keys = keys > 0 ? (uint64_t)keys : 0,
 		.horizon_ns = clients_horizon(&t->r, clients_newest(&t->r)),
 		.capacity = t->r.mask + 1,
 		.key_max = t->r.key_max,

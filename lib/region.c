@@ -122,30 +122,82 @@ static int map_fd(int fd, size_t size, bool readonly, void **base)
 	return 0;
 }
 
-static int create_named(const char *path, const evt_options *o, const struct region_geom *g,
-                        void **base)
+/* Where shm_open() keeps its names (glibc): the objects are renamed there. */
+#define SHM_DIR "/dev/shm"
+
+/* A new object under a hidden name made from path ("/.evthrottle.NAME.<random>",
+ * which no throttle name can be and `ls /dev/shm/evthrottle.*` does not list); its
+ * name in tmp.  An fd, or -errno. */
+static int create_hidden(const char *path, char *tmp, size_t size)
 {
-	int fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return neg_errno();
-	int rc = 0;
+	for (int tries = 0; tries < 8; tries++) {
+		uint64_t r = 0;
+		if (getrandom(&r, sizeof r, GRND_NONBLOCK) != sizeof r)
+			r = region_unix_now_ns() ^ (uint64_t)getpid() << 40;
+		snprintf(tmp, size, "/.%s.%016llx", path + 1, (unsigned long long)r);
+		int fd = shm_open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd >= 0 || errno != EEXIST)
+			return fd >= 0 ? fd : neg_errno();
+	}
+	return -EEXIST;
+}
+
+/* Size, reserve and map a new object, and write its header. */
+static int fill(int fd, const evt_options *o, const struct region_geom *g, void **base)
+{
 	/* fchmod: the umask must not narrow the mode the operator asked for. */
 	if (fchmod(fd, o->mode) < 0 || ftruncate(fd, (off_t)g->total_size) < 0)
-		rc = neg_errno();
+		return neg_errno();
 	/* Reserve the pages now so a full /dev/shm fails here, not with SIGBUS later. */
-	if (rc == 0) {
-		int e = posix_fallocate(fd, 0, (off_t)g->total_size);
-		if (e != 0)
-			rc = -e;
-	}
+	int e = posix_fallocate(fd, 0, (off_t)g->total_size);
+	if (e != 0)
+		return -e;
+	int rc = map_fd(fd, g->total_size, false, base);
 	if (rc == 0)
-		rc = map_fd(fd, g->total_size, false, base);
+		init_header(*base, o, g);
+	return rc;
+}
+
+/* Give the object made as tmp its name path, if that is free: one atomic step. */
+static int publish(const char *tmp, const char *path)
+{
+	char from[sizeof SHM_DIR + EVT_NAME_MAX + 64], to[sizeof SHM_DIR + EVT_NAME_MAX + 32];
+	snprintf(from, sizeof from, SHM_DIR "%s", tmp);
+	snprintf(to, sizeof to, SHM_DIR "%s", path);
+	return renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) < 0 ? neg_errno() : 0;
+}
+
+/*
+ * The object is made, sized, reserved and its header written (READY) under a
+ * hidden name, then renamed to its own with RENAME_NOREPLACE: an attacher finds
+ * either no object or a ready one, never a partial one, and of two creators one
+ * gets -EEXIST.  A creator that dies before the rename leaves only a hidden object.
+ */
+static int create_named(const char *path, const evt_options *o, const struct region_geom *g,
+                        void **base, int *fd_out)
+{
+	char to[sizeof SHM_DIR + EVT_NAME_MAX + 32];
+	snprintf(to, sizeof to, SHM_DIR "%s", path);
+	/* Fail early, before reserving the space; the rename decides. */
+	if (access(to, F_OK) == 0)
+		return -EEXIST;
+	char tmp[EVT_NAME_MAX + 64];
+	int fd = create_hidden(path, tmp, sizeof tmp);
+	if (fd < 0)
+		return fd;
+	int rc = fill(fd, o, g, base);
+	if (rc == 0) {
+		rc = publish(tmp, path);
+		if (rc < 0)
+			munmap(*base, g->total_size);
+	}
 	if (rc < 0) {
 		close(fd);
-		shm_unlink(path);
+		shm_unlink(tmp);
 		return rc;
 	}
-	return fd;
+	*fd_out = fd;
+	return 0;
 }
 
 int region_create(const char *name, const evt_options *o, struct region *out)
@@ -161,15 +213,15 @@ int region_create(const char *name, const evt_options *o, struct region *out)
 		            MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 		if (base == MAP_FAILED)
 			return neg_errno();
+		init_header(base, o, &g);
 	} else {
 		char path[EVT_NAME_MAX + 32];
 		rc = region_name_path(name, path, sizeof path);
 		if (rc == 0)
-			rc = fd = create_named(path, o, &g, &base);
+			rc = create_named(path, o, &g, &base, &fd);
 		if (rc < 0)
 			return rc;
 	}
-	init_header(base, o, &g);
 	rc = region_validate(base, g.total_size, false, out);
 	out->fd = fd;
 	return rc;

@@ -64,7 +64,9 @@ struct region_hdr {
 	_Atomic uint64_t newest_ts; /* max watermark of clients that left */
 	_Atomic uint32_t client_hwm; /* one past the highest client index ever used */
 	uint32_t pad2;
-	uint8_t reserved2[32];
+	_Atomic int64_t keys_adjust; /* added to new_keys - reclaimed - cleared (keycount.c) */
+	_Atomic uint64_t keys_owed;  /* reaps since the count was last recounted; 0: none */
+	uint8_t reserved2[16];
 	/* line 3: the manager daemon's */
 	_Atomic uint64_t daemon_pid;
 	_Atomic uint64_t daemon_heartbeat_ns; /* evt_now_ns() (CLOCK_MONOTONIC) */
@@ -169,6 +171,8 @@ _Static_assert(offsetof(struct region_hdr, change_seq) == 216, "layout");
 _Static_assert(offsetof(struct region_hdr, change_who) == 224, "layout");
 _Static_assert(offsetof(struct region_hdr, change_value) == 232, "layout");
 _Static_assert(offsetof(struct region_hdr, admin_cleared) == 240, "layout");
+_Static_assert(offsetof(struct region_hdr, keys_adjust) == 160, "layout");
+_Static_assert(offsetof(struct region_hdr, keys_owed) == 168, "layout");
 _Static_assert(sizeof(struct region_client) == 256, "client is four cache lines");
 _Static_assert(offsetof(struct region_client, owner) == 0, "layout");
 _Static_assert(offsetof(struct region_client, wm) == 16, "layout");
@@ -199,15 +203,18 @@ struct region {
 	uint64_t seed;
 	uint32_t mask, slot_size, key_max, client_max, on_full, on_stale;
 	bool readonly;
-	int fd; /* the shm object, kept for region_check_size(); -1 if anonymous */
+	int fd; /* the region's file, open (O_CLOEXEC) while mapped: its byte locks are
+	           the clients' liveness (clients.c), its size is checked by
+	           region_check_size(); -1 for a private region */
 };
 
 int region_geometry(const evt_options *o, struct region_geom *g);
 int region_name_path(const char *name, char *path, size_t size);
 int region_create(const char *name, const evt_options *o, struct region *out);
 int region_open(const char *name, bool readonly, struct region *out);
-/* Check a mapped header against the mapping's size; fill *out on success. */
+/* Check a mapped header against the mapping's size; fill *out on success (fd -1). */
 int region_validate(void *base, size_t size, bool readonly, struct region *out);
+/* Unmap the region and close its file. */
 void region_unmap(struct region *r);
 /* 0 while the object still covers the whole mapping (anonymous: always);
  * -EBADMSG once someone shrank it (ftruncate by anyone with write permission):

@@ -66,22 +66,27 @@ uint64_t table_sweep(const struct region *r, const struct table_client *me)
 	return n;
 }
 
-uint64_t table_free_orphans(const struct region *r, uint32_t owner)
+uint64_t table_free_orphans(const struct region *r, const uint64_t *dead, uint32_t ndead)
 {
 	/* First finish every move in flight: the dead client may have been moving a
-	 * key into a slot it claimed, which is then no orphan. */
+	 * key into a slot it claimed, which is then no orphan.  And every removal, so
+	 * that the key count the reaper then recounts (keycount.c) is final. */
 	for (uint32_t i = 0; i <= r->mask; i++) {
 		uint64_t c = atomic_load_explicit(&region_slot(r, i)->ctrl, acquire);
 		if (CTRL_STATE(c) == SLOT_MOVING)
 			slot_finish_move(r, i, c);
+		else if (CTRL_STATE(c) == SLOT_DYING)
+			slot_finish_remove(r, i, c);
 	}
 	uint64_t n = 0;
 	for (uint32_t i = 0; i <= r->mask; i++) {
 		struct region_slot *s = region_slot(r, i);
 		uint64_t c = atomic_load_explicit(&s->ctrl, acquire);
 		struct found f;
+		unsigned owner = CTRL_OWNER(c);
 		/* The owner is dead, so its claim can no longer become published. */
-		if (CTRL_STATE(c) != SLOT_CLAIMED || CTRL_OWNER(c) != owner || slot_published(r, i, &f))
+		if (CTRL_STATE(c) != SLOT_CLAIMED || owner >= ndead ||
+		    !((dead[owner / 64] >> (owner % 64)) & 1) || slot_published(r, i, &f))
 			continue;
 		/* Release pairs with the acquire in slot_take(). */
 		if (atomic_compare_exchange_strong_explicit(&s->ctrl, &c, CTRL_NEXT(c, SLOT_EMPTY),

@@ -66,8 +66,10 @@ uint64_t table_clear(const struct region *r, const struct table_client *me);
  * keys went. */
 uint64_t table_sweep(const struct region *r, const struct table_client *me);
 
-/* Free the slots a dead client claimed but never published. */
-uint64_t table_free_orphans(const struct region *r, uint32_t owner);
+/* Free the slots that dead clients claimed but never published: dead is a bitmap
+ * of ndead client indexes (bit i of word i / 64), those of the dead.  Two passes over
+ * the table whatever the number of dead.  Returns how many slots it freed. */
+uint64_t table_free_orphans(const struct region *r, const uint64_t *dead, uint32_t ndead);
 
 /* A consistent copy of one published key, for the tools. */
 struct table_entry {

@@ -1,7 +1,8 @@
 /* table_check() of a region whose clients were killed: a client killed between
  * changing the table and counting the change (a publish and its new_keys, a removal
- * and its reclaimed or cleared) leaves the key count one off (check.h), so that one
- * violation is kept apart from the others, as the drift published - counted. */
+ * and its reclaimed or cleared) leaves the key count one off until it is reaped and
+ * recounted (check.h), so that one violation is kept apart from the others, as the
+ * drift published - counted. */
 #ifndef EVT_TEST_KILLED_CHECK_H
 #define EVT_TEST_KILLED_CHECK_H
 

@@ -439,6 +439,50 @@ Test(attach, symlink_is_never_followed, .timeout = 10)
 	free(orig.p);
 }
 
+/* Create, close and unlink name `rounds` times (in a child of the race test). */
+static void create_loop(const char *name, unsigned rounds)
+{
+	evt_options o = small_opts();
+	for (unsigned i = 0; i < rounds; i++) {
+		evt_throttle *t;
+		if (evt_create(name, &o, &t) != 0)
+			_exit(2);
+		evt_close(t);
+		if (evt_unlink(name) != 0)
+			_exit(3);
+	}
+	_exit(0);
+}
+
+/*
+ * An attach racing the creation of the region (a daemon starting) finds no region
+ * or a ready one: never a partial one (-EBADMSG, "corrupt"), which it did every
+ * time the race was hit while the creator made the object under its own name.
+ */
+Test(attach, racing_create_never_corrupt)
+{
+	const char *name = new_name();
+	evt_unlink(name);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0)
+		create_loop(name, 3000);
+	unsigned found = 0, attempts = 0;
+	int st;
+	for (; waitpid(pid, &st, WNOHANG) == 0; attempts++) {
+		evt_throttle *t;
+		int rc = evt_attach(name, attempts % 2 ? EVT_RDONLY : 0, &t);
+		cr_assert(rc == 0 || rc == -ENOENT || rc == -EAGAIN,
+		          "attach %u during creates: %s", attempts, evt_strerror(rc));
+		if (rc == 0) {
+			found++;
+			evt_close(t);
+		}
+	}
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "creator status %#x", st);
+	cr_expect_gt(found, 0, "no attach met a region (%u attempts)", attempts);
+}
+
 /* ---- damaged regions ---- */
 
 Test(attach, truncated_file)

@@ -121,7 +121,9 @@ Test(layout, region_hdr_fields)
 	EXPECT_FIELD(H, newest_ts, 144, 8);
 	EXPECT_FIELD(H, client_hwm, 152, 4);
 	EXPECT_FIELD(H, pad2, 156, 4);
-	EXPECT_FIELD(H, reserved2, 160, 32);
+	EXPECT_FIELD(H, keys_adjust, 160, 8);
+	EXPECT_FIELD(H, keys_owed, 168, 8);
+	EXPECT_FIELD(H, reserved2, 176, 16);
 	/* line 3: the daemon's */
 	EXPECT_FIELD(H, daemon_pid, 192, 8);
 	EXPECT_FIELD(H, daemon_heartbeat_ns, 200, 8);
@@ -349,6 +351,8 @@ Test(layout, default_region_header)
 	cr_expect(all_zero(h->reserved1, sizeof h->reserved1), "reserved1 not zero");
 	cr_expect(all_zero(h->reserved2, sizeof h->reserved2), "reserved2 not zero");
 	cr_expect(all_zero(h->reserved3, sizeof h->reserved3), "reserved3 not zero");
+	cr_expect_eq(atomic_load(&h->keys_adjust), 0, "a new region's count needs no correction");
+	cr_expect_eq(atomic_load(&h->keys_owed), 0);
 	cr_expect_eq(h->pad2, 0);
 
 	/* Entry 0 is the creator's live handle; the others are free and zero. */

@@ -38,7 +38,7 @@ static bool client_read(const struct region *r, uint32_t i, struct client_row *c
 		.index = i,
 		.pid = CLIENT_PID(o),
 		.state = CLIENT_STATE(o),
-		.alive = pid_alive(CLIENT_PID(o)),
+		.alive = client_held(r, i),
 		.daemon = daemon != 0 && daemon == (uint64_t)(uint32_t)CLIENT_PID(o),
 		.wm = atomic_load_explicit(&e->wm, memory_order_relaxed),
 		.attach_unix_ns = atomic_load_explicit(&e->attach_unix_ns, memory_order_relaxed),

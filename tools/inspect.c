@@ -139,8 +139,8 @@ static int show_check(const evt_throttle *t, const struct opts *o)
 		json_end(&j, '}');
 		putchar('\n');
 	} else if (n == 0) {
-		printf("throttle '%s': ok: %u slots and %u client entries checked (the key count "
-		       "is only checked while no client writes)\n",
+		printf("throttle '%s': ok: %u slots and %u client entries checked; the key count "
+		       "agrees with the table (checked while no client writes)\n",
 		       o->name, t->r.mask + 1, t->r.client_max);
 	}
 	if (n == 0)
