@@ -81,15 +81,11 @@ int nanosleep(const struct timespec *req, struct timespec *rem)
 	return 0;
 }
 
-__attribute__((format(printf, 2, 3))) static void report(void *ctx, const char *fmt, ...)
+static void report(void *ctx, const struct check_violation *v)
 {
 	struct report *rp = ctx;
-	if (rp->n++ == 0) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(rp->first, sizeof rp->first, fmt, ap);
-		va_end(ap);
-	}
+	if (rp->n++ == 0)
+		snprintf(rp->first, sizeof rp->first, "%s", v->text);
 }
 #endif
 

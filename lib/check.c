@@ -49,21 +49,22 @@ struct home_view {
 
 _Static_assert(REGION_NBHD <= 32, "hop bits are the low 32 bits of the hop word");
 
-static void violation(struct checker *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+static void violation(struct checker *c, enum check_kind kind, uint32_t at, int64_t a, int64_t b,
+                      const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
-static void violation(struct checker *c, const char *fmt, ...)
+static void violation(struct checker *c, enum check_kind kind, uint32_t at, int64_t a, int64_t b,
+                      const char *fmt, ...)
 {
 	if (c->quiet)
 		return;
-	char msg[256];
+	struct check_violation v = { kind, at, a, b, "" };
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	vsnprintf(v.text, sizeof v.text, fmt, ap);
 	va_end(ap);
 	c->violations++;
 	if (c->report != NULL)
-		c->report(c->ctx, "%s", msg);
+		c->report(c->ctx, &v);
 }
 
 static void pause_ms(long ms)
@@ -78,14 +79,14 @@ static void check_header(struct checker *c)
 	struct region v;
 	int rc = region_validate(r->hdr, r->map_size, r->readonly, &v);
 	if (rc < 0) {
-		violation(c, "header: no longer valid (%s)", evt_strerror(rc));
+		violation(c, CHECK_HEADER, UINT32_MAX, rc, 0, "header: no longer valid (%s)", evt_strerror(rc));
 		return;
 	}
 	if (v.mask != r->mask || v.slot_size != r->slot_size || v.key_max != r->key_max ||
 	    v.client_max != r->client_max || v.seed != r->seed || v.on_full != r->on_full)
-		violation(c, "header: geometry, seed or policy changed since it was mapped");
+		violation(c, CHECK_HEADER, UINT32_MAX, 0, 0, "header: geometry, seed or policy changed since it was mapped");
 	if (atomic_load_explicit(&r->hdr->window_ns, relaxed) == 0)
-		violation(c, "header: window is 0");
+		violation(c, CHECK_HEADER, UINT32_MAX, 0, 0, "header: window is 0");
 }
 
 static void read_slot(const struct region *r, uint32_t i, struct slot_view *v)
@@ -144,27 +145,27 @@ static void check_key(struct checker *c, uint32_t h, const struct home_view *v, 
 	const struct region *r = c->r;
 	const struct slot_view *s = &v->s[k];
 	if (s->dist >= REGION_NBHD)
-		violation(c, "home %u: hop bit %u is beyond the neighbourhood (%u)", h, s->dist,
+		violation(c, CHECK_HOP, h, s->dist, REGION_NBHD, "home %u: hop bit %u is beyond the neighbourhood (%u)", h, s->dist,
 		          REGION_NBHD);
 	if (s->home != h)
-		violation(c, "slot %u: published under home %u but records home %u", s->slot, h,
+		violation(c, CHECK_KEY, s->slot, h, s->home, "slot %u: published under home %u but records home %u", s->slot, h,
 		          s->home);
 	if (s->len == 0 || s->len > r->key_max) {
-		violation(c, "slot %u: key length %u outside 1..%u", s->slot, s->len, r->key_max);
+		violation(c, CHECK_KEY, s->slot, s->len, r->key_max, "slot %u: key length %u outside 1..%u", s->slot, s->len, r->key_max);
 		return;
 	}
 	uint64_t hash = table_hash(r, s->key, s->len);
 	if (table_home(r, hash) != h)
-		violation(c, "slot %u: key hashes to home %u, published under home %u "
+		violation(c, CHECK_KEY, s->slot, table_home(r, hash), h, "slot %u: key hashes to home %u, published under home %u "
 		             "(unreachable)", s->slot, table_home(r, hash), h);
 	else if (CTRL_TAG(s->ctrl) != table_tag(hash))
-		violation(c, "slot %u: tag %#x does not match the key's hash (unreachable)",
+		violation(c, CHECK_KEY, s->slot, CTRL_TAG(s->ctrl), table_tag(hash), "slot %u: tag %#x does not match the key's hash (unreachable)",
 		          s->slot, CTRL_TAG(s->ctrl));
 	for (uint32_t j = 0; j < k; j++) {
 		const struct slot_view *o = &v->s[j];
 		if (CTRL_STATE(o->ctrl) != SLOT_DYING && o->len == s->len &&
 		    memcmp(o->key, s->key, s->len) == 0)
-			violation(c, "slots %u and %u: one key published twice under home %u",
+			violation(c, CHECK_KEY, s->slot, o->slot, h, "slots %u and %u: one key published twice under home %u",
 			          o->slot, s->slot, h);
 	}
 }
@@ -179,7 +180,7 @@ static uint32_t check_home(struct checker *c, uint32_t h, const struct home_view
 		 * client left; the next insert nearby finishes it. */
 		if (st == SLOT_DYING) {
 			if (v->s[k].home != h)
-				violation(c, "slot %u: DYING, listed by home %u but records home %u "
+				violation(c, CHECK_HOP, v->s[k].slot, h, v->s[k].home, "slot %u: DYING, listed by home %u but records home %u "
 				             "(its bit would never be cleared)", v->s[k].slot, h,
 				          v->s[k].home);
 			continue;
@@ -187,7 +188,7 @@ static uint32_t check_home(struct checker *c, uint32_t h, const struct home_view
 		/* MOVING: a key on its way nearer its home, still here until the
 		 * switch (which anyone who meets it completes). */
 		if (st != SLOT_CLAIMED && st != SLOT_MOVING) {
-			violation(c, "home %u: hop bit %u names slot %u, which is %s", h,
+			violation(c, CHECK_HOP, h, v->s[k].dist, v->s[k].slot, "home %u: hop bit %u names slot %u, which is %s", h,
 			          v->s[k].dist, v->s[k].slot, state_name(st));
 			continue;
 		}
@@ -238,7 +239,7 @@ static void check_table(struct checker *c, struct home_view *v)
 		if (totals_equal(t0, t1) && c->busy == 0 && (int64_t)keys == want)
 			return;
 	}
-	violation(c,
+	violation(c, CHECK_KEY_COUNT, UINT32_MAX, (int64_t)keys, want,
 	          "table: %llu published keys, but the counters say %lld (new - reclaimed - "
 	          "cleared %+lld, %llu reap(s) not recounted yet); this holds only while no "
 	          "client writes",
@@ -261,7 +262,7 @@ static void check_claims(struct checker *c)
 		const struct region_slot *s = region_slot(r, i);
 		uint64_t ctrl = atomic_load_explicit(&s->ctrl, acquire);
 		if (CTRL_STATE(ctrl) == SLOT_MOVING && CTRL_OWNER(ctrl) >= REGION_NBHD) {
-			violation(c, "slot %u: moving to bit %u, beyond the neighbourhood", i,
+			violation(c, CHECK_CLAIM, i, CTRL_OWNER(ctrl), REGION_NBHD, "slot %u: moving to bit %u, beyond the neighbourhood", i,
 			          CTRL_OWNER(ctrl));
 			continue;
 		}
@@ -269,7 +270,7 @@ static void check_claims(struct checker *c)
 			continue;
 		uint32_t owner = CTRL_OWNER(ctrl);
 		if (owner >= r->client_max) {
-			violation(c, "slot %u: claimed by client %u, beyond client_max %u", i,
+			violation(c, CHECK_CLAIM, i, owner, r->client_max, "slot %u: claimed by client %u, beyond client_max %u", i,
 			          owner, r->client_max);
 			continue;
 		}
@@ -283,7 +284,7 @@ static void check_claims(struct checker *c)
 			continue;
 		atomic_thread_fence(acquire);
 		if (atomic_load_explicit(&s->ctrl, relaxed) == ctrl && !hop_has(hop, bit, relaxed))
-			violation(c, "slot %u: claimed by client %u, which is gone, and never "
+			violation(c, CHECK_CLAIM, i, owner, 0, "slot %u: claimed by client %u, which is gone, and never "
 			             "published or freed (leaked)", i, owner);
 	}
 }
@@ -315,7 +316,7 @@ static void check_client(struct checker *c, uint32_t i)
 	uint64_t o = atomic_load_explicit(&e->owner, acquire);
 	unsigned st = CLIENT_STATE(o);
 	if (st > CLIENT_REAPING) {
-		violation(c, "client %u: invalid state %u (owner %#llx)", i, st,
+		violation(c, CHECK_CLIENT, i, st, 0, "client %u: invalid state %u (owner %#llx)", i, st,
 		          (unsigned long long)o);
 		return;
 	}
@@ -324,18 +325,18 @@ static void check_client(struct checker *c, uint32_t i)
 		 * of whoever takes the entry next. */
 		for (int k = 0; k < CTR_COUNT && i >= c->hwm; k++)
 			if (atomic_load_explicit(&e->ctr[k], relaxed) != 0) {
-				violation(c, "client %u: beyond client_hwm with counter %d set", i, k);
+				violation(c, CHECK_CLIENT, i, k, 0, "client %u: beyond client_hwm with counter %d set", i, k);
 				break;
 			}
 		return;
 	}
 	if (CLIENT_PID(o) <= 0)
-		violation(c, "client %u: in use with pid %d", i, (int)CLIENT_PID(o));
+		violation(c, CHECK_CLIENT, i, CLIENT_PID(o), 0, "client %u: in use with pid %d", i, (int)CLIENT_PID(o));
 	if (!below_hwm(c, i))
-		violation(c, "client %u: in use beyond client_hwm (its watermark is ignored)", i);
+		violation(c, CHECK_CLIENT, i, c->hwm, 0, "client %u: in use beyond client_hwm (its watermark is ignored)", i);
 	for (int k = 0; k < CTR_COUNT; k++)
 		if (atomic_load_explicit(&e->ctr[k], relaxed) < load_base(e, k))
-			violation(c, "client %u: counter %d is below its value at attach", i, k);
+			violation(c, CHECK_CLIENT, i, k, 0, "client %u: counter %d is below its value at attach", i, k);
 }
 
 static void check_clients(struct checker *c)
@@ -344,7 +345,7 @@ static void check_clients(struct checker *c)
 	/* Pairs with the release CAS on client_hwm in client_register(). */
 	c->hwm = atomic_load_explicit(&r->hdr->client_hwm, acquire);
 	if (c->hwm > r->client_max)
-		violation(c, "header: client_hwm %u exceeds client_max %u", c->hwm, r->client_max);
+		violation(c, CHECK_HEADER, UINT32_MAX, c->hwm, r->client_max, "header: client_hwm %u exceeds client_max %u", c->hwm, r->client_max);
 	for (uint32_t i = 0; i < r->client_max; i++)
 		check_client(c, i);
 }

@@ -4,12 +4,32 @@
 
 #include "region.h"
 
-/* Called once per violation with a one-line description (no newline). */
-typedef void check_report_fn(void *ctx, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+/* What a violation is about. */
+enum check_kind {
+	CHECK_HEADER,    /* the header is invalid or changed since it was mapped */
+	CHECK_HOP,       /* a hop bit names a slot that does not hold a key of that home */
+	CHECK_KEY,       /* a published key is malformed, unreachable or there twice */
+	CHECK_KEY_COUNT, /* published keys (a) differ from the counters' count (b) */
+	CHECK_CLAIM,     /* a claimed or moving slot nothing will ever finish or free */
+	CHECK_CLIENT,    /* a client entry is inconsistent */
+};
+
+/* One violation, as values: its kind, the slot (or home, or client) it is about
+ * (UINT32_MAX: none), two numbers whose meaning the kind gives, and a line for
+ * people (no newline). */
+struct check_violation {
+	enum check_kind kind;
+	uint32_t at;
+	int64_t a, b;
+	char text[256];
+};
+
+/* Called once per violation. */
+typedef void check_report_fn(void *ctx, const struct check_violation *v);
 
 /*
- * Verify r's header, table and client registry; report each violation and return
+ * Verify r's header, table and client registry; report each violation (as values:
+ * struct check_violation) and return
  * how many there were (0: consistent).  Read-only: it never writes the region, so a
  * read-only mapping will do.  Safe on a corrupt region: every index read from it is
  * masked or bounded, every loop is bounded.

@@ -16,23 +16,12 @@ struct killed_check {
 	long long drift; /* published keys - counted keys */
 };
 
-static inline void killed_report(void *ctx, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static inline void killed_report(void *ctx, const char *fmt, ...)
+static inline void killed_report(void *ctx, const struct check_violation *v)
 {
 	struct killed_check *k = ctx;
-	char msg[512];
-	unsigned long long keys;
-	long long counted;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "%s\n", msg);
-	if (sscanf(msg, "table: %llu published keys, but the counters say %lld", &keys,
-	           &counted) == 2)
-		k->drift = (long long)keys - counted;
+	fprintf(stderr, "%s\n", v->text);
+	if (v->kind == CHECK_KEY_COUNT)
+		k->drift = (long long)(v->a - v->b); /* published - counted */
 	else
 		k->other++;
 }

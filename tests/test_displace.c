@@ -34,14 +34,10 @@ static int decide_i(evt_throttle *t, uint64_t ts, unsigned i)
 	return evt_should_process(t, ts, NULL, k, (size_t)key_of(k, i));
 }
 
-static void report(void *ctx, const char *fmt, ...)
+static void report(void *ctx, const struct check_violation *v)
 {
 	(void)ctx;
-	va_list ap;
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
+	fprintf(stderr, "%s\n", v->text);
 }
 
 static void expect_consistent(evt_throttle *t, size_t keys)

@@ -1060,16 +1060,19 @@ Test(tools, inspect_check_reports_violations)
 struct reports {
 	int n;
 	char msg[16][256];
+	enum check_kind kind[16];
+	int64_t a[16], b[16];
 };
 
-static void collect(void *ctx, const char *fmt, ...)
+static void collect(void *ctx, const struct check_violation *v)
 {
 	struct reports *r = ctx;
-	va_list ap;
-	va_start(ap, fmt);
-	if (r->n < 16)
-		vsnprintf(r->msg[r->n], sizeof r->msg[0], fmt, ap);
-	va_end(ap);
+	if (r->n < 16) {
+		snprintf(r->msg[r->n], sizeof r->msg[0], "%s", v->text);
+		r->kind[r->n] = v->kind;
+		r->a[r->n] = v->a;
+		r->b[r->n] = v->b;
+	}
 	r->n++;
 }
 
@@ -1081,10 +1084,11 @@ static struct reports *check(evt_throttle *t)
 	return r;
 }
 
-static bool reported(const struct reports *r, const char *needle)
+/* A violation of that kind whose text has needle. */
+static bool reported(const struct reports *r, enum check_kind kind, const char *needle)
 {
 	for (int i = 0; i < r->n && i < 16; i++)
-		if (strstr(r->msg[i], needle) != NULL)
+		if (r->kind[i] == kind && strstr(r->msg[i], needle) != NULL)
 			return true;
 	return false;
 }
@@ -1100,9 +1104,10 @@ static evt_throttle *many_keys(const char **name, int n)
 	return t;
 }
 
-#define EXPECT_REPORT(r, needle)                                                       \
-	cr_assert(reported((r), (needle)), "no report with \"%s\" (%d reports, first: %s)", \
-	          (needle), (r)->n, (r)->n > 0 ? (r)->msg[0] : "-")
+#define EXPECT_REPORT(r, kind, needle)                                                 \
+	cr_assert(reported((r), (kind), (needle)),                                     \
+	          "no report of kind %d with \"%s\" (%d reports, first: %s)", (kind), (needle), \
+	          (r)->n, (r)->n > 0 ? (r)->msg[0] : "-")
 
 Test(tools, check_clean_table)
 {
@@ -1130,7 +1135,7 @@ Test(tools, check_home_mismatch)
 	char want[96];
 	snprintf(want, sizeof want, "slot %u: published under home %u but records home %u", e.slot,
 	         e.home, (e.home + 1) & t->r.mask);
-	EXPECT_REPORT(r, want);
+	EXPECT_REPORT(r, CHECK_KEY, want);
 	evt_close(t);
 }
 
@@ -1150,8 +1155,12 @@ Test(tools, check_duplicate_key)
 	atomic_store(&c->ctrl, CTRL_MAKE(SLOT_CLAIMED, CTRL_TAG(ctrl), 0, 1));
 	set_hop_bit(t, e.home, d);
 	struct reports *r = check(t);
-	EXPECT_REPORT(r, "one key published twice");
-	EXPECT_REPORT(r, "51 published keys, but the counters say 50");
+	EXPECT_REPORT(r, CHECK_KEY, "one key published twice");
+	EXPECT_REPORT(r, CHECK_KEY_COUNT, "51 published keys, but the counters say 50");
+	bool values = false;
+	for (int i = 0; i < r->n && i < 16; i++)
+		values |= r->kind[i] == CHECK_KEY_COUNT && r->a[i] == 51 && r->b[i] == 50;
+	cr_expect(values, "the key count's violation carries 51 published and 50 counted");
 	evt_close(t);
 }
 
@@ -1163,7 +1172,7 @@ Test(tools, check_unreachable_key)
 	_Atomic uint64_t *w0 = &region_slot(&t->r, e.slot)->key[0];
 	atomic_store(w0, atomic_load(w0) ^ 0x40); /* another key now */
 	struct reports *r = check(t);
-	cr_assert(reported(r, "(unreachable)"), "%d: %s", r->n, r->msg[0]);
+	cr_assert(reported(r, CHECK_KEY, "(unreachable)"), "%d: %s", r->n, r->msg[0]);
 	evt_close(t);
 }
 
@@ -1178,9 +1187,9 @@ Test(tools, check_bad_key_length_and_slot_state)
 	struct reports *r = check(t);
 	char want[96];
 	snprintf(want, sizeof want, "slot %u: key length 0 outside 1..32", e.slot);
-	EXPECT_REPORT(r, want);
+	EXPECT_REPORT(r, CHECK_KEY, want);
 	snprintf(want, sizeof want, "slot %u: moving to bit 40, beyond the neighbourhood", j);
-	EXPECT_REPORT(r, want);
+	EXPECT_REPORT(r, CHECK_CLAIM, want);
 	evt_close(t);
 }
 
@@ -1191,8 +1200,8 @@ Test(tools, check_count_mismatch)
 	atomic_fetch_add(&t->me.entry->ctr[CTR_NEW_KEYS], 2);
 	struct reports *r = check(t);
 	cr_assert_eq(r->n, 1);
-	EXPECT_REPORT(r, "20 published keys, but the counters say 22");
-	EXPECT_REPORT(r, "only while no client writes");
+	EXPECT_REPORT(r, CHECK_KEY_COUNT, "20 published keys, but the counters say 22");
+	EXPECT_REPORT(r, CHECK_KEY_COUNT, "only while no client writes");
 	evt_close(t);
 }
 
@@ -1207,10 +1216,10 @@ Test(tools, check_leaked_claim_and_bad_owner)
 	struct reports *r = check(t);
 	char want[96];
 	snprintf(want, sizeof want, "slot %u: claimed by client 9, which is gone", j);
-	EXPECT_REPORT(r, want);
+	EXPECT_REPORT(r, CHECK_CLAIM, want);
 	atomic_store(&region_slot(&t->r, j)->ctrl, CTRL_MAKE(SLOT_CLAIMED, 0, 300, 8));
 	snprintf(want, sizeof want, "slot %u: claimed by client 300, beyond client_max 256", j);
-	EXPECT_REPORT(check(t), want);
+	EXPECT_REPORT(check(t), CHECK_CLAIM, want);
 	/* a claim of a live client is an insert in progress, not a violation */
 	atomic_store(&region_slot(&t->r, j)->ctrl, CTRL_MAKE(SLOT_CLAIMED, 0, t->me.index, 9));
 	cr_assert_eq(check(t)->n, 0, "%s", check(t)->msg[0]);
@@ -1227,14 +1236,14 @@ Test(tools, check_clients_and_header)
 	t->me.entry->base[CTR_THROTTLED] = 5;
 	atomic_store(&t->r.hdr->window_ns, 0);
 	struct reports *r = check(t);
-	EXPECT_REPORT(r, "client 200: in use beyond client_hwm");
-	EXPECT_REPORT(r, "client 0: counter 1 is below its value at attach");
-	EXPECT_REPORT(r, "header: window is 0");
+	EXPECT_REPORT(r, CHECK_CLIENT, "client 200: in use beyond client_hwm");
+	EXPECT_REPORT(r, CHECK_CLIENT, "client 0: counter 1 is below its value at attach");
+	EXPECT_REPORT(r, CHECK_HEADER, "header: window is 0");
 	t->r.hdr->capacity = 2048; /* geometry no longer matches the file */
-	EXPECT_REPORT(check(t), "header: no longer valid");
+	EXPECT_REPORT(check(t), CHECK_HEADER, "header: no longer valid");
 	t->r.hdr->capacity = 1024;
 	t->r.hdr->hash_seed ^= 1;
-	EXPECT_REPORT(check(t), "header: geometry, seed or policy changed");
+	EXPECT_REPORT(check(t), CHECK_HEADER, "header: geometry, seed or policy changed");
 	t->r.hdr->hash_seed ^= 1;
 	atomic_store(&c->owner, 0);
 	atomic_store(&t->r.hdr->window_ns, SEC);

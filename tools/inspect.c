@@ -106,20 +106,13 @@ struct check_out {
 	struct json *j; /* NULL: text */
 };
 
-static void report(void *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void report(void *ctx, const char *fmt, ...)
+static void report(void *ctx, const struct check_violation *v)
 {
 	const struct check_out *c = ctx;
-	char msg[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
 	if (c->j != NULL)
-		json_str(c->j, NULL, msg);
+		json_str(c->j, NULL, v->text);
 	else
-		printf("throttle '%s': violation: %s\n", c->name, msg);
+		printf("throttle '%s': violation: %s\n", c->name, v->text);
 }
 
 static int show_check(const evt_throttle *t, const struct opts *o)

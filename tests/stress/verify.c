@@ -62,16 +62,11 @@ void verify_inspect(const char *bin, const char *name, const char *out, struct r
 	unlink(out);
 }
 
-static void table_report(void *ctx, const char *fmt, ...)
+static void table_report(void *ctx, const struct check_violation *cv)
 {
 	struct region_verdict *v = ctx;
-	char msg[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "evt-stress: table_check: %s\n", msg);
-	if (strstr(msg, COUNT_MSG) != NULL)
+	fprintf(stderr, "evt-stress: table_check: %s\n", cv->text);
+	if (cv->kind == CHECK_KEY_COUNT)
 		v->table_count = true;
 	else
 		v->table_other++;
