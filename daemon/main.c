@@ -114,15 +114,23 @@ static int absolute_pidfile(struct args *a, char *buf, size_t size)
 }
 
 /* Detach: the parent exits with the child's readiness status, so a failed start
- * is still seen by whoever ran us.  Returns the fd to report readiness on. */
+ * is still seen by whoever ran us.  Returns the fd to report readiness on, or a
+ * negative errno (logged; still attached then). */
 static int detach(void)
 {
 	int p[2];
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return -1;
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		log_error("cannot detach: pipe: %s", strerror(errno));
+		return -errno;
+	}
 	pid_t pid = fork();
-	if (pid < 0)
-		return -1;
+	if (pid < 0) {
+		int rc = -errno;
+		log_error("cannot detach: fork: %s", strerror(-rc));
+		close(p[0]);
+		close(p[1]);
+		return rc;
+	}
 	if (pid > 0) {
 		char status = 1;
 		close(p[1]);
@@ -132,8 +140,8 @@ static int detach(void)
 	}
 	close(p[0]);
 	setsid();
-	if (chdir("/") < 0)
-		return -1;
+	if (chdir("/") < 0) /* paths are absolute by now: never fails in practice */
+		log_warning("cannot chdir to /: %s", strerror(errno));
 	return p[1];
 }
 
@@ -361,6 +369,11 @@ static int run(const struct args *a, struct daemon_config *cfg, const struct ide
 	/* Blocked in every thread; the main thread takes them with sigwaitinfo(). */
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	int ready_fd = a->foreground ? -1 : detach();
+	if (ready_fd < 0 && !a->foreground) {
+		free_config(cfg);
+		log_close();
+		return 1;
+	}
 	/* A copy: a reload frees cfg, and the pidfile written is the one removed. */
 	char pidfile[PATH_MAX];
 	snprintf(pidfile, sizeof pidfile, "%s",
@@ -428,10 +441,12 @@ static int prepare(const struct args *a, const struct daemon_config *cfg, struct
 	char err[512];
 	const char *dir = a->run_dir != NULL ? a->run_dir : cfg->run_dir;
 	const char *user = a->user != NULL ? a->user : cfg->user;
-	if (privileges_resolve(user, cfg->group, id, err, sizeof err) < 0 ||
-	    runlock_init(dir, id->uid, id->gid, err, sizeof err) < 0) {
+	int rc = privileges_resolve(user, cfg->group, id, err, sizeof err);
+	if (rc == 0)
+		rc = runlock_init(dir, id->uid, id->gid, err, sizeof err);
+	if (rc < 0) {
 		log_error("%s", err);
-		return -1;
+		return rc;
 	}
 	if (id->uid == 0)
 		log_warning("running as root (daemon.user = \"root\"): every capability for the "

@@ -37,11 +37,6 @@ static inline bool ctrl_holds_tag(uint64_t c, unsigned tag)
 	return (c & CTRL_KEY_MASK) == CTRL_MAKE(SLOT_CLAIMED, tag, 0, 0);
 }
 
-static inline bool ctrl_is(uint64_t c, unsigned state)
-{
-	return CTRL_STATE(c) == state;
-}
-
 /* ts is a full window past last (never true for ts before last). */
 static inline bool window_closed(uint64_t last, uint64_t ts, uint64_t window)
 {
