@@ -78,7 +78,10 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case RUN_DIR: a->run_dir = optarg; break;
 		case USER: a->user = optarg; break;
 		case 'h': usage(stdout); exit(0);
-		case VERSION: printf(PROG " %d.%d\n", EVT_VERSION_MAJOR, EVT_VERSION_MINOR); exit(0);
+		case VERSION:
+			printf(PROG " (evthrottle) %s, region format %d.%d\n", EVT_PACKAGE_VERSION,
+			       EVT_VERSION_MAJOR, EVT_VERSION_MINOR);
+			exit(0);
 		default: return -1;
 		}
 	}

@@ -356,6 +356,16 @@ Test(daemon, renamed_throttles_are_released)
 	cr_expect_eq(region_daemon(name2), -1, "%s was removed while the daemon ran", name2);
 }
 
+/* The daemon says its version as the tools do. */
+Test(daemon, version_as_the_tools_say_it)
+{
+	cr_expect_eq(wait_exit(spawn("--version", NULL, NULL, NULL)), 0);
+	char want[96];
+	snprintf(want, sizeof want, "evthrottled (evthrottle) %s, region format %d.%d",
+	         EVT_PACKAGE_VERSION, EVT_VERSION_MAJOR, EVT_VERSION_MINOR);
+	cr_expect(output_has(want), "wants '%s'", want);
+}
+
 Test(daemon, check_config_and_bad_config)
 {
 	cr_expect_eq(wait_exit(spawn("-c", conf, "--check-config", NULL)), 0);

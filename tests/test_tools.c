@@ -328,7 +328,7 @@ Test(tools, ctl_window_rejects_bad_durations)
 	}
 	EXPECT_USAGE(CTL("-n", n, "window", "99999999999999999999h"), "too long");
 	EXPECT_USAGE(CTL("-n", n, "window", "1s", "2s"), "at most one");
-	EXPECT_USAGE(CTL("-n", n, "window", "-5s"), "unknown option '-5'");
+	EXPECT_USAGE(CTL("-n", n, "window", "-5s"), "a window is a positive duration");
 	cr_assert_eq(evt_get_window(t), 10 * SEC, "a refused window changed the throttle");
 	evt_close(t);
 }
@@ -457,7 +457,10 @@ Test(tools, ctl_help_and_version)
 {
 	EXPECT_RUN(CTL("-h"), 0, out, "Usage: evthrottlectl");
 	EXPECT_RUN(CTL("--help"), 0, out, "window DURATION");
-	EXPECT_RUN(CTL("--version"), 0, out, "evthrottlectl (evthrottle) ");
+	char want[96];
+	snprintf(want, sizeof want, "evthrottlectl (evthrottle) %s, region format %d.%d\n",
+	         EVT_PACKAGE_VERSION, EVT_VERSION_MAJOR, EVT_VERSION_MINOR);
+	EXPECT_RUN(CTL("--version"), 0, out, want);
 }
 
 Test(tools, ctl_usage_errors)
@@ -465,6 +468,7 @@ Test(tools, ctl_usage_errors)
 	EXPECT_USAGE(run_tool("EVT_CTL", AS_ME, (char *)NULL), "missing command");
 	EXPECT_USAGE(CTL("frobnicate"), "unknown command 'frobnicate'");
 	EXPECT_USAGE(CTL("-x", "status"), "unknown option '-x'");
+	EXPECT_USAGE(CTL("window", "-5s"), "a window is a positive duration");
 	EXPECT_USAGE(CTL("--bogus", "status"), "unknown option '--bogus'");
 	EXPECT_USAGE(CTL("status", "-n"), "needs an argument");
 	EXPECT_USAGE(CTL("-n", "a/b", "status"), "invalid throttle name 'a/b'");

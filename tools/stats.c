@@ -160,7 +160,7 @@ void stats_text(FILE *f, const char *name, const struct snapshot *s, const struc
 	if (s->scanned)
 		probe_text(f, s);
 	if (!rates(s, prev, r)) {
-		fprintf(f, "  %-16s n/a (rates need --watch)\n", "rates");
+		fprintf(f, "  %-16s n/a (per second from the second --watch frame on)\n", "rates");
 		return;
 	}
 	fprintf(f, "  %-16s", "rates");

@@ -58,6 +58,11 @@ int tool_bad_option(int c, char **argv)
 	if (c == ':')
 		return optopt != 0 ? tool_usage("option '-%c' needs an argument", optopt)
 		                   : tool_usage("option '%s' needs an argument", argv[optind - 1]);
+	/* A digit after '-' is a negative number, not an option: window -5s. */
+	if (optopt >= '0' && optopt <= '9')
+		return tool_usage("'-%c...' is not a duration or option: a window is a positive "
+		                  "duration such as 5s (put -- before a key that starts with '-')",
+		                  optopt);
 	return optopt != 0 ? tool_usage("unknown option '-%c'", optopt)
 	                   : tool_usage("unknown option '%s'", argv[optind - 1]);
 }
