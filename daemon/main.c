@@ -38,7 +38,7 @@ static void usage(FILE *out)
 	fprintf(out,
 	        "usage: " PROG " -c FILE [-f|--foreground] [--check-config] [--recreate [--force]]\n"
 	        "                   [--pidfile FILE] [--run-dir DIR] [--user USER]\n"
-	        "       " PROG " --remove NAME [--force] [--run-dir DIR]\n"
+	        "       " PROG " --remove NAME [--force] [--run-dir DIR | -c FILE]\n"
 	        "\n"
 	        "  -c, --config FILE   the configuration (libconfig; see evthrottled(8))\n"
 	        "  -f, --foreground    stay in the foreground (systemd, terminals); default detaches\n"
@@ -89,8 +89,12 @@ static int parse_args(int argc, char **argv, struct args *a)
 		fprintf(stderr, PROG ": unexpected argument '%s'\n", argv[optind]);
 		return -1;
 	}
-	if ((a->remove == NULL) == (a->config == NULL)) {
+	if (a->remove == NULL && a->config == NULL) {
 		fprintf(stderr, PROG ": give -c FILE (or --remove NAME)\n");
+		return -1;
+	}
+	if (a->remove != NULL && a->check) {
+		fprintf(stderr, PROG ": --check-config and --remove exclude each other\n");
 		return -1;
 	}
 	if (a->force && !a->recreate && a->remove == NULL) {
@@ -175,7 +179,7 @@ static int open_pidfile(const char *path)
 	int fd = file_open_private(path, 0, 0644);
 	if (fd < 0)
 		log_error("pidfile %s: %s", path, file_strerror(fd));
-	return fd < 0 ? -1 : fd;
+	return fd;
 }
 
 static int write_pidfile(const char *path, int fd)
@@ -411,7 +415,8 @@ static int run(const struct args *a, struct daemon_config *cfg, const struct ide
 
 /* --check-config: the user the daemon would run as exists and may give each
  * throttle its group.  0, or 1 with every problem printed. */
-static int check_identity(const struct args *a, const struct daemon_config *cfg)
+static int check_identity(const struct args *a, const struct daemon_config *cfg,
+                          struct identity *idp)
 {
 	char err[512];
 	struct identity id;
@@ -420,21 +425,22 @@ static int check_identity(const struct args *a, const struct daemon_config *cfg)
 		fprintf(stderr, PROG ": %s: %s\n", a->config, err);
 		return 1;
 	}
-	int rc = 0;
+	*idp = id;
+	/* A throttle whose group the daemon cannot use is refused at start, and the
+	 * others run: a warning here, not a failure (the unit runs this check first). */
 	for (size_t i = 0; i < cfg->n; i++) {
 		const struct throttle_config *t = &cfg->throttles[i];
 		struct group *g = t->group[0] != '\0' ? getgrnam(t->group) : NULL;
 		if (g == NULL || privileges_may_use_group(&id, g->gr_gid))
 			continue;
 		fprintf(stderr,
-		        PROG ": %s:%d: throttle '%s': group \"%s\": evthrottled's user (uid %u) is not "
-		        "in it, so chgrp would fail (add the user to the group, e.g. \"m %s %s\" in "
-		        "sysusers.d or SupplementaryGroups=%s in the unit)\n",
+		        PROG ": %s:%d: throttle '%s' will be refused: group \"%s\": evthrottled's user "
+		        "(uid %u) is not in it, so chgrp would fail (add the user to the group, e.g. "
+		        "\"m %s %s\" in sysusers.d or SupplementaryGroups=%s in the unit)\n",
 		        a->config, t->line, t->name, t->group, (unsigned)id.uid,
 		        id.user[0] != '\0' ? id.user : "USER", t->group, t->group);
-		rc = 1;
 	}
-	return rc;
+	return 0;
 }
 
 /* Who the daemon will run as, and its run directory: checked before anything is
@@ -460,14 +466,14 @@ static int prepare(const struct args *a, const struct daemon_config *cfg, struct
 /* --check-config: the file is valid; say what it creates and which existing
  * regions it does not fit.  Those do not make the check fail: the daemon
  * manages the other throttles. */
-static void check_config(const struct daemon_config *c, const char *path)
+static void check_config(const struct daemon_config *c, const char *path, uid_t uid)
 {
 	printf("%s: OK\n", path);
 	config_describe(c, stdout);
 	for (size_t i = 0; i < c->n; i++) {
 		const char *name = c->throttles[i].name;
 		char why[160];
-		int rc = regions_check(&c->throttles[i], why, sizeof why);
+		int rc = regions_check(&c->throttles[i], uid, why, sizeof why);
 		if (rc > 0)
 			printf("throttle %s: the existing region needs --recreate (%s); until then the "
 			       "daemon refuses it and manages the others\n", name, why);
@@ -475,6 +481,26 @@ static void check_config(const struct daemon_config *c, const char *path)
 			printf("throttle %s: cannot compare with the existing region: %s\n", name,
 			       evt_strerror(rc));
 	}
+}
+
+/* --remove NAME: under the run directory's lock of the daemon that would manage
+ * it (--run-dir, else -c FILE's daemon.run_dir, else the default).  A missing run
+ * directory means no daemon holds a lock there: nothing is created then. */
+static int remove_one(const struct args *a, const struct daemon_config *cfg)
+{
+	char err[1024];
+	const char *dir = a->run_dir != NULL ? a->run_dir
+	                  : cfg != NULL    ? cfg->run_dir
+	                                   : RUNLOCK_DIR_DEFAULT;
+	int rc = runlock_open(dir, err, sizeof err);
+	if (rc == 0)
+		rc = regions_remove(a->remove, a->force, err, sizeof err);
+	if (rc < 0) {
+		fprintf(stderr, PROG ": %s\n", err);
+		return 1;
+	}
+	printf("removed throttle '%s'\n", a->remove);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -488,29 +514,25 @@ int main(int argc, char **argv)
 	if (absolute_pidfile(&a, pidfile, sizeof pidfile) < 0)
 		return 1;
 	char err[8192];
-	if (a.remove != NULL) {
-		const char *dir = a.run_dir != NULL ? a.run_dir : RUNLOCK_DIR_DEFAULT;
-		uid_t owner = geteuid() == 0 ? (uid_t)-1 : geteuid();
-		if (runlock_init(dir, owner, getegid(), err, sizeof err) < 0 ||
-		    regions_remove(a.remove, a.force, err, sizeof err) < 0) {
-			fprintf(stderr, PROG ": %s\n", err);
-			return 1;
-		}
-		printf("removed throttle '%s'\n", a.remove);
-		return 0;
-	}
 	int rc;
-	struct daemon_config *cfg = malloc(sizeof *cfg);
-	if (cfg == NULL || config_load(a.config, cfg, err, sizeof err) < 0) {
+	struct daemon_config *cfg = a.config != NULL ? malloc(sizeof *cfg) : NULL;
+	if (a.config != NULL && (cfg == NULL || config_load(a.config, cfg, err, sizeof err) < 0)) {
 		fprintf(stderr, cfg == NULL ? PROG ": out of memory\n" : "%s", err);
 		free(cfg);
 		return 1;
 	}
-	fputs(err, stderr); /* warnings */
+	if (cfg != NULL)
+		fputs(err, stderr); /* warnings */
+	if (a.remove != NULL) {
+		rc = remove_one(&a, cfg);
+		free_config(cfg);
+		return rc;
+	}
 	if (a.check) {
-		rc = check_identity(&a, cfg);
+		struct identity id;
+		rc = check_identity(&a, cfg, &id);
 		if (rc == 0)
-			check_config(cfg, a.config);
+			check_config(cfg, a.config, id.uid);
 		free_config(cfg);
 		return rc;
 	}

@@ -61,8 +61,36 @@ static const char *incompatible(const evt_throttle *t, const evt_options *o, cha
 	return why;
 }
 
-int regions_check(const struct throttle_config *c, char *why, size_t n)
+/* Anyone may create in /dev/shm: a region another user made stays theirs (they
+ * could chmod it back at any time), so it is never adopted; checked before
+ * attaching, so that one the daemon may not even open still says whose it is.
+ * NULL if ours or if there is none. */
+static const char *foreign(const char *name, uid_t uid, char *why, size_t n)
 {
+	char path[EVT_NAME_MAX + 48];
+	struct stat st;
+	snprintf(path, sizeof path, "/dev/shm/evthrottle.%s", name);
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return NULL;
+		snprintf(why, n, "cannot read its owner: %s", strerror(errno));
+		return why;
+	}
+	if (st.st_uid == uid)
+		return NULL;
+	struct passwd *pw = getpwuid(st.st_uid);
+	snprintf(why, n, "it belongs to user %s (uid %u), not to evthrottled's user (uid %u)",
+	         pw != NULL ? pw->pw_name : "?", (unsigned)st.st_uid, (unsigned)uid);
+	return why;
+}
+
+int regions_check(const struct throttle_config *c, uid_t uid, char *why, size_t n)
+{
+	char detail[160];
+	if (foreign(c->name, uid, detail, sizeof detail) != NULL) {
+		snprintf(why, n, "not evthrottled's own: %s", detail);
+		return 1;
+	}
 	evt_throttle *t;
 	int rc = evt_attach(c->name, EVT_RDONLY, &t);
 	if (rc == -ENOENT)
@@ -113,28 +141,6 @@ static int may_unlink(const char *name, const char *what, bool force, char *err,
 	return 0;
 }
 
-/* Anyone may create in /dev/shm: a region another user made stays theirs (they
- * could chmod it back at any time), so it is never adopted; checked before
- * attaching, so that one the daemon may not even open still says whose it is.
- * NULL if ours or if there is none. */
-static const char *foreign(const char *name, char *why, size_t n)
-{
-	char path[EVT_NAME_MAX + 48];
-	struct stat st;
-	snprintf(path, sizeof path, "/dev/shm/evthrottle.%s", name);
-	if (lstat(path, &st) < 0) {
-		if (errno == ENOENT)
-			return NULL;
-		snprintf(why, n, "cannot read its owner: %s", strerror(errno));
-		return why;
-	}
-	if (st.st_uid == geteuid())
-		return NULL;
-	struct passwd *pw = getpwuid(st.st_uid);
-	snprintf(why, n, "it belongs to user %s (uid %u), not to evthrottled's user (uid %u)",
-	         pw != NULL ? pw->pw_name : "?", (unsigned)st.st_uid, (unsigned)geteuid());
-	return why;
-}
 
 /* Attach to the locked region; refuse or replace it if it does not fit c (or is not
  * the daemon's own).  0, -ENOENT when there is none or it was unlinked for
@@ -144,7 +150,7 @@ static int attach_existing(const struct throttle_config *c, unsigned how, evt_th
 {
 	char why[200] = "", detail[160];
 	int rc = 0;
-	if (foreign(c->name, detail, sizeof detail) != NULL)
+	if (foreign(c->name, geteuid(), detail, sizeof detail) != NULL)
 		snprintf(why, sizeof why, "not evthrottled's own: %s", detail);
 	else if ((rc = evt_attach(c->name, 0, t)) < 0)
 		snprintf(why, sizeof why, "%s", evt_strerror(rc));
@@ -287,8 +293,11 @@ bool regions_intact(struct managed *m)
 
 int regions_reload(struct managed *m, const struct throttle_config *c, char *err, size_t errlen)
 {
-	if (!regions_intact(m)) {
-		snprintf(err, errlen, "throttle '%s': its region was truncated; not changed", c->name);
+	/* The size alone: shrunk and its log lines are the housekeeping thread's. */
+	uint64_t size;
+	if (region_check_size(&m->t->r, &size) < 0) {
+		snprintf(err, errlen, "throttle '%s': its region was truncated to %llu bytes; not "
+		         "changed", c->name, (unsigned long long)size);
 		return -EBADMSG;
 	}
 	apply_window(m, c);
@@ -329,6 +338,28 @@ void regions_release(struct managed *m)
 	m->lock_fd = -1;
 }
 
+/* A daemon whose heartbeat is this recent manages the region (its run directory
+ * may be another than the one locked: --remove is then refused all the same). */
+#define HEARTBEAT_FRESH_NS 5000000000ull
+
+/* 0, or -EBUSY with err when a daemon's heartbeat in the region is fresh. */
+static int daemon_alive(const char *name, bool force, char *err, size_t errlen)
+{
+	evt_throttle *t;
+	if (force || evt_attach(name, EVT_RDONLY, &t) < 0)
+		return 0;
+	uint64_t pid = atomic_load(&t->r.hdr->daemon_pid);
+	uint64_t beat = atomic_load(&t->r.hdr->daemon_heartbeat_ns), now = evt_now_ns();
+	evt_close(t);
+	if (pid == 0 || beat > now || now - beat > HEARTBEAT_FRESH_NS)
+		return 0;
+	snprintf(err, errlen,
+	         "throttle '%s' is managed by evthrottled (pid %llu, heartbeat %.1f s ago): drop it "
+	         "from that daemon's configuration first (or add --force)",
+	         name, (unsigned long long)pid, (double)(now - beat) / 1e9);
+	return -EBUSY;
+}
+
 int regions_remove(const char *name, bool force, char *err, size_t errlen)
 {
 	char path[EVT_NAME_MAX + 32];
@@ -339,9 +370,12 @@ int regions_remove(const char *name, bool force, char *err, size_t errlen)
 	int fd = -1, rc = lock_region(name, &fd, err, errlen);
 	if (rc < 0)
 		return rc;
-	rc = may_unlink(name, "--remove", force, err, errlen);
+	rc = daemon_alive(name, force, err, errlen);
+	if (rc == 0)
+		rc = may_unlink(name, "--remove", force, err, errlen);
 	if (rc == 0 && (rc = evt_unlink(name)) < 0)
 		snprintf(err, errlen, "throttle '%s': cannot remove: %s", name, evt_strerror(rc));
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	return rc;
 }

@@ -3,6 +3,7 @@
 #define EVTD_REGIONS_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "config.h"
 
@@ -32,10 +33,11 @@ struct managed {
 int regions_manage(const struct throttle_config *c, unsigned how, struct managed *m, char *err,
                    size_t errlen);
 
-/* Compare c with its existing region, if any: 1 if the region must be replaced
- * (--recreate), with the reason in why; 0 if it fits or does not exist; a
- * negative errno if it cannot be read. */
-int regions_check(const struct throttle_config *c, char *why, size_t n);
+/* Compare c with its existing region, if any, for a daemon running as uid: 1 if the
+ * region must be replaced (--recreate: incompatible, or not uid's own), with the
+ * reason in why; 0 if it fits or does not exist; a negative errno if it cannot be
+ * read. */
+int regions_check(const struct throttle_config *c, uid_t uid, char *why, size_t n);
 
 /* Apply a reloaded configuration to a managed region: window (by the rule of
  * evthrottled(8)), mode and group.  0; 1 when a geometry change is refused
@@ -45,9 +47,10 @@ int regions_reload(struct managed *m, const struct throttle_config *c, char *err
 /* Stop managing: the region and its state stay for the clients. */
 void regions_release(struct managed *m);
 
-/* evthrottled --remove NAME: delete a region no daemon manages, and with no
- * client attached unless force.  0, or a negative errno with the reason in err
- * (-EBUSY: managed, or clients attached). */
+/* evthrottled --remove NAME: delete a region no daemon manages (its lock in the run
+ * directory is free and no daemon's heartbeat in it is fresh), and with no client
+ * attached, unless force.  0, or a negative errno with the reason in err (-EBUSY:
+ * managed, or clients attached). */
 int regions_remove(const char *name, bool force, char *err, size_t errlen);
 
 /* Whether the region's object still covers its mapping: false once someone has

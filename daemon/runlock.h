@@ -20,8 +20,17 @@
 int runlock_init(const char *dir, uid_t owner, gid_t group, char *err, size_t errlen);
 
 /*
- * Take throttle name's lock: 0 and the fd (held until closed), -EWOULDBLOCK when
- * another daemon holds it, or another negative errno; err says why.
+ * For --remove: use dir's locks without creating anything.  A missing dir means no
+ * daemon holds a lock: runlock_take() then succeeds with fd -1.  An existing one
+ * must be safe as for runlock_init() (any owner).  0, or a negative errno with err.
+ */
+int runlock_open(const char *dir, char *err, size_t errlen);
+
+/*
+ * Take throttle name's lock: 0 and the fd (held until closed; -1 after
+ * runlock_open() of a missing directory), -EWOULDBLOCK when another daemon holds
+ * it, or another negative errno; err says why.  A lock file root creates in a
+ * directory of another user is given to that user.
  */
 int runlock_take(const char *name, int *fd, char *err, size_t errlen);
 

@@ -508,9 +508,26 @@ Test(daemon, refuses_a_region_it_does_not_own)
 	cr_expect(!daemon_manages(name, d), "the foreign region was adopted");
 	cr_expect_eq(region_owner(name), 65534, "the refused region was changed");
 	stop_daemon(d);
+	cr_expect_eq(wait_exit(spawn("-c", conf, "--check-config", NULL)), 0);
+	cr_expect(output_has("needs --recreate (not evthrottled's own"),
+	          "--check-config does not name the foreign region");
 	d = spawn("-c", conf, "-f", "--recreate");
 	EVENTUALLY(daemon_manages(name, d), "--recreate did not replace it");
 	cr_expect_eq(region_owner(name), 0, "the replacement is not the daemon's");
+	stop_daemon(d);
+}
+
+/* --remove under another run directory (a missing one: nothing is made there)
+ * still finds the managing daemon by its heartbeat. */
+Test(daemon, remove_refused_while_managed_whatever_the_run_dir)
+{
+	pid_t d = start_daemon();
+	char other[PATH_MAX];
+	snprintf(other, sizeof other, "%s.elsewhere", run_dir);
+	cr_expect_eq(wait_exit(spawn("--remove", name, "--run-dir", other)), 1);
+	cr_expect(output_has("is managed by evthrottled"), "not said why");
+	cr_expect(access(other, F_OK) != 0, "--remove made a run directory");
+	cr_expect(daemon_manages(name, d), "the managed region was removed");
 	stop_daemon(d);
 }
 
@@ -595,8 +612,11 @@ Test(daemon, check_config_catches_a_group_the_daemon_cannot_use)
 		cr_skip_test("needs root to check for another user");
 	conf_user = "nobody";
 	write_conf("10s", 1024, "group = \"root\";");
-	cr_expect_eq(wait_exit(spawn("-c", conf, "--check-config", NULL)), 1);
-	cr_expect(output_has("group \"root\": evthrottled's user (uid 65534) is not in it"),
+	/* The check passes (the unit runs it first: the other throttles must start)
+	 * and names the throttle that will be refused. */
+	cr_expect_eq(wait_exit(spawn("-c", conf, "--check-config", NULL)), 0);
+	cr_expect(output_has("will be refused: group \"root\": evthrottled's user (uid 65534) is "
+	                     "not in it"),
 	          "the check does not say why");
 	cr_expect(output_has("m nobody root"), "the check does not say how to fix it");
 	write_conf("10s", 1024, "group = \"nogroup\";");
