@@ -10,8 +10,7 @@
  */
 #include "keycount.h"
 
-#include <string.h>
-
+#include "admin.h"
 #include "clients.h"
 
 int64_t keycount_of(const struct region *r, const uint64_t c[CTR_COUNT])
@@ -36,10 +35,26 @@ uint64_t keycount_published(const struct region *r)
 	return n;
 }
 
-static bool totals_equal(const uint64_t a[CTR_COUNT], const uint64_t b[CTR_COUNT])
+/* The counters the count is made of, with admin handles' clears, now. */
+static void count_totals(const struct region *r, uint64_t out[CTR_COUNT])
 {
-	return memcmp(a, b, sizeof(uint64_t) * CTR_COUNT) == 0;
+	uint32_t live;
+	clients_totals(r, out, &live);
+	admin_add_totals(r, out);
 }
+
+/* Whether any change to the count happened between a and b (decisions on keys
+ * already there do not matter: a busy throttle still gets its recount). */
+static bool count_unchanged(const uint64_t a[CTR_COUNT], const uint64_t b[CTR_COUNT])
+{
+	return a[CTR_NEW_KEYS] == b[CTR_NEW_KEYS] && a[CTR_RECLAIMED] == b[CTR_RECLAIMED] &&
+	       a[CTR_CLEARED] == b[CTR_CLEARED];
+}
+
+/* keys_adjust and keys_owed, one 16-byte pair (offsets 160 and 168). */
+_Static_assert(offsetof(struct region_hdr, keys_owed) == offsetof(struct region_hdr, keys_adjust) + 8,
+               "the recount's pair");
+_Static_assert(offsetof(struct region_hdr, keys_adjust) % 16 == 0, "the recount's pair is aligned");
 
 bool keycount_settle(const struct region *r)
 {
@@ -48,22 +63,22 @@ bool keycount_settle(const struct region *r)
 	uint64_t owed = atomic_load_explicit(&h->keys_owed, memory_order_acquire);
 	if (owed == 0)
 		return true;
+	int64_t adjust = atomic_load_explicit(&h->keys_adjust, memory_order_relaxed);
 	/* Counters, table, counters, table, counters: all equal means no client
 	 * counted or changed a key during the two passes (one caught between its
 	 * change and its count for that whole time is the one case left). */
 	uint64_t t0[CTR_COUNT], t1[CTR_COUNT], t2[CTR_COUNT];
-	uint32_t live;
-	clients_totals(r, t0, &live);
+	count_totals(r, t0);
 	uint64_t p1 = keycount_published(r);
-	clients_totals(r, t1, &live);
+	count_totals(r, t1);
 	uint64_t p2 = keycount_published(r);
-	clients_totals(r, t2, &live);
-	if (p1 != p2 || !totals_equal(t0, t1) || !totals_equal(t1, t2))
+	count_totals(r, t2);
+	if (p1 != p2 || !count_unchanged(t0, t1) || !count_unchanged(t1, t2))
 		return false;
 	int64_t counted = (int64_t)(t2[CTR_NEW_KEYS] - t2[CTR_RECLAIMED] - t2[CTR_CLEARED]);
-	atomic_store_explicit(&h->keys_adjust, (int64_t)p1 - counted, memory_order_relaxed);
-	/* Paid, unless another death was reported meanwhile: then the next recount
-	 * settles both. */
-	return atomic_compare_exchange_strong_explicit(&h->keys_owed, &owed, 0,
-	                                               memory_order_relaxed, memory_order_relaxed);
+	/* {adjust, owed} -> {new adjust, 0} in one step, only if neither moved since
+	 * they were read: another settler, or another death reported meanwhile,
+	 * wins, and a recount that lost stores nothing stale.  A full barrier. */
+	return region_cas16((void *)&h->keys_adjust, (uint64_t)adjust, owed,
+	                    (uint64_t)((int64_t)p1 - counted), 0);
 }

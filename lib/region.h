@@ -230,6 +230,35 @@ static inline struct region_slot *region_slot(const struct region *r, uint32_t i
 	return (struct region_slot *)(r->table + (size_t)(i & r->mask) * r->slot_size);
 }
 
+#ifndef __has_feature
+#define __has_feature(x) 0
+#endif
+#if (defined(__SANITIZE_THREAD__) || __has_feature(thread_sanitizer)) && defined(__x86_64__)
+/* ThreadSanitizer runs 16-byte atomics under a lock of its own process, which is
+ * not atomic against other processes sharing the region: use the instruction. */
+static inline bool region_cas16(void *p, uint64_t lo, uint64_t hi, uint64_t new_lo,
+                                uint64_t new_hi)
+{
+	bool ok;
+	__asm__ __volatile__("lock cmpxchg16b %1"
+	                     : "=@ccz"(ok), "+m"(*(volatile unsigned __int128 *)p), "+a"(lo),
+	                       "+d"(hi)
+	                     : "b"(new_lo), "c"(new_hi)
+	                     : "memory");
+	return ok;
+}
+#else
+/* A 16-byte compare-and-swap of the two words at p (16-byte aligned), lo first:
+ * lock cmpxchg16b, a full barrier. */
+static inline bool region_cas16(void *p, uint64_t lo, uint64_t hi, uint64_t new_lo,
+                                uint64_t new_hi)
+{
+	typedef unsigned __int128 u128;
+	u128 old = (u128)hi << 64 | lo, new = (u128)new_hi << 64 | new_lo;
+	return __sync_bool_compare_and_swap((u128 *)p, old, new);
+}
+#endif
+
 /* Raise *v to want if it is lower (relaxed: callers order it by a later barrier). */
 static inline void region_raise(_Atomic uint64_t *v, uint64_t want)
 {

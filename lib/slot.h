@@ -48,33 +48,12 @@ static inline void ctr_add(const struct table_client *me, int which)
 	atomic_fetch_add_explicit(&me->entry->ctr[which], 1, memory_order_relaxed);
 }
 
-#ifndef __has_feature
-#define __has_feature(x) 0
-#endif
-#if (defined(__SANITIZE_THREAD__) || __has_feature(thread_sanitizer)) && defined(__x86_64__)
-/* ThreadSanitizer runs 16-byte atomics under a lock of its own process, which is
- * not atomic against other processes sharing the region: use the instruction. */
-static inline bool cas_pair(struct region_slot *s, uint64_t ctrl, uint64_t last,
-                            uint64_t new_ctrl, uint64_t new_last)
-{
-	bool ok;
-	__asm__ __volatile__("lock cmpxchg16b %1"
-	                     : "=@ccz"(ok), "+m"(*(volatile unsigned __int128 *)(void *)s),
-	                       "+a"(ctrl), "+d"(last)
-	                     : "b"(new_ctrl), "c"(new_last)
-	                     : "memory");
-	return ok;
-}
-#else
 /* The 16-byte {ctrl, last} compare-and-swap: lock cmpxchg16b, a full barrier. */
 static inline bool cas_pair(struct region_slot *s, uint64_t ctrl, uint64_t last,
                             uint64_t new_ctrl, uint64_t new_last)
 {
-	typedef unsigned __int128 u128;
-	u128 old = (u128)last << 64 | ctrl, new = (u128)new_last << 64 | new_ctrl;
-	return __sync_bool_compare_and_swap((u128 *)(void *)s, old, new);
+	return region_cas16(s, ctrl, last, new_ctrl, new_last);
 }
-#endif
 
 /* Is slot i a published key?  Fills *f from one consistent read if so. */
 bool slot_published(const struct region *r, uint32_t i, struct found *f);

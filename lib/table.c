@@ -326,9 +326,10 @@ static int stale(const struct region *r, const struct table_client *me, unsigned
  * raised before a removal of k visible here (see slot_reclaim()).
  */
 static bool insert_is_exact(const struct region *r, const struct hkey *k, uint64_t ts,
-                            uint64_t window)
+                            uint64_t window, uint64_t *bound)
 {
 	uint64_t b = atomic_load_explicit(region_bound(r, k->home), relaxed);
+	*bound = b;
 	return b == 0 || (ts >= window && ts - window >= b - 1);
 }
 
@@ -358,13 +359,13 @@ static int insert(const struct region *r, const struct table_client *me, const s
                   uint64_t ts, uint64_t w, unsigned *info)
 {
 	uint32_t i;
-	uint64_t c, window;
+	uint64_t c, window, b;
 	bool reclaimed = false, exact;
 	/* A stale answer that tracks nothing needs no slot: give it before looking
 	 * for one (checked again below, before publishing).  Pairs with the release
 	 * store in evt_update_window(). */
 	window = atomic_load_explicit(&r->hdr->window_ns, acquire);
-	if (r->on_stale != EVT_ON_STALE_PROCESS && !insert_is_exact(r, k, ts, window))
+	if (r->on_stale != EVT_ON_STALE_PROCESS && !insert_is_exact(r, k, ts, window, &b))
 		return stale(r, me, info);
 	if (!claim(r, me, k, ts, &i, &c, &reclaimed))
 		return full(r, me, info);
@@ -378,11 +379,17 @@ static int insert(const struct region *r, const struct table_client *me, const s
 		/* The window and bound for this try, read after the look that gave
 		 * w.  Pairs with the release store in evt_update_window(). */
 		window = atomic_load_explicit(&r->hdr->window_ns, acquire);
-		exact = insert_is_exact(r, k, ts, window);
+		exact = insert_is_exact(r, k, ts, window, &b);
 		if (!exact && r->on_stale != EVT_ON_STALE_PROCESS) {
 			slot_unclaim(s, c);
 			return stale(r, me, info);
 		}
+		/* Processed by the policy "process": the key may have been processed
+		 * as late as b - 1, so it is kept from then (or ts, if later): a later
+		 * event is never processed a window from a forgotten one.  The slot is
+		 * unpublished: the publish below carries the store. */
+		if (!exact && b - 1 > ts)
+			atomic_store_explicit(&s->last, b - 1, relaxed);
 		/* Publish.  Release pairs with the acquire loads of hop in find()
 		 * and slot_published(): the stores above are visible with the bit. */
 		if (atomic_compare_exchange_weak_explicit(&home->hop, &w,
@@ -400,7 +407,7 @@ static int insert(const struct region *r, const struct table_client *me, const s
 	 * longer gives: it stands (others may have decided on the key already), but
 	 * is reported and counted.  Pairs with the release in evt_update_window(). */
 	uint64_t now_window = atomic_load_explicit(&r->hdr->window_ns, acquire);
-	if (!exact || (now_window > window && !insert_is_exact(r, k, ts, now_window)))
+	if (!exact || (now_window > window && !insert_is_exact(r, k, ts, now_window, &b)))
 		report_stale(me, info);
 	ctr_add(me, CTR_NEW_KEYS);
 	ctr_add(me, CTR_PROCESSED);

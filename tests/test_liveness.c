@@ -4,6 +4,7 @@
  * child that outlives its parent keeps the parent's entry alive.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -347,5 +348,81 @@ Test(liveness, count_exact_after_kills)
 	cr_expect_eq(decide(t, 11, "k3"), 1, "k3 was removed");
 	cr_expect_eq(evt_key_count(t), 4);
 	munmap(c, sizeof *c);
+	evt_close(t);
+}
+
+/* A client killed (here: exits without closing) so that a recount is owed. */
+static void die_attached(const char *name)
+{
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		evt_throttle *t;
+		_exit(evt_attach(name, 0, &t) == 0 && decide(t, 5, "dead") == 1 ? 0 : 1);
+	}
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* The recount after a death counts admin handles' clears too: the count stays
+ * exact after an operator's clear (it was low by every admin clear). */
+Test(liveness, count_exact_after_admin_clears_and_a_death)
+{
+	const char *name = new_name();
+	evt_throttle *t = test_create(name, NULL), *adm;
+	char key[16];
+	for (unsigned i = 0; i < 10; i++) {
+		snprintf(key, sizeof key, "a%u", i);
+		cr_assert_eq(decide(t, 1, key), 1);
+	}
+	cr_assert_eq(evt_attach(name, EVT_ADMIN, &adm), 0);
+	cr_assert_eq(evt_clear_key(adm, "a0", 2), 1);
+	cr_assert_eq(evt_clear_key(adm, "a1", 2), 1);
+	evt_close(adm);
+	die_attached(name);
+	reap_now(name);
+	cr_expect_eq(atomic_load(&t->r.hdr->keys_owed), 0, "the recount was made");
+	cr_expect_eq(evt_key_count(t), 9, "8 of mine and the dead client's");
+	cr_expect_eq(keycount_published(&t->r), 9);
+	evt_close(t);
+}
+
+static atomic_bool busy_stop;
+static atomic_uint busy_decisions;
+
+static void *busy_decider(void *arg)
+{
+	evt_throttle *t = arg;
+	while (!atomic_load(&busy_stop)) {
+		decide(t, 2, "hot"); /* throttled: counts, never changes the key set */
+		atomic_fetch_add(&busy_decisions, 1);
+	}
+	return NULL;
+}
+
+/* Decisions on keys already there do not stop a recount (they count, but do not
+ * change the number of keys): a busy throttle still gets its count corrected. */
+Test(liveness, recount_succeeds_while_clients_decide)
+{
+	const char *name = new_name();
+	evt_throttle *t = test_create(name, NULL), *busy;
+	cr_assert_eq(decide(t, 1, "hot"), 1);
+	die_attached(name);
+	cr_assert_eq(evt_attach(name, 0, &busy), 0); /* reaps; owes a recount */
+	atomic_store(&t->r.hdr->keys_owed, 1);
+	pthread_t th;
+	atomic_store(&busy_stop, false);
+	cr_assert_eq(pthread_create(&th, NULL, busy_decider, busy), 0);
+	while (atomic_load(&busy_decisions) < 1000)
+		sched_yield();
+	bool settled = false;
+	for (int i = 0; i < 200 && !settled; i++)
+		settled = keycount_settle(&t->r);
+	atomic_store(&busy_stop, true);
+	pthread_join(th, NULL);
+	cr_expect(settled, "no recount succeeded in 200 tries while a client decided");
+	cr_expect_eq(evt_key_count(t), 2);
+	evt_close(busy);
 	evt_close(t);
 }

@@ -511,3 +511,37 @@ Test(stale, steady_churn_on_one_clock_is_exact, .timeout = 120)
 	            (unsigned long long)s.reclaimed, (unsigned long long)stale);
 	evt_close(t);
 }
+
+/* ---- on_stale = process: a forgotten event still spaces the next ---- */
+
+/* A processes k at 1000 (window 100); filling the table forgets k; a lagging B
+ * decides k at 950: stale, answered 1 by the policy.  A's event at 1055 is then a
+ * window from nothing B's answer could know but the forgotten 1000: the seed's
+ * rule throttles it, and so must the table (k is kept from the bound, not 950). */
+Test(stale, on_stale_process_never_opens_a_window_early)
+{
+	evt_options o = opts(64, 100);
+	o.on_stale = EVT_ON_STALE_PROCESS;
+	const char *name = new_name();
+	evt_throttle *a = test_create(name, &o), *b;
+	cr_assert_eq(decide(a, 1000, "k"), 1);
+	char key[16];
+	struct table_entry e;
+	bool present = true;
+	for (unsigned i = 0; i < 10000 && present; i++) {
+		snprintf(key, sizeof key, "f%u", i);
+		cr_assert_eq(decide(a, 1100 + i, key), 1, "%s", key);
+		present = false;
+		for (uint32_t s = 0; s <= a->r.mask && !present; s++)
+			present = table_read_slot(&a->r, s, &e) == 1 && e.len == 1 && e.key[0] == 'k';
+	}
+	cr_assert(!present, "k was never reclaimed");
+	cr_assert_eq(evt_attach(name, 0, &b), 0);
+	unsigned info;
+	cr_expect_eq(decide_ex(b, 950, "k", &info), 1, "the policy answers 1");
+	cr_expect(info & EVT_INFO_STALE, "and says so");
+	cr_expect_eq(decide_ex(a, 1055, "k", &info), 0,
+	             "processed 55 ns after the forgotten 1000 under a 100 ns window");
+	evt_close(b);
+	evt_close(a);
+}
