@@ -218,7 +218,7 @@ static void client_ops(const struct region *r, const uint8_t knobs[32])
 	clients_reap_dead(r, &t.me);
 	bool registered = client_register(r, &t.me) == 0;
 	if (!registered) /* every entry taken: borrow entry 0, as a reaper would */
-		t.me = (struct table_client){ region_client(r, 0), 0 };
+		t.me = (struct table_client){ .entry = region_client(r, 0), .index = 0 };
 
 	uint64_t window = atomic_load_explicit(&r->hdr->window_ns, memory_order_relaxed);
 	uint64_t newest = atomic_load_explicit(&r->hdr->newest_ts, memory_order_relaxed);

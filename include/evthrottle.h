@@ -184,9 +184,10 @@ int evt_attach(const char *name, unsigned flags, evt_throttle **out);
  * A child forked after the handle was opened may use it, even after the opening
  * process exited, and close its copy: the client slot stays in use while any
  * process holds the handle.  The opening process's evt_close() gives the slot back
- * at once, after which no copy may be used; otherwise the reaper frees it once the
- * last holder closed it or died.  Not thread-safe with other calls on the same
- * handle. */
+ * at once if it never forked since it opened the handle; otherwise, and for every
+ * other holder, the reaper (the next evt_attach(), or the daemon) frees it once the
+ * last holder closed it, exec'd or died.  Not thread-safe with other calls on the
+ * same handle. */
 void evt_close(evt_throttle *t);
 
 /*

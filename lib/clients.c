@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include "keycount.h"
@@ -81,8 +82,25 @@ static void entry_unlock(const struct region *r, uint32_t i)
 		entry_lock(r, i, F_UNLCK);
 }
 
+/* Forks this process made since the library was loaded.  A handle registered
+ * before a fork may be in use by children when its opener closes it: then the
+ * entry is left to the lock they share (see client_release()). */
+static _Atomic uint64_t forks;
+static pthread_once_t forks_once = PTHREAD_ONCE_INIT;
+
+static void count_fork(void)
+{
+	atomic_fetch_add_explicit(&forks, 1, memory_order_relaxed);
+}
+
+static void count_forks(void)
+{
+	pthread_atfork(NULL, count_fork, NULL);
+}
+
 int client_register(const struct region *r, struct table_client *me)
 {
+	pthread_once(&forks_once, count_forks);
 	for (uint32_t i = 0; i < r->client_max; i++) {
 		struct region_client *e = region_client(r, i);
 		uint64_t o = atomic_load_explicit(&e->owner, memory_order_acquire);
@@ -110,7 +128,8 @@ int client_register(const struct region *r, struct table_client *me)
 			atomic_store_explicit(&e->base[k],
 			                      atomic_load_explicit(&e->ctr[k], memory_order_relaxed),
 			                      memory_order_relaxed);
-		*me = (struct table_client){ e, i };
+		*me = (struct table_client){ e, i,
+			                     atomic_load_explicit(&forks, memory_order_relaxed) };
 		return 0;
 	}
 	return -EUSERS;
@@ -132,8 +151,12 @@ void client_release(const struct region *r, const struct table_client *me)
 {
 	/* A child forked after attaching closes its copy of the handle, not the
 	 * parent's entry: only the process that registered, whose getpid() is the one
-	 * it wrote, gives it back and unlocks (the lock is the parent's too).  The
-	 * child's copy of the lock goes with its last descriptor. */
+	 * it wrote, gives it back and unlocks (the lock is the parent's too).  And
+	 * not even it once it has forked since: children may still decide with the
+	 * entry.  Their descriptors keep the lock (one open file, shared by fork), so
+	 * the entry is reaped when the last of them closes or dies. */
+	if (atomic_load_explicit(&forks, memory_order_relaxed) != me->forks)
+		return;
 	if (retire(r, me->entry, CLIENT_OWNER(CLIENT_LIVE, getpid())))
 		entry_unlock(r, me->index);
 }

@@ -24,7 +24,7 @@ static void make_admin(evt_throttle *t)
 	t->admin = true;
 	t->decide_len_max = 0;
 	t->scratch = (struct region_client){ .wm = REGION_WM_NONE };
-	t->me = (struct table_client){ &t->scratch, t->r.client_max };
+	t->me = (struct table_client){ .entry = &t->scratch, .index = t->r.client_max };
 }
 
 static int open_handle(const char *name, struct region *r, bool admin, evt_throttle **out)

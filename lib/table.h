@@ -10,6 +10,7 @@
 struct table_client {
 	struct region_client *entry;
 	uint32_t index;
+	uint64_t forks; /* this process's forks when it registered (clients.c) */
 };
 
 /* A key's hash (XXH3 with the region's seed): its home slot is table_home(), the

@@ -150,17 +150,20 @@ Test(liveness, other_pid_namespace)
 	evt_close(t);
 }
 
-/* The daemonising pattern: attach, fork, the parent exits at once; the child keeps
- * using the handle it inherited. */
-static void inherited_client(const char *name, struct child_shm *c)
+/* The daemonising pattern: attach, fork, the parent exits at once (after closing
+ * its handle, if parent_closes); the child keeps using the handle it inherited. */
+static void inherited_client(const char *name, struct child_shm *c, bool parent_closes)
 {
 	evt_throttle *t;
 	if (evt_attach(name, 0, &t) != 0)
 		_exit(2);
 	c->answers[0] = decide(t, 1000, "before");
 	pid_t child = fork();
-	if (child != 0)
-		_exit(child > 0 ? 0 : 3); /* the parent leaves without evt_close() */
+	if (child != 0) {
+		if (parent_closes)
+			evt_close(t); /* the children's copies keep the entry */
+		_exit(child > 0 ? 0 : 3);
+	}
 	c->pid = (int)getpid();
 	set(&c->stage, 1);
 	wait_go(c, 1);
@@ -175,10 +178,11 @@ static void inherited_client(const char *name, struct child_shm *c)
 
 /*
  * A child forked after the attach uses its parent's handle after the parent
- * exited: the entry stays alive (the child holds the open file and its lock), its
- * keys and decisions stay right, and it is reaped once the child is gone too.
+ * exited (having closed it, or not): the entry stays alive (the child holds the
+ * open file and its lock), its keys and decisions stay right, and it is reaped
+ * once the child is gone too.
  */
-Test(liveness, forked_child_outlives_parent)
+static void outlive_parent(bool parent_closes)
 {
 	const char *name = new_name();
 	evt_throttle *t = test_create(name, NULL);
@@ -188,7 +192,7 @@ Test(liveness, forked_child_outlives_parent)
 	pid_t parent = fork();
 	cr_assert_geq(parent, 0);
 	if (parent == 0)
-		inherited_client(name, c);
+		inherited_client(name, c, parent_closes);
 	int st;
 	cr_assert_eq(waitpid(parent, &st, 0), parent);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
@@ -218,6 +222,18 @@ Test(liveness, forked_child_outlives_parent)
 	cr_assert_eq(clients(t), 1, "the entry outlived every holder");
 	munmap(c, sizeof *c);
 	evt_close(t);
+}
+
+Test(liveness, forked_child_outlives_parent)
+{
+	outlive_parent(false);
+}
+
+/* The parent's evt_close() after the fork must not free the entry its children
+ * still decide with (it did: a new client then took it over). */
+Test(liveness, forked_child_outlives_parents_close)
+{
+	outlive_parent(true);
 }
 
 /* Make n entries from index 1 on look like dead clients' (in use, nobody holds
