@@ -56,11 +56,8 @@ uint64_t table_sweep(const struct region *r, const struct table_client *me)
 	uint64_t horizon = clients_horizon(r, clients_newest(r)), n = 0;
 	for (uint32_t i = 0; i <= r->mask; i++) {
 		uint64_t c = atomic_load_explicit(&region_slot(r, i)->ctrl, acquire);
-		if (CTRL_STATE(c) == SLOT_DYING)
-			slot_finish_remove(r, i, c);
-		else if (CTRL_STATE(c) == SLOT_MOVING)
-			slot_finish_move(r, i, c);
-		else if (CTRL_STATE(c) == SLOT_CLAIMED && slot_reclaim(r, me, i, horizon))
+		if (!slot_finish(r, i, c) && CTRL_STATE(c) == SLOT_CLAIMED &&
+		    slot_reclaim(r, me, i, horizon))
 			n++;
 	}
 	return n;
@@ -71,13 +68,8 @@ uint64_t table_free_orphans(const struct region *r, const uint64_t *dead, uint32
 	/* First finish every move in flight: the dead client may have been moving a
 	 * key into a slot it claimed, which is then no orphan.  And every removal, so
 	 * that the key count the reaper then recounts (keycount.c) is final. */
-	for (uint32_t i = 0; i <= r->mask; i++) {
-		uint64_t c = atomic_load_explicit(&region_slot(r, i)->ctrl, acquire);
-		if (CTRL_STATE(c) == SLOT_MOVING)
-			slot_finish_move(r, i, c);
-		else if (CTRL_STATE(c) == SLOT_DYING)
-			slot_finish_remove(r, i, c);
-	}
+	for (uint32_t i = 0; i <= r->mask; i++)
+		slot_finish(r, i, atomic_load_explicit(&region_slot(r, i)->ctrl, acquire));
 	uint64_t n = 0;
 	for (uint32_t i = 0; i <= r->mask; i++) {
 		struct region_slot *s = region_slot(r, i);

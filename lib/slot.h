@@ -120,6 +120,18 @@ static inline void slot_finish_move(const struct region *r, uint32_t a, uint64_t
 	switch_and_free(r, a, c, CTRL_OWNER(c));
 }
 
+/* Finish slot i if it is DYING or MOVING (ctrl c); true if it was either. */
+static inline bool slot_finish(const struct region *r, uint32_t i, uint64_t c)
+{
+	if (CTRL_STATE(c) == SLOT_DYING)
+		slot_finish_remove(r, i, c);
+	else if (CTRL_STATE(c) == SLOT_MOVING)
+		slot_finish_move(r, i, c);
+	else
+		return false;
+	return true;
+}
+
 /* Move the published key in slot a to the EMPTY slot e of its neighbourhood.  True
  * if a is free now. */
 bool slot_move(const struct region *r, const struct table_client *me, uint32_t a, uint32_t e);
