@@ -93,6 +93,14 @@ int log_configure(const struct log_config *c, const char *program)
 	return 0;
 }
 
+int log_give(uid_t uid, gid_t gid)
+{
+	pthread_mutex_lock(&lock);
+	int rc = file != NULL && fchown(fileno(file), uid, gid) < 0 ? -errno : 0;
+	pthread_mutex_unlock(&lock);
+	return rc;
+}
+
 void log_close(void)
 {
 	pthread_mutex_lock(&lock);

@@ -5,6 +5,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERROR };
 
@@ -25,6 +26,10 @@ const char *log_level_name(enum log_level l);
  * settings and returns -errno. */
 int log_configure(const struct log_config *c, const char *program);
 void log_close(void);
+
+/* Give the open log file to uid and gid (a root daemon about to become them, so
+ * that a reload can reopen it).  0 (also with no log file) or a negative errno. */
+int log_give(uid_t uid, gid_t gid);
 
 void log_msg(enum log_level l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -76,6 +77,25 @@ int access_apply(int fd, const struct throttle_config *c, char *err, size_t errl
 		snprintf(err, errlen, "throttle '%s': %s", c->name, strerror(-rc));
 		return rc;
 	}
-	int rc = apply_mode(fd, c, st.st_mode & 07777, err, errlen);
-	return rc < 0 ? rc : apply_group(fd, c, st.st_gid, err, errlen);
+	/* The group first: a group the daemon may not give then changes nothing. */
+	int rc = apply_group(fd, c, st.st_gid, err, errlen);
+	return rc < 0 ? rc : apply_mode(fd, c, st.st_mode & 07777, err, errlen);
+}
+
+int access_check(const struct throttle_config *c, char *err, size_t errlen)
+{
+	gid_t gid, groups[NGROUPS_MAX];
+	if (wanted_gid(c, &gid) < 0) {
+		snprintf(err, errlen, "throttle '%s': chgrp %s: no such group", c->name, c->group);
+		return -ENOENT;
+	}
+	if (geteuid() == 0 || gid == getegid())
+		return 0;
+	int n = getgroups(NGROUPS_MAX, groups);
+	for (int i = 0; i < n; i++)
+		if (groups[i] == gid)
+			return 0;
+	snprintf(err, errlen, "throttle '%s': chgrp %s: evthrottled's user (uid %u) is not in it",
+	         c->name, c->group, (unsigned)geteuid());
+	return -EPERM;
 }

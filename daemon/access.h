@@ -14,4 +14,8 @@
  */
 int access_apply(int fd, const struct throttle_config *c, char *err, size_t errlen);
 
+/* Whether access_apply() could give the object c's group: 0, or a negative errno
+ * with the reason in err (checked before --recreate destroys an old region). */
+int access_check(const struct throttle_config *c, char *err, size_t errlen);
+
 #endif

@@ -196,7 +196,12 @@ static int write_pidfile(const char *path, int fd)
 static int become(const struct identity *id)
 {
 	char err[512];
-	int rc = privileges_drop(id, err, sizeof err);
+	/* The log stays the daemon's: a reload reopens it as the new user. */
+	int rc = id->change ? log_give(id->uid, id->gid) : 0;
+	if (rc < 0)
+		log_warning("log file: cannot give it to uid %u: %s; a reload will not reopen it",
+		            (unsigned)id->uid, strerror(-rc));
+	rc = privileges_drop(id, err, sizeof err);
 	if (rc < 0)
 		log_error("%s", err);
 	else if (id->change)

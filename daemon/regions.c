@@ -177,6 +177,11 @@ static int attach_existing(const struct throttle_config *c, unsigned how, evt_th
 	rc = may_unlink(c->name, "--recreate", how & REGIONS_FORCE, err, errlen);
 	if (rc < 0)
 		return rc;
+	/* A replacement that could not be set up would lose the old state for
+	 * nothing (a failed start changes nothing). */
+	rc = access_check(c, err, errlen);
+	if (rc < 0)
+		return rc;
 	/* The old region must really go, or the new one cannot be made. */
 	log_warning("throttle '%s': replacing the existing region (%s)", c->name, why);
 	rc = evt_unlink(c->name);

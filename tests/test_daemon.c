@@ -604,6 +604,61 @@ Test(daemon, started_as_root_it_drops_to_the_configured_user)
 	stop_daemon(d);
 }
 
+/* A daemon that dropped root can still reopen its log at a reload: the log file it
+ * opened as root was given to its user (a reload failed with EACCES). */
+Test(daemon, log_reopened_after_dropping_root)
+{
+	if (geteuid() != 0)
+		cr_skip_test("needs root");
+	char logdir[PATH_MAX];
+	snprintf(logdir, sizeof logdir, "%s.logs", run_dir);
+	conf_user = "nobody";
+	FILE *f = fopen(conf, "w");
+	cr_assert_not_null(f);
+	fprintf(f,
+	        "log = { level = \"info\"; console = true; file = true; directory = \"%s\"; };\n"
+	        "daemon = { housekeeping = \"50ms\"; summary = \"0s\"; run_dir = \"%s\"; "
+	        "user = \"nobody\"; };\n"
+	        "throttles = ( { name = \"%s\"; }, { name = \"%s\"; } );\n",
+	        logdir, run_dir, name, name2);
+	fclose(f);
+	cr_assert_eq(chmod(conf, 0644), 0);
+	pid_t d = start_daemon();
+	kill(d, SIGHUP);
+	EVENTUALLY(output_has("configuration reloaded"), "no reload");
+	cr_expect(!output_has("log settings not applied"), "the reload could not reopen the log");
+	stop_daemon(d);
+	char cmd[PATH_MAX + 16];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", logdir);
+	cr_expect_eq(system(cmd), 0);
+}
+
+/* --recreate that could not give the new region its group keeps the old one:
+ * a failed start changes nothing (the old state was lost). */
+Test(daemon, recreate_refused_before_destroying_the_old_region)
+{
+	if (geteuid() != 0)
+		cr_skip_test("needs root to run the daemon as another user");
+	spawn_as_nobody();
+	write_conf("10s", 1024, "");
+	stop_daemon(start_daemon());
+	evt_throttle *t;
+	cr_assert_eq(evt_attach(name, 0, &t), 0);
+	cr_assert_eq(decide(t, 5, "kept"), 1);
+	evt_close(t);
+	write_conf("10s", 4096, "group = \"root\";"); /* incompatible, and an unusable group */
+	pid_t d = spawn("-c", conf, "-f", "--recreate");
+	EVENTUALLY(daemon_manages(name2, d), "the other throttle is not managed");
+	EVENTUALLY(output_has("chgrp root: evthrottled's user (uid 65534) is not in it"),
+	           "not said why");
+	cr_assert_eq(evt_attach(name, EVT_RDONLY, &t), 0, "the old region is gone");
+	cr_expect_eq(t->r.mask + 1, 1024, "the old region was replaced");
+	cr_expect_eq(decide(t, 6, "kept"), -EROFS);
+	cr_expect_eq(evt_key_count(t), 1, "its state was lost");
+	evt_close(t);
+	stop_daemon(d);
+}
+
 /* --check-config says when the daemon's user could not give a throttle its group
  * (the unit's User= without the group: chgrp refused at start). */
 Test(daemon, check_config_catches_a_group_the_daemon_cannot_use)
