@@ -154,8 +154,9 @@ int evt_create(const char *name, const evt_options *o, evt_throttle **out);
  * operator's handle (evt_update_window(), evt_clear(), evt_clear_key() and the
  * reading calls; no client slot, so it never fails with -EUSERS; its clears are
  * counted in the region's totals).  Every header field is checked against the
- * object's size before use.  A read-write handle takes one of the region's client
- * slots and keeps a descriptor of the object open (close-on-exec) holding a lock
+ * object's size before use.  A read-write handle maps the whole region at once
+ * (MAP_POPULATE: no page faults later in decisions; attaching takes longer for a
+ * large table), takes one of the region's client slots and keeps a descriptor of the object open (close-on-exec) holding a lock
  * on that slot: the slot is freed by evt_close(), or by the next attach or the
  * daemon once no process holds the handle any more (the kernel dropped the lock:
  * every holder closed, exec'd or died).  No pid is compared, so clients may live
