@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 static _Thread_local sigjmp_buf *armed;
@@ -34,7 +35,11 @@ int busguard_run(int (*fn)(void *), void *arg)
 		return -EFAULT;
 	}
 	armed = &here;
+	/* The handler runs in this thread: keep the compiler from moving the region's
+	 * reads across the arming and disarming. */
+	atomic_signal_fence(memory_order_seq_cst);
 	int rc = fn(arg);
+	atomic_signal_fence(memory_order_seq_cst);
 	armed = NULL;
 	return rc;
 }

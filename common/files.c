@@ -32,6 +32,10 @@ static int open_existing(const char *path, int flags)
 		return errno == ENXIO ? -FILE_NOT_REGULAR : -errno; /* a FIFO, no reader */
 	struct stat st;
 	int rc = fstat(fd, &st) < 0 ? -errno : S_ISREG(st.st_mode) ? 0 : -FILE_NOT_REGULAR;
+	/* A hard link to another file (made where another user may write) would be
+	 * written through as a symbolic link would. */
+	if (rc == 0 && st.st_nlink != 1)
+		rc = -FILE_LINKED;
 	/* Truncated only now that it is known to be a regular file. */
 	if (rc == 0 && (flags & O_TRUNC) != 0 && ftruncate(fd, 0) < 0)
 		rc = -errno;
@@ -53,5 +57,7 @@ const char *file_strerror(int err)
 		return "it is a symbolic link (never followed)";
 	if (err == -FILE_NOT_REGULAR)
 		return "not a regular file";
+	if (err == -FILE_LINKED)
+		return "it has other hard links (never written through)";
 	return strerror(-err);
 }

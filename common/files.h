@@ -9,7 +9,8 @@
  * Open path for writing (flags: O_APPEND or O_TRUNC, or neither), creating it with
  * exactly mode (whatever the umask) if it does not exist.  Never follows a symbolic
  * link (-ELOOP), never blocks (a FIFO is refused), and refuses anything but a
- * regular file (-FILE_NOT_REGULAR).  The fd is close-on-exec.
+ * regular file (-FILE_NOT_REGULAR) and a file with other hard links (-FILE_LINKED).
+ * The fd is close-on-exec.
  * Returns the fd or a negative errno.
  */
 int file_open_private(const char *path, int flags, mode_t mode);
@@ -20,5 +21,7 @@ const char *file_strerror(int err);
 
 /* What file_open_private() returns for a path that is not a regular file. */
 #define FILE_NOT_REGULAR ENODEV /* shown by file_strerror() as "not a regular file" */
+/* ... and for a regular file with other hard links. */
+#define FILE_LINKED EMLINK
 
 #endif

@@ -403,6 +403,32 @@ Test(daemon, detaches_with_a_pidfile)
 }
 
 /* A symbolic link planted where the pidfile goes is never written through. */
+/* A hard link at the pidfile's name (to a file the attacker could not write) is
+ * refused like a symbolic link: the pid never goes through it. */
+Test(daemon, pidfile_hard_link_refused)
+{
+	char pidfile[64], victim[64];
+	snprintf(pidfile, sizeof pidfile, "/tmp/evtd-%d.pid", (int)getpid());
+	snprintf(victim, sizeof victim, "/tmp/evtd-%d.victim", (int)getpid());
+	FILE *f = fopen(victim, "w");
+	cr_assert_not_null(f);
+	fputs("precious\n", f);
+	fclose(f);
+	unlink(pidfile);
+	cr_assert_eq(link(victim, pidfile), 0);
+	int code = wait_exit(spawn("-c", conf, "--pidfile", pidfile));
+	char buf[64] = "";
+	f = fopen(victim, "r");
+	cr_assert_not_null(f);
+	cr_assert_not_null(fgets(buf, sizeof buf, f));
+	fclose(f);
+	unlink(pidfile);
+	unlink(victim);
+	cr_expect_eq(code, 1, "the start did not fail");
+	cr_expect_str_eq(buf, "precious\n", "the pid went through the hard link");
+	cr_expect(output_has("other hard links"), "not said why");
+}
+
 Test(daemon, pidfile_symlink_refused)
 {
 	char pidfile[64], victim[64];
