@@ -25,6 +25,11 @@
 _Static_assert(BENCH_HINT_AHEAD < BENCH_PREFETCH, "a hinted key's bytes are fetched first");
 #define BENCH_PROBE_MAX 64u /* the mutex table's probe bound (evthrottle's is 32) */
 
+/* What a hinting implementation keeps of a key from its hint to its decision. */
+struct bench_hint {
+	uint64_t w[4];
+};
+
 enum dist { DIST_UNIFORM, DIST_ZIPF, DIST_HOT, DIST_CHURN };
 /* IMPL_REDIS exists only in builds with hiredis (EVT_BENCH_HAVE_REDIS) and is never
  * part of "all": it needs a server (--redis-socket) and far fewer ops. */
@@ -116,9 +121,12 @@ struct impl_ops {
 	 * events at a time, and there is no per-call latency phase. */
 	int (*decide_batch)(void *handle, evt_event *ev, size_t n);
 	/* Optional: told each key BENCH_HINT_AHEAD events before it is decided, as a
-	 * caller that knows its next keys (a pipeline) would (evt_prefetch()).  Not
-	 * used with decide_batch, which sees its keys together anyway. */
-	void (*hint)(void *handle, const char *key, size_t len);
+	 * caller that knows its next keys (a pipeline) would (evt_prefetch_key()),
+	 * keeping in *h what the decision may reuse (the hash); decide_hinted() then
+	 * decides with it.  Not used with decide_batch, which sees its keys together. */
+	void (*hint)(void *handle, const char *key, size_t len, struct bench_hint *h);
+	int (*decide_hinted)(void *handle, uint64_t ts, const char *key, size_t len,
+	                     const struct bench_hint *h);
 	void (*detach)(void *handle);
 	void (*inspect)(void *state, struct footprint *f);
 	void (*destroy)(void *state);

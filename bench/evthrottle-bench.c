@@ -69,8 +69,9 @@ static void usage(FILE *f)
 	        "                        (*-batch: 64 events a call, e.g. with\n"
 	        "                        evt_should_process_batch(); throughput only;\n"
 	        "                        *-prefetch: one call per event, each key hinted\n"
-	        "                        (evt_prefetch()) " BENCH_STR(BENCH_HINT_AHEAD)
-	        " events before its decision)\n"
+	        "                        (evt_prefetch_key()) " BENCH_STR(BENCH_HINT_AHEAD)
+	        " events before its decision,\n"
+	        "                        which reuses the hint's hash)\n"
 	        "      --redis-socket P  redis-server unix socket (default $EVT_BENCH_REDIS_SOCKET)\n"
 	        "      --floor-work N    floor-work: hash the key N more times a call, work that\n"
 	        "                        does not wait for the slot's cache miss (default 4)\n"

@@ -87,9 +87,20 @@ static int evt_decide_batch(void *handle, evt_event *ev, size_t n)
 	return evt_should_process_batch(handle, ev, n);
 }
 
-static void evt_hint(void *handle, const char *key, size_t len)
+_Static_assert(sizeof(evt_key) <= sizeof(struct bench_hint), "an evt_key fits a hint");
+
+static void evt_hint(void *handle, const char *key, size_t len, struct bench_hint *h)
 {
-	evt_prefetch(handle, key, len);
+	evt_prefetch_key(handle, key, len, (evt_key *)(void *)h);
+}
+
+/* The decision on the hint's hash: the key is hashed once (evt_should_process_key()). */
+static int evt_decide_hinted(void *handle, uint64_t ts, const char *key, size_t len,
+                             const struct bench_hint *h)
+{
+	(void)key;
+	(void)len;
+	return evt_should_process_key(handle, ts, (const evt_key *)(const void *)h, NULL);
 }
 
 static void evt_detach(void *handle)
@@ -147,8 +158,8 @@ const struct impl_ops impl_evt_batch = {
 	.destroy = evt_destroy,
 };
 
-/* The same throttle, one call per event, each key prefetched (evt_prefetch())
- * BENCH_HINT_AHEAD events before its decision. */
+/* The same throttle, one call per event, each key prefetched (evt_prefetch_key())
+ * BENCH_HINT_AHEAD events before its decision, which reuses its hash. */
 const struct impl_ops impl_evt_prefetch = {
 	.name = "evt-prefetch",
 	.decides = true,
@@ -156,6 +167,7 @@ const struct impl_ops impl_evt_prefetch = {
 	.attach = evt_attach_handle,
 	.decide = evt_decide,
 	.hint = evt_hint,
+	.decide_hinted = evt_decide_hinted,
 	.detach = evt_detach,
 	.inspect = evt_inspect,
 	.destroy = evt_destroy,

@@ -115,10 +115,24 @@ static int floor_decide_batch(void *handle, evt_event *ev, size_t n)
 	return (int)n;
 }
 
-/* The floor's hint: the same prefetch of the key's slot evt_prefetch() makes. */
-static void floor_hint(void *handle, const char *key, size_t len)
+/* The floor's hint: the same prefetch of the key's slot evt_prefetch_key() makes,
+ * keeping the slot's address (the hash's work) for the decision. */
+static void floor_hint(void *handle, const char *key, size_t len, struct bench_hint *h)
 {
-	__builtin_prefetch((void *)floor_word(handle, key, len));
+	_Atomic uint64_t *w = floor_word(handle, key, len);
+	__builtin_prefetch((void *)w);
+	h->w[0] = (uint64_t)(uintptr_t)w;
+}
+
+static int floor_decide_hinted(void *handle, uint64_t ts, const char *key, size_t len,
+                               const struct bench_hint *h)
+{
+	(void)handle;
+	(void)ts;
+	(void)key;
+	(void)len;
+	atomic_fetch_add_explicit((_Atomic uint64_t *)(uintptr_t)h->w[0], 1, memory_order_relaxed);
+	return 1;
 }
 
 static void floor_detach(void *handle)
@@ -174,6 +188,7 @@ const struct impl_ops impl_floor_prefetch = {
 	.attach = floor_attach,
 	.decide = floor_decide,
 	.hint = floor_hint,
+	.decide_hinted = floor_decide_hinted,
 	.detach = floor_detach,
 	.inspect = floor_inspect,
 	.destroy = floor_destroy,

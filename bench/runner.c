@@ -96,9 +96,21 @@ static inline __attribute__((always_inline)) void replay(const struct worker *w,
 {
 	const struct run *r = w->run;
 	int (*decide)(void *, uint64_t, const char *, size_t) = r->impl->decide;
-	void (*hint)(void *, const char *, size_t) = r->impl->hint;
+	void (*hint)(void *, const char *, size_t, struct bench_hint *) = r->impl->hint;
+	int (*decide_hinted)(void *, uint64_t, const char *, size_t, const struct bench_hint *) =
+		r->impl->decide_hinted;
 	void *h = w->handle;
 	struct cursor c = cursor_make(w);
+	/* Event i's hint is in ring[i % HINTS], made BENCH_HINT_AHEAD events before
+	 * (a power of two: the index is a mask). */
+	enum { HINTS = 8 };
+	_Static_assert(BENCH_HINT_AHEAD < HINTS, "the ring holds the hints in flight");
+	struct bench_hint ring[HINTS];
+	if (hinted)
+		for (size_t j = 0; j < BENCH_HINT_AHEAD; j++) {
+			const struct bkey *f = cursor_peek(&c, j);
+			hint(h, f->s, f->len, &ring[j]);
+		}
 	uint32_t *samples = timed ? r->samples + (size_t)w->index * r->c->samples : NULL;
 	uint64_t processed = 0, errors = 0, i = 0;
 	while (i < n) {
@@ -107,17 +119,20 @@ static inline __attribute__((always_inline)) void replay(const struct worker *w,
 		for (; i < end; i++) {
 			if (hinted) { /* untimed: a caller makes it earlier */
 				const struct bkey *f = cursor_peek(&c, BENCH_HINT_AHEAD);
-				hint(h, f->s, f->len);
+				hint(h, f->s, f->len, &ring[(i + BENCH_HINT_AHEAD) % HINTS]);
 			}
 			const struct bkey *k = cursor_next(&c, BENCH_PREFETCH);
+			const struct bench_hint *kh = &ring[i % HINTS];
 			int rc;
 			if (timed) {
 				uint64_t t0 = timer_read();
-				rc = decide(h, ts, k->s, k->len);
+				rc = hinted ? decide_hinted(h, ts, k->s, k->len, kh)
+				            : decide(h, ts, k->s, k->len);
 				uint64_t d = timer_read() - t0;
 				samples[i] = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
 			} else {
-				rc = decide(h, ts, k->s, k->len);
+				rc = hinted ? decide_hinted(h, ts, k->s, k->len, kh)
+				            : decide(h, ts, k->s, k->len);
 			}
 			processed += rc == 1;
 			errors += rc < 0;

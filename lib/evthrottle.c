@@ -190,10 +190,7 @@ int evt_should_process_key(evt_throttle *t, uint64_t ts_ns, const evt_key *k, un
 	if (k == NULL)
 		return -EINVAL;
 	int rc = decide_check(t, k->key, k->key_len);
-	if (rc < 0)
-		return rc;
-	uint64_t hash = k->seed == t->r.seed ? k->hash : table_hash(&t->r, k->key, (uint32_t)k->key_len);
-	return table_decide_hashed(&t->r, &t->me, ts_ns, k->key, (uint32_t)k->key_len, hash, info);
+	return rc < 0 ? rc : table_decide_key(&t->r, &t->me, ts_ns, k, info);
 }
 
 int evt_should_process_batch(evt_throttle *t, evt_event *events, size_t n)

@@ -507,13 +507,20 @@ __attribute__((flatten)) uint64_t table_prefetch(const struct region *r, const v
 	return h;
 }
 
-/* No hash to inline: one copy of the decision serves every key length. */
-__attribute__((flatten)) int table_decide_hashed(const struct region *r,
-                                                 const struct table_client *me, uint64_t ts,
-                                                 const void *key, uint32_t len, uint64_t hash,
-                                                 unsigned *info)
+/* A key hashed for another region (another seed): hashed again, out of line. */
+static __attribute__((noinline, cold)) uint64_t rehash(const struct region *r, const evt_key *ek)
 {
-	struct hkey k = hkey_hashed(r, key, len, hash);
+	return key_hash(r, ek->key, (uint32_t)ek->key_len);
+}
+
+/* No hash to inline: one copy of the decision serves every key length. */
+__attribute__((flatten)) int table_decide_key(const struct region *r,
+                                              const struct table_client *me, uint64_t ts,
+                                              const evt_key *ek, unsigned *info)
+{
+	uint32_t len = (uint32_t)ek->key_len;
+	uint64_t hash = __builtin_expect(ek->seed == r->seed, 1) ? ek->hash : rehash(r, ek);
+	struct hkey k = hkey_hashed(r, ek->key, len, hash);
 	return decide_key(r, me, ts, &k, info);
 }
 

@@ -46,9 +46,11 @@ int table_decide(const struct region *r, const struct table_client *me, uint64_t
  * The key must have passed table_key_check(). */
 uint64_t table_prefetch(const struct region *r, const void *key, uint32_t len);
 
-/* table_decide() with the key's hash (table_hash()) already made. */
-int table_decide_hashed(const struct region *r, const struct table_client *me, uint64_t ts,
-                        const void *key, uint32_t len, uint64_t hash, unsigned *info);
+/* table_decide() on a key evt_prefetch_key() hashed: its hash is used if it was
+ * made with this region's seed, else the key is hashed again.  The key must have
+ * passed table_key_check(). */
+int table_decide_key(const struct region *r, const struct table_client *me, uint64_t ts,
+                     const evt_key *k, unsigned *info);
 
 /* Decide every event in order, as table_decide() on each (keys are checked here);
  * returns how many were processed. */
