@@ -59,6 +59,14 @@ int name_get(PyObject *o, const char **out);
 /* errors (module.c): rc is the library's negative errno; name may be NULL. */
 PyObject *evt_error(ext_state *st, int rc, PyObject *name);
 void *raise_evt(ext_state *st, int rc, PyObject *name);
+/* The EvtError of rc whose strerror says what the caller knows: the value, the
+ * limit, the fix (the library's evt_strerror is a static string). */
+void *raise_evt_detail(ext_state *st, int rc, PyObject *name, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* evt_options limits, as include/evthrottle.h documents them. */
+#define EXT_CAPACITY_MAX (1u << 28)
+#define EXT_KEY_MAX 1024u
 
 /* throttle.c, for batch.c */
 evt_throttle *throttle_handle(throttle_obj *s);
