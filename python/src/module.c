@@ -63,14 +63,30 @@ void *raise_evt(ext_state *st, int rc, PyObject *name)
 	return raise_error(evt_error(st, rc, name));
 }
 
-void *raise_evt_detail(ext_state *st, int rc, PyObject *name, const char *fmt, ...)
+static PyObject *error_detail_v(ext_state *st, int rc, PyObject *name, const char *fmt,
+				va_list ap)
 {
 	char msg[256];
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	return error_with(st, rc, name, msg);
+}
+
+PyObject *evt_error_detail(ext_state *st, int rc, PyObject *name, const char *fmt, ...)
+{
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	PyObject *e = error_detail_v(st, rc, name, fmt, ap);
 	va_end(ap);
-	return raise_error(error_with(st, rc, name, msg));
+	return e;
+}
+
+void *raise_evt_detail(ext_state *st, int rc, PyObject *name, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	PyObject *e = error_detail_v(st, rc, name, fmt, ap);
+	va_end(ap);
+	return raise_error(e);
 }
 
 static PyObject *mod_now_ns(PyObject *m, PyObject *unused)

@@ -188,21 +188,28 @@ static int bind_decision_args(PyObject *const *args, Py_ssize_t nargs, PyObject 
 	return 0;
 }
 
-/* A failed decision, prefetch or clear of a key key_len bytes long: what the
- * library's static message cannot say (the lengths, the table's figures). */
-static void *raise_key_error(PyObject *self, int rc, Py_ssize_t key_len, PyObject *name)
+PyObject *key_error(throttle_obj *s, int rc, Py_ssize_t key_len, PyObject *name)
 {
-	throttle_obj *s = (throttle_obj *)self;
-	ext_state *st = state_of_type(Py_TYPE(self));
+	ext_state *st = state_of_type(Py_TYPE(s));
 	evt_stats stats;
 	if (rc == -EMSGSIZE)
-		return raise_evt_detail(st, rc, name, "key is %zd bytes, this throttle's key_max "
+		return evt_error_detail(st, rc, name, "key is %zd bytes, this throttle's key_max "
 					"is %u", key_len, s->key_max);
 	if (rc == -ENOSPC && s->t != NULL && evt_stats_get(s->t, &stats) == 0)
-		return raise_evt_detail(st, rc, name, "table full: %u slots, %llu keys; raise "
+		return evt_error_detail(st, rc, name, "table full: %u slots, %llu keys; raise "
 					"capacity or lower the window", stats.capacity,
 					(unsigned long long)stats.keys);
-	return raise_evt(st, rc, name);
+	return evt_error(st, rc, name);
+}
+
+static void *raise_key_error(PyObject *self, int rc, Py_ssize_t key_len, PyObject *name)
+{
+	PyObject *e = key_error((throttle_obj *)self, rc, key_len, name);
+	if (e != NULL) {
+		PyErr_SetObject((PyObject *)Py_TYPE(e), e);
+		Py_DECREF(e);
+	}
+	return NULL;
 }
 
 static PyObject *t_should_process(PyObject *self, PyObject *const *args, Py_ssize_t nargs,

@@ -77,6 +77,14 @@ class LibraryErrorTests(support.NamedThrottleTest):
                     EventThrottler(10, capacity=capacity)
                 self.assertEvtError(cm, errno.EINVAL,
                                     message="capacity %d is above 268435456" % capacity)
+        # The extension's own type once took capacity unchecked: 2**32 + 64 became 64.
+        with self.assertRaises(EvtError) as cm:
+            evthrottle._evthrottle.Throttle(capacity=2**32 + 64)
+        self.assertEvtError(cm, errno.EINVAL, message="capacity 4294967360 is above 268435456")
+        with self.assertRaises(EvtError) as cm:
+            evthrottle._evthrottle.Throttle(key_max=-1)
+        self.assertEvtError(cm, errno.EINVAL,
+                            message="key_max must not be negative (0 for the default)")
         with self.assertRaises(ValueError) as cm:
             EventThrottler(10, capacity=-1)
         self.assertIn("must be positive", str(cm.exception))
