@@ -106,12 +106,12 @@ static int input_fd(const char *input)
 	return fd;
 }
 
-static struct proc start(uid_t uid, const char *input, char *const argv[])
+/* Run argv with in as stdin (closed here). */
+static struct proc start_fd(uid_t uid, int in, char *const argv[])
 {
 	int o[2], e[2];
 	cr_assert_eq(pipe2(o, O_CLOEXEC), 0);
 	cr_assert_eq(pipe2(e, O_CLOEXEC), 0);
-	int in = input_fd(input);
 	cr_assert_geq(in, 0);
 	fflush(NULL);
 	pid_t pid = fork();
@@ -130,6 +130,11 @@ static struct proc start(uid_t uid, const char *input, char *const argv[])
 	close(e[1]);
 	close(in);
 	return (struct proc){ pid, o[0], e[0] };
+}
+
+static struct proc start(uid_t uid, const char *input, char *const argv[])
+{
+	return start_fd(uid, input_fd(input), argv);
 }
 
 struct buf {
@@ -342,11 +347,11 @@ Test(tools, ctl_clear_all)
 		snprintf(key, sizeof key, "k%d", i);
 		decide_at(t, SEC, key, 1);
 	}
-	struct run r = CTL("-n", n, "clear");
-	EXPECT_RUN(r, 0, out, "cleared every key (5 were tracked)");
+	struct run r = CTL("-n", n, "--yes", "clear");
+	EXPECT_RUN(r, 0, out, "cleared 5 keys of throttle '");
 	cr_assert_eq(evt_key_count(t), 0);
 	decide_at(t, 2 * SEC, "k0", 1); /* forgotten: processed again inside the window */
-	EXPECT_RUN(CTL("-n", n, "clear"), 0, out, "(1 were tracked)");
+	EXPECT_RUN(CTL("-n", n, "-y", "clear"), 0, out, "cleared 1 key of throttle '");
 	evt_close(t);
 }
 
@@ -364,7 +369,7 @@ Test(tools, ctl_works_with_every_client_slot_taken)
 	EXPECT_RUN(CTL("-n", n, "window", "5s"), 0, out, "10s -> 5s");
 	cr_assert_eq(evt_get_window(t), 5 * SEC);
 	EXPECT_RUN(CTL("-n", n, "clear", "a"), 0, out, "a: cleared");
-	EXPECT_RUN(CTL("-n", n, "clear"), 0, out, "(1 were tracked)");
+	EXPECT_RUN(CTL("-n", n, "clear", "--yes"), 0, out, "cleared 1 key of");
 	evt_stats st;
 	cr_assert_eq(evt_stats_get(t, &st), 0);
 	cr_expect_eq(st.cleared, 2, "the operator's clears are counted");
@@ -1395,4 +1400,190 @@ Test(tools, inspect_missing_throttle)
 		cr_assert_str_empty(r.out);
 	}
 	EXPECT_RUN(INSPECT("-n", n, "--watch", "1"), 1, err, want);
+}
+
+/* ============ evthrottlectl: issue #22 (clear --yes, list, -a, --json, errors) ============ */
+
+static evt_throttle *with_keys(const char **name, int n)
+{
+	evt_throttle *t = fresh(name);
+	char key[16];
+	for (int i = 0; i < n; i++) {
+		snprintf(key, sizeof key, "k%d", i);
+		decide_at(t, SEC, key, 1);
+	}
+	return t;
+}
+
+/* Run evthrottlectl with a terminal as stdin, answer typed on it. */
+static struct run ctl_on_terminal(const char *answer, const char *name)
+{
+	int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	cr_assert_geq(m, 0, "posix_openpt: %s", strerror(errno));
+	cr_assert_eq(grantpt(m), 0);
+	cr_assert_eq(unlockpt(m), 0);
+	int in = open(ptsname(m), O_RDWR | O_NOCTTY | O_CLOEXEC);
+	cr_assert_eq(write(m, answer, strlen(answer)), (ssize_t)strlen(answer));
+	char *argv[] = { (char *)tool_path("EVT_CTL"), "-n", (char *)name, "clear", NULL };
+	struct run r = finish(start_fd(AS_ME, in, argv));
+	close(m);
+	return r;
+}
+
+Test(tools, ctl_clear_all_needs_yes_without_a_terminal)
+{
+	const char *n;
+	evt_throttle *t = with_keys(&n, 5);
+	struct run r = CTL("-n", n, "clear");
+	EXPECT_USAGE(r, "add --yes");
+	cr_assert_not_null(strstr(r.err, "(5 now)"), "%s", r.err);
+	cr_assert_str_empty(r.out);
+	cr_assert_eq(evt_key_count(t), 5, "a refused clear changed the throttle");
+	char want[EVT_NAME_MAX + 64];
+	snprintf(want, sizeof want, "cleared 5 keys of throttle '%s'\n", n);
+	r = CTL("-n", n, "clear", "--yes");
+	cr_assert_eq(r.code, 0, "%s", r.err);
+	cr_assert_str_eq(r.out, want);
+	cr_assert_eq(evt_key_count(t), 0);
+	decide_at(t, 2 * SEC, "a", 1);
+	EXPECT_RUN(CTL("-n", n, "clear", "a"), 0, out, "a: cleared"); /* keys: no --yes */
+	evt_close(t);
+}
+
+Test(tools, ctl_clear_all_asks_on_a_terminal)
+{
+	const char *n;
+	evt_throttle *t = with_keys(&n, 3);
+	struct run r = ctl_on_terminal("n\n", n);
+	EXPECT_RUN(r, 1, err, "(3 now)? [y/N]");
+	cr_assert_not_null(strstr(r.err, "nothing cleared"), "%s", r.err);
+	cr_assert_eq(evt_key_count(t), 3, "a declined clear changed the throttle");
+	r = ctl_on_terminal("y\n", n);
+	EXPECT_RUN(r, 0, out, "cleared 3 keys of throttle '");
+	cr_assert_eq(evt_key_count(t), 0);
+	evt_close(t);
+}
+
+/* The line of list's output that starts with name and a space. */
+static const char *listed(const char *out, const char *name)
+{
+	char needle[EVT_NAME_MAX + 4];
+	snprintf(needle, sizeof needle, "\n%s ", name);
+	char *all = keep(malloc(strlen(out) + 2));
+	sprintf(all, "\n%s", out);
+	const char *at = strstr(all, needle);
+	cr_assert_not_null(at, "%s is not listed:\n%s", name, out);
+	return line_with(at + 1, needle + 1);
+}
+
+Test(tools, ctl_list_every_throttle)
+{
+	const char *a, *b, *bad = new_name();
+	evt_throttle *ta = with_keys(&a, 3), *tb = fresh(&b);
+	cr_assert_eq(evt_update_window(tb, 250000000ull), 0);
+	char path[PATH_MAX], hidden[PATH_MAX];
+	snprintf(path, sizeof path, "/dev/shm/evthrottle.%s", bad);
+	int fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+	cr_assert_geq(fd, 0, "%s: %s", path, strerror(errno));
+	cr_assert_eq(write(fd, "garbage", 7), 7);
+	close(fd);
+	snprintf(hidden, sizeof hidden, "/dev/shm/.evthrottle.%s", bad);
+	fd = open(hidden, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	struct run r = CTL("list");
+	unlink(hidden);
+	cr_assert_eq(r.code, 0, "%s", r.err);
+	const char *la = listed(r.out, a), *lb = listed(r.out, b);
+	cr_assert_not_null(strstr(la, "window 10s"), "%s", la);
+	cr_assert_not_null(strstr(la, "keys 3/1024"), "%s", la);
+	cr_assert_not_null(strstr(la, "clients 1/256"), "%s", la);
+	cr_assert_not_null(strstr(la, "daemon none"), "%s", la);
+	cr_assert_not_null(strstr(lb, "window 250ms"), "%s", lb);
+	cr_assert_not_null(strstr(listed(r.out, bad), "unreadable: "), "%s", r.out);
+	cr_assert_null(strstr(r.out, ".evthrottle."), "a hidden object is listed:\n%s", r.out);
+	cr_assert_lt(strstr(r.out, a) - r.out, strstr(r.out, b) - r.out, "not in name order");
+	char expr[EVT_NAME_MAX * 3 + 256];
+	snprintf(expr, sizeof expr,
+	         "(lambda m: m['%s']['keys'] == 3 and m['%s']['capacity'] == 1024 and "
+	         "m['%s']['window_ns'] == 250000000 and m['%s']['daemon'] == 'none' and "
+	         "'error' in m['%s'])({o['name']: o for o in L})", a, a, b, a, bad);
+	r = CTL("--json", "list");
+	cr_assert_eq(r.code, 0, "%s", r.err);
+	expect_json(r.out, expr);
+	EXPECT_USAGE(CTL("list", "x"), "list takes no argument");
+	EXPECT_USAGE(CTL("-a", "window"), "for status only");
+	evt_close(ta);
+	evt_close(tb);
+}
+
+Test(tools, ctl_status_all)
+{
+	const char *a, *b;
+	evt_throttle *ta = with_keys(&a, 2), *tb = with_keys(&b, 4);
+	/* Other suites' throttles come and go (and some are broken on purpose): the
+	 * exit status says whether every one could be read. */
+	struct run r = CTL("status", "--all");
+	cr_assert(r.code == 0 || (r.code == 1 && r.err[0] != '\0'), "exit %d: %s", r.code, r.err);
+	char want[EVT_NAME_MAX + 16];
+	snprintf(want, sizeof want, "throttle '%s'\n", a);
+	cr_assert_not_null(strstr(line_with(strstr(r.out, want), "keys"), "2 / 1024"), "%s", r.out);
+	snprintf(want, sizeof want, "throttle '%s'\n", b);
+	cr_assert_not_null(strstr(line_with(strstr(r.out, want), "keys"), "4 / 1024"), "%s", r.out);
+	r = CTL("-a", "--json", "status");
+	char expr[EVT_NAME_MAX * 2 + 128];
+	snprintf(expr, sizeof expr,
+	         "(lambda m: m['%s']['keys'] == 2 and m['%s']['keys'] == 4)"
+	         "({o['name']: o for o in L})", a, b);
+	expect_json(r.out, expr);
+	evt_close(ta);
+	evt_close(tb);
+}
+
+Test(tools, ctl_json_every_command)
+{
+	const char *n;
+	evt_throttle *t = with_keys(&n, 2);
+	char expr[EVT_NAME_MAX + 256];
+	struct run r = CTL("-n", n, "--json", "window");
+	cr_assert_eq(r.code, 0, "%s", r.err);
+	snprintf(expr, sizeof expr, "d == {'name': '%s', 'window_ns': 10000000000}", n);
+	expect_json(r.out, expr);
+	r = CTL("-n", n, "-j", "window", "2s");
+	snprintf(expr, sizeof expr,
+	         "d == {'name': '%s', 'old_window_ns': 10000000000, 'window_ns': 2000000000}", n);
+	expect_json(r.out, expr);
+	r = CTL("-n", n, "-j", "clear", "k0", "zz");
+	snprintf(expr, sizeof expr,
+	         "d == {'name': '%s', 'keys': [{'key': 'k0', 'cleared': True}, "
+	         "{'key': 'zz', 'cleared': False}]}", n);
+	expect_json(r.out, expr);
+	r = CTL("-n", n, "-j", "status");
+	snprintf(expr, sizeof expr, "len(L) == 1 and d['name'] == '%s' and d['keys'] == 1 and "
+	         "d['window_ns'] == 2000000000 and d['daemon_running'] is False", n);
+	expect_json(r.out, expr);
+	r = CTL("-n", n, "-j", "-y", "clear");
+	snprintf(expr, sizeof expr, "d == {'name': '%s', 'cleared': 1}", n);
+	expect_json(r.out, expr);
+	evt_close(t);
+}
+
+/* Item 10: the value and the limit. */
+Test(tools, ctl_errors_name_the_value_and_the_limit)
+{
+	char longname[301];
+	memset(longname, 'a', 300);
+	longname[300] = '\0';
+	EXPECT_USAGE(CTL("-n", longname, "status"), "throttle name is 300 bytes, at most 200");
+	const char *n;
+	evt_throttle *t = fresh(&n);
+	EXPECT_RUN(CTL("-n", n, "clear", "0123456789012345678901234567890123456789"), 1, err,
+	           "key '0123456789012345678901234567890123456789' is 40 bytes, this throttle's "
+	           "key_max is 32");
+	char huge[2 * REGION_KEY_MAX + 1];
+	memset(huge, 'k', sizeof huge - 1);
+	huge[sizeof huge - 1] = '\0';
+	EXPECT_RUN(CTL("-n", n, "clear", huge), 1, err, "is 2048 bytes, this throttle's key_max");
+	EXPECT_RUN(CTL("-n", n, "clear", "\\x41\\x42"), 0, out, "not tracked");
+	evt_close(t);
 }

@@ -3,9 +3,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "duration.h"
 #include "handle.h"
+#include "json.h"
 #include "log.h"
 #include "stats.h"
 #include "toolutil.h"
@@ -18,13 +20,19 @@ static const char usage[] =
 	"  window            print the window\n"
 	"  window DURATION   set the window for every later decision of every process;\n"
 	"                    DURATION is digits and a unit (ns us ms s m h): 250ms, 10s, 1m30s\n"
-	"  clear             forget every key\n"
+	"  clear             forget every key and say how many went: asks on a terminal,\n"
+	"                    needs --yes otherwise\n"
 	"  clear KEY...      forget these keys and say which were tracked (\\xNN for any byte)\n"
 	"  status            window, keys / capacity, clients, processed and throttled\n"
-	"                    totals, full-table events, daemon\n"
+	"                    totals, full-table events, daemon (-a: of every throttle)\n"
+	"  list              every throttle of the host, a line each: window, keys /\n"
+	"                    capacity, clients, daemon (or why it cannot be read)\n"
 	"\n"
 	"Options:\n"
 	"  -n, --name NAME     the throttle (default: default)\n"
+	"  -a, --all           status: every throttle in /dev/shm\n"
+	"  -j, --json          one JSON object per throttle, one a line\n"
+	"  -y, --yes           clear every key without asking\n"
 	"      --log-level L   debug, info, warning or error (default: info)\n"
 	"      --log-dir DIR   log what changed to DIR/evthrottlectl.log\n"
 	"  -h, --help          this help\n"
@@ -35,19 +43,63 @@ static const char usage[] =
 	"\n"
 	"Exit status: 0 ok, 1 failed (no such throttle, permission denied, ...), 2 bad usage.\n";
 
-static int window_show(const char *name)
+/* What the options say to every command. */
+struct ctl {
+	const char *name;
+	bool yes;  /* --yes: clear every key without asking */
+	bool json; /* --json: one object per throttle, one a line */
+	bool all;  /* -a: every throttle of the host */
+};
+
+/* {"name": NAME, "field": v} on a line of its own. */
+static void json_line(const char *name, const char *field, uint64_t v)
+{
+	struct json j;
+	json_init(&j, stdout);
+	json_object(&j, NULL);
+	json_str(&j, "name", name);
+	json_u64(&j, field, v);
+	json_end(&j, '}');
+	putchar('\n');
+}
+
+static int window_show(const struct ctl *c)
 {
 	evt_throttle *t;
 	char w[64];
-	int rc = tool_attach(name, EVT_RDONLY, &t);
+	int rc = tool_attach(c->name, EVT_RDONLY, &t);
 	if (rc != EXIT_OK)
 		return rc;
-	printf("%s\n", duration_format(evt_get_window(t), w, sizeof w));
+	uint64_t ns = evt_get_window(t);
+	if (c->json)
+		json_line(c->name, "window_ns", ns);
+	else
+		printf("%s\n", duration_format(ns, w, sizeof w));
 	evt_close(t);
 	return EXIT_OK;
 }
 
-static int window_set(const char *name, const char *arg)
+static void window_changed(const struct ctl *c, uint64_t from, uint64_t to)
+{
+	char old[64], now[64];
+	duration_format(from, old, sizeof old);
+	duration_format(to, now, sizeof now);
+	log_info("throttle '%s': window %s -> %s", c->name, old, now);
+	if (!c->json) {
+		printf("throttle '%s': window %s -> %s\n", c->name, old, now);
+		return;
+	}
+	struct json j;
+	json_init(&j, stdout);
+	json_object(&j, NULL);
+	json_str(&j, "name", c->name);
+	json_u64(&j, "old_window_ns", from);
+	json_u64(&j, "window_ns", to);
+	json_end(&j, '}');
+	putchar('\n');
+}
+
+static int window_set(const struct ctl *c, const char *arg)
 {
 	uint64_t ns;
 	int rc = duration_parse(arg, &ns);
@@ -59,45 +111,67 @@ static int window_set(const char *name, const char *arg)
 	if (ns == 0)
 		return tool_usage("the window must be greater than 0");
 	evt_throttle *t;
-	if (tool_attach(name, EVT_ADMIN, &t) != EXIT_OK)
+	if (tool_attach(c->name, EVT_ADMIN, &t) != EXIT_OK)
 		return EXIT_FAILED;
-	char old[64], now[64];
-	duration_format(evt_get_window(t), old, sizeof old);
+	uint64_t old = evt_get_window(t);
 	rc = evt_update_window(t, ns);
-	if (rc == 0) {
-		duration_format(ns, now, sizeof now);
-		printf("throttle '%s': window %s -> %s\n", name, old, now);
-		log_info("throttle '%s': window %s -> %s", name, old, now);
-	} else {
-		tool_error(name, "cannot set the window: %s", evt_strerror(rc));
-	}
+	if (rc == 0)
+		window_changed(c, old, ns);
+	else
+		tool_error(c->name, "cannot set the window: %s", evt_strerror(rc));
 	evt_close(t);
 	return rc == 0 ? EXIT_OK : EXIT_FAILED;
 }
 
-static int cmd_window(const char *name, int argc, char **argv)
+static int cmd_window(const struct ctl *c, int argc, char **argv)
 {
 	if (argc > 1)
 		return tool_usage("window takes at most one DURATION");
-	return argc == 0 ? window_show(name) : window_set(name, argv[0]);
+	return argc == 0 ? window_show(c) : window_set(c, argv[0]);
 }
 
-static int clear_all(const char *name, evt_throttle *t)
+/* A bare clear forgets every key: asked on a terminal, --yes otherwise. */
+static int clear_confirmed(const struct ctl *c, const evt_throttle *t)
 {
+	size_t n = evt_key_count(t);
+	if (c->yes)
+		return EXIT_OK;
+	if (!isatty(STDIN_FILENO))
+		return tool_usage("'clear' without keys forgets every key of throttle '%s' "
+		                  "(%zu now); add --yes to do it without a terminal to ask "
+		                  "(or name the keys: clear KEY...)", c->name, n);
+	fprintf(stderr, "Forget every key of throttle '%s' (%zu now)? [y/N] ", c->name, n);
+	char answer[16] = "";
+	if (fgets(answer, sizeof answer, stdin) != NULL &&
+	    (strcmp(answer, "y\n") == 0 || strcmp(answer, "yes\n") == 0))
+		return EXIT_OK;
+	tool_error(c->name, "not confirmed; nothing cleared");
+	return EXIT_FAILED;
+}
+
+static int clear_all(const struct ctl *c, evt_throttle *t)
+{
+	int rc = clear_confirmed(c, t);
+	if (rc != EXIT_OK)
+		return rc;
 	int n = evt_clear(t);
 	if (n < 0) {
-		tool_error(name, "cannot clear: %s", evt_strerror(n));
+		tool_error(c->name, "cannot clear: %s", evt_strerror(n));
 		return EXIT_FAILED;
 	}
-	printf("throttle '%s': cleared every key (%d were tracked)\n", name, n);
-	log_info("throttle '%s': cleared every key (%d were tracked)", name, n);
+	log_info("throttle '%s': cleared every key (%d keys)", c->name, n);
+	if (c->json)
+		json_line(c->name, "cleared", (uint64_t)n);
+	else
+		printf("cleared %d key%s of throttle '%s'\n", n, n == 1 ? "" : "s", c->name);
 	return EXIT_OK;
 }
 
 struct key_arg {
 	const char *text; /* as typed */
 	unsigned char bytes[REGION_KEY_MAX];
-	size_t len;       /* > REGION_KEY_MAX: too long for any throttle */
+	size_t len;       /* may exceed REGION_KEY_MAX: then bytes is not filled */
+	int cleared;      /* evt_clear_key()'s answer */
 };
 
 /* Every key fits the throttle, or nothing is cleared. */
@@ -105,27 +179,49 @@ static int keys_fit(const char *name, const evt_throttle *t, const struct key_ar
 {
 	for (int i = 0; i < n; i++)
 		if (k[i].len > t->r.key_max) {
-			tool_error(name, "key '%s' is longer than the throttle's key_max "
-			           "(%u bytes); nothing cleared", k[i].text, t->r.key_max);
+			tool_error(name, "key '%.64s%s' is %zu bytes, this throttle's key_max is "
+			           "%u; nothing cleared", k[i].text,
+			           strlen(k[i].text) > 64 ? "..." : "", k[i].len, t->r.key_max);
 			return EXIT_FAILED;
 		}
 	return EXIT_OK;
 }
 
-static int clear_keys(const char *name, evt_throttle *t, const struct key_arg *k, int n)
+static void keys_json(const char *name, const struct key_arg *k, int n)
 {
-	int rc = keys_fit(name, t, k, n);
-	for (int i = 0; i < n && rc == EXIT_OK; i++) {
-		int r = evt_clear_key(t, k[i].bytes, k[i].len);
-		if (r < 0) {
-			tool_error(name, "cannot clear key '%s': %s", k[i].text, evt_strerror(r));
-			rc = EXIT_FAILED;
-		} else {
-			printf("%s: %s\n", k[i].text, r == 1 ? "cleared" : "not tracked");
-			if (r == 1)
-				log_info("throttle '%s': cleared key '%s'", name, k[i].text);
-		}
+	struct json j;
+	json_init(&j, stdout);
+	json_object(&j, NULL);
+	json_str(&j, "name", name);
+	json_array(&j, "keys");
+	for (int i = 0; i < n; i++) {
+		json_object(&j, NULL);
+		json_str(&j, "key", k[i].text);
+		json_bool(&j, "cleared", k[i].cleared == 1);
+		json_end(&j, '}');
 	}
+	json_end(&j, ']');
+	json_end(&j, '}');
+	putchar('\n');
+}
+
+static int clear_keys(const struct ctl *c, evt_throttle *t, struct key_arg *k, int n)
+{
+	int rc = keys_fit(c->name, t, k, n);
+	for (int i = 0; i < n && rc == EXIT_OK; i++) {
+		k[i].cleared = evt_clear_key(t, k[i].bytes, k[i].len);
+		if (k[i].cleared < 0) {
+			tool_error(c->name, "cannot clear key '%s': %s", k[i].text,
+			           evt_strerror(k[i].cleared));
+			rc = EXIT_FAILED;
+		} else if (k[i].cleared == 1) {
+			log_info("throttle '%s': cleared key '%s'", c->name, k[i].text);
+		}
+		if (!c->json && k[i].cleared >= 0)
+			printf("%s: %s\n", k[i].text, k[i].cleared == 1 ? "cleared" : "not tracked");
+	}
+	if (c->json && rc == EXIT_OK)
+		keys_json(c->name, k, n);
 	return rc;
 }
 
@@ -134,98 +230,188 @@ static int decode_keys(int argc, char **argv, struct key_arg *k)
 	for (int i = 0; i < argc; i++) {
 		k[i].text = argv[i];
 		if (key_unescape(argv[i], k[i].bytes, sizeof k[i].bytes, &k[i].len) < 0)
-			k[i].len = REGION_KEY_MAX + 1;
+			k[i].len = key_unescaped_len(argv[i]);
 		if (k[i].len == 0)
 			return tool_usage("empty key");
 	}
 	return EXIT_OK;
 }
 
-static int cmd_clear(const char *name, int argc, char **argv)
+static int cmd_clear(const struct ctl *c, int argc, char **argv)
 {
 	struct key_arg *k = calloc((size_t)argc + 1, sizeof *k);
 	if (k == NULL) {
-		tool_error(name, "%s", evt_strerror(-ENOMEM));
+		tool_error(c->name, "%s", evt_strerror(-ENOMEM));
 		return EXIT_FAILED;
 	}
 	evt_throttle *t = NULL;
 	int rc = decode_keys(argc, argv, k);
 	if (rc == EXIT_OK)
-		rc = tool_attach(name, EVT_ADMIN, &t);
+		rc = tool_attach(c->name, EVT_ADMIN, &t);
 	if (rc == EXIT_OK)
-		rc = argc == 0 ? clear_all(name, t) : clear_keys(name, t, k, argc);
+		rc = argc == 0 ? clear_all(c, t) : clear_keys(c, t, k, argc);
 	evt_close(t);
 	free(k);
 	return rc;
 }
 
-static int cmd_status(const char *name, int argc, char **argv)
+static int status_one(const char *name, void *arg)
 {
-	(void)argv;
-	if (argc > 0)
-		return tool_usage("status takes no argument");
+	const struct ctl *c = arg;
 	evt_throttle *t;
-	int rc = tool_attach(name, EVT_RDONLY, &t);
-	if (rc != EXIT_OK)
-		return rc;
+	int rc = evt_attach(name, EVT_RDONLY, &t);
+	if (rc == -ENOENT && c->all)
+		return EXIT_OK; /* removed since the directory was read */
+	if (rc < 0) {
+		tool_error(name, "%s", evt_strerror(rc));
+		return EXIT_FAILED;
+	}
 	struct snapshot s;
 	snapshot_take(t, false, &s);
-	stats_summary(stdout, name, &s);
+	if (c->json)
+		stats_json(stdout, name, &s, NULL);
+	else
+		stats_summary(stdout, name, &s);
 	evt_close(t);
 	return EXIT_OK;
 }
 
+static int cmd_status(const struct ctl *c, int argc, char **argv)
+{
+	(void)argv;
+	if (argc > 0)
+		return tool_usage("status takes no argument");
+	/* With -a, a throttle that cannot be read is reported and the others shown. */
+	return c->all ? tool_each_throttle(status_one, (void *)c) : status_one(c->name, (void *)c);
+}
+
+static const char *daemon_state(const struct snapshot *s)
+{
+	return s->daemon_pid == 0 ? "none" : s->daemon_alive ? "running" : "not running";
+}
+
+static void list_json(const char *name, const struct snapshot *s, const char *error)
+{
+	struct json j;
+	json_init(&j, stdout);
+	json_object(&j, NULL);
+	json_str(&j, "name", name);
+	if (error != NULL) {
+		json_str(&j, "error", error);
+	} else {
+		json_u64(&j, "window_ns", s->st.window_ns);
+		json_u64(&j, "keys", s->st.keys);
+		json_u64(&j, "capacity", s->st.capacity);
+		json_u64(&j, "clients", s->st.clients);
+		json_u64(&j, "client_max", s->st.client_max);
+		json_str(&j, "daemon", daemon_state(s));
+		json_u64(&j, "daemon_pid", s->daemon_pid);
+	}
+	json_end(&j, '}');
+	putchar('\n');
+}
+
+static void list_text(const char *name, const struct snapshot *s)
+{
+	char w[64], keys[48], clients[32];
+	snprintf(keys, sizeof keys, "%llu/%u", (unsigned long long)s->st.keys, s->st.capacity);
+	snprintf(clients, sizeof clients, "%u/%u", s->st.clients, s->st.client_max);
+	printf("%-24s window %-8s keys %-16s clients %-9s daemon %s\n", name,
+	       duration_format(s->st.window_ns, w, sizeof w), keys, clients, daemon_state(s));
+}
+
+/* One line per throttle; one that cannot be read is listed with the reason. */
+static int list_one(const char *name, void *arg)
+{
+	const struct ctl *c = arg;
+	evt_throttle *t = NULL;
+	int rc = evt_attach(name, EVT_RDONLY, &t);
+	if (rc == -ENOENT)
+		return EXIT_OK; /* removed since the directory was read */
+	struct snapshot s;
+	if (rc == 0)
+		snapshot_take(t, false, &s);
+	if (c->json)
+		list_json(name, &s, rc < 0 ? evt_strerror(rc) : NULL);
+	else if (rc < 0)
+		printf("%-24s unreadable: %s\n", name, evt_strerror(rc));
+	else
+		list_text(name, &s);
+	evt_close(t);
+	return EXIT_OK;
+}
+
+static int cmd_list(const struct ctl *c, int argc, char **argv)
+{
+	(void)argv;
+	if (argc > 0)
+		return tool_usage("list takes no argument");
+	return tool_each_throttle(list_one, (void *)c);
+}
+
 static const struct command {
 	const char *name;
-	int (*run)(const char *throttle, int argc, char **argv);
+	int (*run)(const struct ctl *c, int argc, char **argv);
 } commands[] = {
 	{ "window", cmd_window },
 	{ "clear", cmd_clear },
 	{ "status", cmd_status },
+	{ "list", cmd_list },
 };
 
-static int run(const char *name, int argc, char **argv)
+static int run(const struct ctl *c, int argc, char **argv)
 {
 	if (argc == 0)
-		return tool_usage("missing command (window, clear, status)");
+		return tool_usage("missing command (window, clear, status, list)");
+	if (c->all && strcmp(argv[0], "status") != 0)
+		return tool_usage("-a/--all is for status only");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		if (strcmp(argv[0], commands[i].name) == 0)
-			return commands[i].run(name, argc - 1, argv + 1);
-	return tool_usage("unknown command '%s' (window, clear, status)", argv[0]);
+			return commands[i].run(c, argc - 1, argv + 1);
+	return tool_usage("unknown command '%s' (window, clear, status, list)", argv[0]);
 }
 
 /* -1 to go on, else the exit code (help, version, bad usage). */
-static int parse(int argc, char **argv, const char **name)
+static int parse(int argc, char **argv, struct ctl *o)
 {
 	static const struct option longopts[] = {
 		TOOL_COMMON_OPTIONS,
 		{ "name", required_argument, NULL, 'n' },
+		{ "all", no_argument, NULL, 'a' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "yes", no_argument, NULL, 'y' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, rc = -1;
-	while (rc < 0 && (c = getopt_long(argc, argv, ":hn:", longopts, NULL)) != -1) {
+	while (rc < 0 && (c = getopt_long(argc, argv, ":hn:ajy", longopts, NULL)) != -1) {
 		if (c == 'n')
-			*name = optarg;
+			o->name = optarg;
+		else if (c == 'a')
+			o->all = true;
+		else if (c == 'j')
+			o->json = true;
+		else if (c == 'y')
+			o->yes = true;
 		else if (c == '?' || c == ':')
 			rc = tool_bad_option(c, argv);
 		else
 			tool_common_option(c, optarg, usage, &rc);
 	}
-	if (rc < 0 && !tool_name_ok(*name))
+	if (rc < 0 && !tool_name_ok(o->name))
 		rc = EXIT_USAGE;
 	return rc;
 }
 
 int main(int argc, char **argv)
 {
-	const char *name = "default";
+	struct ctl c = { .name = "default" };
 	tool_init("evthrottlectl");
-	int rc = parse(argc, argv, &name);
+	int rc = parse(argc, argv, &c);
 	if (rc >= 0)
 		return tool_flush(rc);
 	rc = tool_log_start();
 	if (rc == EXIT_OK)
-		rc = tool_flush(run(name, argc - optind, argv + optind));
+		rc = tool_flush(run(&c, argc - optind, argv + optind));
 	log_close();
 	return rc;
 }

@@ -1,5 +1,6 @@
 #include "toolutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -119,6 +120,10 @@ bool tool_name_ok(const char *name)
 	char path[EVT_NAME_MAX + 32];
 	if (region_name_path(name, path, sizeof path) == 0)
 		return true;
+	if (strlen(name) > EVT_NAME_MAX) {
+		tool_usage("throttle name is %zu bytes, at most %d", strlen(name), EVT_NAME_MAX);
+		return false;
+	}
 	tool_usage("invalid throttle name '%s' (1..%d of [A-Za-z0-9_.-], not starting with '.')",
 	           name, EVT_NAME_MAX);
 	return false;
@@ -226,6 +231,42 @@ int key_unescape(const char *s, unsigned char *out, size_t size, size_t *len)
 	}
 	*len = n;
 	return 0;
+}
+
+size_t key_unescaped_len(const char *s)
+{
+	size_t n = 0;
+	for (; *s != '\0'; n++)
+		s += s[0] == '\\' && s[1] == 'x' && hex(s[2]) >= 0 && hex(s[3]) >= 0 ? 4 : 1;
+	return n;
+}
+
+#define SHM_PREFIX "evthrottle."
+
+static int throttle_entry(const struct dirent *d)
+{
+	char path[EVT_NAME_MAX + 32];
+	const char *name = d->d_name + strlen(SHM_PREFIX);
+	return strncmp(d->d_name, SHM_PREFIX, strlen(SHM_PREFIX)) == 0 &&
+	       region_name_path(name, path, sizeof path) == 0;
+}
+
+int tool_each_throttle(int (*fn)(const char *name, void *ctx), void *ctx)
+{
+	struct dirent **list;
+	int n = scandir("/dev/shm", &list, throttle_entry, alphasort);
+	if (n < 0) {
+		tool_error(NULL, "cannot read /dev/shm: %s", strerror(errno));
+		return EXIT_FAILED;
+	}
+	int rc = EXIT_OK;
+	for (int i = 0; i < n; i++) {
+		if (fn(list[i]->d_name + strlen(SHM_PREFIX), ctx) != EXIT_OK)
+			rc = EXIT_FAILED;
+		free(list[i]);
+	}
+	free(list);
+	return rc;
 }
 
 char *duration_human(uint64_t ns, char *buf, size_t size)

@@ -71,6 +71,14 @@ char *key_escape(const unsigned char *key, size_t len, char *out, size_t size);
  * else is taken as is.  0, or -EMSGSIZE if the key does not fit size bytes. */
 int key_unescape(const char *s, unsigned char *out, size_t size, size_t *len);
 
+/* How many bytes key_unescape() makes of s (however long). */
+size_t key_unescaped_len(const char *s);
+
+/* Call fn(name, ctx) for every throttle of the host (/dev/shm/evthrottle.NAME with
+ * a valid NAME, in name order; hidden objects left out).  EXIT_OK, or EXIT_FAILED
+ * if /dev/shm cannot be read (reported) or fn said so for one of them. */
+int tool_each_throttle(int (*fn)(const char *name, void *ctx), void *ctx);
+
 /* A duration rounded for people ("1s234ms", "2m5s", "306ms"), through
  * duration_format(). */
 char *duration_human(uint64_t ns, char *buf, size_t size);

@@ -5,7 +5,7 @@
 set -u
 file=$1
 lib=/usr/share/bash-completion/bash_completion
-echo "1..5"
+echo "1..7"
 if [ ! -r "$lib" ]; then
 	echo "Bail out! $lib is missing (apt-get install bash-completion)"
 	exit 1
@@ -34,6 +34,8 @@ check() { # check DESCRIPTION LINE WANT
 	fi
 }
 check "evthrottlectl commands" "evthrottlectl " "status"
+check "evthrottlectl list" "evthrottlectl -n x li" "list"
+check "evthrottlectl --yes" "evthrottlectl --y" "--yes"
 check "evthrottlectl -n: throttle names from /dev/shm" "evthrottlectl -n comp" "$name"
 check "evthrottle-inspect commands" "evthrottle-inspect -n x " "check"
 check "evthrottle-inspect options" "evthrottle-inspect --pro" "--prometheus"

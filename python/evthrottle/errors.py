@@ -2,7 +2,11 @@
 
 Every failing call raises an :class:`EvtError`, an :class:`OSError` whose ``errno``
 is the library's errno and whose ``strerror`` is the library's message
-(``evt_strerror``); for calls that take a throttle name, ``filename`` is the name.
+(``evt_strerror``), or, where the binding knows the value and the limit, a message
+that says them ("key is 40 bytes, this throttle's key_max is 32", "table full:
+131072 slots, 98304 keys; raise capacity or lower the window", "capacity 2147483648
+is above 268435456", "throttle name is 300 bytes, at most 200"); for calls that take
+a throttle name, ``filename`` is the name.
 
 ``OSError(errno, message)`` picks a builtin subclass from the errno (``ENOENT`` gives
 :class:`FileNotFoundError`, ``EACCES`` :class:`PermissionError`, ...).  EvtError keeps

@@ -27,8 +27,9 @@ _logger = logging.getLogger(LOGGER_NAME)
 def _option(field, value):
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError("%s must be an int, not %s" % (field, type(value).__name__))
-    if not 0 < value < 2**32:
-        raise ValueError("%s out of range: %d" % (field, value))
+    if value <= 0:  # the upper limit is the extension's to say (EvtError EINVAL)
+        raise ValueError("%s must be positive (leave it out for the default), got %d"
+                         % (field, value))
     return value
 
 

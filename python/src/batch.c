@@ -62,9 +62,10 @@ static int event_get(PyObject *self, PyObject *item, Py_ssize_t i, burst *b)
 }
 
 /* The EvtError of the event at index, with the burst's answers (or None). */
-static PyObject *raise_event_error(ext_state *st, int rc, Py_ssize_t index, PyObject *answers)
+static PyObject *raise_event_error(throttle_obj *s, int rc, const evt_event *ev,
+				   Py_ssize_t index, PyObject *answers)
 {
-	PyObject *e = evt_error(st, rc, NULL);
+	PyObject *e = key_error(s, rc, (Py_ssize_t)ev->key_len, NULL);
 	PyObject *at = PyLong_FromSsize_t(index);
 	if (e != NULL && at != NULL && PyObject_SetAttrString(e, "index", at) == 0 &&
 	    PyObject_SetAttrString(e, "answers", answers != NULL ? answers : Py_None) == 0)
@@ -76,7 +77,7 @@ static PyObject *raise_event_error(ext_state *st, int rc, Py_ssize_t index, PyOb
 
 /* One bool per event; a failed one (ENOSPC under on_full "error") is None in the
  * answers of the exception raised for the first of them. */
-static PyObject *answers(ext_state *st, const evt_event *ev, Py_ssize_t n)
+static PyObject *answers(throttle_obj *s, const evt_event *ev, Py_ssize_t n)
 {
 	PyObject *list = PyList_New(n);
 	Py_ssize_t bad = -1;
@@ -88,7 +89,7 @@ static PyObject *answers(ext_state *st, const evt_event *ev, Py_ssize_t n)
 	}
 	if (list == NULL || bad < 0)
 		return list;
-	raise_event_error(st, ev[bad].result, bad, list);
+	raise_event_error(s, ev[bad].result, &ev[bad], bad, list);
 	Py_DECREF(list);
 	return NULL;
 }
@@ -117,7 +118,8 @@ static PyObject *decide(throttle_obj *s, burst *b, Py_ssize_t n)
 		rc = evt_should_process_batch(t, NULL, 0);
 		if (rc < 0 || n == 0)
 			return rc < 0 ? raise_evt(st, rc, NULL) : PyList_New(0);
-		return raise_event_error(st, b->ev[bad].key_len ? -EMSGSIZE : -EINVAL, bad, NULL);
+		return raise_event_error(s, b->ev[bad].key_len ? -EMSGSIZE : -EINVAL, &b->ev[bad],
+					 bad, NULL);
 	}
 	for (Py_ssize_t i = 0; i < n; i++)
 		b->ev[i].key = b->keys + (uintptr_t)b->ev[i].key;
@@ -130,7 +132,7 @@ static PyObject *decide(throttle_obj *s, burst *b, Py_ssize_t n)
 		Py_END_ALLOW_THREADS
 		throttle_leave(s);
 	}
-	return rc < 0 ? raise_evt(st, rc, NULL) : answers(st, b->ev, n);
+	return rc < 0 ? raise_evt(st, rc, NULL) : answers(s, b->ev, n);
 }
 
 PyObject *throttle_should_process_many(PyObject *self, PyObject *events)

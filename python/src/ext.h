@@ -59,6 +59,21 @@ int name_get(PyObject *o, const char **out);
 /* errors (module.c): rc is the library's negative errno; name may be NULL. */
 PyObject *evt_error(ext_state *st, int rc, PyObject *name);
 void *raise_evt(ext_state *st, int rc, PyObject *name);
+/* The EvtError of rc whose strerror says what the caller knows: the value, the
+ * limit, the fix (the library's evt_strerror is a static string). */
+PyObject *evt_error_detail(ext_state *st, int rc, PyObject *name, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+void *raise_evt_detail(ext_state *st, int rc, PyObject *name, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* throttle.c: the EvtError of a failed decision, prefetch or clear of a key
+ * key_len bytes long, saying what the library's static message cannot (the
+ * lengths, the table's figures). */
+PyObject *key_error(throttle_obj *s, int rc, Py_ssize_t key_len, PyObject *name);
+
+/* evt_options limits, as include/evthrottle.h documents them. */
+#define EXT_CAPACITY_MAX (1u << 28)
+#define EXT_KEY_MAX 1024u
 
 /* throttle.c, for batch.c */
 evt_throttle *throttle_handle(throttle_obj *s);

@@ -3,7 +3,10 @@
 #include "ext.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
 
 ext_state *state_of_type(PyTypeObject *tp)
 {
@@ -11,28 +14,79 @@ ext_state *state_of_type(PyTypeObject *tp)
 	return PyModule_GetState(PyType_GetModuleByDef(tp, &ext_module));
 }
 
-/* evthrottle.errors.error_class(errno)(errno, evt_strerror(errno)[, name]). */
-PyObject *evt_error(ext_state *st, int rc, PyObject *name)
+/* evthrottle.errors.error_class(errno)(errno, message[, name]). */
+static PyObject *error_with(ext_state *st, int rc, PyObject *name, const char *message)
 {
 	int err = -rc;
 	PyObject *cls = PyObject_CallFunction(st->error_class, "i", err);
 	if (cls == NULL)
 		return NULL;
 	PyObject *e = name != NULL && name != Py_None
-			      ? PyObject_CallFunction(cls, "isO", err, evt_strerror(err), name)
-			      : PyObject_CallFunction(cls, "is", err, evt_strerror(err));
+			      ? PyObject_CallFunction(cls, "isO", err, message, name)
+			      : PyObject_CallFunction(cls, "is", err, message);
 	Py_DECREF(cls);
 	return e;
 }
 
-void *raise_evt(ext_state *st, int rc, PyObject *name)
+/* A name the library refused for its length (what it cannot say itself). */
+static int name_too_long(PyObject *name, char *msg, size_t size)
 {
-	PyObject *e = evt_error(st, rc, name);
+	Py_ssize_t len;
+	if (name == NULL || !PyUnicode_Check(name) ||
+	    PyUnicode_AsUTF8AndSize(name, &len) == NULL || len <= EVT_NAME_MAX) {
+		PyErr_Clear();
+		return 0;
+	}
+	snprintf(msg, size, "throttle name is %zd bytes, at most %d", len, EVT_NAME_MAX);
+	return 1;
+}
+
+PyObject *evt_error(ext_state *st, int rc, PyObject *name)
+{
+	char msg[96];
+	if (rc == -EINVAL && name_too_long(name, msg, sizeof msg))
+		return error_with(st, rc, name, msg);
+	return error_with(st, rc, name, evt_strerror(-rc));
+}
+
+static void *raise_error(PyObject *e)
+{
 	if (e != NULL) {
 		PyErr_SetObject((PyObject *)Py_TYPE(e), e);
 		Py_DECREF(e);
 	}
 	return NULL;
+}
+
+void *raise_evt(ext_state *st, int rc, PyObject *name)
+{
+	return raise_error(evt_error(st, rc, name));
+}
+
+static PyObject *error_detail_v(ext_state *st, int rc, PyObject *name, const char *fmt,
+				va_list ap)
+{
+	char msg[256];
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	return error_with(st, rc, name, msg);
+}
+
+PyObject *evt_error_detail(ext_state *st, int rc, PyObject *name, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	PyObject *e = error_detail_v(st, rc, name, fmt, ap);
+	va_end(ap);
+	return e;
+}
+
+void *raise_evt_detail(ext_state *st, int rc, PyObject *name, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	PyObject *e = error_detail_v(st, rc, name, fmt, ap);
+	va_end(ap);
+	return raise_error(e);
 }
 
 static PyObject *mod_now_ns(PyObject *m, PyObject *unused)

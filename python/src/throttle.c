@@ -4,6 +4,7 @@
  * leaves the handle to the last of them (users), so no call uses a freed handle. */
 #include "ext.h"
 
+#include <errno.h>
 #include <stddef.h>
 #include <unistd.h>
 
@@ -66,6 +67,39 @@ static int open_throttle(throttle_obj *s, const char *name, int create, int read
 	return 0;
 }
 
+/* An option given as an int from 0 (the default) to max: EvtError EINVAL saying the
+ * value and the limit otherwise (TypeError for another type). */
+static int option_get(ext_state *st, PyObject *o, const char *what, unsigned max,
+		      unsigned *out)
+{
+	if (o == NULL)
+		return 0;
+	if (!PyLong_Check(o)) {
+		PyErr_Format(PyExc_TypeError, "%s must be int, not %.100s", what,
+			     Py_TYPE(o)->tp_name);
+		return -1;
+	}
+	int overflow;
+	long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+	if (v == -1 && PyErr_Occurred())
+		return -1;
+	if (overflow < 0 || (overflow == 0 && v < 0)) {
+		raise_evt_detail(st, -EINVAL, NULL, "%s must not be negative (0 for the default)",
+				 what);
+		return -1;
+	}
+	if (overflow > 0 || v > (long long)max) {
+		PyObject *r = PyObject_Repr(o);
+		const char *text = r != NULL ? PyUnicode_AsUTF8(r) : NULL;
+		if (text != NULL)
+			raise_evt_detail(st, -EINVAL, NULL, "%s %s is above %u", what, text, max);
+		Py_XDECREF(r);
+		return -1;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
 /* Throttle(name=None, *, create=False, readonly=False, window=None, capacity=0,
  *          key_max=0, on_full=0): a private throttle (no name), a named one created
  * (create), or attached to.  Options left 0 or None are EVT_OPTIONS_INIT's. */
@@ -78,9 +112,12 @@ static int throttle_init(PyObject *self, PyObject *args, PyObject *kw)
 	PyObject *name = Py_None, *window = Py_None;
 	int create = 0, readonly = 0;
 	evt_options o = EVT_OPTIONS_INIT;
+	PyObject *capacity_o = NULL, *key_max_o = NULL;
 	unsigned capacity = 0, key_max = 0, on_full = o.on_full;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "|O$ppOIII", names, &name, &create,
-					 &readonly, &window, &capacity, &key_max, &on_full))
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "|O$ppOOOI", names, &name, &create,
+					 &readonly, &window, &capacity_o, &key_max_o, &on_full) ||
+	    option_get(st, capacity_o, "capacity", EXT_CAPACITY_MAX, &capacity) < 0 ||
+	    option_get(st, key_max_o, "key_max", EXT_KEY_MAX, &key_max) < 0)
 		return -1;
 	if (s->t != NULL || s->closing != NULL) {
 		PyErr_SetString(PyExc_RuntimeError, "the throttler is open already");
@@ -151,6 +188,30 @@ static int bind_decision_args(PyObject *const *args, Py_ssize_t nargs, PyObject 
 	return 0;
 }
 
+PyObject *key_error(throttle_obj *s, int rc, Py_ssize_t key_len, PyObject *name)
+{
+	ext_state *st = state_of_type(Py_TYPE(s));
+	evt_stats stats;
+	if (rc == -EMSGSIZE)
+		return evt_error_detail(st, rc, name, "key is %zd bytes, this throttle's key_max "
+					"is %u", key_len, s->key_max);
+	if (rc == -ENOSPC && s->t != NULL && evt_stats_get(s->t, &stats) == 0)
+		return evt_error_detail(st, rc, name, "table full: %u slots, %llu keys; raise "
+					"capacity or lower the window", stats.capacity,
+					(unsigned long long)stats.keys);
+	return evt_error(st, rc, name);
+}
+
+static void *raise_key_error(PyObject *self, int rc, Py_ssize_t key_len, PyObject *name)
+{
+	PyObject *e = key_error((throttle_obj *)self, rc, key_len, name);
+	if (e != NULL) {
+		PyErr_SetObject((PyObject *)Py_TYPE(e), e);
+		Py_DECREF(e);
+	}
+	return NULL;
+}
+
 static PyObject *t_should_process(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
 				  PyObject *kwnames)
 {
@@ -168,7 +229,7 @@ static PyObject *t_should_process(PyObject *self, PyObject *const *args, Py_ssiz
 	int rc = evt_should_process(t, ns, NULL, k.p, (size_t)k.len);
 	key_done(&k);
 	if (rc < 0)
-		return raise_evt(state_of_type(Py_TYPE(self)), rc, NULL);
+		return raise_key_error(self, rc, k.len, NULL);
 	return PyBool_FromLong(rc);
 }
 
@@ -181,7 +242,7 @@ static PyObject *t_prefetch(PyObject *self, PyObject *key)
 	int rc = evt_prefetch(t, k.p, (size_t)k.len);
 	key_done(&k);
 	if (rc < 0)
-		return raise_evt(state_of_type(Py_TYPE(self)), rc, NULL);
+		return raise_key_error(self, rc, k.len, NULL);
 	Py_RETURN_NONE;
 }
 
@@ -195,7 +256,7 @@ static PyObject *t_clear_key(PyObject *self, PyObject *key)
 	int rc = evt_clear_key(t, k.p, (size_t)k.len);
 	key_done(&k);
 	if (rc < 0)
-		return raise_evt(state_of_type(Py_TYPE(self)), rc, s->name);
+		return raise_key_error(self, rc, k.len, s->name);
 	return PyBool_FromLong(rc);
 }
 

@@ -124,7 +124,9 @@ class ManyTests(unittest.TestCase):
                         t.should_process_many(events)
                     if err is not None:
                         self.assertEqual(cm.exception.errno, err)
-                        self.assertEqual(cm.exception.strerror, evthrottle.strerror(err))
+                        self.assertEqual(cm.exception.strerror, evthrottle.strerror(err)
+                                         if err != errno.EMSGSIZE else "key is %d bytes, "
+                                         "this throttle's key_max is 8" % len(bad[2].encode()))
                         self.assertEqual(cm.exception.index, where)
                     self.assertEqual(counters(t), (1, 0, 1))
         self.assertTrue(t.should_process(2, None, "a"))  # never decided above
@@ -237,6 +239,8 @@ class ManyNamedTests(support.NamedThrottleTest):
             t.should_process_many(events)
         e = cm.exception
         self.assertEqual(e.errno, errno.ENOSPC)
+        self.assertEqual(e.strerror, "table full: 64 slots, %d keys; raise capacity or lower "
+                         "the window" % t.get_key_count())
         self.assertEqual(len(e.answers), len(events))
         self.assertEqual(e.index, e.answers.index(None))
         self.assertEqual(e.answers[:e.index], [True] * e.index)

@@ -13,13 +13,14 @@ from evthrottle import EventThrottler, EvtError
 
 
 class LibraryErrorTests(support.NamedThrottleTest):
-    def assertEvtError(self, cm, err, cls=EvtError):
+    def assertEvtError(self, cm, err, cls=EvtError, message=None):
+        """message: what the binding says beyond the library's static message."""
         e = cm.exception
         self.assertIsInstance(e, EvtError)
         self.assertIsInstance(e, cls)
         self.assertEqual(e.errno, err)
-        self.assertEqual(e.strerror, evthrottle.strerror(err))
-        self.assertIn(evthrottle.strerror(err), str(e))
+        self.assertEqual(e.strerror, message or evthrottle.strerror(err))
+        self.assertIn(e.strerror, str(e))
 
     def test_missing_throttle(self):
         name = self.new_name("missing")
@@ -59,13 +60,41 @@ class LibraryErrorTests(support.NamedThrottleTest):
         self.assertEqual(t.get_window(), 10)  # the first one is untouched
 
     def test_bad_name(self):
-        for bad in ("", "a/b", ".hidden", "x" * 201, "sp ace"):
+        for bad in ("", "a/b", ".hidden", "sp ace"):
             with self.subTest(name=bad):
                 with self.assertRaises(EvtError) as cm:
                     EventThrottler(name=bad)
                 self.assertEvtError(cm, errno.EINVAL)
         with self.assertRaises(TypeError):
             EventThrottler(name=42)
+
+    def test_errors_say_the_value_and_the_limit(self):
+        """Issue #22 item 10: the value and the limit, not only the library's
+        static message."""
+        for capacity in (2**31, 2**33, 2**70):
+            with self.subTest(capacity=capacity):
+                with self.assertRaises(EvtError) as cm:
+                    EventThrottler(10, capacity=capacity)
+                self.assertEvtError(cm, errno.EINVAL,
+                                    message="capacity %d is above 268435456" % capacity)
+        # The extension's own type once took capacity unchecked: 2**32 + 64 became 64.
+        with self.assertRaises(EvtError) as cm:
+            evthrottle._evthrottle.Throttle(capacity=2**32 + 64)
+        self.assertEvtError(cm, errno.EINVAL, message="capacity 4294967360 is above 268435456")
+        with self.assertRaises(EvtError) as cm:
+            evthrottle._evthrottle.Throttle(key_max=-1)
+        self.assertEvtError(cm, errno.EINVAL,
+                            message="key_max must not be negative (0 for the default)")
+        with self.assertRaises(ValueError) as cm:
+            EventThrottler(10, capacity=-1)
+        self.assertIn("must be positive", str(cm.exception))
+        with self.assertRaises(EvtError) as cm:
+            EventThrottler(name="n" * 300)
+        self.assertEvtError(cm, errno.EINVAL, message="throttle name is 300 bytes, at most 200")
+        self.assertEqual(cm.exception.filename, "n" * 300)
+        with self.assertRaises(EvtError) as cm:
+            EventThrottler(name="a/b")                  # not its length: the library's
+        self.assertEvtError(cm, errno.EINVAL)
 
     def test_read_only_handle(self):
         name, t = self.create(tag="ro")
@@ -98,18 +127,24 @@ class LibraryErrorTests(support.NamedThrottleTest):
                 with self.subTest(key=key):
                     with self.assertRaises(EvtError) as cm:
                         t.should_process(1, None, key)
-                    self.assertEvtError(cm, errno.EMSGSIZE)
-                    self.assertEqual(cm.exception.strerror,
-                                     "key longer than the throttle's key_max")
+                    self.assertEvtError(cm, errno.EMSGSIZE, message="key is %d bytes, "
+                                        "this throttle's key_max is 96" % len(
+                                            key.encode() if isinstance(key, str) else key))
             with self.assertRaises(EvtError) as cm:
                 t.clear_key("k" * 97)
-            self.assertEvtError(cm, errno.EMSGSIZE)
+            self.assertEvtError(cm, errno.EMSGSIZE,
+                                message="key is 97 bytes, this throttle's key_max is 96")
+            with self.assertRaises(EvtError) as cm:
+                t.prefetch("k" * 100)
+            self.assertEvtError(cm, errno.EMSGSIZE,
+                                message="key is 100 bytes, this throttle's key_max is 96")
             self.assertEqual(t.get_key_count(), 2)
         with EventThrottler(10, key_max=4) as t:
             self.assertTrue(t.should_process(1, None, "abcd"))
             with self.assertRaises(EvtError) as cm:
                 t.should_process(1, None, "abcde")
-            self.assertEvtError(cm, errno.EMSGSIZE)
+            self.assertEvtError(cm, errno.EMSGSIZE,
+                                message="key is 5 bytes, this throttle's key_max is 4")
 
     def test_empty_key(self):
         with EventThrottler(10) as t:
@@ -128,7 +163,8 @@ class LibraryErrorTests(support.NamedThrottleTest):
             with self.assertRaises(EvtError) as cm:
                 for i in range(1000):
                     t.should_process(1, None, "key%d" % i)
-            self.assertEvtError(cm, errno.ENOSPC)
+            self.assertEvtError(cm, errno.ENOSPC, message="table full: 64 slots, %d keys; "
+                                "raise capacity or lower the window" % t.get_key_count())
             self.assertLessEqual(t.get_key_count(), 64)
             self.assertEqual(t.stats()["full"], 1)
 
@@ -217,6 +253,7 @@ class ArgumentErrorTests(unittest.TestCase):
         with self.assertRaises(EvtError) as cm:
             EventThrottler(10, key_max=2000)            # the library's limit: 1024
         self.assertEqual(cm.exception.errno, errno.EINVAL)
+        self.assertEqual(cm.exception.strerror, "key_max 2000 is above 1024")
         with self.assertRaises(TypeError):
             EventThrottler(10, capacity="64")
 
