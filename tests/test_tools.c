@@ -915,7 +915,8 @@ Test(tools, inspect_keys_escaped)
 	struct run r = INSPECT("-n", n, "keys");
 	cr_assert_not_null(strstr(r.out, "bin\\x01\\xff\\x5c\"\n"), "%s", r.out);
 	r = INSPECT("-n", n, "keys", "--json");
-	expect_json(r.out, "d[0]['key'] == 'bin\\\\x01\\\\xff\\\\x5c\"' and d[0]['len'] == 7");
+	expect_json(r.out, "d[0]['key'] is None and d[0]['key_hex'] == '62696e01ff5c22' and "
+	                   "d[0]['len'] == 7");
 	r = INSPECT("-n", n, "keys", "--prefix", "bin\\x01");
 	cr_assert_not_null(strstr(r.out, "bin\\x01"), "%s", r.out);
 	evt_close(t);
@@ -1395,4 +1396,102 @@ Test(tools, inspect_missing_throttle)
 		cr_assert_str_empty(r.out);
 	}
 	EXPECT_RUN(INSPECT("-n", n, "--watch", "1"), 1, err, want);
+}
+
+/* ======================= inspect: key, UTF-8 JSON, every throttle ======================= */
+
+Test(tools, inspect_key_exact_lookup)
+{
+	const char *n;
+	evt_throttle *t = three_keys(&n);
+	decide_at(t, 2 * SEC, "user.bb", 1);
+	struct run r = INSPECT("-n", n, "key", "user.b", "user.a", "user", "--now", "12000000000");
+	cr_assert_eq(r.code, 0, "%s", r.err);
+	cr_assert_eq(count_of(r.out, "\n"), 3, "one line a key: %s", r.out);
+	const char *b = line_with(r.out, "key 'user.b'");
+	cr_assert(strstr(b, "last 5000000000 ns, age 7s, window open, reopens in 3s"), "%s", b);
+	const char *a = line_with(r.out, "key 'user.a'");
+	cr_assert(strstr(a, "last 1000000000 ns, age 11s, window closed"), "%s", a);
+	cr_assert(!strstr(a, "reopens"), "%s", a);
+	cr_assert_not_null(strstr(line_with(r.out, "key 'user'"), "not tracked"), "%s", r.out);
+	/* a key ahead of --now: negative age, reopens a window after its last */
+	r = INSPECT("-n", n, "key", "other", "--now", "0");
+	cr_assert_not_null(strstr(r.out, "age -9s, window open, reopens in 19s"), "%s", r.out);
+
+	r = INSPECT("-n", n, "-j", "key", "user.b", "user.a", "nope", "--now", "12000000000");
+	cr_assert_eq(r.code, 0, "%s", r.err);
+	expect_json(r.out,
+	            "len(L) == 3 and L[0] == dict(key='user.b', len=6, tracked=True, "
+	            "window_ns=10**10, last_ns=5*10**9, age_ns=7*10**9, open=True, "
+	            "reopens_in_ns=3*10**9) and L[1]['open'] is False and "
+	            "'reopens_in_ns' not in L[1] and L[1]['age_ns'] == 11*10**9 and "
+	            "L[2] == dict(key='nope', len=4, tracked=False, window_ns=10**10)");
+	/* without --now the ages are against evt_now_ns() */
+	cr_assert_eq(decide(t, evt_now_ns(), "fresh"), 1);
+	expect_json(INSPECT("-n", n, "-j", "key", "fresh").out,
+	            "d['open'] is True and 0 <= d['age_ns'] < 60*10**9");
+	evt_close(t);
+}
+
+Test(tools, inspect_key_escapes_and_errors)
+{
+	const char *n;
+	evt_throttle *t = fresh(&n);
+	const char bin[] = { 'b', 0x01, (char)0xff };
+	cr_assert_eq(evt_should_process(t, SEC, NULL, bin, sizeof bin), 1);
+	cr_assert_eq(evt_should_process(t, SEC, NULL, "-dash", 5), 1);
+	struct run r = INSPECT("-n", n, "--now", "2000000000", "key", "b\\x01\\xff", "b\\x01");
+	cr_assert_not_null(strstr(line_with(r.out, "'b\\x01\\xff'"), "window open"), "%s", r.out);
+	cr_assert_not_null(strstr(line_with(r.out, "'b\\x01'"), "not tracked"), "%s", r.out);
+	r = INSPECT("-n", n, "key", "--", "-dash");
+	cr_assert_not_null(strstr(r.out, "key '-dash': last 1000000000 ns"), "%s", r.out);
+	EXPECT_USAGE(INSPECT("-n", n, "key"), "key needs at least one KEY");
+	char *long_key = keep(malloc(REGION_KEY_MAX + 2));
+	memset(long_key, 'k', REGION_KEY_MAX + 1);
+	long_key[REGION_KEY_MAX + 1] = '\0';
+	EXPECT_USAGE(INSPECT("-n", n, "key", long_key), "longer than any key");
+	EXPECT_USAGE(INSPECT("key", "a", "--prefix", "a"), "for the keys command");
+	EXPECT_USAGE(INSPECT("stats", "--now", "1"), "--now is for the keys command");
+	evt_close(t);
+}
+
+/* Valid UTF-8 keys are JSON text; other keys are null with their bytes in hex. */
+Test(tools, inspect_json_keys_utf8)
+{
+	const char *n;
+	evt_throttle *t = fresh(&n);
+	const char utf8[] = "\xc3\xa9-user\xe2\x82\xac";
+	const char bad[] = { 'x', (char)0xc3, '(' };      /* a cut sequence */
+	const char over[] = { (char)0xc0, (char)0xaf };   /* overlong '/' */
+	const char surr[] = { (char)0xed, (char)0xa0, (char)0x80 }; /* a surrogate */
+	cr_assert_eq(evt_should_process(t, 1, NULL, utf8, strlen(utf8)), 1);
+	cr_assert_eq(evt_should_process(t, 2, NULL, bad, sizeof bad), 1);
+	cr_assert_eq(evt_should_process(t, 3, NULL, over, sizeof over), 1);
+	cr_assert_eq(evt_should_process(t, 4, NULL, surr, sizeof surr), 1);
+	cr_assert_eq(evt_should_process(t, 5, NULL, "q\"\\\n", 4), 1);
+	struct run r = INSPECT("-n", n, "-j", "keys", "--oldest");
+	cr_assert_eq(r.code, 0, "%s", r.err);
+	expect_json(r.out, "d[0]['key'] == '\\u00e9-user\\u20ac' and 'key_hex' not in d[0] and "
+	                   "d[1]['key'] is None and d[1]['key_hex'] == '78c328' and "
+	                   "d[2]['key'] is None and d[2]['key_hex'] == 'c0af' and "
+	                   "d[3]['key'] is None and d[3]['key_hex'] == 'eda080' and "
+	                   "d[4]['key'] == 'q\"\\\\\\n' and d[4]['len'] == 4");
+	cr_assert_not_null(strstr(r.out, "\"\xc3\xa9-user\xe2\x82\xac\""), "raw UTF-8: %s", r.out);
+	expect_json(INSPECT("-n", n, "-j", "key", "\\xc3\\xa9-user\\xe2\\x82\\xac").out,
+	            "d['key'] == '\\u00e9-user\\u20ac' and d['tracked'] is True");
+	evt_close(t);
+}
+
+Test(tools, inspect_json_heartbeat_age)
+{
+	const char *n;
+	evt_throttle *t = fresh(&n);
+	expect_json(INSPECT("-n", n, "-j").out, "d['daemon_heartbeat_age_ns'] is None");
+	uint64_t hb = evt_now_ns() - 3 * SEC;
+	atomic_store(&t->r.hdr->daemon_pid, (uint64_t)getpid());
+	atomic_store(&t->r.hdr->daemon_heartbeat_ns, hb);
+	expect_json(INSPECT("-n", n, "-j").out,
+	            "3*10**9 <= d['daemon_heartbeat_age_ns'] < 60*10**9 and "
+	            "d['daemon_heartbeat_ns'] + d['daemon_heartbeat_age_ns'] > 0");
+	evt_close(t);
 }

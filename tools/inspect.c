@@ -11,6 +11,7 @@
 #include "handle.h"
 #include "json.h"
 #include "keylist.h"
+#include "keylookup.h"
 #include "log.h"
 #include "stats.h"
 #include "toolutil.h"
@@ -18,23 +19,27 @@
 
 static const char usage[] =
 	"Usage: evthrottle-inspect [OPTION]... [stats|keys|clients|check]\n"
+	"       evthrottle-inspect [OPTION]... key [--] KEY...\n"
 	"Show the state of an evthrottle throttle.  The region is mapped read-only:\n"
 	"read permission on /dev/shm/evthrottle.NAME is enough.\n"
 	"\n"
 	"Commands:\n"
 	"  stats           totals, occupancy, probe lengths, reclaim horizon, rates (default)\n"
 	"  keys            tracked keys with their last processed time, age and window\n"
+	"  key KEY...      each KEY exactly (\\xNN for any byte): last, age, open or\n"
+	"                  closed, and when an open window reopens; or not tracked\n"
 	"  clients         client entries: pid, alive, watermark, counts since attach\n"
 	"  check           verify the region's invariants; exit 1 naming each violation\n"
 	"\n"
 	"Options:\n"
 	"  -n, --name NAME     the throttle (default: default)\n"
-	"  -j, --json          JSON: stats one object, keys and clients an array\n"
+	"  -j, --json          JSON: stats one object, keys and clients an array,\n"
+	"                      key one object a line\n"
 	"      --prometheus    stats in Prometheus text format (textfile collector)\n"
 	"  -w, --watch S       refresh every S seconds (or a duration: 500ms) until\n"
 	"                      SIGINT or SIGTERM; stats then shows per-second rates\n"
 	"  -c, --count N       with --watch: stop after N refreshes\n"
-	"      --now NS        keys: reference time of the ages, in the clients' clock\n"
+	"      --now NS        keys, key: reference time of the ages, in the clients' clock\n"
 	"                      (default: evt_now_ns(), CLOCK_MONOTONIC)\n"
 	"  -p, --prefix P      keys: only keys starting with P (\\xNN for any byte)\n"
 	"  -l, --limit N       keys: at most N keys\n"
@@ -47,8 +52,8 @@ static const char usage[] =
 	"Exit status: 0 ok, 1 failed (no such throttle, permission denied, a violation),\n"
 	"2 bad usage.\n";
 
-enum command { CMD_STATS, CMD_KEYS, CMD_CLIENTS, CMD_CHECK };
-static const char *const commands[] = { "stats", "keys", "clients", "check" };
+enum command { CMD_STATS, CMD_KEYS, CMD_CLIENTS, CMD_CHECK, CMD_KEY };
+static const char *const commands[] = { "stats", "keys", "clients", "check", "key" };
 
 enum { OPT_PROMETHEUS = OPT_TOOL_FIRST, OPT_NOW, OPT_OLDEST };
 
@@ -57,6 +62,8 @@ struct opts {
 	enum command cmd;
 	bool json, prometheus, keys_only, have_now;
 	uint64_t interval_ns, count;
+	char *const *keys; /* key: the keys as typed */
+	size_t n_keys;
 	struct key_query q;
 };
 
@@ -90,6 +97,16 @@ static int show_keys(const evt_throttle *t, const struct opts *o)
 		tool_error(o->name, "%s", evt_strerror(rc));
 	keys_free(&l);
 	return rc == 0 ? EXIT_OK : EXIT_FAILED;
+}
+
+static int show_key(const evt_throttle *t, const struct opts *o)
+{
+	uint64_t now = o->have_now ? o->q.now : evt_now_ns();
+	int rc = keys_lookup(stdout, t, o->name, o->keys, o->n_keys, now, o->json);
+	if (rc == 0)
+		return EXIT_OK;
+	tool_error(o->name, "%s", evt_strerror(rc));
+	return EXIT_FAILED;
 }
 
 static int show_clients(const evt_throttle *t, const struct opts *o)
@@ -150,6 +167,8 @@ static int show(const evt_throttle *t, const struct opts *o, const struct snapsh
 	switch (o->cmd) {
 	case CMD_KEYS:
 		return show_keys(t, o);
+	case CMD_KEY:
+		return show_key(t, o);
 	case CMD_CLIENTS:
 		return show_clients(t, o);
 	case CMD_CHECK:
@@ -241,7 +260,7 @@ static int option(int c, const char *arg, struct opts *o)
 			return -1;
 		return tool_usage("invalid --count '%s' (a whole number, at least 1)", arg);
 	case OPT_NOW:
-		o->keys_only = o->have_now = true;
+		o->have_now = true;
 		return number_arg("--now", arg, &o->q.now);
 	case 'p':
 		o->keys_only = true;
@@ -266,18 +285,37 @@ static int option(int c, const char *arg, struct opts *o)
 	}
 }
 
+/* key's arguments: at least one, each no longer than a key once unescaped. */
+static int key_args(int argc, char **argv, struct opts *o)
+{
+	unsigned char k[REGION_KEY_MAX];
+	size_t len;
+	o->keys = argv + optind + 1;
+	o->n_keys = (size_t)(argc - optind - 1);
+	if (o->n_keys == 0)
+		return tool_usage("key needs at least one KEY");
+	for (size_t i = 0; i < o->n_keys; i++)
+		if (key_unescape(o->keys[i], k, sizeof k, &len) < 0)
+			return tool_usage("key '%.40s...' is longer than any key (%u bytes)",
+			                  o->keys[i], REGION_KEY_MAX);
+	return -1;
+}
+
 static int command(int argc, char **argv, struct opts *o)
 {
 	if (optind == argc)
 		return -1;
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (strcmp(argv[optind], commands[i]) == 0)
+			o->cmd = (enum command)i;
+	if (o->cmd == CMD_KEY)
+		return key_args(argc, argv, o);
 	if (argc - optind > 1)
 		return tool_usage("unexpected argument '%s'", argv[optind + 1]);
-	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-		if (strcmp(argv[optind], commands[i]) == 0) {
-			o->cmd = (enum command)i;
-			return -1;
-		}
-	return tool_usage("unknown command '%s' (stats, keys, clients, check)", argv[optind]);
+	if (strcmp(argv[optind], commands[o->cmd]) == 0)
+		return -1;
+	return tool_usage("unknown command '%s' (stats, keys, key, clients, check)",
+	                  argv[optind]);
 }
 
 static int combinations(const struct opts *o)
@@ -287,7 +325,9 @@ static int combinations(const struct opts *o)
 	if (o->prometheus && o->cmd != CMD_STATS)
 		return tool_usage("--prometheus is for the stats command");
 	if (o->keys_only && o->cmd != CMD_KEYS)
-		return tool_usage("--now, --prefix, --limit and --oldest are for the keys command");
+		return tool_usage("--prefix, --limit and --oldest are for the keys command");
+	if (o->have_now && o->cmd != CMD_KEYS && o->cmd != CMD_KEY)
+		return tool_usage("--now is for the keys command and the key command");
 	if (o->count != 0 && o->interval_ns == 0)
 		return tool_usage("--count needs --watch");
 	return tool_name_ok(o->name) ? -1 : EXIT_USAGE;

@@ -208,6 +208,10 @@ void stats_json(FILE *f, const char *name, const struct snapshot *s, const struc
 	json_u64(&j, "daemon_pid", s->daemon_pid);
 	json_bool(&j, "daemon_running", s->daemon_alive);
 	json_u64(&j, "daemon_heartbeat_ns", s->heartbeat_ns);
+	if (s->heartbeat_ns != 0 && s->heartbeat_ns <= s->taken_ns)
+		json_u64(&j, "daemon_heartbeat_age_ns", s->taken_ns - s->heartbeat_ns);
+	else
+		json_null(&j, "daemon_heartbeat_age_ns");
 	json_bool(&j, "region_current", s->current != 0);
 	if (s->scanned) {
 		json_u64(&j, "scanned_keys", s->published);
