@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1494,4 +1495,153 @@ Test(tools, inspect_json_heartbeat_age)
 	            "3*10**9 <= d['daemon_heartbeat_age_ns'] < 60*10**9 and "
 	            "d['daemon_heartbeat_ns'] + d['daemon_heartbeat_age_ns'] > 0");
 	evt_close(t);
+}
+
+/* Check a Prometheus exposition against the text format's rules: every sample line
+ * `name{labels} value`, each metric's # HELP and # TYPE once and before its samples,
+ * which are not split; no sample twice.  Then eval expr with S, each sample's
+ * "name{labels}" -> value. */
+static void expect_prometheus(const char *text, const char *expr)
+{
+	static const char script[] =
+		"import re, sys\n"
+		"NAME = r'[a-zA-Z_:][a-zA-Z0-9_:]*'\n"
+		"LABEL = r'[a-zA-Z_][a-zA-Z0-9_]*=\"(?:[^\"\\\\\\n]|\\\\.)*\"'\n"
+		"SAMPLE = re.compile(r'^(%s)(\\{(?:%s(?:,%s)*)?\\}) (\\S+)$' % (NAME, LABEL, LABEL))\n"
+		"META = re.compile(r'^# (HELP|TYPE) (%s) (.+)$' % NAME)\n"
+		"meta, S, cur, closed = {}, {}, None, set()\n"
+		"for l in sys.stdin.read().splitlines():\n"
+		"    m = META.match(l)\n"
+		"    if m:\n"
+		"        k, n = m.group(1), m.group(2)\n"
+		"        assert (k, n) not in meta, 'twice: ' + l\n"
+		"        assert n not in closed, 'metric split: ' + l\n"
+		"        meta[(k, n)] = m.group(3)\n"
+		"        if n != cur:\n"
+		"            closed.add(cur)\n"
+		"            cur = n\n"
+		"        continue\n"
+		"    m = SAMPLE.match(l)\n"
+		"    assert m, 'bad line: %r' % l\n"
+		"    assert m.group(1) == cur, 'sample outside its metric: ' + l\n"
+		"    assert ('TYPE', cur) in meta and ('HELP', cur) in meta, l\n"
+		"    k = m.group(1) + m.group(2)\n"
+		"    assert k not in S, 'sample twice: ' + l\n"
+		"    S[k] = float(m.group(3))\n"
+		"assert all(v in ('gauge', 'counter') for (k, n), v in meta.items() if k == 'TYPE')\n"
+		"assert len([1 for k, n in meta if k == 'HELP']) == len([1 for k, n in meta if k == 'TYPE'])\n"
+		"sys.exit(0 if eval(sys.argv[1]) else 3)\n";
+	char *argv[] = { "python3", "-c", (char *)script, (char *)expr, NULL };
+	struct run r = finish(start(AS_ME, text, argv));
+	cr_assert_eq(r.code, 0, "Prometheus check failed: %s\n%s\n%s", expr, r.err, text);
+}
+
+Test(tools, inspect_prometheus_all_throttles)
+{
+	const char *a, *b, *c = new_name();
+	evt_throttle *ta = three_keys(&a), *tb = fresh(&b);
+	decide_at(tb, SEC, "k", 1);
+	evt_options o = EVT_OPTIONS_INIT;
+	o.mode = 0600; /* unreadable by nobody */
+	evt_throttle *tc = test_create(c, &o);
+	/* a hidden object of a creation in progress is not a throttle */
+	char hidden[128];
+	snprintf(hidden, sizeof hidden, "/.evthrottle.%s.tmp", a);
+	int fd = shm_open(hidden, O_CREAT | O_EXCL | O_RDWR, 0644);
+	cr_assert_geq(fd, 0, "shm_open: %s", strerror(errno));
+	close(fd);
+	struct run r = INSPECT("--prometheus", "-a");
+	shm_unlink(hidden);
+	cr_assert_eq(r.code, 0, "%s", r.err);
+	char expr[1024];
+	snprintf(expr, sizeof expr,
+	         "S['evthrottle_up{throttle=\"%1$s\"}'] == 1 and "
+	         "S['evthrottle_up{throttle=\"%2$s\"}'] == 1 and "
+	         "S['evthrottle_up{throttle=\"%3$s\"}'] == 1 and "
+	         "S['evthrottle_processed_total{throttle=\"%1$s\"}'] == 3 and "
+	         "S['evthrottle_processed_total{throttle=\"%2$s\"}'] == 1 and "
+	         "S['evthrottle_keys{throttle=\"%2$s\"}'] == 1 and "
+	         "S['evthrottle_window_seconds{throttle=\"%1$s\"}'] == 10 and "
+	         "S['evthrottle_probe_keys{throttle=\"%1$s\",distance=\"0\"}'] >= 0 and "
+	         "S['evthrottle_build_info{version=\"%4$s\"}'] == 1 and "
+	         "not any('.tmp' in k for k in S)",
+	         a, b, c, EVT_PACKAGE_VERSION);
+	expect_prometheus(r.out, expr);
+	cr_assert_eq(count_of(r.out, "# TYPE evthrottle_processed_total "), 1, "%s", r.out);
+	/* a throttle the user cannot read is left out */
+	r = run_as(NOBODY, public_copy("EVT_INSPECT"), "--prometheus", "--all", (char *)NULL);
+	cr_assert_eq(r.code, 0, "%s", r.err);
+	snprintf(expr, sizeof expr,
+	         "S['evthrottle_up{throttle=\"%s\"}'] == 1 and "
+	         "not any('\"%s\"' in k for k in S)", a, c);
+	expect_prometheus(r.out, expr);
+	/* one throttle alone passes the same rules, with the new metrics */
+	snprintf(expr, sizeof expr,
+	         "S == dict(S, **{'evthrottle_up{throttle=\"%1$s\"}': 1}) and "
+	         "'evthrottle_daemon_heartbeat_age_seconds{throttle=\"%1$s\"}' not in S",
+	         a);
+	expect_prometheus(INSPECT("-n", a, "--prometheus").out, expr);
+	evt_close(ta);
+	evt_close(tb);
+	evt_close(tc);
+}
+
+Test(tools, inspect_prometheus_output_file)
+{
+	const char *a;
+	evt_throttle *t = three_keys(&a);
+	snprintf(tmpdir, sizeof tmpdir, "/tmp/evt-tools-prom.XXXXXX");
+	cr_assert_not_null(mkdtemp(tmpdir));
+	char *file = keep(malloc(128));
+	snprintf(file, 128, "%s/evthrottle.prom", tmpdir);
+	struct run r = INSPECT("-n", a, "--prometheus", "-o", file, "--watch", "0.05", "-c", "3");
+	cr_assert_eq(r.code, 0, "%s", r.err);
+	cr_assert_str_empty(r.out);
+	char cmd[256];
+	snprintf(cmd, sizeof cmd, "test \"$(ls -A '%s')\" = evthrottle.prom", tmpdir);
+	cr_assert_eq(system(cmd), 0, "a temporary file is left beside %s", file);
+	struct stat st;
+	cr_assert_eq(stat(file, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0644, "mode %o", st.st_mode & 0777);
+	char *text = keep(calloc(1, 65536));
+	FILE *f = fopen(file, "r");
+	cr_assert_not_null(f);
+	size_t n = fread(text, 1, 65535, f);
+	fclose(f);
+	cr_assert_gt(n, 0);
+	char expr[256];
+	snprintf(expr, sizeof expr, "S['evthrottle_processed_total{throttle=\"%s\"}'] == 3", a);
+	expect_prometheus(text, expr);
+	/* an unwritable directory: said, exit 1, no file */
+	snprintf(file, 128, "%s/no/such/dir.prom", tmpdir);
+	EXPECT_RUN(INSPECT("-n", a, "--prometheus", "-o", file), 1, err, "cannot write");
+	EXPECT_USAGE(INSPECT("-n", a, "-o", file), "--output is for --prometheus");
+	evt_close(t);
+}
+
+Test(tools, inspect_stats_all)
+{
+	const char *a, *b;
+	evt_throttle *ta = three_keys(&a), *tb = fresh(&b);
+	decide_at(tb, SEC, "k", 1);
+	struct run r = INSPECT("stats", "--all");
+	cr_assert_eq(r.code, 0, "%s", r.err);
+	char want[128];
+	snprintf(want, sizeof want, "throttle '%s'\n", a);
+	const char *pa = strstr(r.out, want);
+	cr_assert_not_null(pa, "%s", r.out);
+	cr_assert_not_null(strstr(pa, "3 / 1024"), "%s", r.out);
+	snprintf(want, sizeof want, "throttle '%s'\n", b);
+	cr_assert_not_null(strstr(r.out, want), "%s", r.out);
+	r = INSPECT("-a", "--json");
+	cr_assert_eq(r.code, 0, "%s", r.err);
+	char expr[256];
+	snprintf(expr, sizeof expr,
+	         "[x['keys'] for x in L if x['name'] == '%s'] == [3] and "
+	         "[x['keys'] for x in L if x['name'] == '%s'] == [1]", a, b);
+	expect_json(r.out, expr);
+	EXPECT_USAGE(INSPECT("-a", "keys"), "--all is for the stats command");
+	EXPECT_USAGE(INSPECT("-a", "-n", a), "without --name");
+	evt_close(ta);
+	evt_close(tb);
 }

@@ -1,10 +1,12 @@
 /* evthrottle-inspect: show a throttle's state, mapping its region read-only. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "atomicfile.h"
 #include "busguard.h"
 #include "check.h"
 #include "clientlist.h"
@@ -14,6 +16,7 @@
 #include "keylookup.h"
 #include "log.h"
 #include "stats.h"
+#include "throttles.h"
 #include "toolutil.h"
 #include "watch.h"
 
@@ -33,9 +36,12 @@ static const char usage[] =
 	"\n"
 	"Options:\n"
 	"  -n, --name NAME     the throttle (default: default)\n"
+	"  -a, --all           stats: every throttle of the host (/dev/shm/evthrottle.*)\n"
 	"  -j, --json          JSON: stats one object, keys and clients an array,\n"
 	"                      key one object a line\n"
 	"      --prometheus    stats in Prometheus text format (textfile collector)\n"
+	"  -o, --output FILE   with --prometheus: replace FILE atomically (temporary\n"
+	"                      file and rename), at each refresh with --watch\n"
 	"  -w, --watch S       refresh every S seconds (or a duration: 500ms) until\n"
 	"                      SIGINT or SIGTERM; stats then shows per-second rates\n"
 	"  -c, --count N       with --watch: stop after N refreshes\n"
@@ -57,10 +63,13 @@ static const char *const commands[] = { "stats", "keys", "clients", "check", "ke
 
 enum { OPT_PROMETHEUS = OPT_TOOL_FIRST, OPT_NOW, OPT_OLDEST };
 
+#define SHM_DIR "/dev/shm"
+
 struct opts {
 	const char *name;
 	enum command cmd;
-	bool json, prometheus, keys_only, have_now;
+	bool json, prometheus, keys_only, have_now, all, have_name;
+	const char *output; /* -o: the Prometheus file, else stdout */
 	uint64_t interval_ns, count;
 	char *const *keys; /* key: the keys as typed */
 	size_t n_keys;
@@ -69,12 +78,31 @@ struct opts {
 
 /* ---- commands ---- */
 
+/* The exposition on stdout, or replacing -o's file atomically. */
+static int write_prometheus(const struct opts *o, const struct reading *r, size_t n)
+{
+	struct atomic_file a;
+	int rc;
+	if (o->output == NULL) {
+		stats_prometheus(stdout, r, n);
+		return EXIT_OK;
+	}
+	if ((rc = atomic_open(&a, o->output)) == 0) {
+		stats_prometheus(a.f, r, n);
+		rc = atomic_commit(&a);
+	}
+	if (rc == 0)
+		return EXIT_OK;
+	tool_error(NULL, "cannot write '%s': %s", o->output, strerror(-rc));
+	return EXIT_FAILED;
+}
+
 static int show_stats(const evt_throttle *t, const struct opts *o, const struct snapshot *prev,
                       struct snapshot *cur)
 {
 	snapshot_take(t, true, cur);
 	if (o->prometheus)
-		stats_prometheus(stdout, o->name, cur);
+		return write_prometheus(o, &(struct reading){ o->name, true, *cur }, 1);
 	else if (o->json)
 		stats_json(stdout, o->name, cur, prev);
 	else
@@ -205,6 +233,79 @@ static int show_guarded(const evt_throttle *t, const struct opts *o,
 	return EXIT_FAILED;
 }
 
+/* ---- every throttle at once (-a) ---- */
+
+struct take_call {
+	const evt_throttle *t;
+	struct reading *r;
+};
+
+static int take(void *arg)
+{
+	const struct take_call *c = arg;
+	if (tool_intact(c->r->name, c->t) != EXIT_OK)
+		return EXIT_FAILED;
+	snapshot_take(c->t, true, &c->r->s);
+	return EXIT_OK;
+}
+
+/* Read throttle r->name: r->up says whether it could be.  false if it is to be
+ * left out: gone since listed, or not readable by this user. */
+static bool read_one(struct reading *r)
+{
+	evt_throttle *t;
+	int rc = evt_attach(r->name, EVT_RDONLY, &t);
+	if (rc == -ENOENT || rc == -EACCES)
+		return false;
+	if (rc < 0)
+		tool_error(r->name, "%s", evt_strerror(rc));
+	r->up = rc == 0 && busguard_run(take, &(struct take_call){ t, r }) == EXIT_OK;
+	evt_close(rc == 0 ? t : NULL);
+	return true;
+}
+
+static void show_readings(const struct opts *o, const struct reading *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!r[i].up)
+			continue;
+		if (o->json)
+			stats_json(stdout, r[i].name, &r[i].s, NULL);
+		else
+			stats_text(stdout, r[i].name, &r[i].s, NULL);
+	}
+}
+
+static int show_all(const struct opts *o)
+{
+	struct throttle_names names;
+	int rc = throttles_list(SHM_DIR, &names);
+	struct reading *r = calloc(names.n ? names.n : 1, sizeof *r);
+	size_t n = 0;
+	if (rc < 0 || r == NULL) {
+		tool_error(NULL, "cannot list %s: %s", SHM_DIR, strerror(rc < 0 ? -rc : ENOMEM));
+		rc = EXIT_FAILED;
+	}
+	for (size_t i = 0; rc == 0 && i < names.n; i++) {
+		r[n] = (struct reading){ .name = names.names[i] };
+		n += read_one(&r[n]);
+	}
+	if (rc == 0 && o->prometheus)
+		rc = write_prometheus(o, r, n);
+	else if (rc == 0)
+		show_readings(o, r, n);
+	free(r);
+	throttles_free(&names);
+	return rc;
+}
+
+/* One round: every throttle, or t alone. */
+static int round_of(const evt_throttle *t, const struct opts *o, const struct snapshot *prev,
+                    struct snapshot *cur)
+{
+	return o->all ? show_all(o) : show_guarded(t, o, prev, cur);
+}
+
 static int watch(const evt_throttle *t, const struct opts *o)
 {
 	struct watch w;
@@ -217,7 +318,7 @@ static int watch(const evt_throttle *t, const struct opts *o)
 			putchar('\n');
 		if (plain)
 			watch_clear(stdout);
-		rc = show_guarded(t, o, i > 0 ? &snap[(i - 1) % 2] : NULL, &snap[i % 2]);
+		rc = round_of(t, o, i > 0 ? &snap[(i - 1) % 2] : NULL, &snap[i % 2]);
 		rc = tool_flush(rc);
 		if (rc != EXIT_OK || (o->count != 0 && i + 1 >= o->count) || !watch_wait(&w))
 			break;
@@ -243,6 +344,13 @@ static int option(int c, const char *arg, struct opts *o)
 	switch (c) {
 	case 'n':
 		o->name = arg;
+		o->have_name = true;
+		return -1;
+	case 'a':
+		o->all = true;
+		return -1;
+	case 'o':
+		o->output = arg;
 		return -1;
 	case 'j':
 		o->json = true;
@@ -328,6 +436,10 @@ static int combinations(const struct opts *o)
 		return tool_usage("--prefix, --limit and --oldest are for the keys command");
 	if (o->have_now && o->cmd != CMD_KEYS && o->cmd != CMD_KEY)
 		return tool_usage("--now is for the keys command and the key command");
+	if (o->all && (o->cmd != CMD_STATS || o->have_name))
+		return tool_usage("--all is for the stats command, without --name");
+	if (o->output != NULL && !o->prometheus)
+		return tool_usage("--output is for --prometheus");
 	if (o->count != 0 && o->interval_ns == 0)
 		return tool_usage("--count needs --watch");
 	return tool_name_ok(o->name) ? -1 : EXIT_USAGE;
@@ -338,6 +450,8 @@ static int parse(int argc, char **argv, struct opts *o)
 	static const struct option longopts[] = {
 		TOOL_COMMON_OPTIONS,
 		{ "name", required_argument, NULL, 'n' },
+		{ "all", no_argument, NULL, 'a' },
+		{ "output", required_argument, NULL, 'o' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "prometheus", no_argument, NULL, OPT_PROMETHEUS },
 		{ "watch", required_argument, NULL, 'w' },
@@ -349,7 +463,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, rc = -1;
-	while (rc < 0 && (c = getopt_long(argc, argv, ":hn:jw:c:p:l:", longopts, NULL)) != -1) {
+	while (rc < 0 && (c = getopt_long(argc, argv, ":hn:ajo:w:c:p:l:", longopts, NULL)) != -1) {
 		if (c == '?' || c == ':')
 			rc = tool_bad_option(c, argv);
 		else if (!tool_common_option(c, optarg, usage, &rc))
@@ -372,11 +486,11 @@ int main(int argc, char **argv)
 	int guard = busguard_install();
 	if (guard < 0)
 		log_warning("no SIGBUS guard: %s", strerror(-guard));
-	if (rc == EXIT_OK)
+	if (rc == EXIT_OK && !o.all)
 		rc = tool_attach(o.name, EVT_RDONLY, &t);
 	if (rc == EXIT_OK) {
 		struct snapshot s;
-		rc = o.interval_ns != 0 ? watch(t, &o) : tool_flush(show_guarded(t, &o, NULL, &s));
+		rc = o.interval_ns != 0 ? watch(t, &o) : tool_flush(round_of(t, &o, NULL, &s));
 	}
 	evt_close(t);
 	log_close();
