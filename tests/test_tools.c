@@ -1640,6 +1640,20 @@ Test(tools, inspect_stats_all)
 	         "[x['keys'] for x in L if x['name'] == '%s'] == [3] and "
 	         "[x['keys'] for x in L if x['name'] == '%s'] == [1]", a, b);
 	expect_json(r.out, expr);
+	/* under --watch, each throttle's rates from its previous reading */
+	r = INSPECT("-a", "-j", "--watch", "0.05", "--count", "2");
+	cr_assert_eq(r.code, 0, "%s", r.err);
+	snprintf(expr, sizeof expr,
+	         "[('rates_per_s' in x) for x in L if x['name'] == '%s'] == [False, True] and "
+	         "[x.get('rates_per_s', {}).get('processed') for x in L if x['name'] == '%s'] "
+	         "== [None, 0]",
+	         a, b);
+	expect_json(r.out, expr);
+	r = INSPECT("-a", "--watch", "0.05", "--count", "2");
+	snprintf(want, sizeof want, "throttle '%s'\n", a);
+	cr_assert_eq(count_of(r.out, want), 2, "%s", r.out);
+	cr_assert_not_null(strstr(line_with(strstr(strstr(r.out, want) + 1, want), "rates"),
+	                          "processed 0.0/s"), "%s", r.out);
 	EXPECT_USAGE(INSPECT("-a", "keys"), "--all is for the stats command");
 	EXPECT_USAGE(INSPECT("-a", "-n", a), "without --name");
 	evt_close(ta);

@@ -264,52 +264,87 @@ static bool read_one(struct reading *r)
 	return true;
 }
 
-static void show_readings(const struct opts *o, const struct reading *r, size_t n)
+/* The readings of one round of -a, kept for the next round's rates. */
+struct all_round {
+	struct throttle_names names; /* r[i].name points into these */
+	struct reading *r;
+	size_t n;
+};
+
+static void all_round_free(struct all_round *a)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (!r[i].up)
+	throttles_free(&a->names);
+	free(a->r);
+	*a = (struct all_round){ .r = NULL };
+}
+
+/* The previous round's snapshot of throttle name, if it was read. */
+static const struct snapshot *previous(const struct all_round *prev, const char *name)
+{
+	for (size_t i = 0; i < prev->n; i++)
+		if (prev->r[i].up && strcmp(prev->r[i].name, name) == 0)
+			return &prev->r[i].s;
+	return NULL;
+}
+
+static void show_readings(const struct opts *o, const struct all_round *cur,
+                          const struct all_round *prev)
+{
+	for (size_t i = 0, shown = 0; i < cur->n; i++) {
+		const struct reading *r = &cur->r[i];
+		if (!r->up)
 			continue;
-		if (o->json)
-			stats_json(stdout, r[i].name, &r[i].s, NULL);
-		else
-			stats_text(stdout, r[i].name, &r[i].s, NULL);
+		if (o->json) {
+			stats_json(stdout, r->name, &r->s, previous(prev, r->name));
+			continue;
+		}
+		if (shown++ > 0)
+			putchar('\n');
+		stats_text(stdout, r->name, &r->s, previous(prev, r->name));
 	}
 }
 
-static int show_all(const struct opts *o)
+/* Read every throttle of the host into cur and show them. */
+static int show_all(const struct opts *o, struct all_round *cur, const struct all_round *prev)
 {
-	struct throttle_names names;
-	int rc = throttles_list(SHM_DIR, &names);
-	struct reading *r = calloc(names.n ? names.n : 1, sizeof *r);
-	size_t n = 0;
-	if (rc < 0 || r == NULL) {
-		tool_error(NULL, "cannot list %s: %s", SHM_DIR, strerror(rc < 0 ? -rc : ENOMEM));
-		rc = EXIT_FAILED;
+	int rc = throttles_list(SHM_DIR, &cur->names);
+	if (rc == 0 && (cur->r = calloc(cur->names.n + 1, sizeof *cur->r)) == NULL)
+		rc = -ENOMEM;
+	if (rc < 0) {
+		tool_error(NULL, "cannot list %s: %s", SHM_DIR, strerror(-rc));
+		return EXIT_FAILED;
 	}
-	for (size_t i = 0; rc == 0 && i < names.n; i++) {
-		r[n] = (struct reading){ .name = names.names[i] };
-		n += read_one(&r[n]);
+	for (size_t i = 0; i < cur->names.n; i++) {
+		cur->r[cur->n] = (struct reading){ .name = cur->names.names[i] };
+		cur->n += read_one(&cur->r[cur->n]);
 	}
-	if (rc == 0 && o->prometheus)
-		rc = write_prometheus(o, r, n);
-	else if (rc == 0)
-		show_readings(o, r, n);
-	free(r);
-	throttles_free(&names);
-	return rc;
+	if (o->prometheus)
+		return write_prometheus(o, cur->r, cur->n);
+	show_readings(o, cur, prev);
+	return EXIT_OK;
 }
 
-/* One round: every throttle, or t alone. */
-static int round_of(const evt_throttle *t, const struct opts *o, const struct snapshot *prev,
-                    struct snapshot *cur)
+/* What a round keeps for the next: t's snapshot, or with -a every throttle's. */
+struct round_state {
+	struct snapshot snap;
+	struct all_round all;
+};
+
+/* One round: every throttle, or t alone; prev NULL on the first. */
+static int round_of(const evt_throttle *t, const struct opts *o, const struct round_state *prev,
+                    struct round_state *cur)
 {
-	return o->all ? show_all(o) : show_guarded(t, o, prev, cur);
+	static const struct all_round none;
+	if (!o->all)
+		return show_guarded(t, o, prev != NULL ? &prev->snap : NULL, &cur->snap);
+	all_round_free(&cur->all);
+	return show_all(o, &cur->all, prev != NULL ? &prev->all : &none);
 }
 
 static int watch(const evt_throttle *t, const struct opts *o)
 {
 	struct watch w;
-	struct snapshot snap[2];
+	struct round_state st[2] = { { .all.r = NULL }, { .all.r = NULL } };
 	int rc = EXIT_OK;
 	bool plain = !o->json && !o->prometheus;
 	watch_begin(&w, o->interval_ns);
@@ -318,12 +353,14 @@ static int watch(const evt_throttle *t, const struct opts *o)
 			putchar('\n');
 		if (plain)
 			watch_clear(stdout);
-		rc = round_of(t, o, i > 0 ? &snap[(i - 1) % 2] : NULL, &snap[i % 2]);
+		rc = round_of(t, o, i > 0 ? &st[(i - 1) % 2] : NULL, &st[i % 2]);
 		rc = tool_flush(rc);
 		if (rc != EXIT_OK || (o->count != 0 && i + 1 >= o->count) || !watch_wait(&w))
 			break;
 	}
 	watch_end(&w);
+	all_round_free(&st[0].all);
+	all_round_free(&st[1].all);
 	return rc;
 }
 
@@ -489,8 +526,9 @@ int main(int argc, char **argv)
 	if (rc == EXIT_OK && !o.all)
 		rc = tool_attach(o.name, EVT_RDONLY, &t);
 	if (rc == EXIT_OK) {
-		struct snapshot s;
+		struct round_state s = { .all.r = NULL };
 		rc = o.interval_ns != 0 ? watch(t, &o) : tool_flush(round_of(t, &o, NULL, &s));
+		all_round_free(&s.all);
 	}
 	evt_close(t);
 	log_close();
