@@ -1483,6 +1483,8 @@ Test(tools, inspect_json_keys_utf8)
 	evt_close(t);
 }
 
+static void expect_prometheus(const char *text, const char *expr);
+
 Test(tools, inspect_json_heartbeat_age)
 {
 	const char *n;
@@ -1494,6 +1496,11 @@ Test(tools, inspect_json_heartbeat_age)
 	expect_json(INSPECT("-n", n, "-j").out,
 	            "3*10**9 <= d['daemon_heartbeat_age_ns'] < 60*10**9 and "
 	            "d['daemon_heartbeat_ns'] + d['daemon_heartbeat_age_ns'] > 0");
+	char expr[256];
+	snprintf(expr, sizeof expr,
+	         "3 <= S['evthrottle_daemon_heartbeat_age_seconds{throttle=\"%s\"}'] < 60", n);
+	expect_prometheus(INSPECT("-n", n, "--prometheus").out, expr);
+	cr_assert_not_null(strstr(line_with(INSPECT("-n", n).out, "daemon"), "heartbeat 3s"), "%s", INSPECT("-n", n).out);
 	evt_close(t);
 }
 

@@ -97,19 +97,26 @@ static bool rates(const struct snapshot *s, const struct snapshot *prev, double 
 	return true;
 }
 
+/* The time since the daemon's last heartbeat, which is on evt_now_ns()'s clock;
+ * false if there is none. */
+static bool heartbeat_age(const struct snapshot *s, uint64_t *age)
+{
+	*age = s->taken_ns - s->heartbeat_ns;
+	return s->heartbeat_ns != 0 && s->heartbeat_ns <= s->taken_ns;
+}
+
 static void daemon_text(FILE *f, const struct snapshot *s)
 {
-	char age[64];
+	char buf[64];
+	uint64_t age;
 	if (s->daemon_pid == 0) {
 		fprintf(f, "  %-16s none\n", "daemon");
 		return;
 	}
 	fprintf(f, "  %-16s pid %llu (%s)", "daemon", (unsigned long long)s->daemon_pid,
 	        s->daemon_alive ? "running" : "not running");
-	/* The daemon's heartbeat is on evt_now_ns()'s clock. */
-	if (s->heartbeat_ns != 0 && s->heartbeat_ns <= s->taken_ns)
-		fprintf(f, ", heartbeat %s ago",
-		        duration_human(s->taken_ns - s->heartbeat_ns, age, sizeof age));
+	if (heartbeat_age(s, &age))
+		fprintf(f, ", heartbeat %s ago", duration_human(age, buf, sizeof buf));
 	fputc('\n', f);
 }
 
@@ -184,6 +191,7 @@ void stats_json(FILE *f, const char *name, const struct snapshot *s, const struc
 {
 	const evt_stats *st = &s->st;
 	struct json j;
+	uint64_t age;
 	json_init(&j, f);
 	json_object(&j, NULL);
 	json_str(&j, "name", name);
@@ -208,8 +216,8 @@ void stats_json(FILE *f, const char *name, const struct snapshot *s, const struc
 	json_u64(&j, "daemon_pid", s->daemon_pid);
 	json_bool(&j, "daemon_running", s->daemon_alive);
 	json_u64(&j, "daemon_heartbeat_ns", s->heartbeat_ns);
-	if (s->heartbeat_ns != 0 && s->heartbeat_ns <= s->taken_ns)
-		json_u64(&j, "daemon_heartbeat_age_ns", s->taken_ns - s->heartbeat_ns);
+	if (heartbeat_age(s, &age))
+		json_u64(&j, "daemon_heartbeat_age_ns", age);
 	else
 		json_null(&j, "daemon_heartbeat_age_ns");
 	json_bool(&j, "region_current", s->current != 0);
@@ -274,7 +282,7 @@ static void seconds(char *buf, size_t size, uint64_t ns)
 	         (unsigned long long)(ns % 1000000000u));
 }
 
-static bool u64_value(int m, const struct snapshot *s, uint64_t *v)
+static uint64_t u64_of(int m, const struct snapshot *s)
 {
 	const evt_stats *st = &s->st;
 	const uint64_t values[M_COUNT] = {
@@ -285,25 +293,29 @@ static bool u64_value(int m, const struct snapshot *s, uint64_t *v)
 		[M_FULL] = st->full,           [M_STALE] = st->stale,
 		[M_DAEMON_UP] = s->daemon_alive,
 	};
-	*v = values[m];
-	return m != M_UP && m != M_WINDOW && m != M_OCCUPANCY && m != M_HEARTBEAT_AGE;
+	return values[m];
 }
 
 /* Metric m's value for a throttle read, in buf; false if it has none. */
 static bool prom_value(int m, const struct snapshot *s, char *buf, size_t size)
 {
-	uint64_t v;
-	if (u64_value(m, s, &v))
-		snprintf(buf, size, "%llu", (unsigned long long)v);
-	else if (m == M_WINDOW)
+	uint64_t age;
+	switch (m) {
+	case M_WINDOW:
 		seconds(buf, size, s->st.window_ns);
-	else if (m == M_OCCUPANCY)
+		return true;
+	case M_OCCUPANCY:
 		snprintf(buf, size, "%.6f", occupancy_pct(&s->st) / 100.0);
-	else if (m == M_HEARTBEAT_AGE && s->heartbeat_ns != 0 && s->heartbeat_ns <= s->taken_ns)
-		seconds(buf, size, s->taken_ns - s->heartbeat_ns);
-	else
-		return false;
-	return true;
+		return true;
+	case M_HEARTBEAT_AGE:
+		if (!heartbeat_age(s, &age))
+			return false;
+		seconds(buf, size, age);
+		return true;
+	default:
+		snprintf(buf, size, "%llu", (unsigned long long)u64_of(m, s));
+		return true;
+	}
 }
 
 static void prom_metric(FILE *f, int m, const struct reading *r, size_t n)
