@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -920,7 +921,8 @@ Test(tools, inspect_keys_escaped)
 	struct run r = INSPECT("-n", n, "keys");
 	cr_assert_not_null(strstr(r.out, "bin\\x01\\xff\\x5c\"\n"), "%s", r.out);
 	r = INSPECT("-n", n, "keys", "--json");
-	expect_json(r.out, "d[0]['key'] == 'bin\\\\x01\\\\xff\\\\x5c\"' and d[0]['len'] == 7");
+	expect_json(r.out, "d[0]['key'] is None and d[0]['key_hex'] == '62696e01ff5c22' and "
+	                   "d[0]['len'] == 7");
 	r = INSPECT("-n", n, "keys", "--prefix", "bin\\x01");
 	cr_assert_not_null(strstr(r.out, "bin\\x01"), "%s", r.out);
 	evt_close(t);
@@ -1586,4 +1588,273 @@ Test(tools, ctl_errors_name_the_value_and_the_limit)
 	EXPECT_RUN(CTL("-n", n, "clear", huge), 1, err, "is 2048 bytes, this throttle's key_max");
 	EXPECT_RUN(CTL("-n", n, "clear", "\\x41\\x42"), 0, out, "not tracked");
 	evt_close(t);
+}
+
+/* ======================= inspect: key, UTF-8 JSON, every throttle ======================= */
+
+Test(tools, inspect_key_exact_lookup)
+{
+	const char *n;
+	evt_throttle *t = three_keys(&n);
+	decide_at(t, 2 * SEC, "user.bb", 1);
+	struct run r = INSPECT("-n", n, "key", "user.b", "user.a", "user", "--now", "12000000000");
+	cr_assert_eq(r.code, 0, "%s", r.err);
+	cr_assert_eq(count_of(r.out, "\n"), 3, "one line a key: %s", r.out);
+	const char *b = line_with(r.out, "key 'user.b'");
+	cr_assert(strstr(b, "last 5000000000 ns, age 7s, window open, reopens in 3s"), "%s", b);
+	const char *a = line_with(r.out, "key 'user.a'");
+	cr_assert(strstr(a, "last 1000000000 ns, age 11s, window closed"), "%s", a);
+	cr_assert(!strstr(a, "reopens"), "%s", a);
+	cr_assert_not_null(strstr(line_with(r.out, "key 'user'"), "not tracked"), "%s", r.out);
+	/* a key ahead of --now: negative age, reopens a window after its last */
+	r = INSPECT("-n", n, "key", "other", "--now", "0");
+	cr_assert_not_null(strstr(r.out, "age -9s, window open, reopens in 19s"), "%s", r.out);
+
+	r = INSPECT("-n", n, "-j", "key", "user.b", "user.a", "nope", "--now", "12000000000");
+	cr_assert_eq(r.code, 0, "%s", r.err);
+	expect_json(r.out,
+	            "len(L) == 3 and L[0] == dict(key='user.b', len=6, tracked=True, "
+	            "window_ns=10**10, last_ns=5*10**9, age_ns=7*10**9, open=True, "
+	            "reopens_in_ns=3*10**9) and L[1]['open'] is False and "
+	            "'reopens_in_ns' not in L[1] and L[1]['age_ns'] == 11*10**9 and "
+	            "L[2] == dict(key='nope', len=4, tracked=False, window_ns=10**10)");
+	/* without --now the ages are against evt_now_ns() */
+	cr_assert_eq(decide(t, evt_now_ns(), "fresh"), 1);
+	expect_json(INSPECT("-n", n, "-j", "key", "fresh").out,
+	            "d['open'] is True and 0 <= d['age_ns'] < 60*10**9");
+	evt_close(t);
+}
+
+Test(tools, inspect_key_escapes_and_errors)
+{
+	const char *n;
+	evt_throttle *t = fresh(&n);
+	const char bin[] = { 'b', 0x01, (char)0xff };
+	cr_assert_eq(evt_should_process(t, SEC, NULL, bin, sizeof bin), 1);
+	cr_assert_eq(evt_should_process(t, SEC, NULL, "-dash", 5), 1);
+	struct run r = INSPECT("-n", n, "--now", "2000000000", "key", "b\\x01\\xff", "b\\x01");
+	cr_assert_not_null(strstr(line_with(r.out, "'b\\x01\\xff'"), "window open"), "%s", r.out);
+	cr_assert_not_null(strstr(line_with(r.out, "'b\\x01'"), "not tracked"), "%s", r.out);
+	r = INSPECT("-n", n, "key", "--", "-dash");
+	cr_assert_not_null(strstr(r.out, "key '-dash': last 1000000000 ns"), "%s", r.out);
+	EXPECT_USAGE(INSPECT("-n", n, "key"), "key needs at least one KEY");
+	char *long_key = keep(malloc(REGION_KEY_MAX + 2));
+	memset(long_key, 'k', REGION_KEY_MAX + 1);
+	long_key[REGION_KEY_MAX + 1] = '\0';
+	EXPECT_USAGE(INSPECT("-n", n, "key", long_key), "longer than any key");
+	EXPECT_USAGE(INSPECT("key", "a", "--prefix", "a"), "for the keys command");
+	EXPECT_USAGE(INSPECT("stats", "--now", "1"), "--now is for the keys command");
+	evt_close(t);
+}
+
+/* Valid UTF-8 keys are JSON text; other keys are null with their bytes in hex. */
+Test(tools, inspect_json_keys_utf8)
+{
+	const char *n;
+	evt_throttle *t = fresh(&n);
+	const char utf8[] = "\xc3\xa9-user\xe2\x82\xac";
+	const char bad[] = { 'x', (char)0xc3, '(' };      /* a cut sequence */
+	const char over[] = { (char)0xc0, (char)0xaf };   /* overlong '/' */
+	const char surr[] = { (char)0xed, (char)0xa0, (char)0x80 }; /* a surrogate */
+	cr_assert_eq(evt_should_process(t, 1, NULL, utf8, strlen(utf8)), 1);
+	cr_assert_eq(evt_should_process(t, 2, NULL, bad, sizeof bad), 1);
+	cr_assert_eq(evt_should_process(t, 3, NULL, over, sizeof over), 1);
+	cr_assert_eq(evt_should_process(t, 4, NULL, surr, sizeof surr), 1);
+	cr_assert_eq(evt_should_process(t, 5, NULL, "q\"\\\n", 4), 1);
+	struct run r = INSPECT("-n", n, "-j", "keys", "--oldest");
+	cr_assert_eq(r.code, 0, "%s", r.err);
+	expect_json(r.out, "d[0]['key'] == '\\u00e9-user\\u20ac' and 'key_hex' not in d[0] and "
+	                   "d[1]['key'] is None and d[1]['key_hex'] == '78c328' and "
+	                   "d[2]['key'] is None and d[2]['key_hex'] == 'c0af' and "
+	                   "d[3]['key'] is None and d[3]['key_hex'] == 'eda080' and "
+	                   "d[4]['key'] == 'q\"\\\\\\n' and d[4]['len'] == 4");
+	cr_assert_not_null(strstr(r.out, "\"\xc3\xa9-user\xe2\x82\xac\""), "raw UTF-8: %s", r.out);
+	expect_json(INSPECT("-n", n, "-j", "key", "\\xc3\\xa9-user\\xe2\\x82\\xac").out,
+	            "d['key'] == '\\u00e9-user\\u20ac' and d['tracked'] is True");
+	evt_close(t);
+}
+
+static void expect_prometheus(const char *text, const char *expr);
+
+Test(tools, inspect_json_heartbeat_age)
+{
+	const char *n;
+	evt_throttle *t = fresh(&n);
+	expect_json(INSPECT("-n", n, "-j").out, "d['daemon_heartbeat_age_ns'] is None");
+	uint64_t hb = evt_now_ns() - 3 * SEC;
+	atomic_store(&t->r.hdr->daemon_pid, (uint64_t)getpid());
+	atomic_store(&t->r.hdr->daemon_heartbeat_ns, hb);
+	expect_json(INSPECT("-n", n, "-j").out,
+	            "3*10**9 <= d['daemon_heartbeat_age_ns'] < 60*10**9 and "
+	            "d['daemon_heartbeat_ns'] + d['daemon_heartbeat_age_ns'] > 0");
+	char expr[256];
+	snprintf(expr, sizeof expr,
+	         "3 <= S['evthrottle_daemon_heartbeat_age_seconds{throttle=\"%s\"}'] < 60", n);
+	expect_prometheus(INSPECT("-n", n, "--prometheus").out, expr);
+	const char *d = line_with(INSPECT("-n", n).out, "daemon");
+	cr_assert(strstr(d, "), heartbeat ") && strstr(d, " ago"), "%s", d);
+	evt_close(t);
+}
+
+/* Check a Prometheus exposition against the text format's rules: every sample line
+ * `name{labels} value`, each metric's # HELP and # TYPE once and before its samples,
+ * which are not split; no sample twice.  Then eval expr with S, each sample's
+ * "name{labels}" -> value. */
+static void expect_prometheus(const char *text, const char *expr)
+{
+	static const char script[] =
+		"import re, sys\n"
+		"NAME = r'[a-zA-Z_:][a-zA-Z0-9_:]*'\n"
+		"LABEL = r'[a-zA-Z_][a-zA-Z0-9_]*=\"(?:[^\"\\\\\\n]|\\\\.)*\"'\n"
+		"SAMPLE = re.compile(r'^(%s)(\\{(?:%s(?:,%s)*)?\\}) (\\S+)$' % (NAME, LABEL, LABEL))\n"
+		"META = re.compile(r'^# (HELP|TYPE) (%s) (.+)$' % NAME)\n"
+		"meta, S, cur, closed = {}, {}, None, set()\n"
+		"for l in sys.stdin.read().splitlines():\n"
+		"    m = META.match(l)\n"
+		"    if m:\n"
+		"        k, n = m.group(1), m.group(2)\n"
+		"        assert (k, n) not in meta, 'twice: ' + l\n"
+		"        assert n not in closed, 'metric split: ' + l\n"
+		"        meta[(k, n)] = m.group(3)\n"
+		"        if n != cur:\n"
+		"            closed.add(cur)\n"
+		"            cur = n\n"
+		"        continue\n"
+		"    m = SAMPLE.match(l)\n"
+		"    assert m, 'bad line: %r' % l\n"
+		"    assert m.group(1) == cur, 'sample outside its metric: ' + l\n"
+		"    assert ('TYPE', cur) in meta and ('HELP', cur) in meta, l\n"
+		"    k = m.group(1) + m.group(2)\n"
+		"    assert k not in S, 'sample twice: ' + l\n"
+		"    S[k] = float(m.group(3))\n"
+		"assert all(v in ('gauge', 'counter') for (k, n), v in meta.items() if k == 'TYPE')\n"
+		"assert len([1 for k, n in meta if k == 'HELP']) == len([1 for k, n in meta if k == 'TYPE'])\n"
+		"sys.exit(0 if eval(sys.argv[1]) else 3)\n";
+	char *argv[] = { "python3", "-c", (char *)script, (char *)expr, NULL };
+	struct run r = finish(start(AS_ME, text, argv));
+	cr_assert_eq(r.code, 0, "Prometheus check failed: %s\n%s\n%s", expr, r.err, text);
+}
+
+Test(tools, inspect_prometheus_all_throttles)
+{
+	const char *a, *b, *c = new_name();
+	evt_throttle *ta = three_keys(&a), *tb = fresh(&b);
+	decide_at(tb, SEC, "k", 1);
+	evt_options o = EVT_OPTIONS_INIT;
+	o.mode = 0600; /* unreadable by nobody */
+	evt_throttle *tc = test_create(c, &o);
+	/* a hidden object of a creation in progress is not a throttle */
+	char hidden[128];
+	snprintf(hidden, sizeof hidden, "/.evthrottle.%s.tmp", a);
+	int fd = shm_open(hidden, O_CREAT | O_EXCL | O_RDWR, 0644);
+	cr_assert_geq(fd, 0, "shm_open: %s", strerror(errno));
+	close(fd);
+	struct run r = INSPECT("--prometheus", "-a");
+	shm_unlink(hidden);
+	cr_assert_eq(r.code, 0, "%s", r.err);
+	char expr[1024];
+	snprintf(expr, sizeof expr,
+	         "S['evthrottle_up{throttle=\"%1$s\"}'] == 1 and "
+	         "S['evthrottle_up{throttle=\"%2$s\"}'] == 1 and "
+	         "S['evthrottle_up{throttle=\"%3$s\"}'] == 1 and "
+	         "S['evthrottle_processed_total{throttle=\"%1$s\"}'] == 3 and "
+	         "S['evthrottle_processed_total{throttle=\"%2$s\"}'] == 1 and "
+	         "S['evthrottle_keys{throttle=\"%2$s\"}'] == 1 and "
+	         "S['evthrottle_window_seconds{throttle=\"%1$s\"}'] == 10 and "
+	         "S['evthrottle_probe_keys{throttle=\"%1$s\",distance=\"0\"}'] >= 0 and "
+	         "S['evthrottle_build_info{version=\"%4$s\"}'] == 1 and "
+	         "not any('.tmp' in k for k in S)",
+	         a, b, c, EVT_PACKAGE_VERSION);
+	expect_prometheus(r.out, expr);
+	cr_assert_eq(count_of(r.out, "# TYPE evthrottle_processed_total "), 1, "%s", r.out);
+	/* a throttle the user cannot read is left out */
+	r = run_as(NOBODY, public_copy("EVT_INSPECT"), "--prometheus", "--all", (char *)NULL);
+	cr_assert_eq(r.code, 0, "%s", r.err);
+	snprintf(expr, sizeof expr,
+	         "S['evthrottle_up{throttle=\"%s\"}'] == 1 and "
+	         "not any('\"%s\"' in k for k in S)", a, c);
+	expect_prometheus(r.out, expr);
+	/* one throttle alone passes the same rules, with the new metrics */
+	snprintf(expr, sizeof expr,
+	         "S == dict(S, **{'evthrottle_up{throttle=\"%1$s\"}': 1}) and "
+	         "'evthrottle_daemon_heartbeat_age_seconds{throttle=\"%1$s\"}' not in S",
+	         a);
+	expect_prometheus(INSPECT("-n", a, "--prometheus").out, expr);
+	evt_close(ta);
+	evt_close(tb);
+	evt_close(tc);
+}
+
+Test(tools, inspect_prometheus_output_file)
+{
+	const char *a;
+	evt_throttle *t = three_keys(&a);
+	snprintf(tmpdir, sizeof tmpdir, "/tmp/evt-tools-prom.XXXXXX");
+	cr_assert_not_null(mkdtemp(tmpdir));
+	char *file = keep(malloc(128));
+	snprintf(file, 128, "%s/evthrottle.prom", tmpdir);
+	struct run r = INSPECT("-n", a, "--prometheus", "-o", file, "--watch", "0.05", "-c", "3");
+	cr_assert_eq(r.code, 0, "%s", r.err);
+	cr_assert_str_empty(r.out);
+	char cmd[256];
+	snprintf(cmd, sizeof cmd, "test \"$(ls -A '%s')\" = evthrottle.prom", tmpdir);
+	cr_assert_eq(system(cmd), 0, "a temporary file is left beside %s", file);
+	struct stat st;
+	cr_assert_eq(stat(file, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0644, "mode %o", st.st_mode & 0777);
+	char *text = keep(calloc(1, 65536));
+	FILE *f = fopen(file, "r");
+	cr_assert_not_null(f);
+	size_t n = fread(text, 1, 65535, f);
+	fclose(f);
+	cr_assert_gt(n, 0);
+	char expr[256];
+	snprintf(expr, sizeof expr, "S['evthrottle_processed_total{throttle=\"%s\"}'] == 3", a);
+	expect_prometheus(text, expr);
+	/* an unwritable directory: said, exit 1, no file */
+	snprintf(file, 128, "%s/no/such/dir.prom", tmpdir);
+	EXPECT_RUN(INSPECT("-n", a, "--prometheus", "-o", file), 1, err, "cannot write");
+	EXPECT_USAGE(INSPECT("-n", a, "-o", file), "--output is for --prometheus");
+	evt_close(t);
+}
+
+Test(tools, inspect_stats_all)
+{
+	const char *a, *b;
+	evt_throttle *ta = three_keys(&a), *tb = fresh(&b);
+	decide_at(tb, SEC, "k", 1);
+	struct run r = INSPECT("stats", "--all");
+	cr_assert_eq(r.code, 0, "%s", r.err);
+	char want[128];
+	snprintf(want, sizeof want, "throttle '%s'\n", a);
+	const char *pa = strstr(r.out, want);
+	cr_assert_not_null(pa, "%s", r.out);
+	cr_assert_not_null(strstr(pa, "3 / 1024"), "%s", r.out);
+	snprintf(want, sizeof want, "throttle '%s'\n", b);
+	cr_assert_not_null(strstr(r.out, want), "%s", r.out);
+	r = INSPECT("-a", "--json");
+	cr_assert_eq(r.code, 0, "%s", r.err);
+	char expr[256];
+	snprintf(expr, sizeof expr,
+	         "[x['keys'] for x in L if x['name'] == '%s'] == [3] and "
+	         "[x['keys'] for x in L if x['name'] == '%s'] == [1]", a, b);
+	expect_json(r.out, expr);
+	/* under --watch, each throttle's rates from its previous reading */
+	r = INSPECT("-a", "-j", "--watch", "0.05", "--count", "2");
+	cr_assert_eq(r.code, 0, "%s", r.err);
+	snprintf(expr, sizeof expr,
+	         "[('rates_per_s' in x) for x in L if x['name'] == '%s'] == [False, True] and "
+	         "[x.get('rates_per_s', {}).get('processed') for x in L if x['name'] == '%s'] "
+	         "== [None, 0]",
+	         a, b);
+	expect_json(r.out, expr);
+	r = INSPECT("-a", "--watch", "0.05", "--count", "2");
+	snprintf(want, sizeof want, "throttle '%s'\n", a);
+	cr_assert_eq(count_of(r.out, want), 2, "%s", r.out);
+	cr_assert_not_null(strstr(line_with(strstr(strstr(r.out, want) + 1, want), "rates"),
+	                          "processed 0.0/s"), "%s", r.out);
+	EXPECT_USAGE(INSPECT("-a", "keys"), "--all is for the stats command");
+	EXPECT_USAGE(INSPECT("-a", "-n", a), "without --name");
+	evt_close(ta);
+	evt_close(tb);
 }

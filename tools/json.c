@@ -1,17 +1,18 @@
 #include "json.h"
 
 #include <math.h>
+#include <string.h>
 
 void json_init(struct json *j, FILE *f)
 {
 	*j = (struct json){ .f = f };
 }
 
-static void put_string(FILE *f, const char *s)
+static void put_bytes(FILE *f, const char *s, size_t len)
 {
 	fputc('"', f);
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
 		if (c == '"' || c == '\\')
 			fprintf(f, "\\%c", c);
 		else if (c < 0x20)
@@ -20,6 +21,36 @@ static void put_string(FILE *f, const char *s)
 			fputc(c, f);
 	}
 	fputc('"', f);
+}
+
+static void put_string(FILE *f, const char *s)
+{
+	put_bytes(f, s, strlen(s));
+}
+
+/* The length of the UTF-8 sequence at s (at most n bytes), 0 if invalid: no
+ * overlong forms, no surrogates, nothing above U+10FFFF. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	size_t len = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] < 0xe0 ? 2 : s[0] >= 0xe0 && s[0] < 0xf0 ? 3
+	             : s[0] >= 0xf0 && s[0] < 0xf5 ? 4 : 0;
+	if (len == 0 || len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0) ||
+	    (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))
+		return 0;
+	return len;
+}
+
+bool json_utf8_valid(const unsigned char *s, size_t len)
+{
+	for (size_t i = 0, n; i < len; i += n)
+		if ((n = utf8_seq(s + i, len - i)) == 0)
+			return false;
+	return true;
 }
 
 /* The separator and member name before a value. */
@@ -97,4 +128,10 @@ void json_str(struct json *j, const char *key, const char *s)
 {
 	member(j, key);
 	put_string(j->f, s);
+}
+
+void json_strn(struct json *j, const char *key, const char *s, size_t len)
+{
+	member(j, key);
+	put_bytes(j->f, s, len);
 }

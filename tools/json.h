@@ -28,5 +28,12 @@ void json_double(struct json *j, const char *key, double v);
 void json_bool(struct json *j, const char *key, bool v);
 void json_null(struct json *j, const char *key);
 void json_str(struct json *j, const char *key, const char *s);
+/* len bytes of s, which should be valid UTF-8 (control bytes, NUL included, are
+ * escaped as \u00XX). */
+void json_strn(struct json *j, const char *key, const char *s, size_t len);
+
+/* Whether s is valid UTF-8 (no overlong forms, surrogates or code points above
+ * U+10FFFF): such bytes can go into a JSON string as they are. */
+bool json_utf8_valid(const unsigned char *s, size_t len);
 
 #endif /* EVT_JSON_H */

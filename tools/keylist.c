@@ -67,7 +67,8 @@ int keys_collect(const evt_throttle *t, const struct key_query *q, struct key_li
 		if (!table_read_slot(r, i, &e))
 			continue;
 		l->scanned++;
-		if (e.len < q->prefix_len || memcmp(e.key, q->prefix, q->prefix_len) != 0)
+		if (e.len < q->prefix_len || (q->exact && e.len != q->prefix_len) ||
+		    memcmp(e.key, q->prefix, q->prefix_len) != 0)
 			continue;
 		if (add(l, &e) < 0)
 			return -ENOMEM;
@@ -90,18 +91,25 @@ static size_t shown(const struct key_list *l, const struct key_query *q)
 	return q->limit != 0 && q->limit < l->n ? (size_t)q->limit : l->n;
 }
 
-/* now - last, clamped to int64; negative when the key is ahead of now. */
-static int64_t age_of(uint64_t last, uint64_t now)
+int64_t key_age(uint64_t last, uint64_t now)
 {
 	if (now >= last)
 		return now - last > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)(now - last);
 	return last - now > (uint64_t)INT64_MAX ? INT64_MIN : -(int64_t)(last - now);
 }
 
-/* The key's window is still open at now (as a decision at now would see it). */
-static bool window_open(uint64_t last, uint64_t now, uint64_t window)
+bool key_window_open(uint64_t last, uint64_t now, uint64_t window)
 {
 	return !(now >= last && now - last >= window);
+}
+
+char *key_age_human(uint64_t last, uint64_t now, char *buf, size_t size)
+{
+	/* A key ahead of the reference time gets a negative age. */
+	bool ahead = last > now;
+	buf[0] = '-';
+	duration_human(ahead ? last - now : now - last, buf + 1, size - 1);
+	return ahead ? buf : buf + 1;
 }
 
 void keys_text(FILE *f, const char *name, const struct key_list *l, const struct key_query *q)
@@ -114,31 +122,40 @@ void keys_text(FILE *f, const char *name, const struct key_list *l, const struct
 	fprintf(f, "%-20s  %-14s  %-6s  %s\n", "LAST_NS", "AGE", "WINDOW", "KEY");
 	for (size_t i = 0; i < n; i++) {
 		const struct key_row *k = &l->rows[i];
-		bool ahead = k->last > q->now, open = window_open(k->last, q->now, l->window_ns);
-		/* A key ahead of the reference time gets a negative age. */
-		age[0] = '-';
-		uint64_t d = ahead ? k->last - q->now : q->now - k->last;
-		duration_human(d, age + 1, sizeof age - 1);
+		bool open = key_window_open(k->last, q->now, l->window_ns);
 		fprintf(f, "%-20llu  %-14s  %-6s  %s\n", (unsigned long long)k->last,
-		        ahead ? age : age + 1, open ? "open" : "closed",
+		        key_age_human(k->last, q->now, age, sizeof age), open ? "open" : "closed",
 		        key_escape(l->bytes + k->off, k->len, key, sizeof key));
 	}
 }
 
+void keys_json_key(struct json *j, const unsigned char *key, size_t len)
+{
+	char hex[2 * REGION_KEY_MAX + 1];
+	if (json_utf8_valid(key, len)) {
+		json_strn(j, "key", (const char *)key, len);
+		return;
+	}
+	for (size_t i = 0; i < len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", key[i]);
+	hex[2 * len] = '\0';
+	json_null(j, "key");
+	json_str(j, "key_hex", hex);
+}
+
 void keys_json(FILE *f, const struct key_list *l, const struct key_query *q)
 {
-	char key[KEY_ESCAPED_MAX];
 	struct json j;
 	json_init(&j, f);
 	json_array(&j, NULL);
 	for (size_t i = 0; i < shown(l, q); i++) {
 		const struct key_row *k = &l->rows[i];
 		json_object(&j, NULL);
-		json_str(&j, "key", key_escape(l->bytes + k->off, k->len, key, sizeof key));
+		keys_json_key(&j, l->bytes + k->off, k->len);
 		json_u64(&j, "len", k->len);
 		json_u64(&j, "last_ns", k->last);
-		json_i64(&j, "age_ns", age_of(k->last, q->now));
-		json_bool(&j, "open", window_open(k->last, q->now, l->window_ns));
+		json_i64(&j, "age_ns", key_age(k->last, q->now));
+		json_bool(&j, "open", key_window_open(k->last, q->now, l->window_ns));
 		json_u64(&j, "slot", k->slot);
 		json_u64(&j, "home", k->home);
 		json_end(&j, '}');

@@ -8,11 +8,13 @@
 #include <stdio.h>
 
 #include "evthrottle.h"
+#include "json.h"
 #include "region.h"
 
 struct key_query {
 	unsigned char prefix[REGION_KEY_MAX];
 	size_t prefix_len;
+	bool exact;     /* the key equals prefix (evthrottle-inspect key) */
 	uint64_t limit; /* 0: every key */
 	bool oldest;    /* oldest first instead of newest first */
 	uint64_t now;   /* reference time the ages are measured from */
@@ -38,7 +40,17 @@ struct key_list {
 int keys_collect(const evt_throttle *t, const struct key_query *q, struct key_list *l);
 void keys_free(struct key_list *l);
 
+/* now - last, clamped to int64; negative when the key is ahead of now. */
+int64_t key_age(uint64_t last, uint64_t now);
+/* The key's window is still open at now (as a decision at now would see it). */
+bool key_window_open(uint64_t last, uint64_t now, uint64_t window);
+/* key_age() for people ("7s", "-9s"), in buf; returns the string. */
+char *key_age_human(uint64_t last, uint64_t now, char *buf, size_t size);
+
 void keys_text(FILE *f, const char *name, const struct key_list *l, const struct key_query *q);
+/* The key as JSON members: "key" the text when it is valid UTF-8; otherwise
+ * "key": null and "key_hex" its bytes in lowercase hex. */
+void keys_json_key(struct json *j, const unsigned char *key, size_t len);
 void keys_json(FILE *f, const struct key_list *l, const struct key_query *q);
 
 #endif /* EVT_KEYLIST_H */

@@ -97,19 +97,26 @@ static bool rates(const struct snapshot *s, const struct snapshot *prev, double 
 	return true;
 }
 
+/* The time since the daemon's last heartbeat, which is on evt_now_ns()'s clock;
+ * false if there is none. */
+static bool heartbeat_age(const struct snapshot *s, uint64_t *age)
+{
+	*age = s->taken_ns - s->heartbeat_ns;
+	return s->heartbeat_ns != 0 && s->heartbeat_ns <= s->taken_ns;
+}
+
 static void daemon_text(FILE *f, const struct snapshot *s)
 {
-	char age[64];
+	char buf[64];
+	uint64_t age;
 	if (s->daemon_pid == 0) {
 		fprintf(f, "  %-16s none\n", "daemon");
 		return;
 	}
 	fprintf(f, "  %-16s pid %llu (%s)", "daemon", (unsigned long long)s->daemon_pid,
 	        s->daemon_alive ? "running" : "not running");
-	/* The daemon's heartbeat is on evt_now_ns()'s clock. */
-	if (s->heartbeat_ns != 0 && s->heartbeat_ns <= s->taken_ns)
-		fprintf(f, ", heartbeat %s ago",
-		        duration_human(s->taken_ns - s->heartbeat_ns, age, sizeof age));
+	if (heartbeat_age(s, &age))
+		fprintf(f, ", heartbeat %s ago", duration_human(age, buf, sizeof buf));
 	fputc('\n', f);
 }
 
@@ -184,6 +191,7 @@ void stats_json(FILE *f, const char *name, const struct snapshot *s, const struc
 {
 	const evt_stats *st = &s->st;
 	struct json j;
+	uint64_t age;
 	json_init(&j, f);
 	json_object(&j, NULL);
 	json_str(&j, "name", name);
@@ -208,6 +216,10 @@ void stats_json(FILE *f, const char *name, const struct snapshot *s, const struc
 	json_u64(&j, "daemon_pid", s->daemon_pid);
 	json_bool(&j, "daemon_running", s->daemon_alive);
 	json_u64(&j, "daemon_heartbeat_ns", s->heartbeat_ns);
+	if (heartbeat_age(s, &age))
+		json_u64(&j, "daemon_heartbeat_age_ns", age);
+	else
+		json_null(&j, "daemon_heartbeat_age_ns");
 	json_bool(&j, "region_current", s->current != 0);
 	if (s->scanned) {
 		json_u64(&j, "scanned_keys", s->published);
@@ -221,53 +233,122 @@ void stats_json(FILE *f, const char *name, const struct snapshot *s, const struc
 	fputc('\n', f);
 }
 
-/* One metric with its # HELP and # TYPE lines. */
-static void prom(FILE *f, const char *metric, const char *type, const char *help,
-                 const char *name, const char *value)
+/* The Prometheus metrics, each with its # HELP and # TYPE lines once and one
+ * sample per throttle read. */
+enum {
+	M_UP,
+	M_WINDOW,
+	M_CAPACITY,
+	M_KEYS,
+	M_OCCUPANCY,
+	M_CLIENTS,
+	M_PROCESSED,
+	M_THROTTLED,
+	M_NEW_KEYS,
+	M_RECLAIMED,
+	M_CLEARED,
+	M_FULL,
+	M_STALE,
+	M_DAEMON_UP,
+	M_HEARTBEAT_AGE,
+	M_COUNT
+};
+
+static const struct {
+	const char *name, *type, *help;
+} metrics[M_COUNT] = {
+	{ "up", "gauge", "1 for each throttle whose region could be read, 0 if not." },
+	{ "window_seconds", "gauge", "Throttling window." },
+	{ "capacity", "gauge", "Table slots." },
+	{ "keys", "gauge", "Keys tracked now." },
+	{ "occupancy_ratio", "gauge", "Keys tracked over capacity." },
+	{ "clients", "gauge", "Read-write handles attached now." },
+	{ "processed_total", "counter", "Events processed." },
+	{ "throttled_total", "counter", "Events throttled." },
+	{ "new_keys_total", "counter", "Keys inserted." },
+	{ "reclaimed_total", "counter", "Expired keys whose slot was reused." },
+	{ "cleared_total", "counter", "Keys removed by clear." },
+	{ "full_total", "counter", "Decisions made by the on_full policy." },
+	{ "stale_total", "counter",
+	  "Decisions made by the on_stale policy: the exact answer was forgotten." },
+	{ "daemon_up", "gauge", "Whether the manager daemon is running." },
+	{ "daemon_heartbeat_age_seconds", "gauge",
+	  "Time since the daemon's last heartbeat (absent without one)." },
+};
+
+static void seconds(char *buf, size_t size, uint64_t ns)
 {
-	fprintf(f, "# HELP evthrottle_%s %s\n", metric, help);
-	fprintf(f, "# TYPE evthrottle_%s %s\n", metric, type);
-	fprintf(f, "evthrottle_%s{throttle=\"%s\"} %s\n", metric, name, value);
+	snprintf(buf, size, "%llu.%09llu", (unsigned long long)(ns / 1000000000u),
+	         (unsigned long long)(ns % 1000000000u));
 }
 
-static void prom_u64(FILE *f, const char *metric, const char *type, const char *help,
-                     const char *name, uint64_t v)
-{
-	char buf[32];
-	snprintf(buf, sizeof buf, "%llu", (unsigned long long)v);
-	prom(f, metric, type, help, name, buf);
-}
-
-void stats_prometheus(FILE *f, const char *name, const struct snapshot *s)
+static uint64_t u64_of(int m, const struct snapshot *s)
 {
 	const evt_stats *st = &s->st;
+	const uint64_t values[M_COUNT] = {
+		[M_CAPACITY] = st->capacity,   [M_KEYS] = st->keys,
+		[M_CLIENTS] = st->clients,     [M_PROCESSED] = st->processed,
+		[M_THROTTLED] = st->throttled, [M_NEW_KEYS] = st->new_keys,
+		[M_RECLAIMED] = st->reclaimed, [M_CLEARED] = st->cleared,
+		[M_FULL] = st->full,           [M_STALE] = st->stale,
+		[M_DAEMON_UP] = s->daemon_alive,
+	};
+	return values[m];
+}
+
+/* Metric m's value for a throttle read, in buf; false if it has none. */
+static bool prom_value(int m, const struct snapshot *s, char *buf, size_t size)
+{
+	uint64_t age;
+	switch (m) {
+	case M_WINDOW:
+		seconds(buf, size, s->st.window_ns);
+		return true;
+	case M_OCCUPANCY:
+		snprintf(buf, size, "%.6f", occupancy_pct(&s->st) / 100.0);
+		return true;
+	case M_HEARTBEAT_AGE:
+		if (!heartbeat_age(s, &age))
+			return false;
+		seconds(buf, size, age);
+		return true;
+	default:
+		snprintf(buf, size, "%llu", (unsigned long long)u64_of(m, s));
+		return true;
+	}
+}
+
+static void prom_metric(FILE *f, int m, const struct reading *r, size_t n)
+{
 	char buf[48];
-	snprintf(buf, sizeof buf, "%llu.%09llu", (unsigned long long)(st->window_ns / 1000000000u),
-	         (unsigned long long)(st->window_ns % 1000000000u));
-	prom(f, "window_seconds", "gauge", "Throttling window.", name, buf);
-	prom_u64(f, "capacity", "gauge", "Table slots.", name, st->capacity);
-	prom_u64(f, "keys", "gauge", "Keys tracked now.", name, st->keys);
-	snprintf(buf, sizeof buf, "%.6f", occupancy_pct(st) / 100.0);
-	prom(f, "occupancy_ratio", "gauge", "Keys tracked over capacity.", name, buf);
-	prom_u64(f, "clients", "gauge", "Read-write handles attached now.", name, st->clients);
-	prom_u64(f, "processed_total", "counter", "Events processed.", name, st->processed);
-	prom_u64(f, "throttled_total", "counter", "Events throttled.", name, st->throttled);
-	prom_u64(f, "new_keys_total", "counter", "Keys inserted.", name, st->new_keys);
-	prom_u64(f, "reclaimed_total", "counter", "Expired keys whose slot was reused.", name,
-	         st->reclaimed);
-	prom_u64(f, "cleared_total", "counter", "Keys removed by clear.", name, st->cleared);
-	prom_u64(f, "full_total", "counter", "Decisions made by the on_full policy.", name,
-	         st->full);
-	prom_u64(f, "stale_total", "counter",
-	         "Decisions made by the on_stale policy: the exact answer was forgotten.", name,
-	         st->stale);
-	prom_u64(f, "daemon_up", "gauge", "Whether the manager daemon is running.", name,
-	         s->daemon_alive);
-	if (!s->scanned)
-		return;
+	fprintf(f, "# HELP evthrottle_%s %s\n# TYPE evthrottle_%s %s\n", metrics[m].name,
+	        metrics[m].help, metrics[m].name, metrics[m].type);
+	for (size_t i = 0; i < n; i++) {
+		if (m == M_UP)
+			snprintf(buf, sizeof buf, "%d", r[i].up);
+		else if (!r[i].up || !prom_value(m, &r[i].s, buf, sizeof buf))
+			continue;
+		fprintf(f, "evthrottle_%s{throttle=\"%s\"} %s\n", metrics[m].name, r[i].name, buf);
+	}
+}
+
+static void prom_probe(FILE *f, const struct reading *r, size_t n)
+{
 	fprintf(f, "# HELP evthrottle_probe_keys Keys by distance from their home slot.\n"
 	           "# TYPE evthrottle_probe_keys gauge\n");
-	for (int b = 0; b < PROBE_BUCKETS; b++)
-		fprintf(f, "evthrottle_probe_keys{throttle=\"%s\",distance=\"%s\"} %llu\n", name,
-		        bucket_names[b], (unsigned long long)s->probe[b]);
+	for (size_t i = 0; i < n; i++)
+		for (int b = 0; r[i].up && r[i].s.scanned && b < PROBE_BUCKETS; b++)
+			fprintf(f, "evthrottle_probe_keys{throttle=\"%s\",distance=\"%s\"} %llu\n",
+			        r[i].name, bucket_names[b], (unsigned long long)r[i].s.probe[b]);
+}
+
+void stats_prometheus(FILE *f, const struct reading *r, size_t n)
+{
+	fprintf(f, "# HELP evthrottle_build_info The evthrottle version of this exporter.\n"
+	           "# TYPE evthrottle_build_info gauge\n"
+	           "evthrottle_build_info{version=\"%s\"} 1\n",
+	        EVT_PACKAGE_VERSION);
+	for (int m = 0; m < M_COUNT; m++)
+		prom_metric(f, m, r, n);
+	prom_probe(f, r, n);
 }

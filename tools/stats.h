@@ -35,6 +35,18 @@ void stats_text(FILE *f, const char *name, const struct snapshot *s,
                 const struct snapshot *prev);
 void stats_json(FILE *f, const char *name, const struct snapshot *s,
                 const struct snapshot *prev);
-void stats_prometheus(FILE *f, const char *name, const struct snapshot *s);
+
+/* One throttle's reading for a Prometheus exposition: up false when its region
+ * could not be read (s then unused). */
+struct reading {
+	const char *name;
+	bool up;
+	struct snapshot s;
+};
+
+/* One exposition of the n throttles: each metric's # HELP and # TYPE once, a
+ * sample per throttle with a throttle label, evthrottle_up for each, and
+ * evthrottle_build_info. */
+void stats_prometheus(FILE *f, const struct reading *r, size_t n);
 
 #endif /* EVT_TOOLS_STATS_H */

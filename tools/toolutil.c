@@ -1,6 +1,5 @@
 #include "toolutil.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -13,6 +12,7 @@
 #include "files.h"
 #include "log.h"
 #include "handle.h"
+#include "throttles.h"
 
 static const char *prog = "evthrottle";
 /* Tools talk to people on stdout/stderr; the log is a file, asked for with
@@ -241,32 +241,21 @@ size_t key_unescaped_len(const char *s)
 	return n;
 }
 
-#define SHM_PREFIX "evthrottle."
-
-static int throttle_entry(const struct dirent *d)
-{
-	char path[EVT_NAME_MAX + 32];
-	const char *name = d->d_name + strlen(SHM_PREFIX);
-	return strncmp(d->d_name, SHM_PREFIX, strlen(SHM_PREFIX)) == 0 &&
-	       region_name_path(name, path, sizeof path) == 0;
-}
-
 int tool_each_throttle(int (*fn)(const char *name, void *ctx), void *ctx)
 {
-	struct dirent **list;
-	int n = scandir("/dev/shm", &list, throttle_entry, alphasort);
-	if (n < 0) {
-		tool_error(NULL, "cannot read /dev/shm: %s", strerror(errno));
+	struct throttle_names t;
+	int rc = throttles_list("/dev/shm", &t);
+	if (rc < 0) {
+		throttles_free(&t);
+		tool_error(NULL, "cannot read /dev/shm: %s", strerror(-rc));
 		return EXIT_FAILED;
 	}
-	int rc = EXIT_OK;
-	for (int i = 0; i < n; i++) {
-		if (fn(list[i]->d_name + strlen(SHM_PREFIX), ctx) != EXIT_OK)
-			rc = EXIT_FAILED;
-		free(list[i]);
-	}
-	free(list);
-	return rc;
+	int ex = EXIT_OK;
+	for (size_t i = 0; i < t.n; i++)
+		if (fn(t.names[i], ctx) != EXIT_OK)
+			ex = EXIT_FAILED;
+	throttles_free(&t);
+	return ex;
 }
 
 char *duration_human(uint64_t ns, char *buf, size_t size)
