@@ -51,10 +51,18 @@ static void occupancy(struct managed *m, const evt_stats *st, const struct setti
 		uint64_t n = table_sweep(&m->t->r, &m->t->me);
 		log_debug("throttle '%s': swept %llu expired keys", m->name, (unsigned long long)n);
 	}
-	if (pct >= v->warn_at && !m->warned)
+	if (pct >= v->warn_at && !m->warned && st->full == 0)
 		log_warning("throttle '%s': %u%% of capacity %u in use (%llu keys): new keys may "
 		            "soon meet a full table; raise capacity",
 		            m->name, pct, st->capacity, (unsigned long long)st->keys);
+	else if (pct >= v->warn_at && !m->warned)
+		log_warning("throttle '%s': %u%% of capacity %u in use (%llu keys), and %llu "
+		            "decisions have met a full table (answered by on_full = %s); raise capacity",
+		            m->name, pct, st->capacity, (unsigned long long)st->keys,
+		            (unsigned long long)st->full,
+		            st->on_full == EVT_ON_FULL_PROCESS ? "process"
+		            : st->on_full == EVT_ON_FULL_ERROR ? "error"
+		                                               : "throttle");
 	m->warned = pct >= v->warn_at || (m->warned && pct + 5 >= v->warn_at);
 }
 

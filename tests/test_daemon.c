@@ -356,6 +356,31 @@ Test(daemon, renamed_throttles_are_released)
 	cr_expect_eq(region_daemon(name2), -1, "%s was removed while the daemon ran", name2);
 }
 
+/* The occupancy warning of a table that already turned keys away says how many
+ * decisions met it full (it said "may soon meet a full table" after thousands). */
+Test(daemon, occupancy_warning_counts_full_decisions)
+{
+	write_conf("10s", 64, "");
+	stop_daemon(start_daemon()); /* the regions exist; fill one while no daemon runs */
+	evt_throttle *t;
+	cr_assert_eq(evt_attach(name, 0, &t), 0);
+	char key[16];
+	unsigned full = 0;
+	for (unsigned i = 0; i < 200; i++) {
+		snprintf(key, sizeof key, "k%u", i);
+		unsigned info;
+		evt_should_process_ex(t, 1, NULL, key, strlen(key), &info);
+		full += (info & EVT_INFO_FULL) != 0;
+	}
+	evt_close(t);
+	cr_assert_gt(full, 0, "the table never filled");
+	pid_t d = start_daemon();
+	EVENTUALLY(output_has("decisions have met a full table (answered by on_full = throttle)"),
+	           "the warning does not count the full decisions");
+	cr_expect(!output_has("new keys may soon meet a full table"));
+	stop_daemon(d);
+}
+
 /* The daemon says its version as the tools do. */
 Test(daemon, version_as_the_tools_say_it)
 {
