@@ -5,7 +5,7 @@
 set -u
 file=$1
 lib=/usr/share/bash-completion/bash_completion
-echo "1..7"
+echo "1..9"
 if [ ! -r "$lib" ]; then
 	echo "Bail out! $lib is missing (apt-get install bash-completion)"
 	exit 1
@@ -40,3 +40,5 @@ check "evthrottlectl -n: throttle names from /dev/shm" "evthrottlectl -n comp" "
 check "evthrottle-inspect commands" "evthrottle-inspect -n x " "check"
 check "evthrottle-inspect options" "evthrottle-inspect --pro" "--prometheus"
 check "evthrottled --remove: throttle names" "evthrottled --remove compl" "$name"
+check "evthrottle-inspect --all" "evthrottle-inspect --al" "--all"
+check "evthrottle-inspect key" "evthrottle-inspect ke" "key"
