@@ -18,13 +18,14 @@ static int add(struct throttle_names *t, const char *name)
 	char path[PATH_MAX];
 	if (region_name_path(name, path, sizeof path) < 0)
 		return 0; /* not a throttle name: someone else's object */
-	char **names = realloc(t->names, (t->n + 1) * sizeof *names);
-	if (names == NULL)
+	char *copy = strdup(name);
+	char **names = copy != NULL ? realloc(t->names, (t->n + 1) * sizeof *names) : NULL;
+	if (names == NULL) {
+		free(copy);
 		return -ENOMEM;
+	}
+	names[t->n++] = copy;
 	t->names = names;
-	if ((t->names[t->n] = strdup(name)) == NULL)
-		return -ENOMEM;
-	t->n++;
 	return 0;
 }
 
