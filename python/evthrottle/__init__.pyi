@@ -40,10 +40,14 @@ class EventThrottler:
     def __init__(self, window: Optional[Seconds] = None, name: Optional[str] = None, *,
                  capacity: Optional[int] = None, key_max: Optional[int] = None,
                  readonly: bool = False, create: bool = False,
-                 on_full: Optional[Literal["throttle", "process", "error"]] = None
-                 ) -> None:
+                 on_full: Optional[Literal["throttle", "process", "error"]] = None,
+                 on_stale: Optional[Literal["throttle", "process", "error"]] = None,
+                 client_idle: Optional[Seconds] = None) -> None:
         """Create a private throttle, attach to a named one, or create one
-        (create=True).  window, capacity, key_max and on_full are the creator's."""
+        (create=True).  window, capacity, key_max, on_full (a new key and no room),
+        on_stale (an event older than what reclaim forgot: "error" raises EvtError
+        ESTALE) and client_idle (seconds, > 0: a client this far behind no longer
+        holds reclaim back; default 1) are the creator's."""
 
     def should_process(self, timestamp: Seconds, event_id: object, key: Key) -> bool:
         """True if the event of key at timestamp (seconds) is to be processed: the

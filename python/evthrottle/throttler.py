@@ -13,7 +13,8 @@ __all__ = ["EventThrottler", "library_path", "now", "now_ns", "strerror", "unlin
            "PRIVATE_KEY_MAX"]
 
 LOGGER_NAME = "evthrottle"
-ON_FULL = {"throttle": 0, "process": 1, "error": 2}
+ON_FULL = {"throttle": 0, "process": 1, "error": 2}   # enum evt_on_full
+ON_STALE = {"throttle": 0, "process": 1, "error": 2}  # enum evt_on_stale
 
 # The longest key of a throttle this package creates (private, or create=True), in
 # bytes, unless key_max says otherwise: the library's default (32) refuses UUIDs with
@@ -33,6 +34,16 @@ def _option(field, value):
     return value
 
 
+def _policy(field, value, policies):
+    """A policy's name to its enum value; None is the library's default (0)."""
+    if value is None:
+        return 0
+    if value not in policies:
+        raise ValueError("%s must be one of %s, got %r"
+                         % (field, ", ".join(policies), value))
+    return policies[value]
+
+
 class EventThrottler(_evthrottle.Throttle):
     """Per-key event throttle: for each key, only the first event within the window
     is processed.
@@ -47,9 +58,12 @@ class EventThrottler(_evthrottle.Throttle):
     ``EVT_RDONLY``: window, key count and stats can be read, decisions and changes
     raise EvtError(EROFS).  ``create=True`` creates the named throttle instead
     (``evt_create(name, ...)``; FileExistsError if it exists) with ``window``,
-    ``capacity``, ``key_max`` (default :data:`PRIVATE_KEY_MAX`, 96 bytes) and
-    ``on_full`` (``"throttle"``, ``"process"`` or ``"error"``); when attaching, those
-    belong to the creator and must be left out.
+    ``capacity``, ``key_max`` (default :data:`PRIVATE_KEY_MAX`, 96 bytes),
+    ``on_full`` (``"throttle"``, ``"process"`` or ``"error"``: a new key and no room),
+    ``on_stale`` (the same three: an event older than what reclaim forgot) and
+    ``client_idle`` (seconds, > 0: a client this far behind no longer holds reclaim
+    back; default 1); when attaching, those belong to the creator and must be left
+    out.
 
     Times are seconds (int, float, Fraction or Decimal; not bool), as in the seed,
     rounded to the nearest nanosecond.  Keys are str (UTF-8), bytes (or another
@@ -66,25 +80,26 @@ class EventThrottler(_evthrottle.Throttle):
     """
 
     def __init__(self, window=None, name=None, *, capacity=None, key_max=None,
-                 readonly=False, create=False, on_full=None):
+                 readonly=False, create=False, on_full=None, on_stale=None,
+                 client_idle=None):
         if name is not None and not create:
-            if (window, capacity, key_max, on_full) != (None, None, None, None):
-                raise ValueError("window, capacity, key_max and on_full are set by the "
-                                 "throttle's creator; attach with the name only (and "
-                                 "use update_window() to change the window)")
+            if (window, capacity, key_max, on_full, on_stale, client_idle) != (None,) * 6:
+                raise ValueError("window, capacity, key_max, on_full, on_stale and "
+                                 "client_idle are set by the throttle's creator; attach "
+                                 "with the name only (and use update_window() to change "
+                                 "the window)")
             super().__init__(name, readonly=readonly)
         else:
             if readonly:
                 raise ValueError("readonly=True needs a named throttle to attach to")
-            if on_full is not None and on_full not in ON_FULL:
-                raise ValueError("on_full must be one of %s, got %r"
-                                 % (", ".join(ON_FULL), on_full))
             super().__init__(
                 name, create=True,
                 window=config.DEFAULT_WINDOW if window is None else window,
                 capacity=0 if capacity is None else _option("capacity", capacity),
                 key_max=PRIVATE_KEY_MAX if key_max is None else _option("key_max", key_max),
-                on_full=ON_FULL[on_full or "throttle"])
+                on_full=_policy("on_full", on_full, ON_FULL),
+                on_stale=_policy("on_stale", on_stale, ON_STALE),
+                client_idle=client_idle)
         if _logger.isEnabledFor(logging.DEBUG):
             what = "private throttle" if name is None else (
                 "created throttle '%s'" % name if create else

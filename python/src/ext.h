@@ -50,6 +50,8 @@ ext_state *state_of_type(PyTypeObject *tp);
 int seconds_to_ns(ext_state *st, PyObject *v, const char *what, uint64_t *ns);
 /* throttle.c: a timestamp for the Throttle self (its module state if needed). */
 int timestamp_get(PyObject *self, PyObject *v, uint64_t *ns);
+/* seconds_to_ns() that also refuses 0 (ValueError); window_to_ns() is it for "window". */
+int positive_seconds_to_ns(ext_state *st, PyObject *v, const char *what, uint64_t *ns);
 int window_to_ns(ext_state *st, PyObject *v, uint64_t *ns);
 PyObject *ns_to_seconds(uint64_t ns);
 int key_get(PyObject *o, ext_key *k);

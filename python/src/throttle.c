@@ -100,22 +100,36 @@ static int option_get(ext_state *st, PyObject *o, const char *what, unsigned max
 	return 0;
 }
 
+/* The options given in seconds (None: EVT_OPTIONS_INIT's): both must be > 0. */
+static int seconds_options(ext_state *st, PyObject *window, PyObject *client_idle,
+			   evt_options *o)
+{
+	if (window != Py_None && window_to_ns(st, window, &o->window_ns) < 0)
+		return -1;
+	if (client_idle != Py_None &&
+	    positive_seconds_to_ns(st, client_idle, "client_idle", &o->client_idle_ns) < 0)
+		return -1;
+	return 0;
+}
+
 /* Throttle(name=None, *, create=False, readonly=False, window=None, capacity=0,
- *          key_max=0, on_full=0): a private throttle (no name), a named one created
- * (create), or attached to.  Options left 0 or None are EVT_OPTIONS_INIT's. */
+ *          key_max=0, on_full=0, on_stale=0, client_idle=None): a private throttle
+ * (no name), a named one created (create), or attached to.  Options left 0 or None
+ * are EVT_OPTIONS_INIT's. */
 static int throttle_init(PyObject *self, PyObject *args, PyObject *kw)
 {
 	static char *names[] = {"name", "create", "readonly", "window", "capacity",
-				"key_max", "on_full", NULL};
+				"key_max", "on_full", "on_stale", "client_idle", NULL};
 	throttle_obj *s = (throttle_obj *)self;
 	ext_state *st = state_of_type(Py_TYPE(self));
-	PyObject *name = Py_None, *window = Py_None;
+	PyObject *name = Py_None, *window = Py_None, *client_idle = Py_None;
 	int create = 0, readonly = 0;
 	evt_options o = EVT_OPTIONS_INIT;
 	PyObject *capacity_o = NULL, *key_max_o = NULL;
-	unsigned capacity = 0, key_max = 0, on_full = o.on_full;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "|O$ppOOOI", names, &name, &create,
-					 &readonly, &window, &capacity_o, &key_max_o, &on_full) ||
+	unsigned capacity = 0, key_max = 0, on_full = o.on_full, on_stale = o.on_stale;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "|O$ppOOOIIO", names, &name, &create,
+					 &readonly, &window, &capacity_o, &key_max_o, &on_full,
+					 &on_stale, &client_idle) ||
 	    option_get(st, capacity_o, "capacity", EXT_CAPACITY_MAX, &capacity) < 0 ||
 	    option_get(st, key_max_o, "key_max", EXT_KEY_MAX, &key_max) < 0)
 		return -1;
@@ -132,11 +146,12 @@ static int throttle_init(PyObject *self, PyObject *args, PyObject *kw)
 				"readonly=True attaches to an existing named throttle");
 		return -1;
 	}
-	if (window != Py_None && window_to_ns(st, window, &o.window_ns) < 0)
+	if (seconds_options(st, window, client_idle, &o) < 0)
 		return -1;
 	o.capacity = capacity ? capacity : o.capacity;
 	o.key_max = key_max ? key_max : o.key_max;
 	o.on_full = on_full;
+	o.on_stale = on_stale;
 	int rc = open_throttle(s, cname, create, readonly, &o);
 	if (rc < 0) {
 		raise_evt(st, rc, name);
