@@ -2,8 +2,8 @@
 """What a throttle decision costs a Python caller, per call.
 
 Four ways are timed over the same traces (uniform keys, "user:<n>" as
-evthrottle-bench makes them, the clock read once per 64 events as there; by default
-100K keys, then one hot key):
+evthrottle-bench makes them, one timestamp per 64 events as there; by default 100K
+keys, then one hot key):
 
   seed-model      the seed's EventThrottler re-implemented in pure Python exactly as
                   its README describes it: a dict of key -> last processed timestamp
@@ -11,16 +11,24 @@ evthrottle-bench makes them, the clock read once per 64 events as there; by defa
   py-binding      evthrottle.EventThrottler (python/evthrottle: the C extension
                   evthrottle._evthrottle over libevthrottle), a private throttle
                   (evt_create(NULL, ...));
-  py-binding-many the same throttle, each 64 events (one clock read) decided by one
-                  should_process_many call (evt_should_process_batch); the time
+  py-binding-many the same throttle, each 64 events (one timestamp) decided by one
+                  should_process_many call; the time
                   includes building the (timestamp, event_id, key) tuples, and is
                   reported per event;
   py-call-floor   a Python method with the same signature that does nothing: the
                   interpreter's own cost of the loop and the call, which no call
                   per event can go below (a batch pays one call per 64 events).
 
-Timestamps are seconds (float, time.monotonic()), as the seed's users pass them.
-Each is run --repeat times, interleaved; the median, min and max are reported.
+The comparison is of the same work: every implementation decides the same trace
+with the same timestamps and window, so each makes the same decisions (column
+"processed" says so).  Timestamps are seconds (float, as the seed's users pass
+them), made before timing: one per 64 events (as if the clock were read once per
+64 events), --ns-per-event apart (500 ns: about the seed's own pace, so a key comes
+back long after its 10 ms window, as it would in real time).  Before each timed
+run every implementation's loop walks the trace once untimed (the keys' str
+objects in cache for all alike: making a throttle's table, 32 MiB, would
+otherwise have evicted them for the binding only).  Each is run --repeat times,
+interleaved; the median, min and max are reported.
 
     PYTHONPATH=build-bench/python:python \\
         python3 bench/seed_model.py [--keys 100000 1] [--calls 1000000] [--repeat 5] [--csv]
@@ -87,11 +95,25 @@ def make_trace(nkeys, ncalls, seed):
     return [names[rng.randrange(nkeys)] for _ in range(ncalls)]
 
 
-def timed(run, n):
-    """run() with the GC off: ns per event over n events, and the processed share
-    (run returns how many were processed)."""
+def block_times(ncalls, ns_per_event):
+    """The timestamp (float seconds) of each BATCH events of the trace."""
+    step = BATCH * ns_per_event / 1e9
+    return [1.0 + i * step for i in range(-(-ncalls // BATCH))]
+
+
+def warm(trace):
+    """Touch every key of the trace (its str object), as the timed loop will."""
+    for key in trace:
+        pass
+
+
+def timed(run, trace):
+    """run() with the GC off, after warm(): ns per event over the trace, and the
+    processed share (run returns how many were processed)."""
+    n = len(trace)
     gc_was = gc.isenabled()
     gc.disable()
+    warm(trace)
     t0 = time.perf_counter_ns()
     processed = run()
     t1 = time.perf_counter_ns()
@@ -100,35 +122,33 @@ def timed(run, n):
     return (t1 - t0) / n, processed / n
 
 
-def replay(t, trace):
-    """ns per call over the whole trace, and how many were processed."""
+def replay(t, trace, times):
+    """ns per call over the whole trace, and how many were processed; times: the
+    timestamp of each BATCH events."""
     decide = t.should_process
-    clock = time.monotonic
 
     def run():
         processed = 0
-        for base in range(0, len(trace), BATCH):
-            ts = clock()
-            for key in trace[base:base + BATCH]:
+        for block, ts in enumerate(times):
+            for key in trace[block * BATCH:(block + 1) * BATCH]:
                 if decide(ts, None, key):
                     processed += 1
         return processed
-    return timed(run, len(trace))
+    return timed(run, trace)
 
 
-def replay_many(t, trace):
+def replay_many(t, trace, times):
     """replay() with each BATCH events decided by one should_process_many call: ns
     per event, and how many were processed."""
     decide = t.should_process_many
-    clock = time.monotonic
 
     def run():
         processed = 0
-        for base in range(0, len(trace), BATCH):
-            ts = clock()
-            processed += sum(decide([(ts, None, key) for key in trace[base:base + BATCH]]))
+        for block, ts in enumerate(times):
+            processed += sum(decide([(ts, None, key)
+                                     for key in trace[block * BATCH:(block + 1) * BATCH]]))
         return processed
-    return timed(run, len(trace))
+    return timed(run, trace)
 
 
 def bytes_per_key(make, trace, nkeys, many=False):
@@ -158,6 +178,8 @@ def main():
     ap.add_argument("--calls", type=int, default=1000000)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--window-ms", type=float, default=10.0)
+    ap.add_argument("--ns-per-event", type=float, default=500.0,
+                    help="the trace's timestamps: this far apart an event")
     ap.add_argument("--capacity", type=int, default=262144, help="py-binding's table")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--no-binding", action="store_true")
@@ -185,9 +207,10 @@ def main():
         print("impl,keys,calls,window_ns,ns_per_call,ns_min,ns_max,runs,processed_frac,"
               "py_heap_bytes_per_key,python")
     else:
-        print("seed_model.py: %s keys (uniform), %d calls, window %.3f ms, Python %s, "
-              "median of %d runs" % (" then ".join(map(str, a.keys)), a.calls,
-                                     window * 1e3, py, a.repeat))
+        print("seed_model.py: %s keys (uniform), %d calls, window %.3f ms, timestamps "
+              "%g ns an event, Python %s, median of %d runs"
+              % (" then ".join(map(str, a.keys)), a.calls, window * 1e3, a.ns_per_event,
+                 py, a.repeat))
         if binding_note:
             print("  py-binding loads %s" % binding_note)
     for nkeys in a.keys:
@@ -197,12 +220,13 @@ def main():
 def report(a, impls, nkeys, window, py):
     """Time every impl on a trace of nkeys uniform keys; print its rows."""
     trace = make_trace(nkeys, a.calls, a.seed)
+    times = block_times(len(trace), a.ns_per_event)
     runs = {name: [] for name, _, _ in impls}
     frac = {}
     for _ in range(a.repeat):
         for name, make, run in impls:
             t = make()  # a fresh, empty throttle per run, as evthrottle-bench does
-            ns, p = run(t, trace)
+            ns, p = run(t, trace, times)
             runs[name].append(ns)
             frac[name] = p
             if hasattr(t, "close"):

@@ -203,12 +203,6 @@ int key_get(PyObject *o, ext_key *k)
 	return -1;
 }
 
-void key_done(ext_key *k)
-{
-	if (k->has_view)
-		PyBuffer_Release(&k->view);
-}
-
 /* A throttle name: str without NUL (the library would stop at it), as UTF-8. */
 int name_get(PyObject *o, const char **out)
 {

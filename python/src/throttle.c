@@ -239,13 +239,13 @@ static PyObject *t_should_process(PyObject *self, PyObject *const *args, Py_ssiz
 	evt_throttle *t = throttle_handle((throttle_obj *)self);
 	uint64_t ns;
 	ext_key k;
-	if (t == NULL || timestamp_get(self, args[0], &ns) < 0 || key_get(args[2], &k) < 0)
+	if (t == NULL || timestamp_fast(self, args[0], &ns) < 0 || key_fast(args[2], &k) < 0)
 		return NULL;
 	int rc = evt_should_process(t, ns, NULL, k.p, (size_t)k.len);
 	key_done(&k);
 	if (rc < 0)
 		return raise_key_error(self, rc, k.len, NULL);
-	return PyBool_FromLong(rc);
+	return bool_of(rc);
 }
 
 static PyObject *t_prefetch(PyObject *self, PyObject *key)

@@ -32,14 +32,32 @@ def random_timestamp(rng, hi):
 
 
 def random_key(rng, pool):
-    """Few keys, so that they repeat within a burst; str, bytes and bytearray."""
-    k = "k%d-é" % rng.randrange(pool)
-    kind = rng.randrange(4)
+    """Few keys, so that they repeat within a burst: str (ASCII, read in place, or
+    not), bytes, bytearray (copied) and int."""
+    i = rng.randrange(pool)
+    k = "k%d-é" % i
+    kind = rng.randrange(6)
     if kind == 0:
         return k.encode("utf-8")   # the same key as the str
     if kind == 1:
         return bytearray(k.encode("utf-8"))
+    if kind == 2:
+        return i - pool // 2       # negative ints too
+    if kind == 3:
+        return "k%d" % i
     return k
+
+
+def random_burst(rng, n, base, spread, pool):
+    """n events from base to base + spread, as tuples or lists; a timestamp object
+    often shared with the event before (as a burst stamped by one clock read)."""
+    events = []
+    for _ in range(n):
+        ts = events[-1][0] if events and rng.randrange(3) == 0 else \
+            base + random_timestamp(rng, spread)
+        e = (ts, rng.choice((None, "e", b"e")), random_key(rng, pool))
+        events.append(e if rng.randrange(4) else list(e))
+    return events
 
 
 class ManyTests(unittest.TestCase):
@@ -57,9 +75,7 @@ class ManyTests(unittest.TestCase):
             many, one = self.new(window), self.new(window)
             for burst in range(150):
                 n = rng.choice((1, 2, 15, 16, 17, 64, rng.randrange(200)))
-                events = [(burst * step + random_timestamp(rng, spread),
-                           rng.choice((None, "e", b"e")),
-                           random_key(rng, rng.choice((3, 40)))) for _ in range(n)]
+                events = random_burst(rng, n, burst * step, spread, rng.choice((3, 40)))
                 where = "window %s, burst %d" % (window, burst)  # seeded: replayable
                 expected = [one.should_process(*e) for e in events]
                 got = many.should_process_many(iter(events))  # any iterable
@@ -155,6 +171,23 @@ class ManyTests(unittest.TestCase):
             with self.subTest(events=events):
                 with self.assertRaisesRegex(ValueError, "closed"):
                     t.should_process_many(events)
+
+    def test_closed_while_converting_a_timestamp(self):
+        """A timestamp's conversion runs the caller's code (a Fraction's numerator):
+        one that closes the throttler gets the closed error, and the burst is decided
+        on no handle at all (freed or not: ASan checks)."""
+        t = EventThrottler(10)
+
+        class ClosingFraction(fractions.Fraction):
+            @property
+            def numerator(self):
+                t.close()
+                return super().numerator
+
+        events = [(1, None, "a"), (ClosingFraction(2), None, "b"), (3, None, "c")]
+        with self.assertRaisesRegex(ValueError, "closed"):
+            t.should_process_many(events * 30)  # long enough to go without the GIL
+        self.assertTrue(t.closed)
 
     def test_closed_while_reading_the_events(self):
         """The events are the caller's code: one that closes the throttler gets the
