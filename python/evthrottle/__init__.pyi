@@ -56,7 +56,8 @@ class EventThrottler:
 
     def should_process_many(self, events: Iterable[Event]) -> list[bool]:
         """The answers of should_process on each event in turn, in one library call.
-        Bad input decides nothing; 64 events or more run without the GIL."""
+        Bad input decides nothing; 65536 events or more are decided without
+        the GIL."""
 
     def prefetch(self, key: Key) -> None:
         """Start fetching the key's slot into this CPU's cache (evt_prefetch), for a

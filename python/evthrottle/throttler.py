@@ -74,8 +74,8 @@ class EventThrottler(_evthrottle.Throttle):
     library's errno and message).  A closed throttler raises ValueError.
 
     Thread safety: no Python lock is needed; any number of threads may share one
-    EventThrottler.  Decisions hold the GIL; create, attach, clear and bursts of 64
-    events or more release it.  ``close()`` while another thread's call runs without
+    EventThrottler.  Decisions hold the GIL; create, attach, clear and bursts of
+    65536 events or more release it.  ``close()`` while another thread's call runs without
     the GIL takes effect when that call returns.
     """
 

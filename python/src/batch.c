@@ -13,10 +13,6 @@
 
 #include <errno.h>
 
-/* From this many events a burst is decided without the GIL: it then takes some
- * microseconds, much more than releasing and taking the GIL again. */
-#define GIL_FREE_BATCH 64
-
 /* Bursts up to this long keep their events on the stack. */
 #define STACK_EVENTS 64
 
@@ -181,7 +177,7 @@ static PyObject *decide(throttle_obj *s, burst *b, Py_ssize_t n)
 	if (b->bad >= 0)
 		return raise_event_error(s, b->ev[b->bad].result, b->ev[b->bad].key.key_len,
 					 b->bad, NULL);
-	if (n < GIL_FREE_BATCH) {
+	if (n < EXT_GIL_FREE_BATCH) {
 		decide_all(b->t, b->ev, n);
 	} else {
 		Py_BEGIN_ALLOW_THREADS

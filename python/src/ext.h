@@ -119,6 +119,13 @@ PyObject *key_error(throttle_obj *s, int rc, Py_ssize_t key_len, PyObject *name)
 #define EXT_CAPACITY_MAX (1u << 28)
 #define EXT_KEY_MAX 1024u
 
+/* From this many events a burst is decided without the GIL (module constant
+ * GIL_FREE_BATCH).  Releasing it costs little, but taking it back waits, when
+ * another thread runs Python code, until that thread gives it up: up to the
+ * switch interval (5 ms).  So it pays only for a decision pass of that order:
+ * 65536 decisions take 2-10 ms (slots in cache or not). */
+#define EXT_GIL_FREE_BATCH 65536
+
 /* throttle.c, for batch.c */
 evt_throttle *throttle_handle(throttle_obj *s);
 void throttle_enter(throttle_obj *s);

@@ -168,7 +168,8 @@ static int mod_exec(PyObject *m)
 	ext_state *st = PyModule_GetState(m);
 	st->throttle_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &throttle_spec, NULL);
 	if (st->throttle_type == NULL ||
-	    PyModule_AddType(m, st->throttle_type) < 0)
+	    PyModule_AddType(m, st->throttle_type) < 0 ||
+	    PyModule_AddIntConstant(m, "GIL_FREE_BATCH", EXT_GIL_FREE_BATCH) < 0)
 		return -1;
 	PyObject *errors = PyImport_ImportModule("evthrottle.errors");
 	if (errors == NULL)

@@ -421,9 +421,9 @@ static PyMethodDef throttle_methods[] = {
 	{"should_process_many", throttle_should_process_many, METH_O,
 	 PyDoc_STR("should_process_many(events) -> list[bool]\n"
 		   "\n"
-		   "Decide an iterable of (timestamp, event_id, key) in one library call, with the\n"
-		   "answers of should_process() on each in turn.  Bad input decides nothing; 64\n"
-		   "events or more are decided without the GIL.")},
+		   "Decide an iterable of (timestamp, event_id, key), with the answers of\n"
+		   "should_process() on each in turn.  Bad input decides nothing; 65536 events\n"
+		   "or more (GIL_FREE_BATCH) are decided without the GIL.")},
 	{"prefetch", t_prefetch, METH_O,
 	 PyDoc_STR("prefetch(key) -> None\n"
 		   "\n"

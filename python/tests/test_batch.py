@@ -13,6 +13,8 @@ import support
 import evthrottle
 from evthrottle import EventThrottler, EvtError
 
+GIL_FREE = evthrottle._evthrottle.GIL_FREE_BATCH  # a burst this long goes without it
+
 
 def counters(t):
     s = t.stats()
@@ -184,9 +186,10 @@ class ManyTests(unittest.TestCase):
                 t.close()
                 return super().numerator
 
-        events = [(1, None, "a"), (ClosingFraction(2), None, "b"), (3, None, "c")]
+        events = [(1, None, "a"), (ClosingFraction(2), None, "b")]
+        events += [(3, None, "c")] * GIL_FREE  # long enough to go without the GIL
         with self.assertRaisesRegex(ValueError, "closed"):
-            t.should_process_many(events * 30)  # long enough to go without the GIL
+            t.should_process_many(events)
         self.assertTrue(t.closed)
 
     def test_closed_while_reading_the_events(self):
@@ -205,9 +208,10 @@ class ManyTests(unittest.TestCase):
 
     def test_threads(self):
         """Threads drain bursts of the same keys at the same timestamps: each key is
-        processed once at ts 0 and once at ts 10, never at 5."""
-        t = self.new(10)
-        nthreads, nkeys = 6, 500
+        processed once at ts 0 and once at ts 10, never at 5; bursts short enough
+        to keep the GIL and long enough to go without it."""
+        t = self.new(10, capacity=4 * GIL_FREE)
+        nthreads, nkeys, size = 3, GIL_FREE + 500, GIL_FREE
         barrier = threading.Barrier(nthreads)
         wins = [0] * nthreads
         errors = []
@@ -218,9 +222,9 @@ class ManyTests(unittest.TestCase):
                     barrier.wait()
                     keys = ["user%d" % k for k in range(nkeys)]
                     random.Random(me).shuffle(keys)
-                    for base in range(0, nkeys, 64):
+                    for base in range(0, nkeys, size):
                         wins[me] += sum(t.should_process_many(
-                            (ts, None, k) for k in keys[base:base + 64]))
+                            (ts, None, k) for k in keys[base:base + size]))
             except Exception as e:  # reported below, not lost in the thread
                 errors.append(e)
                 barrier.abort()
