@@ -252,7 +252,7 @@ static PyObject *t_prefetch(PyObject *self, PyObject *key)
 {
 	evt_throttle *t = throttle_handle((throttle_obj *)self);
 	ext_key k;
-	if (t == NULL || key_get(key, &k) < 0)
+	if (t == NULL || key_fast(key, &k) < 0)
 		return NULL;
 	int rc = evt_prefetch(t, k.p, (size_t)k.len);
 	key_done(&k);
@@ -266,7 +266,7 @@ static PyObject *t_clear_key(PyObject *self, PyObject *key)
 	throttle_obj *s = (throttle_obj *)self;
 	evt_throttle *t = throttle_handle(s);
 	ext_key k;
-	if (t == NULL || key_get(key, &k) < 0)
+	if (t == NULL || key_fast(key, &k) < 0)
 		return NULL;
 	int rc = evt_clear_key(t, k.p, (size_t)k.len);
 	key_done(&k);
