@@ -1,5 +1,6 @@
 /* Throttle.should_process_many(events): a burst decided with the answers of
- * should_process() on each event in turn.  Two passes:
+ * should_process() on each event in turn.  After a loop that starts fetching
+ * every event's key object, two passes:
  *   1. every event is converted, and its key hashed and its slot prefetched
  *      (evt_prefetch_key()), so that the slots' cache misses overlap the
  *      conversion of the events after them; bad input raises here, before
