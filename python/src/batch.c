@@ -12,8 +12,6 @@
  * bytes and a copy of any other bytes-like key are kept here. */
 #include "ext.h"
 
-#include <errno.h>
-
 /* Bursts up to this long keep their events on the stack. */
 #define STACK_EVENTS 64
 
