@@ -70,7 +70,7 @@ static void occupancy(struct managed *m, const evt_stats *st, const struct setti
 static void audit(struct managed *m)
 {
 	static const char *const what[] = { "", "set the window to", "cleared every key:",
-		                            "cleared a key:" };
+		                            "cleared a key:", "set the limit to" };
 	struct audit_change c;
 	audit_last(&m->t->r, &c);
 	uint64_t n = c.seq - m->change_seen;
@@ -84,8 +84,10 @@ static void audit(struct managed *m)
 		snprintf(v, sizeof v, "%llu keys removed", (unsigned long long)c.value);
 	else if (c.kind == AUDIT_CLEAR_KEY)
 		snprintf(v, sizeof v, "%s", c.value ? "it was tracked" : "it was not tracked");
+	else if (c.kind == AUDIT_LIMIT)
+		snprintf(v, sizeof v, "%llu events per key per window", (unsigned long long)c.value);
 	log_info("throttle '%s': runtime change: uid %u pid %u %s %s%s", m->name, c.uid, c.pid,
-	         c.kind <= AUDIT_CLEAR_KEY ? what[c.kind] : "made an unknown change", v,
+	         c.kind <= AUDIT_LIMIT ? what[c.kind] : "made an unknown change", v,
 	         n > 1 ? " (the last of several since the previous round)" : "");
 }
 

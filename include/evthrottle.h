@@ -41,11 +41,14 @@
 extern "C" {
 #endif
 
-#define EVT_VERSION_MAJOR 2
+#define EVT_VERSION_MAJOR 3
 #define EVT_VERSION_MINOR 0
 
 /* Longest throttle name accepted by evt_create()/evt_attach(). */
 #define EVT_NAME_MAX 200
+
+/* The largest limit (processed events per key per window) a throttle takes. */
+#define EVT_LIMIT_MAX 4096u
 
 /* What evt_should_process() does for a new key when its neighbourhood of the table
  * has no free slot and nothing that may be reclaimed. */
@@ -84,17 +87,21 @@ typedef struct evt_options {
 	uint64_t client_idle_ns; /* > 0: a client whose latest timestamp is this far
 	                            behind the one deciding no longer holds reclaim
 	                            back (an idle, stopped or lagging client) */
+	uint32_t limit;      /* processed events per key per window, 1 .. EVT_LIMIT_MAX
+	                        (see evt_update_limit()); 1 is the rule above */
+	uint32_t shadow;     /* 1: shadow mode (see evt_set_shadow()), 0: enforce */
 } evt_options;
 
 /* Defaults: 10 s window, 131072 slots, 32-byte keys, mode 0660, throttle when full,
- * 256 clients, throttle when stale, clients idle after 1 s.  In field order, so that
+ * 256 clients, throttle when stale, clients idle after 1 s, limit 1, enforcing.  In field order, so that
  * it is also valid C++ from C++11 on (designated initialisers are C++20):
  *     evt_options o = EVT_OPTIONS_INIT;   (C and C++) */
 #define EVT_OPTIONS_INIT                                                              \
 	{                                                                             \
 		10000000000ull /* window_ns */, 131072 /* capacity */, 32 /* key_max */, \
 		0660 /* mode */, EVT_ON_FULL_THROTTLE /* on_full */, 256 /* client_max */, \
-		EVT_ON_STALE_THROTTLE /* on_stale */, 1000000000ull /* client_idle_ns */ \
+		EVT_ON_STALE_THROTTLE /* on_stale */, 1000000000ull /* client_idle_ns */, \
+		1 /* limit */, 0 /* shadow */                                         \
 	}
 
 /* evt_attach() flags */
@@ -131,6 +138,8 @@ typedef struct evt_stats {
 	uint32_t on_stale;
 	uint64_t stale;      /* decisions made by the on_stale policy (EVT_INFO_STALE) */
 	uint64_t client_idle_ns;
+	uint32_t limit;      /* processed events per key per window */
+	uint32_t shadow;     /* 1 in shadow mode */
 } evt_stats;
 
 /*
@@ -309,6 +318,22 @@ int evt_update_window(evt_throttle *t, uint64_t window_ns);
 
 /* The current window in ns (0 if t is NULL).  Thread-safe. */
 uint64_t evt_get_window(const evt_throttle *t);
+
+/*
+ * Set the limit, the processed events a key may have in each of its windows, for
+ * every later decision of every process.  A key's window opens at a processed
+ * event at ts (its first, or the first at or past the previous window's end);
+ * the next limit - 1 events inside it are processed too; the rest, and every event
+ * before ts (out of order), are throttled until ts + window.  Limit 1 is the rule
+ * at the top of this file.  A key already inside its window keeps the events it
+ * had: raising the limit lets it have more there, lowering it throttles the rest
+ * of the window.  Recorded for evthrottled's log as evt_update_window() is.
+ * Errors: -EINVAL (t NULL, limit 0 or above EVT_LIMIT_MAX), -EROFS.  Thread-safe.
+ */
+int evt_update_limit(evt_throttle *t, uint32_t limit);
+
+/* The current limit (0 if t is NULL).  Thread-safe. */
+uint32_t evt_get_limit(const evt_throttle *t);
 
 /*
  * Forget every key; returns how many were removed.  Each key is removed

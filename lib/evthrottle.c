@@ -221,6 +221,24 @@ uint64_t evt_get_window(const evt_throttle *t)
 	return t == NULL ? 0 : atomic_load_explicit(&t->r.hdr->window_ns, memory_order_acquire);
 }
 
+int evt_update_limit(evt_throttle *t, uint32_t limit)
+{
+	int rc = writable(t);
+	if (rc < 0)
+		return rc;
+	if (limit == 0 || limit > EVT_LIMIT_MAX)
+		return -EINVAL;
+	/* Pairs with the acquire loads in table.c (limit_of()). */
+	atomic_store_explicit(&t->r.hdr->limit, limit, memory_order_release);
+	audit_note(&t->r, AUDIT_LIMIT, limit);
+	return 0;
+}
+
+uint32_t evt_get_limit(const evt_throttle *t)
+{
+	return t == NULL ? 0 : atomic_load_explicit(&t->r.hdr->limit, memory_order_acquire);
+}
+
 int evt_clear(evt_throttle *t)
 {
 	int rc = writable(t);
@@ -276,6 +294,8 @@ int evt_stats_get(const evt_throttle *t, evt_stats *out)
 		.on_stale = t->r.on_stale,
 		.stale = c[CTR_STALE],
 		.client_idle_ns = atomic_load_explicit(&h->client_idle_ns, memory_order_relaxed),
+		.limit = atomic_load_explicit(&h->limit, memory_order_acquire),
+		.shadow = atomic_load_explicit(&h->shadow, memory_order_acquire),
 	};
 	return 0;
 }
@@ -301,7 +321,7 @@ const char *evt_strerror(int err)
 	case 0:
 		return "success";
 	case EINVAL:
-		return "invalid argument (name, key, window or option)";
+		return "invalid argument (name, key, window, limit or option)";
 	case ENOENT:
 		return "no such throttle (is evthrottled running with it configured?)";
 	case EEXIST:

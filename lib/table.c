@@ -118,15 +118,23 @@ static inline void note_ts(const struct table_client *me, uint64_t ts)
 		atomic_store_explicit(&me->entry->wm, ts, relaxed);
 }
 
+/* The processed events a key may have in a window.  Pairs with the release store
+ * in evt_update_limit(). */
+static inline uint32_t limit_of(const struct region *r)
+{
+	return atomic_load_explicit(&r->hdr->limit, acquire);
+}
+
 enum { FIND_ABSENT = 0, FIND_HIT = 1, FIND_AGAIN = -1 };
 
 /* Does slot i (s, whose ctrl c was just read with acquire) hold k?  A CLAIMED or
- * MOVING slot of k's tag (state bit 1 masked off) with k's bytes; fills *f with it
- * and its last.  The slot may be changing under us: find_once() validates. */
+ * MOVING slot of k's tag (state bit 1 masked off; under CTRL_FAST_MASK, of count
+ * 0) with k's bytes; fills *f with it and its last.  The slot may be changing
+ * under us: find_once() validates. */
 static hot_inline bool holds(struct region_slot *s, uint32_t i, uint64_t c, const struct hkey *k,
-                             struct found *f)
+                             uint64_t mask, struct found *f)
 {
-	if (!ctrl_holds_tag(c, k->tag) || !key_equal(s, k))
+	if (!ctrl_holds_tag(c, k->tag, mask) || !key_equal(s, k))
 		return false;
 	*f = (struct found){ s, i, c, atomic_load_explicit(&s->last, relaxed), 0 };
 	return true;
@@ -137,9 +145,11 @@ static hot_inline bool holds(struct region_slot *s, uint32_t i, uint64_t c, cons
  * FIND_ABSENT with *hop = the home's hop word the absence was checked against, or
  * FIND_AGAIN when the neighbourhood changed under the look (or the key was moving,
  * now helped to its new slot).  Inlined into the decision; find() loops on it.
+ * mask: CTRL_KEY_MASK finds k whatever its count; the common case's CTRL_FAST_MASK
+ * only with count 0 (a key with a count is then absent to it, never to find()).
  */
 static hot_inline int find_once(const struct region *r, const struct hkey *k, struct found *f,
-                                uint64_t *hop)
+                                uint64_t *hop, uint64_t mask)
 {
 	struct region_slot *home = region_slot(r, k->home);
 	/* Pairs with the release CAS in insert()/unpublish(): a bit seen set means
@@ -151,11 +161,12 @@ static hot_inline int find_once(const struct region *r, const struct hkey *k, st
 	 * decision).  The reads are in the same order as in the loop below. */
 	uint64_t c = atomic_load_explicit(&home->ctrl, acquire);
 	uint32_t bits = HOP_BITS(w);
-	int hit = (bits & 1u) && holds(home, k->home, c, k, f) ? FIND_HIT : FIND_ABSENT;
+	int hit = (bits & 1u) && holds(home, k->home, c, k, mask, f) ? FIND_HIT : FIND_ABSENT;
 	for (bits &= ~1u; !hit && bits != 0; bits &= bits - 1) {
 		uint32_t i = (k->home + (uint32_t)__builtin_ctz(bits)) & r->mask;
 		struct region_slot *s = region_slot(r, i);
-		hit = holds(s, i, atomic_load_explicit(&s->ctrl, acquire), k, f) ? FIND_HIT : FIND_ABSENT;
+		hit = holds(s, i, atomic_load_explicit(&s->ctrl, acquire), k, mask, f) ? FIND_HIT
+		                                                                       : FIND_ABSENT;
 	}
 	if (__builtin_expect(hit && CTRL_STATE(f->ctrl) == SLOT_MOVING, 0)) {
 		slot_finish_move(r, f->slot, f->ctrl);
@@ -183,7 +194,7 @@ static hot_inline int find_once(const struct region *r, const struct hkey *k, st
 static int find(const struct region *r, const struct hkey *k, struct found *f, uint64_t *hop)
 {
 	int rc;
-	while ((rc = find_once(r, k, f, hop)) == FIND_AGAIN)
+	while ((rc = find_once(r, k, f, hop, CTRL_KEY_MASK)) == FIND_AGAIN)
 		;
 	return rc;
 }
@@ -349,6 +360,16 @@ static int full(const struct region *r, const struct table_client *me, unsigned 
 	}
 }
 
+/* Mark the unpublished claim s (ctrl c) as a key whose window is full under limit;
+ * returns its ctrl now. */
+static uint64_t full_window(struct region_slot *s, uint64_t c, uint32_t limit)
+{
+	uint32_t n = limit > CTRL_COUNT_MAX ? CTRL_COUNT_MAX : limit > 0 ? limit - 1 : 0;
+	c = CTRL_WITH_COUNT(c, n);
+	atomic_store_explicit(&s->ctrl, c, relaxed);
+	return c;
+}
+
 /*
  * k was absent under hop word w: insert it with last = ts.  -EAGAIN: another
  * client inserted k first; decide again.  The answer is exact unless reclaim
@@ -385,11 +406,14 @@ static int insert(const struct region *r, const struct table_client *me, const s
 			return stale(r, me, info);
 		}
 		/* Processed by the policy "process": the key may have been processed
-		 * as late as b - 1, so it is kept from then (or ts, if later): a later
-		 * event is never processed a window from a forgotten one.  The slot is
-		 * unpublished: the publish below carries the store. */
+		 * as late as b - 1, so it is kept from then (or ts, if later), its
+		 * window full (its count forgotten): a later event is never processed
+		 * a window from a forgotten one.  The slot is unpublished (only its
+		 * owner writes it): the publish below carries the stores. */
 		if (!exact && b - 1 > ts)
 			atomic_store_explicit(&s->last, b - 1, relaxed);
+		if (!exact)
+			c = full_window(s, c, limit_of(r));
 		/* Publish.  Release pairs with the acquire loads of hop in find()
 		 * and slot_published(): the stores above are visible with the bit. */
 		if (atomic_compare_exchange_weak_explicit(&home->hop, &w,
@@ -415,16 +439,48 @@ static int insert(const struct region *r, const struct table_client *me, const s
 	return 1;
 }
 
-/* Decide on a found key: throttle, or process if its {ctrl, last} did not change
- * since it was read; -EAGAIN if it did (decided on or removed meanwhile). */
-static hot_inline int decide_found(const struct table_client *me, uint64_t ts,
-                                   const struct found *f)
+/* Decide on a key the common case's look found with count 0: throttle, or process
+ * if its {ctrl, last} did not change since it was read (ctrl unchanged: count 0,
+ * the new window's first event); -EAGAIN if it did (decided on or removed
+ * meanwhile), or if the window is open and the limit may leave room in it: that
+ * is decide_counted()'s. */
+static hot_inline int decide_found(const struct region *r, const struct table_client *me,
+                                   uint64_t ts, const struct found *f)
 {
 	if (!window_closed(f->last, ts, f->window)) {
+		if (__builtin_expect(limit_of(r) > 1, 0))
+			return -EAGAIN;
 		ctr_add(me, CTR_THROTTLED);
 		return 0;
 	}
 	if (!cas_pair(f->s, f->ctrl, f->last, f->ctrl, ts))
+		return -EAGAIN;
+	ctr_add(me, CTR_PROCESSED);
+	return 1;
+}
+
+/*
+ * Decide on a found key under any limit.  The window closed: process, opening a
+ * new one (last = ts, count 0).  Inside it: an event before last is throttled (out
+ * of order: last never moves back), and so is one that finds the window full
+ * (count + 1 processed, limit reached); any other is processed and counted
+ * (count + 1, last kept).  Each change is one pair CAS from the {ctrl, last}
+ * read: -EAGAIN if it changed (decided on or removed meanwhile).
+ */
+static int decide_counted(const struct region *r, const struct table_client *me, uint64_t ts,
+                          const struct found *f)
+{
+	uint64_t ctrl = CTRL_WITH_COUNT(f->ctrl, 0), last = ts;
+	if (!window_closed(f->last, ts, f->window)) {
+		unsigned n = CTRL_COUNT(f->ctrl);
+		if (ts < f->last || n + 1 >= limit_of(r) || n >= CTRL_COUNT_MAX) {
+			ctr_add(me, CTR_THROTTLED);
+			return 0;
+		}
+		ctrl = CTRL_WITH_COUNT(f->ctrl, n + 1);
+		last = f->last;
+	}
+	if (!cas_pair(f->s, f->ctrl, f->last, ctrl, last))
 		return -EAGAIN;
 	ctr_add(me, CTR_PROCESSED);
 	return 1;
@@ -443,7 +499,8 @@ static __attribute__((noinline)) int decide_slow(const struct region *r,
 	for (;;) {
 		struct found f;
 		uint64_t w;
-		int rc = find(r, &k, &f, &w) ? decide_found(me, ts, &f) : insert(r, me, &k, ts, w, info);
+		int rc = find(r, &k, &f, &w) ? decide_counted(r, me, ts, &f)
+		                             : insert(r, me, &k, ts, w, info);
 		if (rc != -EAGAIN)
 			return rc;
 	}
@@ -458,8 +515,8 @@ static hot_inline int decide_key(const struct region *r, const struct table_clie
 	note_ts(me, ts);
 	struct found f;
 	uint64_t w;
-	if (__builtin_expect(find_once(r, k, &f, &w) == FIND_HIT, 1)) {
-		int rc = decide_found(me, ts, &f);
+	if (__builtin_expect(find_once(r, k, &f, &w, CTRL_FAST_MASK) == FIND_HIT, 1)) {
+		int rc = decide_found(r, me, ts, &f);
 		if (rc != -EAGAIN)
 			return rc;
 	}

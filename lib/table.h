@@ -24,7 +24,7 @@ static inline uint32_t table_home(const struct region *r, uint64_t hash)
 
 static inline unsigned table_tag(uint64_t hash)
 {
-	return (unsigned)(hash >> 50);
+	return (unsigned)(hash >> 62); /* two bits: the ctrl word keeps the rest for the count */
 }
 
 /* 0 if key can be decided on: -EINVAL (NULL or empty), -EMSGSIZE (too long). */

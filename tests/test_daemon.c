@@ -917,6 +917,33 @@ Test(daemon, runtime_window_survives_a_restart_and_changes_are_logged)
 	evt_close(t);
 }
 
+/* Issue 21: the limit follows the window's rule: one set at run time is logged with
+ * who set it and survives a restart until the configured limit changes. */
+Test(daemon, runtime_limit_survives_a_restart_until_the_configured_one_changes)
+{
+	write_conf("10s", 1024, "limit = 2;");
+	pid_t d = start_daemon();
+	evt_throttle *t;
+	cr_assert_eq(evt_attach(name, 0, &t), 0);
+	cr_expect_eq(evt_get_limit(t), 2, "the configured limit");
+	cr_assert_eq(evt_update_limit(t, 3), 0);
+	char want[160];
+	snprintf(want, sizeof want, "runtime change: uid %u pid %d set the limit to 3 events per key per window",
+	         (unsigned)getuid(), (int)getpid());
+	EVENTUALLY(output_has(want), "wants '%s'", want);
+	stop_daemon(d);
+	d = start_daemon();
+	cr_expect_eq(evt_get_limit(t), 3, "kept over a restart");
+	cr_expect(output_has("limit 3 kept (set at run time; the configured 2 has not changed)"));
+	stop_daemon(d);
+	write_conf("10s", 1024, "limit = 5;");
+	d = start_daemon();
+	cr_expect_eq(evt_get_limit(t), 5, "the configured limit changed");
+	cr_expect(output_has("limit 3 -> 5 (configured)"));
+	stop_daemon(d);
+	evt_close(t);
+}
+
 /* Item 11: --recreate and --remove refuse while clients are attached unless
  * --force, and the clients can tell their region was replaced or removed. */
 Test(daemon, recreate_and_remove_refuse_while_clients_are_attached)

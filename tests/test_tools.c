@@ -320,6 +320,33 @@ Test(tools, ctl_window_set)
 	evt_close(t);
 }
 
+Test(tools, ctl_limit_get_and_set)
+{
+	const char *n;
+	evt_throttle *t = fresh(&n);
+	struct run r = CTL("-n", n, "limit");
+	EXPECT_RUN(r, 0, out, "1");
+	cr_assert_str_eq(r.out, "1\n");
+	EXPECT_RUN(CTL("-n", n, "limit", "3"), 0, out, "throttle '");
+	cr_assert_eq(evt_get_limit(t), 3);
+	r = CTL("-n", n, "limit", "4096");
+	EXPECT_RUN(r, 0, out, "limit 3 -> 4096");
+	r = CTL("-n", n, "--json", "limit", "2");
+	EXPECT_RUN(r, 0, out, "\"old_limit\":4096");
+	cr_assert_not_null(strstr(r.out, "\"limit\":2}"), "%s", r.out);
+	EXPECT_RUN(CTL("-n", n, "--json", "limit"), 0, out, "\"limit\":2");
+	/* the new limit applies to the next decision of this process too */
+	decide_at(t, 0, "k", 1);
+	decide_at(t, 1, "k", 1);
+	decide_at(t, 2, "k", 0);
+	const char *bad[] = { "0", "4097", "-1", "+2", "2x", "", "99999999999999999999" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		EXPECT_USAGE(CTL("-n", n, "limit", "--", bad[i]), "invalid limit");
+	EXPECT_USAGE(CTL("-n", n, "limit", "1", "2"), "at most one N");
+	cr_assert_eq(evt_get_limit(t), 2, "a refused limit changed the throttle");
+	evt_close(t);
+}
+
 Test(tools, ctl_window_rejects_bad_durations)
 {
 	const char *n;
