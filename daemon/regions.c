@@ -267,6 +267,18 @@ static char *format_count(uint64_t v, char *buf, size_t size)
 	return buf;
 }
 
+/* Shadow mode as a knob: 1 + on, so that 0 stays "none applied yet". */
+static int set_shadow(evt_throttle *t, uint64_t v)
+{
+	return evt_set_shadow(t, (int)v - 1);
+}
+
+static char *format_shadow(uint64_t v, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s", v == 2 ? "on" : "off");
+	return buf;
+}
+
 static void apply_knobs(struct managed *m, const struct throttle_config *c)
 {
 	struct region_hdr *h = m->t->r.hdr;
@@ -275,6 +287,8 @@ static void apply_knobs(struct managed *m, const struct throttle_config *c)
 		  set_window, duration_format },
 		{ "limit", &h->config_limit, evt_get_limit(m->t), c->opts.limit, set_limit,
 		  format_count },
+		{ "shadow mode", &h->config_shadow, 1u + (uint64_t)evt_get_shadow(m->t),
+		  1u + c->opts.shadow, set_shadow, format_shadow },
 	};
 	for (size_t i = 0; i < sizeof knobs / sizeof knobs[0]; i++)
 		apply_knob(c->name, m->t, &knobs[i]);

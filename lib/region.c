@@ -108,8 +108,7 @@ static void init_header(void *base, const evt_options *o, const struct region_ge
 	h->mode = o->mode;
 	atomic_store_explicit(&h->window_ns, o->window_ns, memory_order_relaxed);
 	atomic_store_explicit(&h->client_idle_ns, o->client_idle_ns, memory_order_relaxed);
-	atomic_store_explicit(&h->limit, o->limit, memory_order_relaxed);
-	atomic_store_explicit(&h->shadow, o->shadow, memory_order_relaxed);
+	atomic_store_explicit(&h->policy, POLICY_MAKE(o->limit, o->shadow), memory_order_relaxed);
 	/* Pairs with the acquire load of state in region_validate(): whoever sees
 	 * READY sees every field above. */
 	atomic_store_explicit(&h->state, REGION_STATE_READY, memory_order_release);

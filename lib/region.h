@@ -68,11 +68,12 @@ struct region_hdr {
 	_Atomic uint64_t client_idle_ns; /* a client this far behind no longer holds reclaim */
 	_Atomic uint64_t newest_ts; /* max watermark of clients that left */
 	_Atomic uint32_t client_hwm; /* one past the highest client index ever used */
-	_Atomic uint32_t limit;      /* processed events per key per window, 1 .. EVT_LIMIT_MAX */
+	/* The decision's policy: limit | shadow << 31 (POLICY_*).  One word, so
+	 * that a throttle answer tells both from one compare with 1. */
+	_Atomic uint32_t policy;
 	_Atomic int64_t keys_adjust; /* added to new_keys - reclaimed - cleared (keycount.c) */
 	_Atomic uint64_t keys_owed;  /* reaps since the count was last recounted; 0: none */
-	_Atomic uint32_t shadow;     /* 1: every answer is 1, decisions made and counted */
-	uint8_t reserved2[12];
+	uint8_t reserved2[16];
 	/* line 3: the manager daemon's */
 	_Atomic uint64_t daemon_pid;
 	_Atomic uint64_t daemon_heartbeat_ns; /* evt_now_ns() (CLOCK_MONOTONIC) */
@@ -99,6 +100,9 @@ enum {
 	CTR_CLEARED,
 	CTR_FULL,
 	CTR_STALE,
+	CTR_PEEKS,          /* evt_peek() calls */
+	CTR_WOULD_THROTTLE, /* denied events answered 1 in shadow mode */
+	CTR_OUT_OF_ORDER,   /* events throttled for being before their key's window */
 	CTR_COUNT,
 	CTR_MAX = 12 /* room in the entry: counters can be added without moving it */
 };
@@ -151,6 +155,24 @@ enum { SLOT_EMPTY = 0, SLOT_CLAIMED = 1, SLOT_DYING = 2, SLOT_MOVING = 3 };
 /* The same slot one generation on, in another state. */
 #define CTRL_NEXT(c, state) CTRL_MAKE(state, CTRL_KEYF(c), CTRL_OWNER(c), CTRL_GEN(c) + 1u)
 
+/* policy word: limit (processed events per key per window, 1 .. EVT_LIMIT_MAX) in
+ * the low bits, shadow mode in bit 31.  Above 1 means a decision inside a window
+ * has work to do (count, or answer 1 in shadow). */
+#define POLICY_SHADOW 0x80000000u
+#define POLICY_LIMIT(p) ((p) & ~POLICY_SHADOW)
+#define POLICY_MAKE(limit, shadow) ((uint32_t)(limit) | ((shadow) ? POLICY_SHADOW : 0u))
+_Static_assert(EVT_LIMIT_MAX < POLICY_SHADOW, "the limit and the shadow bit share a word");
+
+/* Set the policy word's limit, or its shadow bit, keeping the other. */
+static inline void region_set_policy(_Atomic uint32_t *p, uint32_t mask, uint32_t value)
+{
+	uint32_t cur = atomic_load_explicit(p, memory_order_relaxed);
+	/* Release pairs with the acquire loads of the policy in table.c. */
+	while (!atomic_compare_exchange_weak_explicit(p, &cur, (cur & ~mask) | value,
+	                                              memory_order_release, memory_order_relaxed))
+		;
+}
+
 #define HOP_BITS(w) ((uint32_t)(w))
 #define HOP_NEXT(w, bits) ((((w) >> 32) + 1u) << 32 | (uint32_t)(bits))
 
@@ -181,8 +203,7 @@ _Static_assert(offsetof(struct region_hdr, window_ns) == 128, "layout");
 _Static_assert(offsetof(struct region_hdr, client_idle_ns) == 136, "layout");
 _Static_assert(offsetof(struct region_hdr, newest_ts) == 144, "layout");
 _Static_assert(offsetof(struct region_hdr, client_hwm) == 152, "layout");
-_Static_assert(offsetof(struct region_hdr, limit) == 156, "layout");
-_Static_assert(offsetof(struct region_hdr, shadow) == 176, "layout");
+_Static_assert(offsetof(struct region_hdr, policy) == 156, "layout");
 _Static_assert(offsetof(struct region_hdr, daemon_pid) == 192, "layout");
 _Static_assert(offsetof(struct region_hdr, daemon_heartbeat_ns) == 200, "layout");
 _Static_assert(offsetof(struct region_hdr, config_window_ns) == 208, "layout");

@@ -118,11 +118,22 @@ static inline void note_ts(const struct table_client *me, uint64_t ts)
 		atomic_store_explicit(&me->entry->wm, ts, relaxed);
 }
 
-/* The processed events a key may have in a window.  Pairs with the release store
- * in evt_update_limit(). */
-static inline uint32_t limit_of(const struct region *r)
+/* The policy word: limit | shadow (POLICY_*).  Pairs with the release CAS in
+ * region_set_policy() (evt_update_limit(), evt_set_shadow()). */
+static inline uint32_t policy_of(const struct region *r)
 {
-	return atomic_load_explicit(&r->hdr->limit, acquire);
+	return atomic_load_explicit(&r->hdr->policy, acquire);
+}
+
+/* The answer to an event the rule denies (0, or a policy's -ENOSPC or -ESTALE),
+ * after it was counted as usual: 1 in shadow mode, reported and counted apart. */
+static int denied(const struct region *r, const struct table_client *me, unsigned *info, int rc)
+{
+	if (!(policy_of(r) & POLICY_SHADOW))
+		return rc;
+	ctr_add(me, CTR_WOULD_THROTTLE);
+	*info |= EVT_INFO_SHADOW;
+	return 1;
 }
 
 enum { FIND_ABSENT = 0, FIND_HIT = 1, FIND_AGAIN = -1 };
@@ -324,9 +335,9 @@ static int stale(const struct region *r, const struct table_client *me, unsigned
 {
 	report_stale(me, info);
 	if (r->on_stale == EVT_ON_STALE_ERROR)
-		return -ESTALE;
+		return denied(r, me, info, -ESTALE);
 	ctr_add(me, CTR_THROTTLED);
-	return 0;
+	return denied(r, me, info, 0);
 }
 
 /*
@@ -353,10 +364,10 @@ static int full(const struct region *r, const struct table_client *me, unsigned 
 		ctr_add(me, CTR_PROCESSED);
 		return 1;
 	case EVT_ON_FULL_ERROR:
-		return -ENOSPC;
+		return denied(r, me, info, -ENOSPC);
 	default:
 		ctr_add(me, CTR_THROTTLED);
-		return 0;
+		return denied(r, me, info, 0);
 	}
 }
 
@@ -413,7 +424,7 @@ static int insert(const struct region *r, const struct table_client *me, const s
 		if (!exact && b - 1 > ts)
 			atomic_store_explicit(&s->last, b - 1, relaxed);
 		if (!exact)
-			c = full_window(s, c, limit_of(r));
+			c = full_window(s, c, POLICY_LIMIT(policy_of(r)));
 		/* Publish.  Release pairs with the acquire loads of hop in find()
 		 * and slot_published(): the stores above are visible with the bit. */
 		if (atomic_compare_exchange_weak_explicit(&home->hop, &w,
@@ -442,15 +453,22 @@ static int insert(const struct region *r, const struct table_client *me, const s
 /* Decide on a key the common case's look found with count 0: throttle, or process
  * if its {ctrl, last} did not change since it was read (ctrl unchanged: count 0,
  * the new window's first event); -EAGAIN if it did (decided on or removed
- * meanwhile), or if the window is open and the limit may leave room in it: that
- * is decide_counted()'s. */
+ * meanwhile), and for what decide_counted() answers: an event before last, and
+ * one inside the window when the policy is above 1 (a limit that may leave room,
+ * or shadow mode).  With reasons, a throttle says why in *info (non-NULL then);
+ * without, *info is not touched. */
 static hot_inline int decide_found(const struct region *r, const struct table_client *me,
-                                   uint64_t ts, const struct found *f)
+                                   uint64_t ts, const struct found *f, unsigned *info,
+                                   const bool reasons)
 {
-	if (!window_closed(f->last, ts, f->window)) {
-		if (__builtin_expect(limit_of(r) > 1, 0))
+	if (ts < f->last)
+		return -EAGAIN;
+	if (ts - f->last < f->window) {
+		if (__builtin_expect(policy_of(r) > 1, 0))
 			return -EAGAIN;
 		ctr_add(me, CTR_THROTTLED);
+		if (reasons)
+			*info |= EVT_INFO_INSIDE_WINDOW;
 		return 0;
 	}
 	if (!cas_pair(f->s, f->ctrl, f->last, f->ctrl, ts))
@@ -459,26 +477,46 @@ static hot_inline int decide_found(const struct region *r, const struct table_cl
 	return 1;
 }
 
+/* What the rule says of an event at ts on the found key *f under limit. */
+enum verdict { V_OPEN, V_COUNT, V_OUT_OF_ORDER, V_INSIDE };
+
+static enum verdict verdict_of(const struct found *f, uint64_t ts, uint32_t limit)
+{
+	if (window_closed(f->last, ts, f->window))
+		return V_OPEN; /* processed: a new window opens at ts */
+	if (ts < f->last)
+		return V_OUT_OF_ORDER; /* throttled: last never moves back */
+	unsigned n = CTRL_COUNT(f->ctrl);
+	/* throttled if the window is full (n + 1 processed in it), else counted */
+	return n + 1 >= limit || n >= CTRL_COUNT_MAX ? V_INSIDE : V_COUNT;
+}
+
 /*
- * Decide on a found key under any limit.  The window closed: process, opening a
- * new one (last = ts, count 0).  Inside it: an event before last is throttled (out
- * of order: last never moves back), and so is one that finds the window full
- * (count + 1 processed, limit reached); any other is processed and counted
- * (count + 1, last kept).  Each change is one pair CAS from the {ctrl, last}
- * read: -EAGAIN if it changed (decided on or removed meanwhile).
+ * Decide on a found key under any policy (verdict_of()): a new window is CAS
+ * {ctrl, last} -> {count 0, ts}; a counted event {count + 1, last}; a throttle is
+ * counted, reported with its reason and answered by denied().  -EAGAIN if the pair
+ * changed since it was read (decided on or removed meanwhile).
  */
 static int decide_counted(const struct region *r, const struct table_client *me, uint64_t ts,
-                          const struct found *f)
+                          const struct found *f, unsigned *info)
 {
 	uint64_t ctrl = CTRL_WITH_COUNT(f->ctrl, 0), last = ts;
-	if (!window_closed(f->last, ts, f->window)) {
-		unsigned n = CTRL_COUNT(f->ctrl);
-		if (ts < f->last || n + 1 >= limit_of(r) || n >= CTRL_COUNT_MAX) {
-			ctr_add(me, CTR_THROTTLED);
-			return 0;
-		}
-		ctrl = CTRL_WITH_COUNT(f->ctrl, n + 1);
+	switch (verdict_of(f, ts, POLICY_LIMIT(policy_of(r)))) {
+	case V_OUT_OF_ORDER:
+		ctr_add(me, CTR_OUT_OF_ORDER);
+		ctr_add(me, CTR_THROTTLED);
+		*info |= EVT_INFO_OUT_OF_ORDER;
+		return denied(r, me, info, 0);
+	case V_INSIDE:
+		ctr_add(me, CTR_THROTTLED);
+		*info |= EVT_INFO_INSIDE_WINDOW;
+		return denied(r, me, info, 0);
+	case V_COUNT:
+		ctrl = CTRL_WITH_COUNT(f->ctrl, CTRL_COUNT(f->ctrl) + 1);
 		last = f->last;
+		break;
+	case V_OPEN:
+		break;
 	}
 	if (!cas_pair(f->s, f->ctrl, f->last, ctrl, last))
 		return -EAGAIN;
@@ -499,7 +537,7 @@ static __attribute__((noinline)) int decide_slow(const struct region *r,
 	for (;;) {
 		struct found f;
 		uint64_t w;
-		int rc = find(r, &k, &f, &w) ? decide_counted(r, me, ts, &f)
+		int rc = find(r, &k, &f, &w) ? decide_counted(r, me, ts, &f, info)
 		                             : insert(r, me, &k, ts, w, info);
 		if (rc != -EAGAIN)
 			return rc;
@@ -508,15 +546,18 @@ static __attribute__((noinline)) int decide_slow(const struct region *r,
 
 /* A decision on a hashed key.  The common case, a key found on the first look, is
  * inlined here and kept short: its length decides how many decisions' cache misses
- * the CPU can overlap.  Everything else is a tail call to decide_slow(). */
+ * the CPU can overlap.  Everything else is a tail call to decide_slow().  reasons
+ * (a constant where it is inlined): *info is non-NULL and the common case's throttle
+ * says why too; without, info may be NULL and only the slow path sets its bits. */
 static hot_inline int decide_key(const struct region *r, const struct table_client *me,
-                                 uint64_t ts, const struct hkey *k, unsigned *info)
+                                 uint64_t ts, const struct hkey *k, unsigned *info,
+                                 const bool reasons)
 {
 	note_ts(me, ts);
 	struct found f;
 	uint64_t w;
 	if (__builtin_expect(find_once(r, k, &f, &w, CTRL_FAST_MASK) == FIND_HIT, 1)) {
-		int rc = decide_found(r, me, ts, &f);
+		int rc = decide_found(r, me, ts, &f, info, reasons);
 		if (rc != -EAGAIN)
 			return rc;
 	}
@@ -532,21 +573,40 @@ static hot_inline int decide_key(const struct region *r, const struct table_clie
 static __attribute__((noinline, flatten)) int decide_long(const struct region *r,
                                                           const struct table_client *me,
                                                           uint64_t ts, const void *key,
-                                                          uint32_t len, unsigned *info)
+                                                          uint32_t len)
 {
 	struct hkey k = hkey_make(r, key, len);
-	return decide_key(r, me, ts, &k, info);
+	return decide_key(r, me, ts, &k, NULL, false);
+}
+
+/* decide_long() with the reasons in *info. */
+static __attribute__((noinline, flatten)) int decide_long_ex(const struct region *r,
+                                                             const struct table_client *me,
+                                                             uint64_t ts, const void *key,
+                                                             uint32_t len, unsigned *info)
+{
+	struct hkey k = hkey_make(r, key, len);
+	return decide_key(r, me, ts, &k, info, true);
 }
 
 /* flatten: the hash is inlined too, and the rare paths stay behind decide_slow(). */
 __attribute__((flatten)) int table_decide(const struct region *r, const struct table_client *me,
-                                          uint64_t ts, const void *key, uint32_t len,
-                                          unsigned *info)
+                                          uint64_t ts, const void *key, uint32_t len)
 {
 	if (__builtin_expect(len > INLINE_KEY_MAX, 0))
-		return decide_long(r, me, ts, key, len, info);
+		return decide_long(r, me, ts, key, len);
 	struct hkey k = hkey_make(r, key, len);
-	return decide_key(r, me, ts, &k, info);
+	return decide_key(r, me, ts, &k, NULL, false);
+}
+
+__attribute__((flatten)) int table_decide_ex(const struct region *r,
+                                             const struct table_client *me, uint64_t ts,
+                                             const void *key, uint32_t len, unsigned *info)
+{
+	if (__builtin_expect(len > INLINE_KEY_MAX, 0))
+		return decide_long_ex(r, me, ts, key, len, info);
+	struct hkey k = hkey_make(r, key, len);
+	return decide_key(r, me, ts, &k, info, true);
 }
 
 /* Start fetching the line a decision on a key reads first: its home slot, with the
@@ -578,7 +638,7 @@ __attribute__((flatten)) int table_decide_key(const struct region *r,
 	uint32_t len = (uint32_t)ek->key_len;
 	uint64_t hash = __builtin_expect(ek->seed == r->seed, 1) ? ek->hash : rehash(r, ek);
 	struct hkey k = hkey_hashed(r, ek->key, len, hash);
-	return decide_key(r, me, ts, &k, info);
+	return decide_key(r, me, ts, &k, info, true);
 }
 
 /* Events a batch hashes and prefetches before deciding them: about as many misses
@@ -604,11 +664,36 @@ size_t table_decide_batch(const struct region *r, const struct table_client *me,
 		for (size_t j = 0; j < m; j++) {
 			if (e[j].result < 0)
 				continue;
-			e[j].result = decide_key(r, me, e[j].ts_ns, &k[j], &e[j].info);
+			e[j].result = decide_key(r, me, e[j].ts_ns, &k[j], &e[j].info, true);
 			processed += e[j].result == 1;
 		}
 	}
 	return processed;
+}
+
+int table_peek(const struct region *r, const struct table_client *me, uint64_t ts,
+               const void *key, uint32_t len)
+{
+	struct hkey k = hkey_make(r, key, len);
+	struct found f;
+	uint64_t w, window;
+	uint32_t policy = policy_of(r);
+	int rc;
+	if (me != NULL)
+		ctr_add(me, CTR_PEEKS);
+	if (find(r, &k, &f, &w)) {
+		enum verdict v = verdict_of(&f, ts, POLICY_LIMIT(policy));
+		rc = v == V_OPEN || v == V_COUNT;
+	} else {
+		/* A new key: processed if exact, else the on_stale policy's answer.
+		 * Pairs with the release store in evt_update_window(). */
+		window = atomic_load_explicit(&r->hdr->window_ns, acquire);
+		uint64_t b;
+		rc = insert_is_exact(r, &k, ts, window, &b) || r->on_stale == EVT_ON_STALE_PROCESS ? 1
+		     : r->on_stale == EVT_ON_STALE_ERROR                                          ? -ESTALE
+		                                                                                  : 0;
+	}
+	return rc != 1 && (policy & POLICY_SHADOW) ? 1 : rc;
 }
 
 int table_clear_key(const struct region *r, const struct table_client *me, const void *key,

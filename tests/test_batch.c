@@ -108,7 +108,7 @@ Test(batch, a_bad_event_fails_alone)
 		cr_expect_eq(ev[i].result, want[i], "event %d: %d, want %d", i, ev[i].result, want[i]);
 	cr_expect_eq(ev[0].info, EVT_INFO_NEW_KEY);
 	cr_expect_eq(ev[3].info, 0u);
-	cr_expect_eq(ev[4].info, 0u);
+	cr_expect_eq(ev[4].info, EVT_INFO_INSIDE_WINDOW, "the throttle says why");
 	cr_expect_eq(evt_key_count(t), 2);
 	evt_stats s;
 	cr_assert_eq(evt_stats_get(t, &s), 0);

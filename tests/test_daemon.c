@@ -944,6 +944,59 @@ Test(daemon, runtime_limit_survives_a_restart_until_the_configured_one_changes)
 	evt_close(t);
 }
 
+/* Shadow mode: from the config, turned off at run time (logged with who), kept
+ * over a restart. */
+Test(daemon, shadow_mode_from_the_config_and_at_run_time)
+{
+	write_conf("10s", 1024, "shadow = true;");
+	pid_t d = start_daemon();
+	evt_throttle *t;
+	cr_assert_eq(evt_attach(name, 0, &t), 0);
+	cr_expect_eq(evt_get_shadow(t), 1, "the configured mode");
+	cr_expect_eq(decide(t, 1, "k"), 1);
+	cr_expect_eq(decide(t, 2, "k"), 1, "shadow mode answers 1");
+	cr_assert_eq(evt_set_shadow(t, 0), 0);
+	char want[160];
+	snprintf(want, sizeof want, "runtime change: uid %u pid %d turned shadow mode off",
+	         (unsigned)getuid(), (int)getpid());
+	EVENTUALLY(output_has(want), "wants '%s'", want);
+	cr_expect_eq(decide(t, 3, "k"), 0, "enforcing");
+	stop_daemon(d);
+	d = start_daemon();
+	cr_expect_eq(evt_get_shadow(t), 0, "kept over a restart");
+	cr_expect(output_has("shadow mode off kept (set at run time; the configured on has not changed)"));
+	stop_daemon(d);
+	evt_close(t);
+}
+
+/* The daemon's summary says when a throttle is in shadow mode, and counts the
+ * reasons and the peeks. */
+Test(daemon, summary_shows_shadow_mode_and_reasons)
+{
+	FILE *f = fopen(conf, "w");
+	cr_assert_not_null(f);
+	fprintf(f,
+	        "log = { level = \"debug\"; console = true; };\n"
+	        "daemon = { housekeeping = \"50ms\"; summary = \"100ms\"; run_dir = \"%s\"; user = \"%s\"; };\n"
+	        "throttles = ( { name = \"%s\"; window = \"10s\"; capacity = 1024; mode = \"0640\"; "
+	        "shadow = true; limit = 2; }, { name = \"%s\"; } );\n",
+	        run_dir, conf_user, name, name2);
+	fclose(f);
+	pid_t d = start_daemon();
+	evt_throttle *t;
+	cr_assert_eq(evt_attach(name, 0, &t), 0);
+	for (int i = 0; i < 3; i++)
+		cr_expect_eq(decide(t, 100, "k"), 1);
+	cr_expect_eq(decide(t, 99, "k"), 1);
+	cr_expect_eq(evt_peek(t, 100, "k", 1), 1);
+	char want[200];
+	snprintf(want, sizeof want, "throttle '%s' (shadow mode): ", name);
+	EVENTUALLY(output_has(want), "wants '%s'", want);
+	EVENTUALLY(output_has("1 out of order, 2 would throttle, 1 peeks, limit 2"), "the reasons");
+	stop_daemon(d);
+	evt_close(t);
+}
+
 /* Item 11: --recreate and --remove refuse while clients are attached unless
  * --force, and the clients can tell their region was replaced or removed. */
 Test(daemon, recreate_and_remove_refuse_while_clients_are_attached)

@@ -122,11 +122,10 @@ Test(layout, region_hdr_fields)
 	EXPECT_FIELD(H, client_idle_ns, 136, 8);
 	EXPECT_FIELD(H, newest_ts, 144, 8);
 	EXPECT_FIELD(H, client_hwm, 152, 4);
-	EXPECT_FIELD(H, limit, 156, 4);
+	EXPECT_FIELD(H, policy, 156, 4);
 	EXPECT_FIELD(H, keys_adjust, 160, 8);
 	EXPECT_FIELD(H, keys_owed, 168, 8);
-	EXPECT_FIELD(H, shadow, 176, 4);
-	EXPECT_FIELD(H, reserved2, 180, 12);
+	EXPECT_FIELD(H, reserved2, 176, 16);
 	/* line 3: the daemon's */
 	EXPECT_FIELD(H, daemon_pid, 192, 8);
 	EXPECT_FIELD(H, daemon_heartbeat_ns, 200, 8);
@@ -197,7 +196,10 @@ Test(layout, format_constants)
 	cr_expect_eq(CTR_CLEARED, 4);
 	cr_expect_eq(CTR_FULL, 5);
 	cr_expect_eq(CTR_STALE, 6);
-	cr_expect_eq(CTR_COUNT, 7);
+	cr_expect_eq(CTR_PEEKS, 7);
+	cr_expect_eq(CTR_WOULD_THROTTLE, 8);
+	cr_expect_eq(CTR_OUT_OF_ORDER, 9);
+	cr_expect_eq(CTR_COUNT, 10);
 	cr_expect_eq(CTR_MAX, 12);
 	cr_expect_eq(SLOT_EMPTY, 0);
 	cr_expect_eq(SLOT_CLAIMED, 1);
@@ -261,7 +263,7 @@ Test(layout, public_abi_structs)
 	EXPECT_FIELD(O, shadow, 44, 4);
 
 	typedef evt_stats S;
-	cr_expect_eq(sizeof(S), 120, "evt_stats is %zu bytes, want 120", sizeof(S));
+	cr_expect_eq(sizeof(S), 144, "evt_stats is %zu bytes, want 144", sizeof(S));
 	EXPECT_FIELD(S, window_ns, 0, 8);
 	EXPECT_FIELD(S, processed, 8, 8);
 	EXPECT_FIELD(S, throttled, 16, 8);
@@ -281,6 +283,9 @@ Test(layout, public_abi_structs)
 	EXPECT_FIELD(S, client_idle_ns, 104, 8);
 	EXPECT_FIELD(S, limit, 112, 4);
 	EXPECT_FIELD(S, shadow, 116, 4);
+	EXPECT_FIELD(S, peeks, 120, 8);
+	EXPECT_FIELD(S, would_throttle, 128, 8);
+	EXPECT_FIELD(S, out_of_order, 136, 8);
 
 	cr_expect_eq(EVT_ON_FULL_THROTTLE, 0);
 	cr_expect_eq(EVT_ON_FULL_PROCESS, 1);
@@ -290,6 +295,9 @@ Test(layout, public_abi_structs)
 	cr_expect_eq(EVT_INFO_RECLAIMED, 2u);
 	cr_expect_eq(EVT_INFO_FULL, 4u);
 	cr_expect_eq(EVT_INFO_STALE, 8u);
+	cr_expect_eq(EVT_INFO_INSIDE_WINDOW, 0x10u);
+	cr_expect_eq(EVT_INFO_OUT_OF_ORDER, 0x20u);
+	cr_expect_eq(EVT_INFO_SHADOW, 0x40u);
 	cr_expect_eq(EVT_ON_STALE_THROTTLE, 0);
 	cr_expect_eq(EVT_ON_STALE_PROCESS, 1);
 	cr_expect_eq(EVT_ON_STALE_ERROR, 2);
@@ -372,7 +380,7 @@ Test(layout, default_region_header)
 	cr_expect(all_zero(h->reserved3, sizeof h->reserved3), "reserved3 not zero");
 	cr_expect_eq(atomic_load(&h->keys_adjust), 0, "a new region's count needs no correction");
 	cr_expect_eq(atomic_load(&h->keys_owed), 0);
-	cr_expect_eq(atomic_load(&h->limit), 1, "the default limit");
+	cr_expect_eq(atomic_load(&h->policy), 1, "the default limit, enforcing");
 
 	/* Entry 0 is the creator's live handle; the others are free and zero. */
 	const struct region_client *c = (const void *)(m.p + h->clients_offset);

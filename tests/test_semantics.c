@@ -229,7 +229,10 @@ Test(semantics, info_is_set_on_every_return)
 		cr_expect_eq(info, EVT_INFO_NEW_KEY, "%s: new key, info %#x", k, info);
 		info = 0xdeadu;
 		cr_expect_eq(evt_should_process_ex(t, 105, NULL, k, len, &info), 0, "%s", k);
-		cr_expect_eq(info, 0u, "%s: throttled, info %#x", k, info);
+		cr_expect_eq(info, EVT_INFO_INSIDE_WINDOW, "%s: throttled, info %#x", k, info);
+		info = 0xdeadu;
+		cr_expect_eq(evt_should_process_ex(t, 99, NULL, k, len, &info), 0, "%s", k);
+		cr_expect_eq(info, EVT_INFO_OUT_OF_ORDER, "%s: out of order, info %#x", k, info);
 		info = 0xdeadu;
 		cr_expect_eq(evt_should_process_ex(t, 110, NULL, k, len, &info), 1, "%s", k);
 		cr_expect_eq(info, 0u, "%s: processed again, info %#x", k, info);

@@ -737,6 +737,54 @@ Test(tools, inspect_stats_json)
 	evt_close(t);
 }
 
+/* Issue 21: evthrottlectl shadow on|off, and the limit, the mode and the reasons'
+ * counters in inspect's text, JSON and Prometheus outputs. */
+Test(tools, ctl_shadow_and_inspect_show_the_policies)
+{
+	const char *n;
+	evt_throttle *t = fresh(&n);
+	struct run r = CTL("-n", n, "shadow");
+	EXPECT_RUN(r, 0, out, "off");
+	EXPECT_RUN(CTL("-n", n, "shadow", "on"), 0, out, "shadow off -> on");
+	cr_assert_eq(evt_get_shadow(t), 1);
+	EXPECT_RUN(CTL("-n", n, "--json", "shadow"), 0, out, "\"shadow\":1");
+	EXPECT_USAGE(CTL("-n", n, "shadow", "yes"), "invalid shadow mode 'yes' (on or off)");
+	EXPECT_USAGE(CTL("-n", n, "shadow", "on", "off"), "at most one on|off");
+	cr_assert_eq(evt_get_shadow(t), 1, "a refused mode changed the throttle");
+	cr_assert_eq(evt_update_limit(t, 2), 0);
+	decide_at(t, 5 * SEC, "k", 1);
+	decide_at(t, 5 * SEC, "k", 1);
+	decide_at(t, 5 * SEC, "k", 1); /* would throttle */
+	decide_at(t, 4 * SEC, "k", 1); /* out of order, would throttle */
+	cr_assert_eq(evt_peek(t, 5 * SEC, "k", 1), 1);
+	r = INSPECT("-n", n, "stats");
+	cr_assert_eq(r.code, 0, "%s", r.err);
+	cr_assert_not_null(strstr(line_with(r.out, "limit"), "2 per key per window"));
+	cr_assert_not_null(strstr(line_with(r.out, "mode"), "shadow"));
+	cr_assert_not_null(strstr(line_with(r.out, "out of order"), "1"));
+	cr_assert_not_null(strstr(line_with(r.out, "would throttle"), "2"));
+	cr_assert_not_null(strstr(line_with(r.out, "peeks"), "1"));
+	expect_json(INSPECT("-n", n, "--json", "stats").out,
+	            "d['limit'] == 2 and d['shadow'] is True and d['out_of_order'] == 1 and "
+	            "d['would_throttle'] == 2 and d['peeks'] == 1 and d['throttled'] == 2 and "
+	            "d['processed'] == 2");
+	r = INSPECT("-n", n, "--prometheus");
+	cr_assert_eq(r.code, 0, "%s", r.err);
+	const char *want[] = { "evthrottle_limit{throttle=\"%s\"} 2\n",
+		               "evthrottle_shadow{throttle=\"%s\"} 1\n",
+		               "evthrottle_out_of_order_total{throttle=\"%s\"} 1\n",
+		               "evthrottle_would_throttle_total{throttle=\"%s\"} 2\n",
+		               "evthrottle_peeks_total{throttle=\"%s\"} 1\n" };
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+		char line[200];
+		snprintf(line, sizeof line, want[i], n);
+		cr_assert_not_null(strstr(r.out, line), "no %s in:\n%s", line, r.out);
+	}
+	EXPECT_RUN(CTL("-n", n, "shadow", "off"), 0, out, "shadow on -> off");
+	decide_at(t, 5 * SEC, "k", 0);
+	evt_close(t);
+}
+
 Test(tools, inspect_prometheus)
 {
 	const char *n;

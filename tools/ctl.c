@@ -1,4 +1,5 @@
-/* evthrottlectl: set the window and the limit, clear keys, show a short status. */
+/* evthrottlectl: set the window, the limit and shadow mode, clear keys, show a short
+ * status. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,8 @@ static const char usage[] =
 	"                    DURATION is digits and a unit (ns us ms s m h): 250ms, 10s, 1m30s\n"
 	"  limit             print the limit: processed events per key per window\n"
 	"  limit N           set the limit (1 to 4096) for every later decision\n"
+	"  shadow            print the mode: on (shadow: decide and count, answer 1) or off\n"
+	"  shadow on|off     turn shadow mode on or off for every later decision\n"
 	"  clear             forget every key and say how many went: asks on a terminal,\n"
 	"                    needs --yes otherwise\n"
 	"  clear KEY...      forget these keys and say which were tracked (\\xNN for any byte)\n"
@@ -40,8 +43,8 @@ static const char usage[] =
 	"  -h, --help          this help\n"
 	"      --version       the version\n"
 	"\n"
-	"window, limit and status only read the throttle (read permission is enough);\n"
-	"setting the window or the limit and clearing need write permission.  Put '--' before keys starting with '-'.\n"
+	"window, limit, shadow and status only read the throttle (read permission is\n"
+	"enough); setting them and clearing need write permission.  Put '--' before keys starting with '-'.\n"
 	"\n"
 	"Exit status: 0 ok, 1 failed (no such throttle, permission denied, ...), 2 bad usage.\n";
 
@@ -199,6 +202,37 @@ static int cmd_limit(const struct ctl *c, int argc, char **argv)
 	static const struct setting s = { "limit", "limit", get_limit, set_limit, limit_parse,
 		                          format_count };
 	return setting_cmd(c, &s, argc, argv, "N");
+}
+
+static int shadow_parse(const char *arg, uint64_t *v)
+{
+	if (strcmp(arg, "on") != 0 && strcmp(arg, "off") != 0)
+		return tool_usage("invalid shadow mode '%s' (on or off)", arg);
+	*v = strcmp(arg, "on") == 0;
+	return 0;
+}
+
+static uint64_t get_shadow(const evt_throttle *t)
+{
+	return evt_get_shadow(t) == 1;
+}
+
+static int set_shadow(evt_throttle *t, uint64_t v)
+{
+	return evt_set_shadow(t, (int)v);
+}
+
+static char *format_on_off(uint64_t v, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s", v ? "on" : "off");
+	return buf;
+}
+
+static int cmd_shadow(const struct ctl *c, int argc, char **argv)
+{
+	static const struct setting s = { "shadow", "shadow", get_shadow, set_shadow, shadow_parse,
+		                          format_on_off };
+	return setting_cmd(c, &s, argc, argv, "on|off");
 }
 
 /* A bare clear forgets every key: asked on a terminal, --yes otherwise. */
@@ -426,6 +460,7 @@ static const struct command {
 } commands[] = {
 	{ "window", cmd_window },
 	{ "limit", cmd_limit },
+	{ "shadow", cmd_shadow },
 	{ "clear", cmd_clear },
 	{ "status", cmd_status },
 	{ "list", cmd_list },
@@ -434,13 +469,14 @@ static const struct command {
 static int run(const struct ctl *c, int argc, char **argv)
 {
 	if (argc == 0)
-		return tool_usage("missing command (window, limit, clear, status, list)");
+		return tool_usage("missing command (window, limit, shadow, clear, status, list)");
 	if (c->all && strcmp(argv[0], "status") != 0)
 		return tool_usage("-a/--all is for status only");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		if (strcmp(argv[0], commands[i].name) == 0)
 			return commands[i].run(c, argc - 1, argv + 1);
-	return tool_usage("unknown command '%s' (window, limit, clear, status, list)", argv[0]);
+	return tool_usage("unknown command '%s' (window, limit, shadow, clear, status, list)",
+	                  argv[0]);
 }
 
 /* -1 to go on, else the exit code (help, version, bad usage). */
