@@ -7,6 +7,13 @@
  *     on process:       last[key] = ts
  *     an event with ts < last[key] is throttled, and a throttled event changes nothing.
  *
+ * That is limit 1, the default.  Under a limit N (evt_update_limit()), a key's
+ * window opens at a processed event at last = ts and the next N - 1 events inside it
+ * are processed too; the rest, and events before last, are throttled until
+ * last + window.  evt_peek() gives an answer without deciding, shadow mode
+ * (evt_set_shadow()) decides and counts but answers 1, and evt_should_process_ex()
+ * gives the reason of every throttle.
+ *
  * The state lives in a POSIX shared-memory object (/dev/shm/evthrottle.<name>) that
  * every process maps; evt_should_process() decides with a few atomic operations on
  * that mapping: no syscall, no lock, no allocation.  Timestamps and windows are
