@@ -48,7 +48,7 @@
 extern "C" {
 #endif
 
-#define EVT_VERSION_MAJOR 3
+#define EVT_VERSION_MAJOR 4
 #define EVT_VERSION_MINOR 0
 
 /* Longest throttle name accepted by evt_create()/evt_attach(). */
