@@ -92,6 +92,7 @@ uint64_t table_free_orphans(const struct region *r, const uint64_t *dead, uint32
 /* A consistent copy of one published key, for the tools. */
 struct table_entry {
 	uint32_t slot, home, len;
+	uint32_t processed; /* events processed in the window that opened at last */
 	uint64_t last;
 	unsigned char key[REGION_KEY_MAX];
 };

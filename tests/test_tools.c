@@ -1676,27 +1676,36 @@ Test(tools, inspect_key_exact_lookup)
 	cr_assert_eq(r.code, 0, "%s", r.err);
 	cr_assert_eq(count_of(r.out, "\n"), 3, "one line a key: %s", r.out);
 	const char *b = line_with(r.out, "key 'user.b'");
-	cr_assert(strstr(b, "last 5000000000 ns, age 7s, window open, reopens in 3s"), "%s", b);
+	cr_assert(strstr(b, "last 5000000000 ns, age 7s, window open, 1 of 1 processed, reopens in 3s"),
+	          "%s", b);
 	const char *a = line_with(r.out, "key 'user.a'");
 	cr_assert(strstr(a, "last 1000000000 ns, age 11s, window closed"), "%s", a);
 	cr_assert(!strstr(a, "reopens"), "%s", a);
 	cr_assert_not_null(strstr(line_with(r.out, "key 'user'"), "not tracked"), "%s", r.out);
 	/* a key ahead of --now: negative age, reopens a window after its last */
 	r = INSPECT("-n", n, "key", "other", "--now", "0");
-	cr_assert_not_null(strstr(r.out, "age -9s, window open, reopens in 19s"), "%s", r.out);
+	cr_assert_not_null(strstr(r.out, "age -9s, window open, 1 of 1 processed, reopens in 19s"), "%s",
+	                   r.out);
 
 	r = INSPECT("-n", n, "-j", "key", "user.b", "user.a", "nope", "--now", "12000000000");
 	cr_assert_eq(r.code, 0, "%s", r.err);
 	expect_json(r.out,
 	            "len(L) == 3 and L[0] == dict(key='user.b', len=6, tracked=True, "
 	            "window_ns=10**10, last_ns=5*10**9, age_ns=7*10**9, open=True, "
-	            "reopens_in_ns=3*10**9) and L[1]['open'] is False and "
+	            "processed_in_window=1, limit=1, reopens_in_ns=3*10**9) and L[1]['open'] is False and "
 	            "'reopens_in_ns' not in L[1] and L[1]['age_ns'] == 11*10**9 and "
 	            "L[2] == dict(key='nope', len=4, tracked=False, window_ns=10**10)");
 	/* without --now the ages are against evt_now_ns() */
 	cr_assert_eq(decide(t, evt_now_ns(), "fresh"), 1);
 	expect_json(INSPECT("-n", n, "-j", "key", "fresh").out,
 	            "d['open'] is True and 0 <= d['age_ns'] < 60*10**9");
+	/* under a limit, how many of it the open window has had */
+	cr_assert_eq(evt_update_limit(t, 3), 0);
+	decide_at(t, 6 * SEC, "user.b", 1);
+	r = INSPECT("-n", n, "key", "user.b", "--now", "12000000000");
+	cr_assert_not_null(strstr(r.out, "window open, 2 of 3 processed, reopens in 3s"), "%s", r.out);
+	expect_json(INSPECT("-n", n, "-j", "keys").out,
+	            "[k['processed_in_window'] for k in d if k['key'] == 'user.b'] == [2]");
 	evt_close(t);
 }
 
