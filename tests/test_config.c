@@ -54,6 +54,10 @@ Test(config, example_file_is_valid)
 	cr_assert_geq(cfg.n, 1);
 	cr_expect_str_eq(cfg.throttles[0].name, "default");
 	cr_expect_eq(cfg.throttles[0].opts.window_ns, 10000000000ull);
+	const struct throttle_config *a = config_find(&cfg, "accounts");
+	cr_assert_not_null(a, "the example of a limit in shadow mode");
+	cr_expect_eq(a->opts.limit, 50);
+	cr_expect_eq(a->opts.shadow, 1);
 }
 
 Test(config, full_settings)
