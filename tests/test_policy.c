@@ -124,6 +124,8 @@ Test(policy, shadow_updates_the_state_as_if_enforcing)
 	cr_expect_eq(evt_should_process_ex(t, 1020, NULL, "k", 1, &info), 1);
 	cr_expect_eq(info, EVT_INFO_INSIDE_WINDOW | EVT_INFO_SHADOW);
 	cr_expect_eq(evt_should_process(t, 1030, NULL, "k", 1), 1, "the plain call too");
+	cr_expect_eq(evt_should_process(t, 1030, NULL, NULL, 1), -EINVAL, "bad input is an error");
+	cr_expect_eq(evt_should_process_ex(t, 1030, NULL, "k", 0, &info), -EINVAL);
 	cr_assert_eq(evt_update_limit(t, 1), 0);
 	cr_expect_eq(evt_get_shadow(t), 1, "the shadow bit is kept apart from the limit");
 	cr_expect_eq(evt_should_process_ex(t, 1040, NULL, "k", 1, &info), 1);
