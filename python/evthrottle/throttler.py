@@ -7,10 +7,10 @@ C call); this layer adds the seed's constructor, its defaults and logging.
 import logging
 
 from . import _evthrottle, config
-from ._evthrottle import library_path, now, now_ns, strerror, unlink
+from ._evthrottle import LIMIT_MAX, library_path, now, now_ns, strerror, unlink
 
 __all__ = ["EventThrottler", "library_path", "now", "now_ns", "strerror", "unlink",
-           "PRIVATE_KEY_MAX"]
+           "PRIVATE_KEY_MAX", "LIMIT_MAX"]
 
 LOGGER_NAME = "evthrottle"
 ON_FULL = {"throttle": 0, "process": 1, "error": 2}   # enum evt_on_full
@@ -44,6 +44,13 @@ def _policy(field, value, policies):
     return policies[value]
 
 
+def _flag(field, value):
+    """True or False; None is False (the library's default)."""
+    if value is not None and not isinstance(value, bool):
+        raise TypeError("%s must be True or False, not %s" % (field, type(value).__name__))
+    return bool(value)
+
+
 class EventThrottler(_evthrottle.Throttle):
     """Per-key event throttle: for each key, only the first event within the window
     is processed.
@@ -62,8 +69,11 @@ class EventThrottler(_evthrottle.Throttle):
     ``on_full`` (``"throttle"``, ``"process"`` or ``"error"``: a new key and no room),
     ``on_stale`` (the same three: an event older than what reclaim forgot) and
     ``client_idle`` (seconds, > 0: a client this far behind no longer holds reclaim
-    back; default 1); when attaching, those belong to the creator and must be left
-    out.
+    back; default 1) and ``limit`` (processed events per key per window, 1 to
+    :data:`LIMIT_MAX`; default 1, the seed's rule) and ``shadow`` (True: decide and
+    count, but answer True to what the rule denies); when attaching, those belong
+    to the creator and must be left out (``update_limit()`` and ``set_shadow()``
+    change a shared throttle's).
 
     Times are seconds (int, float, Fraction or Decimal; not bool), as in the seed,
     rounded to the nearest nanosecond.  Keys are str (UTF-8), bytes (or another
@@ -81,13 +91,15 @@ class EventThrottler(_evthrottle.Throttle):
 
     def __init__(self, window=None, name=None, *, capacity=None, key_max=None,
                  readonly=False, create=False, on_full=None, on_stale=None,
-                 client_idle=None):
+                 client_idle=None, limit=None, shadow=None):
         if name is not None and not create:
-            if (window, capacity, key_max, on_full, on_stale, client_idle) != (None,) * 6:
-                raise ValueError("window, capacity, key_max, on_full, on_stale and "
-                                 "client_idle are set by the throttle's creator; attach "
-                                 "with the name only (and use update_window() to change "
-                                 "the window)")
+            if (window, capacity, key_max, on_full, on_stale, client_idle,
+                    limit, shadow) != (None,) * 8:
+                raise ValueError("window, capacity, key_max, on_full, on_stale, "
+                                 "client_idle, limit and shadow are set by the "
+                                 "throttle's creator; attach with the name only (and "
+                                 "use update_window(), update_limit() or set_shadow() "
+                                 "to change them)")
             super().__init__(name, readonly=readonly)
         else:
             if readonly:
@@ -99,7 +111,9 @@ class EventThrottler(_evthrottle.Throttle):
                 key_max=PRIVATE_KEY_MAX if key_max is None else _option("key_max", key_max),
                 on_full=_policy("on_full", on_full, ON_FULL),
                 on_stale=_policy("on_stale", on_stale, ON_STALE),
-                client_idle=client_idle)
+                client_idle=client_idle,
+                limit=0 if limit is None else _option("limit", limit),
+                shadow=_flag("shadow", shadow))
         if _logger.isEnabledFor(logging.DEBUG):
             what = "private throttle" if name is None else (
                 "created throttle '%s'" % name if create else
@@ -112,6 +126,19 @@ class EventThrottler(_evthrottle.Throttle):
         old = self.get_window()
         super().update_window(new_window)
         _logger.info("Window updated from %s to %s seconds", old, self.get_window())
+
+    def update_limit(self, limit):
+        """Set the limit (processed events per key per window, 1 to LIMIT_MAX) for
+        every later decision of every process sharing the throttle."""
+        old = self.get_limit()
+        super().update_limit(_option("limit", limit))
+        _logger.info("Limit updated from %d to %d events a window", old, limit)
+
+    def set_shadow(self, on):
+        """Shadow mode on (True) or off, for every later decision of every process
+        sharing the throttle."""
+        super().set_shadow(on)
+        _logger.info("Shadow mode %s", "on" if on else "off")
 
     def clear(self):
         """Forget every key (for every process sharing the throttle); returns how

@@ -169,7 +169,8 @@ static int mod_exec(PyObject *m)
 	st->throttle_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &throttle_spec, NULL);
 	if (st->throttle_type == NULL ||
 	    PyModule_AddType(m, st->throttle_type) < 0 ||
-	    PyModule_AddIntConstant(m, "GIL_FREE_BATCH", EXT_GIL_FREE_BATCH) < 0)
+	    PyModule_AddIntConstant(m, "GIL_FREE_BATCH", EXT_GIL_FREE_BATCH) < 0 ||
+	    PyModule_AddIntConstant(m, "LIMIT_MAX", EVT_LIMIT_MAX) < 0)
 		return -1;
 	PyObject *errors = PyImport_ImportModule("evthrottle.errors");
 	if (errors == NULL)

@@ -246,7 +246,9 @@ class SemanticsTests(unittest.TestCase):
         self.assertEqual(set(s), {"window_ns", "processed", "throttled", "new_keys",
                                   "reclaimed", "cleared", "full", "keys", "horizon_ns",
                                   "capacity", "key_max", "clients", "client_max",
-                                  "on_full", "on_stale", "stale", "client_idle_ns"})
+                                  "on_full", "on_stale", "stale", "client_idle_ns",
+                                  "limit", "shadow", "peeks", "would_throttle",
+                                  "out_of_order"})
         self.assertEqual(s["window_ns"], 10 * 10**9)
         self.assertEqual((s["processed"], s["throttled"]), (3, 1))
         self.assertEqual((s["new_keys"], s["cleared"], s["keys"]), (2, 1, 1))
