@@ -85,8 +85,8 @@ class EventThrottler(_evthrottle.Throttle):
 
     Thread safety: no Python lock is needed; any number of threads may share one
     EventThrottler.  Decisions hold the GIL; create, attach, clear and bursts of
-    65536 events or more release it.  ``close()`` while another thread's call runs without
-    the GIL takes effect when that call returns.
+    65536 events or more release it.  ``close()`` while another thread's call runs
+    without the GIL takes effect when that call returns.
     """
 
     def __init__(self, window=None, name=None, *, capacity=None, key_max=None,

@@ -100,23 +100,54 @@ static int option_get(ext_state *st, PyObject *o, const char *what, unsigned max
 	return 0;
 }
 
-/* The options given in seconds (None: EVT_OPTIONS_INIT's): both must be > 0. */
-static int seconds_options(ext_state *st, PyObject *window, PyObject *client_idle,
-			   evt_options *o)
+/* Throttle()'s options as given: NULL or None where left out (EVT_OPTIONS_INIT's). */
+typedef struct {
+	PyObject *window, *client_idle;       /* seconds, > 0 */
+	PyObject *capacity, *key_max, *limit; /* ints, 0 for the default */
+	unsigned on_full, on_stale;
+	int shadow;
+} init_options;
+
+static int options_get(ext_state *st, const init_options *a, evt_options *o)
 {
-	if (window != Py_None && window_to_ns(st, window, &o->window_ns) < 0)
+	unsigned capacity = 0, key_max = 0, limit = 0;
+	if (option_get(st, a->capacity, "capacity", EXT_CAPACITY_MAX, &capacity) < 0 ||
+	    option_get(st, a->key_max, "key_max", EXT_KEY_MAX, &key_max) < 0 ||
+	    option_get(st, a->limit, "limit", EVT_LIMIT_MAX, &limit) < 0)
 		return -1;
-	if (client_idle != Py_None &&
-	    positive_seconds_to_ns(st, client_idle, "client_idle", &o->client_idle_ns) < 0)
+	if (a->window != Py_None && window_to_ns(st, a->window, &o->window_ns) < 0)
 		return -1;
+	if (a->client_idle != Py_None &&
+	    positive_seconds_to_ns(st, a->client_idle, "client_idle", &o->client_idle_ns) < 0)
+		return -1;
+	o->capacity = capacity ? capacity : o->capacity;
+	o->key_max = key_max ? key_max : o->key_max;
+	o->limit = limit ? limit : o->limit;
+	o->on_full = a->on_full;
+	o->on_stale = a->on_stale;
+	o->shadow = (uint32_t)a->shadow;
+	return 0;
+}
+
+/* The name, and whether to create: a private throttle (no name) is created. */
+static int target_get(PyObject *name, int *create, int readonly, const char **cname)
+{
+	*cname = NULL;
+	if (name != Py_None && name_get(name, cname) < 0)
+		return -1;
+	*create = *create || *cname == NULL;
+	if (*create && readonly) {
+		PyErr_SetString(PyExc_ValueError,
+				"readonly=True attaches to an existing named throttle");
+		return -1;
+	}
 	return 0;
 }
 
 /* Throttle(name=None, *, create=False, readonly=False, window=None, capacity=0,
  *          key_max=0, on_full=0, on_stale=0, client_idle=None, limit=0,
- *          shadow=False): a private throttle
- * (no name), a named one created (create), or attached to.  Options left 0 or None
- * are EVT_OPTIONS_INIT's. */
+ *          shadow=False): a private throttle (no name), a named one created
+ * (create), or attached to.  Options left 0 or None are EVT_OPTIONS_INIT's. */
 static int throttle_init(PyObject *self, PyObject *args, PyObject *kw)
 {
 	static char *names[] = {"name", "create", "readonly", "window", "capacity",
@@ -124,41 +155,23 @@ static int throttle_init(PyObject *self, PyObject *args, PyObject *kw)
 				"shadow", NULL};
 	throttle_obj *s = (throttle_obj *)self;
 	ext_state *st = state_of_type(Py_TYPE(self));
-	PyObject *name = Py_None, *window = Py_None, *client_idle = Py_None;
+	PyObject *name = Py_None;
 	int create = 0, readonly = 0;
 	evt_options o = EVT_OPTIONS_INIT;
-	PyObject *capacity_o = NULL, *key_max_o = NULL, *limit_o = NULL;
-	unsigned capacity = 0, key_max = 0, on_full = o.on_full, on_stale = o.on_stale;
-	unsigned limit = 0;
-	int shadow = 0;
+	init_options a = {Py_None, Py_None, NULL, NULL, NULL, o.on_full, o.on_stale, 0};
+	const char *cname;
 	if (!PyArg_ParseTupleAndKeywords(args, kw, "|O$ppOOOIIOOp", names, &name, &create,
-					 &readonly, &window, &capacity_o, &key_max_o, &on_full,
-					 &on_stale, &client_idle, &limit_o, &shadow) ||
-	    option_get(st, capacity_o, "capacity", EXT_CAPACITY_MAX, &capacity) < 0 ||
-	    option_get(st, key_max_o, "key_max", EXT_KEY_MAX, &key_max) < 0 ||
-	    option_get(st, limit_o, "limit", EVT_LIMIT_MAX, &limit) < 0)
+					 &readonly, &a.window, &a.capacity, &a.key_max,
+					 &a.on_full, &a.on_stale, &a.client_idle, &a.limit,
+					 &a.shadow) ||
+	    options_get(st, &a, &o) < 0)
 		return -1;
 	if (s->t != NULL || s->closing != NULL) {
 		PyErr_SetString(PyExc_RuntimeError, "the throttler is open already");
 		return -1;
 	}
-	const char *cname = NULL;
-	if (name != Py_None && name_get(name, &cname) < 0)
+	if (target_get(name, &create, readonly, &cname) < 0)
 		return -1;
-	create = create || cname == NULL;
-	if (create && readonly) {
-		PyErr_SetString(PyExc_ValueError,
-				"readonly=True attaches to an existing named throttle");
-		return -1;
-	}
-	if (seconds_options(st, window, client_idle, &o) < 0)
-		return -1;
-	o.capacity = capacity ? capacity : o.capacity;
-	o.key_max = key_max ? key_max : o.key_max;
-	o.on_full = on_full;
-	o.on_stale = on_stale;
-	o.limit = limit ? limit : o.limit;
-	o.shadow = (uint32_t)shadow;
 	int rc = open_throttle(s, cname, create, readonly, &o);
 	if (rc < 0) {
 		raise_evt(st, rc, name);
