@@ -158,7 +158,8 @@ static int throttle_init(PyObject *self, PyObject *args, PyObject *kw)
 	PyObject *name = Py_None;
 	int create = 0, readonly = 0;
 	evt_options o = EVT_OPTIONS_INIT;
-	init_options a = {Py_None, Py_None, NULL, NULL, NULL, o.on_full, o.on_stale, 0};
+	init_options a = {.window = Py_None, .client_idle = Py_None, .on_full = o.on_full,
+			  .on_stale = o.on_stale};
 	const char *cname;
 	if (!PyArg_ParseTupleAndKeywords(args, kw, "|O$ppOOOIIOOp", names, &name, &create,
 					 &readonly, &a.window, &a.capacity, &a.key_max,
