@@ -274,16 +274,20 @@ int evt_prefetch(const evt_throttle *t, const void *key, size_t key_len);
  * decides the key with evt_should_process_key(): the decision then skips hashing.
  * Plain data (copy it freely); its fields are the library's. */
 typedef struct evt_key {
-	const void *key; /* the caller's bytes: they must stay valid and unchanged */
-	size_t key_len;
-	uint64_t hash;   /* the key's hash under seed */
-	uint64_t seed;   /* the throttle's hash seed when it was made */
+	const void *key;   /* the caller's bytes: they must stay valid and unchanged */
+	uint32_t key_len;
+	uint32_t reserved; /* 0 */
+	uint64_t hash;     /* the key's hash under seed */
+	uint64_t seed;     /* the throttle's hash seed when it was made */
+	uint64_t tail;     /* the key's last 8-byte word, zero-padded, as the table
+	                      compares it */
 } evt_key;
 
 /*
  * evt_prefetch() that also hands its hash over: fills *out for the later
  * evt_should_process_key().  For a pipeline that knows a key a few events before it
- * decides it: the key is hashed once, and its slot is in cache by the decision.
+ * decides it: the key is hashed and read once, here, and its slot is in cache by
+ * the decision, which then does neither.
  * Changes nothing in the throttle; no syscall, lock or write.
  * Errors: those of evt_prefetch(), and -EINVAL if out is NULL; *out is untouched
  * then.  Thread-safe.

@@ -178,8 +178,7 @@ int evt_prefetch_key(const evt_throttle *t, const void *key, size_t key_len, evt
 {
 	int rc = out != NULL ? decide_check(t, key, key_len) : -EINVAL;
 	if (rc == 0)
-		*out = (evt_key){ key, key_len, table_prefetch(&t->r, key, (uint32_t)key_len),
-			          t->r.seed };
+		table_prefetch_key(&t->r, key, (uint32_t)key_len, out);
 	return rc;
 }
 

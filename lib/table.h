@@ -49,9 +49,13 @@ int table_decide(const struct region *r, const struct table_client *me, uint64_t
  * The key must have passed table_key_check(). */
 uint64_t table_prefetch(const struct region *r, const void *key, uint32_t len);
 
-/* table_decide() on a key evt_prefetch_key() hashed: its hash is used if it was
- * made with this region's seed, else the key is hashed again.  The key must have
- * passed table_key_check(). */
+/* Hash key (which must have passed table_key_check()) and read its last word into
+ * *out, and start fetching its home slot: evt_prefetch_key(). */
+void table_prefetch_key(const struct region *r, const void *key, uint32_t len, evt_key *out);
+
+/* table_decide() on a key table_prefetch_key() made: its hash and last word are
+ * used if it was made with this region's seed, else the key is hashed again.  The
+ * key must have passed table_key_check(). */
 int table_decide_key(const struct region *r, const struct table_client *me, uint64_t ts,
                      const evt_key *k, unsigned *info);
 
