@@ -177,9 +177,7 @@ int evt_prefetch(const evt_throttle *t, const void *key, size_t key_len)
 int evt_prefetch_key(const evt_throttle *t, const void *key, size_t key_len, evt_key *out)
 {
 	int rc = out != NULL ? decide_check(t, key, key_len) : -EINVAL;
-	if (rc == 0)
-		table_prefetch_key(&t->r, key, (uint32_t)key_len, out);
-	return rc;
+	return rc < 0 ? rc : table_prefetch_key(&t->r, key, (uint32_t)key_len, out);
 }
 
 int evt_should_process_key(evt_throttle *t, uint64_t ts_ns, const evt_key *k, unsigned *info)

@@ -114,7 +114,10 @@ static inline void note_ts(const struct table_client *me, uint64_t ts)
 	/* Only this client writes wm.  Two threads of it may race and leave the
 	 * smaller value: a lower watermark only delays reclaim, which is safe. */
 	uint64_t wm = atomic_load_explicit(&me->entry->wm, relaxed);
-	if (wm == REGION_WM_NONE || ts > wm)
+	/* ts > wm, or wm == REGION_WM_NONE (UINT64_MAX: wm + 1 wraps to 0), in one
+	 * compare. */
+	_Static_assert(REGION_WM_NONE == UINT64_MAX, "REGION_WM_NONE + 1 is 0");
+	if (ts >= wm + 1)
 		atomic_store_explicit(&me->entry->wm, ts, relaxed);
 }
 
@@ -524,13 +527,14 @@ static __attribute__((noinline, flatten)) void prefetch_long(const struct region
 	key_made(r, key, len, out);
 }
 
-__attribute__((flatten)) void table_prefetch_key(const struct region *r, const void *key,
-                                                 uint32_t len, evt_key *out)
+__attribute__((flatten)) int table_prefetch_key(const struct region *r, const void *key,
+                                                uint32_t len, evt_key *out)
 {
 	if (__builtin_expect(len > INLINE_KEY_MAX, 0))
 		prefetch_long(r, key, len, out);
 	else
 		key_made(r, key, len, out);
+	return 0;
 }
 
 /* The hkey of a key evt_prefetch_key() made for this region. */

@@ -50,8 +50,9 @@ int table_decide(const struct region *r, const struct table_client *me, uint64_t
 uint64_t table_prefetch(const struct region *r, const void *key, uint32_t len);
 
 /* Hash key (which must have passed table_key_check()) and read its last word into
- * *out, and start fetching its home slot: evt_prefetch_key(). */
-void table_prefetch_key(const struct region *r, const void *key, uint32_t len, evt_key *out);
+ * *out, and start fetching its home slot: evt_prefetch_key().  Returns 0 (so that
+ * the wrapper's call is a tail call). */
+int table_prefetch_key(const struct region *r, const void *key, uint32_t len, evt_key *out);
 
 /* table_decide() on a key table_prefetch_key() made: its hash and last word are
  * used if it was made with this region's seed, else the key is hashed again.  The
