@@ -264,8 +264,10 @@ static void read_name(struct ctx *x, const config_setting_t *g, struct throttle_
 static void read_throttle(struct ctx *x, const config_setting_t *g, struct throttle_config *t)
 {
 	static const char *const known[] = { "name", "window", "capacity", "key_max", "clients",
-		                             "mode", "group", "on_full", "on_stale", "client_idle", NULL };
+		                             "mode", "group", "on_full", "on_stale", "client_idle",
+		                             "huge_pages", NULL };
 	long long cap = t->opts.capacity, key_max = t->opts.key_max, clients = t->opts.client_max;
+	bool huge = t->opts.huge_pages;
 	t->line = (int)config_setting_source_line(g);
 	if (check_members(x, g, "a throttle", known) < 0 && !config_setting_is_group(g))
 		return;
@@ -278,12 +280,14 @@ static void read_throttle(struct ctx *x, const config_setting_t *g, struct throt
 	read_policy(x, g, "on_full", &t->opts.on_full);
 	read_policy(x, g, "on_stale", &t->opts.on_stale);
 	get_duration(x, g, "client_idle", 1, &t->opts.client_idle_ns);
+	get_bool(x, g, "huge_pages", &huge);
 	if (get_string(x, g, "group", t->group, sizeof t->group) == 0 && t->group[0] != '\0' &&
 	    getgrnam(t->group) == NULL)
 		fail(x, config_setting_get_member(g, "group"), "no such group \"%s\"", t->group);
 	t->opts.capacity = (uint32_t)cap;
 	t->opts.key_max = (uint32_t)key_max;
 	t->opts.client_max = (uint32_t)clients;
+	t->opts.huge_pages = huge;
 }
 
 static void check_unique(struct ctx *x, const config_setting_t *g, const struct daemon_config *c,
@@ -434,12 +438,12 @@ void config_describe(const struct daemon_config *c, FILE *out)
 		region_geometry(&t->opts, &g);
 		fprintf(out,
 		        "throttle %s: /dev/shm/evthrottle.%s window %s capacity %u (%u slots) key_max %u "
-		        "clients %u mode %04o%s%s on_full %s on_stale %s client_idle %s, %.1f MiB\n",
+		        "clients %u mode %04o%s%s on_full %s on_stale %s client_idle %s%s, %.1f MiB\n",
 		        t->name, t->name, duration_format(t->opts.window_ns, w, sizeof w), t->opts.capacity,
 		        g.capacity, t->opts.key_max, t->opts.client_max, t->opts.mode,
 		        t->group[0] ? " group " : "", t->group, policy[t->opts.on_full],
 		        policy[t->opts.on_stale], duration_format(t->opts.client_idle_ns, idle, sizeof idle),
-		        (double)g.total_size / (1 << 20));
+		        t->opts.huge_pages ? " huge_pages" : "", (double)g.total_size / (1 << 20));
 	}
 }
 

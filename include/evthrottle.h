@@ -84,17 +84,23 @@ typedef struct evt_options {
 	uint64_t client_idle_ns; /* > 0: a client whose latest timestamp is this far
 	                            behind the one deciding no longer holds reclaim
 	                            back (an idle, stopped or lagging client) */
+	uint32_t huge_pages; /* 1: back the region with transparent huge pages, or
+	                        fail with -EOPNOTSUPP where the system offers none
+	                        for it (evt_create()); 0: ordinary pages */
+	uint32_t reserved;   /* 0 */
 } evt_options;
 
 /* Defaults: 10 s window, 131072 slots, 32-byte keys, mode 0660, throttle when full,
- * 256 clients, throttle when stale, clients idle after 1 s.  In field order, so that
+ * 256 clients, throttle when stale, clients idle after 1 s, ordinary pages.  In
+ * field order, so that
  * it is also valid C++ from C++11 on (designated initialisers are C++20):
  *     evt_options o = EVT_OPTIONS_INIT;   (C and C++) */
 #define EVT_OPTIONS_INIT                                                              \
 	{                                                                             \
 		10000000000ull /* window_ns */, 131072 /* capacity */, 32 /* key_max */, \
 		0660 /* mode */, EVT_ON_FULL_THROTTLE /* on_full */, 256 /* client_max */, \
-		EVT_ON_STALE_THROTTLE /* on_stale */, 1000000000ull /* client_idle_ns */ \
+		EVT_ON_STALE_THROTTLE /* on_stale */, 1000000000ull /* client_idle_ns */, \
+		0 /* huge_pages */, 0 /* reserved */                                      \
 	}
 
 /* evt_attach() flags */
@@ -142,8 +148,15 @@ typedef struct evt_stats {
  * with children forked afterwards.
  * o NULL means EVT_OPTIONS_INIT.  On success *out is a read-write handle, which
  * keeps the object open (one close-on-exec file descriptor) until evt_close().
+ * With o->huge_pages 1 the region is backed by transparent huge pages (2 MiB: one
+ * TLB entry covers 32768 slots of 64 bytes instead of 64), checked after it is
+ * populated; attachers map it the same way.  The system must offer them for
+ * shared memory: /dev/shm mounted with huge=always, within_size or advise, or
+ * for an anonymous throttle /sys/kernel/mm/transparent_hugepage/shmem_enabled
+ * always, within_size or advise; a region under 2 MiB gets none.
  * Errors: -EINVAL (bad name or option), -EEXIST (a region of that name exists),
- *         -EACCES, -ENOSPC (no room in /dev/shm), -ENOMEM, -EMFILE.
+ *         -EACCES, -ENOSPC (no room in /dev/shm), -ENOMEM, -EMFILE, -EOPNOTSUPP
+ *         (huge pages asked for and not offered; nothing is left behind).
  * Thread-safe.
  */
 int evt_create(const char *name, const evt_options *o, evt_throttle **out);

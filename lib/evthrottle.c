@@ -324,6 +324,11 @@ const char *evt_strerror(int err)
 		return "the exact answer was forgotten by reclaim (on_stale = error)";
 	case ENOMEM:
 		return "out of memory";
+	case EOPNOTSUPP:
+		return "huge pages asked for, but the system backs no shared memory with them "
+		       "(mount /dev/shm with huge=within_size or advise; anonymous throttles: "
+		       "/sys/kernel/mm/transparent_hugepage/shmem_enabled; regions under 2 MiB "
+		       "get none)";
 	default: {
 		const char *s = e <= INT_MAX ? strerrordesc_np((int)e) : NULL;
 		return s != NULL ? s : "unknown error";

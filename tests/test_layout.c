@@ -114,7 +114,8 @@ Test(layout, region_hdr_fields)
 	EXPECT_FIELD(H, mode, 88, 4);
 	EXPECT_FIELD(H, on_stale, 92, 4);
 	EXPECT_FIELD(H, bounds_offset, 96, 8);
-	EXPECT_FIELD(H, reserved1, 104, 24);
+	EXPECT_FIELD(H, flags, 104, 4);
+	EXPECT_FIELD(H, reserved1, 108, 20);
 	/* line 2: hot, written rarely */
 	EXPECT_FIELD(H, window_ns, 128, 8);
 	EXPECT_FIELD(H, client_idle_ns, 136, 8);
@@ -236,7 +237,7 @@ Test(layout, ctrl_word_bits)
 Test(layout, public_abi_structs)
 {
 	typedef evt_options O;
-	cr_expect_eq(sizeof(O), 40, "evt_options is %zu bytes, want 40", sizeof(O));
+	cr_expect_eq(sizeof(O), 48, "evt_options is %zu bytes, want 48", sizeof(O));
 	EXPECT_FIELD(O, window_ns, 0, 8);
 	EXPECT_FIELD(O, capacity, 8, 4);
 	EXPECT_FIELD(O, key_max, 12, 4);
@@ -245,6 +246,8 @@ Test(layout, public_abi_structs)
 	EXPECT_FIELD(O, client_max, 24, 4);
 	EXPECT_FIELD(O, on_stale, 28, 4);
 	EXPECT_FIELD(O, client_idle_ns, 32, 8);
+	EXPECT_FIELD(O, huge_pages, 40, 4);
+	EXPECT_FIELD(O, reserved, 44, 4);
 
 	typedef evt_stats S;
 	cr_expect_eq(sizeof(S), 112, "evt_stats is %zu bytes, want 112", sizeof(S));
