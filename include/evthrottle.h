@@ -42,7 +42,7 @@ extern "C" {
 #endif
 
 #define EVT_VERSION_MAJOR 3
-#define EVT_VERSION_MINOR 0
+#define EVT_VERSION_MINOR 1
 
 /* Longest throttle name accepted by evt_create()/evt_attach(). */
 #define EVT_NAME_MAX 200
