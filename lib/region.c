@@ -32,7 +32,8 @@ int region_geometry(const evt_options *o, struct region_geom *g)
 	if (o->window_ns == 0 || o->capacity == 0 || o->capacity > REGION_CAP_MAX ||
 	    o->key_max == 0 || o->key_max > REGION_KEY_MAX || o->client_max == 0 ||
 	    o->client_max > REGION_CLIENT_MAX || o->on_full > EVT_ON_FULL_ERROR ||
-	    o->on_stale > EVT_ON_STALE_ERROR || o->client_idle_ns == 0 || o->huge_pages > 1 ||
+	    o->on_stale > EVT_ON_STALE_ERROR || o->client_idle_ns == 0 || o->limit == 0 ||
+	    o->limit > EVT_LIMIT_MAX || o->shadow > 1 || o->huge_pages > 1 ||
 	    (o->mode & ~07777u) != 0)
 		return -EINVAL;
 	g->capacity = round_pow2(o->capacity);
@@ -108,6 +109,7 @@ static void init_header(void *base, const evt_options *o, const struct region_ge
 	h->flags = o->huge_pages ? REGION_FLAG_HUGE : 0;
 	atomic_store_explicit(&h->window_ns, o->window_ns, memory_order_relaxed);
 	atomic_store_explicit(&h->client_idle_ns, o->client_idle_ns, memory_order_relaxed);
+	atomic_store_explicit(&h->policy, POLICY_MAKE(o->limit, o->shadow), memory_order_relaxed);
 	/* Pairs with the acquire load of state in region_validate(): whoever sees
 	 * READY sees every field above. */
 	atomic_store_explicit(&h->state, REGION_STATE_READY, memory_order_release);
@@ -351,7 +353,7 @@ int region_validate(void *base, size_t size, bool readonly, struct region *out)
 	evt_options o = {
 		.window_ns = 1, .capacity = h->capacity, .key_max = h->key_max,
 		.mode = 0, .on_full = h->on_full, .client_max = h->client_max,
-		.on_stale = h->on_stale, .client_idle_ns = 1,
+		.on_stale = h->on_stale, .client_idle_ns = 1, .limit = 1,
 	};
 	struct region_geom g;
 	if (region_geometry(&o, &g) < 0 || g.capacity != h->capacity ||
