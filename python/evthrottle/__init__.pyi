@@ -45,14 +45,17 @@ class EventThrottler:
                  on_full: Optional[Literal["throttle", "process", "error"]] = None,
                  on_stale: Optional[Literal["throttle", "process", "error"]] = None,
                  client_idle: Optional[Seconds] = None,
-                 limit: Optional[int] = None, shadow: Optional[bool] = None) -> None:
+                 limit: Optional[int] = None, shadow: Optional[bool] = None,
+                 huge_pages: Optional[bool] = None) -> None:
         """Create a private throttle, attach to a named one, or create one
         (create=True).  window, capacity, key_max, on_full (a new key and no room),
         on_stale (an event older than what reclaim forgot: "error" raises EvtError
         ESTALE) and client_idle (seconds, > 0: a client this far behind no longer
         holds reclaim back; default 1) and limit (processed events per key per
         window, 1 to LIMIT_MAX; default 1) and shadow (True: decide and count, but
-        answer True to what the rule denies) are the creator's."""
+        answer True to what the rule denies) and huge_pages (True: transparent huge
+        pages for the table, or EvtError EOPNOTSUPP where the system offers none for
+        shared memory) are the creator's."""
 
     def should_process(self, timestamp: Seconds, event_id: object, key: Key) -> bool:
         """True if the event of key at timestamp (seconds) is to be processed: the

@@ -73,7 +73,11 @@ class EventThrottler(_evthrottle.Throttle):
     :data:`LIMIT_MAX`; default 1, the seed's rule) and ``shadow`` (True: decide and
     count, but answer True to what the rule denies); when attaching, those belong
     to the creator and must be left out (``update_limit()`` and ``set_shadow()``
-    change a shared throttle's).
+    change a shared throttle's).  ``huge_pages=True`` backs the table with
+    transparent huge pages (fewer TLB misses on a large table), or raises EvtError
+    EOPNOTSUPP where the system offers none for shared memory (/dev/shm mounted
+    with huge=advise, within_size or always; for a private throttle,
+    transparent_hugepage/shmem_enabled).
 
     Times are seconds (int, float, Fraction or Decimal; not bool), as in the seed,
     rounded to the nearest nanosecond.  Keys are str (UTF-8), bytes (or another
@@ -91,12 +95,12 @@ class EventThrottler(_evthrottle.Throttle):
 
     def __init__(self, window=None, name=None, *, capacity=None, key_max=None,
                  readonly=False, create=False, on_full=None, on_stale=None,
-                 client_idle=None, limit=None, shadow=None):
+                 client_idle=None, limit=None, shadow=None, huge_pages=None):
         if name is not None and not create:
             if (window, capacity, key_max, on_full, on_stale, client_idle,
-                    limit, shadow) != (None,) * 8:
+                    limit, shadow, huge_pages) != (None,) * 9:
                 raise ValueError("window, capacity, key_max, on_full, on_stale, "
-                                 "client_idle, limit and shadow are set by the "
+                                 "client_idle, limit, shadow and huge_pages are set by the "
                                  "throttle's creator; attach with the name only (and "
                                  "use update_window(), update_limit() or set_shadow() "
                                  "to change them)")
@@ -113,7 +117,8 @@ class EventThrottler(_evthrottle.Throttle):
                 on_stale=_policy("on_stale", on_stale, ON_STALE),
                 client_idle=client_idle,
                 limit=0 if limit is None else _option("limit", limit),
-                shadow=_flag("shadow", shadow))
+                shadow=_flag("shadow", shadow),
+                huge_pages=_flag("huge_pages", huge_pages))
         if _logger.isEnabledFor(logging.DEBUG):
             what = "private throttle" if name is None else (
                 "created throttle '%s'" % name if create else

@@ -105,7 +105,7 @@ typedef struct {
 	PyObject *window, *client_idle;       /* seconds, > 0 */
 	PyObject *capacity, *key_max, *limit; /* ints, 0 for the default */
 	unsigned on_full, on_stale;
-	int shadow;
+	int shadow, huge_pages;
 } init_options;
 
 static int options_get(ext_state *st, const init_options *a, evt_options *o)
@@ -126,6 +126,7 @@ static int options_get(ext_state *st, const init_options *a, evt_options *o)
 	o->on_full = a->on_full;
 	o->on_stale = a->on_stale;
 	o->shadow = (uint32_t)a->shadow;
+	o->huge_pages = (uint32_t)a->huge_pages;
 	return 0;
 }
 
@@ -146,13 +147,13 @@ static int target_get(PyObject *name, int *create, int readonly, const char **cn
 
 /* Throttle(name=None, *, create=False, readonly=False, window=None, capacity=0,
  *          key_max=0, on_full=0, on_stale=0, client_idle=None, limit=0,
- *          shadow=False): a private throttle (no name), a named one created
+ *          shadow=False, huge_pages=False): a private throttle (no name), a named one created
  * (create), or attached to.  Options left 0 or None are EVT_OPTIONS_INIT's. */
 static int throttle_init(PyObject *self, PyObject *args, PyObject *kw)
 {
 	static char *names[] = {"name", "create", "readonly", "window", "capacity",
 				"key_max", "on_full", "on_stale", "client_idle", "limit",
-				"shadow", NULL};
+				"shadow", "huge_pages", NULL};
 	throttle_obj *s = (throttle_obj *)self;
 	ext_state *st = state_of_type(Py_TYPE(self));
 	PyObject *name = Py_None;
@@ -161,10 +162,10 @@ static int throttle_init(PyObject *self, PyObject *args, PyObject *kw)
 	init_options a = {.window = Py_None, .client_idle = Py_None, .on_full = o.on_full,
 			  .on_stale = o.on_stale};
 	const char *cname;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "|O$ppOOOIIOOp", names, &name, &create,
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "|O$ppOOOIIOOpp", names, &name, &create,
 					 &readonly, &a.window, &a.capacity, &a.key_max,
 					 &a.on_full, &a.on_stale, &a.client_idle, &a.limit,
-					 &a.shadow) ||
+					 &a.shadow, &a.huge_pages) ||
 	    options_get(st, &a, &o) < 0)
 		return -1;
 	if (s->t != NULL || s->closing != NULL) {

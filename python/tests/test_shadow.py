@@ -109,7 +109,7 @@ class SharedShadowTests(support.NamedThrottleTest):
         other = self.attach(name)
         other.set_shadow(False)
         self.assertFalse(t.get_shadow())
-        with self.assertRaisesRegex(ValueError, "shadow are set by the throttle's creator"):
+        with self.assertRaisesRegex(ValueError, "shadow.* set by the throttle's creator"):
             EventThrottler(name=name, shadow=True)
 
 
