@@ -418,6 +418,17 @@ static void limit_holes(void)
 	bat(h, 1, 50, 0, 10, P, 1, 1);
 	result(!accepts_limit(h, 3),
 	       "limit (review): rejects an event processed after a later window opened in its batch");
+	/* Four processed in the window [0, 100); an unfinished call 50 windows later
+	 * cannot have changed that window, yet it turns the key's count check off (in
+	 * a 5 s --limit 3 run every hot key has one, so no contended key is checked). */
+	start(h, 100);
+	dec(h, 1, 0, 0, 1, P, 1);
+	dec(h, 1, 10, 2, 3, P, 2);
+	dec(h, 1, 20, 4, 5, P, 1);
+	dec(h, 1, 30, 6, 7, P, 2);
+	dec(h, 1, 5000, 8, 9, U, 3);
+	result(!accepts_limit(h, 3),
+	       "limit (review): rejects four in a window whatever an unfinished call far away did");
 	free(h);
 }
 
