@@ -158,9 +158,11 @@ static hot_inline bool holds(struct region_slot *s, uint32_t i, uint64_t c, cons
  * now helped to its new slot).  Inlined into the decision; find() loops on it.
  * mask: CTRL_KEY_MASK finds k whatever its count; the common case's CTRL_FAST_MASK
  * only with count 0 (a key with a count is then absent to it, never to find()).
+ * help: finish a move met on the way (a write); without, a key frozen for a move
+ * is a hit in its frozen slot (see find()).
  */
 static hot_inline int find_once(const struct region *r, const struct hkey *k, struct found *f,
-                                uint64_t *hop, uint64_t mask)
+                                uint64_t *hop, uint64_t mask, const bool help)
 {
 	struct region_slot *home = region_slot(r, k->home);
 	/* Pairs with the release CAS in insert()/unpublish(): a bit seen set means
@@ -179,7 +181,7 @@ static hot_inline int find_once(const struct region *r, const struct hkey *k, st
 		hit = holds(s, i, atomic_load_explicit(&s->ctrl, acquire), k, mask, f) ? FIND_HIT
 		                                                                       : FIND_ABSENT;
 	}
-	if (__builtin_expect(hit && CTRL_STATE(f->ctrl) == SLOT_MOVING, 0)) {
+	if (__builtin_expect(help && hit && CTRL_STATE(f->ctrl) == SLOT_MOVING, 0)) {
 		slot_finish_move(r, f->slot, f->ctrl);
 		return FIND_AGAIN;
 	}
@@ -201,11 +203,20 @@ static hot_inline int find_once(const struct region *r, const struct hkey *k, st
 	return hit;
 }
 
-/* Look k up until the look is consistent: 1 with *f, or 0 with *hop. */
-static int find(const struct region *r, const struct hkey *k, struct found *f, uint64_t *hop)
+/*
+ * Look k up until the look is consistent: 1 with *f, or 0 with *hop.  help: the
+ * decisions finish a move they meet.  Without (evt_peek(), which writes nothing,
+ * on read-only mappings too), a key frozen for a move is found in its frozen slot:
+ * its {ctrl, last} there is the key's state, since the freeze CAS took it
+ * unchanged, no decision can land until the move is finished (the copy is
+ * unpublished, the frozen pair fails every CAS), and finishing it changes the
+ * home's hop word, which the look validates.  docs/design.md §4.
+ */
+static int find(const struct region *r, const struct hkey *k, struct found *f, uint64_t *hop,
+                bool help)
 {
 	int rc;
-	while ((rc = find_once(r, k, f, hop, CTRL_KEY_MASK)) == FIND_AGAIN)
+	while ((rc = find_once(r, k, f, hop, CTRL_KEY_MASK, help)) == FIND_AGAIN)
 		;
 	return rc;
 }
@@ -432,7 +443,7 @@ static int insert(const struct region *r, const struct table_client *me, const s
 		                                          relaxed))
 			break;
 		struct found f;
-		if (find(r, k, &f, &w)) {
+		if (find(r, k, &f, &w, true)) {
 			/* Lost the race to another insert of k. */
 			slot_unclaim(s, c);
 			return -EAGAIN;
@@ -537,7 +548,7 @@ static __attribute__((noinline)) int decide_slow(const struct region *r,
 	for (;;) {
 		struct found f;
 		uint64_t w;
-		int rc = find(r, &k, &f, &w) ? decide_counted(r, me, ts, &f, info)
+		int rc = find(r, &k, &f, &w, true) ? decide_counted(r, me, ts, &f, info)
 		                             : insert(r, me, &k, ts, w, info);
 		if (rc != -EAGAIN)
 			return rc;
@@ -556,7 +567,7 @@ static hot_inline int decide_key(const struct region *r, const struct table_clie
 	note_ts(me, ts);
 	struct found f;
 	uint64_t w;
-	if (__builtin_expect(find_once(r, k, &f, &w, CTRL_FAST_MASK) == FIND_HIT, 1)) {
+	if (__builtin_expect(find_once(r, k, &f, &w, CTRL_FAST_MASK, true) == FIND_HIT, 1)) {
 		int rc = decide_found(r, me, ts, &f, info, reasons);
 		if (rc != -EAGAIN)
 			return rc;
@@ -681,7 +692,7 @@ int table_peek(const struct region *r, const struct table_client *me, uint64_t t
 	int rc;
 	if (me != NULL)
 		ctr_add(me, CTR_PEEKS);
-	if (find(r, &k, &f, &w)) {
+	if (find(r, &k, &f, &w, false)) {
 		enum verdict v = verdict_of(&f, ts, POLICY_LIMIT(policy));
 		rc = v == V_OPEN || v == V_COUNT;
 	} else {
@@ -703,7 +714,7 @@ int table_clear_key(const struct region *r, const struct table_client *me, const
 	for (;;) {
 		struct found f;
 		uint64_t w;
-		if (!find(r, &k, &f, &w))
+		if (!find(r, &k, &f, &w, true))
 			return 0;
 		if (slot_remove(r, &f)) {
 			ctr_add(me, CTR_CLEARED);
