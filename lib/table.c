@@ -126,10 +126,11 @@ static inline uint32_t policy_of(const struct region *r)
 }
 
 /* The answer to an event the rule denies (0, or a policy's -ENOSPC or -ESTALE),
- * after it was counted as usual: 1 in shadow mode, reported and counted apart. */
-static int denied(const struct region *r, const struct table_client *me, unsigned *info, int rc)
+ * after it was counted as usual: 1 in shadow mode (of policy, the word the
+ * decision read), reported and counted apart. */
+static int denied(uint32_t policy, const struct table_client *me, unsigned *info, int rc)
 {
-	if (!(policy_of(r) & POLICY_SHADOW))
+	if (!(policy & POLICY_SHADOW))
 		return rc;
 	ctr_add(me, CTR_WOULD_THROTTLE);
 	*info |= EVT_INFO_SHADOW;
@@ -342,13 +343,14 @@ static void report_stale(const struct table_client *me, unsigned *info)
 
 /* The on_stale policy's answer, throttle or error, for an event whose exact answer
  * was forgotten (insert() publishes the key for the policy "process"). */
-static int stale(const struct region *r, const struct table_client *me, unsigned *info)
+static int stale(const struct region *r, uint32_t policy, const struct table_client *me,
+                 unsigned *info)
 {
 	report_stale(me, info);
 	if (r->on_stale == EVT_ON_STALE_ERROR)
-		return denied(r, me, info, -ESTALE);
+		return denied(policy, me, info, -ESTALE);
 	ctr_add(me, CTR_THROTTLED);
-	return denied(r, me, info, 0);
+	return denied(policy, me, info, 0);
 }
 
 /*
@@ -366,7 +368,8 @@ static bool insert_is_exact(const struct region *r, const struct hkey *k, uint64
 	return b == 0 || (ts >= window && ts - window >= b - 1);
 }
 
-static int full(const struct region *r, const struct table_client *me, unsigned *info)
+static int full(const struct region *r, uint32_t policy, const struct table_client *me,
+                unsigned *info)
 {
 	ctr_add(me, CTR_FULL);
 	*info |= EVT_INFO_FULL;
@@ -375,19 +378,29 @@ static int full(const struct region *r, const struct table_client *me, unsigned 
 		ctr_add(me, CTR_PROCESSED);
 		return 1;
 	case EVT_ON_FULL_ERROR:
-		return denied(r, me, info, -ENOSPC);
+		return denied(policy, me, info, -ENOSPC);
 	default:
 		ctr_add(me, CTR_THROTTLED);
-		return denied(r, me, info, 0);
+		return denied(policy, me, info, 0);
 	}
 }
 
-/* Mark the unpublished claim s (ctrl c) as a key whose window is full under limit;
- * returns its ctrl now. */
-static uint64_t full_window(struct region_slot *s, uint64_t c, uint32_t limit)
+/*
+ * Set the unpublished claim s (ctrl c0 as claimed: count 0) for one publish try of
+ * an insert at ts; returns its ctrl now.  Exact: {count 0, ts}.  Processed by the
+ * stale policy "process": the key may have been processed as late as b - 1, so it
+ * is kept from then (or ts, if later), its window full under limit (its count
+ * forgotten): a later event is never processed a window from a forgotten one.
+ * Every try sets both from c0 and ts, so an exact try after one that was not
+ * leaves nothing of it.  Only the owner writes an unpublished slot: the publish
+ * carries the stores.
+ */
+static uint64_t claim_state(struct region_slot *s, uint64_t c0, uint64_t ts, bool exact,
+                            uint64_t b, uint32_t limit)
 {
-	uint32_t n = limit > CTRL_COUNT_MAX ? CTRL_COUNT_MAX : limit > 0 ? limit - 1 : 0;
-	c = CTRL_WITH_COUNT(c, n);
+	uint32_t n = exact ? 0 : limit > CTRL_COUNT_MAX ? CTRL_COUNT_MAX : limit > 0 ? limit - 1 : 0;
+	uint64_t c = CTRL_WITH_COUNT(c0, n);
+	atomic_store_explicit(&s->last, exact || b - 1 <= ts ? ts : b - 1, relaxed);
 	atomic_store_explicit(&s->ctrl, c, relaxed);
 	return c;
 }
@@ -401,19 +414,19 @@ static uint64_t full_window(struct region_slot *s, uint64_t c, uint32_t limit)
 static int insert(const struct region *r, const struct table_client *me, const struct hkey *k,
                   uint64_t ts, uint64_t w, unsigned *info)
 {
-	uint32_t i;
-	uint64_t c, window, b;
+	uint32_t i, policy = policy_of(r);
+	uint64_t c0, c, window, b;
 	bool reclaimed = false, exact;
 	/* A stale answer that tracks nothing needs no slot: give it before looking
 	 * for one (checked again below, before publishing).  Pairs with the release
 	 * store in evt_update_window(). */
 	window = atomic_load_explicit(&r->hdr->window_ns, acquire);
 	if (r->on_stale != EVT_ON_STALE_PROCESS && !insert_is_exact(r, k, ts, window, &b))
-		return stale(r, me, info);
-	if (!claim(r, me, k, ts, &i, &c, &reclaimed))
-		return full(r, me, info);
+		return stale(r, policy, me, info);
+	if (!claim(r, me, k, ts, &i, &c0, &reclaimed))
+		return full(r, policy, me, info);
 	struct region_slot *s = region_slot(r, i);
-	atomic_store_explicit(&s->last, ts, relaxed);
+	c = c0;
 	atomic_store_explicit(&s->home, k->home, relaxed);
 	key_store(s, k);
 	uint32_t bit = 1u << ((i - k->home) & r->mask);
@@ -425,17 +438,9 @@ static int insert(const struct region *r, const struct table_client *me, const s
 		exact = insert_is_exact(r, k, ts, window, &b);
 		if (!exact && r->on_stale != EVT_ON_STALE_PROCESS) {
 			slot_unclaim(s, c);
-			return stale(r, me, info);
+			return stale(r, policy, me, info);
 		}
-		/* Processed by the policy "process": the key may have been processed
-		 * as late as b - 1, so it is kept from then (or ts, if later), its
-		 * window full (its count forgotten): a later event is never processed
-		 * a window from a forgotten one.  The slot is unpublished (only its
-		 * owner writes it): the publish below carries the stores. */
-		if (!exact && b - 1 > ts)
-			atomic_store_explicit(&s->last, b - 1, relaxed);
-		if (!exact)
-			c = full_window(s, c, POLICY_LIMIT(policy_of(r)));
+		c = claim_state(s, c0, ts, exact, b, POLICY_LIMIT(policy));
 		/* Publish.  Release pairs with the acquire loads of hop in find()
 		 * and slot_published(): the stores above are visible with the bit. */
 		if (atomic_compare_exchange_weak_explicit(&home->hop, &w,
@@ -512,16 +517,17 @@ static int decide_counted(const struct region *r, const struct table_client *me,
                           const struct found *f, unsigned *info)
 {
 	uint64_t ctrl = CTRL_WITH_COUNT(f->ctrl, 0), last = ts;
-	switch (verdict_of(f, ts, POLICY_LIMIT(policy_of(r)))) {
+	uint32_t policy = policy_of(r);
+	switch (verdict_of(f, ts, POLICY_LIMIT(policy))) {
 	case V_OUT_OF_ORDER:
 		ctr_add(me, CTR_OUT_OF_ORDER);
 		ctr_add(me, CTR_THROTTLED);
 		*info |= EVT_INFO_OUT_OF_ORDER;
-		return denied(r, me, info, 0);
+		return denied(policy, me, info, 0);
 	case V_INSIDE:
 		ctr_add(me, CTR_THROTTLED);
 		*info |= EVT_INFO_INSIDE_WINDOW;
-		return denied(r, me, info, 0);
+		return denied(policy, me, info, 0);
 	case V_COUNT:
 		ctrl = CTRL_WITH_COUNT(f->ctrl, CTRL_COUNT(f->ctrl) + 1);
 		last = f->last;
