@@ -482,7 +482,7 @@ static hot_inline int decide_found(const struct region *r, const struct table_cl
 	if (ts - f->last < f->window) {
 		if (__builtin_expect(policy_of(r) > 1, 0))
 			return -EAGAIN;
-		ctr_add(me, CTR_THROTTLED);
+		ctr_add(me, CTR_INSIDE_WINDOW);
 		if (reasons)
 			*info |= EVT_INFO_INSIDE_WINDOW;
 		return 0;
@@ -525,7 +525,7 @@ static int decide_counted(const struct region *r, const struct table_client *me,
 		*info |= EVT_INFO_OUT_OF_ORDER;
 		return denied(policy, me, info, 0);
 	case V_INSIDE:
-		ctr_add(me, CTR_THROTTLED);
+		ctr_add(me, CTR_INSIDE_WINDOW);
 		*info |= EVT_INFO_INSIDE_WINDOW;
 		return denied(policy, me, info, 0);
 	case V_COUNT:

@@ -762,10 +762,12 @@ Test(tools, ctl_shadow_and_inspect_show_the_policies)
 	cr_assert_not_null(strstr(line_with(r.out, "limit"), "2 per key per window"));
 	cr_assert_not_null(strstr(line_with(r.out, "mode"), "shadow"));
 	cr_assert_not_null(strstr(line_with(r.out, "out of order"), "1"));
+	cr_assert_not_null(strstr(line_with(r.out, "inside window"), "1"));
 	cr_assert_not_null(strstr(line_with(r.out, "would throttle"), "2"));
 	cr_assert_not_null(strstr(line_with(r.out, "peeks"), "1"));
 	expect_json(INSPECT("-n", n, "--json", "stats").out,
 	            "d['limit'] == 2 and d['shadow'] is True and d['out_of_order'] == 1 and "
+	            "d['inside_window'] == 1 and "
 	            "d['would_throttle'] == 2 and d['peeks'] == 1 and d['throttled'] == 2 and "
 	            "d['processed'] == 2");
 	r = INSPECT("-n", n, "--prometheus");
@@ -773,6 +775,7 @@ Test(tools, ctl_shadow_and_inspect_show_the_policies)
 	const char *want[] = { "evthrottle_limit{throttle=\"%s\"} 2\n",
 		               "evthrottle_shadow{throttle=\"%s\"} 1\n",
 		               "evthrottle_out_of_order_total{throttle=\"%s\"} 1\n",
+		               "evthrottle_inside_window_total{throttle=\"%s\"} 1\n",
 		               "evthrottle_would_throttle_total{throttle=\"%s\"} 2\n",
 		               "evthrottle_peeks_total{throttle=\"%s\"} 1\n" };
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
