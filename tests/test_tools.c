@@ -1679,7 +1679,7 @@ Test(tools, inspect_key_exact_lookup)
 	cr_assert_eq(r.code, 0, "%s", r.err);
 	cr_assert_eq(count_of(r.out, "\n"), 3, "one line a key: %s", r.out);
 	const char *b = line_with(r.out, "key 'user.b'");
-	cr_assert(strstr(b, "last 5000000000 ns, age 7s, window open, 1 of 1 processed, reopens in 3s"),
+	cr_assert(strstr(b, "last 5000000000 ns, age 7s, window open, 1 of 1 processed (full), reopens in 3s"),
 	          "%s", b);
 	const char *a = line_with(r.out, "key 'user.a'");
 	cr_assert(strstr(a, "last 1000000000 ns, age 11s, window closed"), "%s", a);
@@ -1687,7 +1687,7 @@ Test(tools, inspect_key_exact_lookup)
 	cr_assert_not_null(strstr(line_with(r.out, "key 'user'"), "not tracked"), "%s", r.out);
 	/* a key ahead of --now: negative age, reopens a window after its last */
 	r = INSPECT("-n", n, "key", "other", "--now", "0");
-	cr_assert_not_null(strstr(r.out, "age -9s, window open, 1 of 1 processed, reopens in 19s"), "%s",
+	cr_assert_not_null(strstr(r.out, "age -9s, window open, 1 of 1 processed (full), reopens in 19s"), "%s",
 	                   r.out);
 
 	r = INSPECT("-n", n, "-j", "key", "user.b", "user.a", "nope", "--now", "12000000000");
@@ -1706,7 +1706,7 @@ Test(tools, inspect_key_exact_lookup)
 	cr_assert_eq(evt_update_limit(t, 3), 0);
 	decide_at(t, 6 * SEC, "user.b", 1);
 	r = INSPECT("-n", n, "key", "user.b", "--now", "12000000000");
-	cr_assert_not_null(strstr(r.out, "window open, 2 of 3 processed, reopens in 3s"), "%s", r.out);
+	cr_assert_not_null(strstr(r.out, "window open, 2 of 3 processed (room for 1 more), closes in 3s"), "%s", r.out);
 	expect_json(INSPECT("-n", n, "-j", "keys").out,
 	            "[k['processed_in_window'] for k in d if k['key'] == 'user.b'] == [2]");
 	evt_close(t);
