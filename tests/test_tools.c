@@ -1561,6 +1561,8 @@ Test(tools, ctl_list_every_throttle)
 	const char *a, *b, *bad = new_name();
 	evt_throttle *ta = with_keys(&a, 3), *tb = fresh(&b);
 	cr_assert_eq(evt_update_window(tb, 250000000ull), 0);
+	cr_assert_eq(evt_update_limit(tb, 3), 0);
+	cr_assert_eq(evt_set_shadow(tb, true), 0);
 	char path[PATH_MAX], hidden[PATH_MAX];
 	snprintf(path, sizeof path, "/dev/shm/evthrottle.%s", bad);
 	int fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
@@ -1580,14 +1582,18 @@ Test(tools, ctl_list_every_throttle)
 	cr_assert_not_null(strstr(la, "clients 1/256"), "%s", la);
 	cr_assert_not_null(strstr(la, "daemon none"), "%s", la);
 	cr_assert_not_null(strstr(lb, "window 250ms"), "%s", lb);
+	cr_assert_not_null(strstr(la, "limit 1     enforcing"), "%s", la);
+	cr_assert_not_null(strstr(lb, "limit 3     shadow"), "%s", lb);
 	cr_assert_not_null(strstr(listed(r.out, bad), "unreadable: "), "%s", r.out);
 	cr_assert_null(strstr(r.out, ".evthrottle."), "a hidden object is listed:\n%s", r.out);
 	cr_assert_lt(strstr(r.out, a) - r.out, strstr(r.out, b) - r.out, "not in name order");
-	char expr[EVT_NAME_MAX * 3 + 256];
+	char expr[EVT_NAME_MAX * 8 + 400];
 	snprintf(expr, sizeof expr,
 	         "(lambda m: m['%s']['keys'] == 3 and m['%s']['capacity'] == 1024 and "
 	         "m['%s']['window_ns'] == 250000000 and m['%s']['daemon'] == 'none' and "
-	         "'error' in m['%s'])({o['name']: o for o in L})", a, a, b, a, bad);
+	         "m['%s']['limit'] == 1 and m['%s']['shadow'] is False and "
+	         "m['%s']['limit'] == 3 and m['%s']['shadow'] is True and "
+	         "'error' in m['%s'])({o['name']: o for o in L})", a, a, b, a, a, a, b, b, bad);
 	r = CTL("--json", "list");
 	cr_assert_eq(r.code, 0, "%s", r.err);
 	expect_json(r.out, expr);
