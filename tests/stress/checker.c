@@ -551,11 +551,40 @@ static size_t pending_in(const struct hrec *h, const uint32_t *q, size_t nq, con
 	return m;
 }
 
+/* The first of the processed calls p[0..np) (sorted by ts) with ts >= lo. */
+static size_t first_at(const struct hrec *h, const uint32_t *p, size_t np, uint64_t lo)
+{
+	size_t a = 0, b = np;
+	while (a < b) {
+		size_t mid = a + (b - a) / 2;
+		if (h[p[mid]].ts >= lo)
+			b = mid;
+		else
+			a = mid + 1;
+	}
+	return a;
+}
+
+/* Calls that may count for t, with ts in [lo, hi): the unfinished ones
+ * (pending_in()) and the processed ones of p[0..np) that may have taken effect
+ * before it. */
+static size_t seen_in(const struct hrec *h, const uint32_t *p, size_t np, const uint32_t *q,
+                      size_t nq, const struct hrec *t, uint64_t lo, uint64_t hi)
+{
+	size_t seen = pending_in(h, q, nq, t, lo, hi);
+	for (size_t i = first_at(h, p, np, lo); i < np && h[p[i]].ts < hi; i++)
+		seen += (orders(&h[p[i]], t) & 1) != 0;
+	return seen;
+}
+
 /* Rule (c) for a throttled call t: its window was full when it read, or a later
- * window had opened (t out of order). */
+ * window had opened (t out of order).  Its window is the rebuilt one it falls in
+ * when that is one of the first `fixed` (windows_fixed()); else (in no rebuilt
+ * window, or after a gap an unfinished call fell in) a window of unknown start
+ * in (ts - W, ts], whose calls have ts in (ts - W, ts + W): all of those count. */
 static void check_limit_throttle(struct checker *c, const struct hrec *h, const uint32_t *p,
-                                 const uint32_t *q, size_t nq, const struct lwin *win, size_t nw,
-                                 const struct hrec *t)
+                                 size_t np, const uint32_t *q, size_t nq, const struct lwin *win,
+                                 size_t nw, size_t fixed, const struct hrec *t)
 {
 	uint64_t w = c->wmax_all;
 	size_t after = window_after(win, nw, t->ts);
@@ -563,14 +592,15 @@ static void check_limit_throttle(struct checker *c, const struct hrec *h, const 
 	if (opened_before(h, p, win, nw, after, t, 1) ||
 	    pending_in(h, q, nq, t, t->ts + 1, UINT64_MAX))
 		return;
-	if (after > 0 && t->ts - win[after - 1].start < w) {
-		const struct lwin *k = &win[after - 1];
-		size_t seen = pending_in(h, q, nq, t, k->start, sat_add(k->start, w));
-		for (size_t i = k->first; i < k->end; i++)
-			seen += h[p[i]].s < t->e && (orders(&h[p[i]], t) & 1);
-		if (seen >= c->limit)
-			return;
+	size_t seen;
+	if (after > 0 && after - 1 < fixed && t->ts - win[after - 1].start < w) {
+		uint64_t start = win[after - 1].start;
+		seen = seen_in(h, p, np, q, nq, t, start, sat_add(start, w));
+	} else {
+		seen = seen_in(h, p, np, q, nq, t, t->ts >= w ? t->ts - w + 1 : 0, sat_add(t->ts, w));
 	}
+	if (seen >= c->limit)
+		return;
 	violation(c, "throttled with room left in its window (fewer than limit processed calls "
 	             "it could have seen) and no later window opened before it", t, NULL);
 }
@@ -626,7 +656,7 @@ static void check_key_limit(struct checker *c, const struct hrec *h, size_t n, u
 	}
 	for (size_t i = 0; i < n; i++)
 		if (h[i].ans == H_THROTTLED)
-			check_limit_throttle(c, h, p, q, nq, win, nw, &h[i]);
+			check_limit_throttle(c, h, p, np, q, nq, win, nw, fixed, &h[i]);
 	free(win);
 }
 

@@ -429,6 +429,34 @@ static void limit_holes(void)
 	dec(h, 1, 5000, 8, 9, U, 3);
 	result(!accepts_limit(h, 3),
 	       "limit (review): rejects four in a window whatever an unfinished call far away did");
+	/* Legal: the unfinished call at 150 opened a window (its own, in the gap after
+	 * [0, 100)), 160 and 170 filled it, 180 was throttled.  The windows rebuilt
+	 * from the processed calls alone start at 160 and hold two. */
+	start(h, 100);
+	dec(h, 1, 0, 0, 1, P, 1);
+	dec(h, 1, 150, 2, UINT64_MAX, U, 2);
+	dec(h, 1, 160, 3, 4, P, 1);
+	dec(h, 1, 170, 5, 6, P, 1);
+	dec(h, 1, 180, 7, 8, T, 1);
+	result(accepts_limit(h, 3),
+	       "limit: accepts a throttle in a window an unfinished call in a gap opened");
+	/* The same with two unfinished calls and no processed one after the gap: the
+	 * throttle is in no window the rebuild sees. */
+	start(h, 100);
+	dec(h, 1, 0, 0, 1, P, 1);
+	dec(h, 1, 150, 2, UINT64_MAX, U, 2);
+	dec(h, 1, 155, 3, UINT64_MAX, U, 3);
+	dec(h, 1, 158, 5, 6, T, 1);
+	result(accepts_limit(h, 2),
+	       "limit: accepts a throttle in a window of unfinished calls alone");
+	/* But not one that none of them can have filled: they began after it. */
+	start(h, 100);
+	dec(h, 1, 0, 0, 1, P, 1);
+	dec(h, 1, 150, 9, UINT64_MAX, U, 2);
+	dec(h, 1, 155, 9, UINT64_MAX, U, 3);
+	dec(h, 1, 158, 5, 6, T, 1);
+	result(!accepts_limit(h, 2),
+	       "limit: rejects a throttle no unfinished call can have filled the window of");
 	free(h);
 }
 
