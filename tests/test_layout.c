@@ -116,7 +116,8 @@ Test(layout, region_hdr_fields)
 	EXPECT_FIELD(H, bounds_offset, 96, 8);
 	EXPECT_FIELD(H, config_limit, 104, 8);
 	EXPECT_FIELD(H, config_shadow, 112, 8);
-	EXPECT_FIELD(H, reserved1, 120, 8);
+	EXPECT_FIELD(H, flags, 120, 4);
+	EXPECT_FIELD(H, reserved1, 124, 4);
 	/* line 2: hot, written rarely */
 	EXPECT_FIELD(H, window_ns, 128, 8);
 	EXPECT_FIELD(H, client_idle_ns, 136, 8);
@@ -252,7 +253,7 @@ Test(layout, ctrl_word_bits)
 Test(layout, public_abi_structs)
 {
 	typedef evt_options O;
-	cr_expect_eq(sizeof(O), 48, "evt_options is %zu bytes, want 48", sizeof(O));
+	cr_expect_eq(sizeof(O), 56, "evt_options is %zu bytes, want 56", sizeof(O));
 	EXPECT_FIELD(O, window_ns, 0, 8);
 	EXPECT_FIELD(O, capacity, 8, 4);
 	EXPECT_FIELD(O, key_max, 12, 4);
@@ -263,6 +264,8 @@ Test(layout, public_abi_structs)
 	EXPECT_FIELD(O, client_idle_ns, 32, 8);
 	EXPECT_FIELD(O, limit, 40, 4);
 	EXPECT_FIELD(O, shadow, 44, 4);
+	EXPECT_FIELD(O, huge_pages, 48, 4);
+	EXPECT_FIELD(O, reserved, 52, 4);
 
 	typedef evt_stats S;
 	cr_expect_eq(sizeof(S), 152, "evt_stats is %zu bytes, want 152", sizeof(S));
