@@ -201,7 +201,8 @@ Test(layout, format_constants)
 	cr_expect_eq(CTR_PEEKS, 7);
 	cr_expect_eq(CTR_WOULD_THROTTLE, 8);
 	cr_expect_eq(CTR_OUT_OF_ORDER, 9);
-	cr_expect_eq(CTR_COUNT, 10);
+	cr_expect_eq(CTR_INSIDE_WINDOW, 10);
+	cr_expect_eq(CTR_COUNT, 11);
 	cr_expect_eq(CTR_MAX, 24);
 	cr_expect_eq(SLOT_EMPTY, 0);
 	cr_expect_eq(SLOT_CLAIMED, 1);
@@ -267,7 +268,7 @@ Test(layout, public_abi_structs)
 	EXPECT_FIELD(O, reserved, 52, 4);
 
 	typedef evt_stats S;
-	cr_expect_eq(sizeof(S), 144, "evt_stats is %zu bytes, want 144", sizeof(S));
+	cr_expect_eq(sizeof(S), 152, "evt_stats is %zu bytes, want 152", sizeof(S));
 	EXPECT_FIELD(S, window_ns, 0, 8);
 	EXPECT_FIELD(S, processed, 8, 8);
 	EXPECT_FIELD(S, throttled, 16, 8);
@@ -290,6 +291,7 @@ Test(layout, public_abi_structs)
 	EXPECT_FIELD(S, peeks, 120, 8);
 	EXPECT_FIELD(S, would_throttle, 128, 8);
 	EXPECT_FIELD(S, out_of_order, 136, 8);
+	EXPECT_FIELD(S, inside_window, 144, 8);
 
 	cr_expect_eq(EVT_ON_FULL_THROTTLE, 0);
 	cr_expect_eq(EVT_ON_FULL_PROCESS, 1);
