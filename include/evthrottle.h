@@ -41,7 +41,7 @@
 extern "C" {
 #endif
 
-#define EVT_VERSION_MAJOR 2
+#define EVT_VERSION_MAJOR 3
 #define EVT_VERSION_MINOR 0
 
 /* Longest throttle name accepted by evt_create()/evt_attach(). */
@@ -69,6 +69,32 @@ enum evt_on_stale {
 	EVT_ON_STALE_ERROR = 2,    /* answer -ESTALE and track nothing */
 };
 
+/* What a global throttle answers while Redis cannot (unreachable, slow past the
+ * timeout, an error, or the circuit breaker open after one of those). */
+enum evt_on_unreachable {
+	EVT_ON_UNREACHABLE_LOCAL = 0,    /* the host-local answer: this host's table alone */
+	EVT_ON_UNREACHABLE_THROTTLE = 1, /* answer 0 (fail closed) */
+	EVT_ON_UNREACHABLE_PROCESS = 2,  /* answer 1 (fail open) */
+};
+
+/* Limits of the strings of a global throttle (evt_global). */
+#define EVT_GLOBAL_ENDPOINT_MAX 255 /* "unix:PATH" or "HOST:PORT" */
+#define EVT_GLOBAL_PATH_MAX 255     /* auth_file */
+
+/*
+ * A throttle shared across hosts through Redis 7 (evt_options.global): every host
+ * whose region names the same Redis and the same global name decides each key by
+ * one rule, with timestamps from a clock the hosts share (evt_realtime_ns() synced
+ * by PTP/NTP, or exchange timestamps).  The strings are copied into the region.
+ */
+typedef struct evt_global {
+	const char *redis;     /* "unix:/path/to/redis.sock" or "host:port" */
+	const char *name;      /* shared by every host; NULL or "": the throttle's name */
+	uint64_t timeout_ns;   /* longest a decision waits for Redis, > 0 */
+	uint32_t on_unreachable; /* enum evt_on_unreachable */
+	const char *auth_file; /* NULL, or a file holding "password" or "user password" */
+} evt_global;
+
 typedef struct evt_throttle evt_throttle; /* process-local handle */
 
 typedef struct evt_options {
@@ -84,6 +110,7 @@ typedef struct evt_options {
 	uint64_t client_idle_ns; /* > 0: a client whose latest timestamp is this far
 	                            behind the one deciding no longer holds reclaim
 	                            back (an idle, stopped or lagging client) */
+	const evt_global *global; /* NULL: this host only; else shared through Redis */
 } evt_options;
 
 /* Defaults: 10 s window, 131072 slots, 32-byte keys, mode 0660, throttle when full,
@@ -94,7 +121,8 @@ typedef struct evt_options {
 	{                                                                             \
 		10000000000ull /* window_ns */, 131072 /* capacity */, 32 /* key_max */, \
 		0660 /* mode */, EVT_ON_FULL_THROTTLE /* on_full */, 256 /* client_max */, \
-		EVT_ON_STALE_THROTTLE /* on_stale */, 1000000000ull /* client_idle_ns */ \
+		EVT_ON_STALE_THROTTLE /* on_stale */, 1000000000ull /* client_idle_ns */, \
+		NULL /* global */                                                     \
 	}
 
 /* evt_attach() flags */
@@ -131,6 +159,10 @@ typedef struct evt_stats {
 	uint32_t on_stale;
 	uint64_t stale;      /* decisions made by the on_stale policy (EVT_INFO_STALE) */
 	uint64_t client_idle_ns;
+	/* A global throttle's (0 otherwise): */
+	uint64_t global_round_trips; /* calls to Redis, each one round trip */
+	uint64_t global_fallbacks;   /* answers given by on_unreachable */
+	uint64_t global_errors;      /* failed round trips and connects */
 } evt_stats;
 
 /*
@@ -333,6 +365,10 @@ int evt_stats_get(const evt_throttle *t, evt_stats *out);
 /* CLOCK_MONOTONIC in ns: one clock for every process of the host, read through the
  * vDSO (no syscall).  Thread-safe. */
 uint64_t evt_now_ns(void);
+
+/* CLOCK_REALTIME in ns (since 1970), through the vDSO (no syscall): the clock a
+ * global throttle's hosts share when PTP or NTP keeps them in step.  Thread-safe. */
+uint64_t evt_realtime_ns(void);
 
 /* A static, human message for a negative (or positive) errno returned by this
  * library.  Never NULL.  Thread-safe. */

@@ -39,6 +39,8 @@ static int open_handle(const char *name, struct region *r, bool admin, evt_throt
 		else if (!r->readonly) {
 			clients_reap_dead(r, &t->me);
 			rc = client_register(r, &t->me);
+			if (rc == 0 && global_enabled(r) && (rc = global_open(&t->global)) < 0)
+				client_release(r, &t->me);
 		}
 	}
 	if (rc < 0) {
@@ -81,6 +83,7 @@ void evt_close(evt_throttle *t)
 		return;
 	if (t->me.entry != NULL && !t->admin)
 		client_release(&t->r, &t->me);
+	global_free(t->global);
 	region_unmap(&t->r);
 	free(t);
 }
@@ -141,12 +144,24 @@ static inline int decide_check(const evt_throttle *t, const void *key, size_t ke
 	return rc < 0 ? rc : table_key_check(&t->r, key, key_len);
 }
 
+/* A global throttle's decision (lib/global.h); info may be NULL. */
+static __attribute__((noinline)) int decide_global(evt_throttle *t, uint64_t ts_ns,
+                                                   const void *key, size_t key_len,
+                                                   unsigned *info)
+{
+	unsigned scratch = 0;
+	return global_decide(&t->r, &t->me, t->global, ts_ns, key, (uint32_t)key_len,
+	                     info != NULL ? info : &scratch);
+}
+
 static inline int decide(evt_throttle *t, uint64_t ts_ns, const void *key, size_t key_len,
                          unsigned *info)
 {
 	int rc = decide_check(t, key, key_len);
 	if (rc < 0)
 		return rc;
+	if (__builtin_expect(t->global != NULL, 0))
+		return decide_global(t, ts_ns, key, key_len, info);
 	return table_decide(&t->r, &t->me, ts_ns, key, (uint32_t)key_len, info);
 }
 
@@ -190,6 +205,8 @@ int evt_should_process_key(evt_throttle *t, uint64_t ts_ns, const evt_key *k, un
 	if (k == NULL)
 		return -EINVAL;
 	int rc = decide_check(t, k->key, k->key_len);
+	if (rc == 0 && t->global != NULL)
+		return decide_global(t, ts_ns, k->key, k->key_len, info);
 	return rc < 0 ? rc : table_decide_key(&t->r, &t->me, ts_ns, k, info);
 }
 
@@ -200,6 +217,8 @@ int evt_should_process_batch(evt_throttle *t, evt_event *events, size_t n)
 		return rc;
 	if ((events == NULL && n > 0) || n > INT_MAX)
 		return -EINVAL;
+	if (t->global != NULL)
+		return global_decide_batch(&t->r, &t->me, t->global, events, n);
 	return (int)table_decide_batch(&t->r, &t->me, events, n);
 }
 
@@ -276,6 +295,9 @@ int evt_stats_get(const evt_throttle *t, evt_stats *out)
 		.on_stale = t->r.on_stale,
 		.stale = c[CTR_STALE],
 		.client_idle_ns = atomic_load_explicit(&h->client_idle_ns, memory_order_relaxed),
+		.global_round_trips = c[CTR_GLOBAL_ROUND_TRIPS],
+		.global_fallbacks = c[CTR_GLOBAL_FALLBACKS],
+		.global_errors = c[CTR_GLOBAL_ERRORS],
 	};
 	return 0;
 }
@@ -290,6 +312,13 @@ uint64_t evt_now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t evt_realtime_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 

@@ -57,7 +57,8 @@ struct region_hdr {
 	uint32_t mode;
 	uint32_t on_stale;      /* enum evt_on_stale */
 	uint64_t bounds_offset; /* the forget bounds: capacity >> REGION_BOUND_SHIFT u64s */
-	uint8_t reserved1[24];
+	uint64_t global_offset; /* struct region_global, at the end (format 3.0) */
+	uint8_t reserved1[16];
 	/* line 2: read by every decision, written rarely */
 	_Atomic uint64_t window_ns;
 	_Atomic uint64_t client_idle_ns; /* a client this far behind no longer holds reclaim */
@@ -93,6 +94,9 @@ enum {
 	CTR_CLEARED,
 	CTR_FULL,
 	CTR_STALE,
+	CTR_GLOBAL_ROUND_TRIPS,
+	CTR_GLOBAL_FALLBACKS,
+	CTR_GLOBAL_ERRORS,
 	CTR_COUNT,
 	CTR_MAX = 12 /* room in the entry: counters can be added without moving it */
 };
@@ -104,6 +108,32 @@ struct region_client {
 	_Atomic uint64_t ctr[CTR_MAX];  /* cumulative over every holder of the entry */
 	_Atomic uint64_t base[CTR_MAX]; /* ctr[] when the current holder attached */
 	uint64_t pad[5];
+};
+
+/*
+ * A global throttle's settings (lib/global.h), 1 KiB at global_offset.  Line 0 and
+ * the strings are written once by the creator before state = READY; `enabled` 0:
+ * a host-local throttle.  The status line is written by clients and read by the
+ * tools: each word on its own, relaxed (informational).
+ */
+#define REGION_GLOBAL_ENDPOINT 256u
+#define REGION_GLOBAL_NAME 208u
+#define REGION_GLOBAL_PATH 256u
+#define REGION_GLOBAL_ERROR 128u
+struct region_global {
+	uint32_t enabled;
+	uint32_t on_unreachable; /* enum evt_on_unreachable */
+	uint64_t timeout_ns;
+	char redis[REGION_GLOBAL_ENDPOINT]; /* NUL-terminated */
+	char name[REGION_GLOBAL_NAME];
+	char auth_file[REGION_GLOBAL_PATH];
+	/* status, for the tools (clients write it, the last writer wins) */
+	_Atomic uint64_t epoch;          /* the clear epoch in the key names */
+	_Atomic uint64_t connected;      /* 1 after a round trip answered, 0 after a failure */
+	_Atomic uint64_t last_error_ns;  /* evt_realtime_ns() of the last failure */
+	_Atomic uint64_t last_error[REGION_GLOBAL_ERROR / 8]; /* its text, word by word */
+	uint8_t reserved[1024 - 16 - REGION_GLOBAL_ENDPOINT - REGION_GLOBAL_NAME -
+	                 REGION_GLOBAL_PATH - 24 - REGION_GLOBAL_ERROR];
 };
 
 /*
@@ -160,6 +190,7 @@ _Static_assert(offsetof(struct region_hdr, created_unix_ns) == 80, "layout");
 _Static_assert(offsetof(struct region_hdr, mode) == 88, "layout");
 _Static_assert(offsetof(struct region_hdr, on_stale) == 92, "layout");
 _Static_assert(offsetof(struct region_hdr, bounds_offset) == 96, "layout");
+_Static_assert(offsetof(struct region_hdr, global_offset) == 104, "layout");
 _Static_assert(offsetof(struct region_hdr, window_ns) == 128, "layout");
 _Static_assert(offsetof(struct region_hdr, client_idle_ns) == 136, "layout");
 _Static_assert(offsetof(struct region_hdr, newest_ts) == 144, "layout");
@@ -178,6 +209,15 @@ _Static_assert(offsetof(struct region_client, owner) == 0, "layout");
 _Static_assert(offsetof(struct region_client, wm) == 16, "layout");
 _Static_assert(offsetof(struct region_client, ctr) == 24, "layout");
 _Static_assert(offsetof(struct region_client, base) == 120, "layout");
+_Static_assert(sizeof(struct region_global) == 1024, "global block");
+_Static_assert(offsetof(struct region_global, timeout_ns) == 8, "layout");
+_Static_assert(offsetof(struct region_global, redis) == 16, "layout");
+_Static_assert(offsetof(struct region_global, name) == 272, "layout");
+_Static_assert(offsetof(struct region_global, auth_file) == 480, "layout");
+_Static_assert(offsetof(struct region_global, epoch) == 736, "layout");
+_Static_assert(offsetof(struct region_global, connected) == 744, "layout");
+_Static_assert(offsetof(struct region_global, last_error_ns) == 752, "layout");
+_Static_assert(offsetof(struct region_global, last_error) == 760, "layout");
 _Static_assert(sizeof(struct region_slot) == 32, "slot header");
 _Static_assert(offsetof(struct region_slot, ctrl) == 0, "ctrl/last are one 16-byte pair");
 _Static_assert(offsetof(struct region_slot, last) == 8, "ctrl/last are one 16-byte pair");
@@ -190,7 +230,7 @@ _Static_assert(offsetof(struct region_slot, key) == 32, "layout");
  * computed, for creating and for validating. */
 struct region_geom {
 	uint32_t capacity, key_max, slot_size, client_max;
-	uint64_t clients_offset, table_offset, bounds_offset, total_size;
+	uint64_t clients_offset, table_offset, bounds_offset, global_offset, total_size;
 };
 
 /* A process-local view of one mapping (never stored in shared memory). */
@@ -199,6 +239,7 @@ struct region {
 	unsigned char *table;
 	struct region_client *clients;
 	_Atomic uint64_t *bounds;
+	struct region_global *global;
 	size_t map_size;
 	uint64_t seed;
 	uint32_t mask, slot_size, key_max, client_max, on_full, on_stale;

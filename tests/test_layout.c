@@ -114,7 +114,8 @@ Test(layout, region_hdr_fields)
 	EXPECT_FIELD(H, mode, 88, 4);
 	EXPECT_FIELD(H, on_stale, 92, 4);
 	EXPECT_FIELD(H, bounds_offset, 96, 8);
-	EXPECT_FIELD(H, reserved1, 104, 24);
+	EXPECT_FIELD(H, global_offset, 104, 8);
+	EXPECT_FIELD(H, reserved1, 112, 16);
 	/* line 2: hot, written rarely */
 	EXPECT_FIELD(H, window_ns, 128, 8);
 	EXPECT_FIELD(H, client_idle_ns, 136, 8);
@@ -172,7 +173,7 @@ Test(layout, format_constants)
 	uint32_t ready = REGION_STATE_READY;
 	cr_expect_eq(memcmp(&ready, "YDER", 4), 0, "REGION_STATE_READY bytes");
 	cr_expect_eq(REGION_STATE_READY, 0x52454459u);
-	cr_expect_eq(EVT_VERSION_MAJOR, 2);
+	cr_expect_eq(EVT_VERSION_MAJOR, 3);
 	cr_expect_eq(REGION_BOUND_SHIFT, 2);
 	cr_expect_eq(REGION_NBHD, 32);
 	cr_expect_eq(REGION_CAP_MIN, 64);
@@ -192,7 +193,10 @@ Test(layout, format_constants)
 	cr_expect_eq(CTR_CLEARED, 4);
 	cr_expect_eq(CTR_FULL, 5);
 	cr_expect_eq(CTR_STALE, 6);
-	cr_expect_eq(CTR_COUNT, 7);
+	cr_expect_eq(CTR_GLOBAL_ROUND_TRIPS, 7);
+	cr_expect_eq(CTR_GLOBAL_FALLBACKS, 8);
+	cr_expect_eq(CTR_GLOBAL_ERRORS, 9);
+	cr_expect_eq(CTR_COUNT, 10);
 	cr_expect_eq(CTR_MAX, 12);
 	cr_expect_eq(SLOT_EMPTY, 0);
 	cr_expect_eq(SLOT_CLAIMED, 1);
@@ -235,7 +239,7 @@ Test(layout, ctrl_word_bits)
 Test(layout, public_abi_structs)
 {
 	typedef evt_options O;
-	cr_expect_eq(sizeof(O), 40, "evt_options is %zu bytes, want 40", sizeof(O));
+	cr_expect_eq(sizeof(O), 48, "evt_options is %zu bytes, want 48", sizeof(O));
 	EXPECT_FIELD(O, window_ns, 0, 8);
 	EXPECT_FIELD(O, capacity, 8, 4);
 	EXPECT_FIELD(O, key_max, 12, 4);
@@ -244,9 +248,10 @@ Test(layout, public_abi_structs)
 	EXPECT_FIELD(O, client_max, 24, 4);
 	EXPECT_FIELD(O, on_stale, 28, 4);
 	EXPECT_FIELD(O, client_idle_ns, 32, 8);
+	EXPECT_FIELD(O, global, 40, 8);
 
 	typedef evt_stats S;
-	cr_expect_eq(sizeof(S), 112, "evt_stats is %zu bytes, want 112", sizeof(S));
+	cr_expect_eq(sizeof(S), 136, "evt_stats is %zu bytes, want 136", sizeof(S));
 	EXPECT_FIELD(S, window_ns, 0, 8);
 	EXPECT_FIELD(S, processed, 8, 8);
 	EXPECT_FIELD(S, throttled, 16, 8);
@@ -264,6 +269,9 @@ Test(layout, public_abi_structs)
 	EXPECT_FIELD(S, on_stale, 92, 4);
 	EXPECT_FIELD(S, stale, 96, 8);
 	EXPECT_FIELD(S, client_idle_ns, 104, 8);
+	EXPECT_FIELD(S, global_round_trips, 112, 8);
+	EXPECT_FIELD(S, global_fallbacks, 120, 8);
+	EXPECT_FIELD(S, global_errors, 128, 8);
 
 	cr_expect_eq(EVT_ON_FULL_THROTTLE, 0);
 	cr_expect_eq(EVT_ON_FULL_PROCESS, 1);
@@ -308,7 +316,8 @@ Test(layout, default_region_header)
 	 * bound per 4 slots after the table. */
 	const uint64_t table_offset = 69632;
 	const uint64_t bounds_offset = table_offset + 131072ull * 64;
-	const uint64_t total = bounds_offset + 131072ull / 4 * 8;
+	const uint64_t global_offset = bounds_offset + 131072ull / 4 * 8;
+	const uint64_t total = global_offset + 1024;
 
 	cr_expect_eq(h->magic, REGION_MAGIC);
 	cr_expect_eq(memcmp(m.p, "evthrotl", 8), 0, "file starts with the magic bytes");
@@ -328,6 +337,9 @@ Test(layout, default_region_header)
 	cr_expect_eq(h->bounds_offset, bounds_offset);
 	cr_expect_geq(h->table_offset, h->clients_offset + 256ull * 256,
 	              "table overlaps the client entries");
+	cr_expect_eq(h->global_offset, global_offset);
+	const struct region_global *gb = (const void *)(m.p + global_offset);
+	cr_expect_eq(gb->enabled, 0, "a throttle made without evt_options.global is local");
 	cr_expect_eq(h->total_size, total);
 	cr_expect_eq((uint64_t)st.st_size, h->total_size, "file size %lld != total_size %llu",
 	             (long long)st.st_size, (unsigned long long)h->total_size);
@@ -395,7 +407,8 @@ static void expect_geometry(const struct geom_case *c, const struct region_geom 
 	             (unsigned long long)c->want_table_offset);
 	cr_expect_eq(g->table_offset % 4096, 0, "table_offset not page-aligned");
 	cr_expect_eq(g->bounds_offset, g->table_offset + (uint64_t)g->capacity * g->slot_size);
-	cr_expect_eq(g->total_size, g->bounds_offset + (uint64_t)g->capacity / 4 * 8);
+	cr_expect_eq(g->global_offset, g->bounds_offset + (uint64_t)g->capacity / 4 * 8);
+	cr_expect_eq(g->total_size, g->global_offset + sizeof(struct region_global));
 }
 
 /* Regions small enough to create: the header and the file agree with the
@@ -479,7 +492,7 @@ Test(layout, large_geometry)
 	o.client_max = 65535;
 	struct region_geom g;
 	cr_assert_eq(region_geometry(&o, &g), 0);
-	cr_expect_eq(g.total_size, 16777216ull + (1ull << 28) * 1088 + (1ull << 26) * 8);
+	cr_expect_eq(g.total_size, 16777216ull + (1ull << 28) * 1088 + (1ull << 26) * 8 + 1024);
 }
 
 Test(layout, geometry_rejects_bad_options)

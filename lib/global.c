@@ -1,0 +1,238 @@
+/* A global throttle's decision: the local table as a cache, Redis as the truth. */
+#include "global.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "redis.h"
+#include "slot.h"
+
+#define relaxed memory_order_relaxed
+#define acquire memory_order_acquire
+
+int global_endpoint(const char *s, char *host, size_t size, int *port)
+{
+	if (strlen(s) >= size)
+		return -ENAMETOOLONG;
+	if (strncmp(s, "unix:", 5) == 0) {
+		*port = 0;
+		snprintf(host, size, "%s", s + 5);
+		return host[0] != '\0' ? 0 : -EINVAL;
+	}
+	const char *colon = strrchr(s, ':');
+	if (colon == NULL || colon == s)
+		return -EINVAL;
+	char *end;
+	errno = 0;
+	long p = strtol(colon + 1, &end, 10);
+	if (colon[1] == '\0' || *end != '\0' || errno != 0 || p < 1 || p > 65535)
+		return -EINVAL;
+	snprintf(host, size, "%.*s", (int)(colon - s), s);
+	*port = (int)p;
+	return 0;
+}
+
+int global_check(const evt_global *g, const char *name)
+{
+	char host[REGION_GLOBAL_ENDPOINT];
+	int port;
+	const char *gname = g->name != NULL && g->name[0] != '\0' ? g->name : name;
+	if (g->redis == NULL || g->timeout_ns == 0 || g->on_unreachable > EVT_ON_UNREACHABLE_PROCESS ||
+	    gname == NULL || gname[0] == '\0')
+		return -EINVAL;
+	int rc = global_endpoint(g->redis, host, sizeof host, &port);
+	if (rc < 0)
+		return rc;
+	if (strlen(gname) >= REGION_GLOBAL_NAME ||
+	    (g->auth_file != NULL && strlen(g->auth_file) >= REGION_GLOBAL_PATH))
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+void global_init(struct region_global *b, const evt_global *g, const char *name)
+{
+	b->enabled = 1;
+	b->on_unreachable = g->on_unreachable;
+	b->timeout_ns = g->timeout_ns;
+	snprintf(b->redis, sizeof b->redis, "%s", g->redis);
+	snprintf(b->name, sizeof b->name, "%s",
+	         g->name != NULL && g->name[0] != '\0' ? g->name : name);
+	snprintf(b->auth_file, sizeof b->auth_file, "%s", g->auth_file ? g->auth_file : "");
+}
+
+int global_open(struct global_handle **out)
+{
+	struct global_handle *g = calloc(1, sizeof *g);
+	if (g == NULL)
+		return -ENOMEM;
+	pthread_mutex_init(&g->lock, NULL);
+	*out = g;
+	return 0;
+}
+
+void global_free(struct global_handle *g)
+{
+	if (g == NULL)
+		return;
+	if (g->pid == getpid())
+		redis_close(g->conn);
+	pthread_mutex_destroy(&g->lock);
+	free(g);
+}
+
+/* The key's local last, if the table holds it now: a value Redis answered. */
+static bool local_last(const struct region *r, const void *key, uint32_t len, uint64_t *last)
+{
+	uint32_t home = table_home(r, table_hash(r, key, len));
+	/* Pairs with the release CAS that publishes or moves a key (table.c, slot.c):
+	 * a bit seen set names a slot whose key is visible. */
+	uint32_t bits = HOP_BITS(atomic_load_explicit(&region_slot(r, home)->hop, acquire));
+	for (; bits != 0; bits &= bits - 1) {
+		struct table_entry e;
+		uint32_t i = (home + (uint32_t)__builtin_ctz(bits)) & r->mask;
+		if (table_read_slot(r, i, &e) && e.home == home && e.len == len &&
+		    memcmp(e.key, key, len) == 0) {
+			*last = e.last;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Record the global last Redis answered in the local table, so that the rest of
+ * its window is decided here: a decision at that timestamp under a scratch
+ * counter line (it is no answer), whose table effects (a new key, a reclaim) are
+ * then counted on the client's own line for the key count. */
+static void cache(const struct region *r, const struct table_client *me, uint64_t last,
+                  const void *key, uint32_t len)
+{
+	struct region_client scratch = { .wm = REGION_WM_NONE };
+	struct table_client as = *me;
+	as.entry = &scratch;
+	unsigned info = 0;
+	(void)table_decide(r, &as, last, key, len, &info);
+	static const int kept[] = { CTR_NEW_KEYS, CTR_RECLAIMED };
+	for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++)
+		for (uint64_t n = scratch.ctr[kept[i]]; n > 0; n--)
+			ctr_add(me, kept[i]);
+}
+
+/* "evt:{NAME}:EPOCH:" + key into buf; its length. */
+static size_t key_name(const struct region_global *b, const void *key, uint32_t len, char *buf,
+                       size_t size)
+{
+	/* Bounded: a corrupt region's name may lack its NUL. */
+	int n = snprintf(buf, size, GLOBAL_KEY_PREFIX "{%.*s}:%" PRIu64 ":",
+	                 (int)sizeof b->name - 1, b->name, atomic_load_explicit(&b->epoch, relaxed));
+	memcpy(buf + n, key, len);
+	return (size_t)n + len;
+}
+
+static void note_error(struct region_global *b, const struct redis_error *e)
+{
+	atomic_store_explicit(&b->connected, 0, relaxed);
+	atomic_store_explicit(&b->last_error_ns, evt_realtime_ns(), relaxed);
+	uint64_t w[REGION_GLOBAL_ERROR / 8] = { 0 };
+	memcpy(w, e->text, sizeof w - 1);
+	for (size_t i = 0; i < sizeof w / 8; i++)
+		atomic_store_explicit(&b->last_error[i], w[i], relaxed);
+}
+
+/* One round trip, connecting first if needed; g->lock held. */
+static int ask_locked(const struct region *r, struct global_handle *g, const char *name,
+                      size_t name_len, uint64_t ts, uint64_t window, uint64_t *last,
+                      struct redis_error *e)
+{
+	struct region_global *b = r->global;
+	if (g->conn != NULL && g->pid != getpid())
+		g->conn = NULL; /* the parent's socket: never used, never closed here */
+	int rc = 0;
+	if (g->conn == NULL) {
+		rc = redis_connect(b, &g->conn, e);
+		g->pid = getpid();
+		if (rc < 0)
+			return rc;
+	}
+	uint64_t ttl_ms = (window + 2 * GLOBAL_SKEW_NS) / 1000000u + 1;
+	if (window > UINT64_MAX - 2 * GLOBAL_SKEW_NS)
+		ttl_ms = UINT64_MAX / 1000000u;
+	rc = redis_decide(g->conn, name, name_len, ts, window, ttl_ms, last, e);
+	if (rc < 0) {
+		redis_close(g->conn);
+		g->conn = NULL;
+	}
+	return rc;
+}
+
+/* Ask Redis: 1 processed, 0 throttled with *last, or a negative errno (counted). */
+static int ask(const struct region *r, const struct table_client *me, struct global_handle *g,
+               uint64_t ts, uint64_t window, const void *key, uint32_t len, uint64_t *last)
+{
+	char name[GLOBAL_KEY_MAX];
+	size_t n = key_name(r->global, key, len, name, sizeof name);
+	struct redis_error e = { { 0 } };
+	pthread_mutex_lock(&g->lock);
+	int rc = ask_locked(r, g, name, n, ts, window, last, &e);
+	pthread_mutex_unlock(&g->lock);
+	ctr_add(me, CTR_GLOBAL_ROUND_TRIPS);
+	if (rc < 0) {
+		ctr_add(me, CTR_GLOBAL_ERRORS);
+		note_error(r->global, &e);
+	} else
+		atomic_store_explicit(&r->global->connected, 1, relaxed);
+	return rc;
+}
+
+/* Redis could not answer: the on_unreachable policy does. */
+static int fallback(const struct region *r, const struct table_client *me, uint64_t ts,
+                    const void *key, uint32_t len, unsigned *info)
+{
+	ctr_add(me, CTR_GLOBAL_FALLBACKS);
+	switch (r->global->on_unreachable) {
+	case EVT_ON_UNREACHABLE_THROTTLE:
+		ctr_add(me, CTR_THROTTLED);
+		return 0;
+	case EVT_ON_UNREACHABLE_PROCESS:
+		ctr_add(me, CTR_PROCESSED);
+		return 1;
+	default:
+		return table_decide(r, me, ts, key, len, info);
+	}
+}
+
+int global_decide(const struct region *r, const struct table_client *me,
+                  struct global_handle *g, uint64_t ts, const void *key, uint32_t len,
+                  unsigned *info)
+{
+	/* Pairs with the release store in evt_update_window(). */
+	uint64_t window = atomic_load_explicit(&r->hdr->window_ns, acquire), last;
+	if (local_last(r, key, len, &last) && !window_closed(last, ts, window)) {
+		ctr_add(me, CTR_THROTTLED);
+		return 0;
+	}
+	int rc = ask(r, me, g, ts, window, key, len, &last);
+	if (rc < 0)
+		return fallback(r, me, ts, key, len, info);
+	cache(r, me, last, key, len);
+	ctr_add(me, rc == 1 ? CTR_PROCESSED : CTR_THROTTLED);
+	return rc;
+}
+
+int global_decide_batch(const struct region *r, const struct table_client *me,
+                        struct global_handle *g, evt_event *ev, size_t n)
+{
+	int processed = 0;
+	for (size_t i = 0; i < n; i++) {
+		ev[i].info = 0;
+		ev[i].result = table_key_check(r, ev[i].key, ev[i].key_len);
+		if (ev[i].result == 0)
+			ev[i].result = global_decide(r, me, g, ev[i].ts_ns, ev[i].key,
+			                             (uint32_t)ev[i].key_len, &ev[i].info);
+		processed += ev[i].result == 1;
+	}
+	return processed;
+}

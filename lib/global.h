@@ -1,0 +1,70 @@
+/*
+ * A global throttle: the host's region is a cache of the events processed on any
+ * host, and Redis holds each key's global `last` (docs/design.md, "Global
+ * throttles").  A decision the local table would process asks Redis once; one it
+ * would throttle stays local.
+ */
+#ifndef EVT_GLOBAL_H
+#define EVT_GLOBAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "region.h"
+#include "table.h"
+
+/* Every key of a global throttle is "evt:{NAME}:EPOCH:" followed by the key's
+ * bytes: the braces make Redis Cluster put a throttle's keys in one hash slot. */
+#define GLOBAL_KEY_PREFIX "evt:"
+/* Clock skew tolerated between the hosts and the Redis server: a key lives in
+ * Redis for its window plus twice this, so no clock within it sees it forgotten
+ * inside its window. */
+#define GLOBAL_SKEW_NS 1000000000ull
+/* The longest key name: the prefix, the name in braces, the epoch, the key. */
+#define GLOBAL_KEY_MAX (sizeof GLOBAL_KEY_PREFIX + REGION_GLOBAL_NAME + 24 + REGION_KEY_MAX)
+
+struct redis_conn;
+
+/* A handle's side of a global throttle: its connection, made at the first
+ * decision that needs it, and serialized by lock. */
+struct global_handle {
+	pthread_mutex_t lock;
+	struct redis_conn *conn; /* NULL: not connected */
+	pid_t pid;               /* the process that connected (a fork reconnects) */
+};
+
+/* 0 if g can describe a global throttle named name (NULL: anonymous, then g->name
+ * is needed): -EINVAL (no endpoint, timeout 0, unknown policy, no name) or
+ * -ENAMETOOLONG (a string over its limit). */
+int global_check(const evt_global *g, const char *name);
+
+/* Split an endpoint: "unix:PATH" gives PATH and *port 0, "HOST:PORT" gives HOST and
+ * PORT (1..65535).  0, or -EINVAL (no PATH, no HOST, a bad PORT) or -ENAMETOOLONG. */
+int global_endpoint(const char *s, char *host, size_t size, int *port);
+
+/* Write g into the new region's block (before it is ready). */
+void global_init(struct region_global *b, const evt_global *g, const char *name);
+
+/* Is the region a global throttle? */
+static inline bool global_enabled(const struct region *r)
+{
+	return r->global->enabled != 0;
+}
+
+/* A handle's state for region r: 0 with *out (free with global_free()), or -ENOMEM. */
+int global_open(struct global_handle **out);
+void global_free(struct global_handle *g);
+
+/* The two-tier decision (as table_decide(), same answers and info), for a handle
+ * on a global region. */
+int global_decide(const struct region *r, const struct table_client *me,
+                  struct global_handle *g, uint64_t ts, const void *key, uint32_t len,
+                  unsigned *info);
+
+/* Decide every event in order, as global_decide() on each (keys are checked
+ * here); returns how many were processed. */
+int global_decide_batch(const struct region *r, const struct table_client *me,
+                        struct global_handle *g, evt_event *ev, size_t n);
+
+#endif /* EVT_GLOBAL_H */

@@ -1,0 +1,230 @@
+/* The Redis side of a global throttle, with hiredis (0.14's API: Debian 12). */
+#include "redis.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <hiredis/hiredis.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "global.h"
+#include "global_lua.h"
+
+struct redis_conn {
+	redisContext *c;
+	uint64_t timeout_ns;
+};
+
+static void say(struct redis_error *e, const char *what, const char *detail)
+{
+	/* Cut to fit: the message is for people, and the block's field is short. */
+	snprintf(e->text, sizeof e->text, "%.24s%s%.96s", what, detail[0] ? ": " : "", detail);
+}
+
+static struct timeval tv_of(uint64_t ns)
+{
+	return (struct timeval){ .tv_sec = (time_t)(ns / 1000000000u),
+		                 .tv_usec = (suseconds_t)(ns % 1000000000u / 1000u) };
+}
+
+/* The negative errno of a failed context (err was saved right after the call). */
+static int context_errno(const redisContext *c, int err)
+{
+	switch (c->err) {
+	case REDIS_ERR_IO:
+		if (err == EAGAIN || err == EWOULDBLOCK || err == ETIMEDOUT || err == EINPROGRESS)
+			return -ETIMEDOUT;
+		return err == ENOENT || err == ECONNREFUSED ? -ECONNREFUSED : -(err ? err : EIO);
+	case REDIS_ERR_EOF:
+		return -ECONNRESET;
+	case REDIS_ERR_OOM:
+		return -ENOMEM;
+	default:
+		return -EPROTO;
+	}
+}
+
+/* Send argv and read its reply: the reply, or NULL with the error in e and *rc. */
+static redisReply *call(struct redis_conn *rc_, int argc, const char **argv, const size_t *len,
+                        struct redis_error *e, int *rc)
+{
+	errno = 0;
+	redisReply *r = redisCommandArgv(rc_->c, argc, argv, len);
+	int err = errno;
+	if (r == NULL) {
+		*rc = context_errno(rc_->c, err);
+		say(e, *rc == -ETIMEDOUT ? "timed out" : "connection", rc_->c->errstr);
+	}
+	return r;
+}
+
+/* "password" or "user password" from the file, for AUTH; its text is never copied
+ * into an error. */
+static int read_auth(const char *path, char *buf, size_t size, struct redis_error *e)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, size - 1);
+	int err = errno;
+	if (fd >= 0)
+		close(fd);
+	if (n < 0) {
+		say(e, "auth_file unreadable", strerror(err));
+		return -EACCES;
+	}
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	return 0;
+}
+
+static int auth(struct redis_conn *c, const char *path, struct redis_error *e)
+{
+	char secret[512];
+	int rc = read_auth(path, secret, sizeof secret, e);
+	if (rc < 0)
+		return rc;
+	char *space = strchr(secret, ' ');
+	const char *argv[3] = { "AUTH", secret, NULL };
+	size_t len[3] = { 4, strlen(secret), 0 };
+	if (space != NULL) {
+		*space = '\0';
+		argv[2] = space + 1;
+		len[1] = strlen(secret);
+		len[2] = strlen(space + 1);
+	}
+	redisReply *r = call(c, space != NULL ? 3 : 2, argv, len, e, &rc);
+	explicit_bzero(secret, sizeof secret);
+	if (r == NULL)
+		return rc;
+	rc = r->type == REDIS_REPLY_ERROR ? -EACCES : 0;
+	if (rc < 0)
+		say(e, "AUTH refused", r->str); /* Redis's text names no secret */
+	freeReplyObject(r);
+	return rc;
+}
+
+int redis_connect(const struct region_global *b, struct redis_conn **out,
+                  struct redis_error *e)
+{
+	/* Copies bounded by the block: a corrupt region's strings may lack a NUL. */
+	char host[REGION_GLOBAL_ENDPOINT], endpoint[REGION_GLOBAL_ENDPOINT], path[REGION_GLOBAL_PATH];
+	snprintf(endpoint, sizeof endpoint, "%.*s", (int)sizeof b->redis - 1, b->redis);
+	snprintf(path, sizeof path, "%.*s", (int)sizeof b->auth_file - 1, b->auth_file);
+	int port = 0;
+	if (global_endpoint(endpoint, host, sizeof host, &port) < 0) {
+		say(e, "bad endpoint", endpoint);
+		return -EINVAL;
+	}
+	struct redis_conn *c = malloc(sizeof *c);
+	if (c == NULL)
+		return -ENOMEM;
+	c->timeout_ns = b->timeout_ns;
+	errno = 0;
+	c->c = port == 0 ? redisConnectUnixWithTimeout(host, tv_of(b->timeout_ns))
+	                 : redisConnectWithTimeout(host, port, tv_of(b->timeout_ns));
+	int err = errno, rc = 0;
+	if (c->c == NULL)
+		rc = -ENOMEM;
+	else if (c->c->err) {
+		rc = context_errno(c->c, err);
+		say(e, "connect", c->c->errstr);
+	} else if (redisSetTimeout(c->c, tv_of(b->timeout_ns)) != REDIS_OK)
+		rc = -EIO;
+	if (rc == 0 && path[0] != '\0')
+		rc = auth(c, path, e);
+	if (rc < 0) {
+		redis_close(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+static int load_function(struct redis_conn *c, struct redis_error *e)
+{
+	const char *argv[] = { "FUNCTION", "LOAD", "REPLACE", global_lua };
+	size_t len[] = { 8, 4, 7, sizeof global_lua - 1 };
+	int rc = 0;
+	redisReply *r = call(c, 4, argv, len, e, &rc);
+	if (r == NULL)
+		return rc;
+	rc = r->type == REDIS_REPLY_ERROR ? -EPROTO : 0;
+	if (rc < 0)
+		say(e, "FUNCTION LOAD", r->str);
+	freeReplyObject(r);
+	return rc;
+}
+
+/* 20 digits, zero-padded: the function's fixed-width form of a u64. */
+static void digits(char out[21], uint64_t v)
+{
+	snprintf(out, 21, "%020" PRIu64, v);
+}
+
+static int parse_u64(const char *s, size_t len, uint64_t *out)
+{
+	if (len == 0 || len > 20)
+		return -EPROTO;
+	uint64_t v = 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned d = (unsigned)(s[i] - '0');
+		if (d > 9 || v > (UINT64_MAX - d) / 10)
+			return -EPROTO;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 0;
+}
+
+/* {1|0, LAST} from evt_decide. */
+static int answer(const redisReply *r, uint64_t *last, struct redis_error *e)
+{
+	if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+	    r->element[0]->type == REDIS_REPLY_INTEGER &&
+	    r->element[1]->type == REDIS_REPLY_STRING &&
+	    parse_u64(r->element[1]->str, r->element[1]->len, last) == 0)
+		return r->element[0]->integer == 1;
+	say(e, "unexpected reply", r->type == REDIS_REPLY_ERROR ? r->str : "");
+	return -EPROTO;
+}
+
+static bool not_loaded(const redisReply *r)
+{
+	return r->type == REDIS_REPLY_ERROR && strstr(r->str, "Function not found") != NULL;
+}
+
+int redis_decide(struct redis_conn *c, const char *key, size_t len, uint64_t ts,
+                 uint64_t window, uint64_t ttl_ms, uint64_t *last, struct redis_error *e)
+{
+	char t[21], w[21], ttl[24];
+	digits(t, ts);
+	digits(w, window);
+	snprintf(ttl, sizeof ttl, "%" PRIu64, ttl_ms);
+	const char *argv[] = { "FCALL", "evt_decide", "1", key, t, w, ttl };
+	size_t lens[] = { 5, 10, 1, len, 20, 20, strlen(ttl) };
+	for (int tries = 0;; tries++) {
+		int rc = 0;
+		redisReply *r = call(c, 7, argv, lens, e, &rc);
+		if (r == NULL)
+			return rc;
+		bool load = tries == 0 && not_loaded(r);
+		rc = load ? 0 : answer(r, last, e);
+		freeReplyObject(r);
+		if (!load)
+			return rc;
+		if ((rc = load_function(c, e)) < 0)
+			return rc;
+	}
+}
+
+void redis_close(struct redis_conn *c)
+{
+	if (c == NULL)
+		return;
+	if (c->c != NULL)
+		redisFree(c->c);
+	free(c);
+}

@@ -1,0 +1,34 @@
+/* The Redis side of a global throttle: one connection, one call per decision.
+ * lib/redis.c with hiredis; lib/redis_none.c in a build without it. */
+#ifndef EVT_REDIS_H
+#define EVT_REDIS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "region.h"
+
+struct redis_conn;
+
+/* What a failed call says, for the counters and the tools. */
+struct redis_error {
+	char text[REGION_GLOBAL_ERROR];
+};
+
+/* Connect to b's endpoint within b's timeout, AUTH from b's auth_file (its text
+ * never appears in an error), and load the decision function.  0 with *out, or a
+ * negative errno with e filled: -ENOTSUP (built without hiredis), -ECONNREFUSED,
+ * -ETIMEDOUT, -EACCES (AUTH refused or the file unreadable), -EPROTO, -ENOMEM. */
+int redis_connect(const struct region_global *b, struct redis_conn **out,
+                  struct redis_error *e);
+
+/* One global decision: FCALL evt_decide on key (its full name) at ts with window,
+ * the key kept ttl_ms.  1 processed, 0 throttled, *last the key's global last
+ * after the call; or a negative errno with e filled (the connection is then
+ * unusable: close it). */
+int redis_decide(struct redis_conn *c, const char *key, size_t len, uint64_t ts,
+                 uint64_t window, uint64_t ttl_ms, uint64_t *last, struct redis_error *e);
+
+void redis_close(struct redis_conn *c);
+
+#endif /* EVT_REDIS_H */

@@ -1,0 +1,301 @@
+/* Global throttles (issue 20): two hosts simulated as two regions with different
+ * local names and one global name, against a real redis-server started here. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include "common.h"
+#include "handle.h"
+#include "redis_server.h"
+#include "stress/checker.h"
+
+static struct test_redis redis;
+
+static void fini(void)
+{
+	redis_stop(&redis);
+	unlink_names();
+}
+
+TestSuite(global, .fini = fini);
+
+/* A global name unique to this test's process. */
+static const char *global_name(void)
+{
+	static char buf[64];
+	snprintf(buf, sizeof buf, "g.%d", (int)getpid());
+	return buf;
+}
+
+static evt_options global_opts(evt_global *g, uint64_t window, uint32_t policy)
+{
+	*g = (evt_global){ .redis = redis.endpoint, .name = global_name(),
+		           .timeout_ns = 500000000ull, .on_unreachable = policy };
+	evt_options o = EVT_OPTIONS_INIT;
+	o.window_ns = window;
+	o.capacity = 4096;
+	o.mode = 0600;
+	o.global = g;
+	return o;
+}
+
+/* One host: a region of its own, global through Redis. */
+static evt_throttle *host(uint64_t window, uint32_t policy)
+{
+	evt_global g;
+	evt_options o = global_opts(&g, window, policy);
+	return test_create(new_name(), &o);
+}
+
+static evt_stats stats(const evt_throttle *t)
+{
+	evt_stats s;
+	cr_assert_eq(evt_stats_get(t, &s), 0);
+	return s;
+}
+
+Test(global, bad_settings_are_refused_and_create_nothing)
+{
+	static char long_name[300];
+	memset(long_name, 'n', sizeof long_name - 1);
+	const struct {
+		evt_global g;
+		int rc;
+	} bad[] = {
+		{ { NULL, "x", 1000, 0, NULL }, -EINVAL },              /* no endpoint */
+		{ { "unix:", "x", 1000, 0, NULL }, -EINVAL },           /* no path */
+		{ { "host", "x", 1000, 0, NULL }, -EINVAL },            /* no port */
+		{ { "host:0", "x", 1000, 0, NULL }, -EINVAL },          /* port out of range */
+		{ { "host:65536", "x", 1000, 0, NULL }, -EINVAL },
+		{ { ":6379", "x", 1000, 0, NULL }, -EINVAL },           /* no host */
+		{ { "host:6379", "x", 0, 0, NULL }, -EINVAL },          /* timeout 0 */
+		{ { "host:6379", "x", 1000, 3, NULL }, -EINVAL },       /* unknown policy */
+		{ { "host:6379", long_name, 1000, 0, NULL }, -ENAMETOOLONG },
+		{ { "host:6379", "x", 1000, 0, long_name }, -ENAMETOOLONG },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		evt_options o = EVT_OPTIONS_INIT;
+		o.global = &bad[i].g;
+		const char *name = new_name();
+		evt_throttle *t = NULL;
+		cr_expect_eq(evt_create(name, &o, &t), bad[i].rc, "case %zu", i);
+		cr_expect_eq(evt_attach(name, 0, &t), -ENOENT, "case %zu created a region", i);
+	}
+	/* An anonymous throttle has no name to default to. */
+	evt_global g = { "host:6379", NULL, 1000, 0, NULL };
+	evt_options o = EVT_OPTIONS_INIT;
+	o.global = &g;
+	evt_throttle *t = NULL;
+	cr_expect_eq(evt_create(NULL, &o, &t), -EINVAL);
+}
+
+Test(global, the_region_records_the_settings)
+{
+	evt_global g = { "redis.example:6380", NULL, 2000000, EVT_ON_UNREACHABLE_THROTTLE,
+		         "/etc/evthrottle/redis.auth" };
+	evt_options o = EVT_OPTIONS_INIT;
+	o.global = &g;
+	const char *name = new_name();
+	evt_throttle *t = test_create(name, &o);
+	const struct region_global *b = t->r.global;
+	cr_expect_eq(b->enabled, 1);
+	cr_expect_str_eq(b->redis, "redis.example:6380");
+	cr_expect_str_eq(b->name, name, "the global name defaults to the throttle's");
+	cr_expect_eq(b->timeout_ns, 2000000);
+	cr_expect_eq(b->on_unreachable, EVT_ON_UNREACHABLE_THROTTLE);
+	cr_expect_str_eq(b->auth_file, "/etc/evthrottle/redis.auth");
+	evt_close(t);
+	/* Another process's view, through attach's validation. */
+	cr_assert_eq(evt_attach(name, EVT_RDONLY, &t), 0);
+	cr_expect_str_eq(t->r.global->redis, "redis.example:6380");
+	evt_close(t);
+}
+
+Test(global, two_hosts_decide_by_one_rule)
+{
+	REDIS_REQUIRED();
+	redis_start(&redis, NULL);
+	evt_throttle *a = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
+	evt_throttle *b = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
+	cr_expect_eq(decide(a, 10000, "acct"), 1);
+	cr_expect_eq(decide(b, 10500, "acct"), 0, "processed on host a half a window ago");
+	cr_expect_eq(decide(b, 10999, "acct"), 0, "now local on b: Redis gave it a's last");
+	cr_expect_eq(stats(b).global_round_trips, 1, "the rest of the window stays on b");
+	cr_expect_eq(decide(b, 11000, "acct"), 1, "a full window after a's event");
+	cr_expect_eq(decide(a, 11500, "acct"), 0, "a asks Redis and learns b's event");
+	cr_expect_eq(decide(a, 11400, "acct"), 0);
+	cr_expect_eq(decide(a, 5, "acct"), 0, "older than last: throttled");
+	cr_expect_eq(decide(a, 12000, "acct"), 1);
+	cr_expect_eq(decide(b, 10, "other"), 1, "keys are apart");
+	cr_expect_eq(decide(a, 11, "other"), 0);
+	evt_stats sa = stats(a), sb = stats(b);
+	cr_expect_eq(sa.processed + sb.processed, 4);
+	cr_expect_eq(sa.throttled + sb.throttled, 6);
+	cr_expect_eq(sa.global_errors + sb.global_errors, 0);
+	cr_expect_eq(sa.global_fallbacks + sb.global_fallbacks, 0);
+	cr_expect_eq(sa.keys, 2, "host a caches both keys");
+	evt_close(a);
+	evt_close(b);
+}
+
+/* The seed's rule, in C's exact 64-bit arithmetic. */
+static int rule(bool known, uint64_t last, uint64_t ts, uint64_t w)
+{
+	return !known || (ts >= last && ts - last >= w);
+}
+
+Test(global, exact_64_bit_arithmetic_near_2_63_and_2_64)
+{
+	REDIS_REQUIRED();
+	redis_start(&redis, NULL);
+	const uint64_t M = UINT64_MAX, H = 1ull << 63;
+	/* {window, first ts (processed), second ts}: each pair on a fresh key, the
+	 * first on host a and the second on host b, so b's answer is Redis's.  Doubles
+	 * would round every value here to a multiple of 2048 or more. */
+	const uint64_t cases[][3] = {
+		{ 10, M - 20, M - 11 }, { 10, M - 20, M - 10 }, { 10, M - 10, M },
+		{ 10, M - 9, M },       { 1, M - 1, M },        { 2, M - 1, M },
+		{ H, H, M },            { H, H - 1, M },        { M, 0, M },
+		{ M, 1, M },            { 3, H - 1, H + 1 },    { 3, H - 1, H + 2 },
+		{ 1, H, H },            { 1, H, H - 1 },        { 1ull << 53, H, H + (1ull << 53) - 1 },
+		{ 1ull << 53, H, H + (1ull << 53) },            { 1, 0, M },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const uint64_t *c = cases[i];
+		evt_throttle *a = host(c[0], EVT_ON_UNREACHABLE_THROTTLE);
+		evt_throttle *b = host(c[0], EVT_ON_UNREACHABLE_THROTTLE);
+		char key[32];
+		snprintf(key, sizeof key, "k%zu", i);
+		cr_expect_eq(decide(a, c[1], key), 1, "case %zu: first", i);
+		cr_expect_eq(decide(b, c[2], key), rule(true, c[1], c[2], c[0]),
+		             "case %zu: window %" PRIu64 ", last %" PRIu64 ", ts %" PRIu64, i, c[0],
+		             c[1], c[2]);
+		cr_expect_eq(stats(b).global_round_trips, 1, "case %zu", i);
+		evt_close(a);
+		evt_close(b);
+		unlink_names();
+	}
+}
+
+Test(global, a_flood_makes_one_round_trip_per_key_per_window_per_host)
+{
+	REDIS_REQUIRED();
+	redis_start(&redis, NULL);
+	const uint64_t W = 1000000;
+	enum { KEYS = 200, WINDOWS = 5, PER = 100 };
+	evt_throttle *h[2] = { host(W, EVT_ON_UNREACHABLE_THROTTLE),
+		               host(W, EVT_ON_UNREACHABLE_THROTTLE) };
+	uint64_t processed = 0;
+	for (uint64_t e = 0; e < (uint64_t)WINDOWS * PER; e++) {
+		uint64_t ts = 1000000000ull + e * (W / PER);
+		for (int k = 0; k < KEYS; k++) {
+			char key[16];
+			snprintf(key, sizeof key, "acct%d", k);
+			for (int i = 0; i < 2; i++)
+				processed += (uint64_t)decide(h[i], ts + (uint64_t)i, key);
+		}
+	}
+	cr_expect_eq(processed, (uint64_t)KEYS * WINDOWS, "one event per key per window");
+	for (int i = 0; i < 2; i++) {
+		evt_stats s = stats(h[i]);
+		cr_expect_leq(s.global_round_trips, (uint64_t)KEYS * WINDOWS,
+		              "host %d: %" PRIu64 " round trips for %d keys x %d windows", i,
+		              s.global_round_trips, KEYS, WINDOWS);
+		cr_expect_geq(s.global_round_trips, (uint64_t)KEYS * WINDOWS,
+		              "host %d must learn of each window once", i);
+		cr_expect_eq(s.global_errors, 0);
+		evt_close(h[i]);
+	}
+}
+
+/* ---- the history checker across hosts ---- */
+
+enum { HOSTS = 2, PROCS = 2, EVENTS = 3000, HKEYS = 40 };
+
+struct history {
+	_Atomic uint64_t n;
+	struct hrec rec[HOSTS * PROCS * EVENTS];
+};
+
+static void run_client(const char *name, struct history *hist, uint32_t src)
+{
+	evt_throttle *t = NULL;
+	if (evt_attach(name, 0, &t) < 0)
+		_exit(2);
+	unsigned seed = src * 7919u + 1;
+	for (int i = 0; i < EVENTS; i++) {
+		unsigned key = (unsigned)rand_r(&seed) % HKEYS;
+		char k[16];
+		snprintf(k, sizeof k, "key%u", key);
+		uint64_t s = evt_now_ns();
+		int rc = decide(t, s, k);
+		uint64_t e = evt_now_ns();
+		uint64_t at = atomic_fetch_add(&hist->n, 1);
+		hist->rec[at] = (struct hrec){ .ts = s, .s = s, .e = e, .key = key,
+			                       .ans = rc == 1 ? H_PROCESSED : rc == 0 ? H_THROTTLED : H_OTHER,
+			                       .src = src };
+	}
+	evt_close(t);
+	_exit(0);
+}
+
+Test(global, histories_across_hosts_are_linearizable, .timeout = 120)
+{
+	REDIS_REQUIRED();
+	redis_start(&redis, NULL);
+	const uint64_t W = 2000000; /* 2 ms: many windows, many keys going global */
+	const char *names[HOSTS];
+	evt_throttle *hosts[HOSTS];
+	for (int i = 0; i < HOSTS; i++) {
+		hosts[i] = host(W, EVT_ON_UNREACHABLE_THROTTLE);
+		names[i] = test_names[test_n_names - 1];
+	}
+	struct history *hist = mmap(NULL, sizeof *hist, PROT_READ | PROT_WRITE,
+	                            MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq(hist, MAP_FAILED);
+	pid_t pids[HOSTS * PROCS];
+	for (int i = 0; i < HOSTS * PROCS; i++) {
+		pids[i] = fork();
+		cr_assert_geq(pids[i], 0);
+		if (pids[i] == 0)
+			run_client(names[i % HOSTS], hist, (uint32_t)i);
+	}
+	for (int i = 0; i < HOSTS * PROCS; i++) {
+		int st;
+		waitpid(pids[i], &st, 0);
+		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "client %d failed", i);
+	}
+	size_t n = atomic_load(&hist->n);
+	struct wchange w = { 0, 0, W };
+	struct checker c;
+	cr_assert_eq(checker_init(&c, &w, 1, NULL, 0), 0);
+	checker_run(&c, hist->rec, n);
+	for (unsigned i = 0; i < c.nreport; i++)
+		cr_log_error("%s", c.report[i]);
+	cr_expect_eq(c.st.violations, 0, "%" PRIu64 " violations in %zu decisions",
+	             c.st.violations, n);
+	cr_expect_gt(c.st.processed, HKEYS, "keys were processed again after their windows");
+	cr_expect_eq(c.st.other, 0, "every answer 0 or 1: Redis answered every time");
+	uint64_t rt = 0, processed = 0;
+	for (int i = 0; i < HOSTS; i++) {
+		evt_stats s = stats(hosts[i]);
+		rt += s.global_round_trips;
+		processed += s.processed;
+		cr_expect_eq(s.global_errors, 0);
+	}
+	/* Each round trip of a host meets a globally processed event of its own:
+	 * its own, or the one Redis returned, which the host then keeps until its
+	 * window ends.  So a host never makes more round trips than there were
+	 * processed events on all hosts. */
+	for (int i = 0; i < HOSTS; i++)
+		cr_expect_leq(stats(hosts[i]).global_round_trips, processed);
+	cr_log_info("%zu decisions, %" PRIu64 " processed, %" PRIu64 " round trips", n, processed, rt);
+	checker_free(&c);
+	munmap(hist, sizeof *hist);
+	for (int i = 0; i < HOSTS; i++)
+		evt_close(hosts[i]);
+}
