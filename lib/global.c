@@ -64,6 +64,19 @@ void global_init(struct region_global *b, const evt_global *g, const char *name)
 	snprintf(b->auth_file, sizeof b->auth_file, "%s", g->auth_file ? g->auth_file : "");
 }
 
+bool global_matches(const struct region_global *b, const evt_global *g, const char *name)
+{
+	if (g == NULL)
+		return b->enabled == 0;
+	struct region_global want = { 0 };
+	global_init(&want, g, name);
+	return b->enabled == 1 && b->on_unreachable == want.on_unreachable &&
+	       b->timeout_ns == want.timeout_ns &&
+	       memcmp(b->redis, want.redis, sizeof want.redis) == 0 &&
+	       memcmp(b->name, want.name, sizeof want.name) == 0 &&
+	       memcmp(b->auth_file, want.auth_file, sizeof want.auth_file) == 0;
+}
+
 int global_open(struct global_handle **out)
 {
 	struct global_handle *g = calloc(1, sizeof *g);

@@ -43,6 +43,10 @@ int global_check(const evt_global *g, const char *name);
  * PORT (1..65535).  0, or -EINVAL (no PATH, no HOST, a bad PORT) or -ENAMETOOLONG. */
 int global_endpoint(const char *s, char *host, size_t size, int *port);
 
+/* Does the region's block b say what g (NULL: a host-local throttle) would write
+ * for a throttle named name? */
+bool global_matches(const struct region_global *b, const evt_global *g, const char *name);
+
 /* Write g into the new region's block (before it is ready). */
 void global_init(struct region_global *b, const evt_global *g, const char *name);
 
