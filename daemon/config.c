@@ -509,13 +509,12 @@ void config_free(struct daemon_config *c)
 
 static void describe_global(const struct throttle_config *t, FILE *out)
 {
-	static const char *const policy[] = { "local", "throttle", "process" };
 	const evt_global *g = t->opts.global;
 	char w[64];
 	if (g != NULL)
 		fprintf(out, "  global %s through redis %s timeout %s on_unreachable %s%s%s\n",
 		        g->name[0] ? g->name : t->name, g->redis,
-		        duration_format(g->timeout_ns, w, sizeof w), policy[g->on_unreachable],
+		        duration_format(g->timeout_ns, w, sizeof w), global_policy_name(g->on_unreachable),
 		        g->auth_file ? " auth_file " : "", g->auth_file ? g->auth_file : "");
 }
 

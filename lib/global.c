@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "redis.h"
@@ -77,6 +78,33 @@ bool global_matches(const struct region_global *b, const evt_global *g, const ch
 	       memcmp(b->auth_file, want.auth_file, sizeof want.auth_file) == 0;
 }
 
+void global_status(const struct region *r, struct global_status *out)
+{
+	const struct region_global *b = r->global;
+	memset(out, 0, sizeof *out);
+	out->enabled = b->enabled != 0;
+	out->on_unreachable = b->on_unreachable;
+	out->timeout_ns = b->timeout_ns;
+	snprintf(out->redis, sizeof out->redis, "%.*s", (int)sizeof b->redis - 1, b->redis);
+	snprintf(out->name, sizeof out->name, "%.*s", (int)sizeof b->name - 1, b->name);
+	/* Relaxed, word by word: a status, which a writer may be changing. */
+	out->epoch = atomic_load_explicit(&b->epoch, relaxed);
+	out->ok_since_ns = atomic_load_explicit(&b->ok_since_ns, relaxed);
+	out->last_error_ns = atomic_load_explicit(&b->last_error_ns, relaxed);
+	out->down = out->last_error_ns != 0 && out->last_error_ns >= out->ok_since_ns;
+	uint64_t w[REGION_GLOBAL_ERROR / 8];
+	for (size_t i = 0; i < sizeof w / 8; i++)
+		w[i] = atomic_load_explicit(&b->last_error[i], relaxed);
+	memcpy(out->last_error, w, sizeof w);
+	out->last_error[sizeof out->last_error - 1] = '\0';
+}
+
+const char *global_policy_name(uint32_t p)
+{
+	static const char *const names[] = { "local", "throttle", "process" };
+	return p < 3 ? names[p] : "?";
+}
+
 int global_open(struct global_handle **out)
 {
 	struct global_handle *g = calloc(1, sizeof *g);
@@ -145,27 +173,53 @@ static size_t key_name(const struct region_global *b, const void *key, uint32_t 
 	return (size_t)n + len;
 }
 
+/* The breaker's and the status words are hints between the host's clients and
+ * for the tools: relaxed, they order nothing else. */
+
+/* May this decision ask Redis?  Yes while the breaker is closed; once its time
+ * is up, only the one decider that moves it on probes, the others keep the
+ * policy's answers until that probe closes it. */
+static bool breaker_allows(struct region_global *b)
+{
+	uint64_t at = atomic_load_explicit(&b->retry_at_ns, relaxed);
+	if (at == 0)
+		return true;
+	uint64_t now = evt_now_ns();
+	return now >= at && atomic_compare_exchange_strong_explicit(
+		                    &b->retry_at_ns, &at, now + GLOBAL_BREAKER_NS, relaxed, relaxed);
+}
+
 static void note_error(struct region_global *b, const struct redis_error *e)
 {
-	atomic_store_explicit(&b->connected, 0, relaxed);
-	atomic_store_explicit(&b->last_error_ns, evt_realtime_ns(), relaxed);
+	atomic_store_explicit(&b->retry_at_ns, evt_now_ns() + GLOBAL_BREAKER_NS, relaxed);
 	uint64_t w[REGION_GLOBAL_ERROR / 8] = { 0 };
 	memcpy(w, e->text, sizeof w - 1);
 	for (size_t i = 0; i < sizeof w / 8; i++)
 		atomic_store_explicit(&b->last_error[i], w[i], relaxed);
+	atomic_store_explicit(&b->last_error_ns, evt_realtime_ns(), relaxed);
 }
 
-/* One round trip, connecting first if needed; g->lock held. */
-static int ask_locked(const struct region *r, struct global_handle *g, const char *name,
-                      size_t name_len, uint64_t ts, uint64_t window, uint64_t *last,
-                      struct redis_error *e)
+/* Written only when it changes: the first answer after a failure, or ever. */
+static void note_ok(struct region_global *b)
+{
+	if (atomic_load_explicit(&b->retry_at_ns, relaxed) != 0)
+		atomic_store_explicit(&b->retry_at_ns, 0, relaxed);
+	uint64_t ok = atomic_load_explicit(&b->ok_since_ns, relaxed);
+	if (ok == 0 || ok <= atomic_load_explicit(&b->last_error_ns, relaxed))
+		atomic_store_explicit(&b->ok_since_ns, evt_realtime_ns(), relaxed);
+}
+
+/* One round trip by deadline, connecting first if needed; g->lock held. */
+static int ask_locked(const struct region *r, struct global_handle *g, uint64_t deadline,
+                      const char *name, size_t name_len, uint64_t ts, uint64_t window,
+                      uint64_t *last, struct redis_error *e)
 {
 	struct region_global *b = r->global;
 	if (g->conn != NULL && g->pid != getpid())
 		g->conn = NULL; /* the parent's socket: never used, never closed here */
 	int rc = 0;
 	if (g->conn == NULL) {
-		rc = redis_connect(b, &g->conn, e);
+		rc = redis_connect(b, deadline, &g->conn, e);
 		g->pid = getpid();
 		if (rc < 0)
 			return rc;
@@ -173,30 +227,36 @@ static int ask_locked(const struct region *r, struct global_handle *g, const cha
 	uint64_t ttl_ms = (window + 2 * GLOBAL_SKEW_NS) / 1000000u + 1;
 	if (window > UINT64_MAX - 2 * GLOBAL_SKEW_NS)
 		ttl_ms = UINT64_MAX / 1000000u;
-	rc = redis_decide(g->conn, name, name_len, ts, window, ttl_ms, last, e);
-	if (rc < 0) {
-		redis_close(g->conn);
-		g->conn = NULL;
-	}
+	rc = redis_decide(g->conn, deadline, name, name_len, ts, window, ttl_ms, last, e);
+	if (rc >= 0 && redis_relax(g->conn) == 0)
+		return rc;
+	redis_close(g->conn);
+	g->conn = NULL;
 	return rc;
 }
 
-/* Ask Redis: 1 processed, 0 throttled with *last, or a negative errno (counted). */
+/* Ask Redis within the throttle's timeout: 1 processed, 0 throttled with *last,
+ * or a negative errno (counted; an error opens the breaker). */
 static int ask(const struct region *r, const struct table_client *me, struct global_handle *g,
                uint64_t ts, uint64_t window, const void *key, uint32_t len, uint64_t *last)
 {
+	struct region_global *b = r->global;
+	uint64_t deadline = evt_now_ns() + b->timeout_ns;
+	struct timespec until = { (time_t)(deadline / 1000000000u), (long)(deadline % 1000000000u) };
+	/* Threads of one handle take turns; none waits past its own deadline. */
+	if (pthread_mutex_clocklock(&g->lock, CLOCK_MONOTONIC, &until) != 0)
+		return -ETIMEDOUT;
 	char name[GLOBAL_KEY_MAX];
-	size_t n = key_name(r->global, key, len, name, sizeof name);
+	size_t n = key_name(b, key, len, name, sizeof name);
 	struct redis_error e = { { 0 } };
-	pthread_mutex_lock(&g->lock);
-	int rc = ask_locked(r, g, name, n, ts, window, last, &e);
+	int rc = ask_locked(r, g, deadline, name, n, ts, window, last, &e);
 	pthread_mutex_unlock(&g->lock);
 	ctr_add(me, CTR_GLOBAL_ROUND_TRIPS);
 	if (rc < 0) {
 		ctr_add(me, CTR_GLOBAL_ERRORS);
-		note_error(r->global, &e);
+		note_error(b, &e);
 	} else
-		atomic_store_explicit(&r->global->connected, 1, relaxed);
+		note_ok(b);
 	return rc;
 }
 
@@ -227,7 +287,7 @@ int global_decide(const struct region *r, const struct table_client *me,
 		ctr_add(me, CTR_THROTTLED);
 		return 0;
 	}
-	int rc = ask(r, me, g, ts, window, key, len, &last);
+	int rc = breaker_allows(r->global) ? ask(r, me, g, ts, window, key, len, &last) : -EAGAIN;
 	if (rc < 0)
 		return fallback(r, me, ts, key, len, info);
 	cache(r, me, last, key, len);

@@ -21,6 +21,9 @@
  * Redis for its window plus twice this, so no clock within it sees it forgotten
  * inside its window. */
 #define GLOBAL_SKEW_NS 1000000000ull
+/* After a failed round trip the host's clients stop asking Redis this long (the
+ * circuit breaker): on_unreachable answers meanwhile, then one decision probes. */
+#define GLOBAL_BREAKER_NS 100000000ull
 /* The longest key name: the prefix, the name in braces, the epoch, the key. */
 #define GLOBAL_KEY_MAX (sizeof GLOBAL_KEY_PREFIX + REGION_GLOBAL_NAME + 24 + REGION_KEY_MAX)
 
@@ -55,6 +58,23 @@ static inline bool global_enabled(const struct region *r)
 {
 	return r->global->enabled != 0;
 }
+
+/* What the region says of its global side, for the tools and the daemon: the
+ * strings copied with their NUL ensured. */
+struct global_status {
+	bool enabled;
+	bool down;            /* the last round trip of the host's clients failed */
+	uint32_t on_unreachable;
+	uint64_t timeout_ns, epoch;
+	uint64_t last_error_ns, ok_since_ns; /* evt_realtime_ns(); 0: never */
+	char redis[REGION_GLOBAL_ENDPOINT], name[REGION_GLOBAL_NAME];
+	char last_error[REGION_GLOBAL_ERROR];
+};
+
+void global_status(const struct region *r, struct global_status *out);
+
+/* "local", "throttle" or "process" (the config's names of enum evt_on_unreachable). */
+const char *global_policy_name(uint32_t p);
 
 /* A handle's state for region r: 0 with *out (free with global_free()), or -ENOMEM. */
 int global_open(struct global_handle **out);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -16,7 +17,8 @@
 
 struct redis_conn {
 	redisContext *c;
-	uint64_t timeout_ns;
+	uint64_t timeout_ns; /* the throttle's */
+	uint64_t cur_ns;     /* the socket's timeout now: timeout_ns, or less near a deadline */
 };
 
 static void say(struct redis_error *e, const char *what, const char *detail)
@@ -48,16 +50,75 @@ static int context_errno(const redisContext *c, int err)
 	}
 }
 
-/* Send argv and read its reply: the reply, or NULL with the error in e and *rc. */
-static redisReply *call(struct redis_conn *rc_, int argc, const char **argv, const size_t *len,
-                        struct redis_error *e, int *rc)
+/* Time left until deadline (evt_now_ns()), or 0. */
+static uint64_t left(uint64_t deadline)
 {
+	uint64_t now = evt_now_ns();
+	return now < deadline ? deadline - now : 0;
+}
+
+/* Let the next command wait no later than deadline: the socket's timeout is
+ * lowered when what is left is clearly less (a connect or a load took some). */
+static int meet(struct redis_conn *c, uint64_t deadline, struct redis_error *e)
+{
+	uint64_t l = left(deadline);
+	if (l == 0) {
+		say(e, "timed out", "");
+		return -ETIMEDOUT;
+	}
+	if (l < c->cur_ns - c->cur_ns / 8) {
+		if (redisSetTimeout(c->c, tv_of(l)) != REDIS_OK)
+			return -EIO;
+		c->cur_ns = l;
+	}
+	return 0;
+}
+
+/* Write a whole command.  Not hiredis's write(): a peer gone would raise SIGPIPE
+ * in the caller's process, and the library never kills its caller.  Writes wait
+ * at most the socket's timeout (SO_SNDTIMEO, set by hiredis). */
+static int send_all(int fd, const char *buf, size_t n, struct redis_error *e)
+{
+	while (n > 0) {
+		ssize_t w = send(fd, buf, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			int err = errno;
+			say(e, err == EAGAIN || err == EWOULDBLOCK ? "timed out" : "send", strerror(err));
+			return err == EAGAIN || err == EWOULDBLOCK ? -ETIMEDOUT : -err;
+		}
+		buf += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int send_command(struct redis_conn *c, int argc, const char **argv, const size_t *len,
+                        struct redis_error *e)
+{
+	char *cmd = NULL;
+	int n = redisFormatCommandArgv(&cmd, argc, argv, len);
+	if (n < 0)
+		return -ENOMEM;
+	int rc = send_all(c->c->fd, cmd, (size_t)n, e);
+	redisFreeCommand(cmd);
+	return rc;
+}
+
+/* Send argv and read its reply by deadline: the reply, or NULL with the error in
+ * e and *rc. */
+static redisReply *call(struct redis_conn *rc_, uint64_t deadline, int argc, const char **argv,
+                        const size_t *len, struct redis_error *e, int *rc)
+{
+	if ((*rc = meet(rc_, deadline, e)) < 0 || (*rc = send_command(rc_, argc, argv, len, e)) < 0)
+		return NULL;
+	void *r = NULL;
 	errno = 0;
-	redisReply *r = redisCommandArgv(rc_->c, argc, argv, len);
-	int err = errno;
-	if (r == NULL) {
-		*rc = context_errno(rc_->c, err);
+	if (redisGetReply(rc_->c, &r) != REDIS_OK) {
+		*rc = context_errno(rc_->c, errno);
 		say(e, *rc == -ETIMEDOUT ? "timed out" : "connection", rc_->c->errstr);
+		return NULL;
 	}
 	return r;
 }
@@ -80,7 +141,7 @@ static int read_auth(const char *path, char *buf, size_t size, struct redis_erro
 	return 0;
 }
 
-static int auth(struct redis_conn *c, const char *path, struct redis_error *e)
+static int auth(struct redis_conn *c, uint64_t deadline, const char *path, struct redis_error *e)
 {
 	char secret[512];
 	int rc = read_auth(path, secret, sizeof secret, e);
@@ -95,7 +156,7 @@ static int auth(struct redis_conn *c, const char *path, struct redis_error *e)
 		len[1] = strlen(secret);
 		len[2] = strlen(space + 1);
 	}
-	redisReply *r = call(c, space != NULL ? 3 : 2, argv, len, e, &rc);
+	redisReply *r = call(c, deadline, space != NULL ? 3 : 2, argv, len, e, &rc);
 	explicit_bzero(secret, sizeof secret);
 	if (r == NULL)
 		return rc;
@@ -106,7 +167,7 @@ static int auth(struct redis_conn *c, const char *path, struct redis_error *e)
 	return rc;
 }
 
-int redis_connect(const struct region_global *b, struct redis_conn **out,
+int redis_connect(const struct region_global *b, uint64_t deadline, struct redis_conn **out,
                   struct redis_error *e)
 {
 	/* Copies bounded by the block: a corrupt region's strings may lack a NUL. */
@@ -121,10 +182,11 @@ int redis_connect(const struct region_global *b, struct redis_conn **out,
 	struct redis_conn *c = malloc(sizeof *c);
 	if (c == NULL)
 		return -ENOMEM;
-	c->timeout_ns = b->timeout_ns;
+	c->timeout_ns = c->cur_ns = b->timeout_ns;
+	uint64_t l = left(deadline);
 	errno = 0;
-	c->c = port == 0 ? redisConnectUnixWithTimeout(host, tv_of(b->timeout_ns))
-	                 : redisConnectWithTimeout(host, port, tv_of(b->timeout_ns));
+	c->c = port == 0 ? redisConnectUnixWithTimeout(host, tv_of(l))
+	                 : redisConnectWithTimeout(host, port, tv_of(l));
 	int err = errno, rc = 0;
 	if (c->c == NULL)
 		rc = -ENOMEM;
@@ -134,7 +196,7 @@ int redis_connect(const struct region_global *b, struct redis_conn **out,
 	} else if (redisSetTimeout(c->c, tv_of(b->timeout_ns)) != REDIS_OK)
 		rc = -EIO;
 	if (rc == 0 && path[0] != '\0')
-		rc = auth(c, path, e);
+		rc = auth(c, deadline, path, e);
 	if (rc < 0) {
 		redis_close(c);
 		return rc;
@@ -143,12 +205,12 @@ int redis_connect(const struct region_global *b, struct redis_conn **out,
 	return 0;
 }
 
-static int load_function(struct redis_conn *c, struct redis_error *e)
+static int load_function(struct redis_conn *c, uint64_t deadline, struct redis_error *e)
 {
 	const char *argv[] = { "FUNCTION", "LOAD", "REPLACE", global_lua };
 	size_t len[] = { 8, 4, 7, sizeof global_lua - 1 };
 	int rc = 0;
-	redisReply *r = call(c, 4, argv, len, e, &rc);
+	redisReply *r = call(c, deadline, 4, argv, len, e, &rc);
 	if (r == NULL)
 		return rc;
 	rc = r->type == REDIS_REPLY_ERROR ? -EPROTO : 0;
@@ -196,8 +258,9 @@ static bool not_loaded(const redisReply *r)
 	return r->type == REDIS_REPLY_ERROR && strstr(r->str, "Function not found") != NULL;
 }
 
-int redis_decide(struct redis_conn *c, const char *key, size_t len, uint64_t ts,
-                 uint64_t window, uint64_t ttl_ms, uint64_t *last, struct redis_error *e)
+int redis_decide(struct redis_conn *c, uint64_t deadline, const char *key, size_t len,
+                 uint64_t ts, uint64_t window, uint64_t ttl_ms, uint64_t *last,
+                 struct redis_error *e)
 {
 	char t[21], w[21], ttl[24];
 	digits(t, ts);
@@ -207,7 +270,7 @@ int redis_decide(struct redis_conn *c, const char *key, size_t len, uint64_t ts,
 	size_t lens[] = { 5, 10, 1, len, 20, 20, strlen(ttl) };
 	for (int tries = 0;; tries++) {
 		int rc = 0;
-		redisReply *r = call(c, 7, argv, lens, e, &rc);
+		redisReply *r = call(c, deadline, 7, argv, lens, e, &rc);
 		if (r == NULL)
 			return rc;
 		bool load = tries == 0 && not_loaded(r);
@@ -215,9 +278,17 @@ int redis_decide(struct redis_conn *c, const char *key, size_t len, uint64_t ts,
 		freeReplyObject(r);
 		if (!load)
 			return rc;
-		if ((rc = load_function(c, e)) < 0)
+		if ((rc = load_function(c, deadline, e)) < 0)
 			return rc;
 	}
+}
+
+int redis_relax(struct redis_conn *c)
+{
+	if (c->cur_ns == c->timeout_ns)
+		return 0;
+	c->cur_ns = c->timeout_ns;
+	return redisSetTimeout(c->c, tv_of(c->timeout_ns)) == REDIS_OK ? 0 : -EIO;
 }
 
 void redis_close(struct redis_conn *c)

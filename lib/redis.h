@@ -15,19 +15,24 @@ struct redis_error {
 	char text[REGION_GLOBAL_ERROR];
 };
 
-/* Connect to b's endpoint within b's timeout, AUTH from b's auth_file (its text
- * never appears in an error), and load the decision function.  0 with *out, or a
- * negative errno with e filled: -ENOTSUP (built without hiredis), -ECONNREFUSED,
- * -ETIMEDOUT, -EACCES (AUTH refused or the file unreadable), -EPROTO, -ENOMEM. */
-int redis_connect(const struct region_global *b, struct redis_conn **out,
+/* Connect to b's endpoint and AUTH from b's auth_file (its text never appears in
+ * an error), all before deadline (evt_now_ns()).  0 with *out, or a negative errno
+ * with e filled: -ENOTSUP (built without hiredis), -ECONNREFUSED, -ETIMEDOUT,
+ * -EACCES (AUTH refused or the file unreadable), -EPROTO, -ENOMEM. */
+int redis_connect(const struct region_global *b, uint64_t deadline, struct redis_conn **out,
                   struct redis_error *e);
 
-/* One global decision: FCALL evt_decide on key (its full name) at ts with window,
- * the key kept ttl_ms.  1 processed, 0 throttled, *last the key's global last
- * after the call; or a negative errno with e filled (the connection is then
- * unusable: close it). */
-int redis_decide(struct redis_conn *c, const char *key, size_t len, uint64_t ts,
-                 uint64_t window, uint64_t ttl_ms, uint64_t *last, struct redis_error *e);
+/* One global decision before deadline: FCALL evt_decide on key (its full name) at
+ * ts with window, the key kept ttl_ms; the function is loaded first if the server
+ * lacks it.  1 processed, 0 throttled, *last the key's global last after the call;
+ * or a negative errno with e filled (the connection is then unusable: close it). */
+int redis_decide(struct redis_conn *c, uint64_t deadline, const char *key, size_t len,
+                 uint64_t ts, uint64_t window, uint64_t ttl_ms, uint64_t *last,
+                 struct redis_error *e);
+
+/* Give the socket back the throttle's whole timeout after a call that ran near its
+ * deadline.  0 or -EIO. */
+int redis_relax(struct redis_conn *c);
 
 void redis_close(struct redis_conn *c);
 

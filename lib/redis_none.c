@@ -6,21 +6,29 @@
 #include <errno.h>
 #include <stdio.h>
 
-int redis_connect(const struct region_global *b, struct redis_conn **out,
+int redis_connect(const struct region_global *b, uint64_t deadline, struct redis_conn **out,
                   struct redis_error *e)
 {
 	(void)b;
+	(void)deadline;
 	(void)out;
 	snprintf(e->text, sizeof e->text, "built without hiredis (-Dglobal=disabled)");
 	return -ENOTSUP;
 }
 
-int redis_decide(struct redis_conn *c, const char *key, size_t len, uint64_t ts,
-                 uint64_t window, uint64_t ttl_ms, uint64_t *last, struct redis_error *e)
+int redis_decide(struct redis_conn *c, uint64_t deadline, const char *key, size_t len,
+                 uint64_t ts, uint64_t window, uint64_t ttl_ms, uint64_t *last,
+                 struct redis_error *e)
 {
-	(void)c, (void)key, (void)len, (void)ts, (void)window, (void)ttl_ms, (void)last;
+	(void)c, (void)deadline, (void)key, (void)len, (void)ts, (void)window, (void)ttl_ms, (void)last;
 	snprintf(e->text, sizeof e->text, "built without hiredis (-Dglobal=disabled)");
 	return -ENOTSUP;
+}
+
+int redis_relax(struct redis_conn *c)
+{
+	(void)c;
+	return 0;
 }
 
 void redis_close(struct redis_conn *c)

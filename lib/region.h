@@ -127,13 +127,17 @@ struct region_global {
 	char redis[REGION_GLOBAL_ENDPOINT]; /* NUL-terminated */
 	char name[REGION_GLOBAL_NAME];
 	char auth_file[REGION_GLOBAL_PATH];
-	/* status, for the tools (clients write it, the last writer wins) */
+	/* status, shared by the host's clients (the last writer wins) */
 	_Atomic uint64_t epoch;          /* the clear epoch in the key names */
-	_Atomic uint64_t connected;      /* 1 after a round trip answered, 0 after a failure */
-	_Atomic uint64_t last_error_ns;  /* evt_realtime_ns() of the last failure */
+	_Atomic uint64_t ok_since_ns;    /* evt_realtime_ns() of the first answer after the
+	                                    last failure (0: none yet) */
+	_Atomic uint64_t last_error_ns;  /* evt_realtime_ns() of the last failure (0: none):
+	                                    Redis is down while it is >= ok_since_ns */
 	_Atomic uint64_t last_error[REGION_GLOBAL_ERROR / 8]; /* its text, word by word */
+	_Atomic uint64_t retry_at_ns;    /* the circuit breaker: open (no client asks Redis)
+	                                    until evt_now_ns() reaches it; 0: closed */
 	uint8_t reserved[1024 - 16 - REGION_GLOBAL_ENDPOINT - REGION_GLOBAL_NAME -
-	                 REGION_GLOBAL_PATH - 24 - REGION_GLOBAL_ERROR];
+	                 REGION_GLOBAL_PATH - 32 - REGION_GLOBAL_ERROR];
 };
 
 /*
@@ -215,9 +219,10 @@ _Static_assert(offsetof(struct region_global, redis) == 16, "layout");
 _Static_assert(offsetof(struct region_global, name) == 272, "layout");
 _Static_assert(offsetof(struct region_global, auth_file) == 480, "layout");
 _Static_assert(offsetof(struct region_global, epoch) == 736, "layout");
-_Static_assert(offsetof(struct region_global, connected) == 744, "layout");
+_Static_assert(offsetof(struct region_global, ok_since_ns) == 744, "layout");
 _Static_assert(offsetof(struct region_global, last_error_ns) == 752, "layout");
 _Static_assert(offsetof(struct region_global, last_error) == 760, "layout");
+_Static_assert(offsetof(struct region_global, retry_at_ns) == 888, "layout");
 _Static_assert(sizeof(struct region_slot) == 32, "slot header");
 _Static_assert(offsetof(struct region_slot, ctrl) == 0, "ctrl/last are one 16-byte pair");
 _Static_assert(offsetof(struct region_slot, last) == 8, "ctrl/last are one 16-byte pair");

@@ -15,6 +15,10 @@
 #include "busguard.h"
 #include "common.h"
 #include "handle.h"
+#ifdef EVT_TEST_REDIS
+#include "redis_server.h"
+static struct test_redis redis; /* a test's own server, stopped in teardown() */
+#endif
 
 static char conf[64], out[64], name[64], name2[64], run_dir[64];
 /* Who spawn() runs the daemon as (the test's own user unless a test says), and from
@@ -52,6 +56,9 @@ static void setup(void)
 
 static void teardown(void)
 {
+#ifdef EVT_TEST_REDIS
+	redis_stop(&redis);
+#endif
 	if (bin_copy[0] != '\0')
 		unlink(bin_copy);
 	evt_unlink(name);
@@ -948,3 +955,68 @@ Test(daemon, recreate_and_remove_refuse_while_clients_are_attached)
 	evt_close(u);
 	evt_close(t);
 }
+
+#ifdef EVT_TEST_REDIS
+/* How many times what appears in the daemon's output. */
+static int output_count(const char *what)
+{
+	FILE *f = fopen(out, "r");
+	if (f == NULL)
+		return 0;
+	static char buf[65536];
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	int c = 0;
+	for (const char *p = buf; (p = strstr(p, what)) != NULL; p += strlen(what))
+		c++;
+	return c;
+}
+
+Test(daemon, logs_a_redis_outage_and_its_recovery_once_each)
+{
+	REDIS_REQUIRED();
+	redis_start(&redis, NULL);
+	char extra[256];
+	snprintf(extra, sizeof extra,
+	         "global = { redis = \"%s\"; timeout = \"50ms\"; on_unreachable = \"throttle\"; };",
+	         redis.endpoint);
+	write_conf("1s", 1024, extra);
+	pid_t d = start_daemon();
+	evt_throttle *t;
+	cr_assert_eq(evt_attach(name, 0, &t), 0);
+	cr_assert_eq(decide(t, 1000, "up"), 1);
+	redis_kill(&redis);
+	/* Many decisions over several breaker periods, one outage. */
+	int fallbacks = 0;
+	for (int i = 0; i < 40; i++) {
+		char key[16];
+		snprintf(key, sizeof key, "down%d", i);
+		cr_assert_eq(decide(t, 1000, key), 0, "on_unreachable = throttle");
+		fallbacks++;
+		usleep(10000);
+	}
+	EVENTUALLY(output_has("unreachable (global"), "no outage logged");
+	redis_start(&redis, NULL);
+	int rc = 0;
+	for (int i = 0; i < 300 && rc != 1; i++) {
+		char key[16];
+		snprintf(key, sizeof key, "back%d", i);
+		rc = decide(t, 1000, key);
+		fallbacks += rc == 0;
+		usleep(10000);
+	}
+	cr_assert_eq(rc, 1, "the throttle recovered by itself");
+	EVENTUALLY(output_has("answers again"), "no recovery logged");
+	usleep(200000); /* a few more housekeeping rounds */
+	cr_expect_eq(output_count("unreachable (global"), 1, "the outage is logged once");
+	cr_expect_eq(output_count("answers again"), 1, "the recovery is logged once");
+	char want[128];
+	snprintf(want, sizeof want, "; %d decisions were answered by on_unreachable meanwhile",
+	         fallbacks);
+	cr_expect(output_has(want), "want '%s' in the log", want);
+	evt_close(t);
+	stop_daemon(d);
+	redis_stop(&redis);
+}
+#endif

@@ -299,3 +299,173 @@ Test(global, histories_across_hosts_are_linearizable, .timeout = 120)
 	for (int i = 0; i < HOSTS; i++)
 		evt_close(hosts[i]);
 }
+
+/* ---- Redis down or slow ---- */
+
+static evt_throttle *host_timeout(uint64_t timeout_ns, uint32_t policy)
+{
+	evt_global g;
+	evt_options o = global_opts(&g, 1000, policy);
+	g.timeout_ns = timeout_ns;
+	return test_create(new_name(), &o);
+}
+
+/* Decide key at ts and say how long the call took in *ns. */
+static int timed(evt_throttle *t, uint64_t ts, const char *key, uint64_t *ns)
+{
+	uint64_t s = evt_now_ns();
+	int rc = decide(t, ts, key);
+	*ns = evt_now_ns() - s;
+	return rc;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec d = { ms / 1000, (long)(ms % 1000) * 1000000 };
+	nanosleep(&d, NULL);
+}
+
+/* Generous: a loaded machine may deschedule the caller; what is asserted is that
+ * no decision waits a second timeout, let alone one per event. */
+#define SLACK_NS 150000000ull
+
+Test(global, redis_stopped_then_killed_then_restarted, .timeout = 60)
+{
+	REDIS_REQUIRED();
+	redis_start(&redis, NULL);
+	const uint64_t T = 50000000; /* 50 ms */
+	evt_throttle *t = host_timeout(T, EVT_ON_UNREACHABLE_THROTTLE);
+	uint64_t ns, ts = 1000000;
+	cr_assert_eq(timed(t, ts, "before", &ns), 1);
+
+	/* Stopped: the first decision that asks waits its timeout, no more. */
+	kill(redis.pid, SIGSTOP);
+	cr_expect_eq(timed(t, ts, "k0", &ns), 0, "on_unreachable = throttle answers");
+	cr_expect_leq(ns, T + SLACK_NS, "a decision waited %" PRIu64 " ns, timeout %" PRIu64, ns, T);
+	cr_expect_geq(ns, T / 2, "it did wait for Redis (%" PRIu64 " ns)", ns);
+	/* The breaker is open: a flood is answered at once, without asking. */
+	uint64_t worst = 0;
+	for (int i = 1; i <= 1000; i++) {
+		char key[16];
+		snprintf(key, sizeof key, "k%d", i);
+		cr_expect_eq(timed(t, ts, key, &ns), 0);
+		worst = ns > worst ? ns : worst;
+	}
+	cr_expect_lt(worst, T, "a decision behind the open breaker waited %" PRIu64 " ns", worst);
+	evt_stats s = stats(t);
+	cr_expect_leq(s.global_errors, 2, "%" PRIu64 " errors: the breaker stops the asking",
+	              s.global_errors);
+	cr_expect_geq(s.global_errors, 1);
+	cr_expect_eq(s.global_fallbacks, 1001);
+	const struct region_global *b = t->r.global;
+	cr_expect_geq(atomic_load(&b->last_error_ns), atomic_load(&b->ok_since_ns), "down");
+	cr_expect_not_null(strstr((const char *)b->last_error, "timed out"), "last error: %s",
+	                   (const char *)b->last_error);
+
+	/* Killed: refused at once, once per breaker period. */
+	redis_kill(&redis);
+	sleep_ms(150);
+	cr_expect_eq(timed(t, ts, "dead", &ns), 0);
+	cr_expect_leq(ns, T + SLACK_NS);
+	cr_expect_eq(stats(t).global_errors, s.global_errors + 1);
+
+	/* Restarted: the throttle comes back by itself within a breaker period. */
+	redis_start(&redis, NULL);
+	int rc = 0;
+	for (int i = 0; i < 300 && rc != 1; i++) {
+		char key[16];
+		snprintf(key, sizeof key, "after%d", i);
+		rc = timed(t, ts, key, &ns);
+		cr_expect_leq(ns, T + SLACK_NS);
+		if (rc != 1)
+			sleep_ms(10);
+	}
+	cr_expect_eq(rc, 1, "Redis answers again");
+	cr_expect_gt(atomic_load(&b->ok_since_ns), atomic_load(&b->last_error_ns), "up again");
+	evt_close(t);
+}
+
+Test(global, every_policy_answers_while_redis_is_unreachable)
+{
+	/* No server at all: a socket path in a directory that does not exist. */
+	snprintf(redis.endpoint, sizeof redis.endpoint, "unix:/nonexistent/%d.sock", (int)getpid());
+	evt_throttle *local = host_timeout(1000000, EVT_ON_UNREACHABLE_LOCAL);
+	evt_throttle *closed = host_timeout(1000000, EVT_ON_UNREACHABLE_THROTTLE);
+	evt_throttle *open = host_timeout(1000000, EVT_ON_UNREACHABLE_PROCESS);
+	cr_expect_eq(decide(local, 5000, "k"), 1, "local: this host's table decides");
+	cr_expect_eq(decide(local, 5500, "k"), 0, "local: within the window");
+	cr_expect_eq(decide(local, 6000, "k"), 1);
+	cr_expect_eq(decide(closed, 5000, "k"), 0);
+	cr_expect_eq(decide(open, 5000, "k"), 1);
+	cr_expect_eq(decide(open, 5001, "k"), 1);
+	evt_stats s = stats(local);
+	cr_expect_eq(s.processed, 2);
+	cr_expect_eq(s.throttled, 1);
+	cr_expect_eq(s.global_fallbacks, 2, "5500 was throttled by the cache: no need for Redis");
+	cr_expect_eq(s.global_errors, 1, "one failure, then the breaker");
+	cr_expect_eq(stats(open).processed, 2);
+	cr_expect_eq(stats(closed).throttled, 1);
+	cr_expect_not_null(strstr((const char *)local->r.global->last_error, "connect"), "%s",
+	                   (const char *)local->r.global->last_error);
+	evt_close(local);
+	evt_close(closed);
+	evt_close(open);
+}
+
+/* ---- the tools ---- */
+
+/* Run tool (EVT_INSPECT or EVT_CTL) with args; its stdout. */
+static char *tool_output(const char *tool, const char *args)
+{
+	static char out[16384];
+	char cmd[1024];
+	cr_assert_not_null(getenv(tool), "%s is not set (run through meson test)", tool);
+	snprintf(cmd, sizeof cmd, "%s %s 2>&1", getenv(tool), args);
+	FILE *p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	size_t n = fread(out, 1, sizeof out - 1, p);
+	out[n] = '\0';
+	pclose(p);
+	return out;
+}
+
+static void expect_in(const char *text, const char *want)
+{
+	cr_expect_not_null(strstr(text, want), "want '%s' in:\n%s", want, text);
+}
+
+Test(global, the_tools_show_a_global_throttles_state)
+{
+	REDIS_REQUIRED();
+	redis_start(&redis, NULL);
+	evt_throttle *t = host(1000, EVT_ON_UNREACHABLE_PROCESS);
+	const char *name = test_names[test_n_names - 1];
+	cr_assert_eq(decide(t, 10, "k"), 1);
+	cr_assert_eq(decide(t, 20, "k"), 0);
+	char args[256], want[300];
+	snprintf(args, sizeof args, "-n %s --json stats", name);
+	char *json = tool_output("EVT_INSPECT", args);
+	expect_in(json, "\"global_round_trips\":1,");
+	expect_in(json, "\"global_fallbacks\":0,");
+	expect_in(json, "\"global_errors\":0,");
+	snprintf(want, sizeof want, "\"redis\":\"%s\"", redis.endpoint);
+	expect_in(json, want);
+	expect_in(json, "\"connected\":true");
+	expect_in(json, "\"on_unreachable\":\"process\"");
+
+	redis_kill(&redis);
+	cr_assert_eq(decide(t, 5000, "k"), 1, "on_unreachable = process");
+	snprintf(args, sizeof args, "-n %s stats", name);
+	char *text = tool_output("EVT_INSPECT", args);
+	snprintf(want, sizeof want, "%s through redis %s", global_name(), redis.endpoint);
+	expect_in(text, want);
+	expect_in(text, "unreachable for");
+	expect_in(text, "round trips      2 (fallbacks 1, errors 1)");
+	snprintf(args, sizeof args, "-n %s --prometheus stats", name);
+	char *prom = tool_output("EVT_INSPECT", args);
+	snprintf(want, sizeof want, "evthrottle_global_fallbacks_total{throttle=\"%s\"} 1", name);
+	expect_in(prom, want);
+	snprintf(want, sizeof want, "evthrottle_global_redis_up{throttle=\"%s\"} 0", name);
+	expect_in(prom, want);
+	evt_close(t);
+}
