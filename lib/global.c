@@ -209,55 +209,69 @@ static void note_ok(struct region_global *b)
 		atomic_store_explicit(&b->ok_since_ns, evt_realtime_ns(), relaxed);
 }
 
-/* One round trip by deadline, connecting first if needed; g->lock held. */
-static int ask_locked(const struct region *r, struct global_handle *g, uint64_t deadline,
-                      const char *name, size_t name_len, uint64_t ts, uint64_t window,
-                      uint64_t *last, struct redis_error *e)
+/* Take the handle's connection by deadline (threads of one handle take turns;
+ * none waits past its own deadline), connecting if needed: 0 with g->lock held,
+ * or a negative errno without it. */
+static int take(const struct region *r, struct global_handle *g, uint64_t deadline,
+                struct redis_error *e)
 {
-	struct region_global *b = r->global;
+	struct timespec until = { (time_t)(deadline / 1000000000u), (long)(deadline % 1000000000u) };
+	if (pthread_mutex_clocklock(&g->lock, CLOCK_MONOTONIC, &until) != 0) {
+		snprintf(e->text, sizeof e->text, "timed out waiting for the handle's connection");
+		return -ETIMEDOUT;
+	}
 	if (g->conn != NULL && g->pid != getpid())
 		g->conn = NULL; /* the parent's socket: never used, never closed here */
-	int rc = 0;
-	if (g->conn == NULL) {
-		rc = redis_connect(b, deadline, &g->conn, e);
-		g->pid = getpid();
-		if (rc < 0)
-			return rc;
-	}
-	uint64_t ttl_ms = (window + 2 * GLOBAL_SKEW_NS) / 1000000u + 1;
-	if (window > UINT64_MAX - 2 * GLOBAL_SKEW_NS)
-		ttl_ms = UINT64_MAX / 1000000u;
-	rc = redis_decide(g->conn, deadline, name, name_len, ts, window, ttl_ms, last, e);
-	if (rc >= 0 && redis_relax(g->conn) == 0)
-		return rc;
-	redis_close(g->conn);
-	g->conn = NULL;
+	int rc = g->conn == NULL ? redis_connect(r->global, deadline, &g->conn, e) : 0;
+	g->pid = getpid();
+	if (rc < 0)
+		pthread_mutex_unlock(&g->lock);
 	return rc;
 }
 
-/* Ask Redis within the throttle's timeout: 1 processed, 0 throttled with *last,
- * or a negative errno (counted; an error opens the breaker). */
-static int ask(const struct region *r, const struct table_client *me, struct global_handle *g,
-               uint64_t ts, uint64_t window, const void *key, uint32_t len, uint64_t *last)
+/* Give the connection back after a call that returned rc: a failed one is closed. */
+static int give(struct global_handle *g, int rc)
 {
-	struct region_global *b = r->global;
-	uint64_t deadline = evt_now_ns() + b->timeout_ns;
-	struct timespec until = { (time_t)(deadline / 1000000000u), (long)(deadline % 1000000000u) };
-	/* Threads of one handle take turns; none waits past its own deadline. */
-	if (pthread_mutex_clocklock(&g->lock, CLOCK_MONOTONIC, &until) != 0)
-		return -ETIMEDOUT;
-	char name[GLOBAL_KEY_MAX];
-	size_t n = key_name(b, key, len, name, sizeof name);
-	struct redis_error e = { { 0 } };
-	int rc = ask_locked(r, g, deadline, name, n, ts, window, last, &e);
+	if (rc < 0 || redis_relax(g->conn) < 0) {
+		redis_close(g->conn);
+		g->conn = NULL;
+	}
 	pthread_mutex_unlock(&g->lock);
-	ctr_add(me, CTR_GLOBAL_ROUND_TRIPS);
+	return rc;
+}
+
+/* The status and the counters after a call to Redis: an error opens the breaker. */
+static int account(const struct region *r, const struct table_client *me, int rc,
+                   const struct redis_error *e)
+{
 	if (rc < 0) {
 		ctr_add(me, CTR_GLOBAL_ERRORS);
-		note_error(b, &e);
+		note_error(r->global, e);
 	} else
-		note_ok(b);
+		note_ok(r->global);
 	return rc;
+}
+
+/* How long Redis keeps a key: its window plus twice the tolerated skew. */
+static uint64_t ttl_ms(uint64_t window)
+{
+	if (window > UINT64_MAX - 2 * GLOBAL_SKEW_NS)
+		return UINT64_MAX / 1000000u;
+	return (window + 2 * GLOBAL_SKEW_NS) / 1000000u + 1;
+}
+
+/* Ask Redis about n events in one pipeline within the throttle's timeout: 0 with
+ * each ask's answer, or a negative errno (counted; it opens the breaker). */
+static int ask(const struct region *r, const struct table_client *me, struct global_handle *g,
+               struct redis_ask *a, size_t n)
+{
+	struct redis_error e = { { 0 } };
+	int rc = take(r, g, evt_now_ns() + r->global->timeout_ns, &e);
+	if (rc == 0)
+		rc = give(g, redis_decide(g->conn, evt_now_ns() + r->global->timeout_ns, a, n, &e));
+	for (size_t i = 0; i < n; i++)
+		ctr_add(me, CTR_GLOBAL_ROUND_TRIPS);
+	return account(r, me, rc, &e);
 }
 
 /* Redis could not answer: the on_unreachable policy does. */
@@ -277,17 +291,10 @@ static int fallback(const struct region *r, const struct table_client *me, uint6
 	}
 }
 
-int global_decide(const struct region *r, const struct table_client *me,
-                  struct global_handle *g, uint64_t ts, const void *key, uint32_t len,
-                  unsigned *info)
+/* The answer to an event that asked Redis (rc < 0: it could not). */
+static int settle(const struct region *r, const struct table_client *me, int rc, uint64_t ts,
+                  uint64_t last, const void *key, uint32_t len, unsigned *info)
 {
-	/* Pairs with the release store in evt_update_window(). */
-	uint64_t window = atomic_load_explicit(&r->hdr->window_ns, acquire), last;
-	if (local_last(r, key, len, &last) && !window_closed(last, ts, window)) {
-		ctr_add(me, CTR_THROTTLED);
-		return 0;
-	}
-	int rc = breaker_allows(r->global) ? ask(r, me, g, ts, window, key, len, &last) : -EAGAIN;
 	if (rc < 0)
 		return fallback(r, me, ts, key, len, info);
 	cache(r, me, last, key, len);
@@ -295,17 +302,77 @@ int global_decide(const struct region *r, const struct table_client *me,
 	return rc;
 }
 
+/* The local tier: 0 if the cache throttles ts (counted), 1 if Redis must decide. */
+static int local(const struct region *r, const struct table_client *me, uint64_t ts,
+                 uint64_t window, const void *key, uint32_t len)
+{
+	uint64_t last;
+	if (local_last(r, key, len, &last) && !window_closed(last, ts, window)) {
+		ctr_add(me, CTR_THROTTLED);
+		return 0;
+	}
+	return 1;
+}
+
+int global_decide(const struct region *r, const struct table_client *me,
+                  struct global_handle *g, uint64_t ts, const void *key, uint32_t len,
+                  unsigned *info)
+{
+	/* Pairs with the release store in evt_update_window(). */
+	uint64_t window = atomic_load_explicit(&r->hdr->window_ns, acquire);
+	if (local(r, me, ts, window, key, len) == 0)
+		return 0;
+	char name[GLOBAL_KEY_MAX];
+	struct redis_ask a = { name, key_name(r->global, key, len, name, sizeof name), ts, window,
+		               ttl_ms(window), 0, -EAGAIN };
+	int rc = breaker_allows(r->global) ? ask(r, me, g, &a, 1) : -EAGAIN;
+	return settle(r, me, rc < 0 ? rc : a.rc, ts, a.last, key, len, info);
+}
+
+/* Events of a batch that go to Redis in one pipeline. */
+#define GLOBAL_PIPELINE 16u
+
+/* Decide ev[0..n), n <= GLOBAL_PIPELINE: the cache first, then one pipeline for
+ * the events it cannot throttle, answered in order. */
+static int decide_group(const struct region *r, const struct table_client *me,
+                        struct global_handle *g, evt_event *ev, size_t n)
+{
+	char names[GLOBAL_PIPELINE][GLOBAL_KEY_MAX]; /* about 20 KiB of stack */
+	struct redis_ask a[GLOBAL_PIPELINE];
+	size_t at[GLOBAL_PIPELINE], m = 0;
+	/* Pairs with the release store in evt_update_window(). */
+	uint64_t window = atomic_load_explicit(&r->hdr->window_ns, acquire);
+	for (size_t i = 0; i < n; i++) {
+		ev[i].info = 0;
+		ev[i].result = table_key_check(r, ev[i].key, ev[i].key_len);
+		if (ev[i].result < 0 ||
+		    (ev[i].result = local(r, me, ev[i].ts_ns, window, ev[i].key,
+		                          (uint32_t)ev[i].key_len)) == 0)
+			continue;
+		a[m] = (struct redis_ask){ names[m],
+			                   key_name(r->global, ev[i].key, (uint32_t)ev[i].key_len,
+			                            names[m], sizeof names[m]),
+			                   ev[i].ts_ns, window, ttl_ms(window), 0, -EAGAIN };
+		at[m++] = i;
+	}
+	int rc = m == 0 ? 0 : breaker_allows(r->global) ? ask(r, me, g, a, m) : -EAGAIN;
+	int processed = 0;
+	for (size_t j = 0; j < m; j++) {
+		evt_event *e = &ev[at[j]];
+		e->result = settle(r, me, rc < 0 ? rc : a[j].rc, e->ts_ns, a[j].last, e->key,
+		                   (uint32_t)e->key_len, &e->info);
+	}
+	for (size_t i = 0; i < n; i++)
+		processed += ev[i].result == 1;
+	return processed;
+}
+
 int global_decide_batch(const struct region *r, const struct table_client *me,
                         struct global_handle *g, evt_event *ev, size_t n)
 {
 	int processed = 0;
-	for (size_t i = 0; i < n; i++) {
-		ev[i].info = 0;
-		ev[i].result = table_key_check(r, ev[i].key, ev[i].key_len);
-		if (ev[i].result == 0)
-			ev[i].result = global_decide(r, me, g, ev[i].ts_ns, ev[i].key,
-			                             (uint32_t)ev[i].key_len, &ev[i].info);
-		processed += ev[i].result == 1;
-	}
+	for (size_t at = 0; at < n; at += GLOBAL_PIPELINE)
+		processed += decide_group(r, me, g, ev + at,
+		                          n - at < GLOBAL_PIPELINE ? n - at : GLOBAL_PIPELINE);
 	return processed;
 }

@@ -258,29 +258,101 @@ static bool not_loaded(const redisReply *r)
 	return r->type == REDIS_REPLY_ERROR && strstr(r->str, "Function not found") != NULL;
 }
 
-int redis_decide(struct redis_conn *c, uint64_t deadline, const char *key, size_t len,
-                 uint64_t ts, uint64_t window, uint64_t ttl_ms, uint64_t *last,
-                 struct redis_error *e)
+/* Append ask's FCALL to the buffer *buf (of *used bytes): 0 or -ENOMEM. */
+static int append(char **buf, size_t *used, const struct redis_ask *a)
 {
 	char t[21], w[21], ttl[24];
-	digits(t, ts);
-	digits(w, window);
-	snprintf(ttl, sizeof ttl, "%" PRIu64, ttl_ms);
-	const char *argv[] = { "FCALL", "evt_decide", "1", key, t, w, ttl };
-	size_t lens[] = { 5, 10, 1, len, 20, 20, strlen(ttl) };
-	for (int tries = 0;; tries++) {
-		int rc = 0;
-		redisReply *r = call(c, deadline, 7, argv, lens, e, &rc);
-		if (r == NULL)
-			return rc;
-		bool load = tries == 0 && not_loaded(r);
-		rc = load ? 0 : answer(r, last, e);
-		freeReplyObject(r);
-		if (!load)
-			return rc;
-		if ((rc = load_function(c, deadline, e)) < 0)
-			return rc;
+	digits(t, a->ts);
+	digits(w, a->window);
+	snprintf(ttl, sizeof ttl, "%" PRIu64, a->ttl_ms);
+	const char *argv[] = { "FCALL", "evt_decide", "1", a->key, t, w, ttl };
+	size_t lens[] = { 5, 10, 1, a->len, 20, 20, strlen(ttl) };
+	char *cmd = NULL;
+	int n = redisFormatCommandArgv(&cmd, 7, argv, lens);
+	char *grown = n < 0 ? NULL : realloc(*buf, *used + (size_t)n);
+	if (grown != NULL) {
+		memcpy(grown + *used, cmd, (size_t)n);
+		*buf = grown;
+		*used += (size_t)n;
 	}
+	redisFreeCommand(cmd);
+	return grown != NULL ? 0 : -ENOMEM;
+}
+
+/* Send every ask's FCALL in one write, then read their replies in order: 0, each
+ * ask's rc set, *loaded false if the server lacks the function; or a negative
+ * errno of the connection. */
+static int pipeline(struct redis_conn *c, uint64_t deadline, struct redis_ask *a, size_t n,
+                    bool *loaded, struct redis_error *e)
+{
+	char *buf = NULL;
+	size_t used = 0;
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = append(&buf, &used, &a[i]);
+	if (rc == 0 && (rc = meet(c, deadline, e)) == 0)
+		rc = send_all(c->c->fd, buf, used, e);
+	free(buf);
+	*loaded = true;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		void *r = NULL;
+		errno = 0;
+		if (redisGetReply(c->c, &r) != REDIS_OK) {
+			rc = context_errno(c->c, errno);
+			say(e, rc == -ETIMEDOUT ? "timed out" : "connection", c->c->errstr);
+			break;
+		}
+		*loaded = *loaded && !not_loaded(r);
+		a[i].rc = answer(r, &a[i].last, e);
+		freeReplyObject(r);
+	}
+	return rc;
+}
+
+int redis_decide(struct redis_conn *c, uint64_t deadline, struct redis_ask *a, size_t n,
+                 struct redis_error *e)
+{
+	bool loaded;
+	int rc = pipeline(c, deadline, a, n, &loaded, e);
+	if (rc == 0 && !loaded && (rc = load_function(c, deadline, e)) == 0)
+		rc = pipeline(c, deadline, a, n, &loaded, e);
+	return rc;
+}
+
+/* One value of a reply: integer, nil (0), status, or decimal string. */
+static int value(const redisReply *r, uint64_t *out)
+{
+	switch (r->type) {
+	case REDIS_REPLY_INTEGER:
+		*out = (uint64_t)r->integer;
+		return 0;
+	case REDIS_REPLY_NIL:
+	case REDIS_REPLY_STATUS:
+		*out = 0;
+		return 0;
+	case REDIS_REPLY_STRING:
+		return parse_u64(r->str, r->len, out);
+	default:
+		return -EPROTO;
+	}
+}
+
+int redis_integers(struct redis_conn *c, uint64_t deadline, int argc, const char **argv,
+                   const size_t *len, uint64_t *out, size_t n, struct redis_error *e)
+{
+	int rc = 0;
+	redisReply *r = call(c, deadline, argc, argv, len, e, &rc);
+	if (r == NULL)
+		return rc;
+	if (r->type == REDIS_REPLY_ARRAY)
+		for (size_t i = 0; rc == 0 && i < r->elements && i < n; i++)
+			rc = value(r->element[i], &out[i]);
+	else
+		rc = value(r, n > 0 ? out : &(uint64_t){ 0 });
+	if (rc < 0)
+		say(e, "unexpected reply", r->type == REDIS_REPLY_ERROR ? r->str : argv[0]);
+	freeReplyObject(r);
+	return rc;
 }
 
 int redis_relax(struct redis_conn *c)

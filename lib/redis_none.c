@@ -16,11 +16,18 @@ int redis_connect(const struct region_global *b, uint64_t deadline, struct redis
 	return -ENOTSUP;
 }
 
-int redis_decide(struct redis_conn *c, uint64_t deadline, const char *key, size_t len,
-                 uint64_t ts, uint64_t window, uint64_t ttl_ms, uint64_t *last,
+int redis_decide(struct redis_conn *c, uint64_t deadline, struct redis_ask *a, size_t n,
                  struct redis_error *e)
 {
-	(void)c, (void)deadline, (void)key, (void)len, (void)ts, (void)window, (void)ttl_ms, (void)last;
+	(void)c, (void)deadline, (void)a, (void)n;
+	snprintf(e->text, sizeof e->text, "built without hiredis (-Dglobal=disabled)");
+	return -ENOTSUP;
+}
+
+int redis_integers(struct redis_conn *c, uint64_t deadline, int argc, const char **argv,
+                   const size_t *len, uint64_t *out, size_t n, struct redis_error *e)
+{
+	(void)c, (void)deadline, (void)argc, (void)argv, (void)len, (void)out, (void)n;
 	snprintf(e->text, sizeof e->text, "built without hiredis (-Dglobal=disabled)");
 	return -ENOTSUP;
 }

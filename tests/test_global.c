@@ -469,3 +469,45 @@ Test(global, the_tools_show_a_global_throttles_state)
 	expect_in(prom, want);
 	evt_close(t);
 }
+
+/* ---- batches ---- */
+
+Test(global, a_batch_pipelines_and_answers_as_single_calls)
+{
+	REDIS_REQUIRED();
+	redis_start(&redis, NULL);
+	evt_throttle *a = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
+	evt_throttle *b = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
+	cr_assert_eq(decide(b, 50, "k2"), 1);
+	cr_assert_eq(decide(a, 60, "k4"), 1, "cached on a: throttled there without Redis");
+	/* 40 events: more than one pipeline; keys repeat inside a pipeline. */
+	evt_event ev[40];
+	char keys[40][8];
+	int want[40];
+	for (int i = 0; i < 40; i++) {
+		static const char *const k[] = { "k1", "k1", "k2", "k1", "k3", "k4", "k5", "k5" };
+		static const uint64_t ts[] = { 100, 150, 100, 1100, 5, 70, 3000, 3999 };
+		static const int ans[] = { 1, 0, 0, 1, 1, 0, 1, 0 };
+		/* each round of 8 events on its own keys, shifted by a round number */
+		snprintf(keys[i], sizeof keys[i], "%s.%d", k[i % 8], i / 8);
+		if (i % 8 == 2 || i % 8 == 5)
+			snprintf(keys[i], sizeof keys[i], "%s", k[i % 8]); /* b's and a's keys */
+		ev[i] = (evt_event){ .ts_ns = ts[i % 8], .key = keys[i], .key_len = strlen(keys[i]) };
+		want[i] = i < 8 || (i % 8 != 2 && i % 8 != 5) ? ans[i % 8] : 0;
+	}
+	int processed = evt_should_process_batch(a, ev, 40);
+	int expected = 0;
+	for (int i = 0; i < 40; i++) {
+		cr_expect_eq(ev[i].result, want[i], "event %d (%s at %" PRIu64 ")", i, keys[i],
+		             ev[i].ts_ns);
+		expected += want[i] == 1;
+	}
+	cr_expect_eq(processed, expected);
+	/* Every event asked Redis but the five k4 ones (cached before) and the k2 ones
+	 * of the second and third pipelines (events 18, 26, 34: cached by the first,
+	 * in which both k2 events asked, as its cache look precedes its answers). */
+	cr_expect_eq(stats(a).global_round_trips, 1 + 40 - 5 - 3);
+	cr_expect_eq(decide(b, 120, "k1.0"), 0, "b learns a's batch from Redis");
+	evt_close(a);
+	evt_close(b);
+}
