@@ -252,6 +252,17 @@ int evt_unlink(const char *name);
  * policy's, reported as EVT_INFO_STALE and counted.  Never two processed events of
  * a key less than a window apart, whatever the callers' clocks, threads or pauses
  * (unless on_stale = process, which answers 1 by choice, flagged).
+ *
+ * A global throttle (evt_options.global) answers by the same rule across every
+ * host sharing its Redis and name, with the callers' timestamps (a clock the hosts
+ * share).  An event the local table throttles is decided here as above; one it
+ * would process asks Redis (one round trip, at most the timeout), and the local
+ * table then keeps Redis's answer for the rest of the key's window.  So a syscall
+ * and a lock (the handle's connection) are taken about once per key per window.
+ * While Redis cannot answer, on_unreachable does, counted in
+ * evt_stats.global_fallbacks; after a failure the host's clients stop asking for
+ * 100 ms (a circuit breaker).  Linearizable per key across hosts while Redis
+ * answers.
  */
 int evt_should_process(evt_throttle *t, uint64_t ts_ns, const char *event_id,
                        const void *key, size_t key_len);
@@ -336,6 +347,10 @@ int evt_should_process_key(evt_throttle *t, uint64_t ts_ns, const evt_key *k, un
  * and evt_clear_key(), it records the change with this process's uid and pid in
  * the region, for evthrottled's log (getuid() and getpid(): not for a hot path).
  * Errors: -EINVAL (window_ns 0 or t NULL), -EROFS.  Thread-safe.
+ * A global throttle's change is also stored in Redis, which every host's
+ * evthrottled applies; if Redis cannot take it within the timeout, the change is
+ * made on this host only and the call returns Redis's error (-ECONNREFUSED,
+ * -ETIMEDOUT, -ECONNRESET, -EACCES, -EPROTO, -ENOTSUP without hiredis).
  */
 int evt_update_window(evt_throttle *t, uint64_t window_ns);
 
@@ -347,12 +362,16 @@ uint64_t evt_get_window(const evt_throttle *t);
  * atomically; a decision racing with the clear sees its key either before or after
  * its removal.
  * Errors: -EINVAL, -EROFS.  Thread-safe.
+ * A global throttle's clear also moves the epoch in its Redis key names on, so
+ * that every host forgets every key; Redis's errors as for evt_update_window()
+ * (the keys of this host are cleared all the same).
  */
 int evt_clear(evt_throttle *t);
 
 /*
  * Forget one key: returns 1 if it was tracked, 0 if not.
  * Errors: -EINVAL, -EMSGSIZE, -EROFS.  Thread-safe.
+ * A global throttle's key is also deleted in Redis (errors as evt_update_window()).
  */
 int evt_clear_key(evt_throttle *t, const void *key, size_t key_len);
 

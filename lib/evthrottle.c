@@ -39,9 +39,11 @@ static int open_handle(const char *name, struct region *r, bool admin, evt_throt
 		else if (!r->readonly) {
 			clients_reap_dead(r, &t->me);
 			rc = client_register(r, &t->me);
-			if (rc == 0 && global_enabled(r) && (rc = global_open(&t->global)) < 0)
-				client_release(r, &t->me);
 		}
+		/* Every handle that may change the throttle may have to tell Redis. */
+		if (rc == 0 && !r->readonly && global_enabled(r) && (rc = global_open(&t->global)) < 0 &&
+		    !admin)
+			client_release(r, &t->me);
 	}
 	if (rc < 0) {
 		free(t);
@@ -232,7 +234,7 @@ int evt_update_window(evt_throttle *t, uint64_t window_ns)
 	/* Pairs with the acquire load in table_decide(). */
 	atomic_store_explicit(&t->r.hdr->window_ns, window_ns, memory_order_release);
 	audit_note(&t->r, AUDIT_WINDOW, window_ns);
-	return 0;
+	return t->global != NULL ? global_push_window(&t->r, &t->me, t->global, window_ns) : 0;
 }
 
 uint64_t evt_get_window(const evt_throttle *t)
@@ -245,10 +247,14 @@ int evt_clear(evt_throttle *t)
 	int rc = writable(t);
 	if (rc < 0)
 		return rc;
+	/* A global throttle's keys in Redis go first: a new epoch in their names. */
+	int pushed = t->global != NULL ? global_push_clear(&t->r, &t->me, t->global) : 0;
 	uint64_t n = table_clear(&t->r, &t->me);
 	if (t->admin)
 		admin_count_cleared(&t->r, n);
 	audit_note(&t->r, AUDIT_CLEAR, n);
+	if (pushed < 0)
+		return pushed;
 	return n > INT_MAX ? INT_MAX : (int)n;
 }
 
@@ -263,7 +269,10 @@ int evt_clear_key(evt_throttle *t, const void *key, size_t key_len)
 		admin_count_cleared(&t->r, (uint64_t)rc);
 	if (rc >= 0)
 		audit_note(&t->r, AUDIT_CLEAR_KEY, (uint64_t)rc);
-	return rc;
+	int pushed = rc >= 0 && t->global != NULL
+		             ? global_push_clear_key(&t->r, &t->me, t->global, key, (uint32_t)key_len)
+		             : 0;
+	return pushed < 0 ? pushed : rc;
 }
 
 int evt_stats_get(const evt_throttle *t, evt_stats *out)

@@ -329,6 +329,89 @@ int global_decide(const struct region *r, const struct table_client *me,
 	return settle(r, me, rc < 0 ? rc : a.rc, ts, a.last, key, len, info);
 }
 
+/* ---- window changes and clears, stored in Redis ---- */
+
+/* The throttle's settings in Redis: a hash with fields window and epoch, beside
+ * its keys (same hash slot). */
+static size_t cfg_name(const struct region_global *b, char *buf, size_t size)
+{
+	int n = snprintf(buf, size, GLOBAL_KEY_PREFIX "{%.*s}:cfg", (int)sizeof b->name - 1, b->name);
+	return (size_t)n < size ? (size_t)n : size - 1;
+}
+
+/* One command within the throttle's timeout: 0 with n values in out, or a
+ * negative errno (counted as an error; it opens the breaker). */
+static int command(const struct region *r, const struct table_client *me,
+                   struct global_handle *g, int argc, const char **argv, const size_t *len,
+                   uint64_t *out, size_t n)
+{
+	struct redis_error e = { { 0 } };
+	uint64_t deadline = evt_now_ns() + r->global->timeout_ns;
+	int rc = take(r, g, deadline, &e);
+	if (rc == 0)
+		rc = give(g, redis_integers(g->conn, deadline, argc, argv, len, out, n, &e));
+	return account(r, me, rc, &e);
+}
+
+int global_push_window(const struct region *r, const struct table_client *me,
+                       struct global_handle *g, uint64_t window)
+{
+	char cfg[GLOBAL_KEY_MAX], w[24];
+	size_t n = cfg_name(r->global, cfg, sizeof cfg);
+	snprintf(w, sizeof w, "%" PRIu64, window);
+	const char *argv[] = { "HSET", cfg, "window", w };
+	const size_t len[] = { 4, n, 6, strlen(w) };
+	return command(r, me, g, 4, argv, len, NULL, 0);
+}
+
+int global_push_clear(const struct region *r, const struct table_client *me,
+                      struct global_handle *g)
+{
+	char cfg[GLOBAL_KEY_MAX];
+	size_t n = cfg_name(r->global, cfg, sizeof cfg);
+	const char *argv[] = { "HINCRBY", cfg, "epoch", "1" };
+	const size_t len[] = { 7, n, 5, 1 };
+	uint64_t epoch = 0;
+	int rc = command(r, me, g, 4, argv, len, &epoch, 1);
+	if (rc == 0)
+		global_set_epoch(r, epoch);
+	return rc;
+}
+
+int global_push_clear_key(const struct region *r, const struct table_client *me,
+                          struct global_handle *g, const void *key, uint32_t len)
+{
+	char name[GLOBAL_KEY_MAX];
+	const char *argv[] = { "DEL", name };
+	const size_t lens[] = { 3, key_name(r->global, key, len, name, sizeof name) };
+	return command(r, me, g, 2, argv, lens, NULL, 0);
+}
+
+int global_fetch(const struct region *r, const struct table_client *me, struct global_handle *g,
+                 uint64_t *window, uint64_t *epoch)
+{
+	char cfg[GLOBAL_KEY_MAX];
+	size_t n = cfg_name(r->global, cfg, sizeof cfg);
+	const char *argv[] = { "HMGET", cfg, "window", "epoch" };
+	const size_t len[] = { 5, n, 6, 5 };
+	uint64_t v[2] = { 0, 0 };
+	int rc = breaker_allows(r->global) ? command(r, me, g, 4, argv, len, v, 2) : -EAGAIN;
+	*window = v[0];
+	*epoch = v[1];
+	return rc;
+}
+
+bool global_set_epoch(const struct region *r, uint64_t epoch)
+{
+	/* Relaxed: the epoch only names keys; a decision that still uses the old one
+	 * is one that began before the clear. */
+	uint64_t cur = atomic_load_explicit(&r->global->epoch, relaxed);
+	while (cur < epoch && !atomic_compare_exchange_weak_explicit(&r->global->epoch, &cur, epoch,
+	                                                             relaxed, relaxed))
+		;
+	return cur < epoch;
+}
+
 /* Events of a batch that go to Redis in one pipeline. */
 #define GLOBAL_PIPELINE 16u
 

@@ -91,4 +91,24 @@ int global_decide(const struct region *r, const struct table_client *me,
 int global_decide_batch(const struct region *r, const struct table_client *me,
                         struct global_handle *g, evt_event *ev, size_t n);
 
+/*
+ * Window changes and clears, global: stored in Redis (the hash "evt:{NAME}:cfg",
+ * fields window and epoch), which every host's daemon reads and applies to its
+ * region (global_fetch()).  A clear moves the epoch in the key names on: the old
+ * keys are never read again and expire.  Each within the throttle's timeout:
+ * 0, or the negative errno of Redis (counted as an error).
+ */
+int global_push_window(const struct region *r, const struct table_client *me,
+                       struct global_handle *g, uint64_t window);
+/* Sets the region's epoch to the new one. */
+int global_push_clear(const struct region *r, const struct table_client *me,
+                      struct global_handle *g);
+int global_push_clear_key(const struct region *r, const struct table_client *me,
+                          struct global_handle *g, const void *key, uint32_t len);
+/* Redis's window and epoch (0: never set); -EAGAIN while the breaker is open. */
+int global_fetch(const struct region *r, const struct table_client *me, struct global_handle *g,
+                 uint64_t *window, uint64_t *epoch);
+/* Raise the region's epoch to epoch: true if it was lower. */
+bool global_set_epoch(const struct region *r, uint64_t epoch);
+
 #endif /* EVT_GLOBAL_H */
