@@ -261,17 +261,26 @@ static uint64_t ttl_ms(uint64_t window)
 }
 
 /* Ask Redis about n events in one pipeline within the throttle's timeout: 0 with
- * each ask's answer, or a negative errno (counted; it opens the breaker). */
+ * each ask's answer (its rc), or a negative errno when none came; a failure of
+ * either kind is counted and opens the breaker. */
 static int ask(const struct region *r, const struct table_client *me, struct global_handle *g,
                struct redis_ask *a, size_t n)
 {
 	struct redis_error e = { { 0 } };
 	int rc = take(r, g, evt_now_ns() + r->global->timeout_ns, &e);
-	if (rc == 0)
-		rc = give(g, redis_decide(g->conn, evt_now_ns() + r->global->timeout_ns, a, n, &e));
+	int failed = 0;
+	if (rc == 0) {
+		rc = redis_decide(g->conn, evt_now_ns() + r->global->timeout_ns, a, n, &e);
+		/* An error reply (NOAUTH, a missing permission) fails its own event,
+		 * and counts as an error like a failed connection. */
+		for (size_t i = 0; rc == 0 && failed == 0 && i < n; i++)
+			failed = a[i].rc < 0 ? a[i].rc : 0;
+		give(g, rc < 0 ? rc : failed);
+	}
 	for (size_t i = 0; i < n; i++)
 		ctr_add(me, CTR_GLOBAL_ROUND_TRIPS);
-	return account(r, me, rc, &e);
+	account(r, me, rc < 0 ? rc : failed, &e);
+	return rc;
 }
 
 /* Redis could not answer: the on_unreachable policy does. */

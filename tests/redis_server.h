@@ -21,6 +21,7 @@ struct test_redis {
 	char dir[64];         /* "" until made */
 	char sock[128];
 	char endpoint[140];   /* "unix:<sock>" */
+	char user[32], pass[32]; /* what the test's own checks log in as ("": default) */
 };
 
 /* Is redis-server on PATH? */
@@ -53,6 +54,8 @@ static inline bool redis_answers(const struct test_redis *r)
 	redisContext *c = redisConnectUnixWithTimeout(r->sock, tv);
 	bool ok = false;
 	if (c != NULL && c->err == 0) {
+		if (r->user[0] != '\0')
+			freeReplyObject(redisCommand(c, "AUTH %s %s", r->user, r->pass));
 		redisReply *rep = redisCommand(c, "PING");
 		ok = rep != NULL && rep->type == REDIS_REPLY_STATUS;
 		if (rep != NULL)
@@ -95,6 +98,16 @@ static inline void redis_start(struct test_redis *r, const char *const *extra)
 		nanosleep(&ms10, NULL);
 	}
 	cr_assert(redis_answers(r), "redis-server does not answer on %s", r->sock);
+}
+
+/* redis_start() for a server whose default user is off: the test's checks log in
+ * as user with pass. */
+static inline void redis_start_as(struct test_redis *r, const char *const *extra,
+                                  const char *user, const char *pass)
+{
+	snprintf(r->user, sizeof r->user, "%s", user);
+	snprintf(r->pass, sizeof r->pass, "%s", pass);
+	redis_start(r, extra);
 }
 
 /* Kill it (SIGKILL: an outage, not a shutdown) and reap it. */

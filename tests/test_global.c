@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "common.h"
@@ -510,4 +511,49 @@ Test(global, a_batch_pipelines_and_answers_as_single_calls)
 	cr_expect_eq(decide(b, 120, "k1.0"), 0, "b learns a's batch from Redis");
 	evt_close(a);
 	evt_close(b);
+}
+
+/* ---- credentials ---- */
+
+static const char *auth_file(const char *text, mode_t mode)
+{
+	static char path[128];
+	snprintf(path, sizeof path, "%s/auth", redis.dir);
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+	chmod(path, mode);
+	return path;
+}
+
+static evt_throttle *host_auth(const char *file)
+{
+	evt_global g;
+	evt_options o = global_opts(&g, 1000, EVT_ON_UNREACHABLE_THROTTLE);
+	g.auth_file = file;
+	return test_create(new_name(), &o);
+}
+
+Test(global, auth_from_the_credentials_file_never_shown)
+{
+	REDIS_REQUIRED();
+	static const char *const extra[] = { "--user", "gw", "on", ">s3cret-pw", "~evt:*", "+@all",
+		                             "--user", "default", "off", NULL };
+	redis_start_as(&redis, extra, "gw", "s3cret-pw");
+	evt_throttle *ok = host_auth(auth_file("gw s3cret-pw\n", 0600));
+	cr_expect_eq(decide(ok, 10, "k"), 1, "AUTH gw s3cret-pw");
+	cr_expect_eq(stats(ok).global_errors, 0);
+	evt_throttle *bad = host_auth(auth_file("gw wrong-pw\n", 0600));
+	cr_expect_eq(decide(bad, 20, "j"), 0, "refused: on_unreachable = throttle");
+	cr_expect_eq(stats(bad).global_errors, 1);
+	const char *err = (const char *)bad->r.global->last_error;
+	cr_expect_not_null(strstr(err, "AUTH refused"), "%s", err);
+	cr_expect_null(strstr(err, "wrong-pw"), "the password is in the error: %s", err);
+	evt_throttle *none = host_auth(NULL);
+	cr_expect_eq(decide(none, 30, "i"), 0, "no credentials: the server refuses the call");
+	cr_expect_eq(stats(none).global_errors, 1);
+	evt_close(ok);
+	evt_close(bad);
+	evt_close(none);
 }
