@@ -92,6 +92,8 @@ void global_status(const struct region *r, struct global_status *out)
 	out->ok_since_ns = atomic_load_explicit(&b->ok_since_ns, relaxed);
 	out->last_error_ns = atomic_load_explicit(&b->last_error_ns, relaxed);
 	out->down = out->last_error_ns != 0 && out->last_error_ns >= out->ok_since_ns;
+	out->redis_window_ns = atomic_load_explicit(&b->redis_window_ns, relaxed);
+	out->synced_ns = atomic_load_explicit(&b->synced_ns, relaxed);
 	uint64_t w[REGION_GLOBAL_ERROR / 8];
 	for (size_t i = 0; i < sizeof w / 8; i++)
 		w[i] = atomic_load_explicit(&b->last_error[i], relaxed);
@@ -407,6 +409,10 @@ int global_fetch(const struct region *r, const struct table_client *me, struct g
 	int rc = breaker_allows(r->global) ? command(r, me, g, 4, argv, len, v, 2) : -EAGAIN;
 	*window = v[0];
 	*epoch = v[1];
+	if (rc == 0) { /* for the tools: does the local window agree with Redis's? */
+		atomic_store_explicit(&r->global->redis_window_ns, v[0], relaxed);
+		atomic_store_explicit(&r->global->synced_ns, evt_realtime_ns(), relaxed);
+	}
 	return rc;
 }
 

@@ -67,6 +67,8 @@ struct global_status {
 	uint32_t on_unreachable;
 	uint64_t timeout_ns, epoch;
 	uint64_t last_error_ns, ok_since_ns; /* evt_realtime_ns(); 0: never */
+	uint64_t redis_window_ns, synced_ns; /* Redis's window when the daemon last read
+	                                        it, and when (0: never) */
 	char redis[REGION_GLOBAL_ENDPOINT], name[REGION_GLOBAL_NAME];
 	char last_error[REGION_GLOBAL_ERROR];
 };

@@ -136,8 +136,11 @@ struct region_global {
 	_Atomic uint64_t last_error[REGION_GLOBAL_ERROR / 8]; /* its text, word by word */
 	_Atomic uint64_t retry_at_ns;    /* the circuit breaker: open (no client asks Redis)
 	                                    until evt_now_ns() reaches it; 0: closed */
+	_Atomic uint64_t redis_window_ns; /* the window stored in Redis (0: none), as the
+	                                     daemon last read it ... */
+	_Atomic uint64_t synced_ns;       /* ... at this evt_realtime_ns() (0: never) */
 	uint8_t reserved[1024 - 16 - REGION_GLOBAL_ENDPOINT - REGION_GLOBAL_NAME -
-	                 REGION_GLOBAL_PATH - 32 - REGION_GLOBAL_ERROR];
+	                 REGION_GLOBAL_PATH - 48 - REGION_GLOBAL_ERROR];
 };
 
 /*
@@ -223,6 +226,8 @@ _Static_assert(offsetof(struct region_global, ok_since_ns) == 744, "layout");
 _Static_assert(offsetof(struct region_global, last_error_ns) == 752, "layout");
 _Static_assert(offsetof(struct region_global, last_error) == 760, "layout");
 _Static_assert(offsetof(struct region_global, retry_at_ns) == 888, "layout");
+_Static_assert(offsetof(struct region_global, redis_window_ns) == 896, "layout");
+_Static_assert(offsetof(struct region_global, synced_ns) == 904, "layout");
 _Static_assert(sizeof(struct region_slot) == 32, "slot header");
 _Static_assert(offsetof(struct region_slot, ctrl) == 0, "ctrl/last are one 16-byte pair");
 _Static_assert(offsetof(struct region_slot, last) == 8, "ctrl/last are one 16-byte pair");

@@ -1083,6 +1083,10 @@ Test(daemon, a_window_change_and_a_clear_reach_the_other_host)
 	double spread = now_s() - t0;
 	cr_expect_lt(spread, SPREAD_S, "host b applied it after %.3f s", spread);
 	EVENTUALLY(output_has("window 1s -> 250ms, set on another host"), "host b does not say so");
+	/* What the tools show as "redis window ... (agrees)". */
+	struct global_status gs;
+	EVENTUALLY((global_status(&ta->r, &gs), gs.redis_window_ns == 250000000 && gs.synced_ns != 0),
+	           "host a's daemon did not record Redis's window");
 
 	cr_assert_eq(decide(tb, 1000, "k"), 1);
 	cr_assert_eq(decide(ta, 1100, "k"), 0, "one throttle across the hosts");

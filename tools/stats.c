@@ -144,6 +144,14 @@ static void global_text(FILE *f, const struct snapshot *s)
 	        (unsigned long long)s->st.global_fallbacks, (unsigned long long)s->st.global_errors);
 	if (!g->down && g->last_error_ns != 0)
 		fprintf(f, "  %-16s %s\n", "last error", g->last_error);
+	if (g->synced_ns == 0)
+		fprintf(f, "  %-16s not read from Redis yet (by evthrottled)\n", "redis window");
+	else if (g->redis_window_ns == 0)
+		fprintf(f, "  %-16s none set (each host keeps its own)\n", "redis window");
+	else
+		fprintf(f, "  %-16s %s (%s)\n", "redis window",
+		        duration_format(g->redis_window_ns, buf, sizeof buf),
+		        g->redis_window_ns == s->st.window_ns ? "agrees" : "DIFFERS from this host's");
 }
 
 void stats_summary(FILE *f, const char *name, const struct snapshot *s)
@@ -215,7 +223,7 @@ static void json_rates(struct json *j, const struct snapshot *s, const struct sn
 }
 
 /* "global": null for a host-local throttle. */
-static void json_global(struct json *j, const struct global_status *g)
+static void json_global(struct json *j, const struct global_status *g, uint64_t window)
 {
 	if (!g->enabled) {
 		json_null(j, "global");
@@ -233,6 +241,12 @@ static void json_global(struct json *j, const struct global_status *g)
 	else
 		json_null(j, "last_error");
 	json_u64(j, "last_error_unix_ns", g->last_error_ns);
+	json_u64(j, "redis_window_ns", g->redis_window_ns);
+	json_u64(j, "redis_window_read_unix_ns", g->synced_ns);
+	if (g->synced_ns != 0 && g->redis_window_ns != 0)
+		json_bool(j, "window_agrees", g->redis_window_ns == window);
+	else
+		json_null(j, "window_agrees");
 	json_end(j, '}');
 }
 
@@ -273,7 +287,7 @@ void stats_json(FILE *f, const char *name, const struct snapshot *s, const struc
 	json_u64(&j, "global_round_trips", st->global_round_trips);
 	json_u64(&j, "global_fallbacks", st->global_fallbacks);
 	json_u64(&j, "global_errors", st->global_errors);
-	json_global(&j, &s->global);
+	json_global(&j, &s->global, st->window_ns);
 	if (s->scanned) {
 		json_u64(&j, "scanned_keys", s->published);
 		json_object(&j, "probe_histogram");
