@@ -557,3 +557,17 @@ Test(global, auth_from_the_credentials_file_never_shown)
 	evt_close(bad);
 	evt_close(none);
 }
+
+/* ---- the shared clock ---- */
+
+Test(global, evt_realtime_ns_is_the_realtime_clock)
+{
+	struct timespec a, b;
+	clock_gettime(CLOCK_REALTIME, &a);
+	uint64_t t = evt_realtime_ns();
+	clock_gettime(CLOCK_REALTIME, &b);
+	uint64_t lo = (uint64_t)a.tv_sec * 1000000000ull + (uint64_t)a.tv_nsec;
+	uint64_t hi = (uint64_t)b.tv_sec * 1000000000ull + (uint64_t)b.tv_nsec;
+	cr_expect(t >= lo && t <= hi, "%" PRIu64 " not in [%" PRIu64 ", %" PRIu64 "]", t, lo, hi);
+	cr_expect_gt(t, 1600000000ull * 1000000000ull, "nanoseconds since 1970");
+}
