@@ -431,6 +431,8 @@ static int check_identity(const struct args *a, const struct daemon_config *cfg,
 		return 1;
 	}
 	*idp = id;
+	if (privileges_may_become(&id, err, sizeof err) < 0)
+		fprintf(stderr, PROG ": note: %s; the file itself is checked as that user's\n", err);
 	/* A throttle whose group the daemon cannot use is refused at start, and the
 	 * others run: a warning here, not a failure (the unit runs this check first). */
 	for (size_t i = 0; i < cfg->n; i++) {
@@ -456,6 +458,8 @@ static int prepare(const struct args *a, const struct daemon_config *cfg, struct
 	const char *dir = a->run_dir != NULL ? a->run_dir : cfg->run_dir;
 	const char *user = a->user != NULL ? a->user : cfg->user;
 	int rc = privileges_resolve(user, cfg->group, id, err, sizeof err);
+	if (rc == 0)
+		rc = privileges_may_become(id, err, sizeof err);
 	if (rc == 0)
 		rc = runlock_init(dir, id->uid, id->gid, err, sizeof err);
 	if (rc < 0) {

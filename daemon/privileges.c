@@ -45,13 +45,17 @@ int privileges_resolve(const char *user, const char *group, struct identity *id,
 	if (rc < 0)
 		return rc;
 	id->change = root && id->uid != 0;
-	if (!root && (id->uid != geteuid() || id->gid != getegid())) {
-		snprintf(err, errlen, "daemon.user \"%s\"/group: started as uid %u gid %u, which cannot "
-		         "become uid %u gid %u (start it as root, or as that user)", user,
-		         (unsigned)geteuid(), (unsigned)getegid(), (unsigned)id->uid, (unsigned)id->gid);
-		return -EPERM;
-	}
 	return 0;
+}
+
+int privileges_may_become(const struct identity *id, char *err, size_t errlen)
+{
+	if (geteuid() == 0 || (id->uid == geteuid() && id->gid == getegid()))
+		return 0;
+	snprintf(err, errlen, "daemon.user \"%s\"/group: started as uid %u gid %u, which cannot "
+	         "become uid %u gid %u (start it as root, or as that user)", id->user,
+	         (unsigned)geteuid(), (unsigned)getegid(), (unsigned)id->uid, (unsigned)id->gid);
+	return -EPERM;
 }
 
 int privileges_drop(const struct identity *id, char *err, size_t errlen)

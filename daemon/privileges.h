@@ -18,12 +18,16 @@ struct identity {
 /*
  * Resolve daemon.user and daemon.group ("" = unset; group "" = the user's primary
  * group) for a daemon running with this euid.  Refuses (-EPERM) to run as root
- * without a user, and a user or group that does not exist (-ENOENT); a daemon not
- * started as root ignores them unless they name someone else (-EPERM: it cannot
- * become them).  0, or a negative errno with the reason in err.
+ * without a user, and a user or group that does not exist (-ENOENT).  0, or a
+ * negative errno with the reason in err.
  */
 int privileges_resolve(const char *user, const char *group, struct identity *id, char *err,
                        size_t errlen);
+
+/* Whether this process can become id: root can become anyone, others only
+ * themselves.  0, or -EPERM with the reason in err.  Separate from resolving, so
+ * that --check-config run by an operator as another user still checks the file. */
+int privileges_may_become(const struct identity *id, char *err, size_t errlen);
 
 /* Whether a daemon running as id may give a region group gid (chgrp): root may,
  * others only to their own groups (for a root daemon about to become a user, the

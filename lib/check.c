@@ -324,7 +324,7 @@ static void check_client(struct checker *c, uint32_t i)
 		/* Never-used entries are zero: counters there would join the totals
 		 * of whoever takes the entry next. */
 		for (int k = 0; k < CTR_COUNT && i >= c->hwm; k++)
-			if (atomic_load_explicit(&e->ctr[k], relaxed) != 0) {
+			if (client_ctr(e, k) != 0) {
 				violation(c, CHECK_CLIENT, i, k, 0, "client %u: beyond client_hwm with counter %d set", i, k);
 				break;
 			}
@@ -335,7 +335,7 @@ static void check_client(struct checker *c, uint32_t i)
 	if (!below_hwm(c, i))
 		violation(c, CHECK_CLIENT, i, c->hwm, 0, "client %u: in use beyond client_hwm (its watermark is ignored)", i);
 	for (int k = 0; k < CTR_COUNT; k++)
-		if (atomic_load_explicit(&e->ctr[k], relaxed) < load_base(e, k))
+		if (client_ctr(e, k) < load_base(e, k))
 			violation(c, CHECK_CLIENT, i, k, 0, "client %u: counter %d is below its value at attach", i, k);
 }
 

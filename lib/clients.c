@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include "counter.h"
 #include "keycount.h"
 
 static uint32_t hwm(const struct region *r)
@@ -101,6 +102,7 @@ static void count_forks(void)
 int client_register(const struct region *r, struct table_client *me)
 {
 	pthread_once(&forks_once, count_forks);
+	counter_init();
 	for (uint32_t i = 0; i < r->client_max; i++) {
 		struct region_client *e = region_client(r, i);
 		uint64_t o = atomic_load_explicit(&e->owner, memory_order_acquire);
@@ -125,11 +127,9 @@ int client_register(const struct region *r, struct table_client *me)
 		atomic_store_explicit(&e->attach_unix_ns, region_unix_now_ns(), memory_order_relaxed);
 		atomic_store_explicit(&e->wm, REGION_WM_NONE, memory_order_relaxed);
 		for (int k = 0; k < CTR_COUNT; k++)
-			atomic_store_explicit(&e->base[k],
-			                      atomic_load_explicit(&e->ctr[k], memory_order_relaxed),
-			                      memory_order_relaxed);
-		*me = (struct table_client){ e, i,
-			                     atomic_load_explicit(&forks, memory_order_relaxed) };
+			atomic_store_explicit(&e->base[k], client_ctr(e, k), memory_order_relaxed);
+		*me = (struct table_client){ e, i, atomic_load_explicit(&forks, memory_order_relaxed),
+			                     0, counter_epoch() };
 		return 0;
 	}
 	return -EUSERS;
@@ -231,7 +231,7 @@ void clients_totals(const struct region *r, uint64_t out[CTR_COUNT], uint32_t *l
 		if (CLIENT_STATE(atomic_load_explicit(&e->owner, memory_order_relaxed)) == CLIENT_LIVE)
 			(*live)++;
 		for (int k = 0; k < CTR_COUNT; k++)
-			out[k] += atomic_load_explicit(&e->ctr[k], memory_order_relaxed);
+			out[k] += client_ctr(e, k);
 	}
 }
 

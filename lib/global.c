@@ -154,13 +154,13 @@ static void cache(const struct region *r, const struct table_client *me, uint64_
                   const void *key, uint32_t len)
 {
 	struct region_client scratch = { .wm = REGION_WM_NONE };
-	struct table_client as = *me;
-	as.entry = &scratch;
+	struct table_client as = { .entry = &scratch, .index = me->index, .forks = me->forks,
+		                   .epoch = me->epoch };
 	unsigned info = 0;
 	(void)table_decide(r, &as, last, key, len, &info);
 	static const int kept[] = { CTR_NEW_KEYS, CTR_RECLAIMED };
 	for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++)
-		for (uint64_t n = scratch.ctr[kept[i]]; n > 0; n--)
+		for (uint64_t n = client_ctr(&scratch, kept[i]); n > 0; n--)
 			ctr_add(me, kept[i]);
 }
 
@@ -224,6 +224,13 @@ static int take(const struct region *r, struct global_handle *g, uint64_t deadli
 	}
 	if (g->conn != NULL && g->pid != getpid())
 		g->conn = NULL; /* the parent's socket: never used, never closed here */
+	/* A connection older than a failure the host saw may be to a server that has
+	 * gone since: connect anew rather than fail once more after the recovery. */
+	if (g->conn != NULL &&
+	    atomic_load_explicit(&r->global->last_error_ns, relaxed) >= g->ok_ns) {
+		redis_close(g->conn);
+		g->conn = NULL;
+	}
 	int rc = g->conn == NULL ? redis_connect(r->global, deadline, &g->conn, e) : 0;
 	g->pid = getpid();
 	if (rc < 0)
@@ -237,7 +244,8 @@ static int give(struct global_handle *g, int rc)
 	if (rc < 0 || redis_relax(g->conn) < 0) {
 		redis_close(g->conn);
 		g->conn = NULL;
-	}
+	} else
+		g->ok_ns = evt_realtime_ns();
 	pthread_mutex_unlock(&g->lock);
 	return rc;
 }

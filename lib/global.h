@@ -35,6 +35,7 @@ struct global_handle {
 	pthread_mutex_t lock;
 	struct redis_conn *conn; /* NULL: not connected */
 	pid_t pid;               /* the process that connected (a fork reconnects) */
+	uint64_t ok_ns;          /* evt_realtime_ns() of conn's last answer */
 };
 
 /* 0 if g can describe a global throttle named name (NULL: anonymous, then g->name

@@ -83,8 +83,11 @@ struct region_hdr {
 	uint8_t reserved3[8];
 };
 
-/* One per read-write handle; only that handle's process writes it (except the
- * reaper, after the process is gone).  Four cache lines of its own. */
+/* One per read-write handle; only that handle's processes write it (except the
+ * reaper, after the process is gone).  Ten cache lines of its own.  Each counter
+ * is two words: ctr[k], written by the handle's owner thread alone with a plain
+ * load and store, and ctr_shared[k], which every other thread adds to with a locked
+ * add; the count is their sum (client_ctr(), docs/design.md §1). */
 enum { CLIENT_FREE = 0, CLIENT_LIVE = 1, CLIENT_REAPING = 2 };
 enum {
 	CTR_PROCESSED,
@@ -98,16 +101,18 @@ enum {
 	CTR_GLOBAL_FALLBACKS,
 	CTR_GLOBAL_ERRORS,
 	CTR_COUNT,
-	CTR_MAX = 12 /* room in the entry: counters can be added without moving it */
+	CTR_MAX = 24 /* room in the entry: counters can be added without moving it */
 };
 _Static_assert(CTR_COUNT <= CTR_MAX, "client entry counters");
 struct region_client {
 	_Atomic uint64_t owner; /* state << 32 | pid */
 	_Atomic uint64_t attach_unix_ns;
 	_Atomic uint64_t wm; /* latest timestamp decided, or REGION_WM_NONE */
-	_Atomic uint64_t ctr[CTR_MAX];  /* cumulative over every holder of the entry */
-	_Atomic uint64_t base[CTR_MAX]; /* ctr[] when the current holder attached */
+	_Atomic uint64_t ctr[CTR_MAX]; /* the owner thread's adds, cumulative over every
+	                                  holder of the entry (line 0 with wm) */
 	uint64_t pad[5];
+	_Atomic uint64_t ctr_shared[CTR_MAX]; /* other threads' adds (lock add), lines 4-6 */
+	_Atomic uint64_t base[CTR_MAX]; /* client_ctr() when the current holder attached */
 };
 
 /*
@@ -211,11 +216,12 @@ _Static_assert(offsetof(struct region_hdr, change_value) == 232, "layout");
 _Static_assert(offsetof(struct region_hdr, admin_cleared) == 240, "layout");
 _Static_assert(offsetof(struct region_hdr, keys_adjust) == 160, "layout");
 _Static_assert(offsetof(struct region_hdr, keys_owed) == 168, "layout");
-_Static_assert(sizeof(struct region_client) == 256, "client is four cache lines");
+_Static_assert(sizeof(struct region_client) == 640, "client is ten cache lines");
 _Static_assert(offsetof(struct region_client, owner) == 0, "layout");
 _Static_assert(offsetof(struct region_client, wm) == 16, "layout");
 _Static_assert(offsetof(struct region_client, ctr) == 24, "layout");
-_Static_assert(offsetof(struct region_client, base) == 120, "layout");
+_Static_assert(offsetof(struct region_client, ctr_shared) == 256, "layout: lines of their own");
+_Static_assert(offsetof(struct region_client, base) == 448, "layout");
 _Static_assert(sizeof(struct region_global) == 1024, "global block");
 _Static_assert(offsetof(struct region_global, timeout_ns) == 8, "layout");
 _Static_assert(offsetof(struct region_global, redis) == 16, "layout");
@@ -329,6 +335,15 @@ static inline _Atomic uint64_t *region_bound(const struct region *r, uint32_t ho
 static inline struct region_client *region_client(const struct region *r, uint32_t i)
 {
 	return &r->clients[i];
+}
+
+/* Counter k of entry e: the owner thread's adds plus the other threads'.  Both
+ * words only grow, so a sum read while they change lies between the counter's
+ * values before and after the read. */
+static inline uint64_t client_ctr(const struct region_client *e, int k)
+{
+	return atomic_load_explicit(&e->ctr[k], memory_order_relaxed) +
+	       atomic_load_explicit(&e->ctr_shared[k], memory_order_relaxed);
 }
 
 #endif /* EVT_REGION_H */

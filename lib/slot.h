@@ -14,6 +14,7 @@
 #ifndef EVT_SLOT_H
 #define EVT_SLOT_H
 
+#include "counter.h"
 #include "table.h"
 
 /* A published key as read from its slot. */
@@ -43,10 +44,6 @@ static inline bool window_closed(uint64_t last, uint64_t ts, uint64_t window)
 	return ts >= last && ts - last >= window;
 }
 
-static inline void ctr_add(const struct table_client *me, int which)
-{
-	atomic_fetch_add_explicit(&me->entry->ctr[which], 1, memory_order_relaxed);
-}
 
 /* The 16-byte {ctrl, last} compare-and-swap: lock cmpxchg16b, a full barrier. */
 static inline bool cas_pair(struct region_slot *s, uint64_t ctrl, uint64_t last,

@@ -11,6 +11,9 @@ struct table_client {
 	struct region_client *entry;
 	uint32_t index;
 	uint64_t forks; /* this process's forks when it registered (clients.c) */
+	_Atomic uint64_t owner; /* counter_token of the thread that writes entry->ctr[]
+	                           (counter.h); 0 until one claims it */
+	uint64_t epoch; /* counter_epoch() when registered: a forked child never claims */
 };
 
 /* A key's hash (XXH3 with the region's seed): its home slot is table_home(), the

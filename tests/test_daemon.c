@@ -726,6 +726,25 @@ Test(daemon, check_config_catches_a_group_the_daemon_cannot_use)
 	             "--user does not override daemon.user");
 }
 
+/* --check-config run by an operator as another user than daemon.user's checks the
+ * file and notes that this user could not start it; starting it is refused. */
+Test(daemon, check_config_as_another_user_checks_the_file)
+{
+	if (geteuid() != 0)
+		cr_skip_test("needs root to become nobody");
+	spawn_as_nobody();
+	conf_user = "root";
+	write_conf("10s", 1024, "");
+	cr_expect_eq(wait_exit(spawn("-c", conf, "--check-config", NULL)), 0,
+	             "the check fails for the user who runs it, not for the file");
+	cr_expect(output_has(": OK"), "the check does not say the file is valid");
+	cr_expect(output_has("note: daemon.user \"root\"/group: started as uid 65534"),
+	          "the check does not note who could start it");
+	cr_expect_eq(wait_exit(spawn("-c", conf, "-f", NULL)), 1,
+	             "the daemon started as a user who cannot become daemon.user");
+	cr_expect(output_has("which cannot become uid 0"), "the refusal does not say why");
+}
+
 static int read_second_page(void *p)
 {
 	return ((volatile unsigned char *)p)[4096];

@@ -571,3 +571,27 @@ Test(global, evt_realtime_ns_is_the_realtime_clock)
 	cr_expect(t >= lo && t <= hi, "%" PRIu64 " not in [%" PRIu64 ", %" PRIu64 "]", t, lo, hi);
 	cr_expect_gt(t, 1600000000ull * 1000000000ull, "nanoseconds since 1970");
 }
+
+/* A connection made before an outage is not trusted after it: the first decision
+ * of a handle that slept through the outage connects anew instead of failing on
+ * the dead socket (which flapped the status and reopened the breaker). */
+Test(global, a_connection_from_before_an_outage_is_not_reused)
+{
+	REDIS_REQUIRED();
+	redis_start(&redis, NULL);
+	evt_throttle *a = host_timeout(50000000, EVT_ON_UNREACHABLE_THROTTLE);
+	evt_throttle *b;
+	cr_assert_eq(evt_attach(test_names[test_n_names - 1], 0, &b), 0, "a second client");
+	cr_assert_eq(decide(a, 10, "a0"), 1);
+	cr_assert_eq(decide(b, 10, "b0"), 1, "b is connected too");
+	redis_kill(&redis);
+	cr_expect_eq(decide(a, 10, "a1"), 0, "down: the policy answers");
+	redis_start(&redis, NULL);
+	sleep_ms(150); /* past the breaker */
+	cr_expect_eq(decide(a, 10, "a2"), 1, "a probes and recovers");
+	uint64_t errors = stats(a).global_errors;
+	cr_expect_eq(decide(b, 10, "b1"), 1, "b's old connection was to the killed server");
+	cr_expect_eq(stats(a).global_errors, errors, "no failure after the recovery");
+	evt_close(b);
+	evt_close(a);
+}

@@ -139,14 +139,15 @@ Test(layout, region_hdr_fields)
 Test(layout, region_client_fields)
 {
 	typedef struct region_client C;
-	cr_expect_eq(sizeof(C), 256, "struct region_client is %zu bytes, want 256", sizeof(C));
+	cr_expect_eq(sizeof(C), 640, "struct region_client is %zu bytes, want 640", sizeof(C));
 	cr_expect_eq(alignof(C), 8, "struct region_client alignment %zu, want 8", alignof(C));
 	EXPECT_FIELD(C, owner, 0, 8);
 	EXPECT_FIELD(C, attach_unix_ns, 8, 8);
 	EXPECT_FIELD(C, wm, 16, 8);
-	EXPECT_FIELD(C, ctr, 24, 96);
-	EXPECT_FIELD(C, base, 120, 96);
+	EXPECT_FIELD(C, ctr, 24, 192);
 	EXPECT_FIELD(C, pad, 216, 40);
+	EXPECT_FIELD(C, ctr_shared, 256, 192);
+	EXPECT_FIELD(C, base, 448, 192);
 }
 
 Test(layout, region_slot_fields)
@@ -197,7 +198,7 @@ Test(layout, format_constants)
 	cr_expect_eq(CTR_GLOBAL_FALLBACKS, 8);
 	cr_expect_eq(CTR_GLOBAL_ERRORS, 9);
 	cr_expect_eq(CTR_COUNT, 10);
-	cr_expect_eq(CTR_MAX, 12);
+	cr_expect_eq(CTR_MAX, 24);
 	cr_expect_eq(SLOT_EMPTY, 0);
 	cr_expect_eq(SLOT_CLAIMED, 1);
 	cr_expect_eq(SLOT_DYING, 2);
@@ -312,9 +313,9 @@ Test(layout, default_region_header)
 	struct fmap m = map_region(name);
 	const struct region_hdr *h = (const void *)m.p;
 
-	/* 256 * 256 client bytes after the header, rounded up to a page; one forget
+	/* 256 * 640 client bytes after the header, rounded up to a page; one forget
 	 * bound per 4 slots after the table. */
-	const uint64_t table_offset = 69632;
+	const uint64_t table_offset = 167936;
 	const uint64_t bounds_offset = table_offset + 131072ull * 64;
 	const uint64_t global_offset = bounds_offset + 131072ull / 4 * 8;
 	const uint64_t total = global_offset + 1024;
@@ -328,14 +329,14 @@ Test(layout, default_region_header)
 	cr_expect_eq(h->key_max, 32);
 	cr_expect_eq(h->slot_size, 64);
 	cr_expect_eq(h->client_max, 256);
-	cr_expect_eq(h->client_size, 256);
+	cr_expect_eq(h->client_size, 640);
 	cr_expect_eq(h->nbhd, REGION_NBHD);
 	cr_expect_eq(h->clients_offset, 256);
 	cr_expect_eq(h->table_offset, table_offset);
 	cr_expect_eq(h->table_offset % 4096, 0, "table_offset %llu not page-aligned",
 	             (unsigned long long)h->table_offset);
 	cr_expect_eq(h->bounds_offset, bounds_offset);
-	cr_expect_geq(h->table_offset, h->clients_offset + 256ull * 256,
+	cr_expect_geq(h->table_offset, h->clients_offset + 256ull * 640,
 	              "table overlaps the client entries");
 	cr_expect_eq(h->global_offset, global_offset);
 	const struct region_global *gb = (const void *)(m.p + global_offset);
@@ -374,7 +375,7 @@ Test(layout, default_region_header)
 	cr_expect(all_zero((const unsigned char *)&c[1], 255 * sizeof *c),
 	          "unused client entries not zero");
 	/* The gap up to the table and every slot start as zeroes (EMPTY). */
-	cr_expect(all_zero(m.p + 256 + 256 * 256, table_offset - (256 + 256 * 256)),
+	cr_expect(all_zero(m.p + 256 + 256 * 640, table_offset - (256 + 256 * 640)),
 	          "padding before the table not zero");
 	cr_expect(all_zero(m.p + table_offset, total - table_offset), "fresh table not zero");
 
@@ -418,15 +419,15 @@ Test(layout, created_geometry)
 	static const struct geom_case cases[] = {
 		{ 1, 32, 1, 64, 64, 4096 },
 		{ 63, 1, 2, 64, 64, 4096 },
-		{ 64, 8, 31, 64, 64, 8192 },
-		{ 65, 32, 32, 128, 64, 12288 },
-		{ 100, 33, 256, 128, 128, 69632 },
+		{ 64, 8, 31, 64, 64, 20480 },
+		{ 65, 32, 32, 128, 64, 24576 },
+		{ 100, 33, 256, 128, 128, 167936 },
 		{ 1000, 40, 4, 1024, 128, 4096 },
-		{ 1024, 64, 8, 1024, 128, 4096 },
-		{ 4097, 96, 256, 8192, 128, 69632 },
-		{ 131072, 32, 256, 131072, 64, 69632 },
+		{ 1024, 64, 8, 1024, 128, 8192 },
+		{ 4097, 96, 256, 8192, 128, 167936 },
+		{ 131072, 32, 256, 131072, 64, 167936 },
 		{ 64, 97, 1, 64, 192, 4096 },
-		{ 64, 1024, 65535, 64, 1088, 16777216 },
+		{ 64, 1024, 65535, 64, 1088, 41943040 },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		const struct geom_case *c = &cases[i];
@@ -471,9 +472,9 @@ Test(layout, created_geometry)
 Test(layout, large_geometry)
 {
 	static const struct geom_case cases[] = {
-		{ 131073, 32, 256, 262144, 64, 69632 },
-		{ (1u << 28) - 1, 32, 256, 1u << 28, 64, 69632 },
-		{ 1u << 28, 1024, 65535, 1u << 28, 1088, 16777216 },
+		{ 131073, 32, 256, 262144, 64, 167936 },
+		{ (1u << 28) - 1, 32, 256, 1u << 28, 64, 167936 },
+		{ 1u << 28, 1024, 65535, 1u << 28, 1088, 41943040 },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		const struct geom_case *c = &cases[i];
@@ -492,7 +493,7 @@ Test(layout, large_geometry)
 	o.client_max = 65535;
 	struct region_geom g;
 	cr_assert_eq(region_geometry(&o, &g), 0);
-	cr_expect_eq(g.total_size, 16777216ull + (1ull << 28) * 1088 + (1ull << 26) * 8 + 1024);
+	cr_expect_eq(g.total_size, 41943040ull + (1ull << 28) * 1088 + (1ull << 26) * 8 + 1024);
 }
 
 Test(layout, geometry_rejects_bad_options)

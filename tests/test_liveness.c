@@ -442,3 +442,143 @@ Test(liveness, recount_succeeds_while_clients_decide)
 	evt_close(busy);
 	evt_close(t);
 }
+
+/* What each thread of a killed client did, written only by that thread. */
+#define KILLED_THREADS 4
+struct thread_tally {
+	_Atomic uint64_t done[2]; /* calls that returned 0 (throttled) and 1 (processed) */
+	_Atomic int in_flight;     /* 1 from before a call until after its tally */
+};
+
+struct tally_arg {
+	evt_throttle *t;
+	struct thread_tally *tally;
+	unsigned seed;
+	uint64_t ts0; /* past every earlier round's timestamps */
+};
+
+/* Decide on a few hot keys until killed, tallying each answer. */
+static void *tallying_decider(void *arg)
+{
+	struct tally_arg *a = arg;
+	char key[8];
+	for (uint64_t ts = a->ts0;; ts++) {
+		snprintf(key, sizeof key, "h%u", (a->seed + (unsigned)ts) % 8);
+		atomic_store(&a->tally->in_flight, 1);
+		int rc = decide(a->t, ts, key);
+		if (rc == 0 || rc == 1)
+			atomic_fetch_add(&a->tally->done[rc], 1);
+		atomic_store(&a->tally->in_flight, 0);
+	}
+	return NULL;
+}
+
+/* A child with KILLED_THREADS threads deciding on one handle, until killed. */
+static void tallying_client(const char *name, struct thread_tally *tally, uint64_t ts0)
+{
+	evt_throttle *t;
+	if (evt_attach(name, 0, &t) != 0)
+		_exit(3);
+	pthread_t th[KILLED_THREADS];
+	struct tally_arg a[KILLED_THREADS];
+	for (unsigned i = 0; i < KILLED_THREADS; i++) {
+		a[i] = (struct tally_arg){ t, &tally[i], i, ts0 };
+		if (pthread_create(&th[i], NULL, tallying_decider, &a[i]) != 0)
+			_exit(3);
+	}
+	pause();
+	_exit(0);
+}
+
+/*
+ * Several threads on one handle (one of them the owner, writing its counters
+ * without a lock, the others with a locked add), killed at a random moment, three
+ * times over: every processed and throttled answer a thread got back is counted,
+ * and at most the calls in flight at the kill are counted besides.  Lost updates
+ * between threads (an unlocked add by two threads) make the counts low.
+ */
+Test(liveness, counters_exact_for_threads_killed_at_random)
+{
+	const char *name = new_name();
+	evt_options o = EVT_OPTIONS_INIT;
+	o.capacity = 64;
+	o.window_ns = 3;
+	evt_throttle *t = test_create(name, &o);
+	struct thread_tally *tally = mmap(NULL, sizeof *tally * KILLED_THREADS,
+	                                  PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq(tally, MAP_FAILED);
+	srand((unsigned)getpid());
+	for (int round = 0; round < 3; round++) {
+		memset(tally, 0, sizeof *tally * KILLED_THREADS);
+		evt_stats before, after;
+		cr_assert_eq(evt_stats_get(t, &before), 0);
+		pid_t pid = fork();
+		cr_assert_geq(pid, 0);
+		if (pid == 0)
+			tallying_client(name, tally, (uint64_t)(round + 1) << 40);
+		uint64_t want = 20000 + (uint64_t)(rand() % 20000), got = 0;
+		while (got < want) {
+			usleep(1000);
+			got = 0;
+			for (unsigned i = 0; i < KILLED_THREADS; i++)
+				got += atomic_load(&tally[i].done[0]) + atomic_load(&tally[i].done[1]);
+			int st;
+			cr_assert_eq(waitpid(pid, &st, WNOHANG), 0, "the client stopped on its own");
+		}
+		usleep((useconds_t)(rand() % 3000));
+		cr_assert_eq(kill(pid, SIGKILL), 0);
+		int st;
+		cr_assert_eq(waitpid(pid, &st, 0), pid);
+		cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+		cr_assert_eq(evt_stats_get(t, &after), 0);
+		uint64_t done[2] = { 0, 0 }, in_flight = 0;
+		for (unsigned i = 0; i < KILLED_THREADS; i++) {
+			done[0] += atomic_load(&tally[i].done[0]);
+			done[1] += atomic_load(&tally[i].done[1]);
+			in_flight += (uint64_t)atomic_load(&tally[i].in_flight);
+		}
+		uint64_t counted[2] = { after.throttled - before.throttled,
+			                after.processed - before.processed };
+		for (int k = 0; k < 2; k++)
+			cr_expect(counted[k] >= done[k] && counted[k] <= done[k] + in_flight,
+			          "round %d: %s counted %llu, answered %llu, %llu calls in flight", round,
+			          k ? "processed" : "throttled", (unsigned long long)counted[k],
+			          (unsigned long long)done[k], (unsigned long long)in_flight);
+		cr_expect_gt(done[1], 0, "round %d: nothing processed", round);
+		reap_now(name);
+	}
+	munmap(tally, sizeof *tally * KILLED_THREADS);
+	evt_close(t);
+}
+
+/* A child forked with a handle whose owner thread is the parent's forking thread
+ * counts through the locked words (its thread is a copy of the owner, but not the
+ * owner), while the parent goes on counting without a lock: no count is lost.
+ * Without the fork handler both would add to ctr[] unlocked, and lose some. */
+Test(liveness, forked_child_counts_apart_from_the_owner)
+{
+	const char *name = new_name();
+	evt_throttle *t = test_create(name, NULL);
+	cr_assert_eq(decide(t, 1, "hot"), 1); /* this thread owns the handle now */
+	struct region_client *e = t->me.entry;
+	enum { N = 200000 };
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		int throttled = 0;
+		for (int i = 0; i < N; i++)
+			throttled += decide(t, 2, "hot") == 0;
+		_exit(throttled == N ? 0 : 1);
+	}
+	for (int i = 0; i < N; i++)
+		cr_assert_eq(decide(t, 2, "hot"), 0);
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	cr_expect_eq(atomic_load(&e->ctr[CTR_THROTTLED]), N, "the owner's, unlocked");
+	cr_expect_eq(atomic_load(&e->ctr_shared[CTR_THROTTLED]), N, "the child's, locked");
+	evt_stats s;
+	cr_assert_eq(evt_stats_get(t, &s), 0);
+	cr_expect_eq(s.throttled, 2 * N);
+	evt_close(t);
+}

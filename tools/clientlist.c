@@ -44,7 +44,7 @@ static bool client_read(const struct region *r, uint32_t i, struct client_row *c
 		.attach_unix_ns = atomic_load_explicit(&e->attach_unix_ns, memory_order_relaxed),
 	};
 	for (int k = 0; k < CTR_COUNT; k++) {
-		uint64_t ctr = atomic_load_explicit(&e->ctr[k], memory_order_relaxed);
+		uint64_t ctr = client_ctr(e, k);
 		uint64_t base = atomic_load_explicit(&e->base[k], memory_order_relaxed);
 		c->since[k] = ctr >= base ? ctr - base : 0;
 	}

@@ -1,0 +1,42 @@
+/*
+ * A client entry's counters without a locked instruction on the decision path.
+ * Each handle has one owner thread: the first thread of the process that
+ * registered it to count anything on it.  That thread alone writes the entry's
+ * ctr[] words, with a plain load and store; every other thread (and a child
+ * forked with the handle) adds to ctr_shared[] with a locked add.  A count is
+ * ctr[k] + ctr_shared[k] (client_ctr()).  docs/design.md §1 says why this stays
+ * exact for any number of threads and for processes killed at any instruction.
+ */
+#ifndef EVT_COUNTER_H
+#define EVT_COUNTER_H
+
+#include "table.h"
+
+/* This thread's token (never COUNTER_NO_TOKEN once it counted through the slow
+ * path); initial-exec: two instructions to read, no call. */
+#define COUNTER_NO_TOKEN UINT64_MAX
+extern __thread uint64_t counter_token __attribute__((tls_model("initial-exec")));
+
+/* Register the fork handler that keeps a forked child from counting as the owner
+ * (once per process; client_register() calls it). */
+void counter_init(void);
+
+/* The fork generation of this process: table_client.epoch at registration. */
+uint64_t counter_epoch(void);
+
+/* ctr_add() by a thread that is not the owner: claims the handle for this thread
+ * if it has no owner yet (and was registered by this process), else lock add. */
+void ctr_add_other(const struct table_client *me, int which);
+
+static inline void ctr_add(const struct table_client *me, int which)
+{
+	_Atomic uint64_t *c = &me->entry->ctr[which];
+	/* Only the owner thread writes ctr[]: a plain add, no lock. */
+	if (__builtin_expect(atomic_load_explicit(&me->owner, memory_order_relaxed) == counter_token, 1))
+		atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+		                      memory_order_relaxed);
+	else
+		ctr_add_other(me, which);
+}
+
+#endif /* EVT_COUNTER_H */
