@@ -217,8 +217,11 @@ static void note_ok(struct region_global *b)
 static int take(const struct region *r, struct global_handle *g, uint64_t deadline,
                 struct redis_error *e)
 {
-	struct timespec until = { (time_t)(deadline / 1000000000u), (long)(deadline % 1000000000u) };
-	if (pthread_mutex_clocklock(&g->lock, CLOCK_MONOTONIC, &until) != 0) {
+	/* pthread_mutex_timedlock() takes CLOCK_REALTIME (ThreadSanitizer does not know
+	 * pthread_mutex_clocklock()): the time left, from now on that clock. */
+	uint64_t now = evt_now_ns(), at = evt_realtime_ns() + (deadline > now ? deadline - now : 0);
+	struct timespec until = { (time_t)(at / 1000000000u), (long)(at % 1000000000u) };
+	if (pthread_mutex_timedlock(&g->lock, &until) != 0) {
 		snprintf(e->text, sizeof e->text, "timed out waiting for the handle's connection");
 		return -ETIMEDOUT;
 	}

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -85,6 +86,8 @@ static inline void redis_start(struct test_redis *r, const char *const *extra)
 	pid_t pid = fork();
 	cr_assert_geq(pid, 0, "fork");
 	if (pid == 0) {
+		/* A test that dies (an assertion, a sanitizer) takes its server along. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		int null = open("/dev/null", O_WRONLY);
 		if (null >= 0)
 			dup2(null, 1);
