@@ -343,8 +343,10 @@ static void read_throttle(struct ctx *x, const config_setting_t *g, const char *
 {
 	static const char *const known[] = { "name", "window", "capacity", "key_max", "clients",
 		                             "mode", "group", "on_full", "on_stale", "client_idle",
-		                             "global", NULL };
+		                             "limit", "shadow", "global", NULL };
 	long long cap = t->opts.capacity, key_max = t->opts.key_max, clients = t->opts.client_max;
+	long long limit = t->opts.limit;
+	bool shadow = t->opts.shadow != 0;
 	t->line = (int)config_setting_source_line(g);
 	if (check_members(x, g, "a throttle", known) < 0 && !config_setting_is_group(g))
 		return;
@@ -353,6 +355,8 @@ static void read_throttle(struct ctx *x, const config_setting_t *g, const char *
 	get_int(x, g, "capacity", REGION_CAP_MIN, REGION_CAP_MAX, &cap);
 	get_int(x, g, "key_max", 1, REGION_KEY_MAX, &key_max);
 	get_int(x, g, "clients", 1, REGION_CLIENT_MAX, &clients);
+	get_int(x, g, "limit", 1, EVT_LIMIT_MAX, &limit);
+	get_bool(x, g, "shadow", &shadow);
 	read_mode(x, g, t->name, &t->opts.mode);
 	read_policy(x, g, "on_full", &t->opts.on_full);
 	read_policy(x, g, "on_stale", &t->opts.on_stale);
@@ -363,9 +367,15 @@ static void read_throttle(struct ctx *x, const config_setting_t *g, const char *
 	const config_setting_t *gs = config_setting_get_member(g, "global");
 	if (gs != NULL)
 		read_global(x, gs, dir, t);
+	if (gs != NULL && limit > 1)
+		fail(x, config_setting_get_member(g, "limit"),
+		     "limit = %lld with global: a global throttle has limit 1 (Redis applies the "
+		     "first-event rule)", limit);
 	t->opts.capacity = (uint32_t)cap;
 	t->opts.key_max = (uint32_t)key_max;
 	t->opts.client_max = (uint32_t)clients;
+	t->opts.limit = (uint32_t)limit;
+	t->opts.shadow = shadow;
 }
 
 static void check_unique(struct ctx *x, const config_setting_t *g, const struct daemon_config *c,
@@ -528,12 +538,13 @@ void config_describe(const struct daemon_config *c, FILE *out)
 		region_geometry(&t->opts, &g);
 		fprintf(out,
 		        "throttle %s: /dev/shm/evthrottle.%s window %s capacity %u (%u slots) key_max %u "
-		        "clients %u mode %04o%s%s on_full %s on_stale %s client_idle %s, %.1f MiB\n",
+		        "clients %u mode %04o%s%s on_full %s on_stale %s client_idle %s limit %u%s, "
+		        "%.1f MiB\n",
 		        t->name, t->name, duration_format(t->opts.window_ns, w, sizeof w), t->opts.capacity,
 		        g.capacity, t->opts.key_max, t->opts.client_max, t->opts.mode,
 		        t->group[0] ? " group " : "", t->group, policy[t->opts.on_full],
 		        policy[t->opts.on_stale], duration_format(t->opts.client_idle_ns, idle, sizeof idle),
-		        (double)g.total_size / (1 << 20));
+		        t->opts.limit, t->opts.shadow ? " shadow" : "", (double)g.total_size / (1 << 20));
 		describe_global(t, out);
 	}
 }

@@ -34,13 +34,18 @@ static struct settings read_settings(struct daemon_state *s)
 static void summary(struct managed *m, const evt_stats *now, uint64_t t)
 {
 	double secs = (double)(t - m->last_ns) / 1e9;
-	log_info("throttle '%s': %.0f processed/s, %.0f throttled/s, keys %llu/%u (%.1f%%), "
-	         "%llu full, %llu stale, %u clients",
-	         m->name, (double)(now->processed - m->last.processed) / secs,
+	log_info("throttle '%s'%s: %.0f processed/s, %.0f throttled/s, keys %llu/%u (%.1f%%), "
+	         "%llu full, %llu stale, %llu out of order, %llu would throttle, %llu peeks, "
+	         "limit %u, %u clients",
+	         m->name, now->shadow ? " (shadow mode)" : "",
+	         (double)(now->processed - m->last.processed) / secs,
 	         (double)(now->throttled - m->last.throttled) / secs, (unsigned long long)now->keys,
 	         now->capacity, 100.0 * (double)now->keys / now->capacity,
 	         (unsigned long long)(now->full - m->last.full),
-	         (unsigned long long)(now->stale - m->last.stale), now->clients);
+	         (unsigned long long)(now->stale - m->last.stale),
+	         (unsigned long long)(now->out_of_order - m->last.out_of_order),
+	         (unsigned long long)(now->would_throttle - m->last.would_throttle),
+	         (unsigned long long)(now->peeks - m->last.peeks), now->limit, now->clients);
 	m->last = *now;
 	m->last_ns = t;
 }
@@ -71,7 +76,7 @@ static void occupancy(struct managed *m, const evt_stats *st, const struct setti
 static void audit(struct managed *m)
 {
 	static const char *const what[] = { "", "set the window to", "cleared every key:",
-		                            "cleared a key:" };
+		                            "cleared a key:", "set the limit to", "turned shadow mode" };
 	struct audit_change c;
 	audit_last(&m->t->r, &c);
 	uint64_t n = c.seq - m->change_seen;
@@ -85,8 +90,12 @@ static void audit(struct managed *m)
 		snprintf(v, sizeof v, "%llu keys removed", (unsigned long long)c.value);
 	else if (c.kind == AUDIT_CLEAR_KEY)
 		snprintf(v, sizeof v, "%s", c.value ? "it was tracked" : "it was not tracked");
+	else if (c.kind == AUDIT_LIMIT)
+		snprintf(v, sizeof v, "%llu events per key per window", (unsigned long long)c.value);
+	else if (c.kind == AUDIT_SHADOW)
+		snprintf(v, sizeof v, "%s", c.value ? "on" : "off");
 	log_info("throttle '%s': runtime change: uid %u pid %u %s %s%s", m->name, c.uid, c.pid,
-	         c.kind <= AUDIT_CLEAR_KEY ? what[c.kind] : "made an unknown change", v,
+	         c.kind <= AUDIT_SHADOW ? what[c.kind] : "made an unknown change", v,
 	         n > 1 ? " (the last of several since the previous round)" : "");
 }
 

@@ -223,31 +223,79 @@ static void apply_client_idle(struct managed *m, const struct throttle_config *c
 	atomic_store_explicit(idle, c->opts.client_idle_ns, memory_order_relaxed);
 }
 
+/* A setting the configuration gives and evthrottlectl may change at run time. */
+struct knob {
+	const char *what;
+	_Atomic uint64_t *applied; /* the configured value the daemon last applied (0: none) */
+	uint64_t now, want;        /* the region's value and the configured one */
+	int (*set)(evt_throttle *t, uint64_t v);
+	char *(*format)(uint64_t v, char *buf, size_t size);
+};
+
 /*
- * The window rule, at start and reload: the configured window applies when it
- * differs from the one the daemon last applied (kept in the header); otherwise
- * a window set at run time (evthrottlectl window) stays.  Says what it kept or
- * changed.
+ * The rule of the window, the limit and shadow mode, at start and reload: the
+ * configured value applies when it differs from the one the daemon last applied
+ * (kept in the header); otherwise a value set at run time (evthrottlectl) stays.
+ * Says what it kept or changed.
  */
-static void apply_window(struct managed *m, const struct throttle_config *c)
+static void apply_knob(const char *name, evt_throttle *t, const struct knob *k)
+{
+	uint64_t applied = atomic_load_explicit(k->applied, memory_order_relaxed);
+	char from[64], to[64];
+	k->format(k->now, from, sizeof from);
+	k->format(k->want, to, sizeof to);
+	if (applied == k->want && k->now != k->want)
+		log_info("throttle '%s': %s %s kept (set at run time; the configured %s has not "
+		         "changed)", name, k->what, from, to);
+	if (applied != k->want && k->now != k->want) {
+		log_info("throttle '%s': %s %s -> %s (configured)", name, k->what, from, to);
+		k->set(t, k->want);
+	}
+	/* Only the daemon holding the region's lock writes it. */
+	atomic_store_explicit(k->applied, k->want, memory_order_relaxed);
+}
+
+static int set_window(evt_throttle *t, uint64_t v)
+{
+	return evt_update_window(t, v);
+}
+
+static int set_limit(evt_throttle *t, uint64_t v)
+{
+	return evt_update_limit(t, (uint32_t)v);
+}
+
+static char *format_count(uint64_t v, char *buf, size_t size)
+{
+	snprintf(buf, size, "%llu", (unsigned long long)v);
+	return buf;
+}
+
+/* Shadow mode as a knob: 1 + on, so that 0 stays "none applied yet". */
+static int set_shadow(evt_throttle *t, uint64_t v)
+{
+	return evt_set_shadow(t, (int)v - 1);
+}
+
+static char *format_shadow(uint64_t v, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s", v == 2 ? "on" : "off");
+	return buf;
+}
+
+static void apply_knobs(struct managed *m, const struct throttle_config *c)
 {
 	struct region_hdr *h = m->t->r.hdr;
-	uint64_t applied = atomic_load_explicit(&h->config_window_ns, memory_order_relaxed);
-	uint64_t now = evt_get_window(m->t), want = c->opts.window_ns;
-	char from[64], to[64];
-	if (applied == want && now != want)
-		log_info("throttle '%s': window %s kept (set at run time; the configured %s has not "
-		         "changed)", c->name, duration_format(now, from, sizeof from),
-		         duration_format(want, to, sizeof to));
-	if (applied == want || now == want) {
-		atomic_store_explicit(&h->config_window_ns, want, memory_order_relaxed);
-		return;
-	}
-	log_info("throttle '%s': window %s -> %s (configured)", c->name,
-	         duration_format(now, from, sizeof from), duration_format(want, to, sizeof to));
-	evt_update_window(m->t, want);
-	/* Only the daemon holding the region's lock writes it. */
-	atomic_store_explicit(&h->config_window_ns, want, memory_order_relaxed);
+	const struct knob knobs[] = {
+		{ "window", &h->config_window_ns, evt_get_window(m->t), c->opts.window_ns,
+		  set_window, duration_format },
+		{ "limit", &h->config_limit, evt_get_limit(m->t), c->opts.limit, set_limit,
+		  format_count },
+		{ "shadow mode", &h->config_shadow, 1u + (uint64_t)evt_get_shadow(m->t),
+		  1u + c->opts.shadow, set_shadow, format_shadow },
+	};
+	for (size_t i = 0; i < sizeof knobs / sizeof knobs[0]; i++)
+		apply_knob(c->name, m->t, &knobs[i]);
 }
 
 int regions_manage(const struct throttle_config *c, unsigned how, struct managed *m, char *err,
@@ -274,7 +322,7 @@ int regions_manage(const struct throttle_config *c, unsigned how, struct managed
 	m->t = t;
 	m->lock_fd = fd;
 	m->change_seen = atomic_load_explicit(&t->r.hdr->change_seq, memory_order_relaxed);
-	apply_window(m, c);
+	apply_knobs(m, c);
 	apply_client_idle(m, c);
 	regions_heartbeat(m);
 	char w[64];
@@ -309,7 +357,7 @@ int regions_reload(struct managed *m, const struct throttle_config *c, char *err
 		         "changed", c->name, (unsigned long long)size);
 		return -EBADMSG;
 	}
-	apply_window(m, c);
+	apply_knobs(m, c);
 	apply_client_idle(m, c);
 	int rc = access_apply(m->t->r.fd, c, err, errlen);
 	if (rc < 0)

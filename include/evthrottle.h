@@ -7,6 +7,13 @@
  *     on process:       last[key] = ts
  *     an event with ts < last[key] is throttled, and a throttled event changes nothing.
  *
+ * That is limit 1, the default.  Under a limit N (evt_update_limit()), a key's
+ * window opens at a processed event at last = ts and the next N - 1 events inside it
+ * are processed too; the rest, and events before last, are throttled until
+ * last + window.  evt_peek() gives an answer without deciding, shadow mode
+ * (evt_set_shadow()) decides and counts but answers 1, and evt_should_process_ex()
+ * gives the reason of every throttle.
+ *
  * The state lives in a POSIX shared-memory object (/dev/shm/evthrottle.<name>) that
  * every process maps; evt_should_process() decides with a few atomic operations on
  * that mapping: no syscall, no lock, no allocation.  Timestamps and windows are
@@ -41,11 +48,14 @@
 extern "C" {
 #endif
 
-#define EVT_VERSION_MAJOR 3
+#define EVT_VERSION_MAJOR 4
 #define EVT_VERSION_MINOR 0
 
 /* Longest throttle name accepted by evt_create()/evt_attach(). */
 #define EVT_NAME_MAX 200
+
+/* The largest limit (processed events per key per window) a throttle takes. */
+#define EVT_LIMIT_MAX 4096u
 
 /* What evt_should_process() does for a new key when its neighbourhood of the table
  * has no free slot and nothing that may be reclaimed. */
@@ -110,11 +120,14 @@ typedef struct evt_options {
 	uint64_t client_idle_ns; /* > 0: a client whose latest timestamp is this far
 	                            behind the one deciding no longer holds reclaim
 	                            back (an idle, stopped or lagging client) */
+	uint32_t limit;      /* processed events per key per window, 1 .. EVT_LIMIT_MAX
+	                        (see evt_update_limit()); 1 is the rule above */
+	uint32_t shadow;     /* 1: shadow mode (see evt_set_shadow()), 0: enforce */
 	const evt_global *global; /* NULL: this host only; else shared through Redis */
 } evt_options;
 
 /* Defaults: 10 s window, 131072 slots, 32-byte keys, mode 0660, throttle when full,
- * 256 clients, throttle when stale, clients idle after 1 s.  In field order, so that
+ * 256 clients, throttle when stale, clients idle after 1 s, limit 1, enforcing.  In field order, so that
  * it is also valid C++ from C++11 on (designated initialisers are C++20):
  *     evt_options o = EVT_OPTIONS_INIT;   (C and C++) */
 #define EVT_OPTIONS_INIT                                                              \
@@ -122,7 +135,7 @@ typedef struct evt_options {
 		10000000000ull /* window_ns */, 131072 /* capacity */, 32 /* key_max */, \
 		0660 /* mode */, EVT_ON_FULL_THROTTLE /* on_full */, 256 /* client_max */, \
 		EVT_ON_STALE_THROTTLE /* on_stale */, 1000000000ull /* client_idle_ns */, \
-		NULL /* global */                                                     \
+		1 /* limit */, 0 /* shadow */, NULL /* global */                      \
 	}
 
 /* evt_attach() flags */
@@ -139,12 +152,24 @@ typedef struct evt_options {
 #define EVT_INFO_STALE 0x8u     /* the exact answer was forgotten by reclaim: the
                                    answer is the on_stale policy's (or, rarely, 1
                                    when a window change raced the insert) */
+/* Why the rule throttled (set with the answer 0, or with 1 in shadow mode): */
+#define EVT_INFO_INSIDE_WINDOW 0x10u /* the key's window is open and full (limit
+                                        events processed in it already) */
+#define EVT_INFO_OUT_OF_ORDER 0x20u  /* the event is older than its key's window
+                                        start (timestamps never move it back) */
+/* (a full table and a stale key say EVT_INFO_FULL, EVT_INFO_STALE) */
+#define EVT_INFO_SHADOW 0x40u        /* shadow mode: the rule denied the event (0,
+                                        -ENOSPC or -ESTALE, with its reason bit) and
+                                        the answer is 1 instead */
 
 /* Totals over every client that ever attached (and per client in the tools). */
 typedef struct evt_stats {
 	uint64_t window_ns;
-	uint64_t processed;  /* answers 1 */
-	uint64_t throttled;  /* answers 0 */
+	uint64_t processed;  /* decisions that processed (answers 1, but for shadow's) */
+	uint64_t throttled;  /* decisions that throttled (answers 0, but in shadow
+	                        mode, where they are answered 1: would_throttle);
+	                        their reasons: out_of_order, full and stale when their
+	                        policy throttles, and inside the window the rest */
 	uint64_t new_keys;   /* keys inserted */
 	uint64_t reclaimed;  /* expired keys whose slot was reused */
 	uint64_t cleared;    /* keys removed by evt_clear()/evt_clear_key() */
@@ -159,6 +184,11 @@ typedef struct evt_stats {
 	uint32_t on_stale;
 	uint64_t stale;      /* decisions made by the on_stale policy (EVT_INFO_STALE) */
 	uint64_t client_idle_ns;
+	uint32_t limit;      /* processed events per key per window */
+	uint32_t shadow;     /* 1 in shadow mode */
+	uint64_t peeks;      /* evt_peek() calls on read-write handles */
+	uint64_t would_throttle; /* denied events answered 1 by shadow mode */
+	uint64_t out_of_order;   /* throttled: older than their key's window start */
 	/* A global throttle's (0 otherwise): */
 	uint64_t global_round_trips; /* calls to Redis, each one round trip */
 	uint64_t global_fallbacks;   /* answers given by on_unreachable */
@@ -268,7 +298,9 @@ int evt_should_process(evt_throttle *t, uint64_t ts_ns, const char *event_id,
                        const void *key, size_t key_len);
 
 /* evt_should_process() that also reports EVT_INFO_* bits in *info (may be NULL):
- * set on every return, 0 when there is nothing to report. */
+ * set on every return, 0 when there is nothing to report.  Every throttle (and
+ * every answer of shadow mode) has its reason: EVT_INFO_INSIDE_WINDOW,
+ * EVT_INFO_OUT_OF_ORDER, EVT_INFO_FULL or EVT_INFO_STALE. */
 int evt_should_process_ex(evt_throttle *t, uint64_t ts_ns, const char *event_id,
                           const void *key, size_t key_len, unsigned *info);
 
@@ -356,6 +388,53 @@ int evt_update_window(evt_throttle *t, uint64_t window_ns);
 
 /* The current window in ns (0 if t is NULL).  Thread-safe. */
 uint64_t evt_get_window(const evt_throttle *t);
+
+/*
+ * Set the limit, the processed events a key may have in each of its windows, for
+ * every later decision of every process.  A key's window opens at a processed
+ * event at ts (its first, or the first at or past the previous window's end);
+ * the next limit - 1 events inside it are processed too; the rest, and every event
+ * before ts (out of order), are throttled until ts + window.  Limit 1 is the rule
+ * at the top of this file.  A key already inside its window keeps the events it
+ * had: raising the limit lets it have more there, lowering it throttles the rest
+ * of the window.  Recorded for evthrottled's log as evt_update_window() is.
+ * Errors: -EINVAL (t NULL, limit 0 or above EVT_LIMIT_MAX), -EROFS.  Thread-safe.
+ */
+int evt_update_limit(evt_throttle *t, uint32_t limit);
+
+/* The current limit (0 if t is NULL).  Thread-safe. */
+uint32_t evt_get_limit(const evt_throttle *t);
+
+/*
+ * Shadow (dry-run) mode, on (1) or off (0), for every later decision of every
+ * process: each decision is made, changes the state and is counted exactly as when
+ * enforcing, but an event the rule denies (0, or on_full / on_stale = error's
+ * -ENOSPC / -ESTALE) is answered 1, with EVT_INFO_SHADOW and its reason in the info
+ * bits, and counted in evt_stats.would_throttle.  For rolling a throttle out: see
+ * what it would throttle, throttle nothing.  Bad input (a NULL key, ...) is still an
+ * error.  Recorded for evthrottled's log as evt_update_window() is.
+ * Errors: -EINVAL (t NULL, on not 0 or 1), -EROFS.  Thread-safe.
+ */
+int evt_set_shadow(evt_throttle *t, int on);
+
+/* 1 in shadow mode, 0 enforcing; -EINVAL if t is NULL.  Thread-safe. */
+int evt_get_shadow(const evt_throttle *t);
+
+/*
+ * The answer evt_should_process() would give now for an event at ts_ns, without
+ * deciding: 1 or 0 (1 in shadow mode, as the decision), or the negative errno the
+ * policy would give (-ESTALE).  It changes nothing in the throttle; it is counted
+ * apart (evt_stats.peeks) on a read-write handle, and not at all on a read-only
+ * one, which may peek too.  A moment's answer: another thread or process may
+ * decide in between, so a peek of 1 does not reserve the event's place.  A key not
+ * tracked gets a new key's answer (1, or on_stale's if reclaim forgot its window
+ * too recently); whether the table would have room for it is not looked at (a full
+ * table answers by on_full).  No syscall, no lock, no allocation.
+ * Errors: -EINVAL (t or key NULL, key_len 0), -EMSGSIZE (key_len > key_max),
+ *         -ESTALE (as the decision would, on_stale = error).
+ * Thread-safe.
+ */
+int evt_peek(const evt_throttle *t, uint64_t ts_ns, const void *key, size_t key_len);
 
 /*
  * Forget every key; returns how many were removed.  Each key is removed

@@ -9,13 +9,19 @@
 
 #include "region.h"
 
-enum audit_kind { AUDIT_WINDOW = 1, AUDIT_CLEAR = 2, AUDIT_CLEAR_KEY = 3 };
+enum audit_kind {
+	AUDIT_WINDOW = 1,
+	AUDIT_CLEAR = 2,
+	AUDIT_CLEAR_KEY = 3,
+	AUDIT_LIMIT = 4,
+	AUDIT_SHADOW = 5,
+};
 
 struct audit_change {
 	uint64_t seq;   /* changes ever recorded in the region */
 	uint32_t uid, pid;
 	enum audit_kind kind;
-	uint64_t value; /* the window set, or keys cleared */
+	uint64_t value; /* the window or limit set, shadow 1 or 0, or keys cleared */
 };
 
 /* Record a change made by this process (its real uid and pid). */

@@ -156,31 +156,38 @@ static __attribute__((noinline)) int decide_global(evt_throttle *t, uint64_t ts_
 	                     info != NULL ? info : &scratch);
 }
 
-static inline int decide(evt_throttle *t, uint64_t ts_ns, const void *key, size_t key_len,
-                         unsigned *info)
-{
-	int rc = decide_check(t, key, key_len);
-	if (rc < 0)
-		return rc;
-	if (__builtin_expect(t->global != NULL, 0))
-		return decide_global(t, ts_ns, key, key_len, info);
-	return table_decide(&t->r, &t->me, ts_ns, key, (uint32_t)key_len, info);
-}
-
 int evt_should_process_ex(evt_throttle *t, uint64_t ts_ns, const char *event_id,
                           const void *key, size_t key_len, unsigned *info)
 {
 	(void)event_id;
-	if (info != NULL)
-		*info = 0;
-	return decide(t, ts_ns, key, key_len, info);
+	if (info == NULL)
+		return evt_should_process(t, ts_ns, event_id, key, key_len);
+	*info = 0;
+	int rc = decide_check(t, key, key_len);
+	if (rc == 0 && t->global != NULL)
+		return decide_global(t, ts_ns, key, key_len, info);
+	return rc < 0 ? rc : table_decide_ex(&t->r, &t->me, ts_ns, key, (uint32_t)key_len, info);
 }
 
 int evt_should_process(evt_throttle *t, uint64_t ts_ns, const char *event_id,
                        const void *key, size_t key_len)
 {
 	(void)event_id;
-	return decide(t, ts_ns, key, key_len, NULL);
+	int rc = decide_check(t, key, key_len);
+	if (__builtin_expect(rc == 0 && t->global != NULL, 0))
+		return decide_global(t, ts_ns, key, key_len, NULL);
+	return rc < 0 ? rc : table_decide(&t->r, &t->me, ts_ns, key, (uint32_t)key_len);
+}
+
+int evt_peek(const evt_throttle *t, uint64_t ts_ns, const void *key, size_t key_len)
+{
+	if (t == NULL)
+		return -EINVAL;
+	int rc = table_key_check(&t->r, key, key_len);
+	/* A read-only handle has no entry to count in (and may not write). */
+	return rc < 0 ? rc
+	              : table_peek(&t->r, t->me.entry != NULL ? &t->me : NULL, ts_ns, key,
+	                           (uint32_t)key_len);
 }
 
 int evt_prefetch(const evt_throttle *t, const void *key, size_t key_len)
@@ -202,8 +209,10 @@ int evt_prefetch_key(const evt_throttle *t, const void *key, size_t key_len, evt
 
 int evt_should_process_key(evt_throttle *t, uint64_t ts_ns, const evt_key *k, unsigned *info)
 {
-	if (info != NULL)
-		*info = 0;
+	unsigned scratch;
+	if (info == NULL)
+		info = &scratch;
+	*info = 0;
 	if (k == NULL)
 		return -EINVAL;
 	int rc = decide_check(t, k->key, k->key_len);
@@ -240,6 +249,45 @@ int evt_update_window(evt_throttle *t, uint64_t window_ns)
 uint64_t evt_get_window(const evt_throttle *t)
 {
 	return t == NULL ? 0 : atomic_load_explicit(&t->r.hdr->window_ns, memory_order_acquire);
+}
+
+int evt_update_limit(evt_throttle *t, uint32_t limit)
+{
+	int rc = writable(t);
+	if (rc < 0)
+		return rc;
+	if (limit == 0 || limit > EVT_LIMIT_MAX)
+		return -EINVAL;
+	region_set_policy(&t->r.hdr->policy, ~POLICY_SHADOW, limit);
+	audit_note(&t->r, AUDIT_LIMIT, limit);
+	return 0;
+}
+
+uint32_t evt_get_limit(const evt_throttle *t)
+{
+	/* Pairs with the release CAS in region_set_policy(). */
+	return t == NULL ? 0
+	                 : POLICY_LIMIT(atomic_load_explicit(&t->r.hdr->policy, memory_order_acquire));
+}
+
+int evt_set_shadow(evt_throttle *t, int on)
+{
+	int rc = writable(t);
+	if (rc < 0)
+		return rc;
+	if (on != 0 && on != 1)
+		return -EINVAL;
+	region_set_policy(&t->r.hdr->policy, POLICY_SHADOW, on ? POLICY_SHADOW : 0);
+	audit_note(&t->r, AUDIT_SHADOW, (uint64_t)on);
+	return 0;
+}
+
+int evt_get_shadow(const evt_throttle *t)
+{
+	if (t == NULL)
+		return -EINVAL;
+	/* Pairs with the release CAS in region_set_policy(). */
+	return (atomic_load_explicit(&t->r.hdr->policy, memory_order_acquire) & POLICY_SHADOW) != 0;
 }
 
 int evt_clear(evt_throttle *t)
@@ -304,6 +352,11 @@ int evt_stats_get(const evt_throttle *t, evt_stats *out)
 		.on_stale = t->r.on_stale,
 		.stale = c[CTR_STALE],
 		.client_idle_ns = atomic_load_explicit(&h->client_idle_ns, memory_order_relaxed),
+		.limit = evt_get_limit(t),
+		.shadow = (uint32_t)evt_get_shadow(t),
+		.peeks = c[CTR_PEEKS],
+		.would_throttle = c[CTR_WOULD_THROTTLE],
+		.out_of_order = c[CTR_OUT_OF_ORDER],
 		.global_round_trips = c[CTR_GLOBAL_ROUND_TRIPS],
 		.global_fallbacks = c[CTR_GLOBAL_FALLBACKS],
 		.global_errors = c[CTR_GLOBAL_ERRORS],
@@ -339,7 +392,7 @@ const char *evt_strerror(int err)
 	case 0:
 		return "success";
 	case EINVAL:
-		return "invalid argument (name, key, window or option)";
+		return "invalid argument (name, key, window, limit or option)";
 	case ENOENT:
 		return "no such throttle (is evthrottled running with it configured?)";
 	case EEXIST:

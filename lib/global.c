@@ -157,7 +157,7 @@ static void cache(const struct region *r, const struct table_client *me, uint64_
 	struct table_client as = { .entry = &scratch, .index = me->index, .forks = me->forks,
 		                   .epoch = me->epoch };
 	unsigned info = 0;
-	(void)table_decide(r, &as, last, key, len, &info);
+	(void)table_decide_ex(r, &as, last, key, len, &info);
 	static const int kept[] = { CTR_NEW_KEYS, CTR_RECLAIMED };
 	for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++)
 		for (uint64_t n = client_ctr(&scratch, kept[i]); n > 0; n--)
@@ -309,7 +309,7 @@ static int fallback(const struct region *r, const struct table_client *me, uint6
 		ctr_add(me, CTR_PROCESSED);
 		return 1;
 	default:
-		return table_decide(r, me, ts, key, len, info);
+		return table_decide_ex(r, me, ts, key, len, info);
 	}
 }
 

@@ -33,7 +33,8 @@ int region_geometry(const evt_options *o, struct region_geom *g)
 	if (o->window_ns == 0 || o->capacity == 0 || o->capacity > REGION_CAP_MAX ||
 	    o->key_max == 0 || o->key_max > REGION_KEY_MAX || o->client_max == 0 ||
 	    o->client_max > REGION_CLIENT_MAX || o->on_full > EVT_ON_FULL_ERROR ||
-	    o->on_stale > EVT_ON_STALE_ERROR || o->client_idle_ns == 0 ||
+	    o->on_stale > EVT_ON_STALE_ERROR || o->client_idle_ns == 0 || o->limit == 0 ||
+	    o->limit > EVT_LIMIT_MAX || o->shadow > 1 ||
 	    (o->mode & ~07777u) != 0)
 		return -EINVAL;
 	g->capacity = round_pow2(o->capacity);
@@ -114,6 +115,7 @@ static void init_header(void *base, const char *name, const evt_options *o,
 	h->mode = o->mode;
 	atomic_store_explicit(&h->window_ns, o->window_ns, memory_order_relaxed);
 	atomic_store_explicit(&h->client_idle_ns, o->client_idle_ns, memory_order_relaxed);
+	atomic_store_explicit(&h->policy, POLICY_MAKE(o->limit, o->shadow), memory_order_relaxed);
 	/* Pairs with the acquire load of state in region_validate(): whoever sees
 	 * READY sees every field above. */
 	atomic_store_explicit(&h->state, REGION_STATE_READY, memory_order_release);
@@ -220,8 +222,8 @@ int region_create(const char *name, const evt_options *o, struct region *out)
 {
 	struct region_geom g;
 	int rc = region_geometry(o, &g);
-	if (rc == 0 && o->global != NULL)
-		rc = global_check(o->global, name);
+	if (rc == 0 && o->global != NULL) /* Redis's function applies limit 1 */
+		rc = o->limit > 1 ? -EINVAL : global_check(o->global, name);
 	if (rc < 0)
 		return rc;
 	void *base = NULL;
@@ -305,7 +307,7 @@ int region_validate(void *base, size_t size, bool readonly, struct region *out)
 	evt_options o = {
 		.window_ns = 1, .capacity = h->capacity, .key_max = h->key_max,
 		.mode = 0, .on_full = h->on_full, .client_max = h->client_max,
-		.on_stale = h->on_stale, .client_idle_ns = 1,
+		.on_stale = h->on_stale, .client_idle_ns = 1, .limit = 1,
 	};
 	struct region_geom g;
 	if (region_geometry(&o, &g) < 0 || g.capacity != h->capacity ||

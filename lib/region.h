@@ -57,14 +57,20 @@ struct region_hdr {
 	uint32_t mode;
 	uint32_t on_stale;      /* enum evt_on_stale */
 	uint64_t bounds_offset; /* the forget bounds: capacity >> REGION_BOUND_SHIFT u64s */
-	uint64_t global_offset; /* struct region_global, at the end (format 3.0) */
-	uint8_t reserved1[16];
+	/* The configured limit and shadow + 1 the daemon last applied (0: none
+	 * yet), as config_window_ns below: only the daemon holding the region's
+	 * lock writes them. */
+	_Atomic uint64_t config_limit;
+	_Atomic uint64_t config_shadow;
+	uint64_t global_offset; /* struct region_global, at the end (format 4.0) */
 	/* line 2: read by every decision, written rarely */
 	_Atomic uint64_t window_ns;
 	_Atomic uint64_t client_idle_ns; /* a client this far behind no longer holds reclaim */
 	_Atomic uint64_t newest_ts; /* max watermark of clients that left */
 	_Atomic uint32_t client_hwm; /* one past the highest client index ever used */
-	uint32_t pad2;
+	/* The decision's policy: limit | shadow << 31 (POLICY_*).  One word, so
+	 * that a throttle answer tells both from one compare with 1. */
+	_Atomic uint32_t policy;
 	_Atomic int64_t keys_adjust; /* added to new_keys - reclaimed - cleared (keycount.c) */
 	_Atomic uint64_t keys_owed;  /* reaps since the count was last recounted; 0: none */
 	uint8_t reserved2[16];
@@ -97,6 +103,9 @@ enum {
 	CTR_CLEARED,
 	CTR_FULL,
 	CTR_STALE,
+	CTR_PEEKS,          /* evt_peek() calls */
+	CTR_WOULD_THROTTLE, /* denied events answered 1 in shadow mode */
+	CTR_OUT_OF_ORDER,   /* events throttled for being before their key's window */
 	CTR_GLOBAL_ROUND_TRIPS,
 	CTR_GLOBAL_FALLBACKS,
 	CTR_GLOBAL_ERRORS,
@@ -164,19 +173,46 @@ struct region_slot {
 	_Atomic uint64_t key[];   /* key bytes, zero-padded to whole words */
 };
 
-/* ctrl word: state:2 | tag:14 | owner:16 | gen:32.  A MOVING slot's key is being
- * moved to a free slot nearer its home; its owner field holds that slot's bit in
- * the home's hop word. */
+/* ctrl word: state:2 | tag:2 | count:12 | owner:16 | gen:32.  count is the events
+ * processed in the key's window after the one that opened it (at last), so 0
+ * under limit 1; tag and count together (CTRL_KEYF) are what a move carries.  A
+ * MOVING slot's key is being moved to a free slot nearer its home; its owner field
+ * holds that slot's bit in the home's hop word.  docs/design.md §2 says why the
+ * count lives here (under the pair CAS, next to the tag, the generation whole). */
 enum { SLOT_EMPTY = 0, SLOT_CLAIMED = 1, SLOT_DYING = 2, SLOT_MOVING = 3 };
 #define CTRL_STATE(c) ((unsigned)((c) & 3u))
-#define CTRL_TAG(c) ((unsigned)(((c) >> 2) & 0x3fffu))
+#define CTRL_TAG(c) ((unsigned)(((c) >> 2) & 0x3u))
+#define CTRL_COUNT_MAX 0xfffu
+#define CTRL_COUNT(c) ((unsigned)(((c) >> 4) & CTRL_COUNT_MAX))
+#define CTRL_KEYF(c) ((unsigned)(((c) >> 2) & 0x3fffu))
+/* c with its count set to n (n <= CTRL_COUNT_MAX). */
+#define CTRL_WITH_COUNT(c, n) (((c) & ~((uint64_t)CTRL_COUNT_MAX << 4)) | (uint64_t)(n) << 4)
 #define CTRL_OWNER(c) ((unsigned)(((c) >> 16) & 0xffffu))
 #define CTRL_GEN(c) ((uint32_t)((c) >> 32))
-#define CTRL_MAKE(state, tag, owner, gen)                                           \
-	((uint64_t)(state) | ((uint64_t)(tag) << 2) | ((uint64_t)(owner) << 16) |     \
+/* keyf: the tag, or tag | count << 2 (CTRL_KEYF). */
+#define CTRL_MAKE(state, keyf, owner, gen)                                          \
+	((uint64_t)(state) | ((uint64_t)(keyf) << 2) | ((uint64_t)(owner) << 16) |     \
 	 ((uint64_t)(gen) << 32))
 /* The same slot one generation on, in another state. */
-#define CTRL_NEXT(c, state) CTRL_MAKE(state, CTRL_TAG(c), CTRL_OWNER(c), CTRL_GEN(c) + 1u)
+#define CTRL_NEXT(c, state) CTRL_MAKE(state, CTRL_KEYF(c), CTRL_OWNER(c), CTRL_GEN(c) + 1u)
+
+/* policy word: limit (processed events per key per window, 1 .. EVT_LIMIT_MAX) in
+ * the low bits, shadow mode in bit 31.  Above 1 means a decision inside a window
+ * has work to do (count, or answer 1 in shadow). */
+#define POLICY_SHADOW 0x80000000u
+#define POLICY_LIMIT(p) ((p) & ~POLICY_SHADOW)
+#define POLICY_MAKE(limit, shadow) ((uint32_t)(limit) | ((shadow) ? POLICY_SHADOW : 0u))
+_Static_assert(EVT_LIMIT_MAX < POLICY_SHADOW, "the limit and the shadow bit share a word");
+
+/* Set the policy word's limit, or its shadow bit, keeping the other. */
+static inline void region_set_policy(_Atomic uint32_t *p, uint32_t mask, uint32_t value)
+{
+	uint32_t cur = atomic_load_explicit(p, memory_order_relaxed);
+	/* Release pairs with the acquire loads of the policy in table.c. */
+	while (!atomic_compare_exchange_weak_explicit(p, &cur, (cur & ~mask) | value,
+	                                              memory_order_release, memory_order_relaxed))
+		;
+}
 
 #define HOP_BITS(w) ((uint32_t)(w))
 #define HOP_NEXT(w, bits) ((((w) >> 32) + 1u) << 32 | (uint32_t)(bits))
@@ -202,11 +238,14 @@ _Static_assert(offsetof(struct region_hdr, created_unix_ns) == 80, "layout");
 _Static_assert(offsetof(struct region_hdr, mode) == 88, "layout");
 _Static_assert(offsetof(struct region_hdr, on_stale) == 92, "layout");
 _Static_assert(offsetof(struct region_hdr, bounds_offset) == 96, "layout");
-_Static_assert(offsetof(struct region_hdr, global_offset) == 104, "layout");
+_Static_assert(offsetof(struct region_hdr, config_limit) == 104, "layout");
+_Static_assert(offsetof(struct region_hdr, config_shadow) == 112, "layout");
+_Static_assert(offsetof(struct region_hdr, global_offset) == 120, "layout");
 _Static_assert(offsetof(struct region_hdr, window_ns) == 128, "layout");
 _Static_assert(offsetof(struct region_hdr, client_idle_ns) == 136, "layout");
 _Static_assert(offsetof(struct region_hdr, newest_ts) == 144, "layout");
 _Static_assert(offsetof(struct region_hdr, client_hwm) == 152, "layout");
+_Static_assert(offsetof(struct region_hdr, policy) == 156, "layout");
 _Static_assert(offsetof(struct region_hdr, daemon_pid) == 192, "layout");
 _Static_assert(offsetof(struct region_hdr, daemon_heartbeat_ns) == 200, "layout");
 _Static_assert(offsetof(struct region_hdr, config_window_ns) == 208, "layout");

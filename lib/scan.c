@@ -105,6 +105,7 @@ int table_read_slot(const struct region *r, uint32_t i, struct table_entry *e)
 	e->home = atomic_load_explicit(&s->home, relaxed) & r->mask;
 	e->len = len;
 	e->last = atomic_load_explicit(&s->last, relaxed);
+	e->processed = CTRL_COUNT(f.ctrl) + 1;
 	/* The copy is one life of the slot if ctrl did not move. */
 	atomic_thread_fence(acquire);
 	return atomic_load_explicit(&s->ctrl, relaxed) == f.ctrl;

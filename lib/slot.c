@@ -39,9 +39,9 @@ bool slot_remove(const struct region *r, const struct found *f)
 	return true;
 }
 
-bool slot_take(struct region_slot *s, uint64_t c, unsigned tag, uint32_t owner, uint64_t *out)
+bool slot_take(struct region_slot *s, uint64_t c, unsigned keyf, uint32_t owner, uint64_t *out)
 {
-	uint64_t n = CTRL_MAKE(SLOT_CLAIMED, tag, owner, CTRL_GEN(c) + 1u);
+	uint64_t n = CTRL_MAKE(SLOT_CLAIMED, keyf, owner, CTRL_GEN(c) + 1u);
 	/* Acquire pairs with the release that freed the slot (slot_finish_remove(),
 	 * slot_unclaim()): the previous life's writes happen before ours. */
 	if (!atomic_compare_exchange_strong_explicit(&s->ctrl, &c, n, acquire, relaxed))
@@ -72,7 +72,7 @@ bool slot_move(const struct region *r, const struct table_client *me, uint32_t a
 	uint32_t to = (e - home) & r->mask, len = atomic_load_explicit(&sa->key_len, relaxed);
 	uint64_t c = atomic_load_explicit(&se->ctrl, acquire), ce;
 	if (to >= REGION_NBHD || len == 0 || len > r->key_max || CTRL_STATE(c) != SLOT_EMPTY ||
-	    !slot_take(se, c, CTRL_TAG(f.ctrl), me->index, &ce))
+	    !slot_take(se, c, CTRL_KEYF(f.ctrl), me->index, &ce))
 		return false;
 	atomic_store_explicit(&se->key_len, len, relaxed);
 	for (uint32_t w = 0; w < (len + 7) / 8; w++)
@@ -83,7 +83,7 @@ bool slot_move(const struct region *r, const struct table_client *me, uint32_t a
 	 * freeze (a full barrier) then checks last too and publishes the copy to
 	 * whoever sees MOVING. */
 	atomic_thread_fence(acquire);
-	uint64_t moving = CTRL_MAKE(SLOT_MOVING, CTRL_TAG(f.ctrl), to, CTRL_GEN(f.ctrl) + 1u);
+	uint64_t moving = CTRL_MAKE(SLOT_MOVING, CTRL_KEYF(f.ctrl), to, CTRL_GEN(f.ctrl) + 1u);
 	if (atomic_load_explicit(&sa->ctrl, relaxed) != f.ctrl ||
 	    !cas_pair(sa, f.ctrl, f.last, moving, f.last)) {
 		slot_unclaim(se, ce); /* nobody saw the copy */

@@ -28,14 +28,19 @@ struct found {
 
 /* CLAIMED (01) and MOVING (11) differ in state bit 1 alone, so one compare of ctrl
  * with that bit masked off finds a key that is published or frozen for a move:
- * the decision's look (holds() in table.c) relies on it. */
+ * the decision's look (holds() in table.c) relies on it.  The look of the common
+ * case compares the count too (CTRL_FAST_MASK): it finds only keys whose count is
+ * 0, whose processed answer (ctrl unchanged, last = ts) is then right for every
+ * limit; every other look masks the count off (CTRL_KEY_MASK). */
 _Static_assert((SLOT_CLAIMED | 2u) == SLOT_MOVING, "CLAIMED and MOVING differ in bit 1 alone");
-#define CTRL_KEY_MASK 0xfffdu /* state bit 0 and the tag */
+#define CTRL_KEY_MASK 0x000du  /* state bit 0 and the tag */
+#define CTRL_FAST_MASK 0xfffdu /* state bit 0, the tag and the count */
 
-/* Is ctrl c a CLAIMED or MOVING slot of this tag? */
-static inline bool ctrl_holds_tag(uint64_t c, unsigned tag)
+/* Is ctrl c a CLAIMED or MOVING slot of this tag (and, under CTRL_FAST_MASK, of
+ * count 0)? */
+static inline bool ctrl_holds_tag(uint64_t c, unsigned tag, uint64_t mask)
 {
-	return (c & CTRL_KEY_MASK) == CTRL_MAKE(SLOT_CLAIMED, tag, 0, 0);
+	return (c & mask) == CTRL_MAKE(SLOT_CLAIMED, tag, 0, 0);
 }
 
 /* ts is a full window past last (never true for ts before last). */
@@ -55,9 +60,10 @@ static inline bool cas_pair(struct region_slot *s, uint64_t ctrl, uint64_t last,
 /* Is slot i a published key?  Fills *f from one consistent read if so. */
 bool slot_published(const struct region *r, uint32_t i, struct found *f);
 
-/* Take the EMPTY slot s (ctrl c) for an insert by client owner: CLAIMED,
- * unpublished, its new ctrl in *out.  False if someone else took it. */
-bool slot_take(struct region_slot *s, uint64_t c, unsigned tag, uint32_t owner, uint64_t *out);
+/* Take the EMPTY slot s (ctrl c) for client owner: CLAIMED, unpublished, with
+ * keyf (CTRL_KEYF: a new key's tag, count 0, or a moved key's tag and count), its
+ * new ctrl in *out.  False if someone else took it. */
+bool slot_take(struct region_slot *s, uint64_t c, unsigned keyf, uint32_t owner, uint64_t *out);
 
 /* Give back a claimed slot nobody saw (it was never published). */
 void slot_unclaim(struct region_slot *s, uint64_t c);

@@ -118,15 +118,34 @@ static inline void note_ts(const struct table_client *me, uint64_t ts)
 		atomic_store_explicit(&me->entry->wm, ts, relaxed);
 }
 
+/* The policy word: limit | shadow (POLICY_*).  Pairs with the release CAS in
+ * region_set_policy() (evt_update_limit(), evt_set_shadow()). */
+static inline uint32_t policy_of(const struct region *r)
+{
+	return atomic_load_explicit(&r->hdr->policy, acquire);
+}
+
+/* The answer to an event the rule denies (0, or a policy's -ENOSPC or -ESTALE),
+ * after it was counted as usual: 1 in shadow mode, reported and counted apart. */
+static int denied(const struct region *r, const struct table_client *me, unsigned *info, int rc)
+{
+	if (!(policy_of(r) & POLICY_SHADOW))
+		return rc;
+	ctr_add(me, CTR_WOULD_THROTTLE);
+	*info |= EVT_INFO_SHADOW;
+	return 1;
+}
+
 enum { FIND_ABSENT = 0, FIND_HIT = 1, FIND_AGAIN = -1 };
 
 /* Does slot i (s, whose ctrl c was just read with acquire) hold k?  A CLAIMED or
- * MOVING slot of k's tag (state bit 1 masked off) with k's bytes; fills *f with it
- * and its last.  The slot may be changing under us: find_once() validates. */
+ * MOVING slot of k's tag (state bit 1 masked off; under CTRL_FAST_MASK, of count
+ * 0) with k's bytes; fills *f with it and its last.  The slot may be changing
+ * under us: find_once() validates. */
 static hot_inline bool holds(struct region_slot *s, uint32_t i, uint64_t c, const struct hkey *k,
-                             struct found *f)
+                             uint64_t mask, struct found *f)
 {
-	if (!ctrl_holds_tag(c, k->tag) || !key_equal(s, k))
+	if (!ctrl_holds_tag(c, k->tag, mask) || !key_equal(s, k))
 		return false;
 	*f = (struct found){ s, i, c, atomic_load_explicit(&s->last, relaxed), 0 };
 	return true;
@@ -137,9 +156,11 @@ static hot_inline bool holds(struct region_slot *s, uint32_t i, uint64_t c, cons
  * FIND_ABSENT with *hop = the home's hop word the absence was checked against, or
  * FIND_AGAIN when the neighbourhood changed under the look (or the key was moving,
  * now helped to its new slot).  Inlined into the decision; find() loops on it.
+ * mask: CTRL_KEY_MASK finds k whatever its count; the common case's CTRL_FAST_MASK
+ * only with count 0 (a key with a count is then absent to it, never to find()).
  */
 static hot_inline int find_once(const struct region *r, const struct hkey *k, struct found *f,
-                                uint64_t *hop)
+                                uint64_t *hop, uint64_t mask)
 {
 	struct region_slot *home = region_slot(r, k->home);
 	/* Pairs with the release CAS in insert()/unpublish(): a bit seen set means
@@ -151,11 +172,12 @@ static hot_inline int find_once(const struct region *r, const struct hkey *k, st
 	 * decision).  The reads are in the same order as in the loop below. */
 	uint64_t c = atomic_load_explicit(&home->ctrl, acquire);
 	uint32_t bits = HOP_BITS(w);
-	int hit = (bits & 1u) && holds(home, k->home, c, k, f) ? FIND_HIT : FIND_ABSENT;
+	int hit = (bits & 1u) && holds(home, k->home, c, k, mask, f) ? FIND_HIT : FIND_ABSENT;
 	for (bits &= ~1u; !hit && bits != 0; bits &= bits - 1) {
 		uint32_t i = (k->home + (uint32_t)__builtin_ctz(bits)) & r->mask;
 		struct region_slot *s = region_slot(r, i);
-		hit = holds(s, i, atomic_load_explicit(&s->ctrl, acquire), k, f) ? FIND_HIT : FIND_ABSENT;
+		hit = holds(s, i, atomic_load_explicit(&s->ctrl, acquire), k, mask, f) ? FIND_HIT
+		                                                                       : FIND_ABSENT;
 	}
 	if (__builtin_expect(hit && CTRL_STATE(f->ctrl) == SLOT_MOVING, 0)) {
 		slot_finish_move(r, f->slot, f->ctrl);
@@ -183,7 +205,7 @@ static hot_inline int find_once(const struct region *r, const struct hkey *k, st
 static int find(const struct region *r, const struct hkey *k, struct found *f, uint64_t *hop)
 {
 	int rc;
-	while ((rc = find_once(r, k, f, hop)) == FIND_AGAIN)
+	while ((rc = find_once(r, k, f, hop, CTRL_KEY_MASK)) == FIND_AGAIN)
 		;
 	return rc;
 }
@@ -313,9 +335,9 @@ static int stale(const struct region *r, const struct table_client *me, unsigned
 {
 	report_stale(me, info);
 	if (r->on_stale == EVT_ON_STALE_ERROR)
-		return -ESTALE;
+		return denied(r, me, info, -ESTALE);
 	ctr_add(me, CTR_THROTTLED);
-	return 0;
+	return denied(r, me, info, 0);
 }
 
 /*
@@ -342,11 +364,21 @@ static int full(const struct region *r, const struct table_client *me, unsigned 
 		ctr_add(me, CTR_PROCESSED);
 		return 1;
 	case EVT_ON_FULL_ERROR:
-		return -ENOSPC;
+		return denied(r, me, info, -ENOSPC);
 	default:
 		ctr_add(me, CTR_THROTTLED);
-		return 0;
+		return denied(r, me, info, 0);
 	}
+}
+
+/* Mark the unpublished claim s (ctrl c) as a key whose window is full under limit;
+ * returns its ctrl now. */
+static uint64_t full_window(struct region_slot *s, uint64_t c, uint32_t limit)
+{
+	uint32_t n = limit > CTRL_COUNT_MAX ? CTRL_COUNT_MAX : limit > 0 ? limit - 1 : 0;
+	c = CTRL_WITH_COUNT(c, n);
+	atomic_store_explicit(&s->ctrl, c, relaxed);
+	return c;
 }
 
 /*
@@ -385,11 +417,14 @@ static int insert(const struct region *r, const struct table_client *me, const s
 			return stale(r, me, info);
 		}
 		/* Processed by the policy "process": the key may have been processed
-		 * as late as b - 1, so it is kept from then (or ts, if later): a later
-		 * event is never processed a window from a forgotten one.  The slot is
-		 * unpublished: the publish below carries the store. */
+		 * as late as b - 1, so it is kept from then (or ts, if later), its
+		 * window full (its count forgotten): a later event is never processed
+		 * a window from a forgotten one.  The slot is unpublished (only its
+		 * owner writes it): the publish below carries the stores. */
 		if (!exact && b - 1 > ts)
 			atomic_store_explicit(&s->last, b - 1, relaxed);
+		if (!exact)
+			c = full_window(s, c, POLICY_LIMIT(policy_of(r)));
 		/* Publish.  Release pairs with the acquire loads of hop in find()
 		 * and slot_published(): the stores above are visible with the bit. */
 		if (atomic_compare_exchange_weak_explicit(&home->hop, &w,
@@ -415,16 +450,75 @@ static int insert(const struct region *r, const struct table_client *me, const s
 	return 1;
 }
 
-/* Decide on a found key: throttle, or process if its {ctrl, last} did not change
- * since it was read; -EAGAIN if it did (decided on or removed meanwhile). */
-static hot_inline int decide_found(const struct table_client *me, uint64_t ts,
-                                   const struct found *f)
+/* Decide on a key the common case's look found with count 0: throttle, or process
+ * if its {ctrl, last} did not change since it was read (ctrl unchanged: count 0,
+ * the new window's first event); -EAGAIN if it did (decided on or removed
+ * meanwhile), and for what decide_counted() answers: an event before last, and
+ * one inside the window when the policy is above 1 (a limit that may leave room,
+ * or shadow mode).  With reasons, a throttle says why in *info (non-NULL then);
+ * without, *info is not touched. */
+static hot_inline int decide_found(const struct region *r, const struct table_client *me,
+                                   uint64_t ts, const struct found *f, unsigned *info,
+                                   const bool reasons)
 {
-	if (!window_closed(f->last, ts, f->window)) {
+	if (ts < f->last)
+		return -EAGAIN;
+	if (ts - f->last < f->window) {
+		if (__builtin_expect(policy_of(r) > 1, 0))
+			return -EAGAIN;
 		ctr_add(me, CTR_THROTTLED);
+		if (reasons)
+			*info |= EVT_INFO_INSIDE_WINDOW;
 		return 0;
 	}
 	if (!cas_pair(f->s, f->ctrl, f->last, f->ctrl, ts))
+		return -EAGAIN;
+	ctr_add(me, CTR_PROCESSED);
+	return 1;
+}
+
+/* What the rule says of an event at ts on the found key *f under limit. */
+enum verdict { V_OPEN, V_COUNT, V_OUT_OF_ORDER, V_INSIDE };
+
+static enum verdict verdict_of(const struct found *f, uint64_t ts, uint32_t limit)
+{
+	if (window_closed(f->last, ts, f->window))
+		return V_OPEN; /* processed: a new window opens at ts */
+	if (ts < f->last)
+		return V_OUT_OF_ORDER; /* throttled: last never moves back */
+	unsigned n = CTRL_COUNT(f->ctrl);
+	/* throttled if the window is full (n + 1 processed in it), else counted */
+	return n + 1 >= limit || n >= CTRL_COUNT_MAX ? V_INSIDE : V_COUNT;
+}
+
+/*
+ * Decide on a found key under any policy (verdict_of()): a new window is CAS
+ * {ctrl, last} -> {count 0, ts}; a counted event {count + 1, last}; a throttle is
+ * counted, reported with its reason and answered by denied().  -EAGAIN if the pair
+ * changed since it was read (decided on or removed meanwhile).
+ */
+static int decide_counted(const struct region *r, const struct table_client *me, uint64_t ts,
+                          const struct found *f, unsigned *info)
+{
+	uint64_t ctrl = CTRL_WITH_COUNT(f->ctrl, 0), last = ts;
+	switch (verdict_of(f, ts, POLICY_LIMIT(policy_of(r)))) {
+	case V_OUT_OF_ORDER:
+		ctr_add(me, CTR_OUT_OF_ORDER);
+		ctr_add(me, CTR_THROTTLED);
+		*info |= EVT_INFO_OUT_OF_ORDER;
+		return denied(r, me, info, 0);
+	case V_INSIDE:
+		ctr_add(me, CTR_THROTTLED);
+		*info |= EVT_INFO_INSIDE_WINDOW;
+		return denied(r, me, info, 0);
+	case V_COUNT:
+		ctrl = CTRL_WITH_COUNT(f->ctrl, CTRL_COUNT(f->ctrl) + 1);
+		last = f->last;
+		break;
+	case V_OPEN:
+		break;
+	}
+	if (!cas_pair(f->s, f->ctrl, f->last, ctrl, last))
 		return -EAGAIN;
 	ctr_add(me, CTR_PROCESSED);
 	return 1;
@@ -443,7 +537,8 @@ static __attribute__((noinline)) int decide_slow(const struct region *r,
 	for (;;) {
 		struct found f;
 		uint64_t w;
-		int rc = find(r, &k, &f, &w) ? decide_found(me, ts, &f) : insert(r, me, &k, ts, w, info);
+		int rc = find(r, &k, &f, &w) ? decide_counted(r, me, ts, &f, info)
+		                             : insert(r, me, &k, ts, w, info);
 		if (rc != -EAGAIN)
 			return rc;
 	}
@@ -451,15 +546,18 @@ static __attribute__((noinline)) int decide_slow(const struct region *r,
 
 /* A decision on a hashed key.  The common case, a key found on the first look, is
  * inlined here and kept short: its length decides how many decisions' cache misses
- * the CPU can overlap.  Everything else is a tail call to decide_slow(). */
+ * the CPU can overlap.  Everything else is a tail call to decide_slow().  reasons
+ * (a constant where it is inlined): *info is non-NULL and the common case's throttle
+ * says why too; without, info may be NULL and only the slow path sets its bits. */
 static hot_inline int decide_key(const struct region *r, const struct table_client *me,
-                                 uint64_t ts, const struct hkey *k, unsigned *info)
+                                 uint64_t ts, const struct hkey *k, unsigned *info,
+                                 const bool reasons)
 {
 	note_ts(me, ts);
 	struct found f;
 	uint64_t w;
-	if (__builtin_expect(find_once(r, k, &f, &w) == FIND_HIT, 1)) {
-		int rc = decide_found(me, ts, &f);
+	if (__builtin_expect(find_once(r, k, &f, &w, CTRL_FAST_MASK) == FIND_HIT, 1)) {
+		int rc = decide_found(r, me, ts, &f, info, reasons);
 		if (rc != -EAGAIN)
 			return rc;
 	}
@@ -475,21 +573,40 @@ static hot_inline int decide_key(const struct region *r, const struct table_clie
 static __attribute__((noinline, flatten)) int decide_long(const struct region *r,
                                                           const struct table_client *me,
                                                           uint64_t ts, const void *key,
-                                                          uint32_t len, unsigned *info)
+                                                          uint32_t len)
 {
 	struct hkey k = hkey_make(r, key, len);
-	return decide_key(r, me, ts, &k, info);
+	return decide_key(r, me, ts, &k, NULL, false);
+}
+
+/* decide_long() with the reasons in *info. */
+static __attribute__((noinline, flatten)) int decide_long_ex(const struct region *r,
+                                                             const struct table_client *me,
+                                                             uint64_t ts, const void *key,
+                                                             uint32_t len, unsigned *info)
+{
+	struct hkey k = hkey_make(r, key, len);
+	return decide_key(r, me, ts, &k, info, true);
 }
 
 /* flatten: the hash is inlined too, and the rare paths stay behind decide_slow(). */
 __attribute__((flatten)) int table_decide(const struct region *r, const struct table_client *me,
-                                          uint64_t ts, const void *key, uint32_t len,
-                                          unsigned *info)
+                                          uint64_t ts, const void *key, uint32_t len)
 {
 	if (__builtin_expect(len > INLINE_KEY_MAX, 0))
-		return decide_long(r, me, ts, key, len, info);
+		return decide_long(r, me, ts, key, len);
 	struct hkey k = hkey_make(r, key, len);
-	return decide_key(r, me, ts, &k, info);
+	return decide_key(r, me, ts, &k, NULL, false);
+}
+
+__attribute__((flatten)) int table_decide_ex(const struct region *r,
+                                             const struct table_client *me, uint64_t ts,
+                                             const void *key, uint32_t len, unsigned *info)
+{
+	if (__builtin_expect(len > INLINE_KEY_MAX, 0))
+		return decide_long_ex(r, me, ts, key, len, info);
+	struct hkey k = hkey_make(r, key, len);
+	return decide_key(r, me, ts, &k, info, true);
 }
 
 /* Start fetching the line a decision on a key reads first: its home slot, with the
@@ -521,7 +638,7 @@ __attribute__((flatten)) int table_decide_key(const struct region *r,
 	uint32_t len = (uint32_t)ek->key_len;
 	uint64_t hash = __builtin_expect(ek->seed == r->seed, 1) ? ek->hash : rehash(r, ek);
 	struct hkey k = hkey_hashed(r, ek->key, len, hash);
-	return decide_key(r, me, ts, &k, info);
+	return decide_key(r, me, ts, &k, info, true);
 }
 
 /* Events a batch hashes and prefetches before deciding them: about as many misses
@@ -547,11 +664,36 @@ size_t table_decide_batch(const struct region *r, const struct table_client *me,
 		for (size_t j = 0; j < m; j++) {
 			if (e[j].result < 0)
 				continue;
-			e[j].result = decide_key(r, me, e[j].ts_ns, &k[j], &e[j].info);
+			e[j].result = decide_key(r, me, e[j].ts_ns, &k[j], &e[j].info, true);
 			processed += e[j].result == 1;
 		}
 	}
 	return processed;
+}
+
+int table_peek(const struct region *r, const struct table_client *me, uint64_t ts,
+               const void *key, uint32_t len)
+{
+	struct hkey k = hkey_make(r, key, len);
+	struct found f;
+	uint64_t w, window;
+	uint32_t policy = policy_of(r);
+	int rc;
+	if (me != NULL)
+		ctr_add(me, CTR_PEEKS);
+	if (find(r, &k, &f, &w)) {
+		enum verdict v = verdict_of(&f, ts, POLICY_LIMIT(policy));
+		rc = v == V_OPEN || v == V_COUNT;
+	} else {
+		/* A new key: processed if exact, else the on_stale policy's answer.
+		 * Pairs with the release store in evt_update_window(). */
+		window = atomic_load_explicit(&r->hdr->window_ns, acquire);
+		uint64_t b;
+		rc = insert_is_exact(r, &k, ts, window, &b) || r->on_stale == EVT_ON_STALE_PROCESS ? 1
+		     : r->on_stale == EVT_ON_STALE_ERROR                                          ? -ESTALE
+		                                                                                  : 0;
+	}
+	return rc != 1 && (policy & POLICY_SHADOW) ? 1 : rc;
 }
 
 int table_clear_key(const struct region *r, const struct table_client *me, const void *key,

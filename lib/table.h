@@ -27,7 +27,7 @@ static inline uint32_t table_home(const struct region *r, uint64_t hash)
 
 static inline unsigned table_tag(uint64_t hash)
 {
-	return (unsigned)(hash >> 50);
+	return (unsigned)(hash >> 62); /* two bits: the ctrl word keeps the rest for the count */
 }
 
 /* 0 if key can be decided on: -EINVAL (NULL or empty), -EMSGSIZE (too long). */
@@ -38,20 +38,32 @@ static inline int table_key_check(const struct region *r, const void *key, size_
 	return len > r->key_max ? -EMSGSIZE : 0;
 }
 
-/* 1 process, 0 throttle, or -ENOSPC (full, policy error).  info may be NULL;
- * otherwise it must be 0 on entry and gets the EVT_INFO_* bits of the decision
- * (the common case, a key found and decided, has none and never touches it).
- * The key must have passed table_key_check(). */
+/* 1 process, 0 throttle, or -ENOSPC / -ESTALE (full, stale, policy error): the
+ * decision of evt_should_process().  The key must have passed table_key_check(). */
 int table_decide(const struct region *r, const struct table_client *me, uint64_t ts,
-                 const void *key, uint32_t len, unsigned *info);
+                 const void *key, uint32_t len);
+
+/* table_decide() that also reports the decision's EVT_INFO_* bits, reasons
+ * included, in *info: non-NULL, 0 on entry (the common processed case has none and
+ * never touches it). */
+int table_decide_ex(const struct region *r, const struct table_client *me, uint64_t ts,
+                    const void *key, uint32_t len, unsigned *info);
+
+/* The answer table_decide() would give now, changing nothing but the peeks counter
+ * of me (NULL: none, a read-only handle).  A key not tracked gets a new key's
+ * answer (1, or the on_stale policy's if reclaim forgot too recently); whether the
+ * table has room for it is not looked at.  The key must have passed
+ * table_key_check(). */
+int table_peek(const struct region *r, const struct table_client *me, uint64_t ts,
+               const void *key, uint32_t len);
 
 /* Start fetching the line a decision on key reads first; returns the key's hash.
  * The key must have passed table_key_check(). */
 uint64_t table_prefetch(const struct region *r, const void *key, uint32_t len);
 
-/* table_decide() on a key evt_prefetch_key() hashed: its hash is used if it was
- * made with this region's seed, else the key is hashed again.  The key must have
- * passed table_key_check(). */
+/* table_decide_ex() on a key evt_prefetch_key() hashed (info non-NULL): its hash
+ * is used if it was made with this region's seed, else the key is hashed again.
+ * The key must have passed table_key_check(). */
 int table_decide_key(const struct region *r, const struct table_client *me, uint64_t ts,
                      const evt_key *k, unsigned *info);
 
@@ -80,6 +92,7 @@ uint64_t table_free_orphans(const struct region *r, const uint64_t *dead, uint32
 /* A consistent copy of one published key, for the tools. */
 struct table_entry {
 	uint32_t slot, home, len;
+	uint32_t processed; /* events processed in the window that opened at last */
 	uint64_t last;
 	unsigned char key[REGION_KEY_MAX];
 };

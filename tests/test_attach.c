@@ -901,6 +901,12 @@ Test(attach, read_only_handle_refuses_changes)
 	cr_expect_eq(evt_prefetch_key(r, "a", 1, &ek), -EROFS);
 	cr_assert_eq(evt_prefetch_key(t, "a", 1, &ek), 0);
 	cr_expect_eq(evt_should_process_key(r, 5000, &ek, NULL), -EROFS);
+	cr_expect_eq(evt_update_limit(r, 2), -EROFS);
+	cr_expect_eq(evt_set_shadow(r, 1), -EROFS);
+	/* A peek may be made on a read-only handle: it answers and writes nothing
+	 * (not even the peeks counter). */
+	cr_expect_eq(evt_peek(r, 100, "a", 1), 0);
+	cr_expect_eq(evt_peek(r, 5000, "c", 1), 1);
 
 	struct snap after = snapshot(name);
 	cr_expect(snap_equal(before, after), "calls on a read-only handle changed the region");

@@ -55,6 +55,10 @@ Test(config, example_file_is_valid)
 	cr_assert_geq(cfg.n, 1);
 	cr_expect_str_eq(cfg.throttles[0].name, "default");
 	cr_expect_eq(cfg.throttles[0].opts.window_ns, 10000000000ull);
+	const struct throttle_config *a = config_find(&cfg, "accounts");
+	cr_assert_not_null(a, "the example of a limit in shadow mode");
+	cr_expect_eq(a->opts.limit, 50);
+	cr_expect_eq(a->opts.shadow, 1);
 }
 
 Test(config, full_settings)
@@ -63,7 +67,7 @@ Test(config, full_settings)
 	                  "daemon = { housekeeping = \"250ms\"; summary = \"0s\"; sweep_occupancy = 10;"
 	                  " warn_occupancy = 90; pidfile = \"/tmp/p.pid\"; };\n"
 	                  "throttles = ( { name = \"a\"; window = \"1m30s\"; capacity = 1000; key_max = 64;\n"
-	                  "  clients = 8; mode = \"0640\"; group = \"root\"; on_full = \"error\"; },\n"
+	                  "  clients = 8; mode = \"0640\"; group = \"root\"; on_full = \"error\"; limit = 50; shadow = true; },\n"
 	                  "  { name = \"b.c-d_e\"; } );\n"),
 	             0, "%s", err);
 	cr_expect_eq(cfg.log.level, LOG_DEBUG);
@@ -79,6 +83,10 @@ Test(config, full_settings)
 	const struct throttle_config *a = config_find(&cfg, "a");
 	cr_assert_not_null(a);
 	cr_expect_eq(a->opts.window_ns, 90000000000ull);
+	cr_expect_eq(a->opts.limit, 50);
+	cr_expect_eq(a->opts.shadow, 1);
+	cr_expect_eq(config_find(&cfg, "b.c-d_e")->opts.shadow, 0, "enforcing by default");
+	cr_expect_eq(config_find(&cfg, "b.c-d_e")->opts.limit, 1, "the default limit");
 	cr_expect_eq(a->opts.capacity, 1000);
 	cr_expect_eq(a->opts.key_max, 64);
 	cr_expect_eq(a->opts.client_max, 8);
@@ -119,6 +127,10 @@ Test(config, unknown_settings)
 Test(config, bad_values)
 {
 	expect_error("throttles = ( { name = \"a\"; window = \"0s\"; } );", 1, "greater than 0");
+	expect_error("throttles = ( { name = \"a\"; limit = 0; } );", 1, "limit = 0 is out of range [1, 4096]");
+	expect_error("throttles = ( { name = \"a\"; limit = 4097; } );", 1, "limit = 4097 is out of range");
+	expect_error("throttles = ( { name = \"a\"; limit = \"5\"; } );", 1, "limit must be an integer");
+	expect_error("throttles = ( { name = \"a\"; shadow = 1; } );", 1, "shadow must be true or false");
 	expect_error("throttles = ( { name = \"a\"; window = \"10\"; } );", 1, "not a duration");
 	expect_error("throttles = ( { name = \"a\"; window = \"10 s\"; } );", 1, "not a duration");
 	expect_error("throttles = ( { name = \"a\"; window = 10; } );", 1, "with a unit");
@@ -329,6 +341,8 @@ Test(config, global_errors_name_cause_value_and_limit)
 	             2, "auth_file \"/nonexistent/f\": No such file or directory");
 	expect_error("throttles = ( { name = \"a\";\n global = { redis = \"h:1\"; port = 1; }; } );\n", 2,
 	             "unknown setting 'port' in global");
+	expect_error("throttles = ( { name = \"a\"; global = { redis = \"h:1\"; };\n limit = 5; } );\n", 2,
+	             "limit = 5 with global: a global throttle has limit 1");
 }
 
 Test(config, a_world_readable_auth_file_is_warned_about)

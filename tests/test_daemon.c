@@ -147,6 +147,27 @@ static bool output_has(const char *what)
 	return strstr(buf, what) != NULL;
 }
 
+/* The sum of the numbers just before every "what" in the daemon's output (the
+ * first 64 KiB). */
+static unsigned long long summed(const char *what)
+{
+	FILE *f = fopen(out, "r");
+	if (f == NULL)
+		return 0;
+	static char buf[65536];
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	unsigned long long sum = 0;
+	for (char *p = strstr(buf, what); p != NULL; p = strstr(p + 1, what)) {
+		char *d = p - 1;
+		while (d > buf && d[-1] >= '0' && d[-1] <= '9')
+			d--;
+		sum += strtoull(d, NULL, 10);
+	}
+	return sum;
+}
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -939,6 +960,91 @@ Test(daemon, runtime_window_survives_a_restart_and_changes_are_logged)
 	d = start_daemon();
 	cr_expect_eq(evt_get_window(t), 2000000000ull, "the configured window changed");
 	cr_expect(output_has("window 5s -> 2s (configured)"));
+	stop_daemon(d);
+	evt_close(t);
+}
+
+/* Issue 21: the limit follows the window's rule: one set at run time is logged with
+ * who set it and survives a restart until the configured limit changes. */
+Test(daemon, runtime_limit_survives_a_restart_until_the_configured_one_changes)
+{
+	write_conf("10s", 1024, "limit = 2;");
+	pid_t d = start_daemon();
+	evt_throttle *t;
+	cr_assert_eq(evt_attach(name, 0, &t), 0);
+	cr_expect_eq(evt_get_limit(t), 2, "the configured limit");
+	cr_assert_eq(evt_update_limit(t, 3), 0);
+	char want[160];
+	snprintf(want, sizeof want, "runtime change: uid %u pid %d set the limit to 3 events per key per window",
+	         (unsigned)getuid(), (int)getpid());
+	EVENTUALLY(output_has(want), "wants '%s'", want);
+	stop_daemon(d);
+	d = start_daemon();
+	cr_expect_eq(evt_get_limit(t), 3, "kept over a restart");
+	cr_expect(output_has("limit 3 kept (set at run time; the configured 2 has not changed)"));
+	stop_daemon(d);
+	write_conf("10s", 1024, "limit = 5;");
+	d = start_daemon();
+	cr_expect_eq(evt_get_limit(t), 5, "the configured limit changed");
+	cr_expect(output_has("limit 3 -> 5 (configured)"));
+	stop_daemon(d);
+	evt_close(t);
+}
+
+/* Shadow mode: from the config, turned off at run time (logged with who), kept
+ * over a restart. */
+Test(daemon, shadow_mode_from_the_config_and_at_run_time)
+{
+	write_conf("10s", 1024, "shadow = true;");
+	pid_t d = start_daemon();
+	evt_throttle *t;
+	cr_assert_eq(evt_attach(name, 0, &t), 0);
+	cr_expect_eq(evt_get_shadow(t), 1, "the configured mode");
+	cr_expect_eq(decide(t, 1, "k"), 1);
+	cr_expect_eq(decide(t, 2, "k"), 1, "shadow mode answers 1");
+	cr_assert_eq(evt_set_shadow(t, 0), 0);
+	char want[160];
+	snprintf(want, sizeof want, "runtime change: uid %u pid %d turned shadow mode off",
+	         (unsigned)getuid(), (int)getpid());
+	EVENTUALLY(output_has(want), "wants '%s'", want);
+	cr_expect_eq(decide(t, 3, "k"), 0, "enforcing");
+	stop_daemon(d);
+	d = start_daemon();
+	cr_expect_eq(evt_get_shadow(t), 0, "kept over a restart");
+	cr_expect(output_has("shadow mode off kept (set at run time; the configured on has not changed)"));
+	stop_daemon(d);
+	evt_close(t);
+}
+
+/* The daemon's summary says when a throttle is in shadow mode, and counts the
+ * reasons and the peeks. */
+Test(daemon, summary_shows_shadow_mode_and_reasons)
+{
+	FILE *f = fopen(conf, "w");
+	cr_assert_not_null(f);
+	fprintf(f,
+	        "log = { level = \"debug\"; console = true; };\n"
+	        "daemon = { housekeeping = \"50ms\"; summary = \"100ms\"; run_dir = \"%s\"; user = \"%s\"; };\n"
+	        "throttles = ( { name = \"%s\"; window = \"10s\"; capacity = 1024; mode = \"0640\"; "
+	        "shadow = true; limit = 2; }, { name = \"%s\"; } );\n",
+	        run_dir, conf_user, name, name2);
+	fclose(f);
+	pid_t d = start_daemon();
+	evt_throttle *t;
+	cr_assert_eq(evt_attach(name, 0, &t), 0);
+	/* A summary counts from the one before: decide once the first is out. */
+	char want[200];
+	snprintf(want, sizeof want, "throttle '%s' (shadow mode): ", name);
+	EVENTUALLY(output_has(want), "wants '%s'", want);
+	for (int i = 0; i < 3; i++)
+		cr_expect_eq(decide(t, 100, "k"), 1);
+	cr_expect_eq(decide(t, 99, "k"), 1);
+	cr_expect_eq(evt_peek(t, 100, "k", 1), 1);
+	/* Each summary counts its own interval: the calls may span two. */
+	EVENTUALLY(summed("out of order, ") == 1 && summed("would throttle, ") == 2 &&
+	           summed("peeks, limit 2") == 1,
+	           "the reasons: %llu out of order, %llu would throttle, %llu peeks",
+	           summed("out of order, "), summed("would throttle, "), summed("peeks, limit 2"));
 	stop_daemon(d);
 	evt_close(t);
 }

@@ -11,6 +11,7 @@
 #include "handle.h"
 #include "keycount.h"
 #include "killed_check.h"
+#include "slot.h"
 
 #define FOREVER UINT64_MAX /* a window that never closes: nothing is reclaimed */
 
@@ -349,4 +350,29 @@ Test(displace, clear_forgets_a_key_moved_across_the_end)
 	cr_expect_eq(evt_should_process(t, 1001, NULL, x, strlen(x)), 1, "the clear missed %s", x);
 	evt_close(t);
 	evt_unlink(name);
+}
+
+/* A moved key takes its window's count along: the move's copy carries the ctrl
+ * word's tag and count (CTRL_KEYF), and the freeze fails if the count changed
+ * after the copy.  Limit 3: two events counted, the key moved one slot on, then one
+ * more event processed and the next throttled, as if it had not moved. */
+Test(displace, a_moved_key_keeps_its_count)
+{
+	evt_options o = EVT_OPTIONS_INIT;
+	o.capacity = 64;
+	o.window_ns = 1000;
+	o.limit = 3;
+	evt_throttle *t;
+	cr_assert_eq(evt_create(NULL, &o, &t), 0);
+	cr_assert_eq(evt_should_process(t, 10, NULL, "k", 1), 1);
+	cr_assert_eq(evt_should_process(t, 11, NULL, "k", 1), 1);
+	uint32_t home = table_home(&t->r, table_hash(&t->r, "k", 1));
+	cr_assert(slot_move(&t->r, &t->me, home, (home + 1) & t->r.mask), "the key did not move");
+	struct table_entry e;
+	cr_assert_eq(table_read_slot(&t->r, (home + 1) & t->r.mask, &e), 1, "not at its new slot");
+	cr_assert_eq(CTRL_COUNT(atomic_load(&region_slot(&t->r, e.slot)->ctrl)), 1);
+	cr_expect_eq(evt_should_process(t, 12, NULL, "k", 1), 1, "the third event of the window");
+	cr_expect_eq(evt_should_process(t, 13, NULL, "k", 1), 0, "the fourth, past the limit");
+	cr_expect_eq(evt_key_count(t), 1);
+	evt_close(t);
 }

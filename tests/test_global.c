@@ -86,6 +86,13 @@ Test(global, bad_settings_are_refused_and_create_nothing)
 		cr_expect_eq(evt_create(name, &o, &t), bad[i].rc, "case %zu", i);
 		cr_expect_eq(evt_attach(name, 0, &t), -ENOENT, "case %zu created a region", i);
 	}
+	/* Redis's function applies the first-event rule: limit 1 only. */
+	evt_global lg = { "host:6379", "x", 1000, 0, NULL };
+	evt_options lo = EVT_OPTIONS_INIT;
+	lo.global = &lg;
+	lo.limit = 2;
+	evt_throttle *lt = NULL;
+	cr_expect_eq(evt_create(new_name(), &lo, &lt), -EINVAL, "limit 2 with global");
 	/* An anonymous throttle has no name to default to. */
 	evt_global g = { "host:6379", NULL, 1000, 0, NULL };
 	evt_options o = EVT_OPTIONS_INIT;

@@ -114,14 +114,15 @@ Test(layout, region_hdr_fields)
 	EXPECT_FIELD(H, mode, 88, 4);
 	EXPECT_FIELD(H, on_stale, 92, 4);
 	EXPECT_FIELD(H, bounds_offset, 96, 8);
-	EXPECT_FIELD(H, global_offset, 104, 8);
-	EXPECT_FIELD(H, reserved1, 112, 16);
+	EXPECT_FIELD(H, config_limit, 104, 8);
+	EXPECT_FIELD(H, config_shadow, 112, 8);
+	EXPECT_FIELD(H, global_offset, 120, 8);
 	/* line 2: hot, written rarely */
 	EXPECT_FIELD(H, window_ns, 128, 8);
 	EXPECT_FIELD(H, client_idle_ns, 136, 8);
 	EXPECT_FIELD(H, newest_ts, 144, 8);
 	EXPECT_FIELD(H, client_hwm, 152, 4);
-	EXPECT_FIELD(H, pad2, 156, 4);
+	EXPECT_FIELD(H, policy, 156, 4);
 	EXPECT_FIELD(H, keys_adjust, 160, 8);
 	EXPECT_FIELD(H, keys_owed, 168, 8);
 	EXPECT_FIELD(H, reserved2, 176, 16);
@@ -174,7 +175,9 @@ Test(layout, format_constants)
 	uint32_t ready = REGION_STATE_READY;
 	cr_expect_eq(memcmp(&ready, "YDER", 4), 0, "REGION_STATE_READY bytes");
 	cr_expect_eq(REGION_STATE_READY, 0x52454459u);
-	cr_expect_eq(EVT_VERSION_MAJOR, 3);
+	cr_expect_eq(EVT_VERSION_MAJOR, 4);
+	cr_expect_eq(EVT_LIMIT_MAX, 4096);
+	cr_expect_eq(EVT_LIMIT_MAX - 1, CTRL_COUNT_MAX, "every count of a window fits the ctrl word");
 	cr_expect_eq(REGION_BOUND_SHIFT, 2);
 	cr_expect_eq(REGION_NBHD, 32);
 	cr_expect_eq(REGION_CAP_MIN, 64);
@@ -194,10 +197,13 @@ Test(layout, format_constants)
 	cr_expect_eq(CTR_CLEARED, 4);
 	cr_expect_eq(CTR_FULL, 5);
 	cr_expect_eq(CTR_STALE, 6);
-	cr_expect_eq(CTR_GLOBAL_ROUND_TRIPS, 7);
-	cr_expect_eq(CTR_GLOBAL_FALLBACKS, 8);
-	cr_expect_eq(CTR_GLOBAL_ERRORS, 9);
-	cr_expect_eq(CTR_COUNT, 10);
+	cr_expect_eq(CTR_PEEKS, 7);
+	cr_expect_eq(CTR_WOULD_THROTTLE, 8);
+	cr_expect_eq(CTR_OUT_OF_ORDER, 9);
+	cr_expect_eq(CTR_GLOBAL_ROUND_TRIPS, 10);
+	cr_expect_eq(CTR_GLOBAL_FALLBACKS, 11);
+	cr_expect_eq(CTR_GLOBAL_ERRORS, 12);
+	cr_expect_eq(CTR_COUNT, 13);
 	cr_expect_eq(CTR_MAX, 24);
 	cr_expect_eq(SLOT_EMPTY, 0);
 	cr_expect_eq(SLOT_CLAIMED, 1);
@@ -207,25 +213,33 @@ Test(layout, format_constants)
 
 Test(layout, ctrl_word_bits)
 {
-	/* state:2 | tag:14 | owner:16 | gen:32 */
+	/* state:2 | tag:2 | count:12 | owner:16 | gen:32 */
 	cr_expect_eq(CTRL_MAKE(3, 0, 0, 0), 0x3ull, "state is bits 0-1");
-	cr_expect_eq(CTRL_MAKE(0, 0x3fff, 0, 0), 0xfffcull, "tag is bits 2-15");
+	cr_expect_eq(CTRL_MAKE(0, 0x3fff, 0, 0), 0xfffcull, "tag and count are bits 2-15");
+	cr_expect_eq(CTRL_MAKE(0, 3, 0, 0), 0xcull, "tag is bits 2-3");
+	cr_expect_eq(CTRL_WITH_COUNT(0ull, CTRL_COUNT_MAX), 0xfff0ull, "count is bits 4-15");
 	cr_expect_eq(CTRL_MAKE(0, 0, 0xffff, 0), 0xffff0000ull, "owner is bits 16-31");
 	cr_expect_eq(CTRL_MAKE(0, 0, 0, 0xffffffffu), 0xffffffff00000000ull, "gen is bits 32-63");
 	uint64_t c = CTRL_MAKE(SLOT_CLAIMED, 0x1234, 0xbeef, 0xdeadbeefu);
 	cr_expect_eq(c, 0xdeadbeefbeef48d1ull);
 	cr_expect_eq(CTRL_STATE(c), SLOT_CLAIMED);
-	cr_expect_eq(CTRL_TAG(c), 0x1234);
+	cr_expect_eq(CTRL_KEYF(c), 0x1234);
+	cr_expect_eq(CTRL_TAG(c), 0x0);
+	cr_expect_eq(CTRL_COUNT(c), 0x48d);
 	cr_expect_eq(CTRL_OWNER(c), 0xbeef);
 	cr_expect_eq(CTRL_GEN(c), 0xdeadbeefu);
 	uint64_t n = CTRL_NEXT(c, SLOT_DYING);
 	cr_expect_eq(CTRL_STATE(n), SLOT_DYING);
-	cr_expect_eq(CTRL_TAG(n), 0x1234);
+	cr_expect_eq(CTRL_KEYF(n), 0x1234, "tag and count are kept");
 	cr_expect_eq(CTRL_OWNER(n), 0xbeef);
 	cr_expect_eq(CTRL_GEN(n), 0xdeadbef0u);
 	/* The generation wraps without touching the other fields. */
 	uint64_t w = CTRL_NEXT(CTRL_MAKE(SLOT_CLAIMED, 7, 9, 0xffffffffu), SLOT_EMPTY);
 	cr_expect_eq(w, CTRL_MAKE(SLOT_EMPTY, 7, 9, 0));
+	/* Setting the count touches nothing else. */
+	uint64_t k = CTRL_WITH_COUNT(c, 5);
+	cr_expect_eq(CTRL_COUNT(k), 5);
+	cr_expect_eq(k & ~0xfff0ull, c & ~0xfff0ull);
 
 	/* hop word: bits in the low half, a version in the high half */
 	cr_expect_eq(HOP_BITS(0x0000000500000003ull), 3u);
@@ -240,7 +254,7 @@ Test(layout, ctrl_word_bits)
 Test(layout, public_abi_structs)
 {
 	typedef evt_options O;
-	cr_expect_eq(sizeof(O), 48, "evt_options is %zu bytes, want 48", sizeof(O));
+	cr_expect_eq(sizeof(O), 56, "evt_options is %zu bytes, want 56", sizeof(O));
 	EXPECT_FIELD(O, window_ns, 0, 8);
 	EXPECT_FIELD(O, capacity, 8, 4);
 	EXPECT_FIELD(O, key_max, 12, 4);
@@ -249,10 +263,12 @@ Test(layout, public_abi_structs)
 	EXPECT_FIELD(O, client_max, 24, 4);
 	EXPECT_FIELD(O, on_stale, 28, 4);
 	EXPECT_FIELD(O, client_idle_ns, 32, 8);
-	EXPECT_FIELD(O, global, 40, 8);
+	EXPECT_FIELD(O, limit, 40, 4);
+	EXPECT_FIELD(O, shadow, 44, 4);
+	EXPECT_FIELD(O, global, 48, 8);
 
 	typedef evt_stats S;
-	cr_expect_eq(sizeof(S), 136, "evt_stats is %zu bytes, want 136", sizeof(S));
+	cr_expect_eq(sizeof(S), 168, "evt_stats is %zu bytes, want 168", sizeof(S));
 	EXPECT_FIELD(S, window_ns, 0, 8);
 	EXPECT_FIELD(S, processed, 8, 8);
 	EXPECT_FIELD(S, throttled, 16, 8);
@@ -270,9 +286,14 @@ Test(layout, public_abi_structs)
 	EXPECT_FIELD(S, on_stale, 92, 4);
 	EXPECT_FIELD(S, stale, 96, 8);
 	EXPECT_FIELD(S, client_idle_ns, 104, 8);
-	EXPECT_FIELD(S, global_round_trips, 112, 8);
-	EXPECT_FIELD(S, global_fallbacks, 120, 8);
-	EXPECT_FIELD(S, global_errors, 128, 8);
+	EXPECT_FIELD(S, limit, 112, 4);
+	EXPECT_FIELD(S, shadow, 116, 4);
+	EXPECT_FIELD(S, peeks, 120, 8);
+	EXPECT_FIELD(S, would_throttle, 128, 8);
+	EXPECT_FIELD(S, out_of_order, 136, 8);
+	EXPECT_FIELD(S, global_round_trips, 144, 8);
+	EXPECT_FIELD(S, global_fallbacks, 152, 8);
+	EXPECT_FIELD(S, global_errors, 160, 8);
 
 	cr_expect_eq(EVT_ON_FULL_THROTTLE, 0);
 	cr_expect_eq(EVT_ON_FULL_PROCESS, 1);
@@ -282,6 +303,9 @@ Test(layout, public_abi_structs)
 	cr_expect_eq(EVT_INFO_RECLAIMED, 2u);
 	cr_expect_eq(EVT_INFO_FULL, 4u);
 	cr_expect_eq(EVT_INFO_STALE, 8u);
+	cr_expect_eq(EVT_INFO_INSIDE_WINDOW, 0x10u);
+	cr_expect_eq(EVT_INFO_OUT_OF_ORDER, 0x20u);
+	cr_expect_eq(EVT_INFO_SHADOW, 0x40u);
 	cr_expect_eq(EVT_ON_STALE_THROTTLE, 0);
 	cr_expect_eq(EVT_ON_STALE_PROCESS, 1);
 	cr_expect_eq(EVT_ON_STALE_ERROR, 2);
@@ -297,6 +321,8 @@ Test(layout, public_abi_structs)
 	cr_expect_eq(d.client_max, 256);
 	cr_expect_eq(d.on_stale, EVT_ON_STALE_THROTTLE);
 	cr_expect_eq(d.client_idle_ns, 1000000000ull);
+	cr_expect_eq(d.limit, 1);
+	cr_expect_eq(d.shadow, 0);
 }
 
 /* ---- a region as created ---- */
@@ -361,12 +387,11 @@ Test(layout, default_region_header)
 	cr_expect_eq(atomic_load(&h->daemon_heartbeat_ns), 0);
 	cr_expect_eq(atomic_load(&h->config_window_ns), 0);
 	cr_expect_eq(atomic_load(&h->change_seq), 0);
-	cr_expect(all_zero(h->reserved1, sizeof h->reserved1), "reserved1 not zero");
 	cr_expect(all_zero(h->reserved2, sizeof h->reserved2), "reserved2 not zero");
 	cr_expect(all_zero(h->reserved3, sizeof h->reserved3), "reserved3 not zero");
 	cr_expect_eq(atomic_load(&h->keys_adjust), 0, "a new region's count needs no correction");
 	cr_expect_eq(atomic_load(&h->keys_owed), 0);
-	cr_expect_eq(h->pad2, 0);
+	cr_expect_eq(atomic_load(&h->policy), 1, "the default limit, enforcing");
 
 	/* Entry 0 is the creator's live handle; the others are free and zero. */
 	const struct region_client *c = (const void *)(m.p + h->clients_offset);
@@ -503,7 +528,7 @@ Test(layout, geometry_rejects_bad_options)
 		evt_options o;
 	};
 	const evt_options d = EVT_OPTIONS_INIT;
-	struct bad cases[16];
+	struct bad cases[20];
 	size_t n = 0;
 #define BAD(label, field, value)                                                       \
 	do {                                                                           \
@@ -528,6 +553,10 @@ Test(layout, geometry_rejects_bad_options)
 	BAD("on_stale 3", on_stale, 3);
 	BAD("on_stale UINT32_MAX", on_stale, UINT32_MAX);
 	BAD("client_idle 0", client_idle_ns, 0);
+	BAD("limit 0", limit, 0);
+	BAD("limit 4097", limit, EVT_LIMIT_MAX + 1);
+	BAD("limit UINT32_MAX", limit, UINT32_MAX);
+	BAD("shadow 2", shadow, 2);
 #undef BAD
 	for (size_t i = 0; i < n; i++) {
 		struct region_geom g;

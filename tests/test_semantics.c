@@ -229,7 +229,10 @@ Test(semantics, info_is_set_on_every_return)
 		cr_expect_eq(info, EVT_INFO_NEW_KEY, "%s: new key, info %#x", k, info);
 		info = 0xdeadu;
 		cr_expect_eq(evt_should_process_ex(t, 105, NULL, k, len, &info), 0, "%s", k);
-		cr_expect_eq(info, 0u, "%s: throttled, info %#x", k, info);
+		cr_expect_eq(info, EVT_INFO_INSIDE_WINDOW, "%s: throttled, info %#x", k, info);
+		info = 0xdeadu;
+		cr_expect_eq(evt_should_process_ex(t, 99, NULL, k, len, &info), 0, "%s", k);
+		cr_expect_eq(info, EVT_INFO_OUT_OF_ORDER, "%s: out of order, info %#x", k, info);
 		info = 0xdeadu;
 		cr_expect_eq(evt_should_process_ex(t, 110, NULL, k, len, &info), 1, "%s", k);
 		cr_expect_eq(info, 0u, "%s: processed again, info %#x", k, info);
@@ -241,19 +244,28 @@ Test(semantics, info_is_set_on_every_return)
 	evt_close(t);
 }
 
-/* The seed's semantics as an unbounded model, for random sequences. */
+/* The seed's semantics as an unbounded model, for random sequences, with a limit:
+ * a key's window opens at a processed event (last, count 1); inside it, events
+ * before last are throttled and the others processed while count < limit.  With
+ * limit 1 the count never decides (count 1 is never below it): the seed's rule. */
 #define MODEL_KEYS 300
 struct model {
 	uint64_t window, last[MODEL_KEYS];
+	uint32_t limit, count[MODEL_KEYS];
 	bool has[MODEL_KEYS];
 };
 
 static int model_decide(struct model *m, uint64_t ts, int k)
 {
-	if (m->has[k] && !(ts >= m->last[k] && ts - m->last[k] >= m->window))
-		return 0;
+	if (m->has[k] && !(ts >= m->last[k] && ts - m->last[k] >= m->window)) {
+		if (ts < m->last[k] || m->count[k] >= m->limit)
+			return 0;
+		m->count[k]++;
+		return 1;
+	}
 	m->has[k] = true;
 	m->last[k] = ts;
+	m->count[k] = 1;
 	return 1;
 }
 
@@ -265,67 +277,147 @@ static size_t model_count(const struct model *m)
 	return n;
 }
 
+/* A random limit of 1 to 6, or 1 under limit_max 1. */
+static uint32_t random_limit(uint32_t limit_max)
+{
+	return 1 + (uint32_t)random() % limit_max;
+}
+
 /* Random mixes of decisions (timestamps jumping back and forth), window changes,
- * clears and clear_keys agree with the model call for call.  Keys are 3 to 32
- * bytes, so both compiled decisions (up to 16 bytes and longer) are checked. */
-Test(semantics, random_sequences_match_the_model)
+ * limit changes (limits 1 .. limit_max), clears and clear_keys agree with the model
+ * call for call.  Keys are 3 to 32 bytes, so both compiled decisions (up to 16
+ * bytes and longer) are checked. */
+static void model_run(unsigned seed, uint32_t limit_max)
 {
 	evt_options o = EVT_OPTIONS_INIT;
 	o.capacity = 4096; /* roomy: nothing is reclaimed, every answer is the seed's */
-	for (unsigned seed = 1; seed <= 20; seed++) {
-		srandom(seed);
-		struct model m = { .window = 1 + (uint64_t)(random() % 50) };
-		o.window_ns = m.window;
-		evt_throttle *t, *foreign;
-		cr_assert_eq(evt_create(NULL, &o, &t), 0);
-		cr_assert_eq(evt_create(NULL, &o, &foreign), 0);
-		uint64_t now = (uint64_t)random();
-		for (int i = 0; i < 20000; i++) {
-			int r = (int)(random() % 1000), k = (int)(random() % MODEL_KEYS);
-			char key[40];
-			int len = snprintf(key, sizeof key, "%0*d", 3 + k % 30, k);
-			now += (uint64_t)(random() % 7);
-			uint64_t ts = r < 100 ? now - (uint64_t)(random() % 40) : now;
-			if (r == 0) {
-				m.window = 1 + (uint64_t)(random() % 50);
-				cr_assert_eq(evt_update_window(t, m.window), 0);
-			} else if (r == 1) {
-				int want = (int)model_count(&m);
-				memset(m.has, 0, sizeof m.has);
-				cr_assert_eq(evt_clear(t), want, "seed %u step %d", seed, i);
-			} else if (r < 12) {
-				int want = m.has[k];
-				m.has[k] = false;
-				cr_assert_eq(evt_clear_key(t, key, (size_t)len), want, "seed %u step %d", seed, i);
+	srandom(seed);
+	struct model m = { .window = 1 + (uint64_t)(random() % 50), .limit = random_limit(limit_max) };
+	o.window_ns = m.window;
+	o.limit = m.limit;
+	evt_throttle *t, *foreign;
+	cr_assert_eq(evt_create(NULL, &o, &t), 0);
+	cr_assert_eq(evt_create(NULL, &o, &foreign), 0);
+	uint64_t now = (uint64_t)random();
+	for (int i = 0; i < 20000; i++) {
+		int r = (int)(random() % 1000), k = (int)(random() % MODEL_KEYS);
+		char key[40];
+		int len = snprintf(key, sizeof key, "%0*d", 3 + k % 30, k);
+		now += (uint64_t)(random() % 7);
+		uint64_t ts = r < 100 ? now - (uint64_t)(random() % 40) : now;
+		if (r == 0) {
+			m.window = 1 + (uint64_t)(random() % 50);
+			cr_assert_eq(evt_update_window(t, m.window), 0);
+		} else if (r == 1) {
+			int want = (int)model_count(&m);
+			memset(m.has, 0, sizeof m.has);
+			cr_assert_eq(evt_clear(t), want, "seed %u step %d", seed, i);
+		} else if (r == 2) {
+			m.limit = random_limit(limit_max);
+			cr_assert_eq(evt_update_limit(t, m.limit), 0);
+			cr_assert_eq(evt_get_limit(t), m.limit);
+		} else if (r < 12) {
+			int want = m.has[k];
+			m.has[k] = false;
+			cr_assert_eq(evt_clear_key(t, key, (size_t)len), want, "seed %u step %d", seed, i);
+		} else {
+			/* A hint first, on this key or on one never decided: it must
+			 * change no answer and no count.  One decision in three takes
+			 * its hash from evt_prefetch_key(), made by this throttle or,
+			 * every other time, by one with another hash seed (the decision
+			 * must hash again). */
+			char other[24];
+			int olen = snprintf(other, sizeof other, "hint-%d", i);
+			int want = model_decide(&m, ts, k), got;
+			if (r % 3 == 2) {
+				evt_key ek;
+				cr_assert_eq(evt_prefetch_key(r % 2 ? t : foreign, key, (size_t)len, &ek), 0);
+				got = evt_should_process_key(t, ts, &ek, NULL);
 			} else {
-				/* A hint first, on this key or on one never decided: it
-				 * must change no answer and no count.  One decision in
-				 * three takes its hash from evt_prefetch_key(), made by
-				 * this throttle or, every other time, by one with another
-				 * hash seed (the decision must hash again). */
-				char other[24];
-				int olen = snprintf(other, sizeof other, "hint-%d", i);
-				int want = model_decide(&m, ts, k), got;
-				if (r % 3 == 2) {
-					evt_key ek;
-					cr_assert_eq(evt_prefetch_key(r % 2 ? t : foreign, key, (size_t)len,
-					                              &ek), 0);
-					got = evt_should_process_key(t, ts, &ek, NULL);
-				} else {
-					cr_assert_eq(r % 2 ? evt_prefetch(t, key, (size_t)len)
-					                   : evt_prefetch(t, other, (size_t)olen),
-					             0);
-					got = evt_should_process(t, ts, NULL, key, (size_t)len);
-				}
-				cr_assert_eq(got, want, "seed %u step %d key %d ts %llu", seed, i, k,
-				             (unsigned long long)ts);
+				cr_assert_eq(r % 2 ? evt_prefetch(t, key, (size_t)len)
+				                   : evt_prefetch(t, other, (size_t)olen),
+				             0);
+				got = evt_should_process(t, ts, NULL, key, (size_t)len);
 			}
+			cr_assert_eq(got, want, "seed %u step %d key %d ts %llu limit %u", seed, i, k,
+			             (unsigned long long)ts, m.limit);
 		}
-		cr_assert_eq(evt_key_count(t), model_count(&m), "seed %u", seed);
-		cr_assert_eq(evt_key_count(foreign), 0, "a prefetch tracks nothing");
-		evt_close(foreign);
-		evt_close(t);
 	}
+	cr_assert_eq(evt_key_count(t), model_count(&m), "seed %u", seed);
+	cr_assert_eq(evt_key_count(foreign), 0, "a prefetch tracks nothing");
+	evt_close(foreign);
+	evt_close(t);
+}
+
+/* Limit 1, the default, throughout: the seed's rule. */
+Test(semantics, random_sequences_match_the_model)
+{
+	for (unsigned seed = 1; seed <= 20; seed++)
+		model_run(seed, 1);
+}
+
+/* Random limits from 1 to 6, changed at run time. */
+Test(semantics, random_limits_match_the_model)
+{
+	for (unsigned seed = 100; seed < 120; seed++)
+		model_run(seed, 6);
+}
+
+/* N per window, as exchanges count: the window opens at the first processed
+ * event; the next limit - 1 inside it are processed; the rest are throttled until
+ * it closes; an event before the window's start is throttled whatever the count. */
+Test(semantics, limit_counts_events_in_the_window_that_opened_at_the_first)
+{
+	evt_options o = EVT_OPTIONS_INIT;
+	o.window_ns = 100;
+	o.limit = 3;
+	evt_throttle *t;
+	cr_assert_eq(evt_create(NULL, &o, &t), 0);
+	cr_assert_eq(evt_get_limit(t), 3);
+	static const struct {
+		uint64_t ts;
+		int want;
+	} steps[] = {
+		{ 1000, 1 }, { 1000, 1 }, { 999, 0 }, { 1050, 1 }, { 1099, 0 },
+		{ 1100, 1 }, { 1100, 1 }, { 1150, 1 }, { 1199, 0 }, { 1300, 1 },
+	};
+	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
+		cr_expect_eq(evt_should_process(t, steps[i].ts, NULL, "k", 1), steps[i].want,
+		             "step %zu ts %llu", i, (unsigned long long)steps[i].ts);
+	/* Lowering the limit throttles the rest of the window; raising it gives room
+	 * in the same window. */
+	cr_expect_eq(evt_should_process(t, 1301, NULL, "k", 1), 1);
+	cr_assert_eq(evt_update_limit(t, 1), 0);
+	cr_expect_eq(evt_should_process(t, 1302, NULL, "k", 1), 0);
+	cr_assert_eq(evt_update_limit(t, 4), 0);
+	cr_expect_eq(evt_should_process(t, 1303, NULL, "k", 1), 1);
+	cr_expect_eq(evt_should_process(t, 1304, NULL, "k", 1), 1);
+	cr_expect_eq(evt_should_process(t, 1305, NULL, "k", 1), 0);
+	evt_stats st;
+	cr_assert_eq(evt_stats_get(t, &st), 0);
+	cr_expect_eq(st.limit, 4);
+	evt_close(t);
+}
+
+/* evt_update_limit() refuses what it must and changes nothing then. */
+Test(semantics, update_limit_errors)
+{
+	evt_throttle *t;
+	cr_assert_eq(evt_create(NULL, NULL, &t), 0);
+	cr_expect_eq(evt_get_limit(t), 1, "the default");
+	cr_expect_eq(evt_update_limit(t, 0), -EINVAL);
+	cr_expect_eq(evt_update_limit(t, EVT_LIMIT_MAX + 1), -EINVAL);
+	cr_expect_eq(evt_update_limit(NULL, 2), -EINVAL);
+	cr_expect_eq(evt_get_limit(NULL), 0);
+	cr_expect_eq(evt_get_limit(t), 1, "bad input changed nothing");
+	cr_expect_eq(evt_update_limit(t, EVT_LIMIT_MAX), 0);
+	cr_expect_eq(evt_get_limit(t), EVT_LIMIT_MAX);
+	/* The largest limit counts every event of a window up to it. */
+	int n = 0;
+	for (unsigned i = 0; i < EVT_LIMIT_MAX + 10; i++)
+		n += evt_should_process(t, 5, NULL, "k", 1);
+	cr_expect_eq(n, (int)EVT_LIMIT_MAX);
+	evt_close(t);
 }
 
 /* A named throttle is one state for every handle on it. */

@@ -40,9 +40,20 @@ static evt_stats stats(const evt_throttle *t)
 
 /* ---- a window raised after keys were reclaimed under the smaller one ---- */
 
+/* What an answer of the enforcing rule becomes: in shadow mode a denial (0 or an
+ * error) is a 1, and says so. */
+static void expect_answer(int rc, unsigned info, int enforcing, bool shadow, const char *key)
+{
+	bool denied = shadow && enforcing != 1;
+	cr_expect_eq(rc, denied ? 1 : enforcing, "%s: %d, the rule's %d%s", key, rc, enforcing,
+	             shadow ? " in shadow mode" : "");
+	cr_expect_eq((info & EVT_INFO_SHADOW) != 0, denied, "%s: info %#x", key, info);
+}
+
 /* 1,100 keys through 1,024 slots under a 100 ns window (so some are reclaimed),
- * then the window raised to 100 ms: the seed's rule throttles every key again. */
-static void raise_after_reclaim(uint32_t on_stale, int want_absent)
+ * then the window raised to 100 ms: the seed's rule throttles every key again.  In
+ * shadow mode the same decisions are made and counted, the denials answered 1. */
+static void raise_after_reclaim(uint32_t on_stale, int want_absent, bool shadow)
 {
 	evt_options o = opts(1024, 100);
 	o.on_stale = on_stale;
@@ -57,23 +68,27 @@ static void raise_after_reclaim(uint32_t on_stale, int want_absent)
 	evt_stats before = stats(t);
 	cr_assert_gt(before.reclaimed, 0, "the scenario needs reclaimed keys");
 	cr_assert_eq(evt_update_window(t, 100000000), 0);
-	uint64_t stale = 0, full = 0;
+	cr_assert_eq(evt_set_shadow(t, shadow), 0);
+	uint64_t stale = 0, full = 0, denied = 0;
 	for (unsigned i = 0; i < 1100; i++) {
 		unsigned info;
 		snprintf(key, sizeof key, "k%u", i);
 		int rc = decide_ex(t, 1101 + i, key, &info);
 		if (info & EVT_INFO_STALE) {
 			stale++;
-			cr_expect_eq(rc, want_absent, "%s (reclaimed): %d, want the policy's %d", key, rc,
-			             want_absent);
+			expect_answer(rc, info, want_absent, shadow, key);
+			denied += want_absent != 1;
 		} else if (info & EVT_INFO_FULL) {
 			/* The policy "process" needs a slot for the key first. */
 			cr_expect_eq(on_stale, EVT_ON_STALE_PROCESS, "%s: full", key);
 			full++;
-			cr_expect_eq(rc, 0, "%s: on_full = throttle", key);
+			expect_answer(rc, info, 0, shadow, key); /* on_full = throttle */
+			denied++;
 		} else {
-			cr_expect_eq(rc, 0, "%s was processed %u ns ago under a 100 ms window", key,
-			             1100);
+			/* processed 1,100 ns ago under a 100 ms window */
+			expect_answer(rc, info, 0, shadow, key);
+			cr_expect(info & EVT_INFO_INSIDE_WINDOW, "%s: info %#x", key, info);
+			denied++;
 		}
 	}
 	evt_stats after = stats(t);
@@ -83,22 +98,32 @@ static void raise_after_reclaim(uint32_t on_stale, int want_absent)
 	cr_expect_eq(after.stale, stale, "stale counts each such answer");
 	uint64_t tracked = want_absent == 1 ? stale : 0;
 	cr_expect_eq(after.keys, before.keys + tracked, "only the policy 'process' tracks them");
+	cr_expect_eq(after.would_throttle, shadow ? denied : 0);
 	evt_close(t);
 }
 
 Test(stale, window_raise_throttles_reclaimed_keys)
 {
-	raise_after_reclaim(EVT_ON_STALE_THROTTLE, 0);
+	raise_after_reclaim(EVT_ON_STALE_THROTTLE, 0, false);
+}
+
+/* Shadow mode answers the stale policy's 0 and -ESTALE with 1, tracking nothing more
+ * than enforcing does. */
+Test(stale, window_raise_in_shadow_mode)
+{
+	raise_after_reclaim(EVT_ON_STALE_THROTTLE, 0, true);
+	raise_after_reclaim(EVT_ON_STALE_ERROR, -ESTALE, true);
+	raise_after_reclaim(EVT_ON_STALE_PROCESS, 1, true);
 }
 
 Test(stale, window_raise_on_stale_process)
 {
-	raise_after_reclaim(EVT_ON_STALE_PROCESS, 1);
+	raise_after_reclaim(EVT_ON_STALE_PROCESS, 1, false);
 }
 
 Test(stale, window_raise_on_stale_error)
 {
-	raise_after_reclaim(EVT_ON_STALE_ERROR, -ESTALE);
+	raise_after_reclaim(EVT_ON_STALE_ERROR, -ESTALE, false);
 }
 
 /* ---- idle and stopped clients do not hold reclaim back ---- */

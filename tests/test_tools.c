@@ -320,6 +320,33 @@ Test(tools, ctl_window_set)
 	evt_close(t);
 }
 
+Test(tools, ctl_limit_get_and_set)
+{
+	const char *n;
+	evt_throttle *t = fresh(&n);
+	struct run r = CTL("-n", n, "limit");
+	EXPECT_RUN(r, 0, out, "1");
+	cr_assert_str_eq(r.out, "1\n");
+	EXPECT_RUN(CTL("-n", n, "limit", "3"), 0, out, "throttle '");
+	cr_assert_eq(evt_get_limit(t), 3);
+	r = CTL("-n", n, "limit", "4096");
+	EXPECT_RUN(r, 0, out, "limit 3 -> 4096");
+	r = CTL("-n", n, "--json", "limit", "2");
+	EXPECT_RUN(r, 0, out, "\"old_limit\":4096");
+	cr_assert_not_null(strstr(r.out, "\"limit\":2}"), "%s", r.out);
+	EXPECT_RUN(CTL("-n", n, "--json", "limit"), 0, out, "\"limit\":2");
+	/* the new limit applies to the next decision of this process too */
+	decide_at(t, 0, "k", 1);
+	decide_at(t, 1, "k", 1);
+	decide_at(t, 2, "k", 0);
+	const char *bad[] = { "0", "4097", "-1", "+2", "2x", "", "99999999999999999999" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		EXPECT_USAGE(CTL("-n", n, "limit", "--", bad[i]), "invalid limit");
+	EXPECT_USAGE(CTL("-n", n, "limit", "1", "2"), "at most one N");
+	cr_assert_eq(evt_get_limit(t), 2, "a refused limit changed the throttle");
+	evt_close(t);
+}
+
 Test(tools, ctl_window_rejects_bad_durations)
 {
 	const char *n;
@@ -707,6 +734,54 @@ Test(tools, inspect_stats_json)
 	expect_json(r.out, expr);
 	/* -j is --json */
 	expect_json(INSPECT("-j", "-n", n).out, "d['keys'] == 3");
+	evt_close(t);
+}
+
+/* Issue 21: evthrottlectl shadow on|off, and the limit, the mode and the reasons'
+ * counters in inspect's text, JSON and Prometheus outputs. */
+Test(tools, ctl_shadow_and_inspect_show_the_policies)
+{
+	const char *n;
+	evt_throttle *t = fresh(&n);
+	struct run r = CTL("-n", n, "shadow");
+	EXPECT_RUN(r, 0, out, "off");
+	EXPECT_RUN(CTL("-n", n, "shadow", "on"), 0, out, "shadow off -> on");
+	cr_assert_eq(evt_get_shadow(t), 1);
+	EXPECT_RUN(CTL("-n", n, "--json", "shadow"), 0, out, "\"shadow\":1");
+	EXPECT_USAGE(CTL("-n", n, "shadow", "yes"), "invalid shadow mode 'yes' (on or off)");
+	EXPECT_USAGE(CTL("-n", n, "shadow", "on", "off"), "at most one on|off");
+	cr_assert_eq(evt_get_shadow(t), 1, "a refused mode changed the throttle");
+	cr_assert_eq(evt_update_limit(t, 2), 0);
+	decide_at(t, 5 * SEC, "k", 1);
+	decide_at(t, 5 * SEC, "k", 1);
+	decide_at(t, 5 * SEC, "k", 1); /* would throttle */
+	decide_at(t, 4 * SEC, "k", 1); /* out of order, would throttle */
+	cr_assert_eq(evt_peek(t, 5 * SEC, "k", 1), 1);
+	r = INSPECT("-n", n, "stats");
+	cr_assert_eq(r.code, 0, "%s", r.err);
+	cr_assert_not_null(strstr(line_with(r.out, "limit"), "2 per key per window"));
+	cr_assert_not_null(strstr(line_with(r.out, "mode"), "shadow"));
+	cr_assert_not_null(strstr(line_with(r.out, "out of order"), "1"));
+	cr_assert_not_null(strstr(line_with(r.out, "would throttle"), "2"));
+	cr_assert_not_null(strstr(line_with(r.out, "peeks"), "1"));
+	expect_json(INSPECT("-n", n, "--json", "stats").out,
+	            "d['limit'] == 2 and d['shadow'] is True and d['out_of_order'] == 1 and "
+	            "d['would_throttle'] == 2 and d['peeks'] == 1 and d['throttled'] == 2 and "
+	            "d['processed'] == 2");
+	r = INSPECT("-n", n, "--prometheus");
+	cr_assert_eq(r.code, 0, "%s", r.err);
+	const char *want[] = { "evthrottle_limit{throttle=\"%s\"} 2\n",
+		               "evthrottle_shadow{throttle=\"%s\"} 1\n",
+		               "evthrottle_out_of_order_total{throttle=\"%s\"} 1\n",
+		               "evthrottle_would_throttle_total{throttle=\"%s\"} 2\n",
+		               "evthrottle_peeks_total{throttle=\"%s\"} 1\n" };
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+		char line[200];
+		snprintf(line, sizeof line, want[i], n);
+		cr_assert_not_null(strstr(r.out, line), "no %s in:\n%s", line, r.out);
+	}
+	EXPECT_RUN(CTL("-n", n, "shadow", "off"), 0, out, "shadow on -> off");
+	decide_at(t, 5 * SEC, "k", 0);
 	evt_close(t);
 }
 
@@ -1601,27 +1676,36 @@ Test(tools, inspect_key_exact_lookup)
 	cr_assert_eq(r.code, 0, "%s", r.err);
 	cr_assert_eq(count_of(r.out, "\n"), 3, "one line a key: %s", r.out);
 	const char *b = line_with(r.out, "key 'user.b'");
-	cr_assert(strstr(b, "last 5000000000 ns, age 7s, window open, reopens in 3s"), "%s", b);
+	cr_assert(strstr(b, "last 5000000000 ns, age 7s, window open, 1 of 1 processed, reopens in 3s"),
+	          "%s", b);
 	const char *a = line_with(r.out, "key 'user.a'");
 	cr_assert(strstr(a, "last 1000000000 ns, age 11s, window closed"), "%s", a);
 	cr_assert(!strstr(a, "reopens"), "%s", a);
 	cr_assert_not_null(strstr(line_with(r.out, "key 'user'"), "not tracked"), "%s", r.out);
 	/* a key ahead of --now: negative age, reopens a window after its last */
 	r = INSPECT("-n", n, "key", "other", "--now", "0");
-	cr_assert_not_null(strstr(r.out, "age -9s, window open, reopens in 19s"), "%s", r.out);
+	cr_assert_not_null(strstr(r.out, "age -9s, window open, 1 of 1 processed, reopens in 19s"), "%s",
+	                   r.out);
 
 	r = INSPECT("-n", n, "-j", "key", "user.b", "user.a", "nope", "--now", "12000000000");
 	cr_assert_eq(r.code, 0, "%s", r.err);
 	expect_json(r.out,
 	            "len(L) == 3 and L[0] == dict(key='user.b', len=6, tracked=True, "
 	            "window_ns=10**10, last_ns=5*10**9, age_ns=7*10**9, open=True, "
-	            "reopens_in_ns=3*10**9) and L[1]['open'] is False and "
+	            "processed_in_window=1, limit=1, reopens_in_ns=3*10**9) and L[1]['open'] is False and "
 	            "'reopens_in_ns' not in L[1] and L[1]['age_ns'] == 11*10**9 and "
 	            "L[2] == dict(key='nope', len=4, tracked=False, window_ns=10**10)");
 	/* without --now the ages are against evt_now_ns() */
 	cr_assert_eq(decide(t, evt_now_ns(), "fresh"), 1);
 	expect_json(INSPECT("-n", n, "-j", "key", "fresh").out,
 	            "d['open'] is True and 0 <= d['age_ns'] < 60*10**9");
+	/* under a limit, how many of it the open window has had */
+	cr_assert_eq(evt_update_limit(t, 3), 0);
+	decide_at(t, 6 * SEC, "user.b", 1);
+	r = INSPECT("-n", n, "key", "user.b", "--now", "12000000000");
+	cr_assert_not_null(strstr(r.out, "window open, 2 of 3 processed, reopens in 3s"), "%s", r.out);
+	expect_json(INSPECT("-n", n, "-j", "keys").out,
+	            "[k['processed_in_window'] for k in d if k['key'] == 'user.b'] == [2]");
 	evt_close(t);
 }
 

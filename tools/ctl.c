@@ -1,4 +1,5 @@
-/* evthrottlectl: set the window, clear keys, show a short status. */
+/* evthrottlectl: set the window, the limit and shadow mode, clear keys, show a short
+ * status. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,10 @@ static const char usage[] =
 	"  window            print the window\n"
 	"  window DURATION   set the window for every later decision of every process;\n"
 	"                    DURATION is digits and a unit (ns us ms s m h): 250ms, 10s, 1m30s\n"
+	"  limit             print the limit: processed events per key per window\n"
+	"  limit N           set the limit (1 to 4096) for every later decision\n"
+	"  shadow            print the mode: on (shadow: decide and count, answer 1) or off\n"
+	"  shadow on|off     turn shadow mode on or off for every later decision\n"
 	"  clear             forget every key and say how many went: asks on a terminal,\n"
 	"                    needs --yes otherwise\n"
 	"  clear KEY...      forget these keys and say which were tracked (\\xNN for any byte)\n"
@@ -38,8 +43,8 @@ static const char usage[] =
 	"  -h, --help          this help\n"
 	"      --version       the version\n"
 	"\n"
-	"window and status only read the throttle (read permission is enough); setting the\n"
-	"window and clearing need write permission.  Put '--' before keys starting with '-'.\n"
+	"window, limit, shadow and status only read the throttle (read permission is\n"
+	"enough); setting them and clearing need write permission.  Put '--' before keys starting with '-'.\n"
 	"\n"
 	"Exit status: 0 ok, 1 failed (no such throttle, permission denied, ...), 2 bad usage.\n";
 
@@ -63,71 +68,171 @@ static void json_line(const char *name, const char *field, uint64_t v)
 	putchar('\n');
 }
 
-static int window_show(const struct ctl *c)
+/* A setting evthrottlectl shows and changes: the window, the limit, shadow mode. */
+struct setting {
+	const char *what;  /* its name, as the command */
+	const char *field; /* its JSON field; the old value's is "old_" field */
+	uint64_t (*get)(const evt_throttle *t);
+	int (*set)(evt_throttle *t, uint64_t v);
+	/* 0 with *v, or tool_usage()'s exit status after saying what is wrong */
+	int (*parse)(const char *arg, uint64_t *v);
+	char *(*format)(uint64_t v, char *buf, size_t size);
+};
+
+static int setting_show(const struct ctl *c, const struct setting *s)
 {
 	evt_throttle *t;
-	char w[64];
+	char v[64];
 	int rc = tool_attach(c->name, EVT_RDONLY, &t);
 	if (rc != EXIT_OK)
 		return rc;
-	uint64_t ns = evt_get_window(t);
+	uint64_t now = s->get(t);
 	if (c->json)
-		json_line(c->name, "window_ns", ns);
+		json_line(c->name, s->field, now);
 	else
-		printf("%s\n", duration_format(ns, w, sizeof w));
+		printf("%s\n", s->format(now, v, sizeof v));
 	evt_close(t);
 	return EXIT_OK;
 }
 
-static void window_changed(const struct ctl *c, uint64_t from, uint64_t to)
+static void setting_changed(const struct ctl *c, const struct setting *s, uint64_t from, uint64_t to)
 {
-	char old[64], now[64];
-	duration_format(from, old, sizeof old);
-	duration_format(to, now, sizeof now);
-	log_info("throttle '%s': window %s -> %s", c->name, old, now);
+	char old[64], now[64], field[64];
+	s->format(from, old, sizeof old);
+	s->format(to, now, sizeof now);
+	log_info("throttle '%s': %s %s -> %s", c->name, s->what, old, now);
 	if (!c->json) {
-		printf("throttle '%s': window %s -> %s\n", c->name, old, now);
+		printf("throttle '%s': %s %s -> %s\n", c->name, s->what, old, now);
 		return;
 	}
 	struct json j;
 	json_init(&j, stdout);
 	json_object(&j, NULL);
 	json_str(&j, "name", c->name);
-	json_u64(&j, "old_window_ns", from);
-	json_u64(&j, "window_ns", to);
+	snprintf(field, sizeof field, "old_%s", s->field);
+	json_u64(&j, field, from);
+	json_u64(&j, s->field, to);
 	json_end(&j, '}');
 	putchar('\n');
 }
 
-static int window_set(const struct ctl *c, const char *arg)
+static int setting_set(const struct ctl *c, const struct setting *s, const char *arg)
 {
-	uint64_t ns;
-	int rc = duration_parse(arg, &ns);
+	uint64_t v;
+	int rc = s->parse(arg, &v);
+	if (rc != 0)
+		return rc;
+	evt_throttle *t;
+	if (tool_attach(c->name, EVT_ADMIN, &t) != EXIT_OK)
+		return EXIT_FAILED;
+	uint64_t old = s->get(t);
+	rc = s->set(t, v);
+	if (rc == 0)
+		setting_changed(c, s, old, v);
+	else
+		tool_error(c->name, "cannot set the %s: %s", s->what, evt_strerror(rc));
+	evt_close(t);
+	return rc == 0 ? EXIT_OK : EXIT_FAILED;
+}
+
+static int setting_cmd(const struct ctl *c, const struct setting *s, int argc, char **argv,
+                       const char *arg_name)
+{
+	if (argc > 1)
+		return tool_usage("%s takes at most one %s", s->what, arg_name);
+	return argc == 0 ? setting_show(c, s) : setting_set(c, s, argv[0]);
+}
+
+static int window_parse(const char *arg, uint64_t *ns)
+{
+	int rc = duration_parse(arg, ns);
 	if (rc == -ERANGE)
 		return tool_usage("duration '%s' is too long for 64-bit nanoseconds", arg);
 	if (rc < 0)
 		return tool_usage("invalid duration '%s' (digits and a unit: ns us ms s m h, "
 		                  "e.g. 250ms, 10s, 1m)", arg);
-	if (ns == 0)
+	if (*ns == 0)
 		return tool_usage("the window must be greater than 0");
-	evt_throttle *t;
-	if (tool_attach(c->name, EVT_ADMIN, &t) != EXIT_OK)
-		return EXIT_FAILED;
-	uint64_t old = evt_get_window(t);
-	rc = evt_update_window(t, ns);
-	if (rc == 0)
-		window_changed(c, old, ns);
-	else
-		tool_error(c->name, "cannot set the window: %s", evt_strerror(rc));
-	evt_close(t);
-	return rc == 0 ? EXIT_OK : EXIT_FAILED;
+	return 0;
+}
+
+static int set_window(evt_throttle *t, uint64_t v)
+{
+	return evt_update_window(t, v);
 }
 
 static int cmd_window(const struct ctl *c, int argc, char **argv)
 {
-	if (argc > 1)
-		return tool_usage("window takes at most one DURATION");
-	return argc == 0 ? window_show(c) : window_set(c, argv[0]);
+	static const struct setting s = { "window", "window_ns", evt_get_window, set_window,
+		                          window_parse, duration_format };
+	return setting_cmd(c, &s, argc, argv, "DURATION");
+}
+
+static int limit_parse(const char *arg, uint64_t *v)
+{
+	char *end;
+	errno = 0;
+	unsigned long long n = strtoull(arg, &end, 10);
+	if (arg[0] < '0' || arg[0] > '9' || *end != '\0' || errno != 0 || n == 0 ||
+	    n > EVT_LIMIT_MAX)
+		return tool_usage("invalid limit '%s' (events per key per window, 1 to %u)", arg,
+		                  EVT_LIMIT_MAX);
+	*v = n;
+	return 0;
+}
+
+static uint64_t get_limit(const evt_throttle *t)
+{
+	return evt_get_limit(t);
+}
+
+static int set_limit(evt_throttle *t, uint64_t v)
+{
+	return evt_update_limit(t, (uint32_t)v);
+}
+
+static char *format_count(uint64_t v, char *buf, size_t size)
+{
+	snprintf(buf, size, "%llu", (unsigned long long)v);
+	return buf;
+}
+
+static int cmd_limit(const struct ctl *c, int argc, char **argv)
+{
+	static const struct setting s = { "limit", "limit", get_limit, set_limit, limit_parse,
+		                          format_count };
+	return setting_cmd(c, &s, argc, argv, "N");
+}
+
+static int shadow_parse(const char *arg, uint64_t *v)
+{
+	if (strcmp(arg, "on") != 0 && strcmp(arg, "off") != 0)
+		return tool_usage("invalid shadow mode '%s' (on or off)", arg);
+	*v = strcmp(arg, "on") == 0;
+	return 0;
+}
+
+static uint64_t get_shadow(const evt_throttle *t)
+{
+	return evt_get_shadow(t) == 1;
+}
+
+static int set_shadow(evt_throttle *t, uint64_t v)
+{
+	return evt_set_shadow(t, (int)v);
+}
+
+static char *format_on_off(uint64_t v, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s", v ? "on" : "off");
+	return buf;
+}
+
+static int cmd_shadow(const struct ctl *c, int argc, char **argv)
+{
+	static const struct setting s = { "shadow", "shadow", get_shadow, set_shadow, shadow_parse,
+		                          format_on_off };
+	return setting_cmd(c, &s, argc, argv, "on|off");
 }
 
 /* A bare clear forgets every key: asked on a terminal, --yes otherwise. */
@@ -354,6 +459,8 @@ static const struct command {
 	int (*run)(const struct ctl *c, int argc, char **argv);
 } commands[] = {
 	{ "window", cmd_window },
+	{ "limit", cmd_limit },
+	{ "shadow", cmd_shadow },
 	{ "clear", cmd_clear },
 	{ "status", cmd_status },
 	{ "list", cmd_list },
@@ -362,13 +469,14 @@ static const struct command {
 static int run(const struct ctl *c, int argc, char **argv)
 {
 	if (argc == 0)
-		return tool_usage("missing command (window, clear, status, list)");
+		return tool_usage("missing command (window, limit, shadow, clear, status, list)");
 	if (c->all && strcmp(argv[0], "status") != 0)
 		return tool_usage("-a/--all is for status only");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		if (strcmp(argv[0], commands[i].name) == 0)
 			return commands[i].run(c, argc - 1, argv + 1);
-	return tool_usage("unknown command '%s' (window, clear, status, list)", argv[0]);
+	return tool_usage("unknown command '%s' (window, limit, shadow, clear, status, list)",
+	                  argv[0]);
 }
 
 /* -1 to go on, else the exit code (help, version, bad usage). */

@@ -33,7 +33,7 @@ static int add(struct key_list *l, const struct table_entry *e)
 	if (bytes == NULL)
 		return -ENOMEM;
 	l->bytes = bytes;
-	l->rows[l->n++] = (struct key_row){ e->last, e->slot, e->home, e->len, l->used };
+	l->rows[l->n++] = (struct key_row){ e->last, e->slot, e->home, e->len, e->processed, l->used };
 	memcpy(l->bytes + l->used, e->key, e->len);
 	l->used += e->len;
 	return 0;
@@ -63,6 +63,7 @@ int keys_collect(const evt_throttle *t, const struct key_query *q, struct key_li
 	struct table_entry e;
 	memset(l, 0, sizeof *l);
 	l->window_ns = evt_get_window(t);
+	l->limit = evt_get_limit(t);
 	for (uint32_t i = 0; i <= r->mask; i++) {
 		if (!table_read_slot(r, i, &e))
 			continue;
@@ -156,6 +157,7 @@ void keys_json(FILE *f, const struct key_list *l, const struct key_query *q)
 		json_u64(&j, "last_ns", k->last);
 		json_i64(&j, "age_ns", key_age(k->last, q->now));
 		json_bool(&j, "open", key_window_open(k->last, q->now, l->window_ns));
+		json_u64(&j, "processed_in_window", k->processed);
 		json_u64(&j, "slot", k->slot);
 		json_u64(&j, "home", k->home);
 		json_end(&j, '}');

@@ -23,6 +23,7 @@ struct key_query {
 struct key_row {
 	uint64_t last;
 	uint32_t slot, home, len;
+	uint32_t processed; /* in the window that opened at last */
 	size_t off; /* of the key's bytes in key_list.bytes */
 };
 
@@ -32,6 +33,7 @@ struct key_list {
 	unsigned char *bytes;
 	size_t used, size;
 	uint64_t window_ns;
+	uint32_t limit;
 	uint64_t scanned; /* published keys seen, before the prefix filter */
 };
 

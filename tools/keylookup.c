@@ -23,7 +23,7 @@ static void found_text(FILE *f, const struct key_list *l, uint64_t now)
 	fprintf(f, "last %llu ns, age %s, window ", (unsigned long long)k->last,
 	        key_age_human(k->last, now, age, sizeof age));
 	if (key_window_open(k->last, now, l->window_ns))
-		fprintf(f, "open, reopens in %s\n",
+		fprintf(f, "open, %u of %u processed, reopens in %s\n", k->processed, l->limit,
 		        duration_human(reopens_in(k->last, now, l->window_ns), in, sizeof in));
 	else
 		fputs("closed\n", f);
@@ -55,6 +55,8 @@ static void one_json(FILE *f, const struct key_query *q, const struct key_list *
 		json_u64(&j, "last_ns", k->last);
 		json_i64(&j, "age_ns", key_age(k->last, now));
 		json_bool(&j, "open", open);
+		json_u64(&j, "processed_in_window", k->processed);
+		json_u64(&j, "limit", l->limit);
 		if (open)
 			json_u64(&j, "reopens_in_ns", reopens_in(k->last, now, l->window_ns));
 	}

@@ -160,12 +160,19 @@ void stats_summary(FILE *f, const char *name, const struct snapshot *s)
 	char w[64];
 	fprintf(f, "throttle '%s'\n", name);
 	fprintf(f, "  %-16s %s\n", "window", duration_format(st->window_ns, w, sizeof w));
+	fprintf(f, "  %-16s %u per key per window\n", "limit", st->limit);
+	fprintf(f, "  %-16s %s\n", "mode",
+	        st->shadow ? "shadow (decides and counts, answers 1: would_throttle)" : "enforcing");
 	fprintf(f, "  %-16s %llu / %u (%.1f%%)\n", "keys", (unsigned long long)st->keys,
 	        st->capacity, occupancy_pct(st));
 	fprintf(f, "  %-16s %u / %u%s\n", "clients", st->clients, st->client_max,
 	        s->daemon_slot ? " (one is evthrottled's own)" : "");
 	fprintf(f, "  %-16s %llu\n", "processed", (unsigned long long)st->processed);
 	fprintf(f, "  %-16s %llu\n", "throttled", (unsigned long long)st->throttled);
+	fprintf(f, "  %-16s %llu\n", "out of order", (unsigned long long)st->out_of_order);
+	fprintf(f, "  %-16s %llu (answered 1 in shadow mode)\n", "would throttle",
+	        (unsigned long long)st->would_throttle);
+	fprintf(f, "  %-16s %llu\n", "peeks", (unsigned long long)st->peeks);
 	fprintf(f, "  %-16s %llu (policy: %s)\n", "full", (unsigned long long)st->full,
 	        policy_name(st->on_full));
 	fprintf(f, "  %-16s %llu (policy: %s)\n", "stale", (unsigned long long)st->stale,
@@ -259,10 +266,15 @@ void stats_json(FILE *f, const char *name, const struct snapshot *s, const struc
 	json_object(&j, NULL);
 	json_str(&j, "name", name);
 	json_u64(&j, "window_ns", st->window_ns);
+	json_u64(&j, "limit", st->limit);
+	json_bool(&j, "shadow", st->shadow != 0);
 	json_u64(&j, "capacity", st->capacity);
 	json_u64(&j, "keys", st->keys);
 	json_u64(&j, "processed", st->processed);
 	json_u64(&j, "throttled", st->throttled);
+	json_u64(&j, "out_of_order", st->out_of_order);
+	json_u64(&j, "would_throttle", st->would_throttle);
+	json_u64(&j, "peeks", st->peeks);
 	json_u64(&j, "clients", st->clients);
 	json_u64(&j, "client_max", st->client_max);
 	json_u64(&j, "key_max", st->key_max);
@@ -305,6 +317,8 @@ void stats_json(FILE *f, const char *name, const struct snapshot *s, const struc
 enum {
 	M_UP,
 	M_WINDOW,
+	M_LIMIT,
+	M_SHADOW,
 	M_CAPACITY,
 	M_KEYS,
 	M_OCCUPANCY,
@@ -316,6 +330,9 @@ enum {
 	M_CLEARED,
 	M_FULL,
 	M_STALE,
+	M_OUT_OF_ORDER,
+	M_WOULD_THROTTLE,
+	M_PEEKS,
 	M_DAEMON_UP,
 	M_HEARTBEAT_AGE,
 	M_GLOBAL_ROUND_TRIPS,
@@ -330,6 +347,8 @@ static const struct {
 } metrics[M_COUNT] = {
 	{ "up", "gauge", "1 for each throttle whose region could be read, 0 if not." },
 	{ "window_seconds", "gauge", "Throttling window." },
+	{ "limit", "gauge", "Processed events per key per window." },
+	{ "shadow", "gauge", "1 in shadow mode (decides and counts, answers 1), 0 enforcing." },
 	{ "capacity", "gauge", "Table slots." },
 	{ "keys", "gauge", "Keys tracked now." },
 	{ "occupancy_ratio", "gauge", "Keys tracked over capacity." },
@@ -342,6 +361,10 @@ static const struct {
 	{ "full_total", "counter", "Decisions made by the on_full policy." },
 	{ "stale_total", "counter",
 	  "Decisions made by the on_stale policy: the exact answer was forgotten." },
+	{ "out_of_order_total", "counter",
+	  "Events throttled for being older than their key's window start." },
+	{ "would_throttle_total", "counter", "Events the rule denied, answered 1 in shadow mode." },
+	{ "peeks_total", "counter", "evt_peek() calls on read-write handles." },
 	{ "daemon_up", "gauge", "Whether the manager daemon is running." },
 	{ "daemon_heartbeat_age_seconds", "gauge",
 	  "Time since the daemon's last heartbeat (absent without one)." },
@@ -368,7 +391,10 @@ static uint64_t u64_of(int m, const struct snapshot *s)
 		[M_THROTTLED] = st->throttled, [M_NEW_KEYS] = st->new_keys,
 		[M_RECLAIMED] = st->reclaimed, [M_CLEARED] = st->cleared,
 		[M_FULL] = st->full,           [M_STALE] = st->stale,
-		[M_DAEMON_UP] = s->daemon_alive,
+		[M_LIMIT] = st->limit,         [M_SHADOW] = st->shadow,
+		[M_OUT_OF_ORDER] = st->out_of_order,
+		[M_WOULD_THROTTLE] = st->would_throttle,
+		[M_PEEKS] = st->peeks,         [M_DAEMON_UP] = s->daemon_alive,
 		[M_GLOBAL_ROUND_TRIPS] = st->global_round_trips,
 		[M_GLOBAL_FALLBACKS] = st->global_fallbacks,
 		[M_GLOBAL_ERRORS] = st->global_errors,

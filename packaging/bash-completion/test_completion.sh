@@ -5,7 +5,7 @@
 set -u
 file=$1
 lib=/usr/share/bash-completion/bash_completion
-echo "1..9"
+echo "1..11"
 if [ ! -r "$lib" ]; then
 	echo "Bail out! $lib is missing (apt-get install bash-completion)"
 	exit 1
@@ -42,3 +42,5 @@ check "evthrottle-inspect options" "evthrottle-inspect --pro" "--prometheus"
 check "evthrottled --remove: throttle names" "evthrottled --remove compl" "$name"
 check "evthrottle-inspect --all" "evthrottle-inspect --al" "--all"
 check "evthrottle-inspect key" "evthrottle-inspect ke" "key"
+check "evthrottlectl limit" "evthrottlectl -n x lim" "limit"
+check "evthrottlectl shadow on|off" "evthrottlectl shadow o" "off"

@@ -260,7 +260,7 @@ static void free_clears(struct crun *r)
 int checker_init(struct checker *c, const struct wchange *w, size_t nw, const struct hclear *cl,
                  size_t ncl)
 {
-	*c = (struct checker){ .wmin_all = UINT64_MAX };
+	*c = (struct checker){ .wmin_all = UINT64_MAX, .limit = 1 };
 	if (nw == 0)
 		return -1;
 	for (size_t i = 0; i < nw; i++) {
@@ -467,6 +467,141 @@ static void check_throttle(struct checker *c, const struct key_clears *k, const 
 	             "within the window", t, NULL);
 }
 
+/* One window of a key under a limit: the processed calls p[first, end) (sorted by
+ * ts) have ts in [start, start + W). */
+struct lwin {
+	uint64_t start;
+	size_t first, end;
+	uint64_t start_e; /* the earliest end of a call that opened it or a later one */
+	uint64_t min_s;   /* the earliest start of a call in it or in any later window */
+};
+
+/* The windows of the processed calls p[0..np) of one key (sorted by ts), as the
+ * rule opens them: the first at the earliest, each next at the earliest processed
+ * ts a window W past the previous start.  Exact (rule (c)): windows never
+ * overlap, since an event before the current start is throttled (last never moves
+ * back) and one a window past it opens the next; so the call that opened the next
+ * window is the earliest processed one at or past start + W.  Returns how many. */
+static size_t limit_windows(const struct hrec *h, const uint32_t *p, size_t np, uint64_t w,
+                            struct lwin *win)
+{
+	size_t nw = 0;
+	for (size_t i = 0; i < np; i++) {
+		const struct hrec *x = &h[p[i]];
+		if (nw == 0 || x->ts - win[nw - 1].start >= w)
+			win[nw++] = (struct lwin){ x->ts, i, i, x->e, UINT64_MAX };
+		win[nw - 1].end = i + 1;
+		win[nw - 1].min_s = x->s < win[nw - 1].min_s ? x->s : win[nw - 1].min_s;
+	}
+	for (size_t k = nw; k-- > 1;) {
+		win[k - 1].min_s = win[k].min_s < win[k - 1].min_s ? win[k].min_s : win[k - 1].min_s;
+		if (win[k].start_e < win[k - 1].start_e)
+			win[k - 1].start_e = win[k].start_e;
+	}
+	return nw;
+}
+
+/* The first window starting after ts (nw if none). */
+static size_t window_after(const struct lwin *win, size_t nw, uint64_t ts)
+{
+	size_t lo = 0, hi = nw;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (win[mid].start > ts)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
+/* Unfinished calls in q[0..nq) (sorted by ts) that may count for t: begun before
+ * t ended, with ts in [lo, hi). */
+static size_t pending_in(const struct hrec *h, const uint32_t *q, size_t nq, const struct hrec *t,
+                         uint64_t lo, uint64_t hi)
+{
+	size_t m = 0;
+	for (size_t i = 0; i < nq; i++)
+		m += h[q[i]].ts >= lo && h[q[i]].ts < hi && h[q[i]].s < t->e;
+	return m;
+}
+
+/* Rule (c) for a throttled call t: its window was full when it read, or a later
+ * window had opened (t out of order). */
+static void check_limit_throttle(struct checker *c, const struct hrec *h, const uint32_t *p,
+                                 const uint32_t *q, size_t nq, const struct lwin *win, size_t nw,
+                                 const struct hrec *t)
+{
+	uint64_t w = c->wmax_all;
+	size_t after = window_after(win, nw, t->ts);
+	/* Out of order: a call of a later window took effect before t read. */
+	if ((after < nw && win[after].min_s < t->e) || pending_in(h, q, nq, t, t->ts + 1, UINT64_MAX))
+		return;
+	if (after > 0 && t->ts - win[after - 1].start < w) {
+		const struct lwin *k = &win[after - 1];
+		size_t seen = pending_in(h, q, nq, t, k->start, sat_add(k->start, w));
+		for (size_t i = k->first; i < k->end; i++)
+			seen += h[p[i]].s < t->e && (orders(&h[p[i]], t) & 1);
+		if (seen >= c->limit)
+			return;
+	}
+	violation(c, "throttled with room left in its window (fewer than limit processed calls "
+	             "it could have seen) and no later window opened before it", t, NULL);
+}
+
+/*
+ * (c) Under a limit above 1 (a run with one window W and no clears): the windows of
+ * a key are those limit_windows() rebuilds from its processed calls.  Each holds at
+ * most limit processed calls, each of which may have taken effect after the call
+ * that opened the window (else the rebuild is not what happened); a call processed with ts before a window that opened
+ * (its opener's call ended) before the call began is a violation (last had moved
+ * past its ts: it is out of order); and a throttled call must have found its window
+ * full (limit calls of it begun before the throttle ended) or a later window open.
+ * Unfinished calls may have taken effect: they count towards a full window or a
+ * later one, and a key with any leaves its windows' counts unchecked (an unfinished
+ * call may have opened a window the rebuild cannot see).  Reclaim changes nothing
+ * here: a key goes only once its window closed, and coming back it opens a new one.
+ */
+static void check_key_limit(struct checker *c, const struct hrec *h, size_t n, uint32_t *p,
+                            uint32_t *q)
+{
+	size_t np = 0, nq = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (h[i].ans == H_PROCESSED)
+			p[np++] = (uint32_t)i;
+		else if (h[i].ans == H_PENDING)
+			q[nq++] = (uint32_t)i;
+	}
+	struct lwin *win = malloc((np + 1) * sizeof *win);
+	if (win == NULL) {
+		violation(c, "checker: out of memory", &h[0], NULL);
+		return;
+	}
+	size_t nw = limit_windows(h, p, np, c->wmax_all, win);
+	c->st.windows += nw;
+	for (size_t k = 0; k < nw && nq == 0; k++) {
+		const struct hrec *opener = &h[p[win[k].first]];
+		if (win[k].end - win[k].first > c->limit)
+			violation(c, "more processed calls than the limit in one window",
+			          &h[p[win[k].end - 1]], opener);
+		for (size_t i = win[k].first + 1; i < win[k].end; i++)
+			if (!(orders(opener, &h[p[i]]) & 1))
+				violation(c, "processed inside a window that opened only after it",
+				          &h[p[i]], opener);
+	}
+	for (size_t i = 0; i < np; i++) {
+		const struct hrec *x = &h[p[i]];
+		size_t after = window_after(win, nw, x->ts);
+		if (after < nw && win[after].start_e < x->s)
+			violation(c, "processed, although a window starting after its ts had opened "
+			             "before the call began", x, NULL);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (h[i].ans == H_THROTTLED)
+			check_limit_throttle(c, h, p, q, nq, win, nw, &h[i]);
+	free(win);
+}
+
 /* All decisions of one key, sorted by ts.  p, j: scratch of n entries each. */
 static void check_key(struct checker *c, const struct hrec *h, size_t n, uint32_t *p, uint32_t *j)
 {
@@ -484,6 +619,10 @@ static void check_key(struct checker *c, const struct hrec *h, size_t n, uint32_
 			j[nj++] = (uint32_t)i;
 			maxskew = skew_of(&h[i]) > maxskew ? skew_of(&h[i]) : maxskew;
 		}
+	}
+	if (c->limit > 1) {
+		check_key_limit(c, h, n, p, j);
+		return;
 	}
 	check_processed(c, &k, h, p, np);
 	for (size_t i = 0; i < n; i++)

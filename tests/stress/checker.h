@@ -39,6 +39,7 @@ struct check_stats {
 	uint64_t pairs;        /* processed pairs examined */
 	uint64_t via_clear;    /* pairs legal only because a clear may lie between */
 	uint64_t by_pending;   /* throttles justified only by an unfinished call */
+	uint64_t windows;      /* limit > 1: windows the processed calls opened */
 	uint64_t violations;
 };
 
@@ -49,6 +50,7 @@ struct crun;   /* clears, sorted, with prefix max / suffix min of their ends */
 
 struct checker {
 	uint64_t wmin_all, wmax_all;
+	uint32_t limit; /* the throttle's; 1 unless set after checker_init() (rules (c)) */
 	unsigned nvals;
 	struct wvalue *vals;
 	struct crun *all;        /* evt_clear() */
@@ -58,7 +60,7 @@ struct checker {
 	unsigned nreport;
 };
 
-/* 0, or -1 (no window change at all, or out of memory). */
+/* 0, or -1 (no window change at all, or out of memory).  Limit 1. */
 int checker_init(struct checker *c, const struct wchange *w, size_t nw, const struct hclear *cl,
                  size_t ncl);
 void checker_free(struct checker *c);

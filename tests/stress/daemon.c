@@ -37,8 +37,9 @@ int daemon_setup(struct daemon *d, const struct opts *o, const char *name)
 	        "daemon = { housekeeping = \"20ms\"; summary = \"0s\"; sweep_occupancy = 50;\n"
 	        "           warn_occupancy = 100; run_dir = \"%s\"; user = \"root\"; };\n"
 	        "throttles = ( { name = \"%s\"; window = \"%lluns\"; capacity = %u; key_max = 32;\n"
-	        "                clients = %u; mode = \"0600\"; on_full = \"error\"; on_stale = \"error\"; } );\n",
-	        d->dir, name, (unsigned long long)o->windows[0], o->capacity, clients);
+	        "                clients = %u; mode = \"0600\"; on_full = \"error\"; on_stale = \"error\";\n"
+	        "                limit = %u; } );\n",
+	        d->dir, name, (unsigned long long)o->windows[0], o->capacity, clients, o->limit);
 	return fclose(f) == 0 ? 0 : -errno;
 }
 

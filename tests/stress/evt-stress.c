@@ -38,13 +38,16 @@ static void usage(FILE *f)
 	fputs("usage: evt-stress [--seconds S] [--procs N] [--threads N] [--keys N] [--kills N]\n"
 	      "                  [--churn N] [--phase-ms N] [--restarts N] [--decisions N]\n"
 	      "                  [--capacity N] [--lag-ms N] [--steady-lag-ms N] [--seed N]\n"
-	      "                  [--delay-us N] [--daemon PATH] [--inspect PATH] [--tap]\n"
+	      "                  [--delay-us N] [--limit N] [--daemon PATH] [--inspect PATH] [--tap]\n"
 	      "       evt-stress --self-test [--tap]\n"
 	      "Defaults: 60 s, 4 processes x 2 threads, 4 hot keys, phases of 2 s alternating\n"
 	      "3300 steady keys (hopscotch moves) and 50000 churn keys (reclaim), 4 kills/s, a\n"
 	      "daemon restart every 10 s, 100000 decisions/s, 4096 slots, anchor lag 10 ms\n"
 	      "(1 s in steady phases).  --delay-us N: threads that share a handle wait up to\n"
 	      "N us (one decision in 8) between reading their clock and deciding (default 0).\n"
+	      "--limit N: the throttle's limit, N events per key per window (default 1); above\n"
+	      "1 the window stays the configured one and nothing is cleared (the checker's\n"
+	      "rules for a limit need one window and no clears).\n"
 	      "The daemon and the inspect tool also come from $EVTHROTTLED and $EVT_INSPECT.\n",
 	      f);
 }
@@ -57,7 +60,7 @@ static void defaults(struct opts *o)
 		            .windows = { 300000, 200000, 500000 },
 		            .lag_ns = 10000000, .lag_steady_ns = 1000000000,
 		            .period_ns = 20000000, .downtime_ns = 200000000,
-		            .max_latency_ns = 1000000000, .seed = (uint64_t)getpid() * 7919u,
+		            .max_latency_ns = 1000000000, .seed = (uint64_t)getpid() * 7919u, .limit = 1,
 		            .daemon = getenv("EVTHROTTLED"), .inspect = getenv("EVT_INSPECT") };
 	o->max_skew_ns = 4 * o->windows[2];
 	/* A batch's 32 timestamps span about two of the largest window: a key
@@ -78,7 +81,7 @@ static bool parse_num(const char *s, double lo, double hi, double *out)
 }
 
 enum { SECONDS = 256, PROCS, THREADS, KEYS, CHURN, PHASE, KILLS, RESTARTS, DECISIONS,
-       CAPACITY, LAG, LAG_STEADY, DELAY, DAEMON, INSPECT, SEED, TAP, SELF };
+       CAPACITY, LAG, LAG_STEADY, DELAY, DAEMON, INSPECT, SEED, TAP, SELF, LIMIT };
 
 /* Options counted in the run's own units; negative: derive from --seconds. */
 struct derived {
@@ -112,6 +115,7 @@ static bool apply_opt(int c, const char *arg, struct opts *o, struct derived *d)
 	case LAG: o->lag_ns = (uint64_t)(v * 1e6); return ok && v >= 1;
 	case LAG_STEADY: o->lag_steady_ns = (uint64_t)(v * 1e6); return ok && v >= 1;
 	case DELAY: o->delay_ns = (uint64_t)(v * 1e3); return ok && v <= 1e6;
+	case LIMIT: o->limit = (uint32_t)v; return ok && v >= 1 && v <= EVT_LIMIT_MAX;
 	}
 	return false;
 }
@@ -126,7 +130,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		{ "kills", 1, NULL, KILLS },     { "restarts", 1, NULL, RESTARTS },
 		{ "decisions", 1, NULL, DECISIONS }, { "capacity", 1, NULL, CAPACITY },
 		{ "lag-ms", 1, NULL, LAG },      { "steady-lag-ms", 1, NULL, LAG_STEADY },
-		{ "delay-us", 1, NULL, DELAY },
+		{ "delay-us", 1, NULL, DELAY },  { "limit", 1, NULL, LIMIT },
 		{ "daemon", 1, NULL, DAEMON },   { "inspect", 1, NULL, INSPECT },
 		{ "seed", 1, NULL, SEED },       { "tap", 0, NULL, TAP },
 		{ "self-test", 0, NULL, SELF },  { "help", 0, NULL, 'h' },

@@ -159,6 +159,7 @@ int history_check(struct shared *sh, const struct opts *o, uint64_t recorded,
 {
 	if (load_changes(sh, c) < 0)
 		return -1;
+	c->limit = o->limit;
 	unsigned parts = (unsigned)(recorded / PART_RECS + 1);
 	for (unsigned part = 0; part < parts; part++) {
 		size_t n = count_part(sh, part, parts);

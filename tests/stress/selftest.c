@@ -66,16 +66,22 @@ static void clr(struct synth *h, uint64_t s, uint64_t e, uint32_t key, bool all)
 	h->c[h->nc++] = (struct hclear){ s, e, key, all };
 }
 
-/* Does the checker accept h? */
-static bool accepts(struct synth *h)
+/* Does the checker accept h under limit? */
+static bool accepts_limit(struct synth *h, uint32_t limit)
 {
 	struct checker c;
 	if (checker_init(&c, h->w, h->nw, h->c, h->nc) < 0)
 		return false;
+	c.limit = limit;
 	checker_run(&c, h->r, h->nr);
 	bool ok = c.st.violations == 0;
 	checker_free(&c);
 	return ok;
+}
+
+static bool accepts(struct synth *h)
+{
+	return accepts_limit(h, 1);
 }
 
 static void expect(struct synth *h, bool accept, const char *what)
@@ -84,6 +90,63 @@ static void expect(struct synth *h, bool accept, const char *what)
 }
 
 enum { P = H_PROCESSED, T = H_THROTTLED, U = H_PENDING };
+
+/* Rule (c): a limit of 3 in a window of 100. */
+static void limits(void)
+{
+	struct synth *h = calloc(1, sizeof *h);
+	start(h, 100);
+	dec(h, 1, 0, 0, 1, P, 1);
+	dec(h, 1, 10, 2, 3, P, 2);
+	dec(h, 1, 20, 4, 5, P, 1);
+	dec(h, 1, 30, 6, 7, T, 2);   /* the window is full */
+	dec(h, 1, 100, 8, 9, P, 1);  /* a new window */
+	dec(h, 1, 50, 10, 11, T, 2); /* older than the window that opened */
+	dec(h, 1, 150, 12, 13, P, 1);
+	result(accepts_limit(h, 3), "limit: accepts a legal history of two windows");
+	result(!accepts_limit(h, 2), "limit: rejects three processed in a window of limit 2");
+	result(!accepts(h), "limit: the same history breaks the rule of limit 1");
+	start(h, 100);
+	dec(h, 1, 0, 0, 1, P, 1);
+	dec(h, 1, 10, 2, 3, P, 2);
+	dec(h, 1, 20, 4, 5, P, 1);
+	dec(h, 1, 30, 6, 7, P, 2);
+	result(!accepts_limit(h, 3), "limit: rejects four processed calls in one window");
+	start(h, 100);
+	dec(h, 1, 0, 0, 1, P, 1);
+	dec(h, 1, 10, 2, 3, T, 2);
+	result(!accepts_limit(h, 3), "limit: rejects a throttle with room left in its window");
+	start(h, 100);
+	dec(h, 1, 10, 0, 1, T, 2);
+	dec(h, 1, 0, 2, 3, P, 1);
+	result(!accepts_limit(h, 3), "limit: rejects a throttle before any processed call");
+	start(h, 100);
+	dec(h, 1, 0, 0, 1, P, 1);
+	dec(h, 1, 5, 2, 3, P, 2);
+	dec(h, 1, 8, 2, 6, P, 3);
+	dec(h, 1, 9, 4, 5, T, 1); /* the call at 8 may have taken effect first */
+	result(accepts_limit(h, 3), "limit: accepts a throttle that may have seen a full window");
+	dec(h, 1, 9, 7, 8, U, 3);
+	result(accepts_limit(h, 3), "limit: unfinished calls keep a key's counts unasserted");
+	start(h, 100);
+	dec(h, 1, 100, 0, 1, P, 1);
+	dec(h, 1, 50, 2, 3, P, 2);
+	result(!accepts_limit(h, 3), "limit: rejects a call processed after a later window opened");
+	start(h, 100);
+	dec(h, 1, 200, 0, 1, P, 1); /* a window later: the rebuild opens one at each */
+	dec(h, 1, 50, 2, 3, P, 2);
+	result(!accepts_limit(h, 3), "limit: rejects a call processed after a window past it opened");
+	start(h, 100);
+	dec(h, 1, 50, 0, 1, P, 1);
+	dec(h, 1, 100, 2, 3, P, 2);
+	result(accepts_limit(h, 3), "limit: accepts the same calls in the legal order");
+	start(h, 100);
+	dec(h, 1, 60, 0, 1, P, 1);  /* opens a window at 60 */
+	dec(h, 1, 100, 2, 3, P, 2);
+	dec(h, 1, 40, 4, 5, P, 1);  /* older than 60, which had opened: must be throttled */
+	result(!accepts_limit(h, 3), "limit: rejects a call counted in a window that opened after it");
+	free(h);
+}
 
 static void processed_pairs(void)
 {
@@ -336,6 +399,7 @@ int self_test(bool tap)
 	batches();
 	model();
 	region_rules();
+	limits();
 	if (tap)
 		printf("1..%u\n", tap_n);
 	else

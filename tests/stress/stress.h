@@ -42,6 +42,7 @@ struct opts {
 	uint64_t batch_step_ns; /* event i of a batch call has ts = s + skew + i * this */
 	uint64_t delay_ns;      /* shared-handle threads: longest wait between clock and call */
 	uint64_t seed;
+	uint32_t limit;         /* the throttle's limit; above 1: one window, no clears */
 	const char *daemon, *inspect;
 	bool tap, self_test;
 };

@@ -61,6 +61,9 @@ static void print_checker(FILE *f, const char *p, const struct checker *chk)
 	        "only through a clear), %llu throttles justified only by unfinished calls: %llu "
 	        "violations\n", p, (ull)c->decisions, (ull)c->keys, (ull)c->pairs,
 	        (ull)c->via_clear, (ull)c->by_pending, (ull)c->violations);
+	if (chk->limit > 1)
+		fprintf(f, "%schecker: limit %u: %llu windows rebuilt from the processed calls\n", p,
+		        chk->limit, (ull)c->windows);
 	for (unsigned i = 0; i < chk->nreport; i++)
 		fprintf(f, "%sviolation: %s\n", p, chk->report[i]);
 }
