@@ -27,7 +27,7 @@ _Static_assert(BENCH_HINT_AHEAD < BENCH_PREFETCH, "a hinted key's bytes are fetc
 
 /* What a hinting implementation keeps of a key from its hint to its decision. */
 struct bench_hint {
-	uint64_t w[4];
+	uint64_t w[5];
 };
 
 enum dist { DIST_UNIFORM, DIST_ZIPF, DIST_HOT, DIST_CHURN };

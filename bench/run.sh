@@ -2,6 +2,7 @@
 # bench/run.sh: the whole benchmark comparison in one command.
 #
 #   bench/run.sh [--repeat N] [--out DIR] [--img DIR] [--quick] [--no-wait]
+#                [--baseline BENCH]
 #
 # Builds build-bench/ (meson setup if needed), waits until no CI run is using the
 # machine, then runs on one trace per case, each implementation --repeat times
@@ -20,7 +21,13 @@
 #     and a hiredis build are there: a private server in a temporary directory,
 #     no TCP port, stopped at the end;
 #   - Python per call (bench/seed_model.py: the seed's pure-Python class, the
-#     python/evthrottle binding, the interpreter's call floor) when python3 is there.
+#     python/evthrottle binding, the interpreter's call floor) when python3 is there;
+#   - instructions per call on a hot 13-byte key, each way of calling, inside the
+#     library (bench/instr.sh) when valgrind is there;
+#   - with --baseline BENCH (an evthrottle-bench built from the commit to compare
+#     with): paired rounds of it against this build on a hot key and on uniform
+#     keys (bench/compare.sh, 20 rounds each).
+# The summary checks issue 19's targets per way of calling (and issue 6's).
 # Writes CSV (and machine.txt, summary.txt) under bench/results/, and with gnuplot
 # the PNG plots docs/img/bench-throughput.png, docs/img/bench-latency.png and
 # docs/img/bench-instructions.png.
@@ -37,6 +44,7 @@ IMG=docs/img
 QUICK=0
 WAIT=1
 IMG_SET=0
+BASELINE=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--repeat) REPEAT=$2; shift 2 ;;
@@ -44,6 +52,7 @@ while [ $# -gt 0 ]; do
 	--img) IMG=$2; IMG_SET=1; shift 2 ;;
 	--quick) QUICK=1; shift ;;
 	--no-wait) WAIT=0; shift ;;
+	--baseline) BASELINE=$2; shift 2 ;;
 	-h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
 	esac
@@ -79,7 +88,8 @@ if [ ! -f "$BUILD/build.ninja" ]; then
 fi
 say "building $BUILD"
 PY_EXT=_evthrottle$(python3 -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
-meson compile -C "$BUILD" evthrottle-bench evthrottle:shared_library "${PY_EXT%.so}" >/dev/null
+meson compile -C "$BUILD" evthrottle-bench evthrottle-instr evthrottle:shared_library \
+	"${PY_EXT%.so}" >/dev/null
 BENCH=$ROOT/$BUILD/bench/evthrottle-bench
 LIBSO=$ROOT/$BUILD/lib/libevthrottle.so
 
@@ -175,8 +185,24 @@ if command -v valgrind >/dev/null && command -v python3 >/dev/null; then
 		say "callgrind: floor-work $n"
 		echo "floor-work,$n,$(instr_per_op floor-work --floor-work "$n")" >>"$OUT/instructions.csv"
 	done
+	say "callgrind: each way of calling on a hot key (bench/instr.sh)"
+	bench/instr.sh "$BUILD" >"$OUT/instr.txt"
 else
 	say "no valgrind (apt-get install valgrind): instructions per event skipped"
+fi
+
+# --- paired rounds against a baseline build (bench/compare.sh)
+if [ -n "$BASELINE" ]; then
+	ROUNDS=20
+	[ "$QUICK" = 1 ] && ROUNDS=4
+	: >"$OUT/compare.txt"
+	for case in "hot -d hot" "uniform -d uniform"; do
+		say "compare.sh: $BASELINE against $BENCH, ${case%% *} key(s), $ROUNDS rounds"
+		echo "case: ${case%% *}" >>"$OUT/compare.txt"
+		# shellcheck disable=SC2086 # the case's options are words
+		bench/compare.sh --rounds "$ROUNDS" "$BASELINE" "$BENCH" -i evthrottle -n 100k \
+			-c 262144 -p 1 ${case#* } >>"$OUT/compare.txt"
+	done
 fi
 
 # --- Redis: a private server on a unix socket in a temporary directory
@@ -293,6 +319,35 @@ for impl, fair in SHAPES:
         x = f(seed, "ns_per_call") / f(e1, "ns_per_op_worker")
         check("seed-model ns/call / %s ns/op (C, 1 process)" % impl, "%.1fx" % x, ">= 10x", x >= 10)
     print()
+print("targets of issue 19, per way of calling (uniform 100K keys, capacity 262144)")
+for impl, fair in SHAPES[1:]:
+    e1, f1s = get(th, impl), get(th, fair)
+    if e1 and f1s:
+        x = ratio(f1s, e1)
+        check("1 process: %s / %s" % (fair, impl), "%.2fx" % x, "<= 1.3x", x <= 1.3)
+for impl, _ in SHAPES:
+    for dist in ("uniform", "zipf"):
+        e2, mx = get(th, impl, dist, procs="2"), get(th, "mutex", dist, procs="2")
+        if e2 and mx:
+            x = ratio(e2, mx)
+            check("%s, 2 processes: %s / mutex" % (dist, impl), "%.2fx" % x, ">= 3x", x >= 3)
+    el2 = next((r for r in lat if r["impl"] == impl and r["procs"] == "2"), None)
+    if el2:
+        check("2 processes: %s p99.9 latency" % impl, "%s ns" % el2["lat_p999_ns"], "<= 1000 ns",
+              f(el2, "lat_p999_ns") <= 1000)
+cmp = os.path.join(out, "compare.txt")
+if os.path.exists(cmp):
+    case = None
+    for line in open(cmp):
+        if line.startswith("case: "):
+            case = line.split()[1]
+        elif line.startswith("B/A within a round") and case:
+            x = float(line.split("median ")[1].split(",")[0])
+            if case == "hot":
+                check("hot key, paired rounds: this build / baseline", "%.2fx" % x, ">= 1.3x", x >= 1.3)
+            else:
+                info("uniform keys, paired rounds: this build / baseline", "%.2fx" % x)
+print()
 if seed and "py-binding" in [r["impl"] for r in py]:
     b = next(r for r in py if r["impl"] == "py-binding")
     info("seed-model ns/call / py-binding ns/call", "%.2fx" % (f(seed, "ns_per_call") / f(b, "ns_per_call")))

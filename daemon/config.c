@@ -343,10 +343,10 @@ static void read_throttle(struct ctx *x, const config_setting_t *g, const char *
 {
 	static const char *const known[] = { "name", "window", "capacity", "key_max", "clients",
 		                             "mode", "group", "on_full", "on_stale", "client_idle",
-		                             "limit", "shadow", "global", NULL };
+		                             "limit", "shadow", "huge_pages", "global", NULL };
 	long long cap = t->opts.capacity, key_max = t->opts.key_max, clients = t->opts.client_max;
 	long long limit = t->opts.limit;
-	bool shadow = t->opts.shadow != 0;
+	bool shadow = t->opts.shadow != 0, huge = t->opts.huge_pages != 0;
 	t->line = (int)config_setting_source_line(g);
 	if (check_members(x, g, "a throttle", known) < 0 && !config_setting_is_group(g))
 		return;
@@ -361,6 +361,7 @@ static void read_throttle(struct ctx *x, const config_setting_t *g, const char *
 	read_policy(x, g, "on_full", &t->opts.on_full);
 	read_policy(x, g, "on_stale", &t->opts.on_stale);
 	get_duration(x, g, "client_idle", 1, &t->opts.client_idle_ns);
+	get_bool(x, g, "huge_pages", &huge);
 	if (get_string(x, g, "group", t->group, sizeof t->group) == 0 && t->group[0] != '\0' &&
 	    getgrnam(t->group) == NULL)
 		fail(x, config_setting_get_member(g, "group"), "no such group \"%s\"", t->group);
@@ -376,6 +377,7 @@ static void read_throttle(struct ctx *x, const config_setting_t *g, const char *
 	t->opts.client_max = (uint32_t)clients;
 	t->opts.limit = (uint32_t)limit;
 	t->opts.shadow = shadow;
+	t->opts.huge_pages = huge;
 }
 
 static void check_unique(struct ctx *x, const config_setting_t *g, const struct daemon_config *c,
@@ -538,13 +540,14 @@ void config_describe(const struct daemon_config *c, FILE *out)
 		region_geometry(&t->opts, &g);
 		fprintf(out,
 		        "throttle %s: /dev/shm/evthrottle.%s window %s capacity %u (%u slots) key_max %u "
-		        "clients %u mode %04o%s%s on_full %s on_stale %s client_idle %s limit %u%s, "
+		        "clients %u mode %04o%s%s on_full %s on_stale %s client_idle %s limit %u%s%s, "
 		        "%.1f MiB\n",
 		        t->name, t->name, duration_format(t->opts.window_ns, w, sizeof w), t->opts.capacity,
 		        g.capacity, t->opts.key_max, t->opts.client_max, t->opts.mode,
 		        t->group[0] ? " group " : "", t->group, policy[t->opts.on_full],
 		        policy[t->opts.on_stale], duration_format(t->opts.client_idle_ns, idle, sizeof idle),
-		        t->opts.limit, t->opts.shadow ? " shadow" : "", (double)g.total_size / (1 << 20));
+		        t->opts.limit, t->opts.shadow ? " shadow" : "", t->opts.huge_pages ? " huge_pages" : "",
+		        (double)g.total_size / (1 << 20));
 		describe_global(t, out);
 	}
 }

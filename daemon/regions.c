@@ -56,6 +56,9 @@ static const char *incompatible(const evt_throttle *t, const evt_options *o, cha
 		snprintf(why, n, "on_full %u in the region, %u configured", h->on_full, o->on_full);
 	else if (h->on_stale != o->on_stale)
 		snprintf(why, n, "on_stale %u in the region, %u configured", h->on_stale, o->on_stale);
+	else if (((h->flags & REGION_FLAG_HUGE) != 0) != (o->huge_pages != 0))
+		snprintf(why, n, "huge_pages %s in the region, %s configured",
+		         h->flags & REGION_FLAG_HUGE ? "true" : "false", o->huge_pages ? "true" : "false");
 	else if (!global_matches(t->r.global, o->global, t->name))
 		snprintf(why, n, "global settings in the region (%s, redis \"%.64s\", name \"%.64s\") "
 		         "differ from the configured ones", t->r.global->enabled ? "global" : "local",

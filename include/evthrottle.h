@@ -48,7 +48,7 @@
 extern "C" {
 #endif
 
-#define EVT_VERSION_MAJOR 4
+#define EVT_VERSION_MAJOR 5
 #define EVT_VERSION_MINOR 0
 
 /* Longest throttle name accepted by evt_create()/evt_attach(). */
@@ -123,11 +123,16 @@ typedef struct evt_options {
 	uint32_t limit;      /* processed events per key per window, 1 .. EVT_LIMIT_MAX
 	                        (see evt_update_limit()); 1 is the rule above */
 	uint32_t shadow;     /* 1: shadow mode (see evt_set_shadow()), 0: enforce */
+	uint32_t huge_pages; /* 1: back the region with transparent huge pages, or
+	                        fail with -EOPNOTSUPP where the system offers none
+	                        for it (evt_create()); 0: ordinary pages */
+	uint32_t reserved;   /* 0 */
 	const evt_global *global; /* NULL: this host only; else shared through Redis */
 } evt_options;
 
 /* Defaults: 10 s window, 131072 slots, 32-byte keys, mode 0660, throttle when full,
- * 256 clients, throttle when stale, clients idle after 1 s, limit 1, enforcing.  In field order, so that
+ * 256 clients, throttle when stale, clients idle after 1 s, limit 1, enforcing,
+ * ordinary pages.  In field order, so that
  * it is also valid C++ from C++11 on (designated initialisers are C++20):
  *     evt_options o = EVT_OPTIONS_INIT;   (C and C++) */
 #define EVT_OPTIONS_INIT                                                              \
@@ -135,7 +140,8 @@ typedef struct evt_options {
 		10000000000ull /* window_ns */, 131072 /* capacity */, 32 /* key_max */, \
 		0660 /* mode */, EVT_ON_FULL_THROTTLE /* on_full */, 256 /* client_max */, \
 		EVT_ON_STALE_THROTTLE /* on_stale */, 1000000000ull /* client_idle_ns */, \
-		1 /* limit */, 0 /* shadow */, NULL /* global */                      \
+		1 /* limit */, 0 /* shadow */, 0 /* huge_pages */, 0 /* reserved */,       \
+		NULL /* global */                                                     \
 	}
 
 /* evt_attach() flags */
@@ -204,8 +210,15 @@ typedef struct evt_stats {
  * with children forked afterwards.
  * o NULL means EVT_OPTIONS_INIT.  On success *out is a read-write handle, which
  * keeps the object open (one close-on-exec file descriptor) until evt_close().
+ * With o->huge_pages 1 the region is backed by transparent huge pages (2 MiB: one
+ * TLB entry covers 32768 slots of 64 bytes instead of 64), checked after it is
+ * populated; attachers map it the same way.  The system must offer them for
+ * shared memory: /dev/shm mounted with huge=always, within_size or advise, or
+ * for an anonymous throttle /sys/kernel/mm/transparent_hugepage/shmem_enabled
+ * always, within_size or advise; a region under 2 MiB gets none.
  * Errors: -EINVAL (bad name or option), -EEXIST (a region of that name exists),
- *         -EACCES, -ENOSPC (no room in /dev/shm), -ENOMEM, -EMFILE.
+ *         -EACCES, -ENOSPC (no room in /dev/shm), -ENOMEM, -EMFILE, -EOPNOTSUPP
+ *         (huge pages asked for and not offered; nothing is left behind).
  * Thread-safe.
  */
 int evt_create(const char *name, const evt_options *o, evt_throttle **out);
@@ -349,16 +362,20 @@ int evt_prefetch(const evt_throttle *t, const void *key, size_t key_len);
  * decides the key with evt_should_process_key(): the decision then skips hashing.
  * Plain data (copy it freely); its fields are the library's. */
 typedef struct evt_key {
-	const void *key; /* the caller's bytes: they must stay valid and unchanged */
-	size_t key_len;
-	uint64_t hash;   /* the key's hash under seed */
-	uint64_t seed;   /* the throttle's hash seed when it was made */
+	const void *key;   /* the caller's bytes: they must stay valid and unchanged */
+	uint32_t key_len;
+	uint32_t reserved; /* 0 */
+	uint64_t hash;     /* the key's hash under seed */
+	uint64_t seed;     /* the throttle's hash seed when it was made */
+	uint64_t tail;     /* the key's last 8-byte word, zero-padded, as the table
+	                      compares it */
 } evt_key;
 
 /*
  * evt_prefetch() that also hands its hash over: fills *out for the later
  * evt_should_process_key().  For a pipeline that knows a key a few events before it
- * decides it: the key is hashed once, and its slot is in cache by the decision.
+ * decides it: the key is hashed and read once, here, and its slot is in cache by
+ * the decision, which then does neither.
  * Changes nothing in the throttle; no syscall, lock or write.
  * Errors: those of evt_prefetch(), and -EINVAL if out is NULL; *out is untouched
  * then.  Thread-safe.

@@ -28,13 +28,23 @@ uint64_t counter_epoch(void);
  * if it has no owner yet (and was registered by this process), else lock add. */
 void ctr_add_other(const struct table_client *me, int which);
 
+/* Add 1 to a word only this thread writes: no lock prefix.  On x86-64 one
+ * instruction (an aligned 8-byte store is atomic for readers), which gcc does
+ * not fuse the relaxed load and store into. */
+static inline void ctr_bump(_Atomic uint64_t *c)
+{
+#if defined(__x86_64__)
+	__asm__("addq $1, %0" : "+m"(*(volatile uint64_t *)c));
+#else
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+	                      memory_order_relaxed);
+#endif
+}
+
 static inline void ctr_add(const struct table_client *me, int which)
 {
-	_Atomic uint64_t *c = &me->entry->ctr[which];
-	/* Only the owner thread writes ctr[]: a plain add, no lock. */
 	if (__builtin_expect(atomic_load_explicit(&me->owner, memory_order_relaxed) == counter_token, 1))
-		atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
-		                      memory_order_relaxed);
+		ctr_bump(&me->entry->ctr[which]);
 	else
 		ctr_add_other(me, which);
 }

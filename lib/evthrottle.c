@@ -201,10 +201,7 @@ int evt_prefetch(const evt_throttle *t, const void *key, size_t key_len)
 int evt_prefetch_key(const evt_throttle *t, const void *key, size_t key_len, evt_key *out)
 {
 	int rc = out != NULL ? decide_check(t, key, key_len) : -EINVAL;
-	if (rc == 0)
-		*out = (evt_key){ key, key_len, table_prefetch(&t->r, key, (uint32_t)key_len),
-			          t->r.seed };
-	return rc;
+	return rc < 0 ? rc : table_prefetch_key(&t->r, key, (uint32_t)key_len, out);
 }
 
 int evt_should_process_key(evt_throttle *t, uint64_t ts_ns, const evt_key *k, unsigned *info)
@@ -418,6 +415,11 @@ const char *evt_strerror(int err)
 		return "the exact answer was forgotten by reclaim (on_stale = error)";
 	case ENOMEM:
 		return "out of memory";
+	case EOPNOTSUPP:
+		return "huge pages asked for, but the system backs no shared memory with them "
+		       "(mount /dev/shm with huge=within_size or advise; anonymous throttles: "
+		       "/sys/kernel/mm/transparent_hugepage/shmem_enabled; regions under 2 MiB "
+		       "get none)";
 	default: {
 		const char *s = e <= INT_MAX ? strerrordesc_np((int)e) : NULL;
 		return s != NULL ? s : "unknown error";

@@ -34,7 +34,7 @@ int region_geometry(const evt_options *o, struct region_geom *g)
 	    o->key_max == 0 || o->key_max > REGION_KEY_MAX || o->client_max == 0 ||
 	    o->client_max > REGION_CLIENT_MAX || o->on_full > EVT_ON_FULL_ERROR ||
 	    o->on_stale > EVT_ON_STALE_ERROR || o->client_idle_ns == 0 || o->limit == 0 ||
-	    o->limit > EVT_LIMIT_MAX || o->shadow > 1 ||
+	    o->limit > EVT_LIMIT_MAX || o->shadow > 1 || o->huge_pages > 1 ||
 	    (o->mode & ~07777u) != 0)
 		return -EINVAL;
 	g->capacity = round_pow2(o->capacity);
@@ -113,6 +113,7 @@ static void init_header(void *base, const char *name, const evt_options *o,
 		            o->global, name);
 	h->created_unix_ns = region_unix_now_ns();
 	h->mode = o->mode;
+	h->flags = o->huge_pages ? REGION_FLAG_HUGE : 0;
 	atomic_store_explicit(&h->window_ns, o->window_ns, memory_order_relaxed);
 	atomic_store_explicit(&h->client_idle_ns, o->client_idle_ns, memory_order_relaxed);
 	atomic_store_explicit(&h->policy, POLICY_MAKE(o->limit, o->shadow), memory_order_relaxed);
@@ -121,22 +122,74 @@ static void init_header(void *base, const char *name, const evt_options *o,
 	atomic_store_explicit(&h->state, REGION_STATE_READY, memory_order_release);
 }
 
-/* A read-write mapping is populated at once (MAP_POPULATE): its page-table entries
- * are made here, at attach, not by first-touch faults in decisions on the hot path
- * (hundreds of ns to µs each).  A read-only tool's mapping is left lazy. */
-static int map_flags(bool readonly)
+/* A region made with huge pages (evt_options.huge_pages, REGION_FLAG_HUGE): advised
+ * before any page is touched, so that the faults that populate it take huge pages
+ * where the mount (or, anonymous, shmem_enabled) says "advise"; then populated like
+ * MAP_POPULATE, which would have touched them before the advice.  The populate
+ * also reserves the space (as posix_fallocate() does for ordinary regions, which
+ * would allocate small pages under "advise"): no room fails here. */
+static int advise_huge(void *p, size_t size, bool readonly)
 {
-	return MAP_SHARED | (readonly ? 0 : MAP_POPULATE);
+	if (madvise(p, size, MADV_HUGEPAGE) < 0)
+		return errno == EINVAL ? -EOPNOTSUPP : neg_errno();
+	if (!readonly && madvise(p, size, MADV_POPULATE_WRITE) < 0)
+		return errno == EFAULT ? -ENOSPC : neg_errno();
+	return 0;
 }
 
-static int map_fd(int fd, size_t size, bool readonly, void **base)
+/* A read-write mapping is populated at once (MAP_POPULATE): its page-table entries
+ * are made here, at attach, not by first-touch faults in decisions on the hot path
+ * (hundreds of ns to µs each).  A read-only tool's mapping is left lazy.  fd -1:
+ * anonymous shared memory (a private throttle). */
+static int map_fd(int fd, size_t size, bool readonly, bool huge, void **base)
 {
 	int prot = readonly ? PROT_READ : PROT_READ | PROT_WRITE;
-	void *p = mmap(NULL, size, prot, map_flags(readonly), fd, 0);
+	int flags = MAP_SHARED | (fd < 0 ? MAP_ANONYMOUS : 0) | (readonly || huge ? 0 : MAP_POPULATE);
+	void *p = mmap(NULL, size, prot, flags, fd, 0);
 	if (p == MAP_FAILED)
 		return neg_errno();
+	int rc = huge ? advise_huge(p, size, readonly) : 0;
+	if (rc < 0) {
+		munmap(p, size);
+		return rc;
+	}
 	*base = p;
 	return 0;
+}
+
+/* Whether any of the mapping that starts at p is mapped with huge pages, as
+ * /proc/self/smaps says (ShmemPmdMapped: shared memory, /dev/shm included). */
+static bool huge_mapped(const void *p)
+{
+	FILE *f = fopen("/proc/self/smaps", "re");
+	if (f == NULL)
+		return false;
+	char line[512];
+	bool in = false, huge = false;
+	while (!huge && fgets(line, sizeof line, f) != NULL) {
+		unsigned long lo, hi, kb;
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
+			in = lo == (unsigned long)p;
+		else if (in && sscanf(line, "ShmemPmdMapped: %lu", &kb) == 1)
+			huge = kb > 0;
+	}
+	fclose(f);
+	return huge;
+}
+
+/* Map a new region's memory (fd -1: anonymous) and write its header; with huge
+ * pages asked for, -EOPNOTSUPP unless some of it is mapped with them. */
+static int map_new(int fd, const char *name, const evt_options *o, const struct region_geom *g,
+                   void **base)
+{
+	int rc = map_fd(fd, g->total_size, false, o->huge_pages, base);
+	if (rc == 0 && o->huge_pages && !huge_mapped(*base)) {
+		munmap(*base, g->total_size);
+		rc = -EOPNOTSUPP;
+	}
+	if (rc == 0)
+		init_header(*base, name, o, g);
+	return rc;
 }
 
 /* Where shm_open() keeps its names (glibc): the objects are renamed there. */
@@ -166,14 +219,12 @@ static int fill(int fd, const char *name, const evt_options *o, const struct reg
 	/* fchmod: the umask must not narrow the mode the operator asked for. */
 	if (fchmod(fd, o->mode) < 0 || ftruncate(fd, (off_t)g->total_size) < 0)
 		return neg_errno();
-	/* Reserve the pages now so a full /dev/shm fails here, not with SIGBUS later. */
-	int e = posix_fallocate(fd, 0, (off_t)g->total_size);
+	/* Reserve the pages now so a full /dev/shm fails here, not with SIGBUS later
+	 * (huge pages: advise_huge() does). */
+	int e = o->huge_pages ? 0 : posix_fallocate(fd, 0, (off_t)g->total_size);
 	if (e != 0)
 		return -e;
-	int rc = map_fd(fd, g->total_size, false, base);
-	if (rc == 0)
-		init_header(*base, name, o, g);
-	return rc;
+	return map_new(fd, name, o, g, base);
 }
 
 /* Give the object made as tmp its name path, if that is free: one atomic step. */
@@ -229,11 +280,9 @@ int region_create(const char *name, const evt_options *o, struct region *out)
 	void *base = NULL;
 	int fd = -1;
 	if (name == NULL) {
-		base = mmap(NULL, g.total_size, PROT_READ | PROT_WRITE,
-		            map_flags(false) | MAP_ANONYMOUS, -1, 0);
-		if (base == MAP_FAILED)
-			return neg_errno();
-		init_header(base, name, o, &g);
+		rc = map_new(-1, NULL, o, &g, &base);
+		if (rc < 0)
+			return rc;
 	} else {
 		char path[EVT_NAME_MAX + 32];
 		rc = region_name_path(name, path, sizeof path);
@@ -262,6 +311,14 @@ static int open_object(const char *path, bool readonly)
 	return squatted ? -EBADMSG : neg_errno();
 }
 
+/* Whether the region in fd was made with huge pages: its header's flag, read before
+ * mapping it (a short or foreign file says no; region_validate() refuses it). */
+static bool made_huge(int fd)
+{
+	struct region_hdr h;
+	return pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h && (h.flags & REGION_FLAG_HUGE);
+}
+
 int region_open(const char *name, bool readonly, struct region *out)
 {
 	char path[EVT_NAME_MAX + 32];
@@ -278,7 +335,7 @@ int region_open(const char *name, bool readonly, struct region *out)
 	else if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size < sizeof(struct region_hdr))
 		rc = -EBADMSG;
 	else
-		rc = map_fd(fd, (size_t)st.st_size, readonly, &base);
+		rc = map_fd(fd, (size_t)st.st_size, readonly, made_huge(fd), &base);
 	if (rc == 0)
 		rc = region_validate(base, (size_t)st.st_size, readonly, out);
 	if (rc < 0) {
@@ -333,6 +390,7 @@ int region_validate(void *base, size_t size, bool readonly, struct region *out)
 		.on_full = h->on_full,
 		.on_stale = h->on_stale,
 		.readonly = readonly,
+		.huge = h->flags & REGION_FLAG_HUGE,
 		.fd = -1,
 	};
 	return 0;

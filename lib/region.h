@@ -33,6 +33,7 @@
 #define REGION_CLIENT_MAX 65535u
 #define REGION_WM_NONE UINT64_MAX /* client has not decided yet: constrains nothing */
 #define REGION_BOUND_SHIFT 2u     /* one forget bound per 4 homes */
+#define REGION_FLAG_HUGE 1u       /* made with evt_options.huge_pages: mapped with MADV_HUGEPAGE */
 
 /* Line 0: geometry, written once by the creator before state = READY. */
 struct region_hdr {
@@ -62,7 +63,8 @@ struct region_hdr {
 	 * lock writes them. */
 	_Atomic uint64_t config_limit;
 	_Atomic uint64_t config_shadow;
-	uint64_t global_offset; /* struct region_global, at the end (format 4.0) */
+	uint32_t flags;         /* REGION_FLAG_*, written once */
+	uint8_t reserved1[4];
 	/* line 2: read by every decision, written rarely */
 	_Atomic uint64_t window_ns;
 	_Atomic uint64_t client_idle_ns; /* a client this far behind no longer holds reclaim */
@@ -86,7 +88,7 @@ struct region_hdr {
 	_Atomic uint64_t change_who;   /* uid << 32 | kind << 24 | pid */
 	_Atomic uint64_t change_value; /* the window set, or keys cleared */
 	_Atomic uint64_t admin_cleared; /* keys cleared by admin handles (no client entry) */
-	uint8_t reserved3[8];
+	uint64_t global_offset; /* struct region_global, at the end (format 4.1), written once */
 };
 
 /* One per read-write handle; only that handle's processes write it (except the
@@ -240,7 +242,8 @@ _Static_assert(offsetof(struct region_hdr, on_stale) == 92, "layout");
 _Static_assert(offsetof(struct region_hdr, bounds_offset) == 96, "layout");
 _Static_assert(offsetof(struct region_hdr, config_limit) == 104, "layout");
 _Static_assert(offsetof(struct region_hdr, config_shadow) == 112, "layout");
-_Static_assert(offsetof(struct region_hdr, global_offset) == 120, "layout");
+_Static_assert(offsetof(struct region_hdr, flags) == 120, "layout");
+_Static_assert(offsetof(struct region_hdr, global_offset) == 248, "layout");
 _Static_assert(offsetof(struct region_hdr, window_ns) == 128, "layout");
 _Static_assert(offsetof(struct region_hdr, client_idle_ns) == 136, "layout");
 _Static_assert(offsetof(struct region_hdr, newest_ts) == 144, "layout");
@@ -298,7 +301,7 @@ struct region {
 	size_t map_size;
 	uint64_t seed;
 	uint32_t mask, slot_size, key_max, client_max, on_full, on_stale;
-	bool readonly;
+	bool readonly, huge;
 	int fd; /* the region's file, open (O_CLOEXEC) while mapped: its byte locks are
 	           the clients' liveness (clients.c), its size is checked by
 	           region_check_size(); -1 for a private region */

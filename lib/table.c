@@ -114,7 +114,10 @@ static inline void note_ts(const struct table_client *me, uint64_t ts)
 	/* Only this client writes wm.  Two threads of it may race and leave the
 	 * smaller value: a lower watermark only delays reclaim, which is safe. */
 	uint64_t wm = atomic_load_explicit(&me->entry->wm, relaxed);
-	if (wm == REGION_WM_NONE || ts > wm)
+	/* ts > wm, or wm == REGION_WM_NONE (UINT64_MAX: wm + 1 wraps to 0), in one
+	 * compare. */
+	_Static_assert(REGION_WM_NONE == UINT64_MAX, "REGION_WM_NONE + 1 is 0");
+	if (ts >= wm + 1)
 		atomic_store_explicit(&me->entry->wm, ts, relaxed);
 }
 
@@ -624,20 +627,58 @@ __attribute__((flatten)) uint64_t table_prefetch(const struct region *r, const v
 	return h;
 }
 
-/* A key hashed for another region (another seed): hashed again, out of line. */
-static __attribute__((noinline, cold)) uint64_t rehash(const struct region *r, const evt_key *ek)
+/* Hash and read key once, for a decision later: its evt_key, its home prefetched. */
+static hot_inline void key_made(const struct region *r, const void *key, uint32_t len, evt_key *out)
 {
-	return key_hash(r, ek->key, (uint32_t)ek->key_len);
+	uint64_t h = key_hash(r, key, len);
+	prefetch_home(r, table_home(r, h));
+	*out = (evt_key){ .key = key, .key_len = len, .hash = h, .seed = r->seed,
+		          .tail = tail_word(key, len) };
 }
 
-/* No hash to inline: one copy of the decision serves every key length. */
+/* table_prefetch_key() for keys over INLINE_KEY_MAX, apart (as decide_long()). */
+static __attribute__((noinline, flatten)) void prefetch_long(const struct region *r,
+                                                              const void *key, uint32_t len,
+                                                              evt_key *out)
+{
+	key_made(r, key, len, out);
+}
+
+__attribute__((flatten)) int table_prefetch_key(const struct region *r, const void *key,
+                                                uint32_t len, evt_key *out)
+{
+	if (__builtin_expect(len > INLINE_KEY_MAX, 0))
+		prefetch_long(r, key, len, out);
+	else
+		key_made(r, key, len, out);
+	return 0;
+}
+
+/* The hkey of a key evt_prefetch_key() made for this region. */
+static hot_inline struct hkey hkey_of(const struct region *r, const evt_key *ek)
+{
+	return (struct hkey){ ek->key, ek->key_len, table_home(r, ek->hash), (ek->key_len + 7) / 8,
+		              table_tag(ek->hash), ek->tail };
+}
+
+/* A key made for another region (another seed): decided as a new one, hashed
+ * here, out of line. */
+static __attribute__((noinline, cold)) int decide_other(const struct region *r,
+                                                        const struct table_client *me,
+                                                        uint64_t ts, const evt_key *ek,
+                                                        unsigned *info)
+{
+	return table_decide_ex(r, me, ts, ek->key, ek->key_len, info);
+}
+
+/* No hash, no key read: what table_prefetch_key() made is used as it is. */
 __attribute__((flatten)) int table_decide_key(const struct region *r,
                                               const struct table_client *me, uint64_t ts,
                                               const evt_key *ek, unsigned *info)
 {
-	uint32_t len = (uint32_t)ek->key_len;
-	uint64_t hash = __builtin_expect(ek->seed == r->seed, 1) ? ek->hash : rehash(r, ek);
-	struct hkey k = hkey_hashed(r, ek->key, len, hash);
+	if (__builtin_expect(ek->seed != r->seed, 0))
+		return decide_other(r, me, ts, ek, info);
+	struct hkey k = hkey_of(r, ek);
 	return decide_key(r, me, ts, &k, info, true);
 }
 

@@ -61,9 +61,14 @@ int table_peek(const struct region *r, const struct table_client *me, uint64_t t
  * The key must have passed table_key_check(). */
 uint64_t table_prefetch(const struct region *r, const void *key, uint32_t len);
 
-/* table_decide_ex() on a key evt_prefetch_key() hashed (info non-NULL): its hash
- * is used if it was made with this region's seed, else the key is hashed again.
- * The key must have passed table_key_check(). */
+/* Hash key (which must have passed table_key_check()) and read its last word into
+ * *out, and start fetching its home slot: evt_prefetch_key().  Returns 0 (so that
+ * the wrapper's call is a tail call). */
+int table_prefetch_key(const struct region *r, const void *key, uint32_t len, evt_key *out);
+
+/* table_decide_ex() on a key table_prefetch_key() made (info non-NULL): its hash
+ * and last word are used if it was made with this region's seed, else the key is
+ * hashed again.  The key must have passed table_key_check(). */
 int table_decide_key(const struct region *r, const struct table_client *me, uint64_t ts,
                      const evt_key *k, unsigned *info);
 

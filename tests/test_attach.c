@@ -1000,7 +1000,7 @@ Test(attach, bad_keys)
 	cr_expect_eq(evt_prefetch(t, big, 33), -EMSGSIZE);
 	cr_expect_eq(evt_prefetch(t, big, ((size_t)1 << 32) + 1), -EMSGSIZE);
 	cr_expect_eq(evt_prefetch(t, big, SIZE_MAX), -EMSGSIZE);
-	evt_key ek = { big, 33, 1, 2 };
+	evt_key ek = { .key = big, .key_len = 33, .hash = 1, .seed = 2 };
 	cr_expect_eq(evt_prefetch_key(t, big, 33, &ek), -EMSGSIZE);
 	cr_expect_eq(evt_prefetch_key(t, NULL, 1, &ek), -EINVAL);
 	cr_expect_eq(evt_prefetch_key(t, "a", 1, NULL), -EINVAL);

@@ -67,7 +67,8 @@ Test(config, full_settings)
 	                  "daemon = { housekeeping = \"250ms\"; summary = \"0s\"; sweep_occupancy = 10;"
 	                  " warn_occupancy = 90; pidfile = \"/tmp/p.pid\"; };\n"
 	                  "throttles = ( { name = \"a\"; window = \"1m30s\"; capacity = 1000; key_max = 64;\n"
-	                  "  clients = 8; mode = \"0640\"; group = \"root\"; on_full = \"error\"; limit = 50; shadow = true; },\n"
+	                  "  clients = 8; mode = \"0640\"; group = \"root\"; on_full = \"error\"; limit = 50; shadow = true;\n"
+	                  "  huge_pages = true; },\n"
 	                  "  { name = \"b.c-d_e\"; } );\n"),
 	             0, "%s", err);
 	cr_expect_eq(cfg.log.level, LOG_DEBUG);
@@ -93,6 +94,7 @@ Test(config, full_settings)
 	cr_expect_eq(a->opts.mode, 0640);
 	cr_expect_str_eq(a->group, "root");
 	cr_expect_eq(a->opts.on_full, EVT_ON_FULL_ERROR);
+	cr_expect_eq(a->opts.huge_pages, 1);
 	cr_expect_eq(a->line, 3);
 	/* defaults */
 	const struct throttle_config *b = config_find(&cfg, "b.c-d_e");
@@ -102,6 +104,7 @@ Test(config, full_settings)
 	cr_expect_eq(b->opts.capacity, d.capacity);
 	cr_expect_eq(b->opts.mode, d.mode);
 	cr_expect_eq(b->opts.on_full, EVT_ON_FULL_THROTTLE);
+	cr_expect_eq(b->opts.huge_pages, 0);
 	cr_expect_null(config_find(&cfg, "missing"));
 }
 

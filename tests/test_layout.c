@@ -116,7 +116,8 @@ Test(layout, region_hdr_fields)
 	EXPECT_FIELD(H, bounds_offset, 96, 8);
 	EXPECT_FIELD(H, config_limit, 104, 8);
 	EXPECT_FIELD(H, config_shadow, 112, 8);
-	EXPECT_FIELD(H, global_offset, 120, 8);
+	EXPECT_FIELD(H, flags, 120, 4);
+	EXPECT_FIELD(H, reserved1, 124, 4);
 	/* line 2: hot, written rarely */
 	EXPECT_FIELD(H, window_ns, 128, 8);
 	EXPECT_FIELD(H, client_idle_ns, 136, 8);
@@ -134,7 +135,7 @@ Test(layout, region_hdr_fields)
 	EXPECT_FIELD(H, change_who, 224, 8);
 	EXPECT_FIELD(H, change_value, 232, 8);
 	EXPECT_FIELD(H, admin_cleared, 240, 8);
-	EXPECT_FIELD(H, reserved3, 248, 8);
+	EXPECT_FIELD(H, global_offset, 248, 8);
 }
 
 Test(layout, region_client_fields)
@@ -175,7 +176,7 @@ Test(layout, format_constants)
 	uint32_t ready = REGION_STATE_READY;
 	cr_expect_eq(memcmp(&ready, "YDER", 4), 0, "REGION_STATE_READY bytes");
 	cr_expect_eq(REGION_STATE_READY, 0x52454459u);
-	cr_expect_eq(EVT_VERSION_MAJOR, 4);
+	cr_expect_eq(EVT_VERSION_MAJOR, 5);
 	cr_expect_eq(EVT_LIMIT_MAX, 4096);
 	cr_expect_eq(EVT_LIMIT_MAX - 1, CTRL_COUNT_MAX, "every count of a window fits the ctrl word");
 	cr_expect_eq(REGION_BOUND_SHIFT, 2);
@@ -254,7 +255,7 @@ Test(layout, ctrl_word_bits)
 Test(layout, public_abi_structs)
 {
 	typedef evt_options O;
-	cr_expect_eq(sizeof(O), 56, "evt_options is %zu bytes, want 56", sizeof(O));
+	cr_expect_eq(sizeof(O), 64, "evt_options is %zu bytes, want 64", sizeof(O));
 	EXPECT_FIELD(O, window_ns, 0, 8);
 	EXPECT_FIELD(O, capacity, 8, 4);
 	EXPECT_FIELD(O, key_max, 12, 4);
@@ -265,7 +266,9 @@ Test(layout, public_abi_structs)
 	EXPECT_FIELD(O, client_idle_ns, 32, 8);
 	EXPECT_FIELD(O, limit, 40, 4);
 	EXPECT_FIELD(O, shadow, 44, 4);
-	EXPECT_FIELD(O, global, 48, 8);
+	EXPECT_FIELD(O, huge_pages, 48, 4);
+	EXPECT_FIELD(O, reserved, 52, 4);
+	EXPECT_FIELD(O, global, 56, 8);
 
 	typedef evt_stats S;
 	cr_expect_eq(sizeof(S), 168, "evt_stats is %zu bytes, want 168", sizeof(S));
@@ -388,7 +391,6 @@ Test(layout, default_region_header)
 	cr_expect_eq(atomic_load(&h->config_window_ns), 0);
 	cr_expect_eq(atomic_load(&h->change_seq), 0);
 	cr_expect(all_zero(h->reserved2, sizeof h->reserved2), "reserved2 not zero");
-	cr_expect(all_zero(h->reserved3, sizeof h->reserved3), "reserved3 not zero");
 	cr_expect_eq(atomic_load(&h->keys_adjust), 0, "a new region's count needs no correction");
 	cr_expect_eq(atomic_load(&h->keys_owed), 0);
 	cr_expect_eq(atomic_load(&h->policy), 1, "the default limit, enforcing");

@@ -473,7 +473,7 @@ static void *tallying_decider(void *arg)
 	return NULL;
 }
 
-/* A child with KILLED_THREADS threads deciding on one handle, until killed. */
+/* A client with KILLED_THREADS threads deciding on one handle, until killed. */
 static void tallying_client(const char *name, struct thread_tally *tally, uint64_t ts0)
 {
 	evt_throttle *t;
@@ -490,6 +490,43 @@ static void tallying_client(const char *name, struct thread_tally *tally, uint64
 	_exit(0);
 }
 
+/* The client runs in a fresh image of this program (fork, then exec of
+ * /proc/self/exe): the test's process already has threads, and a child forked from
+ * it may not start more under ThreadSanitizer.  TALLY_ENV says "fd name ts0": the
+ * tally's memfd, inherited, the throttle and the first timestamp. */
+#define TALLY_ENV "EVT_TEST_TALLY_CLIENT"
+
+__attribute__((constructor)) static void tally_client_main(void)
+{
+	const char *v = getenv(TALLY_ENV);
+	char name[EVT_NAME_MAX + 1];
+	int fd;
+	unsigned long long ts0;
+	if (v == NULL)
+		return;
+	if (sscanf(v, "%d %200s %llu", &fd, name, &ts0) != 3)
+		_exit(3);
+	struct thread_tally *tally = mmap(NULL, sizeof *tally * KILLED_THREADS,
+	                                  PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (tally == MAP_FAILED)
+		_exit(3);
+	tallying_client(name, tally, ts0);
+}
+
+static pid_t spawn_tallying_client(const char *name, int fd, uint64_t ts0)
+{
+	char env[EVT_NAME_MAX + 64];
+	snprintf(env, sizeof env, "%d %s %llu", fd, name, (unsigned long long)ts0);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		setenv(TALLY_ENV, env, 1);
+		execl("/proc/self/exe", "tallying-client", (char *)NULL);
+		_exit(3);
+	}
+	return pid;
+}
+
 /*
  * Several threads on one handle (one of them the owner, writing its counters
  * without a lock, the others with a locked add), killed at a random moment, three
@@ -504,19 +541,19 @@ Test(liveness, counters_exact_for_threads_killed_at_random)
 	o.capacity = 64;
 	o.window_ns = 3;
 	evt_throttle *t = test_create(name, &o);
+	int fd = memfd_create("tally", 0); /* no MFD_CLOEXEC: the client inherits it */
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(ftruncate(fd, sizeof(struct thread_tally) * KILLED_THREADS), 0);
 	struct thread_tally *tally = mmap(NULL, sizeof *tally * KILLED_THREADS,
-	                                  PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	                                  PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	cr_assert_neq(tally, MAP_FAILED);
 	srand((unsigned)getpid());
 	for (int round = 0; round < 3; round++) {
 		memset(tally, 0, sizeof *tally * KILLED_THREADS);
 		evt_stats before, after;
 		cr_assert_eq(evt_stats_get(t, &before), 0);
-		pid_t pid = fork();
-		cr_assert_geq(pid, 0);
-		if (pid == 0)
-			tallying_client(name, tally, (uint64_t)(round + 1) << 40);
-		uint64_t want = 20000 + (uint64_t)(rand() % 20000), got = 0;
+		pid_t pid = spawn_tallying_client(name, fd, (uint64_t)(round + 1) << 40);
+		uint64_t want = 100000 + (uint64_t)(rand() % 100000), got = 0;
 		while (got < want) {
 			usleep(1000);
 			got = 0;
@@ -548,6 +585,7 @@ Test(liveness, counters_exact_for_threads_killed_at_random)
 		reap_now(name);
 	}
 	munmap(tally, sizeof *tally * KILLED_THREADS);
+	close(fd);
 	evt_close(t);
 }
 
