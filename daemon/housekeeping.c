@@ -35,7 +35,7 @@ static void summary(struct managed *m, const evt_stats *now, uint64_t t)
 {
 	double secs = (double)(t - m->last_ns) / 1e9;
 	log_info("throttle '%s'%s: %.0f processed/s, %.0f throttled/s, keys %llu/%u (%.1f%%), "
-	         "%llu full, %llu stale, %llu out of order, %llu would throttle, %llu peeks, "
+	         "%llu full, %llu stale, %llu inside window, %llu out of order, %llu would throttle, %llu peeks, "
 	         "limit %u, %u clients",
 	         m->name, now->shadow ? " (shadow mode)" : "",
 	         (double)(now->processed - m->last.processed) / secs,
@@ -43,6 +43,7 @@ static void summary(struct managed *m, const evt_stats *now, uint64_t t)
 	         now->capacity, 100.0 * (double)now->keys / now->capacity,
 	         (unsigned long long)(now->full - m->last.full),
 	         (unsigned long long)(now->stale - m->last.stale),
+	         (unsigned long long)(now->inside_window - m->last.inside_window),
 	         (unsigned long long)(now->out_of_order - m->last.out_of_order),
 	         (unsigned long long)(now->would_throttle - m->last.would_throttle),
 	         (unsigned long long)(now->peeks - m->last.peeks), now->limit, now->clients);

@@ -174,8 +174,8 @@ typedef struct evt_stats {
 	uint64_t processed;  /* decisions that processed (answers 1, but for shadow's) */
 	uint64_t throttled;  /* decisions that throttled (answers 0, but in shadow
 	                        mode, where they are answered 1: would_throttle);
-	                        their reasons: out_of_order, full and stale when their
-	                        policy throttles, and inside the window the rest */
+	                        their reasons: inside_window, out_of_order, and full
+	                        and stale when their policy throttles */
 	uint64_t new_keys;   /* keys inserted */
 	uint64_t reclaimed;  /* expired keys whose slot was reused */
 	uint64_t cleared;    /* keys removed by evt_clear()/evt_clear_key() */
@@ -195,6 +195,8 @@ typedef struct evt_stats {
 	uint64_t peeks;      /* evt_peek() calls on read-write handles */
 	uint64_t would_throttle; /* denied events answered 1 by shadow mode */
 	uint64_t out_of_order;   /* throttled: older than their key's window start */
+	uint64_t inside_window;  /* throttled: inside their key's window (full under
+	                            its limit) */
 	/* A global throttle's (0 otherwise): */
 	uint64_t global_round_trips; /* calls to Redis, each one round trip */
 	uint64_t global_fallbacks;   /* answers given by on_unreachable */

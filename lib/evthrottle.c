@@ -333,7 +333,7 @@ int evt_stats_get(const evt_throttle *t, evt_stats *out)
 	*out = (evt_stats){
 		.window_ns = atomic_load_explicit(&h->window_ns, memory_order_acquire),
 		.processed = c[CTR_PROCESSED],
-		.throttled = c[CTR_THROTTLED],
+		.throttled = c[CTR_THROTTLED] + c[CTR_INSIDE_WINDOW],
 		.new_keys = c[CTR_NEW_KEYS],
 		.reclaimed = c[CTR_RECLAIMED],
 		.cleared = c[CTR_CLEARED],
@@ -354,6 +354,7 @@ int evt_stats_get(const evt_throttle *t, evt_stats *out)
 		.peeks = c[CTR_PEEKS],
 		.would_throttle = c[CTR_WOULD_THROTTLE],
 		.out_of_order = c[CTR_OUT_OF_ORDER],
+		.inside_window = c[CTR_INSIDE_WINDOW],
 		.global_round_trips = c[CTR_GLOBAL_ROUND_TRIPS],
 		.global_fallbacks = c[CTR_GLOBAL_FALLBACKS],
 		.global_errors = c[CTR_GLOBAL_ERRORS],

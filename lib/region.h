@@ -99,7 +99,7 @@ struct region_hdr {
 enum { CLIENT_FREE = 0, CLIENT_LIVE = 1, CLIENT_REAPING = 2 };
 enum {
 	CTR_PROCESSED,
-	CTR_THROTTLED,
+	CTR_THROTTLED,      /* events throttled for any reason but inside_window's */
 	CTR_NEW_KEYS,
 	CTR_RECLAIMED,
 	CTR_CLEARED,
@@ -108,6 +108,9 @@ enum {
 	CTR_PEEKS,          /* evt_peek() calls */
 	CTR_WOULD_THROTTLE, /* denied events answered 1 in shadow mode */
 	CTR_OUT_OF_ORDER,   /* events throttled for being before their key's window */
+	CTR_INSIDE_WINDOW,  /* events throttled inside their key's window: counted
+	                       instead of CTR_THROTTLED (one add on the common case's
+	                       throttle), which evt_stats.throttled adds to */
 	CTR_GLOBAL_ROUND_TRIPS,
 	CTR_GLOBAL_FALLBACKS,
 	CTR_GLOBAL_ERRORS,

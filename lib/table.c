@@ -129,10 +129,11 @@ static inline uint32_t policy_of(const struct region *r)
 }
 
 /* The answer to an event the rule denies (0, or a policy's -ENOSPC or -ESTALE),
- * after it was counted as usual: 1 in shadow mode, reported and counted apart. */
-static int denied(const struct region *r, const struct table_client *me, unsigned *info, int rc)
+ * after it was counted as usual: 1 in shadow mode (of policy, the word the
+ * decision read), reported and counted apart. */
+static int denied(uint32_t policy, const struct table_client *me, unsigned *info, int rc)
 {
-	if (!(policy_of(r) & POLICY_SHADOW))
+	if (!(policy & POLICY_SHADOW))
 		return rc;
 	ctr_add(me, CTR_WOULD_THROTTLE);
 	*info |= EVT_INFO_SHADOW;
@@ -161,9 +162,11 @@ static hot_inline bool holds(struct region_slot *s, uint32_t i, uint64_t c, cons
  * now helped to its new slot).  Inlined into the decision; find() loops on it.
  * mask: CTRL_KEY_MASK finds k whatever its count; the common case's CTRL_FAST_MASK
  * only with count 0 (a key with a count is then absent to it, never to find()).
+ * help: finish a move met on the way (a write); without, a key frozen for a move
+ * is a hit in its frozen slot (see find()).
  */
 static hot_inline int find_once(const struct region *r, const struct hkey *k, struct found *f,
-                                uint64_t *hop, uint64_t mask)
+                                uint64_t *hop, uint64_t mask, const bool help)
 {
 	struct region_slot *home = region_slot(r, k->home);
 	/* Pairs with the release CAS in insert()/unpublish(): a bit seen set means
@@ -182,7 +185,7 @@ static hot_inline int find_once(const struct region *r, const struct hkey *k, st
 		hit = holds(s, i, atomic_load_explicit(&s->ctrl, acquire), k, mask, f) ? FIND_HIT
 		                                                                       : FIND_ABSENT;
 	}
-	if (__builtin_expect(hit && CTRL_STATE(f->ctrl) == SLOT_MOVING, 0)) {
+	if (__builtin_expect(help && hit && CTRL_STATE(f->ctrl) == SLOT_MOVING, 0)) {
 		slot_finish_move(r, f->slot, f->ctrl);
 		return FIND_AGAIN;
 	}
@@ -204,11 +207,20 @@ static hot_inline int find_once(const struct region *r, const struct hkey *k, st
 	return hit;
 }
 
-/* Look k up until the look is consistent: 1 with *f, or 0 with *hop. */
-static int find(const struct region *r, const struct hkey *k, struct found *f, uint64_t *hop)
+/*
+ * Look k up until the look is consistent: 1 with *f, or 0 with *hop.  help: the
+ * decisions finish a move they meet.  Without (evt_peek(), which writes nothing,
+ * on read-only mappings too), a key frozen for a move is found in its frozen slot:
+ * its {ctrl, last} there is the key's state, since the freeze CAS took it
+ * unchanged, no decision can land until the move is finished (the copy is
+ * unpublished, the frozen pair fails every CAS), and finishing it changes the
+ * home's hop word, which the look validates.  docs/design.md §4.
+ */
+static int find(const struct region *r, const struct hkey *k, struct found *f, uint64_t *hop,
+                bool help)
 {
 	int rc;
-	while ((rc = find_once(r, k, f, hop, CTRL_KEY_MASK)) == FIND_AGAIN)
+	while ((rc = find_once(r, k, f, hop, CTRL_KEY_MASK, help)) == FIND_AGAIN)
 		;
 	return rc;
 }
@@ -334,13 +346,14 @@ static void report_stale(const struct table_client *me, unsigned *info)
 
 /* The on_stale policy's answer, throttle or error, for an event whose exact answer
  * was forgotten (insert() publishes the key for the policy "process"). */
-static int stale(const struct region *r, const struct table_client *me, unsigned *info)
+static int stale(const struct region *r, uint32_t policy, const struct table_client *me,
+                 unsigned *info)
 {
 	report_stale(me, info);
 	if (r->on_stale == EVT_ON_STALE_ERROR)
-		return denied(r, me, info, -ESTALE);
+		return denied(policy, me, info, -ESTALE);
 	ctr_add(me, CTR_THROTTLED);
-	return denied(r, me, info, 0);
+	return denied(policy, me, info, 0);
 }
 
 /*
@@ -358,7 +371,8 @@ static bool insert_is_exact(const struct region *r, const struct hkey *k, uint64
 	return b == 0 || (ts >= window && ts - window >= b - 1);
 }
 
-static int full(const struct region *r, const struct table_client *me, unsigned *info)
+static int full(const struct region *r, uint32_t policy, const struct table_client *me,
+                unsigned *info)
 {
 	ctr_add(me, CTR_FULL);
 	*info |= EVT_INFO_FULL;
@@ -367,19 +381,29 @@ static int full(const struct region *r, const struct table_client *me, unsigned 
 		ctr_add(me, CTR_PROCESSED);
 		return 1;
 	case EVT_ON_FULL_ERROR:
-		return denied(r, me, info, -ENOSPC);
+		return denied(policy, me, info, -ENOSPC);
 	default:
 		ctr_add(me, CTR_THROTTLED);
-		return denied(r, me, info, 0);
+		return denied(policy, me, info, 0);
 	}
 }
 
-/* Mark the unpublished claim s (ctrl c) as a key whose window is full under limit;
- * returns its ctrl now. */
-static uint64_t full_window(struct region_slot *s, uint64_t c, uint32_t limit)
+/*
+ * Set the unpublished claim s (ctrl c0 as claimed: count 0) for one publish try of
+ * an insert at ts; returns its ctrl now.  Exact: {count 0, ts}.  Processed by the
+ * stale policy "process": the key may have been processed as late as b - 1, so it
+ * is kept from then (or ts, if later), its window full under limit (its count
+ * forgotten): a later event is never processed a window from a forgotten one.
+ * Every try sets both from c0 and ts, so an exact try after one that was not
+ * leaves nothing of it.  Only the owner writes an unpublished slot: the publish
+ * carries the stores.
+ */
+static uint64_t claim_state(struct region_slot *s, uint64_t c0, uint64_t ts, bool exact,
+                            uint64_t b, uint32_t limit)
 {
-	uint32_t n = limit > CTRL_COUNT_MAX ? CTRL_COUNT_MAX : limit > 0 ? limit - 1 : 0;
-	c = CTRL_WITH_COUNT(c, n);
+	uint32_t n = exact ? 0 : limit > CTRL_COUNT_MAX ? CTRL_COUNT_MAX : limit > 0 ? limit - 1 : 0;
+	uint64_t c = CTRL_WITH_COUNT(c0, n);
+	atomic_store_explicit(&s->last, exact || b - 1 <= ts ? ts : b - 1, relaxed);
 	atomic_store_explicit(&s->ctrl, c, relaxed);
 	return c;
 }
@@ -393,19 +417,19 @@ static uint64_t full_window(struct region_slot *s, uint64_t c, uint32_t limit)
 static int insert(const struct region *r, const struct table_client *me, const struct hkey *k,
                   uint64_t ts, uint64_t w, unsigned *info)
 {
-	uint32_t i;
-	uint64_t c, window, b;
+	uint32_t i, policy = policy_of(r);
+	uint64_t c0, c, window, b;
 	bool reclaimed = false, exact;
 	/* A stale answer that tracks nothing needs no slot: give it before looking
 	 * for one (checked again below, before publishing).  Pairs with the release
 	 * store in evt_update_window(). */
 	window = atomic_load_explicit(&r->hdr->window_ns, acquire);
 	if (r->on_stale != EVT_ON_STALE_PROCESS && !insert_is_exact(r, k, ts, window, &b))
-		return stale(r, me, info);
-	if (!claim(r, me, k, ts, &i, &c, &reclaimed))
-		return full(r, me, info);
+		return stale(r, policy, me, info);
+	if (!claim(r, me, k, ts, &i, &c0, &reclaimed))
+		return full(r, policy, me, info);
 	struct region_slot *s = region_slot(r, i);
-	atomic_store_explicit(&s->last, ts, relaxed);
+	c = c0;
 	atomic_store_explicit(&s->home, k->home, relaxed);
 	key_store(s, k);
 	uint32_t bit = 1u << ((i - k->home) & r->mask);
@@ -417,17 +441,9 @@ static int insert(const struct region *r, const struct table_client *me, const s
 		exact = insert_is_exact(r, k, ts, window, &b);
 		if (!exact && r->on_stale != EVT_ON_STALE_PROCESS) {
 			slot_unclaim(s, c);
-			return stale(r, me, info);
+			return stale(r, policy, me, info);
 		}
-		/* Processed by the policy "process": the key may have been processed
-		 * as late as b - 1, so it is kept from then (or ts, if later), its
-		 * window full (its count forgotten): a later event is never processed
-		 * a window from a forgotten one.  The slot is unpublished (only its
-		 * owner writes it): the publish below carries the stores. */
-		if (!exact && b - 1 > ts)
-			atomic_store_explicit(&s->last, b - 1, relaxed);
-		if (!exact)
-			c = full_window(s, c, POLICY_LIMIT(policy_of(r)));
+		c = claim_state(s, c0, ts, exact, b, POLICY_LIMIT(policy));
 		/* Publish.  Release pairs with the acquire loads of hop in find()
 		 * and slot_published(): the stores above are visible with the bit. */
 		if (atomic_compare_exchange_weak_explicit(&home->hop, &w,
@@ -435,7 +451,7 @@ static int insert(const struct region *r, const struct table_client *me, const s
 		                                          relaxed))
 			break;
 		struct found f;
-		if (find(r, k, &f, &w)) {
+		if (find(r, k, &f, &w, true)) {
 			/* Lost the race to another insert of k. */
 			slot_unclaim(s, c);
 			return -EAGAIN;
@@ -469,7 +485,7 @@ static hot_inline int decide_found(const struct region *r, const struct table_cl
 	if (ts - f->last < f->window) {
 		if (__builtin_expect(policy_of(r) > 1, 0))
 			return -EAGAIN;
-		ctr_add(me, CTR_THROTTLED);
+		ctr_add(me, CTR_INSIDE_WINDOW);
 		if (reasons)
 			*info |= EVT_INFO_INSIDE_WINDOW;
 		return 0;
@@ -504,16 +520,17 @@ static int decide_counted(const struct region *r, const struct table_client *me,
                           const struct found *f, unsigned *info)
 {
 	uint64_t ctrl = CTRL_WITH_COUNT(f->ctrl, 0), last = ts;
-	switch (verdict_of(f, ts, POLICY_LIMIT(policy_of(r)))) {
+	uint32_t policy = policy_of(r);
+	switch (verdict_of(f, ts, POLICY_LIMIT(policy))) {
 	case V_OUT_OF_ORDER:
 		ctr_add(me, CTR_OUT_OF_ORDER);
 		ctr_add(me, CTR_THROTTLED);
 		*info |= EVT_INFO_OUT_OF_ORDER;
-		return denied(r, me, info, 0);
+		return denied(policy, me, info, 0);
 	case V_INSIDE:
-		ctr_add(me, CTR_THROTTLED);
+		ctr_add(me, CTR_INSIDE_WINDOW);
 		*info |= EVT_INFO_INSIDE_WINDOW;
-		return denied(r, me, info, 0);
+		return denied(policy, me, info, 0);
 	case V_COUNT:
 		ctrl = CTRL_WITH_COUNT(f->ctrl, CTRL_COUNT(f->ctrl) + 1);
 		last = f->last;
@@ -540,7 +557,7 @@ static __attribute__((noinline)) int decide_slow(const struct region *r,
 	for (;;) {
 		struct found f;
 		uint64_t w;
-		int rc = find(r, &k, &f, &w) ? decide_counted(r, me, ts, &f, info)
+		int rc = find(r, &k, &f, &w, true) ? decide_counted(r, me, ts, &f, info)
 		                             : insert(r, me, &k, ts, w, info);
 		if (rc != -EAGAIN)
 			return rc;
@@ -559,7 +576,7 @@ static hot_inline int decide_key(const struct region *r, const struct table_clie
 	note_ts(me, ts);
 	struct found f;
 	uint64_t w;
-	if (__builtin_expect(find_once(r, k, &f, &w, CTRL_FAST_MASK) == FIND_HIT, 1)) {
+	if (__builtin_expect(find_once(r, k, &f, &w, CTRL_FAST_MASK, true) == FIND_HIT, 1)) {
 		int rc = decide_found(r, me, ts, &f, info, reasons);
 		if (rc != -EAGAIN)
 			return rc;
@@ -722,7 +739,7 @@ int table_peek(const struct region *r, const struct table_client *me, uint64_t t
 	int rc;
 	if (me != NULL)
 		ctr_add(me, CTR_PEEKS);
-	if (find(r, &k, &f, &w)) {
+	if (find(r, &k, &f, &w, false)) {
 		enum verdict v = verdict_of(&f, ts, POLICY_LIMIT(policy));
 		rc = v == V_OPEN || v == V_COUNT;
 	} else {
@@ -744,7 +761,7 @@ int table_clear_key(const struct region *r, const struct table_client *me, const
 	for (;;) {
 		struct found f;
 		uint64_t w;
-		if (!find(r, &k, &f, &w))
+		if (!find(r, &k, &f, &w, true))
 			return 0;
 		if (slot_remove(r, &f)) {
 			ctr_add(me, CTR_CLEARED);

@@ -1041,10 +1041,12 @@ Test(daemon, summary_shows_shadow_mode_and_reasons)
 	cr_expect_eq(decide(t, 99, "k"), 1);
 	cr_expect_eq(evt_peek(t, 100, "k", 1), 1);
 	/* Each summary counts its own interval: the calls may span two. */
-	EVENTUALLY(summed("out of order, ") == 1 && summed("would throttle, ") == 2 &&
-	           summed("peeks, limit 2") == 1,
-	           "the reasons: %llu out of order, %llu would throttle, %llu peeks",
-	           summed("out of order, "), summed("would throttle, "), summed("peeks, limit 2"));
+	EVENTUALLY(summed("inside window, ") == 1 && summed("out of order, ") == 1 &&
+	           summed("would throttle, ") == 2 && summed("peeks, limit 2") == 1,
+	           "the reasons: %llu inside window, %llu out of order, %llu would throttle, "
+	           "%llu peeks",
+	           summed("inside window, "), summed("out of order, "), summed("would throttle, "),
+	           summed("peeks, limit 2"));
 	stop_daemon(d);
 	evt_close(t);
 }

@@ -201,10 +201,11 @@ Test(layout, format_constants)
 	cr_expect_eq(CTR_PEEKS, 7);
 	cr_expect_eq(CTR_WOULD_THROTTLE, 8);
 	cr_expect_eq(CTR_OUT_OF_ORDER, 9);
-	cr_expect_eq(CTR_GLOBAL_ROUND_TRIPS, 10);
-	cr_expect_eq(CTR_GLOBAL_FALLBACKS, 11);
-	cr_expect_eq(CTR_GLOBAL_ERRORS, 12);
-	cr_expect_eq(CTR_COUNT, 13);
+	cr_expect_eq(CTR_INSIDE_WINDOW, 10);
+	cr_expect_eq(CTR_GLOBAL_ROUND_TRIPS, 11);
+	cr_expect_eq(CTR_GLOBAL_FALLBACKS, 12);
+	cr_expect_eq(CTR_GLOBAL_ERRORS, 13);
+	cr_expect_eq(CTR_COUNT, 14);
 	cr_expect_eq(CTR_MAX, 24);
 	cr_expect_eq(SLOT_EMPTY, 0);
 	cr_expect_eq(SLOT_CLAIMED, 1);
@@ -271,7 +272,7 @@ Test(layout, public_abi_structs)
 	EXPECT_FIELD(O, global, 56, 8);
 
 	typedef evt_stats S;
-	cr_expect_eq(sizeof(S), 168, "evt_stats is %zu bytes, want 168", sizeof(S));
+	cr_expect_eq(sizeof(S), 176, "evt_stats is %zu bytes, want 176", sizeof(S));
 	EXPECT_FIELD(S, window_ns, 0, 8);
 	EXPECT_FIELD(S, processed, 8, 8);
 	EXPECT_FIELD(S, throttled, 16, 8);
@@ -294,9 +295,10 @@ Test(layout, public_abi_structs)
 	EXPECT_FIELD(S, peeks, 120, 8);
 	EXPECT_FIELD(S, would_throttle, 128, 8);
 	EXPECT_FIELD(S, out_of_order, 136, 8);
-	EXPECT_FIELD(S, global_round_trips, 144, 8);
-	EXPECT_FIELD(S, global_fallbacks, 152, 8);
-	EXPECT_FIELD(S, global_errors, 160, 8);
+	EXPECT_FIELD(S, inside_window, 144, 8);
+	EXPECT_FIELD(S, global_round_trips, 152, 8);
+	EXPECT_FIELD(S, global_fallbacks, 160, 8);
+	EXPECT_FIELD(S, global_errors, 168, 8);
 
 	cr_expect_eq(EVT_ON_FULL_THROTTLE, 0);
 	cr_expect_eq(EVT_ON_FULL_PROCESS, 1);

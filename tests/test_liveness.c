@@ -613,8 +613,8 @@ Test(liveness, forked_child_counts_apart_from_the_owner)
 	int st;
 	cr_assert_eq(waitpid(pid, &st, 0), pid);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	cr_expect_eq(atomic_load(&e->ctr[CTR_THROTTLED]), N, "the owner's, unlocked");
-	cr_expect_eq(atomic_load(&e->ctr_shared[CTR_THROTTLED]), N, "the child's, locked");
+	cr_expect_eq(atomic_load(&e->ctr[CTR_INSIDE_WINDOW]), N, "the owner's, unlocked");
+	cr_expect_eq(atomic_load(&e->ctr_shared[CTR_INSIDE_WINDOW]), N, "the child's, locked");
 	evt_stats s;
 	cr_assert_eq(evt_stats_get(t, &s), 0);
 	cr_expect_eq(s.throttled, 2 * N);

@@ -762,10 +762,12 @@ Test(tools, ctl_shadow_and_inspect_show_the_policies)
 	cr_assert_not_null(strstr(line_with(r.out, "limit"), "2 per key per window"));
 	cr_assert_not_null(strstr(line_with(r.out, "mode"), "shadow"));
 	cr_assert_not_null(strstr(line_with(r.out, "out of order"), "1"));
+	cr_assert_not_null(strstr(line_with(r.out, "inside window"), "1"));
 	cr_assert_not_null(strstr(line_with(r.out, "would throttle"), "2"));
 	cr_assert_not_null(strstr(line_with(r.out, "peeks"), "1"));
 	expect_json(INSPECT("-n", n, "--json", "stats").out,
 	            "d['limit'] == 2 and d['shadow'] is True and d['out_of_order'] == 1 and "
+	            "d['inside_window'] == 1 and "
 	            "d['would_throttle'] == 2 and d['peeks'] == 1 and d['throttled'] == 2 and "
 	            "d['processed'] == 2");
 	r = INSPECT("-n", n, "--prometheus");
@@ -773,6 +775,7 @@ Test(tools, ctl_shadow_and_inspect_show_the_policies)
 	const char *want[] = { "evthrottle_limit{throttle=\"%s\"} 2\n",
 		               "evthrottle_shadow{throttle=\"%s\"} 1\n",
 		               "evthrottle_out_of_order_total{throttle=\"%s\"} 1\n",
+		               "evthrottle_inside_window_total{throttle=\"%s\"} 1\n",
 		               "evthrottle_would_throttle_total{throttle=\"%s\"} 2\n",
 		               "evthrottle_peeks_total{throttle=\"%s\"} 1\n" };
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
@@ -1558,6 +1561,8 @@ Test(tools, ctl_list_every_throttle)
 	const char *a, *b, *bad = new_name();
 	evt_throttle *ta = with_keys(&a, 3), *tb = fresh(&b);
 	cr_assert_eq(evt_update_window(tb, 250000000ull), 0);
+	cr_assert_eq(evt_update_limit(tb, 3), 0);
+	cr_assert_eq(evt_set_shadow(tb, true), 0);
 	char path[PATH_MAX], hidden[PATH_MAX];
 	snprintf(path, sizeof path, "/dev/shm/evthrottle.%s", bad);
 	int fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
@@ -1577,14 +1582,18 @@ Test(tools, ctl_list_every_throttle)
 	cr_assert_not_null(strstr(la, "clients 1/256"), "%s", la);
 	cr_assert_not_null(strstr(la, "daemon none"), "%s", la);
 	cr_assert_not_null(strstr(lb, "window 250ms"), "%s", lb);
+	cr_assert_not_null(strstr(la, "limit 1     enforcing"), "%s", la);
+	cr_assert_not_null(strstr(lb, "limit 3     shadow"), "%s", lb);
 	cr_assert_not_null(strstr(listed(r.out, bad), "unreadable: "), "%s", r.out);
 	cr_assert_null(strstr(r.out, ".evthrottle."), "a hidden object is listed:\n%s", r.out);
 	cr_assert_lt(strstr(r.out, a) - r.out, strstr(r.out, b) - r.out, "not in name order");
-	char expr[EVT_NAME_MAX * 3 + 256];
+	char expr[EVT_NAME_MAX * 8 + 400];
 	snprintf(expr, sizeof expr,
 	         "(lambda m: m['%s']['keys'] == 3 and m['%s']['capacity'] == 1024 and "
 	         "m['%s']['window_ns'] == 250000000 and m['%s']['daemon'] == 'none' and "
-	         "'error' in m['%s'])({o['name']: o for o in L})", a, a, b, a, bad);
+	         "m['%s']['limit'] == 1 and m['%s']['shadow'] is False and "
+	         "m['%s']['limit'] == 3 and m['%s']['shadow'] is True and "
+	         "'error' in m['%s'])({o['name']: o for o in L})", a, a, b, a, a, a, b, b, bad);
 	r = CTL("--json", "list");
 	cr_assert_eq(r.code, 0, "%s", r.err);
 	expect_json(r.out, expr);
@@ -1676,7 +1685,7 @@ Test(tools, inspect_key_exact_lookup)
 	cr_assert_eq(r.code, 0, "%s", r.err);
 	cr_assert_eq(count_of(r.out, "\n"), 3, "one line a key: %s", r.out);
 	const char *b = line_with(r.out, "key 'user.b'");
-	cr_assert(strstr(b, "last 5000000000 ns, age 7s, window open, 1 of 1 processed, reopens in 3s"),
+	cr_assert(strstr(b, "last 5000000000 ns, age 7s, window open, 1 of 1 processed (full), reopens in 3s"),
 	          "%s", b);
 	const char *a = line_with(r.out, "key 'user.a'");
 	cr_assert(strstr(a, "last 1000000000 ns, age 11s, window closed"), "%s", a);
@@ -1684,7 +1693,7 @@ Test(tools, inspect_key_exact_lookup)
 	cr_assert_not_null(strstr(line_with(r.out, "key 'user'"), "not tracked"), "%s", r.out);
 	/* a key ahead of --now: negative age, reopens a window after its last */
 	r = INSPECT("-n", n, "key", "other", "--now", "0");
-	cr_assert_not_null(strstr(r.out, "age -9s, window open, 1 of 1 processed, reopens in 19s"), "%s",
+	cr_assert_not_null(strstr(r.out, "age -9s, window open, 1 of 1 processed (full), reopens in 19s"), "%s",
 	                   r.out);
 
 	r = INSPECT("-n", n, "-j", "key", "user.b", "user.a", "nope", "--now", "12000000000");
@@ -1703,7 +1712,7 @@ Test(tools, inspect_key_exact_lookup)
 	cr_assert_eq(evt_update_limit(t, 3), 0);
 	decide_at(t, 6 * SEC, "user.b", 1);
 	r = INSPECT("-n", n, "key", "user.b", "--now", "12000000000");
-	cr_assert_not_null(strstr(r.out, "window open, 2 of 3 processed, reopens in 3s"), "%s", r.out);
+	cr_assert_not_null(strstr(r.out, "window open, 2 of 3 processed (room for 1 more), closes in 3s"), "%s", r.out);
 	expect_json(INSPECT("-n", n, "-j", "keys").out,
 	            "[k['processed_in_window'] for k in d if k['key'] == 'user.b'] == [2]");
 	evt_close(t);

@@ -87,7 +87,7 @@ void clients_text(FILE *f, const char *name, const evt_throttle *t)
 		fprintf(f, "%-5u  %-10d  %-7s  %-7s  %-20s  %-12llu  %-12llu  %s%s\n", c.index,
 		        c.pid, state_name(c.state), c.alive ? "alive" : "dead", wm,
 		        (unsigned long long)c.since[CTR_PROCESSED],
-		        (unsigned long long)c.since[CTR_THROTTLED],
+		        (unsigned long long)(c.since[CTR_THROTTLED] + c.since[CTR_INSIDE_WINDOW]),
 		        wall_time(c.attach_unix_ns, at, sizeof at), c.daemon ? "  (daemon)" : "");
 	}
 	fprintf(f, "throttle '%s': %u client entries in use (%u ever used, %u max)\n", name, in_use,
@@ -120,7 +120,7 @@ void clients_json(FILE *f, const evt_throttle *t)
 		else
 			json_u64(&j, "watermark_ns", c.wm);
 		json_u64(&j, "processed", c.since[CTR_PROCESSED]);
-		json_u64(&j, "throttled", c.since[CTR_THROTTLED]);
+		json_u64(&j, "throttled", c.since[CTR_THROTTLED] + c.since[CTR_INSIDE_WINDOW]);
 		json_u64(&j, "new_keys", c.since[CTR_NEW_KEYS]);
 		json_u64(&j, "full", c.since[CTR_FULL]);
 		json_u64(&j, "attach_unix_ns", c.attach_unix_ns);

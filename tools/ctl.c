@@ -405,6 +405,8 @@ static void list_json(const char *name, const struct snapshot *s, const char *er
 		json_str(&j, "error", error);
 	} else {
 		json_u64(&j, "window_ns", s->st.window_ns);
+		json_u64(&j, "limit", s->st.limit);
+		json_bool(&j, "shadow", s->st.shadow != 0);
 		json_u64(&j, "keys", s->st.keys);
 		json_u64(&j, "capacity", s->st.capacity);
 		json_u64(&j, "clients", s->st.clients);
@@ -421,8 +423,9 @@ static void list_text(const char *name, const struct snapshot *s)
 	char w[64], keys[48], clients[32];
 	snprintf(keys, sizeof keys, "%llu/%u", (unsigned long long)s->st.keys, s->st.capacity);
 	snprintf(clients, sizeof clients, "%u/%u", s->st.clients, s->st.client_max);
-	printf("%-24s window %-8s keys %-16s clients %-9s daemon %s\n", name,
-	       duration_format(s->st.window_ns, w, sizeof w), keys, clients, daemon_state(s));
+	printf("%-24s window %-8s limit %-5u %-9s keys %-16s clients %-9s daemon %s\n", name,
+	       duration_format(s->st.window_ns, w, sizeof w), s->st.limit,
+	       s->st.shadow ? "shadow" : "enforcing", keys, clients, daemon_state(s));
 }
 
 /* One line per throttle; one that cannot be read is listed with the reason. */

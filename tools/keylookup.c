@@ -22,11 +22,17 @@ static void found_text(FILE *f, const struct key_list *l, uint64_t now)
 	char age[64], in[64];
 	fprintf(f, "last %llu ns, age %s, window ", (unsigned long long)k->last,
 	        key_age_human(k->last, now, age, sizeof age));
-	if (key_window_open(k->last, now, l->window_ns))
-		fprintf(f, "open, %u of %u processed, reopens in %s\n", k->processed, l->limit,
-		        duration_human(reopens_in(k->last, now, l->window_ns), in, sizeof in));
-	else
+	if (!key_window_open(k->last, now, l->window_ns)) {
 		fputs("closed\n", f);
+		return;
+	}
+	duration_human(reopens_in(k->last, now, l->window_ns), in, sizeof in);
+	if (k->processed < l->limit)
+		fprintf(f, "open, %u of %u processed (room for %u more), closes in %s\n",
+		        k->processed, l->limit, l->limit - k->processed, in);
+	else
+		fprintf(f, "open, %u of %u processed (full), reopens in %s\n", k->processed, l->limit,
+		        in);
 }
 
 static void one_text(FILE *f, const char *name, const char *typed, const struct key_list *l,

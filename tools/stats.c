@@ -169,6 +169,7 @@ void stats_summary(FILE *f, const char *name, const struct snapshot *s)
 	        s->daemon_slot ? " (one is evthrottled's own)" : "");
 	fprintf(f, "  %-16s %llu\n", "processed", (unsigned long long)st->processed);
 	fprintf(f, "  %-16s %llu\n", "throttled", (unsigned long long)st->throttled);
+	fprintf(f, "  %-16s %llu\n", "inside window", (unsigned long long)st->inside_window);
 	fprintf(f, "  %-16s %llu\n", "out of order", (unsigned long long)st->out_of_order);
 	fprintf(f, "  %-16s %llu (answered 1 in shadow mode)\n", "would throttle",
 	        (unsigned long long)st->would_throttle);
@@ -272,6 +273,7 @@ void stats_json(FILE *f, const char *name, const struct snapshot *s, const struc
 	json_u64(&j, "keys", st->keys);
 	json_u64(&j, "processed", st->processed);
 	json_u64(&j, "throttled", st->throttled);
+	json_u64(&j, "inside_window", st->inside_window);
 	json_u64(&j, "out_of_order", st->out_of_order);
 	json_u64(&j, "would_throttle", st->would_throttle);
 	json_u64(&j, "peeks", st->peeks);
@@ -330,6 +332,7 @@ enum {
 	M_CLEARED,
 	M_FULL,
 	M_STALE,
+	M_INSIDE_WINDOW,
 	M_OUT_OF_ORDER,
 	M_WOULD_THROTTLE,
 	M_PEEKS,
@@ -361,6 +364,8 @@ static const struct {
 	{ "full_total", "counter", "Decisions made by the on_full policy." },
 	{ "stale_total", "counter",
 	  "Decisions made by the on_stale policy: the exact answer was forgotten." },
+	{ "inside_window_total", "counter",
+	  "Events throttled inside their key's window (full under its limit)." },
 	{ "out_of_order_total", "counter",
 	  "Events throttled for being older than their key's window start." },
 	{ "would_throttle_total", "counter", "Events the rule denied, answered 1 in shadow mode." },
@@ -392,6 +397,7 @@ static uint64_t u64_of(int m, const struct snapshot *s)
 		[M_RECLAIMED] = st->reclaimed, [M_CLEARED] = st->cleared,
 		[M_FULL] = st->full,           [M_STALE] = st->stale,
 		[M_LIMIT] = st->limit,         [M_SHADOW] = st->shadow,
+		[M_INSIDE_WINDOW] = st->inside_window,
 		[M_OUT_OF_ORDER] = st->out_of_order,
 		[M_WOULD_THROTTLE] = st->would_throttle,
 		[M_PEEKS] = st->peeks,         [M_DAEMON_UP] = s->daemon_alive,

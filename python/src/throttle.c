@@ -318,7 +318,9 @@ static const struct stats_field {
 	U64_FIELD(new_keys), U64_FIELD(reclaimed), U64_FIELD(cleared), U64_FIELD(full),
 	U64_FIELD(keys), U64_FIELD(horizon_ns), U32_FIELD(capacity), U32_FIELD(key_max),
 	U32_FIELD(clients), U32_FIELD(client_max), U32_FIELD(on_full), U32_FIELD(on_stale),
-	U64_FIELD(stale), U64_FIELD(client_idle_ns),
+	U64_FIELD(stale), U64_FIELD(client_idle_ns), U32_FIELD(limit), U32_FIELD(shadow),
+	U64_FIELD(peeks), U64_FIELD(would_throttle), U64_FIELD(out_of_order),
+	U64_FIELD(inside_window),
 };
 
 static PyObject *stats_dict(const evt_stats *stats)

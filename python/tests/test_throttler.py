@@ -157,6 +157,9 @@ class SemanticsTests(unittest.TestCase):
         self.assertFalse(t.should_process(0, "e4", "k"))     # older: throttled
         self.assertFalse(t.should_process(19.5, "e5", "k"))  # last stays 10
         self.assertTrue(t.should_process(20, "e6", "k"))
+        s = t.stats()  # the reasons of the three throttles, and the policy
+        self.assertEqual((s["throttled"], s["inside_window"], s["out_of_order"]), (3, 2, 1))
+        self.assertEqual((s["limit"], s["shadow"], s["would_throttle"], s["peeks"]), (1, 0, 0, 0))
 
     def test_float_window_and_timestamps(self):
         t = self.t
@@ -231,7 +234,9 @@ class SemanticsTests(unittest.TestCase):
         self.assertEqual(set(s), {"window_ns", "processed", "throttled", "new_keys",
                                   "reclaimed", "cleared", "full", "keys", "horizon_ns",
                                   "capacity", "key_max", "clients", "client_max",
-                                  "on_full", "on_stale", "stale", "client_idle_ns"})
+                                  "on_full", "on_stale", "stale", "client_idle_ns",
+                                  "limit", "shadow", "peeks", "would_throttle",
+                                  "out_of_order", "inside_window"})
         self.assertEqual(s["window_ns"], 10 * 10**9)
         self.assertEqual((s["processed"], s["throttled"]), (3, 1))
         self.assertEqual((s["new_keys"], s["cleared"], s["keys"]), (2, 1, 1))

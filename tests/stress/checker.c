@@ -472,8 +472,7 @@ static void check_throttle(struct checker *c, const struct key_clears *k, const 
 struct lwin {
 	uint64_t start;
 	size_t first, end;
-	uint64_t start_e; /* the earliest end of a call that opened it or a later one */
-	uint64_t min_s;   /* the earliest start of a call in it or in any later window */
+	uint64_t min_s; /* the earliest start of the call that opened it or a later one */
 };
 
 /* The windows of the processed calls p[0..np) of one key (sorted by ts), as the
@@ -489,15 +488,41 @@ static size_t limit_windows(const struct hrec *h, const uint32_t *p, size_t np, 
 	for (size_t i = 0; i < np; i++) {
 		const struct hrec *x = &h[p[i]];
 		if (nw == 0 || x->ts - win[nw - 1].start >= w)
-			win[nw++] = (struct lwin){ x->ts, i, i, x->e, UINT64_MAX };
+			win[nw++] = (struct lwin){ x->ts, i, i, x->s };
 		win[nw - 1].end = i + 1;
-		win[nw - 1].min_s = x->s < win[nw - 1].min_s ? x->s : win[nw - 1].min_s;
 	}
-	for (size_t k = nw; k-- > 1;) {
-		win[k - 1].min_s = win[k].min_s < win[k - 1].min_s ? win[k].min_s : win[k - 1].min_s;
-		if (win[k].start_e < win[k - 1].start_e)
-			win[k - 1].start_e = win[k].start_e;
-	}
+	for (size_t k = nw; k-- > 1;)
+		if (win[k].min_s < win[k - 1].min_s)
+			win[k - 1].min_s = win[k].min_s;
+	return nw;
+}
+
+/* Did the call that opened one of the windows win[k..nw) take effect before x:
+ * possibly (mask 1: orders() allows it) or certainly (mask 3: orders() allows
+ * nothing else)?  Such an opener began before x ended (one of x's batch shares
+ * its start): min_s bounds the scan. */
+static bool opened_before(const struct hrec *h, const uint32_t *p, const struct lwin *win,
+                          size_t nw, size_t k, const struct hrec *x, unsigned mask)
+{
+	for (; k < nw && win[k].min_s <= x->e; k++)
+		if ((orders(&h[p[win[k].first]], x) & mask) == 1)
+			return true;
+	return false;
+}
+
+/* How many of the windows win[0..nw) the unfinished calls q[0..nq) (sorted by
+ * ts) leave as they are: up to the first window before which one of them falls
+ * in a gap (not inside an earlier window), where, taken as processed, it would
+ * have opened a window of its own and moved every later one.  One inside a
+ * window only adds to its count. */
+static size_t windows_fixed(const struct hrec *h, const uint32_t *q, size_t nq,
+                            const struct lwin *win, size_t nw, uint64_t w)
+{
+	size_t i = 0;
+	for (size_t k = 0; k < nw; k++)
+		for (; i < nq && h[q[i]].ts < win[k].start; i++)
+			if (k == 0 || h[q[i]].ts - win[k - 1].start >= w)
+				return k;
 	return nw;
 }
 
@@ -515,36 +540,67 @@ static size_t window_after(const struct lwin *win, size_t nw, uint64_t ts)
 	return lo;
 }
 
-/* Unfinished calls in q[0..nq) (sorted by ts) that may count for t: begun before
- * t ended, with ts in [lo, hi). */
+/* Unfinished calls in q[0..nq) (sorted by ts) that may count for t: that may have
+ * taken effect before it (orders()), with ts in [lo, hi). */
 static size_t pending_in(const struct hrec *h, const uint32_t *q, size_t nq, const struct hrec *t,
                          uint64_t lo, uint64_t hi)
 {
 	size_t m = 0;
 	for (size_t i = 0; i < nq; i++)
-		m += h[q[i]].ts >= lo && h[q[i]].ts < hi && h[q[i]].s < t->e;
+		m += h[q[i]].ts >= lo && h[q[i]].ts < hi && (orders(&h[q[i]], t) & 1);
 	return m;
 }
 
+/* The first of the processed calls p[0..np) (sorted by ts) with ts >= lo. */
+static size_t first_at(const struct hrec *h, const uint32_t *p, size_t np, uint64_t lo)
+{
+	size_t a = 0, b = np;
+	while (a < b) {
+		size_t mid = a + (b - a) / 2;
+		if (h[p[mid]].ts >= lo)
+			b = mid;
+		else
+			a = mid + 1;
+	}
+	return a;
+}
+
+/* Calls that may count for t, with ts in [lo, hi): the unfinished ones
+ * (pending_in()) and the processed ones of p[0..np) that may have taken effect
+ * before it. */
+static size_t seen_in(const struct hrec *h, const uint32_t *p, size_t np, const uint32_t *q,
+                      size_t nq, const struct hrec *t, uint64_t lo, uint64_t hi)
+{
+	size_t seen = pending_in(h, q, nq, t, lo, hi);
+	for (size_t i = first_at(h, p, np, lo); i < np && h[p[i]].ts < hi; i++)
+		seen += (orders(&h[p[i]], t) & 1) != 0;
+	return seen;
+}
+
 /* Rule (c) for a throttled call t: its window was full when it read, or a later
- * window had opened (t out of order). */
+ * window had opened (t out of order).  Its window is the rebuilt one it falls in
+ * when that is one of the first `fixed` (windows_fixed()); else (in no rebuilt
+ * window, or after a gap an unfinished call fell in) a window of unknown start
+ * in (ts - W, ts], whose calls have ts in (ts - W, ts + W): all of those count. */
 static void check_limit_throttle(struct checker *c, const struct hrec *h, const uint32_t *p,
-                                 const uint32_t *q, size_t nq, const struct lwin *win, size_t nw,
-                                 const struct hrec *t)
+                                 size_t np, const uint32_t *q, size_t nq, const struct lwin *win,
+                                 size_t nw, size_t fixed, const struct hrec *t)
 {
 	uint64_t w = c->wmax_all;
 	size_t after = window_after(win, nw, t->ts);
-	/* Out of order: a call of a later window took effect before t read. */
-	if ((after < nw && win[after].min_s < t->e) || pending_in(h, q, nq, t, t->ts + 1, UINT64_MAX))
+	/* Out of order: a later window's opener took effect before t read. */
+	if (opened_before(h, p, win, nw, after, t, 1) ||
+	    pending_in(h, q, nq, t, t->ts + 1, UINT64_MAX))
 		return;
-	if (after > 0 && t->ts - win[after - 1].start < w) {
-		const struct lwin *k = &win[after - 1];
-		size_t seen = pending_in(h, q, nq, t, k->start, sat_add(k->start, w));
-		for (size_t i = k->first; i < k->end; i++)
-			seen += h[p[i]].s < t->e && (orders(&h[p[i]], t) & 1);
-		if (seen >= c->limit)
-			return;
+	size_t seen;
+	if (after > 0 && after - 1 < fixed && t->ts - win[after - 1].start < w) {
+		uint64_t start = win[after - 1].start;
+		seen = seen_in(h, p, np, q, nq, t, start, sat_add(start, w));
+	} else {
+		seen = seen_in(h, p, np, q, nq, t, t->ts >= w ? t->ts - w + 1 : 0, sat_add(t->ts, w));
 	}
+	if (seen >= c->limit)
+		return;
 	violation(c, "throttled with room left in its window (fewer than limit processed calls "
 	             "it could have seen) and no later window opened before it", t, NULL);
 }
@@ -558,8 +614,9 @@ static void check_limit_throttle(struct checker *c, const struct hrec *h, const 
  * past its ts: it is out of order); and a throttled call must have found its window
  * full (limit calls of it begun before the throttle ended) or a later window open.
  * Unfinished calls may have taken effect: they count towards a full window or a
- * later one, and a key with any leaves its windows' counts unchecked (an unfinished
- * call may have opened a window the rebuild cannot see).  Reclaim changes nothing
+ * later one, and the counts are checked only in the windows before the first gap
+ * one falls in (there it may have opened a window the rebuild cannot see, which
+ * moves every later one: windows_fixed()).  Reclaim changes nothing
  * here: a key goes only once its window closed, and coming back it opens a new one.
  */
 static void check_key_limit(struct checker *c, const struct hrec *h, size_t n, uint32_t *p,
@@ -578,8 +635,9 @@ static void check_key_limit(struct checker *c, const struct hrec *h, size_t n, u
 		return;
 	}
 	size_t nw = limit_windows(h, p, np, c->wmax_all, win);
+	size_t fixed = windows_fixed(h, q, nq, win, nw, c->wmax_all);
 	c->st.windows += nw;
-	for (size_t k = 0; k < nw && nq == 0; k++) {
+	for (size_t k = 0; k < fixed; k++) {
 		const struct hrec *opener = &h[p[win[k].first]];
 		if (win[k].end - win[k].first > c->limit)
 			violation(c, "more processed calls than the limit in one window",
@@ -591,14 +649,14 @@ static void check_key_limit(struct checker *c, const struct hrec *h, size_t n, u
 	}
 	for (size_t i = 0; i < np; i++) {
 		const struct hrec *x = &h[p[i]];
-		size_t after = window_after(win, nw, x->ts);
-		if (after < nw && win[after].start_e < x->s)
+		if (opened_before(h, p, win, nw, window_after(win, nw, x->ts), x, 3))
 			violation(c, "processed, although a window starting after its ts had opened "
-			             "before the call began", x, NULL);
+			             "before it (its opener ended before it began, or came first in "
+			             "their batch)", x, NULL);
 	}
 	for (size_t i = 0; i < n; i++)
 		if (h[i].ans == H_THROTTLED)
-			check_limit_throttle(c, h, p, q, nq, win, nw, &h[i]);
+			check_limit_throttle(c, h, p, np, q, nq, win, nw, fixed, &h[i]);
 	free(win);
 }
 
