@@ -907,12 +907,21 @@ Test(tools, inspect_watch_sees_the_region_replaced)
 	evt_close(anon);
 }
 
+/* Until p's first output can be read (left there for finish()): the tool has
+ * attached and made its first round, however slowly it started (sanitizers). */
+static void wait_first_output(struct proc p)
+{
+	struct pollfd f = { p.out, POLLIN, 0 };
+	cr_assert_eq(poll(&f, 1, 30000), 1, "the tool printed nothing in 30 s");
+}
+
 static void watch_until(int sig)
 {
 	const char *n;
 	evt_throttle *t = three_keys(&n);
 	struct proc p = start_tool("EVT_INSPECT", "-n", n, "--watch", "0.02", (char *)NULL);
-	struct timespec ts = { 0, 300000000 };
+	wait_first_output(p);
+	struct timespec ts = { 0, 200000000 };
 	nanosleep(&ts, NULL);
 	kill(p.pid, sig);
 	struct run r = finish(p);
@@ -930,8 +939,7 @@ Test(tools, inspect_watch_survives_a_truncated_region)
 	evt_throttle *t = three_keys(&n);
 	size_t size = t->r.map_size;
 	struct proc p = start_tool("EVT_INSPECT", "-n", n, "keys", "--watch", "0.02", (char *)NULL);
-	struct timespec ts = { 0, 200000000 };
-	nanosleep(&ts, NULL);
+	wait_first_output(p);
 	char path[PATH_MAX];
 	snprintf(path, sizeof path, "/dev/shm/evthrottle.%s", n);
 	cr_assert_eq(truncate(path, 4096), 0, "truncate %s: %s", path, strerror(errno));

@@ -118,7 +118,7 @@ static void setting_changed(const struct ctl *c, const struct setting *s, uint64
 
 static int setting_set(const struct ctl *c, const struct setting *s, const char *arg)
 {
-	uint64_t v;
+	uint64_t v = 0; /* set by parse() when it returns 0 (gcc -O3 cannot see it) */
 	int rc = s->parse(arg, &v);
 	if (rc != 0)
 		return rc;
