@@ -137,6 +137,13 @@ def now() -> float:
 def now_ns() -> int:
     """The host's shared clock in nanoseconds: evt_now_ns()."""
 
+def realtime() -> float:
+    """CLOCK_REALTIME in seconds since 1970: evt_realtime_ns() / 1e9, the clock a
+    global throttle's hosts share."""
+
+def realtime_ns() -> int:
+    """CLOCK_REALTIME in nanoseconds since 1970: evt_realtime_ns()."""
+
 def unlink(name: str) -> None:
     """Remove the named throttle (evt_unlink); FileNotFoundError if none."""
 

@@ -7,9 +7,11 @@ C call); this layer adds the seed's constructor, its defaults and logging.
 import logging
 
 from . import _evthrottle, config
+from ._evthrottle import realtime, realtime_ns  # noqa: F401  (re-exported)
 from ._evthrottle import LIMIT_MAX, library_path, now, now_ns, strerror, unlink
 
-__all__ = ["EventThrottler", "library_path", "now", "now_ns", "strerror", "unlink",
+__all__ = ["EventThrottler", "library_path", "now", "now_ns", "realtime", "realtime_ns",
+           "strerror", "unlink",
            "PRIVATE_KEY_MAX", "LIMIT_MAX"]
 
 LOGGER_NAME = "evthrottle"

@@ -101,6 +101,18 @@ static PyObject *mod_now(PyObject *m, PyObject *unused)
 	return PyFloat_FromDouble((double)evt_now_ns() / 1e9);
 }
 
+static PyObject *mod_realtime_ns(PyObject *m, PyObject *unused)
+{
+	(void)m, (void)unused;
+	return PyLong_FromUnsignedLongLong(evt_realtime_ns());
+}
+
+static PyObject *mod_realtime(PyObject *m, PyObject *unused)
+{
+	(void)m, (void)unused;
+	return PyFloat_FromDouble((double)evt_realtime_ns() / 1e9);
+}
+
 static PyObject *mod_unlink(PyObject *m, PyObject *name)
 {
 	const char *s;
@@ -148,6 +160,15 @@ static PyMethodDef mod_methods[] = {
 	 PyDoc_STR("now() -> float\n"
 		   "\n"
 		   "evt_now_ns() / 1e9: the shared clock in seconds, for should_process().")},
+	{"realtime_ns", mod_realtime_ns, METH_NOARGS,
+	 PyDoc_STR("realtime_ns() -> int\n"
+		   "\n"
+		   "CLOCK_REALTIME in ns since 1970 (evt_realtime_ns): the clock a global\n"
+		   "throttle's hosts share when PTP or NTP keeps them in step.")},
+	{"realtime", mod_realtime, METH_NOARGS,
+	 PyDoc_STR("realtime() -> float\n"
+		   "\n"
+		   "evt_realtime_ns() / 1e9: seconds since 1970, for a global throttle.")},
 	{"unlink", mod_unlink, METH_O,
 	 PyDoc_STR("unlink(name) -> None\n"
 		   "\n"

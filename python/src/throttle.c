@@ -428,7 +428,8 @@ static const struct stats_field {
 	U32_FIELD(clients), U32_FIELD(client_max), U32_FIELD(on_full), U32_FIELD(on_stale),
 	U64_FIELD(stale), U64_FIELD(client_idle_ns), U32_FIELD(limit), U32_FIELD(shadow),
 	U64_FIELD(peeks), U64_FIELD(would_throttle), U64_FIELD(out_of_order),
-	U64_FIELD(inside_window),
+	U64_FIELD(inside_window), U64_FIELD(global_round_trips), U64_FIELD(global_fallbacks),
+	U64_FIELD(global_errors),
 };
 
 static PyObject *stats_dict(const evt_stats *stats)

@@ -250,6 +250,7 @@ class SemanticsTests(unittest.TestCase):
                                   "reclaimed", "cleared", "full", "keys", "horizon_ns",
                                   "capacity", "key_max", "clients", "client_max",
                                   "on_full", "on_stale", "stale", "client_idle_ns",
+                                  "global_round_trips", "global_fallbacks", "global_errors",
                                   "limit", "shadow", "peeks", "would_throttle",
                                   "out_of_order", "inside_window"})
         self.assertEqual(s["window_ns"], 10 * 10**9)
