@@ -7,7 +7,10 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
+#include <pthread.h>
 
 #include "common.h"
 #include "handle.h"
@@ -602,5 +605,144 @@ Test(global, a_connection_from_before_an_outage_is_not_reused)
 	cr_expect_eq(decide(b, 10, "b1"), 1, "b's old connection was to the killed server");
 	cr_expect_eq(stats(a).global_errors, errors, "no failure after the recovery");
 	evt_close(b);
+	evt_close(a);
+}
+
+/* ---- review of #20: reproducers ---- */
+
+/* A command to the test's server, as the test's own client. */
+static void redis_do(const char *cmd)
+{
+	struct timeval tv = { 1, 0 };
+	redisContext *c = redisConnectUnixWithTimeout(redis.sock, tv);
+	cr_assert(c != NULL && c->err == 0);
+	redisReply *rep = redisCommand(c, cmd);
+	cr_assert_not_null(rep, "%s", cmd);
+	freeReplyObject(rep);
+	redisFree(c);
+}
+
+/* Redis restarted without its data (or FLUSHALL) after a clear: host a keeps
+ * epoch 1, a new host b reads epoch 0 (the daemon's sync raises only) and the
+ * two hosts decide on different Redis keys: both process the key at once. */
+Test(global, hosts_agree_on_the_epoch_after_redis_loses_its_data)
+{
+	REDIS_REQUIRED();
+	redis_start(&redis, NULL);
+	evt_throttle *a = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
+	cr_assert_geq(evt_clear(a), 0);
+	redis_do("FLUSHALL");
+	evt_throttle *b = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
+	uint64_t w, e;
+	cr_assert_eq(global_fetch(&b->r, &b->me, b->global, &w, &e), 0, "b's daemon syncs");
+	global_set_epoch(&b->r, e);
+	int both = decide(a, 100, "k") + decide(b, 100, "k");
+	cr_expect_eq(both, 1, "one key, one instant, two hosts: processed %d times", both);
+	evt_close(a);
+	evt_close(b);
+}
+
+/* A key whose stored value is not 20 digits (written by anything else, or a
+ * future format) makes the function raise a Lua error; that error reply opens
+ * the host's breaker, and every other key is answered by the policy. */
+Test(global, a_malformed_stored_value_fails_only_its_key)
+{
+	REDIS_REQUIRED();
+	redis_start(&redis, NULL);
+	evt_throttle *a = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
+	char cmd[160];
+	snprintf(cmd, sizeof cmd, "SET evt:{%s}:0:bad 12x", global_name());
+	redis_do(cmd);
+	(void)decide(a, 10, "bad");
+	cr_expect_eq(decide(a, 10, "good"), 1, "Redis answers; a healthy key is not the policy's");
+	cr_expect_eq(stats(a).global_fallbacks, 0, "fallbacks: %" PRIu64,
+	             stats(a).global_fallbacks);
+	evt_close(a);
+}
+
+/* A fake server that answers AUTH and then the call, each after delay_ms. */
+struct slow_server {
+	int lfd;
+	unsigned delay_ms;
+};
+
+static void *slow_serve(void *arg)
+{
+	struct slow_server *s = arg;
+	int fd = accept(s->lfd, NULL, NULL);
+	char buf[4096];
+	static const char *const replies[] = { "+OK\r\n",
+		                               "*2\r\n:1\r\n$20\r\n00000000000000000010\r\n" };
+	for (int i = 0; fd >= 0 && i < 2; i++) {
+		if (read(fd, buf, sizeof buf) <= 0)
+			break;
+		sleep_ms(s->delay_ms);
+		if (write(fd, replies[i], strlen(replies[i])) < 0)
+			break;
+	}
+	sleep_ms(200);
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+/* One deadline from the moment a decision needs Redis (docs/design.md): a slow
+ * AUTH (0.9 timeout) leaves 0.1 timeout for the call, yet ask() gives the call a
+ * whole timeout of its own, so the decision waits about 1.8 timeouts. */
+Test(global, one_deadline_bounds_auth_and_the_call)
+{
+	char path[108], file[128];
+	snprintf(path, sizeof path, "/tmp/evt-slow.%d.sock", (int)getpid());
+	snprintf(file, sizeof file, "/tmp/evt-slow.%d.auth", (int)getpid());
+	FILE *f = fopen(file, "w");
+	cr_assert_not_null(f);
+	fputs("pw\n", f);
+	fclose(f);
+	unlink(path);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+	struct slow_server s = { socket(AF_UNIX, SOCK_STREAM, 0), 270 };
+	cr_assert(bind(s.lfd, (struct sockaddr *)&sa, sizeof sa) == 0 && listen(s.lfd, 4) == 0);
+	pthread_t th;
+	pthread_create(&th, NULL, slow_serve, &s);
+	char endpoint[140];
+	snprintf(endpoint, sizeof endpoint, "unix:%s", path);
+	evt_global g = { endpoint, global_name(), 300000000ull, EVT_ON_UNREACHABLE_THROTTLE, file };
+	evt_options o = EVT_OPTIONS_INIT;
+	o.window_ns = 1000;
+	o.capacity = 4096;
+	o.mode = 0600;
+	o.global = &g;
+	evt_throttle *t = test_create(new_name(), &o);
+	uint64_t ns;
+	int rc = timed(t, 10, "k", &ns);
+	pthread_join(th, NULL);
+	close(s.lfd);
+	unlink(path);
+	unlink(file);
+	cr_expect_lt(ns, 300000000ull + SLACK_NS, "waited %" PRIu64 " ns with a 300 ms timeout", ns);
+	cr_expect_eq(rc, 0, "the call's answer came after the deadline: the policy's answer");
+	evt_close(t);
+}
+
+/* fork() while another thread of the parent is inside a call on the handle (its
+ * lock held): the child discards the parent's socket, but waits on a lock no
+ * thread of its own will ever release, so it can never ask Redis. */
+Test(global, a_child_forked_during_a_call_can_ask_redis)
+{
+	REDIS_REQUIRED();
+	redis_start(&redis, NULL);
+	evt_throttle *a = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
+	cr_assert_eq(decide(a, 10, "p"), 1, "the parent is connected");
+	pthread_mutex_lock(&a->global->lock); /* another thread mid-call */
+	pid_t pid = fork();
+	if (pid == 0) {
+		sleep_ms(150); /* past any breaker */
+		_exit(decide(a, 10, "c") == 1 ? 0 : 1);
+	}
+	int st = 0;
+	waitpid(pid, &st, 0);
+	pthread_mutex_unlock(&a->global->lock);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child's decision was the policy's");
 	evt_close(a);
 }
