@@ -746,3 +746,51 @@ Test(global, a_child_forked_during_a_call_can_ask_redis)
 	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child's decision was the policy's");
 	evt_close(a);
 }
+
+/* A fake server that reads once, answers the first of two FCALLs, then stalls. */
+static void *half_serve(void *arg)
+{
+	struct slow_server *s = arg;
+	int fd = accept(s->lfd, NULL, NULL);
+	char buf[4096];
+	static const char reply[] = "*2\r\n:1\r\n$20\r\n00000000000000000010\r\n";
+	if (fd >= 0 && read(fd, buf, sizeof buf) > 0 && write(fd, reply, sizeof reply - 1) > 0)
+		sleep_ms(s->delay_ms);
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+/* A pipeline that times out after its first answer: Redis processed (stored) the
+ * first event, yet every event of the group gets the policy's answer, so with
+ * on_unreachable = throttle no host processes it for a whole window. */
+Test(global, answers_read_before_a_pipeline_fails_are_kept)
+{
+	char path[108];
+	snprintf(path, sizeof path, "/tmp/evt-half.%d.sock", (int)getpid());
+	unlink(path);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+	struct slow_server s = { socket(AF_UNIX, SOCK_STREAM, 0), 400 };
+	cr_assert(bind(s.lfd, (struct sockaddr *)&sa, sizeof sa) == 0 && listen(s.lfd, 4) == 0);
+	pthread_t th;
+	pthread_create(&th, NULL, half_serve, &s);
+	char endpoint[140];
+	snprintf(endpoint, sizeof endpoint, "unix:%s", path);
+	evt_global g = { endpoint, global_name(), 100000000ull, EVT_ON_UNREACHABLE_THROTTLE, NULL };
+	evt_options o = EVT_OPTIONS_INIT;
+	o.window_ns = 1000;
+	o.capacity = 4096;
+	o.mode = 0600;
+	o.global = &g;
+	evt_throttle *t = test_create(new_name(), &o);
+	evt_event ev[2] = { { .ts_ns = 10, .key = "a", .key_len = 1 },
+		            { .ts_ns = 10, .key = "b", .key_len = 1 } };
+	(void)evt_should_process_batch(t, ev, 2);
+	pthread_join(th, NULL);
+	close(s.lfd);
+	unlink(path);
+	cr_expect_eq(ev[0].result, 1, "Redis stored a's event as processed: a must be processed");
+	cr_expect_eq(ev[1].result, 0, "b: the policy's answer");
+	evt_close(t);
+}
