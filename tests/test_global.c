@@ -794,3 +794,30 @@ Test(global, answers_read_before_a_pipeline_fails_are_kept)
 	cr_expect_eq(ev[1].result, 0, "b: the policy's answer");
 	evt_close(t);
 }
+
+/* evt_clear_key deletes the key in Redis, but another host's cache still holds
+ * its last: the first event after the clear, on that host, is throttled locally
+ * though no host processed the key since the clear (Redis would process it). */
+Test(global, a_cleared_key_is_cleared_on_every_host)
+{
+	REDIS_REQUIRED();
+	redis_start(&redis, NULL);
+	evt_throttle *a = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
+	evt_throttle *b = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
+	cr_assert_eq(decide(a, 10, "k"), 1);
+	cr_assert_eq(decide(b, 20, "k"), 0, "b caches a's last");
+	cr_assert_geq(evt_clear_key(a, "k", 1), 0);
+	cr_expect_eq(decide(b, 30, "k"), 1, "cleared, and processed nowhere since");
+	evt_close(a);
+	evt_close(b);
+}
+
+/* "A global throttle has limit 1": refused at create, accepted at runtime. */
+Test(global, a_global_throttle_refuses_a_limit_over_1_at_runtime)
+{
+	REDIS_REQUIRED();
+	redis_start(&redis, NULL);
+	evt_throttle *a = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
+	cr_expect_eq(evt_update_limit(a, 5), -EINVAL);
+	evt_close(a);
+}
