@@ -821,3 +821,43 @@ Test(global, a_global_throttle_refuses_a_limit_over_1_at_runtime)
 	cr_expect_eq(evt_update_limit(a, 5), -EINVAL);
 	evt_close(a);
 }
+
+struct late_decide {
+	evt_throttle *t;
+	int rc;
+};
+
+static void *late_decide(void *arg)
+{
+	struct late_decide *d = arg;
+	d->rc = decide(d->t, 20, "k");
+	return NULL;
+}
+
+/* A decision asked Redis under the old epoch; a clear (here another host's,
+ * applied by the daemon: new epoch, table cleared) lands before the answer, and
+ * cache() then writes the old epoch's last into the cleared table: the key stays
+ * throttled on this host though no host processed it since the clear. */
+Test(global, an_answer_from_before_a_clear_is_not_cached_after_it)
+{
+	REDIS_REQUIRED();
+	redis_start(&redis, NULL);
+	evt_throttle *a = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
+	evt_throttle *b = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
+	cr_assert_eq(decide(b, 10, "k"), 1);
+	cr_assert_eq(decide(a, 5, "warm"), 1, "a is connected");
+	cr_assert_geq(evt_clear(b), 0, "b clears: epoch 1 in Redis");
+	kill(redis.pid, SIGSTOP);
+	struct late_decide d = { a, -1 };
+	pthread_t th;
+	pthread_create(&th, NULL, late_decide, &d);
+	sleep_ms(100); /* a's FCALL on epoch 0 is in flight */
+	global_set_epoch(&a->r, 1); /* what a's daemon does on seeing epoch 1 */
+	table_clear(&a->r, &a->me);
+	kill(redis.pid, SIGCONT);
+	pthread_join(th, NULL);
+	cr_assert_eq(d.rc, 0, "answered by Redis from epoch 0");
+	cr_expect_eq(decide(a, 30, "k"), 1, "cleared, and processed nowhere since");
+	evt_close(a);
+	evt_close(b);
+}
