@@ -164,6 +164,14 @@ static void cache(const struct region *r, const struct table_client *me, uint64_
 			ctr_add(me, kept[i]);
 }
 
+/* The throttle's settings in Redis: a hash with fields window and epoch, beside
+ * its keys (same hash slot). */
+static size_t cfg_name(const struct region_global *b, char *buf, size_t size)
+{
+	int n = snprintf(buf, size, GLOBAL_KEY_PREFIX "{%.*s}:cfg", (int)sizeof b->name - 1, b->name);
+	return (size_t)n < size ? (size_t)n : size - 1;
+}
+
 /* "evt:{NAME}:EPOCH:" + key into buf; its length. */
 static size_t key_name(const struct region_global *b, const void *key, uint32_t len, char *buf,
                        size_t size)
@@ -313,13 +321,16 @@ static int fallback(const struct region *r, const struct table_client *me, uint6
 	}
 }
 
-/* The answer to an event that asked Redis (rc < 0: it could not). */
-static int settle(const struct region *r, const struct table_client *me, int rc, uint64_t ts,
-                  uint64_t last, const void *key, uint32_t len, unsigned *info)
+/* The answer to an event that asked Redis (rc < 0: it could not).  It is cached
+ * only under the epoch Redis used: a host whose epoch differs (Redis lost its
+ * data, or this host has not seen a clear yet) must not keep it. */
+static int settle(const struct region *r, const struct table_client *me, int rc,
+                  const struct redis_ask *a, unsigned *info)
 {
 	if (rc < 0)
-		return fallback(r, me, ts, key, len, info);
-	cache(r, me, last, key, len);
+		return fallback(r, me, a->ts, a->key, (uint32_t)a->len, info);
+	if (a->epoch == atomic_load_explicit(&r->global->epoch, relaxed))
+		cache(r, me, a->last, a->key, (uint32_t)a->len);
 	ctr_add(me, rc == 1 ? CTR_PROCESSED : CTR_THROTTLED);
 	return rc;
 }
@@ -344,22 +355,14 @@ int global_decide(const struct region *r, const struct table_client *me,
 	uint64_t window = atomic_load_explicit(&r->hdr->window_ns, acquire);
 	if (local(r, me, ts, window, key, len) == 0)
 		return 0;
-	char name[GLOBAL_KEY_MAX];
-	struct redis_ask a = { name, key_name(r->global, key, len, name, sizeof name), ts, window,
-		               ttl_ms(window), 0, -EAGAIN };
+	char cfg[GLOBAL_KEY_MAX];
+	struct redis_ask a = { cfg, cfg_name(r->global, cfg, sizeof cfg), key, len, ts, window,
+		               ttl_ms(window), 0, 0, -EAGAIN };
 	int rc = breaker_allows(r->global) ? ask(r, me, g, &a, 1) : -EAGAIN;
-	return settle(r, me, rc < 0 ? rc : a.rc, ts, a.last, key, len, info);
+	return settle(r, me, rc < 0 ? rc : a.rc, &a, info);
 }
 
 /* ---- window changes and clears, stored in Redis ---- */
-
-/* The throttle's settings in Redis: a hash with fields window and epoch, beside
- * its keys (same hash slot). */
-static size_t cfg_name(const struct region_global *b, char *buf, size_t size)
-{
-	int n = snprintf(buf, size, GLOBAL_KEY_PREFIX "{%.*s}:cfg", (int)sizeof b->name - 1, b->name);
-	return (size_t)n < size ? (size_t)n : size - 1;
-}
 
 /* One command within the throttle's timeout: 0 with n values in out, or a
  * negative errno (counted as an error; it opens the breaker). */
@@ -446,7 +449,8 @@ bool global_set_epoch(const struct region *r, uint64_t epoch)
 static int decide_group(const struct region *r, const struct table_client *me,
                         struct global_handle *g, evt_event *ev, size_t n)
 {
-	char names[GLOBAL_PIPELINE][GLOBAL_KEY_MAX]; /* about 20 KiB of stack */
+	char cfg[GLOBAL_KEY_MAX];
+	size_t cfg_len = cfg_name(r->global, cfg, sizeof cfg);
 	struct redis_ask a[GLOBAL_PIPELINE];
 	size_t at[GLOBAL_PIPELINE], m = 0;
 	/* Pairs with the release store in evt_update_window(). */
@@ -458,18 +462,15 @@ static int decide_group(const struct region *r, const struct table_client *me,
 		    (ev[i].result = local(r, me, ev[i].ts_ns, window, ev[i].key,
 		                          (uint32_t)ev[i].key_len)) == 0)
 			continue;
-		a[m] = (struct redis_ask){ names[m],
-			                   key_name(r->global, ev[i].key, (uint32_t)ev[i].key_len,
-			                            names[m], sizeof names[m]),
-			                   ev[i].ts_ns, window, ttl_ms(window), 0, -EAGAIN };
+		a[m] = (struct redis_ask){ cfg, cfg_len, ev[i].key, ev[i].key_len, ev[i].ts_ns,
+			                   window, ttl_ms(window), 0, 0, -EAGAIN };
 		at[m++] = i;
 	}
 	int rc = m == 0 ? 0 : breaker_allows(r->global) ? ask(r, me, g, a, m) : -EAGAIN;
 	int processed = 0;
 	for (size_t j = 0; j < m; j++) {
 		evt_event *e = &ev[at[j]];
-		e->result = settle(r, me, rc < 0 ? rc : a[j].rc, e->ts_ns, a[j].last, e->key,
-		                   (uint32_t)e->key_len, &e->info);
+		e->result = settle(r, me, rc < 0 ? rc : a[j].rc, &a[j], &e->info);
 	}
 	for (size_t i = 0; i < n; i++)
 		processed += ev[i].result == 1;

@@ -1,13 +1,16 @@
 #!lua name=evthrottle
 -- evthrottle's global decision (docs/design.md, "Global throttles").
 -- Loaded by the library with FUNCTION LOAD REPLACE; called as
---     FCALL evt_decide 1 KEY TS WINDOW TTL_MS
+--     FCALL evt_decide 1 CFG KEY TS WINDOW TTL_MS
+-- CFG is the throttle's settings hash "evt:{NAME}:cfg"; the key decided is
+-- "evt:{NAME}:EPOCH:" .. KEY, EPOCH the hash's field epoch (0 if none), read
+-- here so that every host uses the epoch Redis holds (same hash slot: {NAME}).
 -- TS and WINDOW are unsigned 64-bit nanoseconds written as 20 decimal digits,
 -- zero-padded; the stored value is TS in the same form.  Lua numbers are doubles
 -- (exact to 2^53 only), so a value is handled as two halves of 10 digits, each
 -- below 10^10 < 2^53: every sum and compare below is exact.
--- Returns {1, TS} (processed: the key's last is TS now) or {0, LAST} (throttled,
--- the key's last unchanged).  The rule is the seed's:
+-- Returns {1, TS, EPOCH} (processed: the key's last is TS now) or {0, LAST,
+-- EPOCH} (throttled, the key's last unchanged).  The rule is the seed's:
 --     process iff no last, or TS >= LAST and TS - LAST >= WINDOW.
 
 local TEN10 = 10000000000
@@ -22,16 +25,18 @@ local function less(ah, al, bh, bl)
 end
 
 local function decide(keys, args)
-  local ts, window, ttl = args[1], args[2], args[3]
+  local ts, window, ttl = args[2], args[3], args[4]
   if #ts ~= 20 or #window ~= 20 then
     return redis.error_reply('ERR evt_decide: TS and WINDOW must be 20 digits')
   end
-  local last = redis.call('GET', keys[1])
+  local epoch = redis.call('HGET', keys[1], 'epoch') or '0'
+  local key = string.sub(keys[1], 1, -4) .. epoch .. ':' .. args[1]
+  local last = redis.call('GET', key)
   if last then
     local th, tl = halves(ts)
     local lh, ll = halves(last)
     if less(th, tl, lh, ll) then
-      return {0, last}
+      return {0, last, epoch}
     end
     -- TS - LAST >= WINDOW  <=>  TS >= LAST + WINDOW (a 21-digit sum: no overflow)
     local wh, wl = halves(window)
@@ -40,11 +45,11 @@ local function decide(keys, args)
       sl, sh = sl - TEN10, sh + 1
     end
     if less(th, tl, sh, sl) then
-      return {0, last}
+      return {0, last, epoch}
     end
   end
-  redis.call('SET', keys[1], ts, 'PX', ttl)
-  return {1, ts}
+  redis.call('SET', key, ts, 'PX', ttl)
+  return {1, ts, epoch}
 end
 
 redis.register_function('evt_decide', decide)

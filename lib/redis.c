@@ -241,13 +241,15 @@ static int parse_u64(const char *s, size_t len, uint64_t *out)
 	return 0;
 }
 
-/* {1|0, LAST} from evt_decide. */
-static int answer(const redisReply *r, uint64_t *last, struct redis_error *e)
+/* {1|0, LAST, EPOCH} from evt_decide. */
+static int answer(const redisReply *r, struct redis_ask *a, struct redis_error *e)
 {
-	if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+	if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
 	    r->element[0]->type == REDIS_REPLY_INTEGER &&
 	    r->element[1]->type == REDIS_REPLY_STRING &&
-	    parse_u64(r->element[1]->str, r->element[1]->len, last) == 0)
+	    r->element[2]->type == REDIS_REPLY_STRING &&
+	    parse_u64(r->element[1]->str, r->element[1]->len, &a->last) == 0 &&
+	    parse_u64(r->element[2]->str, r->element[2]->len, &a->epoch) == 0)
 		return r->element[0]->integer == 1;
 	say(e, "unexpected reply", r->type == REDIS_REPLY_ERROR ? r->str : "");
 	return -EPROTO;
@@ -265,10 +267,10 @@ static int append(char **buf, size_t *used, const struct redis_ask *a)
 	digits(t, a->ts);
 	digits(w, a->window);
 	snprintf(ttl, sizeof ttl, "%" PRIu64, a->ttl_ms);
-	const char *argv[] = { "FCALL", "evt_decide", "1", a->key, t, w, ttl };
-	size_t lens[] = { 5, 10, 1, a->len, 20, 20, strlen(ttl) };
+	const char *argv[] = { "FCALL", "evt_decide", "1", a->cfg, a->key, t, w, ttl };
+	size_t lens[] = { 5, 10, 1, a->cfg_len, a->len, 20, 20, strlen(ttl) };
 	char *cmd = NULL;
-	int n = redisFormatCommandArgv(&cmd, 7, argv, lens);
+	int n = redisFormatCommandArgv(&cmd, 8, argv, lens);
 	char *grown = n < 0 ? NULL : realloc(*buf, *used + (size_t)n);
 	if (grown != NULL) {
 		memcpy(grown + *used, cmd, (size_t)n);
@@ -303,7 +305,7 @@ static int pipeline(struct redis_conn *c, uint64_t deadline, struct redis_ask *a
 			break;
 		}
 		*loaded = *loaded && !not_loaded(r);
-		a[i].rc = answer(r, &a[i].last, e);
+		a[i].rc = answer(r, &a[i], e);
 		freeReplyObject(r);
 	}
 	return rc;

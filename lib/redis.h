@@ -22,14 +22,18 @@ struct redis_error {
 int redis_connect(const struct region_global *b, uint64_t deadline, struct redis_conn **out,
                   struct redis_error *e);
 
-/* One global decision: FCALL evt_decide on key (its full name) at ts with window,
- * the key kept ttl_ms; rc 1 processed, 0 throttled (last: the key's global last
- * after the call), or -EPROTO (an unexpected reply). */
+/* One global decision: FCALL evt_decide on key (the caller's key, len bytes)
+ * under the throttle's settings hash cfg (its full name; the function names the
+ * Redis key from it and the epoch it holds) at ts with window, the key kept
+ * ttl_ms; rc 1 processed, 0 throttled (last: the key's global last after the
+ * call; epoch: the epoch Redis used), or -EPROTO (an unexpected reply). */
 struct redis_ask {
+	const char *cfg;
+	size_t cfg_len;
 	const char *key;
 	size_t len;
 	uint64_t ts, window, ttl_ms;
-	uint64_t last;
+	uint64_t last, epoch;
 	int rc;
 };
 
