@@ -321,16 +321,32 @@ static int fallback(const struct region *r, const struct table_client *me, uint6
 	}
 }
 
-/* The answer to an event that asked Redis (rc < 0: it could not).  It is cached
- * only under the epoch Redis used: a host whose epoch differs (Redis lost its
- * data, or this host has not seen a clear yet) must not keep it. */
+/* Cache an answer only under the epoch Redis used, and only if the region's has
+ * not moved since before the question (epoch): a host whose epoch differs (Redis
+ * lost its data, this host has not seen a clear yet) or a clear applied while
+ * the question was out must not keep it.  A clear that lands during the write
+ * is met by the re-check, which takes the key out again. */
+static void cache_answer(const struct region *r, const struct table_client *me,
+                         const struct redis_ask *a, uint64_t epoch)
+{
+	if (a->epoch != epoch || atomic_load_explicit(&r->global->epoch, relaxed) != epoch)
+		return;
+	cache(r, me, a->last, a->key, (uint32_t)a->len);
+	/* Pairs with the fence in global_set_epoch(): either the re-check sees the new
+	 * epoch, or the clear that follows that fence sees the cached key. */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&r->global->epoch, relaxed) != epoch)
+		(void)table_clear_key(r, me, a->key, (uint32_t)a->len);
+}
+
+/* The answer to an event that asked Redis (rc < 0: it could not), asked under
+ * the region's epoch. */
 static int settle(const struct region *r, const struct table_client *me, int rc,
-                  const struct redis_ask *a, unsigned *info)
+                  const struct redis_ask *a, uint64_t epoch, unsigned *info)
 {
 	if (rc < 0)
 		return fallback(r, me, a->ts, a->key, (uint32_t)a->len, info);
-	if (a->epoch == atomic_load_explicit(&r->global->epoch, relaxed))
-		cache(r, me, a->last, a->key, (uint32_t)a->len);
+	cache_answer(r, me, a, epoch);
 	ctr_add(me, rc == 1 ? CTR_PROCESSED : CTR_THROTTLED);
 	return rc;
 }
@@ -355,11 +371,12 @@ int global_decide(const struct region *r, const struct table_client *me,
 	uint64_t window = atomic_load_explicit(&r->hdr->window_ns, acquire);
 	if (local(r, me, ts, window, key, len) == 0)
 		return 0;
+	uint64_t epoch = atomic_load_explicit(&r->global->epoch, relaxed);
 	char cfg[GLOBAL_KEY_MAX];
 	struct redis_ask a = { cfg, cfg_name(r->global, cfg, sizeof cfg), key, len, ts, window,
 		               ttl_ms(window), 0, 0, -EAGAIN };
 	int rc = breaker_allows(r->global) ? ask(r, me, g, &a, 1) : -EAGAIN;
-	return settle(r, me, rc < 0 ? rc : a.rc, &a, info);
+	return settle(r, me, rc < 0 ? rc : a.rc, &a, epoch, info);
 }
 
 /* ---- window changes and clears, stored in Redis ---- */
@@ -438,6 +455,9 @@ bool global_set_epoch(const struct region *r, uint64_t epoch)
 	while (cur < epoch && !atomic_compare_exchange_weak_explicit(&r->global->epoch, &cur, epoch,
 	                                                             relaxed, relaxed))
 		;
+	/* Pairs with the fence in cache_answer(): the table clear that follows a
+	 * raise sees a key cached under the old epoch, or its writer sees this one. */
+	atomic_thread_fence(memory_order_seq_cst);
 	return cur < epoch;
 }
 
@@ -449,6 +469,7 @@ bool global_set_epoch(const struct region *r, uint64_t epoch)
 static int decide_group(const struct region *r, const struct table_client *me,
                         struct global_handle *g, evt_event *ev, size_t n)
 {
+	uint64_t epoch = atomic_load_explicit(&r->global->epoch, relaxed);
 	char cfg[GLOBAL_KEY_MAX];
 	size_t cfg_len = cfg_name(r->global, cfg, sizeof cfg);
 	struct redis_ask a[GLOBAL_PIPELINE];
@@ -470,7 +491,7 @@ static int decide_group(const struct region *r, const struct table_client *me,
 	int processed = 0;
 	for (size_t j = 0; j < m; j++) {
 		evt_event *e = &ev[at[j]];
-		e->result = settle(r, me, rc < 0 ? rc : a[j].rc, &a[j], &e->info);
+		e->result = settle(r, me, rc < 0 ? rc : a[j].rc, &a[j], epoch, &e->info);
 	}
 	for (size_t i = 0; i < n; i++)
 		processed += ev[i].result == 1;
