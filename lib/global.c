@@ -491,7 +491,9 @@ static int decide_group(const struct region *r, const struct table_client *me,
 	int processed = 0;
 	for (size_t j = 0; j < m; j++) {
 		evt_event *e = &ev[at[j]];
-		e->result = settle(r, me, rc < 0 ? rc : a[j].rc, &a[j], epoch, &e->info);
+		/* An answer read before a failure stands: Redis applied it. */
+		e->result = settle(r, me, rc < 0 && a[j].rc < 0 ? rc : a[j].rc, &a[j], epoch,
+		                   &e->info);
 	}
 	for (size_t i = 0; i < n; i++)
 		processed += ev[i].result == 1;

@@ -281,22 +281,25 @@ static int append(char **buf, size_t *used, const struct redis_ask *a)
 	return grown != NULL ? 0 : -ENOMEM;
 }
 
-/* Send every ask's FCALL in one write, then read their replies in order: 0, each
- * ask's rc set, *loaded false if the server lacks the function; or a negative
- * errno of the connection. */
+/* Send the FCALL of every ask whose rc is still `want` in one write, then read
+ * their replies in order: 0, each one's rc set (-ENOENT: the server lacks the
+ * function); or a negative errno of the connection, the asks answered before it
+ * keeping their answers. */
 static int pipeline(struct redis_conn *c, uint64_t deadline, struct redis_ask *a, size_t n,
-                    bool *loaded, struct redis_error *e)
+                    int want, struct redis_error *e)
 {
 	char *buf = NULL;
 	size_t used = 0;
 	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < n; i++)
-		rc = append(&buf, &used, &a[i]);
+		if (a[i].rc == want)
+			rc = append(&buf, &used, &a[i]);
 	if (rc == 0 && (rc = meet(c, deadline, e)) == 0)
 		rc = send_all(c->c->fd, buf, used, e);
 	free(buf);
-	*loaded = true;
 	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (a[i].rc != want)
+			continue;
 		void *r = NULL;
 		errno = 0;
 		if (redisGetReply(c->c, &r) != REDIS_OK) {
@@ -304,20 +307,32 @@ static int pipeline(struct redis_conn *c, uint64_t deadline, struct redis_ask *a
 			say(e, rc == -ETIMEDOUT ? "timed out" : "connection", c->c->errstr);
 			break;
 		}
-		*loaded = *loaded && !not_loaded(r);
-		a[i].rc = answer(r, &a[i], e);
+		a[i].rc = not_loaded(r) ? -ENOENT : answer(r, &a[i], e);
 		freeReplyObject(r);
 	}
 	return rc;
 }
 
+static bool any_unloaded(const struct redis_ask *a, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (a[i].rc == -ENOENT)
+			return true;
+	return false;
+}
+
 int redis_decide(struct redis_conn *c, uint64_t deadline, struct redis_ask *a, size_t n,
                  struct redis_error *e)
 {
-	bool loaded;
-	int rc = pipeline(c, deadline, a, n, &loaded, e);
-	if (rc == 0 && !loaded && (rc = load_function(c, deadline, e)) == 0)
-		rc = pipeline(c, deadline, a, n, &loaded, e);
+	for (size_t i = 0; i < n; i++)
+		a[i].rc = -EAGAIN;
+	int rc = pipeline(c, deadline, a, n, -EAGAIN, e);
+	/* Only the asks the server could not run go again: the others were applied. */
+	if (rc == 0 && any_unloaded(a, n) && (rc = load_function(c, deadline, e)) == 0)
+		rc = pipeline(c, deadline, a, n, -ENOENT, e);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		if (a[i].rc == -ENOENT)
+			a[i].rc = -EPROTO;
 	return rc;
 }
 

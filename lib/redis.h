@@ -38,9 +38,10 @@ struct redis_ask {
 };
 
 /* n decisions before deadline, sent in one pipeline and applied by the server in
- * order; the function is loaded first if the server lacks it.  0 with each ask's
- * rc and last, or a negative errno with e filled (the connection is then
- * unusable: close it). */
+ * order; if the server lacks the function, it is loaded and only the asks it
+ * could not run are sent again.  0 with each ask's rc and last, or a negative
+ * errno with e filled (the connection is then unusable: close it); either way an
+ * ask answered before a failure keeps its answer, the others rc -EAGAIN. */
 int redis_decide(struct redis_conn *c, uint64_t deadline, struct redis_ask *a, size_t n,
                  struct redis_error *e);
 

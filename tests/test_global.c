@@ -672,7 +672,7 @@ static void *slow_serve(void *arg)
 	int fd = accept(s->lfd, NULL, NULL);
 	char buf[4096];
 	static const char *const replies[] = { "+OK\r\n",
-		                               "*2\r\n:1\r\n$20\r\n00000000000000000010\r\n" };
+		                               "*3\r\n:1\r\n$20\r\n00000000000000000010\r\n$1\r\n0\r\n" };
 	for (int i = 0; fd >= 0 && i < 2; i++) {
 		if (read(fd, buf, sizeof buf) <= 0)
 			break;
@@ -753,7 +753,7 @@ static void *half_serve(void *arg)
 	struct slow_server *s = arg;
 	int fd = accept(s->lfd, NULL, NULL);
 	char buf[4096];
-	static const char reply[] = "*2\r\n:1\r\n$20\r\n00000000000000000010\r\n";
+	static const char reply[] = "*3\r\n:1\r\n$20\r\n00000000000000000010\r\n$1\r\n0\r\n";
 	if (fd >= 0 && read(fd, buf, sizeof buf) > 0 && write(fd, reply, sizeof reply - 1) > 0)
 		sleep_ms(s->delay_ms);
 	if (fd >= 0)
