@@ -417,7 +417,8 @@ uint64_t evt_get_window(const evt_throttle *t);
  * at the top of this file.  A key already inside its window keeps the events it
  * had: raising the limit lets it have more there, lowering it throttles the rest
  * of the window.  Recorded for evthrottled's log as evt_update_window() is.
- * Errors: -EINVAL (t NULL, limit 0 or above EVT_LIMIT_MAX), -EROFS.  Thread-safe.
+ * Errors: -EINVAL (t NULL, limit 0 or above EVT_LIMIT_MAX, or above 1 on a global
+ * throttle: Redis's function applies limit 1 only), -EROFS.  Thread-safe.
  */
 int evt_update_limit(evt_throttle *t, uint32_t limit);
 

@@ -253,7 +253,8 @@ int evt_update_limit(evt_throttle *t, uint32_t limit)
 	int rc = writable(t);
 	if (rc < 0)
 		return rc;
-	if (limit == 0 || limit > EVT_LIMIT_MAX)
+	/* A global throttle has limit 1: Redis's function applies that rule only. */
+	if (limit == 0 || limit > EVT_LIMIT_MAX || (limit > 1 && global_enabled(&t->r)))
 		return -EINVAL;
 	region_set_policy(&t->r.hdr->policy, ~POLICY_SHADOW, limit);
 	audit_note(&t->r, AUDIT_LIMIT, limit);
