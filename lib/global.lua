@@ -32,6 +32,11 @@ local function decide(keys, args)
   local epoch = redis.call('HGET', keys[1], 'epoch') or '0'
   local key = string.sub(keys[1], 1, -4) .. epoch .. ':' .. args[1]
   local last = redis.call('GET', key)
+  -- A value not in the 20-digit form (written by anything else) is no last:
+  -- treated as absent, it is overwritten, and no Lua error fails the call.
+  if last and (#last ~= 20 or string.find(last, '%D')) then
+    last = false
+  end
   if last then
     local th, tl = halves(ts)
     local lh, ll = halves(last)
