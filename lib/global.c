@@ -221,7 +221,8 @@ static void note_ok(struct region_global *b)
 
 /* Take the handle's connection by deadline (threads of one handle take turns;
  * none waits past its own deadline), connecting if needed: 0 with g->lock held,
- * or a negative errno without it. */
+ * or a negative errno without it (-EBUSY: another thread of this process held
+ * the connection until the deadline, which says nothing of Redis). */
 static int take(const struct region *r, struct global_handle *g, uint64_t deadline,
                 struct redis_error *e)
 {
@@ -231,7 +232,7 @@ static int take(const struct region *r, struct global_handle *g, uint64_t deadli
 	struct timespec until = { (time_t)(at / 1000000000u), (long)(at % 1000000000u) };
 	if (pthread_mutex_timedlock(&g->lock, &until) != 0) {
 		snprintf(e->text, sizeof e->text, "timed out waiting for the handle's connection");
-		return -ETIMEDOUT;
+		return -EBUSY;
 	}
 	if (g->conn != NULL && g->pid != getpid())
 		g->conn = NULL; /* the parent's socket: never used, never closed here */
@@ -261,10 +262,13 @@ static int give(struct global_handle *g, int rc)
 	return rc;
 }
 
-/* The status and the counters after a call to Redis: an error opens the breaker. */
+/* The status and the counters after a call to Redis: an error opens the breaker.
+ * A wait for the handle's lock that timed out (-EBUSY) is no error of Redis. */
 static int account(const struct region *r, const struct table_client *me, int rc,
                    const struct redis_error *e)
 {
+	if (rc == -EBUSY)
+		return rc;
 	if (rc < 0) {
 		ctr_add(me, CTR_GLOBAL_ERRORS);
 		note_error(r->global, e);
@@ -288,10 +292,12 @@ static int ask(const struct region *r, const struct table_client *me, struct glo
                struct redis_ask *a, size_t n)
 {
 	struct redis_error e = { { 0 } };
-	int rc = take(r, g, evt_now_ns() + r->global->timeout_ns, &e);
+	/* One deadline for the lock, the connect, AUTH, a load and the call. */
+	uint64_t deadline = evt_now_ns() + r->global->timeout_ns;
+	int rc = take(r, g, deadline, &e);
 	int failed = 0;
 	if (rc == 0) {
-		rc = redis_decide(g->conn, evt_now_ns() + r->global->timeout_ns, a, n, &e);
+		rc = redis_decide(g->conn, deadline, a, n, &e);
 		/* An error reply (NOAUTH, a missing permission) fails its own event,
 		 * and counts as an error like a failed connection. */
 		for (size_t i = 0; rc == 0 && failed == 0 && i < n; i++)
@@ -392,7 +398,8 @@ static int command(const struct region *r, const struct table_client *me,
 	int rc = take(r, g, deadline, &e);
 	if (rc == 0)
 		rc = give(g, redis_integers(g->conn, deadline, argc, argv, len, out, n, &e));
-	return account(r, me, rc, &e);
+	rc = account(r, me, rc, &e);
+	return rc == -EBUSY ? -ETIMEDOUT : rc;
 }
 
 int global_push_window(const struct region *r, const struct table_client *me,

@@ -27,10 +27,13 @@ static void say(struct redis_error *e, const char *what, const char *detail)
 	snprintf(e->text, sizeof e->text, "%.24s%s%.96s", what, detail[0] ? ": " : "", detail);
 }
 
+/* ns as a socket timeout, rounded up to the microsecond: {0, 0} would mean
+ * "never time out". */
 static struct timeval tv_of(uint64_t ns)
 {
-	return (struct timeval){ .tv_sec = (time_t)(ns / 1000000000u),
-		                 .tv_usec = (suseconds_t)(ns % 1000000000u / 1000u) };
+	uint64_t us = ns / 1000u + (ns % 1000u != 0);
+	return (struct timeval){ .tv_sec = (time_t)(us / 1000000u),
+		                 .tv_usec = (suseconds_t)(us % 1000000u) };
 }
 
 /* The negative errno of a failed context (err was saved right after the call). */

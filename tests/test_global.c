@@ -677,7 +677,7 @@ static void *slow_serve(void *arg)
 		if (read(fd, buf, sizeof buf) <= 0)
 			break;
 		sleep_ms(s->delay_ms);
-		if (write(fd, replies[i], strlen(replies[i])) < 0)
+		if (send(fd, replies[i], strlen(replies[i]), MSG_NOSIGNAL) < 0)
 			break;
 	}
 	sleep_ms(200);
@@ -754,7 +754,8 @@ static void *half_serve(void *arg)
 	int fd = accept(s->lfd, NULL, NULL);
 	char buf[4096];
 	static const char reply[] = "*3\r\n:1\r\n$20\r\n00000000000000000010\r\n$1\r\n0\r\n";
-	if (fd >= 0 && read(fd, buf, sizeof buf) > 0 && write(fd, reply, sizeof reply - 1) > 0)
+	if (fd >= 0 && read(fd, buf, sizeof buf) > 0 &&
+	    send(fd, reply, sizeof reply - 1, MSG_NOSIGNAL) > 0)
 		sleep_ms(s->delay_ms);
 	if (fd >= 0)
 		close(fd);
@@ -861,4 +862,33 @@ Test(global, an_answer_from_before_a_clear_is_not_cached_after_it)
 	cr_expect_eq(decide(a, 30, "k"), 1, "cleared, and processed nowhere since");
 	evt_close(a);
 	evt_close(b);
+}
+
+static void *decide_k(void *arg)
+{
+	struct late_decide *d = arg;
+	d->rc = decide(d->t, 10, "k");
+	return NULL;
+}
+
+/* Another thread of this process holds the handle's connection past the
+ * deadline: the policy answers, counted as a fallback, not as an error of Redis,
+ * and the host's breaker stays closed. */
+Test(global, a_lock_wait_timeout_is_no_redis_error)
+{
+	REDIS_REQUIRED();
+	redis_start(&redis, NULL);
+	evt_throttle *a = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
+	cr_assert_eq(decide(a, 5, "warm"), 1, "a is connected");
+	pthread_mutex_lock(&a->global->lock); /* another thread mid-call */
+	struct late_decide d = { a, -1 };
+	pthread_t th;
+	pthread_create(&th, NULL, decide_k, &d);
+	pthread_join(th, NULL);
+	pthread_mutex_unlock(&a->global->lock);
+	cr_expect_eq(d.rc, 0, "the policy's answer");
+	cr_expect_eq(stats(a).global_errors, 0, "errors: %" PRIu64, stats(a).global_errors);
+	cr_expect_eq(stats(a).global_fallbacks, 1);
+	cr_expect_eq(decide(a, 10, "k2"), 1, "the breaker is closed: Redis answers at once");
+	evt_close(a);
 }
