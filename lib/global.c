@@ -113,16 +113,32 @@ int global_open(struct global_handle **out)
 	if (g == NULL)
 		return -ENOMEM;
 	pthread_mutex_init(&g->lock, NULL);
+	g->pid = getpid();
 	*out = g;
 	return 0;
+}
+
+/* A handle inherited through fork(): the lock may have been held by a parent's
+ * thread the child lacks, and the socket is the parent's.  The first use in the
+ * child makes the lock anew and drops the socket unused (a child starts with the
+ * one thread that forked; threads it starts later find the handle adopted). */
+static void adopt(struct global_handle *g)
+{
+	pid_t me = getpid();
+	if (g->pid == me)
+		return;
+	pthread_mutex_init(&g->lock, NULL);
+	redis_abandon(g->conn);
+	g->conn = NULL;
+	g->pid = me;
 }
 
 void global_free(struct global_handle *g)
 {
 	if (g == NULL)
 		return;
-	if (g->pid == getpid())
-		redis_close(g->conn);
+	adopt(g);
+	redis_close(g->conn);
 	pthread_mutex_destroy(&g->lock);
 	free(g);
 }
@@ -228,14 +244,13 @@ static int take(const struct region *r, struct global_handle *g, uint64_t deadli
 {
 	/* pthread_mutex_timedlock() takes CLOCK_REALTIME (ThreadSanitizer does not know
 	 * pthread_mutex_clocklock()): the time left, from now on that clock. */
+	adopt(g);
 	uint64_t now = evt_now_ns(), at = evt_realtime_ns() + (deadline > now ? deadline - now : 0);
 	struct timespec until = { (time_t)(at / 1000000000u), (long)(at % 1000000000u) };
 	if (pthread_mutex_timedlock(&g->lock, &until) != 0) {
 		snprintf(e->text, sizeof e->text, "timed out waiting for the handle's connection");
 		return -EBUSY;
 	}
-	if (g->conn != NULL && g->pid != getpid())
-		g->conn = NULL; /* the parent's socket: never used, never closed here */
 	/* A connection older than a failure the host saw may be to a server that has
 	 * gone since: connect anew rather than fail once more after the recovery. */
 	if (g->conn != NULL &&
@@ -244,7 +259,6 @@ static int take(const struct region *r, struct global_handle *g, uint64_t deadli
 		g->conn = NULL;
 	}
 	int rc = g->conn == NULL ? redis_connect(r->global, deadline, &g->conn, e) : 0;
-	g->pid = getpid();
 	if (rc < 0)
 		pthread_mutex_unlock(&g->lock);
 	return rc;

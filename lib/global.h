@@ -34,7 +34,7 @@ struct redis_conn;
 struct global_handle {
 	pthread_mutex_t lock;
 	struct redis_conn *conn; /* NULL: not connected */
-	pid_t pid;               /* the process that connected (a fork reconnects) */
+	pid_t pid;               /* the process that owns lock and conn (see adopt()) */
 	uint64_t ok_ns;          /* evt_realtime_ns() of conn's last answer */
 };
 

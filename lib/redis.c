@@ -391,3 +391,9 @@ void redis_close(struct redis_conn *c)
 		redisFree(c->c);
 	free(c);
 }
+
+void redis_abandon(struct redis_conn *c)
+{
+	if (c != NULL && c->c != NULL && c->c->fd >= 0)
+		close(c->c->fd);
+}

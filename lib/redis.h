@@ -57,4 +57,9 @@ int redis_relax(struct redis_conn *c);
 
 void redis_close(struct redis_conn *c);
 
+/* In a child of fork(): close the child's copy of c's socket, sending nothing
+ * and touching no other state (a parent's thread may have been mid-call on it);
+ * the copy's memory is left (a few hundred bytes, once per child). */
+void redis_abandon(struct redis_conn *c);
+
 #endif /* EVT_REDIS_H */
