@@ -470,7 +470,10 @@ int evt_clear(evt_throttle *t);
 /*
  * Forget one key: returns 1 if it was tracked, 0 if not.
  * Errors: -EINVAL, -EMSGSIZE, -EROFS.  Thread-safe.
- * A global throttle's key is also deleted in Redis (errors as evt_update_window()).
+ * A global throttle's key is first deleted in Redis (errors as evt_update_window();
+ * the key is cleared on this host all the same), then here.  Other hosts are
+ * not told: one that cached the key's last keeps throttling it locally until
+ * that cached window ends (evt_clear() reaches every host).
  */
 int evt_clear_key(evt_throttle *t, const void *key, size_t key_len);
 
