@@ -43,6 +43,7 @@ enum impl_id {
 	IMPL_FLOOR_PREFETCH,
 	IMPL_FLOOR_WORK,
 	IMPL_REDIS,
+	IMPL_EVT_GLOBAL,
 	IMPL_COUNT
 };
 #define IMPL_DEFAULT_MASK                                                                \
@@ -135,7 +136,9 @@ struct impl_ops {
 extern const struct impl_ops impl_evthrottle, impl_evt_batch, impl_mutex, impl_floor,
 	impl_floor_batch, impl_floor_prefetch, impl_floor_work, impl_evt_prefetch;
 #ifdef EVT_BENCH_HAVE_REDIS
-extern const struct impl_ops impl_redis;
+extern const struct impl_ops impl_redis, impl_evt_global;
+/* evthrottle's options for a run (impl_evthrottle.c), also the global one's. */
+evt_options bench_options(const struct config *c);
 #endif
 
 /* Unlink the named throttle alive now, from the parent's signal handler. */

@@ -38,6 +38,7 @@ static const struct impl_ops *const impls[IMPL_COUNT] = {
 	[IMPL_FLOOR_WORK] = &impl_floor_work,
 #ifdef EVT_BENCH_HAVE_REDIS
 	[IMPL_REDIS] = &impl_redis,
+	[IMPL_EVT_GLOBAL] = &impl_evt_global,
 #endif
 };
 #ifdef EVT_BENCH_HAVE_REDIS
@@ -259,7 +260,7 @@ static int parse_args(int argc, char **argv, struct config *c)
 		fprintf(stderr, "evthrottle-bench: unexpected argument: %s\n", argv[optind]);
 		return -1;
 	}
-	if ((c->impl_mask & (1u << IMPL_REDIS)) &&
+	if ((c->impl_mask & (1u << IMPL_REDIS | 1u << IMPL_EVT_GLOBAL)) &&
 	    (c->redis_socket == NULL || c->redis_socket[0] == '\0')) {
 		fprintf(stderr, "evthrottle-bench: redis needs --redis-socket PATH "
 		                "(or EVT_BENCH_REDIS_SOCKET)\n");

@@ -29,7 +29,7 @@ void bench_signal_cleanup(void)
 		shm_unlink(live_path); /* async-signal-safe in practice: one unlink() */
 }
 
-static evt_options bench_options(const struct config *c)
+evt_options bench_options(const struct config *c)
 {
 	evt_options o = EVT_OPTIONS_INIT;
 	o.window_ns = c->window_ns;

@@ -14,9 +14,11 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "duration.h"
+#include "global.h"
 #include "region.h"
 #include "runlock.h"
 
@@ -261,11 +263,87 @@ static void read_name(struct ctx *x, const config_setting_t *g, struct throttle_
 		     t->name, EVT_NAME_MAX);
 }
 
-static void read_throttle(struct ctx *x, const config_setting_t *g, struct throttle_config *t)
+/* on_unreachable: local, throttle or process (enum evt_on_unreachable). */
+static void read_unreachable(struct ctx *x, const config_setting_t *g, uint32_t *out)
+{
+	static const char *const names[] = { "local", "throttle", "process" };
+	char v[16] = "";
+	if (get_string(x, g, "on_unreachable", v, sizeof v) < 0 || v[0] == '\0')
+		return;
+	for (uint32_t i = 0; i < 3; i++)
+		if (strcmp(v, names[i]) == 0) {
+			*out = i;
+			return;
+		}
+	fail(x, config_setting_get_member(g, "on_unreachable"),
+	     "on_unreachable \"%s\" is not one of local, throttle, process", v);
+}
+
+static void read_endpoint(struct ctx *x, const config_setting_t *g, struct global_config *gc)
+{
+	const config_setting_t *s = config_setting_get_member(g, "redis");
+	char host[EVT_GLOBAL_ENDPOINT_MAX + 1];
+	int port;
+	if (s == NULL)
+		fail(x, g, "a global throttle needs redis = \"unix:PATH\" or \"HOST:PORT\"");
+	else if (get_string(x, g, "redis", gc->redis, sizeof gc->redis) == 0 &&
+	         global_endpoint(gc->redis, host, sizeof host, &port) < 0)
+		fail(x, s, "redis \"%s\" is not \"unix:PATH\" or \"HOST:PORT\" with a port of 1-65535",
+		     gc->redis);
+}
+
+/* The credentials file: it must exist; readable by others, it is said. */
+static void read_auth_file(struct ctx *x, const config_setting_t *g, const char *dir,
+                           struct global_config *gc)
+{
+	const config_setting_t *s = config_setting_get_member(g, "auth_file");
+	struct stat st;
+	if (s == NULL || get_path(x, g, "auth_file", dir, gc->auth_file, sizeof gc->auth_file) < 0)
+		return;
+	if (stat(gc->auth_file, &st) < 0)
+		fail(x, s, "auth_file \"%s\": %s", gc->auth_file, strerror(errno));
+	else if (st.st_mode & 0004)
+		warn(x, s, "auth_file \"%s\" is readable by every user (mode %04o): its password is not "
+		     "secret", gc->auth_file, (unsigned)(st.st_mode & 07777));
+}
+
+/* global = { redis, name, timeout, on_unreachable, auth_file } */
+static void read_global(struct ctx *x, const config_setting_t *g, const char *dir,
+                        struct throttle_config *t)
+{
+	static const char *const known[] = { "redis", "name", "timeout", "on_unreachable",
+		                             "auth_file", NULL };
+	struct global_config *gc = &t->global;
+	char path[EVT_NAME_MAX + 32];
+	if (check_members(x, g, "global", known) < 0 && !config_setting_is_group(g))
+		return;
+	gc->g = (evt_global){ .redis = gc->redis, .name = gc->name, .timeout_ns = 2000000,
+		              .on_unreachable = EVT_ON_UNREACHABLE_LOCAL };
+	read_endpoint(x, g, gc);
+	if (get_string(x, g, "name", gc->name, sizeof gc->name) == 0 && gc->name[0] != '\0' &&
+	    region_name_path(gc->name, path, sizeof path) < 0)
+		fail(x, config_setting_get_member(g, "name"),
+		     "global name \"%s\" must be 1-%d of [A-Za-z0-9_.-], not starting with '.'",
+		     gc->name, EVT_NAME_MAX);
+	const config_setting_t *ts = config_setting_get_member(g, "timeout");
+	char lim[64];
+	if (get_duration(x, g, "timeout", 1, &gc->g.timeout_ns) == 0 &&
+	    gc->g.timeout_ns > CONFIG_GLOBAL_TIMEOUT_MAX_NS)
+		fail(x, ts, "timeout \"%s\" is above the maximum %s: a decision would wait that long",
+		     config_setting_get_string(ts),
+		     duration_format(CONFIG_GLOBAL_TIMEOUT_MAX_NS, lim, sizeof lim));
+	read_unreachable(x, g, &gc->g.on_unreachable);
+	read_auth_file(x, g, dir, gc);
+	gc->g.auth_file = gc->auth_file[0] != '\0' ? gc->auth_file : NULL;
+	t->opts.global = &gc->g;
+}
+
+static void read_throttle(struct ctx *x, const config_setting_t *g, const char *dir,
+                          struct throttle_config *t)
 {
 	static const char *const known[] = { "name", "window", "capacity", "key_max", "clients",
 		                             "mode", "group", "on_full", "on_stale", "client_idle",
-		                             "limit", "shadow", "huge_pages", NULL };
+		                             "limit", "shadow", "huge_pages", "global", NULL };
 	long long cap = t->opts.capacity, key_max = t->opts.key_max, clients = t->opts.client_max;
 	long long limit = t->opts.limit;
 	bool shadow = t->opts.shadow != 0, huge = t->opts.huge_pages != 0;
@@ -287,6 +365,13 @@ static void read_throttle(struct ctx *x, const config_setting_t *g, struct throt
 	if (get_string(x, g, "group", t->group, sizeof t->group) == 0 && t->group[0] != '\0' &&
 	    getgrnam(t->group) == NULL)
 		fail(x, config_setting_get_member(g, "group"), "no such group \"%s\"", t->group);
+	const config_setting_t *gs = config_setting_get_member(g, "global");
+	if (gs != NULL)
+		read_global(x, gs, dir, t);
+	if (gs != NULL && limit > 1)
+		fail(x, config_setting_get_member(g, "limit"),
+		     "limit = %lld with global: a global throttle has limit 1 (Redis applies the "
+		     "first-event rule)", limit);
 	t->opts.capacity = (uint32_t)cap;
 	t->opts.key_max = (uint32_t)key_max;
 	t->opts.client_max = (uint32_t)clients;
@@ -307,7 +392,8 @@ static void check_unique(struct ctx *x, const config_setting_t *g, const struct 
 		}
 }
 
-static int read_throttles(struct ctx *x, const config_setting_t *list, struct daemon_config *c)
+static int read_throttles(struct ctx *x, const config_setting_t *list, const char *dir,
+                          struct daemon_config *c)
 {
 	if (!config_setting_is_list(list) && !config_setting_is_array(list))
 		return fail(x, list, "throttles must be a list ( { name = ...; }, ... )");
@@ -320,7 +406,7 @@ static int read_throttles(struct ctx *x, const config_setting_t *list, struct da
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
 		c->throttles[i] = (struct throttle_config){ .opts = EVT_OPTIONS_INIT };
-		read_throttle(x, g, &c->throttles[i]);
+		read_throttle(x, g, dir, &c->throttles[i]);
 		check_unique(x, g, c, (size_t)i);
 	}
 	c->n = (size_t)n;
@@ -338,7 +424,7 @@ static int read_root(struct ctx *x, config_t *cf, const char *dir, struct daemon
 		read_daemon(x, s, dir, c);
 	if ((s = config_setting_get_member(root, "throttles")) == NULL)
 		return fail(x, NULL, "no throttles = ( ... ) list");
-	return read_throttles(x, s, c);
+	return read_throttles(x, s, dir, c);
 }
 
 /* libconfig 1.5 exit()s from its scanner when an @include names a directory
@@ -433,6 +519,17 @@ void config_free(struct daemon_config *c)
 	c->n = 0;
 }
 
+static void describe_global(const struct throttle_config *t, FILE *out)
+{
+	const evt_global *g = t->opts.global;
+	char w[64];
+	if (g != NULL)
+		fprintf(out, "  global %s through redis %s timeout %s on_unreachable %s%s%s\n",
+		        g->name[0] ? g->name : t->name, g->redis,
+		        duration_format(g->timeout_ns, w, sizeof w), global_policy_name(g->on_unreachable),
+		        g->auth_file ? " auth_file " : "", g->auth_file ? g->auth_file : "");
+}
+
 void config_describe(const struct daemon_config *c, FILE *out)
 {
 	static const char *const policy[] = { "throttle", "process", "error" };
@@ -451,6 +548,7 @@ void config_describe(const struct daemon_config *c, FILE *out)
 		        policy[t->opts.on_stale], duration_format(t->opts.client_idle_ns, idle, sizeof idle),
 		        t->opts.limit, t->opts.shadow ? " shadow" : "", t->opts.huge_pages ? " huge_pages" : "",
 		        (double)g.total_size / (1 << 20));
+		describe_global(t, out);
 	}
 }
 

@@ -14,9 +14,21 @@
 /* The shortest housekeeping period accepted: below it the thread would spin. */
 #define CONFIG_HOUSEKEEPING_MIN_NS 1000000ull
 
+/* A throttle's global group: the strings opts.global points into. */
+struct global_config {
+	evt_global g;
+	char redis[EVT_GLOBAL_ENDPOINT_MAX + 1];
+	char name[EVT_NAME_MAX + 1];
+	char auth_file[EVT_GLOBAL_PATH_MAX + 1]; /* absolute, or "" */
+};
+
+/* The longest timeout accepted: a decision may wait this long for Redis. */
+#define CONFIG_GLOBAL_TIMEOUT_MAX_NS 10000000000ull
+
 struct throttle_config {
 	char name[EVT_NAME_MAX + 1];
-	evt_options opts;
+	evt_options opts; /* opts.global: &global, or NULL for a host-local throttle */
+	struct global_config global;
 	char group[64]; /* "" = the daemon's own group */
 	int line;       /* where it was defined, for messages */
 };

@@ -9,6 +9,7 @@
 #include "busguard.h"
 #include "clients.h"
 #include "duration.h"
+#include "globalwatch.h"
 #include "handle.h"
 #include "log.h"
 
@@ -115,6 +116,7 @@ static int round_body(void *arg)
 		log_info("throttle '%s': freed %u client slot(s) of exited processes", m->name, reaped);
 	evt_stats st;
 	evt_stats_get(m->t, &st);
+	global_watch(m, &st);
 	occupancy(m, &st, v);
 	uint64_t t = evt_now_ns();
 	if (m->last_ns == 0) {

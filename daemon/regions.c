@@ -59,6 +59,10 @@ static const char *incompatible(const evt_throttle *t, const evt_options *o, cha
 	else if (((h->flags & REGION_FLAG_HUGE) != 0) != (o->huge_pages != 0))
 		snprintf(why, n, "huge_pages %s in the region, %s configured",
 		         h->flags & REGION_FLAG_HUGE ? "true" : "false", o->huge_pages ? "true" : "false");
+	else if (!global_matches(t->r.global, o->global, t->name))
+		snprintf(why, n, "global settings in the region (%s, redis \"%.64s\", name \"%.64s\") "
+		         "differ from the configured ones", t->r.global->enabled ? "global" : "local",
+		         t->r.global->redis, t->r.global->name);
 	else
 		return NULL;
 	return why;

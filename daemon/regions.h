@@ -17,6 +17,9 @@ struct managed {
 	evt_stats last;             /* totals at the previous summary */
 	uint64_t change_seen;       /* runtime changes logged (header's change_seq) */
 	uint64_t last_ns;
+	bool global_down;           /* a Redis outage logged, its recovery not yet */
+	uint64_t global_down_ns;    /* its first failure (evt_realtime_ns()) */
+	uint64_t global_fallbacks;  /* the fallback count at the last round Redis was up */
 };
 
 /* How regions_manage() treats an incompatible region. */

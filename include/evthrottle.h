@@ -48,8 +48,8 @@
 extern "C" {
 #endif
 
-#define EVT_VERSION_MAJOR 4
-#define EVT_VERSION_MINOR 1
+#define EVT_VERSION_MAJOR 5
+#define EVT_VERSION_MINOR 0
 
 /* Longest throttle name accepted by evt_create()/evt_attach(). */
 #define EVT_NAME_MAX 200
@@ -79,6 +79,32 @@ enum evt_on_stale {
 	EVT_ON_STALE_ERROR = 2,    /* answer -ESTALE and track nothing */
 };
 
+/* What a global throttle answers while Redis cannot (unreachable, slow past the
+ * timeout, an error, or the circuit breaker open after one of those). */
+enum evt_on_unreachable {
+	EVT_ON_UNREACHABLE_LOCAL = 0,    /* the host-local answer: this host's table alone */
+	EVT_ON_UNREACHABLE_THROTTLE = 1, /* answer 0 (fail closed) */
+	EVT_ON_UNREACHABLE_PROCESS = 2,  /* answer 1 (fail open) */
+};
+
+/* Limits of the strings of a global throttle (evt_global). */
+#define EVT_GLOBAL_ENDPOINT_MAX 255 /* "unix:PATH" or "HOST:PORT" */
+#define EVT_GLOBAL_PATH_MAX 255     /* auth_file */
+
+/*
+ * A throttle shared across hosts through Redis 7 (evt_options.global): every host
+ * whose region names the same Redis and the same global name decides each key by
+ * one rule, with timestamps from a clock the hosts share (evt_realtime_ns() synced
+ * by PTP/NTP, or exchange timestamps).  The strings are copied into the region.
+ */
+typedef struct evt_global {
+	const char *redis;     /* "unix:/path/to/redis.sock" or "host:port" */
+	const char *name;      /* shared by every host; NULL or "": the throttle's name */
+	uint64_t timeout_ns;   /* longest a decision waits for Redis, > 0 */
+	uint32_t on_unreachable; /* enum evt_on_unreachable */
+	const char *auth_file; /* NULL, or a file holding "password" or "user password" */
+} evt_global;
+
 typedef struct evt_throttle evt_throttle; /* process-local handle */
 
 typedef struct evt_options {
@@ -101,6 +127,7 @@ typedef struct evt_options {
 	                        fail with -EOPNOTSUPP where the system offers none
 	                        for it (evt_create()); 0: ordinary pages */
 	uint32_t reserved;   /* 0 */
+	const evt_global *global; /* NULL: this host only; else shared through Redis */
 } evt_options;
 
 /* Defaults: 10 s window, 131072 slots, 32-byte keys, mode 0660, throttle when full,
@@ -113,7 +140,8 @@ typedef struct evt_options {
 		10000000000ull /* window_ns */, 131072 /* capacity */, 32 /* key_max */, \
 		0660 /* mode */, EVT_ON_FULL_THROTTLE /* on_full */, 256 /* client_max */, \
 		EVT_ON_STALE_THROTTLE /* on_stale */, 1000000000ull /* client_idle_ns */, \
-		1 /* limit */, 0 /* shadow */, 0 /* huge_pages */, 0 /* reserved */        \
+		1 /* limit */, 0 /* shadow */, 0 /* huge_pages */, 0 /* reserved */,       \
+		NULL /* global */                                                     \
 	}
 
 /* evt_attach() flags */
@@ -169,6 +197,10 @@ typedef struct evt_stats {
 	uint64_t out_of_order;   /* throttled: older than their key's window start */
 	uint64_t inside_window;  /* throttled: inside their key's window (full under
 	                            its limit) */
+	/* A global throttle's (0 otherwise): */
+	uint64_t global_round_trips; /* calls to Redis, each one round trip */
+	uint64_t global_fallbacks;   /* answers given by on_unreachable */
+	uint64_t global_errors;      /* failed round trips and connects */
 } evt_stats;
 
 /*
@@ -265,6 +297,17 @@ int evt_unlink(const char *name);
  * policy's, reported as EVT_INFO_STALE and counted.  Never two processed events of
  * a key less than a window apart, whatever the callers' clocks, threads or pauses
  * (unless on_stale = process, which answers 1 by choice, flagged).
+ *
+ * A global throttle (evt_options.global) answers by the same rule across every
+ * host sharing its Redis and name, with the callers' timestamps (a clock the hosts
+ * share).  An event the local table throttles is decided here as above; one it
+ * would process asks Redis (one round trip, at most the timeout), and the local
+ * table then keeps Redis's answer for the rest of the key's window.  So a syscall
+ * and a lock (the handle's connection) are taken about once per key per window.
+ * While Redis cannot answer, on_unreachable does, counted in
+ * evt_stats.global_fallbacks; after a failure the host's clients stop asking for
+ * 100 ms (a circuit breaker).  Linearizable per key across hosts while Redis
+ * answers.
  */
 int evt_should_process(evt_throttle *t, uint64_t ts_ns, const char *event_id,
                        const void *key, size_t key_len);
@@ -355,6 +398,10 @@ int evt_should_process_key(evt_throttle *t, uint64_t ts_ns, const evt_key *k, un
  * and evt_clear_key(), it records the change with this process's uid and pid in
  * the region, for evthrottled's log (getuid() and getpid(): not for a hot path).
  * Errors: -EINVAL (window_ns 0 or t NULL), -EROFS.  Thread-safe.
+ * A global throttle's change is also stored in Redis, which every host's
+ * evthrottled applies; if Redis cannot take it within the timeout, the change is
+ * made on this host only and the call returns Redis's error (-ECONNREFUSED,
+ * -ETIMEDOUT, -ECONNRESET, -EACCES, -EPROTO, -ENOTSUP without hiredis).
  */
 int evt_update_window(evt_throttle *t, uint64_t window_ns);
 
@@ -413,12 +460,16 @@ int evt_peek(const evt_throttle *t, uint64_t ts_ns, const void *key, size_t key_
  * atomically; a decision racing with the clear sees its key either before or after
  * its removal.
  * Errors: -EINVAL, -EROFS.  Thread-safe.
+ * A global throttle's clear also moves the epoch in its Redis key names on, so
+ * that every host forgets every key; Redis's errors as for evt_update_window()
+ * (the keys of this host are cleared all the same).
  */
 int evt_clear(evt_throttle *t);
 
 /*
  * Forget one key: returns 1 if it was tracked, 0 if not.
  * Errors: -EINVAL, -EMSGSIZE, -EROFS.  Thread-safe.
+ * A global throttle's key is also deleted in Redis (errors as evt_update_window()).
  */
 int evt_clear_key(evt_throttle *t, const void *key, size_t key_len);
 
@@ -431,6 +482,10 @@ int evt_stats_get(const evt_throttle *t, evt_stats *out);
 /* CLOCK_MONOTONIC in ns: one clock for every process of the host, read through the
  * vDSO (no syscall).  Thread-safe. */
 uint64_t evt_now_ns(void);
+
+/* CLOCK_REALTIME in ns (since 1970), through the vDSO (no syscall): the clock a
+ * global throttle's hosts share when PTP or NTP keeps them in step.  Thread-safe. */
+uint64_t evt_realtime_ns(void);
 
 /* A static, human message for a negative (or positive) errno returned by this
  * library.  Never NULL.  Thread-safe. */

@@ -40,6 +40,10 @@ static int open_handle(const char *name, struct region *r, bool admin, evt_throt
 			clients_reap_dead(r, &t->me);
 			rc = client_register(r, &t->me);
 		}
+		/* Every handle that may change the throttle may have to tell Redis. */
+		if (rc == 0 && !r->readonly && global_enabled(r) && (rc = global_open(&t->global)) < 0 &&
+		    !admin)
+			client_release(r, &t->me);
 	}
 	if (rc < 0) {
 		free(t);
@@ -81,6 +85,7 @@ void evt_close(evt_throttle *t)
 		return;
 	if (t->me.entry != NULL && !t->admin)
 		client_release(&t->r, &t->me);
+	global_free(t->global);
 	region_unmap(&t->r);
 	free(t);
 }
@@ -141,6 +146,16 @@ static inline int decide_check(const evt_throttle *t, const void *key, size_t ke
 	return rc < 0 ? rc : table_key_check(&t->r, key, key_len);
 }
 
+/* A global throttle's decision (lib/global.h); info may be NULL. */
+static __attribute__((noinline)) int decide_global(evt_throttle *t, uint64_t ts_ns,
+                                                   const void *key, size_t key_len,
+                                                   unsigned *info)
+{
+	unsigned scratch = 0;
+	return global_decide(&t->r, &t->me, t->global, ts_ns, key, (uint32_t)key_len,
+	                     info != NULL ? info : &scratch);
+}
+
 int evt_should_process_ex(evt_throttle *t, uint64_t ts_ns, const char *event_id,
                           const void *key, size_t key_len, unsigned *info)
 {
@@ -149,6 +164,8 @@ int evt_should_process_ex(evt_throttle *t, uint64_t ts_ns, const char *event_id,
 		return evt_should_process(t, ts_ns, event_id, key, key_len);
 	*info = 0;
 	int rc = decide_check(t, key, key_len);
+	if (rc == 0 && t->global != NULL)
+		return decide_global(t, ts_ns, key, key_len, info);
 	return rc < 0 ? rc : table_decide_ex(&t->r, &t->me, ts_ns, key, (uint32_t)key_len, info);
 }
 
@@ -157,6 +174,8 @@ int evt_should_process(evt_throttle *t, uint64_t ts_ns, const char *event_id,
 {
 	(void)event_id;
 	int rc = decide_check(t, key, key_len);
+	if (__builtin_expect(rc == 0 && t->global != NULL, 0))
+		return decide_global(t, ts_ns, key, key_len, NULL);
 	return rc < 0 ? rc : table_decide(&t->r, &t->me, ts_ns, key, (uint32_t)key_len);
 }
 
@@ -194,6 +213,8 @@ int evt_should_process_key(evt_throttle *t, uint64_t ts_ns, const evt_key *k, un
 	if (k == NULL)
 		return -EINVAL;
 	int rc = decide_check(t, k->key, k->key_len);
+	if (rc == 0 && t->global != NULL)
+		return decide_global(t, ts_ns, k->key, k->key_len, info);
 	return rc < 0 ? rc : table_decide_key(&t->r, &t->me, ts_ns, k, info);
 }
 
@@ -204,6 +225,8 @@ int evt_should_process_batch(evt_throttle *t, evt_event *events, size_t n)
 		return rc;
 	if ((events == NULL && n > 0) || n > INT_MAX)
 		return -EINVAL;
+	if (t->global != NULL)
+		return global_decide_batch(&t->r, &t->me, t->global, events, n);
 	return (int)table_decide_batch(&t->r, &t->me, events, n);
 }
 
@@ -217,7 +240,7 @@ int evt_update_window(evt_throttle *t, uint64_t window_ns)
 	/* Pairs with the acquire load in table_decide(). */
 	atomic_store_explicit(&t->r.hdr->window_ns, window_ns, memory_order_release);
 	audit_note(&t->r, AUDIT_WINDOW, window_ns);
-	return 0;
+	return t->global != NULL ? global_push_window(&t->r, &t->me, t->global, window_ns) : 0;
 }
 
 uint64_t evt_get_window(const evt_throttle *t)
@@ -269,10 +292,14 @@ int evt_clear(evt_throttle *t)
 	int rc = writable(t);
 	if (rc < 0)
 		return rc;
+	/* A global throttle's keys in Redis go first: a new epoch in their names. */
+	int pushed = t->global != NULL ? global_push_clear(&t->r, &t->me, t->global) : 0;
 	uint64_t n = table_clear(&t->r, &t->me);
 	if (t->admin)
 		admin_count_cleared(&t->r, n);
 	audit_note(&t->r, AUDIT_CLEAR, n);
+	if (pushed < 0)
+		return pushed;
 	return n > INT_MAX ? INT_MAX : (int)n;
 }
 
@@ -287,7 +314,10 @@ int evt_clear_key(evt_throttle *t, const void *key, size_t key_len)
 		admin_count_cleared(&t->r, (uint64_t)rc);
 	if (rc >= 0)
 		audit_note(&t->r, AUDIT_CLEAR_KEY, (uint64_t)rc);
-	return rc;
+	int pushed = rc >= 0 && t->global != NULL
+		             ? global_push_clear_key(&t->r, &t->me, t->global, key, (uint32_t)key_len)
+		             : 0;
+	return pushed < 0 ? pushed : rc;
 }
 
 int evt_stats_get(const evt_throttle *t, evt_stats *out)
@@ -325,6 +355,9 @@ int evt_stats_get(const evt_throttle *t, evt_stats *out)
 		.would_throttle = c[CTR_WOULD_THROTTLE],
 		.out_of_order = c[CTR_OUT_OF_ORDER],
 		.inside_window = c[CTR_INSIDE_WINDOW],
+		.global_round_trips = c[CTR_GLOBAL_ROUND_TRIPS],
+		.global_fallbacks = c[CTR_GLOBAL_FALLBACKS],
+		.global_errors = c[CTR_GLOBAL_ERRORS],
 	};
 	return 0;
 }
@@ -339,6 +372,13 @@ uint64_t evt_now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t evt_realtime_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 

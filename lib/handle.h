@@ -3,6 +3,7 @@
 #ifndef EVT_HANDLE_H
 #define EVT_HANDLE_H
 
+#include "global.h"
 #include "region.h"
 #include "table.h"
 
@@ -15,6 +16,7 @@ struct evt_throttle {
 	bool admin;              /* EVT_ADMIN: no client entry, no decisions */
 	char name[EVT_NAME_MAX + 1]; /* "" for an anonymous throttle */
 	struct region_client scratch; /* an admin handle's counters, process-local */
+	struct global_handle *global; /* a global region's read-write handle: its Redis side */
 };
 
 /* A handle on the mapping r, with no client entry yet (me zeroed, for the caller). */

@@ -1,5 +1,6 @@
 /* Creating, opening and validating a region (the shm object and its header). */
 #include "region.h"
+#include "global.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -45,7 +46,8 @@ int region_geometry(const evt_options *o, struct region_geom *g)
 	                               (uint64_t)g->client_max * sizeof(struct region_client),
 	                           4096);
 	g->bounds_offset = g->table_offset + (uint64_t)g->capacity * g->slot_size;
-	g->total_size = g->bounds_offset + (uint64_t)(g->capacity >> REGION_BOUND_SHIFT) * 8;
+	g->global_offset = g->bounds_offset + (uint64_t)(g->capacity >> REGION_BOUND_SHIFT) * 8;
+	g->total_size = g->global_offset + sizeof(struct region_global);
 	return 0;
 }
 
@@ -78,7 +80,8 @@ uint64_t region_unix_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void init_header(void *base, const evt_options *o, const struct region_geom *g)
+static void init_header(void *base, const char *name, const evt_options *o,
+                        const struct region_geom *g)
 {
 	struct region_hdr *h = base;
 	uint64_t seed = 0;
@@ -104,6 +107,10 @@ static void init_header(void *base, const evt_options *o, const struct region_ge
 	h->on_full = o->on_full;
 	h->on_stale = o->on_stale;
 	h->bounds_offset = g->bounds_offset;
+	h->global_offset = g->global_offset;
+	if (o->global != NULL)
+		global_init((struct region_global *)((unsigned char *)base + g->global_offset),
+		            o->global, name);
 	h->created_unix_ns = region_unix_now_ns();
 	h->mode = o->mode;
 	h->flags = o->huge_pages ? REGION_FLAG_HUGE : 0;
@@ -172,7 +179,8 @@ static bool huge_mapped(const void *p)
 
 /* Map a new region's memory (fd -1: anonymous) and write its header; with huge
  * pages asked for, -EOPNOTSUPP unless some of it is mapped with them. */
-static int map_new(int fd, const evt_options *o, const struct region_geom *g, void **base)
+static int map_new(int fd, const char *name, const evt_options *o, const struct region_geom *g,
+                   void **base)
 {
 	int rc = map_fd(fd, g->total_size, false, o->huge_pages, base);
 	if (rc == 0 && o->huge_pages && !huge_mapped(*base)) {
@@ -180,7 +188,7 @@ static int map_new(int fd, const evt_options *o, const struct region_geom *g, vo
 		rc = -EOPNOTSUPP;
 	}
 	if (rc == 0)
-		init_header(*base, o, g);
+		init_header(*base, name, o, g);
 	return rc;
 }
 
@@ -205,7 +213,8 @@ static int create_hidden(const char *path, char *tmp, size_t size)
 }
 
 /* Size, reserve and map a new object, and write its header. */
-static int fill(int fd, const evt_options *o, const struct region_geom *g, void **base)
+static int fill(int fd, const char *name, const evt_options *o, const struct region_geom *g,
+                void **base)
 {
 	/* fchmod: the umask must not narrow the mode the operator asked for. */
 	if (fchmod(fd, o->mode) < 0 || ftruncate(fd, (off_t)g->total_size) < 0)
@@ -215,7 +224,7 @@ static int fill(int fd, const evt_options *o, const struct region_geom *g, void 
 	int e = o->huge_pages ? 0 : posix_fallocate(fd, 0, (off_t)g->total_size);
 	if (e != 0)
 		return -e;
-	return map_new(fd, o, g, base);
+	return map_new(fd, name, o, g, base);
 }
 
 /* Give the object made as tmp its name path, if that is free: one atomic step. */
@@ -233,8 +242,8 @@ static int publish(const char *tmp, const char *path)
  * either no object or a ready one, never a partial one, and of two creators one
  * gets -EEXIST.  A creator that dies before the rename leaves only a hidden object.
  */
-static int create_named(const char *path, const evt_options *o, const struct region_geom *g,
-                        void **base, int *fd_out)
+static int create_named(const char *name, const char *path, const evt_options *o,
+                        const struct region_geom *g, void **base, int *fd_out)
 {
 	char to[sizeof SHM_DIR + EVT_NAME_MAX + 32];
 	snprintf(to, sizeof to, SHM_DIR "%s", path);
@@ -245,7 +254,7 @@ static int create_named(const char *path, const evt_options *o, const struct reg
 	int fd = create_hidden(path, tmp, sizeof tmp);
 	if (fd < 0)
 		return fd;
-	int rc = fill(fd, o, g, base);
+	int rc = fill(fd, name, o, g, base);
 	if (rc == 0) {
 		rc = publish(tmp, path);
 		if (rc < 0)
@@ -264,19 +273,21 @@ int region_create(const char *name, const evt_options *o, struct region *out)
 {
 	struct region_geom g;
 	int rc = region_geometry(o, &g);
+	if (rc == 0 && o->global != NULL) /* Redis's function applies limit 1 */
+		rc = o->limit > 1 ? -EINVAL : global_check(o->global, name);
 	if (rc < 0)
 		return rc;
 	void *base = NULL;
 	int fd = -1;
 	if (name == NULL) {
-		rc = map_new(-1, o, &g, &base);
+		rc = map_new(-1, NULL, o, &g, &base);
 		if (rc < 0)
 			return rc;
 	} else {
 		char path[EVT_NAME_MAX + 32];
 		rc = region_name_path(name, path, sizeof path);
 		if (rc == 0)
-			rc = create_named(path, o, &g, &base, &fd);
+			rc = create_named(name, path, o, &g, &base, &fd);
 		if (rc < 0)
 			return rc;
 	}
@@ -360,7 +371,8 @@ int region_validate(void *base, size_t size, bool readonly, struct region *out)
 	    h->header_size != sizeof *h || h->client_size != sizeof(struct region_client) ||
 	    h->nbhd != REGION_NBHD || h->slot_size != g.slot_size ||
 	    h->clients_offset != g.clients_offset || h->table_offset != g.table_offset ||
-	    h->bounds_offset != g.bounds_offset || h->total_size != g.total_size ||
+	    h->bounds_offset != g.bounds_offset || h->global_offset != g.global_offset ||
+	    h->total_size != g.total_size ||
 	    h->total_size != size)
 		return -EBADMSG;
 	*out = (struct region){
@@ -368,6 +380,7 @@ int region_validate(void *base, size_t size, bool readonly, struct region *out)
 		.table = (unsigned char *)base + g.table_offset,
 		.clients = (struct region_client *)((unsigned char *)base + g.clients_offset),
 		.bounds = (_Atomic uint64_t *)(void *)((unsigned char *)base + g.bounds_offset),
+		.global = (struct region_global *)((unsigned char *)base + g.global_offset),
 		.map_size = size,
 		.seed = h->hash_seed,
 		.mask = g.capacity - 1,

@@ -88,7 +88,7 @@ struct region_hdr {
 	_Atomic uint64_t change_who;   /* uid << 32 | kind << 24 | pid */
 	_Atomic uint64_t change_value; /* the window set, or keys cleared */
 	_Atomic uint64_t admin_cleared; /* keys cleared by admin handles (no client entry) */
-	uint8_t reserved3[8];
+	uint64_t global_offset; /* struct region_global, at the end (format 4.1), written once */
 };
 
 /* One per read-write handle; only that handle's processes write it (except the
@@ -111,6 +111,9 @@ enum {
 	CTR_INSIDE_WINDOW,  /* events throttled inside their key's window: counted
 	                       instead of CTR_THROTTLED (one add on the common case's
 	                       throttle), which evt_stats.throttled adds to */
+	CTR_GLOBAL_ROUND_TRIPS,
+	CTR_GLOBAL_FALLBACKS,
+	CTR_GLOBAL_ERRORS,
 	CTR_COUNT,
 	CTR_MAX = 24 /* room in the entry: counters can be added without moving it */
 };
@@ -124,6 +127,39 @@ struct region_client {
 	uint64_t pad[5];
 	_Atomic uint64_t ctr_shared[CTR_MAX]; /* other threads' adds (lock add), lines 4-6 */
 	_Atomic uint64_t base[CTR_MAX]; /* client_ctr() when the current holder attached */
+};
+
+/*
+ * A global throttle's settings (lib/global.h), 1 KiB at global_offset.  Line 0 and
+ * the strings are written once by the creator before state = READY; `enabled` 0:
+ * a host-local throttle.  The status line is written by clients and read by the
+ * tools: each word on its own, relaxed (informational).
+ */
+#define REGION_GLOBAL_ENDPOINT 256u
+#define REGION_GLOBAL_NAME 208u
+#define REGION_GLOBAL_PATH 256u
+#define REGION_GLOBAL_ERROR 128u
+struct region_global {
+	uint32_t enabled;
+	uint32_t on_unreachable; /* enum evt_on_unreachable */
+	uint64_t timeout_ns;
+	char redis[REGION_GLOBAL_ENDPOINT]; /* NUL-terminated */
+	char name[REGION_GLOBAL_NAME];
+	char auth_file[REGION_GLOBAL_PATH];
+	/* status, shared by the host's clients (the last writer wins) */
+	_Atomic uint64_t epoch;          /* the clear epoch in the key names */
+	_Atomic uint64_t ok_since_ns;    /* evt_realtime_ns() of the first answer after the
+	                                    last failure (0: none yet) */
+	_Atomic uint64_t last_error_ns;  /* evt_realtime_ns() of the last failure (0: none):
+	                                    Redis is down while it is >= ok_since_ns */
+	_Atomic uint64_t last_error[REGION_GLOBAL_ERROR / 8]; /* its text, word by word */
+	_Atomic uint64_t retry_at_ns;    /* the circuit breaker: open (no client asks Redis)
+	                                    until evt_now_ns() reaches it; 0: closed */
+	_Atomic uint64_t redis_window_ns; /* the window stored in Redis (0: none), as the
+	                                     daemon last read it ... */
+	_Atomic uint64_t synced_ns;       /* ... at this evt_realtime_ns() (0: never) */
+	uint8_t reserved[1024 - 16 - REGION_GLOBAL_ENDPOINT - REGION_GLOBAL_NAME -
+	                 REGION_GLOBAL_PATH - 48 - REGION_GLOBAL_ERROR];
 };
 
 /*
@@ -210,6 +246,7 @@ _Static_assert(offsetof(struct region_hdr, bounds_offset) == 96, "layout");
 _Static_assert(offsetof(struct region_hdr, config_limit) == 104, "layout");
 _Static_assert(offsetof(struct region_hdr, config_shadow) == 112, "layout");
 _Static_assert(offsetof(struct region_hdr, flags) == 120, "layout");
+_Static_assert(offsetof(struct region_hdr, global_offset) == 248, "layout");
 _Static_assert(offsetof(struct region_hdr, window_ns) == 128, "layout");
 _Static_assert(offsetof(struct region_hdr, client_idle_ns) == 136, "layout");
 _Static_assert(offsetof(struct region_hdr, newest_ts) == 144, "layout");
@@ -230,6 +267,18 @@ _Static_assert(offsetof(struct region_client, wm) == 16, "layout");
 _Static_assert(offsetof(struct region_client, ctr) == 24, "layout");
 _Static_assert(offsetof(struct region_client, ctr_shared) == 256, "layout: lines of their own");
 _Static_assert(offsetof(struct region_client, base) == 448, "layout");
+_Static_assert(sizeof(struct region_global) == 1024, "global block");
+_Static_assert(offsetof(struct region_global, timeout_ns) == 8, "layout");
+_Static_assert(offsetof(struct region_global, redis) == 16, "layout");
+_Static_assert(offsetof(struct region_global, name) == 272, "layout");
+_Static_assert(offsetof(struct region_global, auth_file) == 480, "layout");
+_Static_assert(offsetof(struct region_global, epoch) == 736, "layout");
+_Static_assert(offsetof(struct region_global, ok_since_ns) == 744, "layout");
+_Static_assert(offsetof(struct region_global, last_error_ns) == 752, "layout");
+_Static_assert(offsetof(struct region_global, last_error) == 760, "layout");
+_Static_assert(offsetof(struct region_global, retry_at_ns) == 888, "layout");
+_Static_assert(offsetof(struct region_global, redis_window_ns) == 896, "layout");
+_Static_assert(offsetof(struct region_global, synced_ns) == 904, "layout");
 _Static_assert(sizeof(struct region_slot) == 32, "slot header");
 _Static_assert(offsetof(struct region_slot, ctrl) == 0, "ctrl/last are one 16-byte pair");
 _Static_assert(offsetof(struct region_slot, last) == 8, "ctrl/last are one 16-byte pair");
@@ -242,7 +291,7 @@ _Static_assert(offsetof(struct region_slot, key) == 32, "layout");
  * computed, for creating and for validating. */
 struct region_geom {
 	uint32_t capacity, key_max, slot_size, client_max;
-	uint64_t clients_offset, table_offset, bounds_offset, total_size;
+	uint64_t clients_offset, table_offset, bounds_offset, global_offset, total_size;
 };
 
 /* A process-local view of one mapping (never stored in shared memory). */
@@ -251,6 +300,7 @@ struct region {
 	unsigned char *table;
 	struct region_client *clients;
 	_Atomic uint64_t *bounds;
+	struct region_global *global;
 	size_t map_size;
 	uint64_t seed;
 	uint32_t mask, slot_size, key_max, client_max, on_full, on_stale;

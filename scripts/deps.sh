@@ -1,6 +1,6 @@
 # Sourced by the other scripts: install the Debian 12 packages the build and the
 # tests need, only those missing (apt-get needs root; sudo is used if present).
-EVT_PACKAGES="meson ninja-build pkg-config gcc g++ libc6-dev liburcu-dev libconfig-dev libcriterion-dev libxxhash-dev python3 python3-dev python3-venv python3-mesonpy patchelf bash-completion"
+EVT_PACKAGES="meson ninja-build pkg-config gcc g++ libc6-dev liburcu-dev libconfig-dev libcriterion-dev libxxhash-dev python3 python3-dev python3-venv python3-mesonpy patchelf bash-completion redis-server libhiredis-dev"
 
 evt_install_deps() {
 	local missing=() p

@@ -2,6 +2,7 @@
  * file and line. */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include "common.h"
 #include "config.h"
@@ -285,4 +286,82 @@ Test(config, structure)
 	expect_error("throttles = ( );", 1, "empty");
 	expect_error("throttles = 5;", 1, "must be a list");
 	expect_error("log = 5;\nthrottles = ( { name = \"a\"; } );", 1, "must be a group");
+}
+
+Test(config, global_group)
+{
+	char auth[64];
+	snprintf(auth, sizeof auth, "/tmp/evt-config-auth-%d", (int)getpid());
+	FILE *f = fopen(auth, "w");
+	cr_assert_not_null(f);
+	fputs("secret\n", f);
+	fclose(f);
+	chmod(auth, 0600);
+	char text[512];
+	snprintf(text, sizeof text,
+	         "throttles = ( { name = \"orders.host1\";\n"
+	         "  global = { redis = \"unix:/run/redis/redis.sock\"; name = \"orders\";\n"
+	         "             timeout = \"2ms\"; on_unreachable = \"throttle\"; auth_file = \"%s\"; }; },\n"
+	         "  { name = \"b\"; global = { redis = \"10.0.0.7:6379\"; }; },\n"
+	         "  { name = \"c\"; } );\n", auth);
+	int rc = load(text);
+	unlink(auth);
+	cr_assert_eq(rc, 0, "%s", err);
+	cr_expect_eq(err[0], '\0', "no warning for a 0600 auth_file: %s", err);
+	const evt_global *g = config_find(&cfg, "orders.host1")->opts.global;
+	cr_assert_not_null(g);
+	cr_expect_str_eq(g->redis, "unix:/run/redis/redis.sock");
+	cr_expect_str_eq(g->name, "orders");
+	cr_expect_eq(g->timeout_ns, 2000000);
+	cr_expect_eq(g->on_unreachable, EVT_ON_UNREACHABLE_THROTTLE);
+	cr_expect_str_eq(g->auth_file, auth);
+	/* defaults: the throttle's own name, 2 ms, the local answer, no credentials */
+	g = config_find(&cfg, "b")->opts.global;
+	cr_assert_not_null(g);
+	cr_expect_str_eq(g->redis, "10.0.0.7:6379");
+	cr_expect_str_eq(g->name, "");
+	cr_expect_eq(g->timeout_ns, 2000000);
+	cr_expect_eq(g->on_unreachable, EVT_ON_UNREACHABLE_LOCAL);
+	cr_expect_null(g->auth_file);
+	cr_expect_null(config_find(&cfg, "c")->opts.global);
+}
+
+Test(config, global_errors_name_cause_value_and_limit)
+{
+	expect_error("throttles = ( { name = \"a\";\n global = { name = \"x\"; }; } );\n", 2,
+	             "needs redis = \"unix:PATH\" or \"HOST:PORT\"");
+	expect_error("throttles = ( { name = \"a\";\n global = { redis = \"host:99999\"; }; } );\n", 2,
+	             "redis \"host:99999\" is not \"unix:PATH\" or \"HOST:PORT\" with a port of 1-65535");
+	expect_error("throttles = ( { name = \"a\";\n global = { redis = \"h:1\"; timeout = \"0ms\"; }; } );\n",
+	             2, "timeout \"0ms\" must be greater than 0");
+	expect_error("throttles = ( { name = \"a\";\n global = { redis = \"h:1\"; timeout = \"11s\"; }; } );\n",
+	             2, "timeout \"11s\" is above the maximum 10s");
+	expect_error("throttles = ( { name = \"a\";\n global = { redis = \"h:1\"; on_unreachable = \"drop\"; }; } );\n",
+	             2, "on_unreachable \"drop\" is not one of local, throttle, process");
+	expect_error("throttles = ( { name = \"a\";\n global = { redis = \"h:1\"; name = \"{x}\"; }; } );\n",
+	             2, "global name \"{x}\" must be");
+	expect_error("throttles = ( { name = \"a\";\n global = { redis = \"h:1\"; auth_file = \"/nonexistent/f\"; }; } );\n",
+	             2, "auth_file \"/nonexistent/f\": No such file or directory");
+	expect_error("throttles = ( { name = \"a\";\n global = { redis = \"h:1\"; port = 1; }; } );\n", 2,
+	             "unknown setting 'port' in global");
+	expect_error("throttles = ( { name = \"a\"; global = { redis = \"h:1\"; };\n limit = 5; } );\n", 2,
+	             "limit = 5 with global: a global throttle has limit 1");
+}
+
+Test(config, a_world_readable_auth_file_is_warned_about)
+{
+	char auth[64], text[256];
+	snprintf(auth, sizeof auth, "/tmp/evt-config-auth-%d", (int)getpid());
+	FILE *f = fopen(auth, "w");
+	cr_assert_not_null(f);
+	fclose(f);
+	chmod(auth, 0644);
+	snprintf(text, sizeof text,
+	         "throttles = ( { name = \"a\";\n global = { redis = \"h:1\"; auth_file = \"%s\"; }; } );\n",
+	         auth);
+	int rc = load(text);
+	unlink(auth);
+	cr_assert_eq(rc, 0, "%s", err);
+	cr_expect_not_null(strstr(err, "warning: auth_file"), "%s", err);
+	cr_expect_not_null(strstr(err, "readable by every user (mode 0644)"), "%s", err);
 }

@@ -15,6 +15,10 @@
 #include "busguard.h"
 #include "common.h"
 #include "handle.h"
+#ifdef EVT_TEST_REDIS
+#include "redis_server.h"
+static struct test_redis redis; /* a test's own server, stopped in teardown() */
+#endif
 
 static char conf[64], out[64], name[64], name2[64], run_dir[64];
 /* Who spawn() runs the daemon as (the test's own user unless a test says), and from
@@ -52,6 +56,9 @@ static void setup(void)
 
 static void teardown(void)
 {
+#ifdef EVT_TEST_REDIS
+	redis_stop(&redis);
+#endif
 	if (bin_copy[0] != '\0')
 		unlink(bin_copy);
 	evt_unlink(name);
@@ -1075,3 +1082,154 @@ Test(daemon, recreate_and_remove_refuse_while_clients_are_attached)
 	evt_close(u);
 	evt_close(t);
 }
+
+#ifdef EVT_TEST_REDIS
+/* How many times what appears in the daemon's output. */
+static int output_count(const char *what)
+{
+	FILE *f = fopen(out, "r");
+	if (f == NULL)
+		return 0;
+	static char buf[65536];
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	int c = 0;
+	for (const char *p = buf; (p = strstr(p, what)) != NULL; p += strlen(what))
+		c++;
+	return c;
+}
+
+Test(daemon, logs_a_redis_outage_and_its_recovery_once_each)
+{
+	REDIS_REQUIRED();
+	redis_start(&redis, NULL);
+	char extra[256];
+	snprintf(extra, sizeof extra,
+	         "global = { redis = \"%s\"; timeout = \"50ms\"; on_unreachable = \"throttle\"; };",
+	         redis.endpoint);
+	write_conf("1s", 1024, extra);
+	pid_t d = start_daemon();
+	evt_throttle *t;
+	cr_assert_eq(evt_attach(name, 0, &t), 0);
+	cr_assert_eq(decide(t, 1000, "up"), 1);
+	redis_kill(&redis);
+	/* Many decisions over several breaker periods, one outage. */
+	int fallbacks = 0;
+	for (int i = 0; i < 40; i++) {
+		char key[16];
+		snprintf(key, sizeof key, "down%d", i);
+		cr_assert_eq(decide(t, 1000, key), 0, "on_unreachable = throttle");
+		fallbacks++;
+		usleep(10000);
+	}
+	EVENTUALLY(output_has("unreachable (global"), "no outage logged");
+	redis_start(&redis, NULL);
+	int rc = 0;
+	for (int i = 0; i < 300 && rc != 1; i++) {
+		char key[16];
+		snprintf(key, sizeof key, "back%d", i);
+		rc = decide(t, 1000, key);
+		fallbacks += rc == 0;
+		usleep(10000);
+	}
+	cr_assert_eq(rc, 1, "the throttle recovered by itself");
+	EVENTUALLY(output_has("answers again"), "no recovery logged");
+	usleep(200000); /* a few more housekeeping rounds */
+	cr_expect_eq(output_count("unreachable (global"), 1, "the outage is logged once");
+	cr_expect_eq(output_count("answers again"), 1, "the recovery is logged once");
+	char want[128];
+	snprintf(want, sizeof want, "; %d decisions were answered by on_unreachable meanwhile",
+	         fallbacks);
+	cr_expect(output_has(want), "want '%s' in the log", want);
+	evt_close(t);
+	stop_daemon(d);
+	redis_stop(&redis);
+}
+
+/* Host b: a second daemon with its own configuration, run directory and region,
+ * its throttle global under the same name as host a's. */
+struct host_b {
+	char conf[64], run_dir[64], name[64];
+	pid_t pid;
+};
+
+static void start_host_b(struct host_b *b, const char *global)
+{
+	int pid = (int)getpid();
+	snprintf(b->conf, sizeof b->conf, "/tmp/evtd-%d-b.conf", pid);
+	snprintf(b->run_dir, sizeof b->run_dir, "/tmp/evtd-%d-b.run", pid);
+	snprintf(b->name, sizeof b->name, "evtd.%d.hostb", pid);
+	evt_unlink(b->name);
+	FILE *f = fopen(b->conf, "w");
+	cr_assert_not_null(f);
+	fprintf(f,
+	        "log = { level = \"debug\"; console = true; };\n"
+	        "daemon = { housekeeping = \"50ms\"; summary = \"0s\"; run_dir = \"%s\"; user = \"root\"; };\n"
+	        "throttles = ( { name = \"%s\"; window = \"1s\"; capacity = 1024; %s } );\n",
+	        b->run_dir, b->name, global);
+	fclose(f);
+	b->pid = spawn("-c", b->conf, "-f", NULL);
+	EVENTUALLY(daemon_manages(b->name, b->pid), "host b's daemon did not come up");
+}
+
+static void stop_host_b(struct host_b *b)
+{
+	stop_daemon(b->pid);
+	evt_unlink(b->name);
+	unlink(b->conf);
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", b->run_dir);
+	cr_expect_eq(system(cmd), 0);
+}
+
+/* The stated delay (docs/design.md): one housekeeping period (50 ms here) plus a
+ * round trip; asserted with a machine's worth of slack. */
+#define SPREAD_S 1.0
+
+Test(daemon, a_window_change_and_a_clear_reach_the_other_host)
+{
+	REDIS_REQUIRED();
+	redis_start(&redis, NULL);
+	char global[256];
+	snprintf(global, sizeof global,
+	         "global = { redis = \"%s\"; name = \"gw%d\"; timeout = \"200ms\"; };",
+	         redis.endpoint, (int)getpid());
+	write_conf("1s", 1024, global);
+	pid_t a = start_daemon();
+	struct host_b b;
+	start_host_b(&b, global);
+	evt_throttle *ta, *tb, *admin;
+	cr_assert_eq(evt_attach(name, 0, &ta), 0);
+	cr_assert_eq(evt_attach(b.name, 0, &tb), 0);
+	cr_assert_eq(evt_attach(name, EVT_ADMIN, &admin), 0);
+
+	double t0 = now_s();
+	cr_assert_eq(evt_update_window(admin, 250000000), 0, "evthrottlectl window 250ms on host a");
+	EVENTUALLY(evt_get_window(tb) == 250000000, "the window did not reach host b");
+	double spread = now_s() - t0;
+	cr_expect_lt(spread, SPREAD_S, "host b applied it after %.3f s", spread);
+	EVENTUALLY(output_has("window 1s -> 250ms, set on another host"), "host b does not say so");
+	/* What the tools show as "redis window ... (agrees)". */
+	struct global_status gs;
+	EVENTUALLY((global_status(&ta->r, &gs), gs.redis_window_ns == 250000000 && gs.synced_ns != 0),
+	           "host a's daemon did not record Redis's window");
+
+	cr_assert_eq(decide(tb, 1000, "k"), 1);
+	cr_assert_eq(decide(ta, 1100, "k"), 0, "one throttle across the hosts");
+	t0 = now_s();
+	cr_assert_geq(evt_clear(admin), 0, "evthrottlectl clear on host a");
+	EVENTUALLY(atomic_load(&tb->r.global->epoch) == 1 && evt_key_count(tb) == 0,
+	           "the clear did not reach host b");
+	spread = now_s() - t0;
+	cr_expect_lt(spread, SPREAD_S, "host b cleared after %.3f s", spread);
+	cr_expect_eq(decide(tb, 1200, "k"), 1, "forgotten on every host, in Redis too");
+	cr_expect_eq(decide(ta, 1300, "k"), 0);
+	EVENTUALLY(output_has("cleared on another host"), "host b does not say so");
+	evt_close(admin);
+	evt_close(ta);
+	evt_close(tb);
+	stop_host_b(&b);
+	stop_daemon(a);
+}
+#endif

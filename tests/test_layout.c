@@ -135,7 +135,7 @@ Test(layout, region_hdr_fields)
 	EXPECT_FIELD(H, change_who, 224, 8);
 	EXPECT_FIELD(H, change_value, 232, 8);
 	EXPECT_FIELD(H, admin_cleared, 240, 8);
-	EXPECT_FIELD(H, reserved3, 248, 8);
+	EXPECT_FIELD(H, global_offset, 248, 8);
 }
 
 Test(layout, region_client_fields)
@@ -176,7 +176,7 @@ Test(layout, format_constants)
 	uint32_t ready = REGION_STATE_READY;
 	cr_expect_eq(memcmp(&ready, "YDER", 4), 0, "REGION_STATE_READY bytes");
 	cr_expect_eq(REGION_STATE_READY, 0x52454459u);
-	cr_expect_eq(EVT_VERSION_MAJOR, 4);
+	cr_expect_eq(EVT_VERSION_MAJOR, 5);
 	cr_expect_eq(EVT_LIMIT_MAX, 4096);
 	cr_expect_eq(EVT_LIMIT_MAX - 1, CTRL_COUNT_MAX, "every count of a window fits the ctrl word");
 	cr_expect_eq(REGION_BOUND_SHIFT, 2);
@@ -202,7 +202,10 @@ Test(layout, format_constants)
 	cr_expect_eq(CTR_WOULD_THROTTLE, 8);
 	cr_expect_eq(CTR_OUT_OF_ORDER, 9);
 	cr_expect_eq(CTR_INSIDE_WINDOW, 10);
-	cr_expect_eq(CTR_COUNT, 11);
+	cr_expect_eq(CTR_GLOBAL_ROUND_TRIPS, 11);
+	cr_expect_eq(CTR_GLOBAL_FALLBACKS, 12);
+	cr_expect_eq(CTR_GLOBAL_ERRORS, 13);
+	cr_expect_eq(CTR_COUNT, 14);
 	cr_expect_eq(CTR_MAX, 24);
 	cr_expect_eq(SLOT_EMPTY, 0);
 	cr_expect_eq(SLOT_CLAIMED, 1);
@@ -253,7 +256,7 @@ Test(layout, ctrl_word_bits)
 Test(layout, public_abi_structs)
 {
 	typedef evt_options O;
-	cr_expect_eq(sizeof(O), 56, "evt_options is %zu bytes, want 56", sizeof(O));
+	cr_expect_eq(sizeof(O), 64, "evt_options is %zu bytes, want 64", sizeof(O));
 	EXPECT_FIELD(O, window_ns, 0, 8);
 	EXPECT_FIELD(O, capacity, 8, 4);
 	EXPECT_FIELD(O, key_max, 12, 4);
@@ -266,9 +269,10 @@ Test(layout, public_abi_structs)
 	EXPECT_FIELD(O, shadow, 44, 4);
 	EXPECT_FIELD(O, huge_pages, 48, 4);
 	EXPECT_FIELD(O, reserved, 52, 4);
+	EXPECT_FIELD(O, global, 56, 8);
 
 	typedef evt_stats S;
-	cr_expect_eq(sizeof(S), 152, "evt_stats is %zu bytes, want 152", sizeof(S));
+	cr_expect_eq(sizeof(S), 176, "evt_stats is %zu bytes, want 176", sizeof(S));
 	EXPECT_FIELD(S, window_ns, 0, 8);
 	EXPECT_FIELD(S, processed, 8, 8);
 	EXPECT_FIELD(S, throttled, 16, 8);
@@ -292,6 +296,9 @@ Test(layout, public_abi_structs)
 	EXPECT_FIELD(S, would_throttle, 128, 8);
 	EXPECT_FIELD(S, out_of_order, 136, 8);
 	EXPECT_FIELD(S, inside_window, 144, 8);
+	EXPECT_FIELD(S, global_round_trips, 152, 8);
+	EXPECT_FIELD(S, global_fallbacks, 160, 8);
+	EXPECT_FIELD(S, global_errors, 168, 8);
 
 	cr_expect_eq(EVT_ON_FULL_THROTTLE, 0);
 	cr_expect_eq(EVT_ON_FULL_PROCESS, 1);
@@ -341,7 +348,8 @@ Test(layout, default_region_header)
 	 * bound per 4 slots after the table. */
 	const uint64_t table_offset = 167936;
 	const uint64_t bounds_offset = table_offset + 131072ull * 64;
-	const uint64_t total = bounds_offset + 131072ull / 4 * 8;
+	const uint64_t global_offset = bounds_offset + 131072ull / 4 * 8;
+	const uint64_t total = global_offset + 1024;
 
 	cr_expect_eq(h->magic, REGION_MAGIC);
 	cr_expect_eq(memcmp(m.p, "evthrotl", 8), 0, "file starts with the magic bytes");
@@ -361,6 +369,9 @@ Test(layout, default_region_header)
 	cr_expect_eq(h->bounds_offset, bounds_offset);
 	cr_expect_geq(h->table_offset, h->clients_offset + 256ull * 640,
 	              "table overlaps the client entries");
+	cr_expect_eq(h->global_offset, global_offset);
+	const struct region_global *gb = (const void *)(m.p + global_offset);
+	cr_expect_eq(gb->enabled, 0, "a throttle made without evt_options.global is local");
 	cr_expect_eq(h->total_size, total);
 	cr_expect_eq((uint64_t)st.st_size, h->total_size, "file size %lld != total_size %llu",
 	             (long long)st.st_size, (unsigned long long)h->total_size);
@@ -381,9 +392,7 @@ Test(layout, default_region_header)
 	cr_expect_eq(atomic_load(&h->daemon_heartbeat_ns), 0);
 	cr_expect_eq(atomic_load(&h->config_window_ns), 0);
 	cr_expect_eq(atomic_load(&h->change_seq), 0);
-	cr_expect(all_zero(h->reserved1, sizeof h->reserved1), "reserved1 not zero");
 	cr_expect(all_zero(h->reserved2, sizeof h->reserved2), "reserved2 not zero");
-	cr_expect(all_zero(h->reserved3, sizeof h->reserved3), "reserved3 not zero");
 	cr_expect_eq(atomic_load(&h->keys_adjust), 0, "a new region's count needs no correction");
 	cr_expect_eq(atomic_load(&h->keys_owed), 0);
 	cr_expect_eq(atomic_load(&h->policy), 1, "the default limit, enforcing");
@@ -428,7 +437,8 @@ static void expect_geometry(const struct geom_case *c, const struct region_geom 
 	             (unsigned long long)c->want_table_offset);
 	cr_expect_eq(g->table_offset % 4096, 0, "table_offset not page-aligned");
 	cr_expect_eq(g->bounds_offset, g->table_offset + (uint64_t)g->capacity * g->slot_size);
-	cr_expect_eq(g->total_size, g->bounds_offset + (uint64_t)g->capacity / 4 * 8);
+	cr_expect_eq(g->global_offset, g->bounds_offset + (uint64_t)g->capacity / 4 * 8);
+	cr_expect_eq(g->total_size, g->global_offset + sizeof(struct region_global));
 }
 
 /* Regions small enough to create: the header and the file agree with the
@@ -512,7 +522,7 @@ Test(layout, large_geometry)
 	o.client_max = 65535;
 	struct region_geom g;
 	cr_assert_eq(region_geometry(&o, &g), 0);
-	cr_expect_eq(g.total_size, 41943040ull + (1ull << 28) * 1088 + (1ull << 26) * 8);
+	cr_expect_eq(g.total_size, 41943040ull + (1ull << 28) * 1088 + (1ull << 26) * 8 + 1024);
 }
 
 Test(layout, geometry_rejects_bad_options)

@@ -54,6 +54,7 @@ void snapshot_take(const evt_throttle *t, bool scan_table, struct snapshot *s)
 	s->daemon_alive = pid_alive((int64_t)s->daemon_pid);
 	s->daemon_slot = holds_slot(&t->r, s->daemon_pid);
 	s->current = evt_is_current(t);
+	global_status(&t->r, &s->global);
 	if (scan_table)
 		scan(t, s);
 }
@@ -120,6 +121,39 @@ static void daemon_text(FILE *f, const struct snapshot *s)
 	fputc('\n', f);
 }
 
+/* A global throttle's lines: where, whether Redis answers, what it cost. */
+static void global_text(FILE *f, const struct snapshot *s)
+{
+	const struct global_status *g = &s->global;
+	char buf[64];
+	if (!g->enabled)
+		return;
+	fprintf(f, "  %-16s %s through redis %s (timeout %s, on_unreachable %s)\n", "global",
+	        g->name, g->redis, duration_format(g->timeout_ns, buf, sizeof buf),
+	        global_policy_name(g->on_unreachable));
+	uint64_t now = evt_realtime_ns();
+	if (g->down)
+		fprintf(f, "  %-16s unreachable for %s: %s\n", "redis",
+		        duration_human(now > g->last_error_ns ? now - g->last_error_ns : 0, buf,
+		                       sizeof buf),
+		        g->last_error);
+	else
+		fprintf(f, "  %-16s %s\n", "redis", g->ok_since_ns ? "connected" : "not asked yet");
+	fprintf(f, "  %-16s %llu (fallbacks %llu, errors %llu)\n", "round trips",
+	        (unsigned long long)s->st.global_round_trips,
+	        (unsigned long long)s->st.global_fallbacks, (unsigned long long)s->st.global_errors);
+	if (!g->down && g->last_error_ns != 0)
+		fprintf(f, "  %-16s %s\n", "last error", g->last_error);
+	if (g->synced_ns == 0)
+		fprintf(f, "  %-16s not read from Redis yet (by evthrottled)\n", "redis window");
+	else if (g->redis_window_ns == 0)
+		fprintf(f, "  %-16s none set (each host keeps its own)\n", "redis window");
+	else
+		fprintf(f, "  %-16s %s (%s)\n", "redis window",
+		        duration_format(g->redis_window_ns, buf, sizeof buf),
+		        g->redis_window_ns == s->st.window_ns ? "agrees" : "DIFFERS from this host's");
+}
+
 void stats_summary(FILE *f, const char *name, const struct snapshot *s)
 {
 	const evt_stats *st = &s->st;
@@ -144,6 +178,7 @@ void stats_summary(FILE *f, const char *name, const struct snapshot *s)
 	        policy_name(st->on_full));
 	fprintf(f, "  %-16s %llu (policy: %s)\n", "stale", (unsigned long long)st->stale,
 	        policy_name(st->on_stale));
+	global_text(f, s);
 	daemon_text(f, s);
 	if (s->current == 0)
 		fprintf(f, "  %-16s removed or replaced since attached: these figures are the old "
@@ -195,6 +230,34 @@ static void json_rates(struct json *j, const struct snapshot *s, const struct sn
 	json_end(j, '}');
 }
 
+/* "global": null for a host-local throttle. */
+static void json_global(struct json *j, const struct global_status *g, uint64_t window)
+{
+	if (!g->enabled) {
+		json_null(j, "global");
+		return;
+	}
+	json_object(j, "global");
+	json_str(j, "name", g->name);
+	json_str(j, "redis", g->redis);
+	json_u64(j, "timeout_ns", g->timeout_ns);
+	json_str(j, "on_unreachable", global_policy_name(g->on_unreachable));
+	json_bool(j, "connected", !g->down && g->ok_since_ns != 0);
+	json_u64(j, "epoch", g->epoch);
+	if (g->last_error_ns != 0)
+		json_str(j, "last_error", g->last_error);
+	else
+		json_null(j, "last_error");
+	json_u64(j, "last_error_unix_ns", g->last_error_ns);
+	json_u64(j, "redis_window_ns", g->redis_window_ns);
+	json_u64(j, "redis_window_read_unix_ns", g->synced_ns);
+	if (g->synced_ns != 0 && g->redis_window_ns != 0)
+		json_bool(j, "window_agrees", g->redis_window_ns == window);
+	else
+		json_null(j, "window_agrees");
+	json_end(j, '}');
+}
+
 void stats_json(FILE *f, const char *name, const struct snapshot *s, const struct snapshot *prev)
 {
 	const evt_stats *st = &s->st;
@@ -235,6 +298,10 @@ void stats_json(FILE *f, const char *name, const struct snapshot *s, const struc
 	else
 		json_null(&j, "daemon_heartbeat_age_ns");
 	json_bool(&j, "region_current", s->current != 0);
+	json_u64(&j, "global_round_trips", st->global_round_trips);
+	json_u64(&j, "global_fallbacks", st->global_fallbacks);
+	json_u64(&j, "global_errors", st->global_errors);
+	json_global(&j, &s->global, st->window_ns);
 	if (s->scanned) {
 		json_u64(&j, "scanned_keys", s->published);
 		json_object(&j, "probe_histogram");
@@ -271,6 +338,10 @@ enum {
 	M_PEEKS,
 	M_DAEMON_UP,
 	M_HEARTBEAT_AGE,
+	M_GLOBAL_ROUND_TRIPS,
+	M_GLOBAL_FALLBACKS,
+	M_GLOBAL_ERRORS,
+	M_GLOBAL_UP,
 	M_COUNT
 };
 
@@ -302,6 +373,12 @@ static const struct {
 	{ "daemon_up", "gauge", "Whether the manager daemon is running." },
 	{ "daemon_heartbeat_age_seconds", "gauge",
 	  "Time since the daemon's last heartbeat (absent without one)." },
+	{ "global_round_trips_total", "counter", "Calls to Redis (global throttles)." },
+	{ "global_fallbacks_total", "counter",
+	  "Decisions answered by on_unreachable because Redis could not." },
+	{ "global_errors_total", "counter", "Failed connects and round trips to Redis." },
+	{ "global_redis_up", "gauge",
+	  "0 while the last round trip to Redis failed (global throttles only)." },
 };
 
 static void seconds(char *buf, size_t size, uint64_t ns)
@@ -324,6 +401,10 @@ static uint64_t u64_of(int m, const struct snapshot *s)
 		[M_OUT_OF_ORDER] = st->out_of_order,
 		[M_WOULD_THROTTLE] = st->would_throttle,
 		[M_PEEKS] = st->peeks,         [M_DAEMON_UP] = s->daemon_alive,
+		[M_GLOBAL_ROUND_TRIPS] = st->global_round_trips,
+		[M_GLOBAL_FALLBACKS] = st->global_fallbacks,
+		[M_GLOBAL_ERRORS] = st->global_errors,
+		[M_GLOBAL_UP] = !s->global.down,
 	};
 	return values[m];
 }
@@ -343,6 +424,11 @@ static bool prom_value(int m, const struct snapshot *s, char *buf, size_t size)
 		if (!heartbeat_age(s, &age))
 			return false;
 		seconds(buf, size, age);
+		return true;
+	case M_GLOBAL_UP:
+		if (!s->global.enabled)
+			return false;
+		snprintf(buf, size, "%d", !s->global.down);
 		return true;
 	default:
 		snprintf(buf, size, "%llu", (unsigned long long)u64_of(m, s));

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "evthrottle.h"
+#include "global.h"
 
 /* Distance of a key from its home slot: 0, 1, 2, 3, 4-7, 8-15, 16-31. */
 #define PROBE_BUCKETS 7
@@ -21,6 +22,7 @@ struct snapshot {
 	bool daemon_alive;
 	bool daemon_slot;              /* the daemon holds one of the clients */
 	int current;                   /* evt_is_current(): 1, 0, or -errno */
+	struct global_status global;   /* a global throttle's side (global.enabled) */
 };
 
 /* Read the counters and the header; with scan, also walk every slot (consistent

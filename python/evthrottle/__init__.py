@@ -37,8 +37,9 @@ from . import config  # noqa: E402
 from .config import DEFAULT_WINDOW  # noqa: E402
 from .errors import EvtError  # noqa: E402
 from .logger import setup_logger  # noqa: E402
-from .throttler import (PRIVATE_KEY_MAX, EventThrottler, library_path, now,  # noqa: E402
-                        now_ns, strerror, unlink)
+from .throttler import (LIMIT_MAX, PRIVATE_KEY_MAX, EventThrottler,  # noqa: E402
+                        library_path, now, now_ns, realtime, realtime_ns, strerror, unlink)
 
-__all__ = ["EventThrottler", "EvtError", "DEFAULT_WINDOW", "PRIVATE_KEY_MAX", "config",
-           "library_path", "now", "now_ns", "setup_logger", "strerror", "unlink"]
+__all__ = ["EventThrottler", "EvtError", "DEFAULT_WINDOW", "PRIVATE_KEY_MAX", "LIMIT_MAX",
+           "config",
+           "library_path", "now", "now_ns", "realtime", "realtime_ns", "setup_logger", "strerror", "unlink"]

@@ -20,6 +20,8 @@ DEFAULT_WINDOW: int
 """Window of a throttle made without one, in seconds (config.DEFAULT_WINDOW)."""
 PRIVATE_KEY_MAX: int
 """key_max (bytes) of a throttle this package creates unless given: 96."""
+LIMIT_MAX: int
+"""The largest limit (processed events per key per window): EVT_LIMIT_MAX."""
 
 
 class EvtError(OSError):
@@ -40,19 +42,31 @@ class EventThrottler:
     def __init__(self, window: Optional[Seconds] = None, name: Optional[str] = None, *,
                  capacity: Optional[int] = None, key_max: Optional[int] = None,
                  readonly: bool = False, create: bool = False,
-                 on_full: Optional[Literal["throttle", "process", "error"]] = None
-                 ) -> None:
+                 on_full: Optional[Literal["throttle", "process", "error"]] = None,
+                 on_stale: Optional[Literal["throttle", "process", "error"]] = None,
+                 client_idle: Optional[Seconds] = None,
+                 limit: Optional[int] = None, shadow: Optional[bool] = None,
+                 huge_pages: Optional[bool] = None) -> None:
         """Create a private throttle, attach to a named one, or create one
-        (create=True).  window, capacity, key_max and on_full are the creator's."""
+        (create=True).  window, capacity, key_max, on_full (a new key and no room),
+        on_stale (an event older than what reclaim forgot: "error" raises EvtError
+        ESTALE) and client_idle (seconds, > 0: a client this far behind no longer
+        holds reclaim back; default 1) and limit (processed events per key per
+        window, 1 to LIMIT_MAX; default 1) and shadow (True: decide and count, but
+        answer True to what the rule denies) and huge_pages (True: transparent huge
+        pages for the table, or EvtError EOPNOTSUPP where the system offers none for
+        shared memory) are the creator's."""
 
     def should_process(self, timestamp: Seconds, event_id: object, key: Key) -> bool:
         """True if the event of key at timestamp (seconds) is to be processed: the
-        key has no processed event yet, or its last one is at least a window older.
-        event_id takes no part."""
+        key has no processed event yet, or its last one is at least a window older
+        (with a limit N: its window, opened by a processed event, has had fewer than
+        N; in shadow mode, always).  event_id takes no part."""
 
     def should_process_many(self, events: Iterable[Event]) -> list[bool]:
         """The answers of should_process on each event in turn, in one library call.
-        Bad input decides nothing; 64 events or more run without the GIL."""
+        Bad input decides nothing; 65536 events or more are decided without
+        the GIL."""
 
     def prefetch(self, key: Key) -> None:
         """Start fetching the key's slot into this CPU's cache (evt_prefetch), for a
@@ -60,6 +74,24 @@ class EventThrottler:
 
     def update_window(self, new_window: Seconds) -> None:
         """Set the window (seconds, > 0) for every later decision of every process."""
+
+    def update_limit(self, limit: int) -> None:
+        """Set the limit (processed events per key per window, 1 to LIMIT_MAX) for
+        every later decision of every process."""
+
+    def peek(self, timestamp: Seconds, key: Key) -> bool:
+        """What should_process would answer now, deciding nothing (evt_peek): a
+        moment's answer, which another decision may change before yours."""
+
+    def set_shadow(self, on: bool) -> None:
+        """Shadow mode on or off for every later decision of every process: decided
+        and counted, but what the rule denies is answered True (would_throttle)."""
+
+    def get_shadow(self) -> bool:
+        """True in shadow mode."""
+
+    def get_limit(self) -> int:
+        """The limit: processed events per key per window (1: the seed's rule)."""
 
     def get_window(self) -> Union[int, float]:
         """The window in seconds: an int when whole, else a float."""
@@ -104,6 +136,13 @@ def now() -> float:
 
 def now_ns() -> int:
     """The host's shared clock in nanoseconds: evt_now_ns()."""
+
+def realtime() -> float:
+    """CLOCK_REALTIME in seconds since 1970: evt_realtime_ns() / 1e9, the clock a
+    global throttle's hosts share."""
+
+def realtime_ns() -> int:
+    """CLOCK_REALTIME in nanoseconds since 1970: evt_realtime_ns()."""
 
 def unlink(name: str) -> None:
     """Remove the named throttle (evt_unlink); FileNotFoundError if none."""

@@ -7,13 +7,16 @@ C call); this layer adds the seed's constructor, its defaults and logging.
 import logging
 
 from . import _evthrottle, config
-from ._evthrottle import library_path, now, now_ns, strerror, unlink
+from ._evthrottle import realtime, realtime_ns  # noqa: F401  (re-exported)
+from ._evthrottle import LIMIT_MAX, library_path, now, now_ns, strerror, unlink
 
-__all__ = ["EventThrottler", "library_path", "now", "now_ns", "strerror", "unlink",
-           "PRIVATE_KEY_MAX"]
+__all__ = ["EventThrottler", "library_path", "now", "now_ns", "realtime", "realtime_ns",
+           "strerror", "unlink",
+           "PRIVATE_KEY_MAX", "LIMIT_MAX"]
 
 LOGGER_NAME = "evthrottle"
-ON_FULL = {"throttle": 0, "process": 1, "error": 2}
+ON_FULL = {"throttle": 0, "process": 1, "error": 2}   # enum evt_on_full
+ON_STALE = {"throttle": 0, "process": 1, "error": 2}  # enum evt_on_stale
 
 # The longest key of a throttle this package creates (private, or create=True), in
 # bytes, unless key_max says otherwise: the library's default (32) refuses UUIDs with
@@ -33,6 +36,23 @@ def _option(field, value):
     return value
 
 
+def _policy(field, value, policies):
+    """A policy's name to its enum value; None is the library's default (0)."""
+    if value is None:
+        return 0
+    if value not in policies:
+        raise ValueError("%s must be one of %s, got %r"
+                         % (field, ", ".join(policies), value))
+    return policies[value]
+
+
+def _flag(field, value):
+    """True or False; None is False (the library's default)."""
+    if value is not None and not isinstance(value, bool):
+        raise TypeError("%s must be True or False, not %s" % (field, type(value).__name__))
+    return bool(value)
+
+
 class EventThrottler(_evthrottle.Throttle):
     """Per-key event throttle: for each key, only the first event within the window
     is processed.
@@ -47,9 +67,19 @@ class EventThrottler(_evthrottle.Throttle):
     ``EVT_RDONLY``: window, key count and stats can be read, decisions and changes
     raise EvtError(EROFS).  ``create=True`` creates the named throttle instead
     (``evt_create(name, ...)``; FileExistsError if it exists) with ``window``,
-    ``capacity``, ``key_max`` (default :data:`PRIVATE_KEY_MAX`, 96 bytes) and
-    ``on_full`` (``"throttle"``, ``"process"`` or ``"error"``); when attaching, those
-    belong to the creator and must be left out.
+    ``capacity``, ``key_max`` (default :data:`PRIVATE_KEY_MAX`, 96 bytes),
+    ``on_full`` (``"throttle"``, ``"process"`` or ``"error"``: a new key and no room),
+    ``on_stale`` (the same three: an event older than what reclaim forgot) and
+    ``client_idle`` (seconds, > 0: a client this far behind no longer holds reclaim
+    back; default 1) and ``limit`` (processed events per key per window, 1 to
+    :data:`LIMIT_MAX`; default 1, the seed's rule) and ``shadow`` (True: decide and
+    count, but answer True to what the rule denies); when attaching, those belong
+    to the creator and must be left out (``update_limit()`` and ``set_shadow()``
+    change a shared throttle's).  ``huge_pages=True`` backs the table with
+    transparent huge pages (fewer TLB misses on a large table), or raises EvtError
+    EOPNOTSUPP where the system offers none for shared memory (/dev/shm mounted
+    with huge=advise, within_size or always; for a private throttle,
+    transparent_hugepage/shmem_enabled).
 
     Times are seconds (int, float, Fraction or Decimal; not bool), as in the seed,
     rounded to the nearest nanosecond.  Keys are str (UTF-8), bytes (or another
@@ -60,31 +90,37 @@ class EventThrottler(_evthrottle.Throttle):
     library's errno and message).  A closed throttler raises ValueError.
 
     Thread safety: no Python lock is needed; any number of threads may share one
-    EventThrottler.  Decisions hold the GIL; create, attach, clear and bursts of 64
-    events or more release it.  ``close()`` while another thread's call runs without
-    the GIL takes effect when that call returns.
+    EventThrottler.  Decisions hold the GIL; create, attach, clear and bursts of
+    65536 events or more release it.  ``close()`` while another thread's call runs
+    without the GIL takes effect when that call returns.
     """
 
     def __init__(self, window=None, name=None, *, capacity=None, key_max=None,
-                 readonly=False, create=False, on_full=None):
+                 readonly=False, create=False, on_full=None, on_stale=None,
+                 client_idle=None, limit=None, shadow=None, huge_pages=None):
         if name is not None and not create:
-            if (window, capacity, key_max, on_full) != (None, None, None, None):
-                raise ValueError("window, capacity, key_max and on_full are set by the "
+            if (window, capacity, key_max, on_full, on_stale, client_idle,
+                    limit, shadow, huge_pages) != (None,) * 9:
+                raise ValueError("window, capacity, key_max, on_full, on_stale, "
+                                 "client_idle, limit, shadow and huge_pages are set by the "
                                  "throttle's creator; attach with the name only (and "
-                                 "use update_window() to change the window)")
+                                 "use update_window(), update_limit() or set_shadow() "
+                                 "to change them)")
             super().__init__(name, readonly=readonly)
         else:
             if readonly:
                 raise ValueError("readonly=True needs a named throttle to attach to")
-            if on_full is not None and on_full not in ON_FULL:
-                raise ValueError("on_full must be one of %s, got %r"
-                                 % (", ".join(ON_FULL), on_full))
             super().__init__(
                 name, create=True,
                 window=config.DEFAULT_WINDOW if window is None else window,
                 capacity=0 if capacity is None else _option("capacity", capacity),
                 key_max=PRIVATE_KEY_MAX if key_max is None else _option("key_max", key_max),
-                on_full=ON_FULL[on_full or "throttle"])
+                on_full=_policy("on_full", on_full, ON_FULL),
+                on_stale=_policy("on_stale", on_stale, ON_STALE),
+                client_idle=client_idle,
+                limit=0 if limit is None else _option("limit", limit),
+                shadow=_flag("shadow", shadow),
+                huge_pages=_flag("huge_pages", huge_pages))
         if _logger.isEnabledFor(logging.DEBUG):
             what = "private throttle" if name is None else (
                 "created throttle '%s'" % name if create else
@@ -97,6 +133,19 @@ class EventThrottler(_evthrottle.Throttle):
         old = self.get_window()
         super().update_window(new_window)
         _logger.info("Window updated from %s to %s seconds", old, self.get_window())
+
+    def update_limit(self, limit):
+        """Set the limit (processed events per key per window, 1 to LIMIT_MAX) for
+        every later decision of every process sharing the throttle."""
+        old = self.get_limit()
+        super().update_limit(_option("limit", limit))
+        _logger.info("Limit updated from %d to %d events a window", old, limit)
+
+    def set_shadow(self, on):
+        """Shadow mode on (True) or off, for every later decision of every process
+        sharing the throttle."""
+        super().set_shadow(on)
+        _logger.info("Shadow mode %s", "on" if on else "off")
 
     def clear(self):
         """Forget every key (for every process sharing the throttle); returns how

@@ -131,16 +131,21 @@ int seconds_to_ns(ext_state *st, PyObject *v, const char *what, uint64_t *ns)
 	return -1;
 }
 
-int window_to_ns(ext_state *st, PyObject *v, uint64_t *ns)
+int positive_seconds_to_ns(ext_state *st, PyObject *v, const char *what, uint64_t *ns)
 {
-	if (seconds_to_ns(st, v, "window", ns) < 0)
+	if (seconds_to_ns(st, v, what, ns) < 0)
 		return -1;
 	if (*ns == 0) {
 		PyErr_Format(PyExc_ValueError,
-			     "window must be > 0 seconds (at least 1 ns), got %R", v);
+			     "%s must be > 0 seconds (at least 1 ns), got %R", what, v);
 		return -1;
 	}
 	return 0;
+}
+
+int window_to_ns(ext_state *st, PyObject *v, uint64_t *ns)
+{
+	return positive_seconds_to_ns(st, v, "window", ns);
 }
 
 /* An int when whole, else a float. */
@@ -196,12 +201,6 @@ int key_get(PyObject *o, ext_key *k)
 		     "key must be str, bytes (or another bytes-like object) or int, "
 		     "not %.100s", Py_TYPE(o)->tp_name);
 	return -1;
-}
-
-void key_done(ext_key *k)
-{
-	if (k->has_view)
-		PyBuffer_Release(&k->view);
 }
 
 /* A throttle name: str without NUL (the library would stop at it), as UTF-8. */

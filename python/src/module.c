@@ -101,6 +101,18 @@ static PyObject *mod_now(PyObject *m, PyObject *unused)
 	return PyFloat_FromDouble((double)evt_now_ns() / 1e9);
 }
 
+static PyObject *mod_realtime_ns(PyObject *m, PyObject *unused)
+{
+	(void)m, (void)unused;
+	return PyLong_FromUnsignedLongLong(evt_realtime_ns());
+}
+
+static PyObject *mod_realtime(PyObject *m, PyObject *unused)
+{
+	(void)m, (void)unused;
+	return PyFloat_FromDouble((double)evt_realtime_ns() / 1e9);
+}
+
 static PyObject *mod_unlink(PyObject *m, PyObject *name)
 {
 	const char *s;
@@ -148,6 +160,15 @@ static PyMethodDef mod_methods[] = {
 	 PyDoc_STR("now() -> float\n"
 		   "\n"
 		   "evt_now_ns() / 1e9: the shared clock in seconds, for should_process().")},
+	{"realtime_ns", mod_realtime_ns, METH_NOARGS,
+	 PyDoc_STR("realtime_ns() -> int\n"
+		   "\n"
+		   "CLOCK_REALTIME in ns since 1970 (evt_realtime_ns): the clock a global\n"
+		   "throttle's hosts share when PTP or NTP keeps them in step.")},
+	{"realtime", mod_realtime, METH_NOARGS,
+	 PyDoc_STR("realtime() -> float\n"
+		   "\n"
+		   "evt_realtime_ns() / 1e9: seconds since 1970, for a global throttle.")},
 	{"unlink", mod_unlink, METH_O,
 	 PyDoc_STR("unlink(name) -> None\n"
 		   "\n"
@@ -168,7 +189,9 @@ static int mod_exec(PyObject *m)
 	ext_state *st = PyModule_GetState(m);
 	st->throttle_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &throttle_spec, NULL);
 	if (st->throttle_type == NULL ||
-	    PyModule_AddType(m, st->throttle_type) < 0)
+	    PyModule_AddType(m, st->throttle_type) < 0 ||
+	    PyModule_AddIntConstant(m, "GIL_FREE_BATCH", EXT_GIL_FREE_BATCH) < 0 ||
+	    PyModule_AddIntConstant(m, "LIMIT_MAX", EVT_LIMIT_MAX) < 0)
 		return -1;
 	PyObject *errors = PyImport_ImportModule("evthrottle.errors");
 	if (errors == NULL)

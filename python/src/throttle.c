@@ -100,43 +100,80 @@ static int option_get(ext_state *st, PyObject *o, const char *what, unsigned max
 	return 0;
 }
 
+/* Throttle()'s options as given: NULL or None where left out (EVT_OPTIONS_INIT's). */
+typedef struct {
+	PyObject *window, *client_idle;       /* seconds, > 0 */
+	PyObject *capacity, *key_max, *limit; /* ints, 0 for the default */
+	unsigned on_full, on_stale;
+	int shadow, huge_pages;
+} init_options;
+
+static int options_get(ext_state *st, const init_options *a, evt_options *o)
+{
+	unsigned capacity = 0, key_max = 0, limit = 0;
+	if (option_get(st, a->capacity, "capacity", EXT_CAPACITY_MAX, &capacity) < 0 ||
+	    option_get(st, a->key_max, "key_max", EXT_KEY_MAX, &key_max) < 0 ||
+	    option_get(st, a->limit, "limit", EVT_LIMIT_MAX, &limit) < 0)
+		return -1;
+	if (a->window != Py_None && window_to_ns(st, a->window, &o->window_ns) < 0)
+		return -1;
+	if (a->client_idle != Py_None &&
+	    positive_seconds_to_ns(st, a->client_idle, "client_idle", &o->client_idle_ns) < 0)
+		return -1;
+	o->capacity = capacity ? capacity : o->capacity;
+	o->key_max = key_max ? key_max : o->key_max;
+	o->limit = limit ? limit : o->limit;
+	o->on_full = a->on_full;
+	o->on_stale = a->on_stale;
+	o->shadow = (uint32_t)a->shadow;
+	o->huge_pages = (uint32_t)a->huge_pages;
+	return 0;
+}
+
+/* The name, and whether to create: a private throttle (no name) is created. */
+static int target_get(PyObject *name, int *create, int readonly, const char **cname)
+{
+	*cname = NULL;
+	if (name != Py_None && name_get(name, cname) < 0)
+		return -1;
+	*create = *create || *cname == NULL;
+	if (*create && readonly) {
+		PyErr_SetString(PyExc_ValueError,
+				"readonly=True attaches to an existing named throttle");
+		return -1;
+	}
+	return 0;
+}
+
 /* Throttle(name=None, *, create=False, readonly=False, window=None, capacity=0,
- *          key_max=0, on_full=0): a private throttle (no name), a named one created
+ *          key_max=0, on_full=0, on_stale=0, client_idle=None, limit=0,
+ *          shadow=False, huge_pages=False): a private throttle (no name), a named one created
  * (create), or attached to.  Options left 0 or None are EVT_OPTIONS_INIT's. */
 static int throttle_init(PyObject *self, PyObject *args, PyObject *kw)
 {
 	static char *names[] = {"name", "create", "readonly", "window", "capacity",
-				"key_max", "on_full", NULL};
+				"key_max", "on_full", "on_stale", "client_idle", "limit",
+				"shadow", "huge_pages", NULL};
 	throttle_obj *s = (throttle_obj *)self;
 	ext_state *st = state_of_type(Py_TYPE(self));
-	PyObject *name = Py_None, *window = Py_None;
+	PyObject *name = Py_None;
 	int create = 0, readonly = 0;
 	evt_options o = EVT_OPTIONS_INIT;
-	PyObject *capacity_o = NULL, *key_max_o = NULL;
-	unsigned capacity = 0, key_max = 0, on_full = o.on_full;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "|O$ppOOOI", names, &name, &create,
-					 &readonly, &window, &capacity_o, &key_max_o, &on_full) ||
-	    option_get(st, capacity_o, "capacity", EXT_CAPACITY_MAX, &capacity) < 0 ||
-	    option_get(st, key_max_o, "key_max", EXT_KEY_MAX, &key_max) < 0)
+	init_options a = {.window = Py_None, .client_idle = Py_None, .on_full = o.on_full,
+			  .on_stale = o.on_stale};
+	const char *cname;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "|O$ppOOOIIOOpp", names, &name, &create,
+					 &readonly, &a.window, &a.capacity, &a.key_max,
+					 &a.on_full, &a.on_stale, &a.client_idle, &a.limit,
+					 &a.shadow, &a.huge_pages) ||
+	    options_get(st, &a, &o) < 0)
 		return -1;
 	if (s->t != NULL || s->closing != NULL) {
 		PyErr_SetString(PyExc_RuntimeError, "the throttler is open already");
 		return -1;
 	}
-	const char *cname = NULL;
-	if (name != Py_None && name_get(name, &cname) < 0)
+	if (target_get(name, &create, readonly, &cname) < 0)
 		return -1;
-	create = create || cname == NULL;
-	if (create && readonly) {
-		PyErr_SetString(PyExc_ValueError,
-				"readonly=True attaches to an existing named throttle");
-		return -1;
-	}
-	if (window != Py_None && window_to_ns(st, window, &o.window_ns) < 0)
-		return -1;
-	o.capacity = capacity ? capacity : o.capacity;
-	o.key_max = key_max ? key_max : o.key_max;
-	o.on_full = on_full;
 	int rc = open_throttle(s, cname, create, readonly, &o);
 	if (rc < 0) {
 		raise_evt(st, rc, name);
@@ -224,20 +261,70 @@ static PyObject *t_should_process(PyObject *self, PyObject *const *args, Py_ssiz
 	evt_throttle *t = throttle_handle((throttle_obj *)self);
 	uint64_t ns;
 	ext_key k;
-	if (t == NULL || timestamp_get(self, args[0], &ns) < 0 || key_get(args[2], &k) < 0)
+	if (t == NULL || timestamp_fast(self, args[0], &ns) < 0 || key_fast(args[2], &k) < 0)
 		return NULL;
 	int rc = evt_should_process(t, ns, NULL, k.p, (size_t)k.len);
 	key_done(&k);
 	if (rc < 0)
 		return raise_key_error(self, rc, k.len, NULL);
-	return PyBool_FromLong(rc);
+	return bool_of(rc);
+}
+
+/* peek(timestamp, key): positional only, as the library's call. */
+static PyObject *t_peek(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+	if (nargs != 2) {
+		PyErr_Format(PyExc_TypeError, "peek(timestamp, key) takes 2 arguments (%zd "
+			     "given)", nargs);
+		return NULL;
+	}
+	evt_throttle *t = throttle_handle((throttle_obj *)self);
+	uint64_t ns;
+	ext_key k;
+	if (t == NULL || timestamp_fast(self, args[0], &ns) < 0 || key_fast(args[1], &k) < 0)
+		return NULL;
+	int rc = evt_peek(t, ns, k.p, (size_t)k.len);
+	key_done(&k);
+	if (rc < 0)
+		return raise_key_error(self, rc, k.len, NULL);
+	return bool_of(rc);
+}
+
+static PyObject *t_set_shadow(PyObject *self, PyObject *on)
+{
+	throttle_obj *s = (throttle_obj *)self;
+	evt_throttle *t = throttle_handle(s);
+	if (t == NULL)
+		return NULL;
+	if (!PyBool_Check(on)) {
+		PyErr_Format(PyExc_TypeError, "set_shadow() takes True or False, not %.100s",
+			     Py_TYPE(on)->tp_name);
+		return NULL;
+	}
+	int rc = evt_set_shadow(t, on == Py_True);
+	if (rc < 0)
+		return raise_evt(state_of_type(Py_TYPE(self)), rc, s->name);
+	Py_RETURN_NONE;
+}
+
+static PyObject *t_get_shadow(PyObject *self, PyObject *unused)
+{
+	(void)unused;
+	throttle_obj *s = (throttle_obj *)self;
+	evt_throttle *t = throttle_handle(s);
+	if (t == NULL)
+		return NULL;
+	int rc = evt_get_shadow(t);
+	if (rc < 0)
+		return raise_evt(state_of_type(Py_TYPE(self)), rc, s->name);
+	return bool_of(rc);
 }
 
 static PyObject *t_prefetch(PyObject *self, PyObject *key)
 {
 	evt_throttle *t = throttle_handle((throttle_obj *)self);
 	ext_key k;
-	if (t == NULL || key_get(key, &k) < 0)
+	if (t == NULL || key_fast(key, &k) < 0)
 		return NULL;
 	int rc = evt_prefetch(t, k.p, (size_t)k.len);
 	key_done(&k);
@@ -251,7 +338,7 @@ static PyObject *t_clear_key(PyObject *self, PyObject *key)
 	throttle_obj *s = (throttle_obj *)self;
 	evt_throttle *t = throttle_handle(s);
 	ext_key k;
-	if (t == NULL || key_get(key, &k) < 0)
+	if (t == NULL || key_fast(key, &k) < 0)
 		return NULL;
 	int rc = evt_clear_key(t, k.p, (size_t)k.len);
 	key_done(&k);
@@ -272,6 +359,27 @@ static PyObject *t_update_window(PyObject *self, PyObject *window)
 	if (rc < 0)
 		return raise_evt(st, rc, s->name);
 	Py_RETURN_NONE;
+}
+
+static PyObject *t_update_limit(PyObject *self, PyObject *limit)
+{
+	throttle_obj *s = (throttle_obj *)self;
+	ext_state *st = state_of_type(Py_TYPE(self));
+	evt_throttle *t = throttle_handle(s);
+	unsigned v;
+	if (t == NULL || option_get(st, limit, "limit", EVT_LIMIT_MAX, &v) < 0)
+		return NULL;
+	int rc = evt_update_limit(t, v); /* 0: EINVAL, as the library says */
+	if (rc < 0)
+		return raise_evt(st, rc, s->name);
+	Py_RETURN_NONE;
+}
+
+static PyObject *t_get_limit(PyObject *self, PyObject *unused)
+{
+	(void)unused;
+	evt_throttle *t = throttle_handle((throttle_obj *)self);
+	return t != NULL ? PyLong_FromUnsignedLong(evt_get_limit(t)) : NULL;
 }
 
 static PyObject *t_get_window(PyObject *self, PyObject *unused)
@@ -320,7 +428,8 @@ static const struct stats_field {
 	U32_FIELD(clients), U32_FIELD(client_max), U32_FIELD(on_full), U32_FIELD(on_stale),
 	U64_FIELD(stale), U64_FIELD(client_idle_ns), U32_FIELD(limit), U32_FIELD(shadow),
 	U64_FIELD(peeks), U64_FIELD(would_throttle), U64_FIELD(out_of_order),
-	U64_FIELD(inside_window),
+	U64_FIELD(inside_window), U64_FIELD(global_round_trips), U64_FIELD(global_fallbacks),
+	U64_FIELD(global_errors),
 };
 
 static PyObject *stats_dict(const evt_stats *stats)
@@ -403,14 +512,30 @@ static PyMethodDef throttle_methods[] = {
 	 PyDoc_STR("should_process(timestamp, event_id, key) -> bool\n"
 		   "\n"
 		   "True if the event of key at timestamp (seconds) is to be processed: the key has\n"
-		   "no processed event yet, or its last one is at least a window older.  event_id\n"
+		   "no processed event yet, or its last one is at least a window older (with a\n"
+		   "limit N: its window has had fewer than N; in shadow mode, always).  event_id\n"
 		   "takes no part.  Keys: str (UTF-8), bytes-like, or int (int64, host byte order).")},
 	{"should_process_many", throttle_should_process_many, METH_O,
 	 PyDoc_STR("should_process_many(events) -> list[bool]\n"
 		   "\n"
-		   "Decide an iterable of (timestamp, event_id, key) in one library call, with the\n"
-		   "answers of should_process() on each in turn.  Bad input decides nothing; 64\n"
-		   "events or more are decided without the GIL.")},
+		   "Decide an iterable of (timestamp, event_id, key), with the answers of\n"
+		   "should_process() on each in turn.  Bad input decides nothing; 65536 events\n"
+		   "or more (GIL_FREE_BATCH) are decided without the GIL.")},
+	{"peek", (PyCFunction)(void (*)(void))t_peek, METH_FASTCALL,
+	 PyDoc_STR("peek(timestamp, key) -> bool\n"
+		   "\n"
+		   "What should_process() would answer now, deciding nothing (evt_peek): a\n"
+		   "moment's answer, which another decision may change before yours.")},
+	{"set_shadow", t_set_shadow, METH_O,
+	 PyDoc_STR("set_shadow(on) -> None\n"
+		   "\n"
+		   "Shadow mode on (True) or off, for every later decision of every process:\n"
+		   "decisions are made and counted, but what the rule denies is answered True\n"
+		   "(counted in stats()['would_throttle']).")},
+	{"get_shadow", t_get_shadow, METH_NOARGS,
+	 PyDoc_STR("get_shadow() -> bool\n"
+		   "\n"
+		   "True in shadow mode.")},
 	{"prefetch", t_prefetch, METH_O,
 	 PyDoc_STR("prefetch(key) -> None\n"
 		   "\n"
@@ -430,6 +555,15 @@ static PyMethodDef throttle_methods[] = {
 	 PyDoc_STR("update_window(window) -> None\n"
 		   "\n"
 		   "Set the window (seconds, > 0) for every later decision of every process.")},
+	{"update_limit", t_update_limit, METH_O,
+	 PyDoc_STR("update_limit(limit) -> None\n"
+		   "\n"
+		   "Set the limit, the processed events a key may have in each of its windows\n"
+		   "(1 .. EVT_LIMIT_MAX), for every later decision of every process.")},
+	{"get_limit", t_get_limit, METH_NOARGS,
+	 PyDoc_STR("get_limit() -> int\n"
+		   "\n"
+		   "The limit: processed events per key per window (1: the seed's rule).")},
 	{"get_window", t_get_window, METH_NOARGS,
 	 PyDoc_STR("get_window() -> int | float\n"
 		   "\n"

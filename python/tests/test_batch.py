@@ -13,6 +13,8 @@ import support
 import evthrottle
 from evthrottle import EventThrottler, EvtError
 
+GIL_FREE = evthrottle._evthrottle.GIL_FREE_BATCH  # a burst this long goes without it
+
 
 def counters(t):
     s = t.stats()
@@ -32,14 +34,32 @@ def random_timestamp(rng, hi):
 
 
 def random_key(rng, pool):
-    """Few keys, so that they repeat within a burst; str, bytes and bytearray."""
-    k = "k%d-é" % rng.randrange(pool)
-    kind = rng.randrange(4)
+    """Few keys, so that they repeat within a burst: str (ASCII, read in place, or
+    not), bytes, bytearray (copied) and int."""
+    i = rng.randrange(pool)
+    k = "k%d-é" % i
+    kind = rng.randrange(6)
     if kind == 0:
         return k.encode("utf-8")   # the same key as the str
     if kind == 1:
         return bytearray(k.encode("utf-8"))
+    if kind == 2:
+        return i - pool // 2       # negative ints too
+    if kind == 3:
+        return "k%d" % i
     return k
+
+
+def random_burst(rng, n, base, spread, pool):
+    """n events from base to base + spread, as tuples or lists; a timestamp object
+    often shared with the event before (as a burst stamped by one clock read)."""
+    events = []
+    for _ in range(n):
+        ts = events[-1][0] if events and rng.randrange(3) == 0 else \
+            base + random_timestamp(rng, spread)
+        e = (ts, rng.choice((None, "e", b"e")), random_key(rng, pool))
+        events.append(e if rng.randrange(4) else list(e))
+    return events
 
 
 class ManyTests(unittest.TestCase):
@@ -57,9 +77,7 @@ class ManyTests(unittest.TestCase):
             many, one = self.new(window), self.new(window)
             for burst in range(150):
                 n = rng.choice((1, 2, 15, 16, 17, 64, rng.randrange(200)))
-                events = [(burst * step + random_timestamp(rng, spread),
-                           rng.choice((None, "e", b"e")),
-                           random_key(rng, rng.choice((3, 40)))) for _ in range(n)]
+                events = random_burst(rng, n, burst * step, spread, rng.choice((3, 40)))
                 where = "window %s, burst %d" % (window, burst)  # seeded: replayable
                 expected = [one.should_process(*e) for e in events]
                 got = many.should_process_many(iter(events))  # any iterable
@@ -156,6 +174,24 @@ class ManyTests(unittest.TestCase):
                 with self.assertRaisesRegex(ValueError, "closed"):
                     t.should_process_many(events)
 
+    def test_closed_while_converting_a_timestamp(self):
+        """A timestamp's conversion runs the caller's code (a Fraction's numerator):
+        one that closes the throttler gets the closed error, and the burst is decided
+        on no handle at all (freed or not: ASan checks)."""
+        t = EventThrottler(10)
+
+        class ClosingFraction(fractions.Fraction):
+            @property
+            def numerator(self):
+                t.close()
+                return super().numerator
+
+        events = [(1, None, "a"), (ClosingFraction(2), None, "b")]
+        events += [(3, None, "c")] * GIL_FREE  # long enough to go without the GIL
+        with self.assertRaisesRegex(ValueError, "closed"):
+            t.should_process_many(events)
+        self.assertTrue(t.closed)
+
     def test_closed_while_reading_the_events(self):
         """The events are the caller's code: one that closes the throttler gets the
         closed error, never a call on the freed handle."""
@@ -172,9 +208,10 @@ class ManyTests(unittest.TestCase):
 
     def test_threads(self):
         """Threads drain bursts of the same keys at the same timestamps: each key is
-        processed once at ts 0 and once at ts 10, never at 5."""
-        t = self.new(10)
-        nthreads, nkeys = 6, 500
+        processed once at ts 0 and once at ts 10, never at 5; bursts short enough
+        to keep the GIL and long enough to go without it."""
+        t = self.new(10, capacity=4 * GIL_FREE)
+        nthreads, nkeys, size = 3, GIL_FREE + 500, GIL_FREE
         barrier = threading.Barrier(nthreads)
         wins = [0] * nthreads
         errors = []
@@ -185,9 +222,9 @@ class ManyTests(unittest.TestCase):
                     barrier.wait()
                     keys = ["user%d" % k for k in range(nkeys)]
                     random.Random(me).shuffle(keys)
-                    for base in range(0, nkeys, 64):
+                    for base in range(0, nkeys, size):
                         wins[me] += sum(t.should_process_many(
-                            (ts, None, k) for k in keys[base:base + 64]))
+                            (ts, None, k) for k in keys[base:base + size]))
             except Exception as e:  # reported below, not lost in the thread
                 errors.append(e)
                 barrier.abort()

@@ -150,7 +150,7 @@ class PrefetchTests(support.NamedThrottleTest):
 
 class GilFreeBurstTests(unittest.TestCase):
     def test_close_while_bursts_run_without_the_gil(self):
-        """Bursts of 64 events or more run without the GIL; close() from another
+        """Bursts of GIL_FREE_BATCH events or more run without the GIL; close() from another
         thread meanwhile takes effect when they return: each burst either is decided
         whole or raises the closed error, never touches a freed handle."""
         interval = sys.getswitchinterval()
@@ -158,7 +158,8 @@ class GilFreeBurstTests(unittest.TestCase):
         self.addCleanup(sys.setswitchinterval, interval)
         for round_ in range(20):
             t = EventThrottler(10)
-            burst = [(round_, None, i) for i in range(2000)]
+            n = evthrottle._evthrottle.GIL_FREE_BATCH
+            burst = [(round_, None, i) for i in range(n)]
             outcomes, started = [], threading.Event()
 
             def drain():
@@ -173,7 +174,7 @@ class GilFreeBurstTests(unittest.TestCase):
             started.wait()
             t.close()
             th.join()
-            self.assertTrue(set(outcomes) <= {2000, "operation on a closed EventThrottler"},
+            self.assertTrue(set(outcomes) <= {n, "operation on a closed EventThrottler"},
                             outcomes)
             self.assertEqual(outcomes[-1], "operation on a closed EventThrottler")
 

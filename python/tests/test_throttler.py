@@ -206,6 +206,21 @@ class SemanticsTests(unittest.TestCase):
         self.assertTrue(t.should_process(1, None, b"\x00\xff"))  # any bytes
         self.assertEqual(t.get_key_count(), 2)
 
+    def test_ascii_str_keys(self):
+        """An ASCII str is read in place (its own bytes), a str subclass and bytes
+        otherwise: all one key."""
+        class Name(str):
+            pass
+        t = self.t
+        self.assertTrue(t.should_process(1, None, "user:42"))
+        for same in (b"user:42", Name("user:42"), bytearray(b"user:42"),
+                     memoryview(b"user:42"), "user:4" + "2"):
+            with self.subTest(key=same):
+                self.assertFalse(t.should_process(2, None, same))
+                self.assertFalse(t.should_process_many([(2, None, same)])[0])
+        self.assertTrue(t.should_process(1, None, "user:4"))  # not a prefix match
+        self.assertEqual(t.get_key_count(), 2)
+
     def test_event_id_ignored(self):
         t = self.t
         self.assertTrue(t.should_process(1, "same", "a"))
@@ -235,6 +250,7 @@ class SemanticsTests(unittest.TestCase):
                                   "reclaimed", "cleared", "full", "keys", "horizon_ns",
                                   "capacity", "key_max", "clients", "client_max",
                                   "on_full", "on_stale", "stale", "client_idle_ns",
+                                  "global_round_trips", "global_fallbacks", "global_errors",
                                   "limit", "shadow", "peeks", "would_throttle",
                                   "out_of_order", "inside_window"})
         self.assertEqual(s["window_ns"], 10 * 10**9)

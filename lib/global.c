@@ -1,0 +1,487 @@
+/* A global throttle's decision: the local table as a cache, Redis as the truth. */
+#include "global.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "redis.h"
+#include "slot.h"
+
+#define relaxed memory_order_relaxed
+#define acquire memory_order_acquire
+
+int global_endpoint(const char *s, char *host, size_t size, int *port)
+{
+	if (strlen(s) >= size)
+		return -ENAMETOOLONG;
+	if (strncmp(s, "unix:", 5) == 0) {
+		*port = 0;
+		snprintf(host, size, "%s", s + 5);
+		return host[0] != '\0' ? 0 : -EINVAL;
+	}
+	const char *colon = strrchr(s, ':');
+	if (colon == NULL || colon == s)
+		return -EINVAL;
+	char *end;
+	errno = 0;
+	long p = strtol(colon + 1, &end, 10);
+	if (colon[1] == '\0' || *end != '\0' || errno != 0 || p < 1 || p > 65535)
+		return -EINVAL;
+	snprintf(host, size, "%.*s", (int)(colon - s), s);
+	*port = (int)p;
+	return 0;
+}
+
+int global_check(const evt_global *g, const char *name)
+{
+	char host[REGION_GLOBAL_ENDPOINT];
+	int port;
+	const char *gname = g->name != NULL && g->name[0] != '\0' ? g->name : name;
+	if (g->redis == NULL || g->timeout_ns == 0 || g->on_unreachable > EVT_ON_UNREACHABLE_PROCESS ||
+	    gname == NULL || gname[0] == '\0')
+		return -EINVAL;
+	int rc = global_endpoint(g->redis, host, sizeof host, &port);
+	if (rc < 0)
+		return rc;
+	if (strlen(gname) >= REGION_GLOBAL_NAME ||
+	    (g->auth_file != NULL && strlen(g->auth_file) >= REGION_GLOBAL_PATH))
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+void global_init(struct region_global *b, const evt_global *g, const char *name)
+{
+	b->enabled = 1;
+	b->on_unreachable = g->on_unreachable;
+	b->timeout_ns = g->timeout_ns;
+	snprintf(b->redis, sizeof b->redis, "%s", g->redis);
+	snprintf(b->name, sizeof b->name, "%s",
+	         g->name != NULL && g->name[0] != '\0' ? g->name : name);
+	snprintf(b->auth_file, sizeof b->auth_file, "%s", g->auth_file ? g->auth_file : "");
+}
+
+bool global_matches(const struct region_global *b, const evt_global *g, const char *name)
+{
+	if (g == NULL)
+		return b->enabled == 0;
+	struct region_global want = { 0 };
+	global_init(&want, g, name);
+	return b->enabled == 1 && b->on_unreachable == want.on_unreachable &&
+	       b->timeout_ns == want.timeout_ns &&
+	       memcmp(b->redis, want.redis, sizeof want.redis) == 0 &&
+	       memcmp(b->name, want.name, sizeof want.name) == 0 &&
+	       memcmp(b->auth_file, want.auth_file, sizeof want.auth_file) == 0;
+}
+
+void global_status(const struct region *r, struct global_status *out)
+{
+	const struct region_global *b = r->global;
+	memset(out, 0, sizeof *out);
+	out->enabled = b->enabled != 0;
+	out->on_unreachable = b->on_unreachable;
+	out->timeout_ns = b->timeout_ns;
+	snprintf(out->redis, sizeof out->redis, "%.*s", (int)sizeof b->redis - 1, b->redis);
+	snprintf(out->name, sizeof out->name, "%.*s", (int)sizeof b->name - 1, b->name);
+	/* Relaxed, word by word: a status, which a writer may be changing. */
+	out->epoch = atomic_load_explicit(&b->epoch, relaxed);
+	out->ok_since_ns = atomic_load_explicit(&b->ok_since_ns, relaxed);
+	out->last_error_ns = atomic_load_explicit(&b->last_error_ns, relaxed);
+	out->down = out->last_error_ns != 0 && out->last_error_ns >= out->ok_since_ns;
+	out->redis_window_ns = atomic_load_explicit(&b->redis_window_ns, relaxed);
+	out->synced_ns = atomic_load_explicit(&b->synced_ns, relaxed);
+	uint64_t w[REGION_GLOBAL_ERROR / 8];
+	for (size_t i = 0; i < sizeof w / 8; i++)
+		w[i] = atomic_load_explicit(&b->last_error[i], relaxed);
+	memcpy(out->last_error, w, sizeof w);
+	out->last_error[sizeof out->last_error - 1] = '\0';
+}
+
+const char *global_policy_name(uint32_t p)
+{
+	static const char *const names[] = { "local", "throttle", "process" };
+	return p < 3 ? names[p] : "?";
+}
+
+int global_open(struct global_handle **out)
+{
+	struct global_handle *g = calloc(1, sizeof *g);
+	if (g == NULL)
+		return -ENOMEM;
+	pthread_mutex_init(&g->lock, NULL);
+	*out = g;
+	return 0;
+}
+
+void global_free(struct global_handle *g)
+{
+	if (g == NULL)
+		return;
+	if (g->pid == getpid())
+		redis_close(g->conn);
+	pthread_mutex_destroy(&g->lock);
+	free(g);
+}
+
+/* The key's local last, if the table holds it now: a value Redis answered. */
+static bool local_last(const struct region *r, const void *key, uint32_t len, uint64_t *last)
+{
+	uint32_t home = table_home(r, table_hash(r, key, len));
+	/* Pairs with the release CAS that publishes or moves a key (table.c, slot.c):
+	 * a bit seen set names a slot whose key is visible. */
+	uint32_t bits = HOP_BITS(atomic_load_explicit(&region_slot(r, home)->hop, acquire));
+	for (; bits != 0; bits &= bits - 1) {
+		struct table_entry e;
+		uint32_t i = (home + (uint32_t)__builtin_ctz(bits)) & r->mask;
+		if (table_read_slot(r, i, &e) && e.home == home && e.len == len &&
+		    memcmp(e.key, key, len) == 0) {
+			*last = e.last;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Record the global last Redis answered in the local table, so that the rest of
+ * its window is decided here: a decision at that timestamp under a scratch
+ * counter line (it is no answer), whose table effects (a new key, a reclaim) are
+ * then counted on the client's own line for the key count. */
+static void cache(const struct region *r, const struct table_client *me, uint64_t last,
+                  const void *key, uint32_t len)
+{
+	struct region_client scratch = { .wm = REGION_WM_NONE };
+	struct table_client as = { .entry = &scratch, .index = me->index, .forks = me->forks,
+		                   .epoch = me->epoch };
+	unsigned info = 0;
+	(void)table_decide_ex(r, &as, last, key, len, &info);
+	static const int kept[] = { CTR_NEW_KEYS, CTR_RECLAIMED };
+	for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++)
+		for (uint64_t n = client_ctr(&scratch, kept[i]); n > 0; n--)
+			ctr_add(me, kept[i]);
+}
+
+/* "evt:{NAME}:EPOCH:" + key into buf; its length. */
+static size_t key_name(const struct region_global *b, const void *key, uint32_t len, char *buf,
+                       size_t size)
+{
+	/* Bounded: a corrupt region's name may lack its NUL. */
+	int n = snprintf(buf, size, GLOBAL_KEY_PREFIX "{%.*s}:%" PRIu64 ":",
+	                 (int)sizeof b->name - 1, b->name, atomic_load_explicit(&b->epoch, relaxed));
+	memcpy(buf + n, key, len);
+	return (size_t)n + len;
+}
+
+/* The breaker's and the status words are hints between the host's clients and
+ * for the tools: relaxed, they order nothing else. */
+
+/* May this decision ask Redis?  Yes while the breaker is closed; once its time
+ * is up, only the one decider that moves it on probes, the others keep the
+ * policy's answers until that probe closes it. */
+static bool breaker_allows(struct region_global *b)
+{
+	uint64_t at = atomic_load_explicit(&b->retry_at_ns, relaxed);
+	if (at == 0)
+		return true;
+	uint64_t now = evt_now_ns();
+	return now >= at && atomic_compare_exchange_strong_explicit(
+		                    &b->retry_at_ns, &at, now + GLOBAL_BREAKER_NS, relaxed, relaxed);
+}
+
+static void note_error(struct region_global *b, const struct redis_error *e)
+{
+	atomic_store_explicit(&b->retry_at_ns, evt_now_ns() + GLOBAL_BREAKER_NS, relaxed);
+	uint64_t w[REGION_GLOBAL_ERROR / 8] = { 0 };
+	memcpy(w, e->text, sizeof w - 1);
+	for (size_t i = 0; i < sizeof w / 8; i++)
+		atomic_store_explicit(&b->last_error[i], w[i], relaxed);
+	atomic_store_explicit(&b->last_error_ns, evt_realtime_ns(), relaxed);
+}
+
+/* Written only when it changes: the first answer after a failure, or ever. */
+static void note_ok(struct region_global *b)
+{
+	if (atomic_load_explicit(&b->retry_at_ns, relaxed) != 0)
+		atomic_store_explicit(&b->retry_at_ns, 0, relaxed);
+	uint64_t ok = atomic_load_explicit(&b->ok_since_ns, relaxed);
+	if (ok == 0 || ok <= atomic_load_explicit(&b->last_error_ns, relaxed))
+		atomic_store_explicit(&b->ok_since_ns, evt_realtime_ns(), relaxed);
+}
+
+/* Take the handle's connection by deadline (threads of one handle take turns;
+ * none waits past its own deadline), connecting if needed: 0 with g->lock held,
+ * or a negative errno without it. */
+static int take(const struct region *r, struct global_handle *g, uint64_t deadline,
+                struct redis_error *e)
+{
+	/* pthread_mutex_timedlock() takes CLOCK_REALTIME (ThreadSanitizer does not know
+	 * pthread_mutex_clocklock()): the time left, from now on that clock. */
+	uint64_t now = evt_now_ns(), at = evt_realtime_ns() + (deadline > now ? deadline - now : 0);
+	struct timespec until = { (time_t)(at / 1000000000u), (long)(at % 1000000000u) };
+	if (pthread_mutex_timedlock(&g->lock, &until) != 0) {
+		snprintf(e->text, sizeof e->text, "timed out waiting for the handle's connection");
+		return -ETIMEDOUT;
+	}
+	if (g->conn != NULL && g->pid != getpid())
+		g->conn = NULL; /* the parent's socket: never used, never closed here */
+	/* A connection older than a failure the host saw may be to a server that has
+	 * gone since: connect anew rather than fail once more after the recovery. */
+	if (g->conn != NULL &&
+	    atomic_load_explicit(&r->global->last_error_ns, relaxed) >= g->ok_ns) {
+		redis_close(g->conn);
+		g->conn = NULL;
+	}
+	int rc = g->conn == NULL ? redis_connect(r->global, deadline, &g->conn, e) : 0;
+	g->pid = getpid();
+	if (rc < 0)
+		pthread_mutex_unlock(&g->lock);
+	return rc;
+}
+
+/* Give the connection back after a call that returned rc: a failed one is closed. */
+static int give(struct global_handle *g, int rc)
+{
+	if (rc < 0 || redis_relax(g->conn) < 0) {
+		redis_close(g->conn);
+		g->conn = NULL;
+	} else
+		g->ok_ns = evt_realtime_ns();
+	pthread_mutex_unlock(&g->lock);
+	return rc;
+}
+
+/* The status and the counters after a call to Redis: an error opens the breaker. */
+static int account(const struct region *r, const struct table_client *me, int rc,
+                   const struct redis_error *e)
+{
+	if (rc < 0) {
+		ctr_add(me, CTR_GLOBAL_ERRORS);
+		note_error(r->global, e);
+	} else
+		note_ok(r->global);
+	return rc;
+}
+
+/* How long Redis keeps a key: its window plus twice the tolerated skew. */
+static uint64_t ttl_ms(uint64_t window)
+{
+	if (window > UINT64_MAX - 2 * GLOBAL_SKEW_NS)
+		return UINT64_MAX / 1000000u;
+	return (window + 2 * GLOBAL_SKEW_NS) / 1000000u + 1;
+}
+
+/* Ask Redis about n events in one pipeline within the throttle's timeout: 0 with
+ * each ask's answer (its rc), or a negative errno when none came; a failure of
+ * either kind is counted and opens the breaker. */
+static int ask(const struct region *r, const struct table_client *me, struct global_handle *g,
+               struct redis_ask *a, size_t n)
+{
+	struct redis_error e = { { 0 } };
+	int rc = take(r, g, evt_now_ns() + r->global->timeout_ns, &e);
+	int failed = 0;
+	if (rc == 0) {
+		rc = redis_decide(g->conn, evt_now_ns() + r->global->timeout_ns, a, n, &e);
+		/* An error reply (NOAUTH, a missing permission) fails its own event,
+		 * and counts as an error like a failed connection. */
+		for (size_t i = 0; rc == 0 && failed == 0 && i < n; i++)
+			failed = a[i].rc < 0 ? a[i].rc : 0;
+		give(g, rc < 0 ? rc : failed);
+	}
+	for (size_t i = 0; i < n; i++)
+		ctr_add(me, CTR_GLOBAL_ROUND_TRIPS);
+	account(r, me, rc < 0 ? rc : failed, &e);
+	return rc;
+}
+
+/* Redis could not answer: the on_unreachable policy does. */
+static int fallback(const struct region *r, const struct table_client *me, uint64_t ts,
+                    const void *key, uint32_t len, unsigned *info)
+{
+	ctr_add(me, CTR_GLOBAL_FALLBACKS);
+	switch (r->global->on_unreachable) {
+	case EVT_ON_UNREACHABLE_THROTTLE:
+		ctr_add(me, CTR_THROTTLED);
+		return 0;
+	case EVT_ON_UNREACHABLE_PROCESS:
+		ctr_add(me, CTR_PROCESSED);
+		return 1;
+	default:
+		return table_decide_ex(r, me, ts, key, len, info);
+	}
+}
+
+/* The answer to an event that asked Redis (rc < 0: it could not). */
+static int settle(const struct region *r, const struct table_client *me, int rc, uint64_t ts,
+                  uint64_t last, const void *key, uint32_t len, unsigned *info)
+{
+	if (rc < 0)
+		return fallback(r, me, ts, key, len, info);
+	cache(r, me, last, key, len);
+	ctr_add(me, rc == 1 ? CTR_PROCESSED : CTR_THROTTLED);
+	return rc;
+}
+
+/* The local tier: 0 if the cache throttles ts (counted), 1 if Redis must decide. */
+static int local(const struct region *r, const struct table_client *me, uint64_t ts,
+                 uint64_t window, const void *key, uint32_t len)
+{
+	uint64_t last;
+	if (local_last(r, key, len, &last) && !window_closed(last, ts, window)) {
+		ctr_add(me, CTR_THROTTLED);
+		return 0;
+	}
+	return 1;
+}
+
+int global_decide(const struct region *r, const struct table_client *me,
+                  struct global_handle *g, uint64_t ts, const void *key, uint32_t len,
+                  unsigned *info)
+{
+	/* Pairs with the release store in evt_update_window(). */
+	uint64_t window = atomic_load_explicit(&r->hdr->window_ns, acquire);
+	if (local(r, me, ts, window, key, len) == 0)
+		return 0;
+	char name[GLOBAL_KEY_MAX];
+	struct redis_ask a = { name, key_name(r->global, key, len, name, sizeof name), ts, window,
+		               ttl_ms(window), 0, -EAGAIN };
+	int rc = breaker_allows(r->global) ? ask(r, me, g, &a, 1) : -EAGAIN;
+	return settle(r, me, rc < 0 ? rc : a.rc, ts, a.last, key, len, info);
+}
+
+/* ---- window changes and clears, stored in Redis ---- */
+
+/* The throttle's settings in Redis: a hash with fields window and epoch, beside
+ * its keys (same hash slot). */
+static size_t cfg_name(const struct region_global *b, char *buf, size_t size)
+{
+	int n = snprintf(buf, size, GLOBAL_KEY_PREFIX "{%.*s}:cfg", (int)sizeof b->name - 1, b->name);
+	return (size_t)n < size ? (size_t)n : size - 1;
+}
+
+/* One command within the throttle's timeout: 0 with n values in out, or a
+ * negative errno (counted as an error; it opens the breaker). */
+static int command(const struct region *r, const struct table_client *me,
+                   struct global_handle *g, int argc, const char **argv, const size_t *len,
+                   uint64_t *out, size_t n)
+{
+	struct redis_error e = { { 0 } };
+	uint64_t deadline = evt_now_ns() + r->global->timeout_ns;
+	int rc = take(r, g, deadline, &e);
+	if (rc == 0)
+		rc = give(g, redis_integers(g->conn, deadline, argc, argv, len, out, n, &e));
+	return account(r, me, rc, &e);
+}
+
+int global_push_window(const struct region *r, const struct table_client *me,
+                       struct global_handle *g, uint64_t window)
+{
+	char cfg[GLOBAL_KEY_MAX], w[24];
+	size_t n = cfg_name(r->global, cfg, sizeof cfg);
+	snprintf(w, sizeof w, "%" PRIu64, window);
+	const char *argv[] = { "HSET", cfg, "window", w };
+	const size_t len[] = { 4, n, 6, strlen(w) };
+	return command(r, me, g, 4, argv, len, NULL, 0);
+}
+
+int global_push_clear(const struct region *r, const struct table_client *me,
+                      struct global_handle *g)
+{
+	char cfg[GLOBAL_KEY_MAX];
+	size_t n = cfg_name(r->global, cfg, sizeof cfg);
+	const char *argv[] = { "HINCRBY", cfg, "epoch", "1" };
+	const size_t len[] = { 7, n, 5, 1 };
+	uint64_t epoch = 0;
+	int rc = command(r, me, g, 4, argv, len, &epoch, 1);
+	if (rc == 0)
+		global_set_epoch(r, epoch);
+	return rc;
+}
+
+int global_push_clear_key(const struct region *r, const struct table_client *me,
+                          struct global_handle *g, const void *key, uint32_t len)
+{
+	char name[GLOBAL_KEY_MAX];
+	const char *argv[] = { "DEL", name };
+	const size_t lens[] = { 3, key_name(r->global, key, len, name, sizeof name) };
+	return command(r, me, g, 2, argv, lens, NULL, 0);
+}
+
+int global_fetch(const struct region *r, const struct table_client *me, struct global_handle *g,
+                 uint64_t *window, uint64_t *epoch)
+{
+	char cfg[GLOBAL_KEY_MAX];
+	size_t n = cfg_name(r->global, cfg, sizeof cfg);
+	const char *argv[] = { "HMGET", cfg, "window", "epoch" };
+	const size_t len[] = { 5, n, 6, 5 };
+	uint64_t v[2] = { 0, 0 };
+	int rc = breaker_allows(r->global) ? command(r, me, g, 4, argv, len, v, 2) : -EAGAIN;
+	*window = v[0];
+	*epoch = v[1];
+	if (rc == 0) { /* for the tools: does the local window agree with Redis's? */
+		atomic_store_explicit(&r->global->redis_window_ns, v[0], relaxed);
+		atomic_store_explicit(&r->global->synced_ns, evt_realtime_ns(), relaxed);
+	}
+	return rc;
+}
+
+bool global_set_epoch(const struct region *r, uint64_t epoch)
+{
+	/* Relaxed: the epoch only names keys; a decision that still uses the old one
+	 * is one that began before the clear. */
+	uint64_t cur = atomic_load_explicit(&r->global->epoch, relaxed);
+	while (cur < epoch && !atomic_compare_exchange_weak_explicit(&r->global->epoch, &cur, epoch,
+	                                                             relaxed, relaxed))
+		;
+	return cur < epoch;
+}
+
+/* Events of a batch that go to Redis in one pipeline. */
+#define GLOBAL_PIPELINE 16u
+
+/* Decide ev[0..n), n <= GLOBAL_PIPELINE: the cache first, then one pipeline for
+ * the events it cannot throttle, answered in order. */
+static int decide_group(const struct region *r, const struct table_client *me,
+                        struct global_handle *g, evt_event *ev, size_t n)
+{
+	char names[GLOBAL_PIPELINE][GLOBAL_KEY_MAX]; /* about 20 KiB of stack */
+	struct redis_ask a[GLOBAL_PIPELINE];
+	size_t at[GLOBAL_PIPELINE], m = 0;
+	/* Pairs with the release store in evt_update_window(). */
+	uint64_t window = atomic_load_explicit(&r->hdr->window_ns, acquire);
+	for (size_t i = 0; i < n; i++) {
+		ev[i].info = 0;
+		ev[i].result = table_key_check(r, ev[i].key, ev[i].key_len);
+		if (ev[i].result < 0 ||
+		    (ev[i].result = local(r, me, ev[i].ts_ns, window, ev[i].key,
+		                          (uint32_t)ev[i].key_len)) == 0)
+			continue;
+		a[m] = (struct redis_ask){ names[m],
+			                   key_name(r->global, ev[i].key, (uint32_t)ev[i].key_len,
+			                            names[m], sizeof names[m]),
+			                   ev[i].ts_ns, window, ttl_ms(window), 0, -EAGAIN };
+		at[m++] = i;
+	}
+	int rc = m == 0 ? 0 : breaker_allows(r->global) ? ask(r, me, g, a, m) : -EAGAIN;
+	int processed = 0;
+	for (size_t j = 0; j < m; j++) {
+		evt_event *e = &ev[at[j]];
+		e->result = settle(r, me, rc < 0 ? rc : a[j].rc, e->ts_ns, a[j].last, e->key,
+		                   (uint32_t)e->key_len, &e->info);
+	}
+	for (size_t i = 0; i < n; i++)
+		processed += ev[i].result == 1;
+	return processed;
+}
+
+int global_decide_batch(const struct region *r, const struct table_client *me,
+                        struct global_handle *g, evt_event *ev, size_t n)
+{
+	int processed = 0;
+	for (size_t at = 0; at < n; at += GLOBAL_PIPELINE)
+		processed += decide_group(r, me, g, ev + at,
+		                          n - at < GLOBAL_PIPELINE ? n - at : GLOBAL_PIPELINE);
+	return processed;
+}

@@ -1,0 +1,117 @@
+/*
+ * A global throttle: the host's region is a cache of the events processed on any
+ * host, and Redis holds each key's global `last` (docs/design.md, "Global
+ * throttles").  A decision the local table would process asks Redis once; one it
+ * would throttle stays local.
+ */
+#ifndef EVT_GLOBAL_H
+#define EVT_GLOBAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "region.h"
+#include "table.h"
+
+/* Every key of a global throttle is "evt:{NAME}:EPOCH:" followed by the key's
+ * bytes: the braces make Redis Cluster put a throttle's keys in one hash slot. */
+#define GLOBAL_KEY_PREFIX "evt:"
+/* Clock skew tolerated between the hosts and the Redis server: a key lives in
+ * Redis for its window plus twice this, so no clock within it sees it forgotten
+ * inside its window. */
+#define GLOBAL_SKEW_NS 1000000000ull
+/* After a failed round trip the host's clients stop asking Redis this long (the
+ * circuit breaker): on_unreachable answers meanwhile, then one decision probes. */
+#define GLOBAL_BREAKER_NS 100000000ull
+/* The longest key name: the prefix, the name in braces, the epoch, the key. */
+#define GLOBAL_KEY_MAX (sizeof GLOBAL_KEY_PREFIX + REGION_GLOBAL_NAME + 24 + REGION_KEY_MAX)
+
+struct redis_conn;
+
+/* A handle's side of a global throttle: its connection, made at the first
+ * decision that needs it, and serialized by lock. */
+struct global_handle {
+	pthread_mutex_t lock;
+	struct redis_conn *conn; /* NULL: not connected */
+	pid_t pid;               /* the process that connected (a fork reconnects) */
+	uint64_t ok_ns;          /* evt_realtime_ns() of conn's last answer */
+};
+
+/* 0 if g can describe a global throttle named name (NULL: anonymous, then g->name
+ * is needed): -EINVAL (no endpoint, timeout 0, unknown policy, no name) or
+ * -ENAMETOOLONG (a string over its limit). */
+int global_check(const evt_global *g, const char *name);
+
+/* Split an endpoint: "unix:PATH" gives PATH and *port 0, "HOST:PORT" gives HOST and
+ * PORT (1..65535).  0, or -EINVAL (no PATH, no HOST, a bad PORT) or -ENAMETOOLONG. */
+int global_endpoint(const char *s, char *host, size_t size, int *port);
+
+/* Does the region's block b say what g (NULL: a host-local throttle) would write
+ * for a throttle named name? */
+bool global_matches(const struct region_global *b, const evt_global *g, const char *name);
+
+/* Write g into the new region's block (before it is ready). */
+void global_init(struct region_global *b, const evt_global *g, const char *name);
+
+/* Is the region a global throttle? */
+static inline bool global_enabled(const struct region *r)
+{
+	return r->global->enabled != 0;
+}
+
+/* What the region says of its global side, for the tools and the daemon: the
+ * strings copied with their NUL ensured. */
+struct global_status {
+	bool enabled;
+	bool down;            /* the last round trip of the host's clients failed */
+	uint32_t on_unreachable;
+	uint64_t timeout_ns, epoch;
+	uint64_t last_error_ns, ok_since_ns; /* evt_realtime_ns(); 0: never */
+	uint64_t redis_window_ns, synced_ns; /* Redis's window when the daemon last read
+	                                        it, and when (0: never) */
+	char redis[REGION_GLOBAL_ENDPOINT], name[REGION_GLOBAL_NAME];
+	char last_error[REGION_GLOBAL_ERROR];
+};
+
+void global_status(const struct region *r, struct global_status *out);
+
+/* "local", "throttle" or "process" (the config's names of enum evt_on_unreachable). */
+const char *global_policy_name(uint32_t p);
+
+/* A handle's state for region r: 0 with *out (free with global_free()), or -ENOMEM. */
+int global_open(struct global_handle **out);
+void global_free(struct global_handle *g);
+
+/* The two-tier decision (as table_decide(), same answers and info), for a handle
+ * on a global region. */
+int global_decide(const struct region *r, const struct table_client *me,
+                  struct global_handle *g, uint64_t ts, const void *key, uint32_t len,
+                  unsigned *info);
+
+/* Decide every event in order, as global_decide() on each (keys are checked
+ * here); returns how many were processed. */
+int global_decide_batch(const struct region *r, const struct table_client *me,
+                        struct global_handle *g, evt_event *ev, size_t n);
+
+/*
+ * Window changes and clears, global: stored in Redis (the hash "evt:{NAME}:cfg",
+ * fields window and epoch), which every host's daemon reads and applies to its
+ * region (global_fetch()).  A clear moves the epoch in the key names on: the old
+ * keys are never read again and expire.  Each within the throttle's timeout:
+ * 0, or the negative errno of Redis (counted as an error).
+ */
+int global_push_window(const struct region *r, const struct table_client *me,
+                       struct global_handle *g, uint64_t window);
+/* Sets the region's epoch to the new one. */
+int global_push_clear(const struct region *r, const struct table_client *me,
+                      struct global_handle *g);
+int global_push_clear_key(const struct region *r, const struct table_client *me,
+                          struct global_handle *g, const void *key, uint32_t len);
+/* Redis's window and epoch (0: never set); -EAGAIN while the breaker is open. */
+int global_fetch(const struct region *r, const struct table_client *me, struct global_handle *g,
+                 uint64_t *window, uint64_t *epoch);
+/* Raise the region's epoch to epoch: true if it was lower. */
+bool global_set_epoch(const struct region *r, uint64_t epoch);
+
+#endif /* EVT_GLOBAL_H */

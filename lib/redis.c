@@ -1,0 +1,373 @@
+/* The Redis side of a global throttle, with hiredis (0.14's API: Debian 12). */
+#include "redis.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <hiredis/hiredis.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "global.h"
+#include "global_lua.h"
+
+struct redis_conn {
+	redisContext *c;
+	uint64_t timeout_ns; /* the throttle's */
+	uint64_t cur_ns;     /* the socket's timeout now: timeout_ns, or less near a deadline */
+};
+
+static void say(struct redis_error *e, const char *what, const char *detail)
+{
+	/* Cut to fit: the message is for people, and the block's field is short. */
+	snprintf(e->text, sizeof e->text, "%.24s%s%.96s", what, detail[0] ? ": " : "", detail);
+}
+
+static struct timeval tv_of(uint64_t ns)
+{
+	return (struct timeval){ .tv_sec = (time_t)(ns / 1000000000u),
+		                 .tv_usec = (suseconds_t)(ns % 1000000000u / 1000u) };
+}
+
+/* The negative errno of a failed context (err was saved right after the call). */
+static int context_errno(const redisContext *c, int err)
+{
+	switch (c->err) {
+	case REDIS_ERR_IO:
+		if (err == EAGAIN || err == EWOULDBLOCK || err == ETIMEDOUT || err == EINPROGRESS)
+			return -ETIMEDOUT;
+		return err == ENOENT || err == ECONNREFUSED ? -ECONNREFUSED : -(err ? err : EIO);
+	case REDIS_ERR_EOF:
+		return -ECONNRESET;
+	case REDIS_ERR_OOM:
+		return -ENOMEM;
+	default:
+		return -EPROTO;
+	}
+}
+
+/* Time left until deadline (evt_now_ns()), or 0. */
+static uint64_t left(uint64_t deadline)
+{
+	uint64_t now = evt_now_ns();
+	return now < deadline ? deadline - now : 0;
+}
+
+/* Let the next command wait no later than deadline: the socket's timeout is
+ * lowered when what is left is clearly less (a connect or a load took some). */
+static int meet(struct redis_conn *c, uint64_t deadline, struct redis_error *e)
+{
+	uint64_t l = left(deadline);
+	if (l == 0) {
+		say(e, "timed out", "");
+		return -ETIMEDOUT;
+	}
+	if (l < c->cur_ns - c->cur_ns / 8) {
+		if (redisSetTimeout(c->c, tv_of(l)) != REDIS_OK)
+			return -EIO;
+		c->cur_ns = l;
+	}
+	return 0;
+}
+
+/* Write a whole command.  Not hiredis's write(): a peer gone would raise SIGPIPE
+ * in the caller's process, and the library never kills its caller.  Writes wait
+ * at most the socket's timeout (SO_SNDTIMEO, set by hiredis). */
+static int send_all(int fd, const char *buf, size_t n, struct redis_error *e)
+{
+	while (n > 0) {
+		ssize_t w = send(fd, buf, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			int err = errno;
+			say(e, err == EAGAIN || err == EWOULDBLOCK ? "timed out" : "send", strerror(err));
+			return err == EAGAIN || err == EWOULDBLOCK ? -ETIMEDOUT : -err;
+		}
+		buf += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int send_command(struct redis_conn *c, int argc, const char **argv, const size_t *len,
+                        struct redis_error *e)
+{
+	char *cmd = NULL;
+	int n = redisFormatCommandArgv(&cmd, argc, argv, len);
+	if (n < 0)
+		return -ENOMEM;
+	int rc = send_all(c->c->fd, cmd, (size_t)n, e);
+	redisFreeCommand(cmd);
+	return rc;
+}
+
+/* Send argv and read its reply by deadline: the reply, or NULL with the error in
+ * e and *rc. */
+static redisReply *call(struct redis_conn *rc_, uint64_t deadline, int argc, const char **argv,
+                        const size_t *len, struct redis_error *e, int *rc)
+{
+	if ((*rc = meet(rc_, deadline, e)) < 0 || (*rc = send_command(rc_, argc, argv, len, e)) < 0)
+		return NULL;
+	void *r = NULL;
+	errno = 0;
+	if (redisGetReply(rc_->c, &r) != REDIS_OK) {
+		*rc = context_errno(rc_->c, errno);
+		say(e, *rc == -ETIMEDOUT ? "timed out" : "connection", rc_->c->errstr);
+		return NULL;
+	}
+	return r;
+}
+
+/* "password" or "user password" from the file, for AUTH; its text is never copied
+ * into an error. */
+static int read_auth(const char *path, char *buf, size_t size, struct redis_error *e)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, size - 1);
+	int err = errno;
+	if (fd >= 0)
+		close(fd);
+	if (n < 0) {
+		say(e, "auth_file unreadable", strerror(err));
+		return -EACCES;
+	}
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	return 0;
+}
+
+static int auth(struct redis_conn *c, uint64_t deadline, const char *path, struct redis_error *e)
+{
+	char secret[512];
+	int rc = read_auth(path, secret, sizeof secret, e);
+	if (rc < 0)
+		return rc;
+	char *space = strchr(secret, ' ');
+	const char *argv[3] = { "AUTH", secret, NULL };
+	size_t len[3] = { 4, strlen(secret), 0 };
+	if (space != NULL) {
+		*space = '\0';
+		argv[2] = space + 1;
+		len[1] = strlen(secret);
+		len[2] = strlen(space + 1);
+	}
+	redisReply *r = call(c, deadline, space != NULL ? 3 : 2, argv, len, e, &rc);
+	explicit_bzero(secret, sizeof secret);
+	if (r == NULL)
+		return rc;
+	rc = r->type == REDIS_REPLY_ERROR ? -EACCES : 0;
+	if (rc < 0)
+		say(e, "AUTH refused", r->str); /* Redis's text names no secret */
+	freeReplyObject(r);
+	return rc;
+}
+
+int redis_connect(const struct region_global *b, uint64_t deadline, struct redis_conn **out,
+                  struct redis_error *e)
+{
+	/* Copies bounded by the block: a corrupt region's strings may lack a NUL. */
+	char host[REGION_GLOBAL_ENDPOINT], endpoint[REGION_GLOBAL_ENDPOINT], path[REGION_GLOBAL_PATH];
+	snprintf(endpoint, sizeof endpoint, "%.*s", (int)sizeof b->redis - 1, b->redis);
+	snprintf(path, sizeof path, "%.*s", (int)sizeof b->auth_file - 1, b->auth_file);
+	int port = 0;
+	if (global_endpoint(endpoint, host, sizeof host, &port) < 0) {
+		say(e, "bad endpoint", endpoint);
+		return -EINVAL;
+	}
+	struct redis_conn *c = malloc(sizeof *c);
+	if (c == NULL)
+		return -ENOMEM;
+	c->timeout_ns = c->cur_ns = b->timeout_ns;
+	uint64_t l = left(deadline);
+	errno = 0;
+	c->c = port == 0 ? redisConnectUnixWithTimeout(host, tv_of(l))
+	                 : redisConnectWithTimeout(host, port, tv_of(l));
+	int err = errno, rc = 0;
+	if (c->c == NULL)
+		rc = -ENOMEM;
+	else if (c->c->err) {
+		rc = context_errno(c->c, err);
+		say(e, "connect", c->c->errstr);
+	} else if (redisSetTimeout(c->c, tv_of(b->timeout_ns)) != REDIS_OK)
+		rc = -EIO;
+	if (rc == 0 && path[0] != '\0')
+		rc = auth(c, deadline, path, e);
+	if (rc < 0) {
+		redis_close(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+static int load_function(struct redis_conn *c, uint64_t deadline, struct redis_error *e)
+{
+	const char *argv[] = { "FUNCTION", "LOAD", "REPLACE", global_lua };
+	size_t len[] = { 8, 4, 7, sizeof global_lua - 1 };
+	int rc = 0;
+	redisReply *r = call(c, deadline, 4, argv, len, e, &rc);
+	if (r == NULL)
+		return rc;
+	rc = r->type == REDIS_REPLY_ERROR ? -EPROTO : 0;
+	if (rc < 0)
+		say(e, "FUNCTION LOAD", r->str);
+	freeReplyObject(r);
+	return rc;
+}
+
+/* 20 digits, zero-padded: the function's fixed-width form of a u64. */
+static void digits(char out[21], uint64_t v)
+{
+	snprintf(out, 21, "%020" PRIu64, v);
+}
+
+static int parse_u64(const char *s, size_t len, uint64_t *out)
+{
+	if (len == 0 || len > 20)
+		return -EPROTO;
+	uint64_t v = 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned d = (unsigned)(s[i] - '0');
+		if (d > 9 || v > (UINT64_MAX - d) / 10)
+			return -EPROTO;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 0;
+}
+
+/* {1|0, LAST} from evt_decide. */
+static int answer(const redisReply *r, uint64_t *last, struct redis_error *e)
+{
+	if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+	    r->element[0]->type == REDIS_REPLY_INTEGER &&
+	    r->element[1]->type == REDIS_REPLY_STRING &&
+	    parse_u64(r->element[1]->str, r->element[1]->len, last) == 0)
+		return r->element[0]->integer == 1;
+	say(e, "unexpected reply", r->type == REDIS_REPLY_ERROR ? r->str : "");
+	return -EPROTO;
+}
+
+static bool not_loaded(const redisReply *r)
+{
+	return r->type == REDIS_REPLY_ERROR && strstr(r->str, "Function not found") != NULL;
+}
+
+/* Append ask's FCALL to the buffer *buf (of *used bytes): 0 or -ENOMEM. */
+static int append(char **buf, size_t *used, const struct redis_ask *a)
+{
+	char t[21], w[21], ttl[24];
+	digits(t, a->ts);
+	digits(w, a->window);
+	snprintf(ttl, sizeof ttl, "%" PRIu64, a->ttl_ms);
+	const char *argv[] = { "FCALL", "evt_decide", "1", a->key, t, w, ttl };
+	size_t lens[] = { 5, 10, 1, a->len, 20, 20, strlen(ttl) };
+	char *cmd = NULL;
+	int n = redisFormatCommandArgv(&cmd, 7, argv, lens);
+	char *grown = n < 0 ? NULL : realloc(*buf, *used + (size_t)n);
+	if (grown != NULL) {
+		memcpy(grown + *used, cmd, (size_t)n);
+		*buf = grown;
+		*used += (size_t)n;
+	}
+	redisFreeCommand(cmd);
+	return grown != NULL ? 0 : -ENOMEM;
+}
+
+/* Send every ask's FCALL in one write, then read their replies in order: 0, each
+ * ask's rc set, *loaded false if the server lacks the function; or a negative
+ * errno of the connection. */
+static int pipeline(struct redis_conn *c, uint64_t deadline, struct redis_ask *a, size_t n,
+                    bool *loaded, struct redis_error *e)
+{
+	char *buf = NULL;
+	size_t used = 0;
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = append(&buf, &used, &a[i]);
+	if (rc == 0 && (rc = meet(c, deadline, e)) == 0)
+		rc = send_all(c->c->fd, buf, used, e);
+	free(buf);
+	*loaded = true;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		void *r = NULL;
+		errno = 0;
+		if (redisGetReply(c->c, &r) != REDIS_OK) {
+			rc = context_errno(c->c, errno);
+			say(e, rc == -ETIMEDOUT ? "timed out" : "connection", c->c->errstr);
+			break;
+		}
+		*loaded = *loaded && !not_loaded(r);
+		a[i].rc = answer(r, &a[i].last, e);
+		freeReplyObject(r);
+	}
+	return rc;
+}
+
+int redis_decide(struct redis_conn *c, uint64_t deadline, struct redis_ask *a, size_t n,
+                 struct redis_error *e)
+{
+	bool loaded;
+	int rc = pipeline(c, deadline, a, n, &loaded, e);
+	if (rc == 0 && !loaded && (rc = load_function(c, deadline, e)) == 0)
+		rc = pipeline(c, deadline, a, n, &loaded, e);
+	return rc;
+}
+
+/* One value of a reply: integer, nil (0), status, or decimal string. */
+static int value(const redisReply *r, uint64_t *out)
+{
+	switch (r->type) {
+	case REDIS_REPLY_INTEGER:
+		*out = (uint64_t)r->integer;
+		return 0;
+	case REDIS_REPLY_NIL:
+	case REDIS_REPLY_STATUS:
+		*out = 0;
+		return 0;
+	case REDIS_REPLY_STRING:
+		return parse_u64(r->str, r->len, out);
+	default:
+		return -EPROTO;
+	}
+}
+
+int redis_integers(struct redis_conn *c, uint64_t deadline, int argc, const char **argv,
+                   const size_t *len, uint64_t *out, size_t n, struct redis_error *e)
+{
+	int rc = 0;
+	redisReply *r = call(c, deadline, argc, argv, len, e, &rc);
+	if (r == NULL)
+		return rc;
+	if (r->type == REDIS_REPLY_ARRAY)
+		for (size_t i = 0; rc == 0 && i < r->elements && i < n; i++)
+			rc = value(r->element[i], &out[i]);
+	else
+		rc = value(r, n > 0 ? out : &(uint64_t){ 0 });
+	if (rc < 0)
+		say(e, "unexpected reply", r->type == REDIS_REPLY_ERROR ? r->str : argv[0]);
+	freeReplyObject(r);
+	return rc;
+}
+
+int redis_relax(struct redis_conn *c)
+{
+	if (c->cur_ns == c->timeout_ns)
+		return 0;
+	c->cur_ns = c->timeout_ns;
+	return redisSetTimeout(c->c, tv_of(c->timeout_ns)) == REDIS_OK ? 0 : -EIO;
+}
+
+void redis_close(struct redis_conn *c)
+{
+	if (c == NULL)
+		return;
+	if (c->c != NULL)
+		redisFree(c->c);
+	free(c);
+}

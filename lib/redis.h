@@ -1,0 +1,55 @@
+/* The Redis side of a global throttle: one connection, one call per decision.
+ * lib/redis.c with hiredis; lib/redis_none.c in a build without it. */
+#ifndef EVT_REDIS_H
+#define EVT_REDIS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "region.h"
+
+struct redis_conn;
+
+/* What a failed call says, for the counters and the tools. */
+struct redis_error {
+	char text[REGION_GLOBAL_ERROR];
+};
+
+/* Connect to b's endpoint and AUTH from b's auth_file (its text never appears in
+ * an error), all before deadline (evt_now_ns()).  0 with *out, or a negative errno
+ * with e filled: -ENOTSUP (built without hiredis), -ECONNREFUSED, -ETIMEDOUT,
+ * -EACCES (AUTH refused or the file unreadable), -EPROTO, -ENOMEM. */
+int redis_connect(const struct region_global *b, uint64_t deadline, struct redis_conn **out,
+                  struct redis_error *e);
+
+/* One global decision: FCALL evt_decide on key (its full name) at ts with window,
+ * the key kept ttl_ms; rc 1 processed, 0 throttled (last: the key's global last
+ * after the call), or -EPROTO (an unexpected reply). */
+struct redis_ask {
+	const char *key;
+	size_t len;
+	uint64_t ts, window, ttl_ms;
+	uint64_t last;
+	int rc;
+};
+
+/* n decisions before deadline, sent in one pipeline and applied by the server in
+ * order; the function is loaded first if the server lacks it.  0 with each ask's
+ * rc and last, or a negative errno with e filled (the connection is then
+ * unusable: close it). */
+int redis_decide(struct redis_conn *c, uint64_t deadline, struct redis_ask *a, size_t n,
+                 struct redis_error *e);
+
+/* Any other command by deadline, whose reply is an integer, a status, nil, a
+ * decimal string, or an array of those: up to n values into out (nil: 0).  0, or
+ * a negative errno with e filled (-EPROTO: another reply, or an error reply). */
+int redis_integers(struct redis_conn *c, uint64_t deadline, int argc, const char **argv,
+                   const size_t *len, uint64_t *out, size_t n, struct redis_error *e);
+
+/* Give the socket back the throttle's whole timeout after a call that ran near its
+ * deadline.  0 or -EIO. */
+int redis_relax(struct redis_conn *c);
+
+void redis_close(struct redis_conn *c);
+
+#endif /* EVT_REDIS_H */

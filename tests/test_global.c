@@ -1,0 +1,606 @@
+/* Global throttles (issue 20): two hosts simulated as two regions with different
+ * local names and one global name, against a real redis-server started here. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "common.h"
+#include "handle.h"
+#include "redis_server.h"
+#include "stress/checker.h"
+
+static struct test_redis redis;
+
+static void fini(void)
+{
+	redis_stop(&redis);
+	unlink_names();
+}
+
+TestSuite(global, .fini = fini);
+
+/* A global name unique to this test's process. */
+static const char *global_name(void)
+{
+	static char buf[64];
+	snprintf(buf, sizeof buf, "g.%d", (int)getpid());
+	return buf;
+}
+
+static evt_options global_opts(evt_global *g, uint64_t window, uint32_t policy)
+{
+	*g = (evt_global){ .redis = redis.endpoint, .name = global_name(),
+		           .timeout_ns = 500000000ull, .on_unreachable = policy };
+	evt_options o = EVT_OPTIONS_INIT;
+	o.window_ns = window;
+	o.capacity = 4096;
+	o.mode = 0600;
+	o.global = g;
+	return o;
+}
+
+/* One host: a region of its own, global through Redis. */
+static evt_throttle *host(uint64_t window, uint32_t policy)
+{
+	evt_global g;
+	evt_options o = global_opts(&g, window, policy);
+	return test_create(new_name(), &o);
+}
+
+static evt_stats stats(const evt_throttle *t)
+{
+	evt_stats s;
+	cr_assert_eq(evt_stats_get(t, &s), 0);
+	return s;
+}
+
+Test(global, bad_settings_are_refused_and_create_nothing)
+{
+	static char long_name[300];
+	memset(long_name, 'n', sizeof long_name - 1);
+	const struct {
+		evt_global g;
+		int rc;
+	} bad[] = {
+		{ { NULL, "x", 1000, 0, NULL }, -EINVAL },              /* no endpoint */
+		{ { "unix:", "x", 1000, 0, NULL }, -EINVAL },           /* no path */
+		{ { "host", "x", 1000, 0, NULL }, -EINVAL },            /* no port */
+		{ { "host:0", "x", 1000, 0, NULL }, -EINVAL },          /* port out of range */
+		{ { "host:65536", "x", 1000, 0, NULL }, -EINVAL },
+		{ { ":6379", "x", 1000, 0, NULL }, -EINVAL },           /* no host */
+		{ { "host:6379", "x", 0, 0, NULL }, -EINVAL },          /* timeout 0 */
+		{ { "host:6379", "x", 1000, 3, NULL }, -EINVAL },       /* unknown policy */
+		{ { "host:6379", long_name, 1000, 0, NULL }, -ENAMETOOLONG },
+		{ { "host:6379", "x", 1000, 0, long_name }, -ENAMETOOLONG },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		evt_options o = EVT_OPTIONS_INIT;
+		o.global = &bad[i].g;
+		const char *name = new_name();
+		evt_throttle *t = NULL;
+		cr_expect_eq(evt_create(name, &o, &t), bad[i].rc, "case %zu", i);
+		cr_expect_eq(evt_attach(name, 0, &t), -ENOENT, "case %zu created a region", i);
+	}
+	/* Redis's function applies the first-event rule: limit 1 only. */
+	evt_global lg = { "host:6379", "x", 1000, 0, NULL };
+	evt_options lo = EVT_OPTIONS_INIT;
+	lo.global = &lg;
+	lo.limit = 2;
+	evt_throttle *lt = NULL;
+	cr_expect_eq(evt_create(new_name(), &lo, &lt), -EINVAL, "limit 2 with global");
+	/* An anonymous throttle has no name to default to. */
+	evt_global g = { "host:6379", NULL, 1000, 0, NULL };
+	evt_options o = EVT_OPTIONS_INIT;
+	o.global = &g;
+	evt_throttle *t = NULL;
+	cr_expect_eq(evt_create(NULL, &o, &t), -EINVAL);
+}
+
+Test(global, the_region_records_the_settings)
+{
+	evt_global g = { "redis.example:6380", NULL, 2000000, EVT_ON_UNREACHABLE_THROTTLE,
+		         "/etc/evthrottle/redis.auth" };
+	evt_options o = EVT_OPTIONS_INIT;
+	o.global = &g;
+	const char *name = new_name();
+	evt_throttle *t = test_create(name, &o);
+	const struct region_global *b = t->r.global;
+	cr_expect_eq(b->enabled, 1);
+	cr_expect_str_eq(b->redis, "redis.example:6380");
+	cr_expect_str_eq(b->name, name, "the global name defaults to the throttle's");
+	cr_expect_eq(b->timeout_ns, 2000000);
+	cr_expect_eq(b->on_unreachable, EVT_ON_UNREACHABLE_THROTTLE);
+	cr_expect_str_eq(b->auth_file, "/etc/evthrottle/redis.auth");
+	evt_close(t);
+	/* Another process's view, through attach's validation. */
+	cr_assert_eq(evt_attach(name, EVT_RDONLY, &t), 0);
+	cr_expect_str_eq(t->r.global->redis, "redis.example:6380");
+	evt_close(t);
+}
+
+Test(global, two_hosts_decide_by_one_rule)
+{
+	REDIS_REQUIRED();
+	redis_start(&redis, NULL);
+	evt_throttle *a = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
+	evt_throttle *b = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
+	cr_expect_eq(decide(a, 10000, "acct"), 1);
+	cr_expect_eq(decide(b, 10500, "acct"), 0, "processed on host a half a window ago");
+	cr_expect_eq(decide(b, 10999, "acct"), 0, "now local on b: Redis gave it a's last");
+	cr_expect_eq(stats(b).global_round_trips, 1, "the rest of the window stays on b");
+	cr_expect_eq(decide(b, 11000, "acct"), 1, "a full window after a's event");
+	cr_expect_eq(decide(a, 11500, "acct"), 0, "a asks Redis and learns b's event");
+	cr_expect_eq(decide(a, 11400, "acct"), 0);
+	cr_expect_eq(decide(a, 5, "acct"), 0, "older than last: throttled");
+	cr_expect_eq(decide(a, 12000, "acct"), 1);
+	cr_expect_eq(decide(b, 10, "other"), 1, "keys are apart");
+	cr_expect_eq(decide(a, 11, "other"), 0);
+	evt_stats sa = stats(a), sb = stats(b);
+	cr_expect_eq(sa.processed + sb.processed, 4);
+	cr_expect_eq(sa.throttled + sb.throttled, 6);
+	cr_expect_eq(sa.global_errors + sb.global_errors, 0);
+	cr_expect_eq(sa.global_fallbacks + sb.global_fallbacks, 0);
+	cr_expect_eq(sa.keys, 2, "host a caches both keys");
+	evt_close(a);
+	evt_close(b);
+}
+
+/* The seed's rule, in C's exact 64-bit arithmetic. */
+static int rule(bool known, uint64_t last, uint64_t ts, uint64_t w)
+{
+	return !known || (ts >= last && ts - last >= w);
+}
+
+Test(global, exact_64_bit_arithmetic_near_2_63_and_2_64)
+{
+	REDIS_REQUIRED();
+	redis_start(&redis, NULL);
+	const uint64_t M = UINT64_MAX, H = 1ull << 63;
+	/* {window, first ts (processed), second ts}: each pair on a fresh key, the
+	 * first on host a and the second on host b, so b's answer is Redis's.  Doubles
+	 * would round every value here to a multiple of 2048 or more. */
+	const uint64_t cases[][3] = {
+		{ 10, M - 20, M - 11 }, { 10, M - 20, M - 10 }, { 10, M - 10, M },
+		{ 10, M - 9, M },       { 1, M - 1, M },        { 2, M - 1, M },
+		{ H, H, M },            { H, H - 1, M },        { M, 0, M },
+		{ M, 1, M },            { 3, H - 1, H + 1 },    { 3, H - 1, H + 2 },
+		{ 1, H, H },            { 1, H, H - 1 },        { 1ull << 53, H, H + (1ull << 53) - 1 },
+		{ 1ull << 53, H, H + (1ull << 53) },            { 1, 0, M },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const uint64_t *c = cases[i];
+		evt_throttle *a = host(c[0], EVT_ON_UNREACHABLE_THROTTLE);
+		evt_throttle *b = host(c[0], EVT_ON_UNREACHABLE_THROTTLE);
+		char key[32];
+		snprintf(key, sizeof key, "k%zu", i);
+		cr_expect_eq(decide(a, c[1], key), 1, "case %zu: first", i);
+		cr_expect_eq(decide(b, c[2], key), rule(true, c[1], c[2], c[0]),
+		             "case %zu: window %" PRIu64 ", last %" PRIu64 ", ts %" PRIu64, i, c[0],
+		             c[1], c[2]);
+		cr_expect_eq(stats(b).global_round_trips, 1, "case %zu", i);
+		evt_close(a);
+		evt_close(b);
+		unlink_names();
+	}
+}
+
+Test(global, a_flood_makes_one_round_trip_per_key_per_window_per_host)
+{
+	REDIS_REQUIRED();
+	redis_start(&redis, NULL);
+	const uint64_t W = 1000000;
+	enum { KEYS = 200, WINDOWS = 5, PER = 100 };
+	evt_throttle *h[2] = { host(W, EVT_ON_UNREACHABLE_THROTTLE),
+		               host(W, EVT_ON_UNREACHABLE_THROTTLE) };
+	uint64_t processed = 0;
+	for (uint64_t e = 0; e < (uint64_t)WINDOWS * PER; e++) {
+		uint64_t ts = 1000000000ull + e * (W / PER);
+		for (int k = 0; k < KEYS; k++) {
+			char key[16];
+			snprintf(key, sizeof key, "acct%d", k);
+			for (int i = 0; i < 2; i++)
+				processed += (uint64_t)decide(h[i], ts + (uint64_t)i, key);
+		}
+	}
+	cr_expect_eq(processed, (uint64_t)KEYS * WINDOWS, "one event per key per window");
+	for (int i = 0; i < 2; i++) {
+		evt_stats s = stats(h[i]);
+		cr_expect_leq(s.global_round_trips, (uint64_t)KEYS * WINDOWS,
+		              "host %d: %" PRIu64 " round trips for %d keys x %d windows", i,
+		              s.global_round_trips, KEYS, WINDOWS);
+		cr_expect_geq(s.global_round_trips, (uint64_t)KEYS * WINDOWS,
+		              "host %d must learn of each window once", i);
+		cr_expect_eq(s.global_errors, 0);
+		evt_close(h[i]);
+	}
+}
+
+/* ---- the history checker across hosts ---- */
+
+enum { HOSTS = 2, PROCS = 2, EVENTS = 3000, HKEYS = 40 };
+
+struct history {
+	_Atomic uint64_t n;
+	struct hrec rec[HOSTS * PROCS * EVENTS];
+};
+
+static void run_client(const char *name, struct history *hist, uint32_t src)
+{
+	evt_throttle *t = NULL;
+	if (evt_attach(name, 0, &t) < 0)
+		_exit(2);
+	unsigned seed = src * 7919u + 1;
+	for (int i = 0; i < EVENTS; i++) {
+		unsigned key = (unsigned)rand_r(&seed) % HKEYS;
+		char k[16];
+		snprintf(k, sizeof k, "key%u", key);
+		uint64_t s = evt_now_ns();
+		int rc = decide(t, s, k);
+		uint64_t e = evt_now_ns();
+		uint64_t at = atomic_fetch_add(&hist->n, 1);
+		hist->rec[at] = (struct hrec){ .ts = s, .s = s, .e = e, .key = key,
+			                       .ans = rc == 1 ? H_PROCESSED : rc == 0 ? H_THROTTLED : H_OTHER,
+			                       .src = src };
+	}
+	evt_close(t);
+	_exit(0);
+}
+
+Test(global, histories_across_hosts_are_linearizable, .timeout = 120)
+{
+	REDIS_REQUIRED();
+	redis_start(&redis, NULL);
+	const uint64_t W = 2000000; /* 2 ms: many windows, many keys going global */
+	const char *names[HOSTS];
+	evt_throttle *hosts[HOSTS];
+	for (int i = 0; i < HOSTS; i++) {
+		hosts[i] = host(W, EVT_ON_UNREACHABLE_THROTTLE);
+		names[i] = test_names[test_n_names - 1];
+	}
+	struct history *hist = mmap(NULL, sizeof *hist, PROT_READ | PROT_WRITE,
+	                            MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq(hist, MAP_FAILED);
+	pid_t pids[HOSTS * PROCS];
+	for (int i = 0; i < HOSTS * PROCS; i++) {
+		pids[i] = fork();
+		cr_assert_geq(pids[i], 0);
+		if (pids[i] == 0)
+			run_client(names[i % HOSTS], hist, (uint32_t)i);
+	}
+	for (int i = 0; i < HOSTS * PROCS; i++) {
+		int st;
+		waitpid(pids[i], &st, 0);
+		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "client %d failed", i);
+	}
+	size_t n = atomic_load(&hist->n);
+	struct wchange w = { 0, 0, W };
+	struct checker c;
+	cr_assert_eq(checker_init(&c, &w, 1, NULL, 0), 0);
+	checker_run(&c, hist->rec, n);
+	for (unsigned i = 0; i < c.nreport; i++)
+		cr_log_error("%s", c.report[i]);
+	cr_expect_eq(c.st.violations, 0, "%" PRIu64 " violations in %zu decisions",
+	             c.st.violations, n);
+	cr_expect_gt(c.st.processed, HKEYS, "keys were processed again after their windows");
+	cr_expect_eq(c.st.other, 0, "every answer 0 or 1: Redis answered every time");
+	uint64_t rt = 0, processed = 0;
+	for (int i = 0; i < HOSTS; i++) {
+		evt_stats s = stats(hosts[i]);
+		rt += s.global_round_trips;
+		processed += s.processed;
+		cr_expect_eq(s.global_errors, 0);
+	}
+	/* Each round trip of a host meets a globally processed event of its own:
+	 * its own, or the one Redis returned, which the host then keeps until its
+	 * window ends.  So a host never makes more round trips than there were
+	 * processed events on all hosts. */
+	for (int i = 0; i < HOSTS; i++)
+		cr_expect_leq(stats(hosts[i]).global_round_trips, processed);
+	cr_log_info("%zu decisions, %" PRIu64 " processed, %" PRIu64 " round trips", n, processed, rt);
+	checker_free(&c);
+	munmap(hist, sizeof *hist);
+	for (int i = 0; i < HOSTS; i++)
+		evt_close(hosts[i]);
+}
+
+/* ---- Redis down or slow ---- */
+
+static evt_throttle *host_timeout(uint64_t timeout_ns, uint32_t policy)
+{
+	evt_global g;
+	evt_options o = global_opts(&g, 1000, policy);
+	g.timeout_ns = timeout_ns;
+	return test_create(new_name(), &o);
+}
+
+/* Decide key at ts and say how long the call took in *ns. */
+static int timed(evt_throttle *t, uint64_t ts, const char *key, uint64_t *ns)
+{
+	uint64_t s = evt_now_ns();
+	int rc = decide(t, ts, key);
+	*ns = evt_now_ns() - s;
+	return rc;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec d = { ms / 1000, (long)(ms % 1000) * 1000000 };
+	nanosleep(&d, NULL);
+}
+
+/* Generous: a loaded machine may deschedule the caller; what is asserted is that
+ * no decision waits a second timeout, let alone one per event. */
+#define SLACK_NS 150000000ull
+
+Test(global, redis_stopped_then_killed_then_restarted, .timeout = 60)
+{
+	REDIS_REQUIRED();
+	redis_start(&redis, NULL);
+	const uint64_t T = 50000000; /* 50 ms */
+	evt_throttle *t = host_timeout(T, EVT_ON_UNREACHABLE_THROTTLE);
+	uint64_t ns, ts = 1000000;
+	cr_assert_eq(timed(t, ts, "before", &ns), 1);
+
+	/* Stopped: the first decision that asks waits its timeout, no more. */
+	kill(redis.pid, SIGSTOP);
+	cr_expect_eq(timed(t, ts, "k0", &ns), 0, "on_unreachable = throttle answers");
+	cr_expect_leq(ns, T + SLACK_NS, "a decision waited %" PRIu64 " ns, timeout %" PRIu64, ns, T);
+	cr_expect_geq(ns, T / 2, "it did wait for Redis (%" PRIu64 " ns)", ns);
+	/* The breaker is open: a flood is answered at once, without asking (were each
+	 * to wait its timeout, the thousand would take 50 s). */
+	uint64_t all = evt_now_ns();
+	for (int i = 1; i <= 1000; i++) {
+		char key[16];
+		snprintf(key, sizeof key, "k%d", i);
+		cr_expect_eq(timed(t, ts, key, &ns), 0);
+	}
+	all = evt_now_ns() - all;
+	cr_expect_lt(all, 2 * T + SLACK_NS, "1,000 decisions behind the breaker took %" PRIu64 " ns",
+	             all);
+	evt_stats s = stats(t);
+	cr_expect_leq(s.global_errors, 2, "%" PRIu64 " errors: the breaker stops the asking",
+	              s.global_errors);
+	cr_expect_geq(s.global_errors, 1);
+	cr_expect_eq(s.global_fallbacks, 1001);
+	const struct region_global *b = t->r.global;
+	cr_expect_geq(atomic_load(&b->last_error_ns), atomic_load(&b->ok_since_ns), "down");
+	cr_expect_not_null(strstr((const char *)b->last_error, "timed out"), "last error: %s",
+	                   (const char *)b->last_error);
+
+	/* Killed: refused at once, once per breaker period. */
+	redis_kill(&redis);
+	sleep_ms(150);
+	cr_expect_eq(timed(t, ts, "dead", &ns), 0);
+	cr_expect_leq(ns, T + SLACK_NS);
+	cr_expect_eq(stats(t).global_errors, s.global_errors + 1);
+
+	/* Restarted: the throttle comes back by itself within a breaker period. */
+	redis_start(&redis, NULL);
+	int rc = 0;
+	for (int i = 0; i < 300 && rc != 1; i++) {
+		char key[16];
+		snprintf(key, sizeof key, "after%d", i);
+		rc = timed(t, ts, key, &ns);
+		cr_expect_leq(ns, T + SLACK_NS);
+		if (rc != 1)
+			sleep_ms(10);
+	}
+	cr_expect_eq(rc, 1, "Redis answers again");
+	cr_expect_gt(atomic_load(&b->ok_since_ns), atomic_load(&b->last_error_ns), "up again");
+	evt_close(t);
+}
+
+Test(global, every_policy_answers_while_redis_is_unreachable)
+{
+	/* No server at all: a socket path in a directory that does not exist. */
+	snprintf(redis.endpoint, sizeof redis.endpoint, "unix:/nonexistent/%d.sock", (int)getpid());
+	evt_throttle *local = host_timeout(1000000, EVT_ON_UNREACHABLE_LOCAL);
+	evt_throttle *closed = host_timeout(1000000, EVT_ON_UNREACHABLE_THROTTLE);
+	evt_throttle *open = host_timeout(1000000, EVT_ON_UNREACHABLE_PROCESS);
+	cr_expect_eq(decide(local, 5000, "k"), 1, "local: this host's table decides");
+	cr_expect_eq(decide(local, 5500, "k"), 0, "local: within the window");
+	cr_expect_eq(decide(local, 6000, "k"), 1);
+	cr_expect_eq(decide(closed, 5000, "k"), 0);
+	cr_expect_eq(decide(open, 5000, "k"), 1);
+	cr_expect_eq(decide(open, 5001, "k"), 1);
+	evt_stats s = stats(local);
+	cr_expect_eq(s.processed, 2);
+	cr_expect_eq(s.throttled, 1);
+	cr_expect_eq(s.global_fallbacks, 2, "5500 was throttled by the cache: no need for Redis");
+	cr_expect_eq(s.global_errors, 1, "one failure, then the breaker");
+	cr_expect_eq(stats(open).processed, 2);
+	cr_expect_eq(stats(closed).throttled, 1);
+	cr_expect_not_null(strstr((const char *)local->r.global->last_error, "connect"), "%s",
+	                   (const char *)local->r.global->last_error);
+	evt_close(local);
+	evt_close(closed);
+	evt_close(open);
+}
+
+/* ---- the tools ---- */
+
+/* Run tool (EVT_INSPECT or EVT_CTL) with args; its stdout. */
+static char *tool_output(const char *tool, const char *args)
+{
+	static char out[16384];
+	char cmd[1024];
+	cr_assert_not_null(getenv(tool), "%s is not set (run through meson test)", tool);
+	snprintf(cmd, sizeof cmd, "%s %s 2>&1", getenv(tool), args);
+	FILE *p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	size_t n = fread(out, 1, sizeof out - 1, p);
+	out[n] = '\0';
+	pclose(p);
+	return out;
+}
+
+static void expect_in(const char *text, const char *want)
+{
+	cr_expect_not_null(strstr(text, want), "want '%s' in:\n%s", want, text);
+}
+
+Test(global, the_tools_show_a_global_throttles_state)
+{
+	REDIS_REQUIRED();
+	redis_start(&redis, NULL);
+	evt_throttle *t = host(1000, EVT_ON_UNREACHABLE_PROCESS);
+	const char *name = test_names[test_n_names - 1];
+	cr_assert_eq(decide(t, 10, "k"), 1);
+	cr_assert_eq(decide(t, 20, "k"), 0);
+	char args[256], want[300];
+	snprintf(args, sizeof args, "-n %s --json stats", name);
+	char *json = tool_output("EVT_INSPECT", args);
+	expect_in(json, "\"global_round_trips\":1,");
+	expect_in(json, "\"global_fallbacks\":0,");
+	expect_in(json, "\"global_errors\":0,");
+	snprintf(want, sizeof want, "\"redis\":\"%s\"", redis.endpoint);
+	expect_in(json, want);
+	expect_in(json, "\"connected\":true");
+	expect_in(json, "\"on_unreachable\":\"process\"");
+
+	redis_kill(&redis);
+	cr_assert_eq(decide(t, 5000, "k"), 1, "on_unreachable = process");
+	snprintf(args, sizeof args, "-n %s stats", name);
+	char *text = tool_output("EVT_INSPECT", args);
+	snprintf(want, sizeof want, "%s through redis %s", global_name(), redis.endpoint);
+	expect_in(text, want);
+	expect_in(text, "unreachable for");
+	expect_in(text, "round trips      2 (fallbacks 1, errors 1)");
+	snprintf(args, sizeof args, "-n %s --prometheus stats", name);
+	char *prom = tool_output("EVT_INSPECT", args);
+	snprintf(want, sizeof want, "evthrottle_global_fallbacks_total{throttle=\"%s\"} 1", name);
+	expect_in(prom, want);
+	snprintf(want, sizeof want, "evthrottle_global_redis_up{throttle=\"%s\"} 0", name);
+	expect_in(prom, want);
+	evt_close(t);
+}
+
+/* ---- batches ---- */
+
+Test(global, a_batch_pipelines_and_answers_as_single_calls)
+{
+	REDIS_REQUIRED();
+	redis_start(&redis, NULL);
+	evt_throttle *a = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
+	evt_throttle *b = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
+	cr_assert_eq(decide(b, 50, "k2"), 1);
+	cr_assert_eq(decide(a, 60, "k4"), 1, "cached on a: throttled there without Redis");
+	/* 40 events: more than one pipeline; keys repeat inside a pipeline. */
+	evt_event ev[40];
+	char keys[40][8];
+	int want[40];
+	for (int i = 0; i < 40; i++) {
+		static const char *const k[] = { "k1", "k1", "k2", "k1", "k3", "k4", "k5", "k5" };
+		static const uint64_t ts[] = { 100, 150, 100, 1100, 5, 70, 3000, 3999 };
+		static const int ans[] = { 1, 0, 0, 1, 1, 0, 1, 0 };
+		/* each round of 8 events on its own keys, shifted by a round number */
+		snprintf(keys[i], sizeof keys[i], "%s.%d", k[i % 8], i / 8);
+		if (i % 8 == 2 || i % 8 == 5)
+			snprintf(keys[i], sizeof keys[i], "%s", k[i % 8]); /* b's and a's keys */
+		ev[i] = (evt_event){ .ts_ns = ts[i % 8], .key = keys[i], .key_len = strlen(keys[i]) };
+		want[i] = i < 8 || (i % 8 != 2 && i % 8 != 5) ? ans[i % 8] : 0;
+	}
+	int processed = evt_should_process_batch(a, ev, 40);
+	int expected = 0;
+	for (int i = 0; i < 40; i++) {
+		cr_expect_eq(ev[i].result, want[i], "event %d (%s at %" PRIu64 ")", i, keys[i],
+		             ev[i].ts_ns);
+		expected += want[i] == 1;
+	}
+	cr_expect_eq(processed, expected);
+	/* Every event asked Redis but the five k4 ones (cached before) and the k2 ones
+	 * of the second and third pipelines (events 18, 26, 34: cached by the first,
+	 * in which both k2 events asked, as its cache look precedes its answers). */
+	cr_expect_eq(stats(a).global_round_trips, 1 + 40 - 5 - 3);
+	cr_expect_eq(decide(b, 120, "k1.0"), 0, "b learns a's batch from Redis");
+	evt_close(a);
+	evt_close(b);
+}
+
+/* ---- credentials ---- */
+
+static const char *auth_file(const char *text, mode_t mode)
+{
+	static char path[128];
+	snprintf(path, sizeof path, "%s/auth", redis.dir);
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+	chmod(path, mode);
+	return path;
+}
+
+static evt_throttle *host_auth(const char *file)
+{
+	evt_global g;
+	evt_options o = global_opts(&g, 1000, EVT_ON_UNREACHABLE_THROTTLE);
+	g.auth_file = file;
+	return test_create(new_name(), &o);
+}
+
+Test(global, auth_from_the_credentials_file_never_shown)
+{
+	REDIS_REQUIRED();
+	static const char *const extra[] = { "--user", "gw", "on", ">s3cret-pw", "~evt:*", "+@all",
+		                             "--user", "default", "off", NULL };
+	redis_start_as(&redis, extra, "gw", "s3cret-pw");
+	evt_throttle *ok = host_auth(auth_file("gw s3cret-pw\n", 0600));
+	cr_expect_eq(decide(ok, 10, "k"), 1, "AUTH gw s3cret-pw");
+	cr_expect_eq(stats(ok).global_errors, 0);
+	evt_throttle *bad = host_auth(auth_file("gw wrong-pw\n", 0600));
+	cr_expect_eq(decide(bad, 20, "j"), 0, "refused: on_unreachable = throttle");
+	cr_expect_eq(stats(bad).global_errors, 1);
+	const char *err = (const char *)bad->r.global->last_error;
+	cr_expect_not_null(strstr(err, "AUTH refused"), "%s", err);
+	cr_expect_null(strstr(err, "wrong-pw"), "the password is in the error: %s", err);
+	evt_throttle *none = host_auth(NULL);
+	cr_expect_eq(decide(none, 30, "i"), 0, "no credentials: the server refuses the call");
+	cr_expect_eq(stats(none).global_errors, 1);
+	evt_close(ok);
+	evt_close(bad);
+	evt_close(none);
+}
+
+/* ---- the shared clock ---- */
+
+Test(global, evt_realtime_ns_is_the_realtime_clock)
+{
+	struct timespec a, b;
+	clock_gettime(CLOCK_REALTIME, &a);
+	uint64_t t = evt_realtime_ns();
+	clock_gettime(CLOCK_REALTIME, &b);
+	uint64_t lo = (uint64_t)a.tv_sec * 1000000000ull + (uint64_t)a.tv_nsec;
+	uint64_t hi = (uint64_t)b.tv_sec * 1000000000ull + (uint64_t)b.tv_nsec;
+	cr_expect(t >= lo && t <= hi, "%" PRIu64 " not in [%" PRIu64 ", %" PRIu64 "]", t, lo, hi);
+	cr_expect_gt(t, 1600000000ull * 1000000000ull, "nanoseconds since 1970");
+}
+
+/* A connection made before an outage is not trusted after it: the first decision
+ * of a handle that slept through the outage connects anew instead of failing on
+ * the dead socket (which flapped the status and reopened the breaker). */
+Test(global, a_connection_from_before_an_outage_is_not_reused)
+{
+	REDIS_REQUIRED();
+	redis_start(&redis, NULL);
+	evt_throttle *a = host_timeout(50000000, EVT_ON_UNREACHABLE_THROTTLE);
+	evt_throttle *b;
+	cr_assert_eq(evt_attach(test_names[test_n_names - 1], 0, &b), 0, "a second client");
+	cr_assert_eq(decide(a, 10, "a0"), 1);
+	cr_assert_eq(decide(b, 10, "b0"), 1, "b is connected too");
+	redis_kill(&redis);
+	cr_expect_eq(decide(a, 10, "a1"), 0, "down: the policy answers");
+	redis_start(&redis, NULL);
+	sleep_ms(150); /* past the breaker */
+	cr_expect_eq(decide(a, 10, "a2"), 1, "a probes and recovers");
+	uint64_t errors = stats(a).global_errors;
+	cr_expect_eq(decide(b, 10, "b1"), 1, "b's old connection was to the killed server");
+	cr_expect_eq(stats(a).global_errors, errors, "no failure after the recovery");
+	evt_close(b);
+	evt_close(a);
+}
