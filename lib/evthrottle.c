@@ -146,10 +146,12 @@ static inline int decide_check(const evt_throttle *t, const void *key, size_t ke
 	return rc < 0 ? rc : table_key_check(&t->r, key, key_len);
 }
 
-/* A global throttle's decision (lib/global.h); info may be NULL. */
+/* A global throttle's decision (lib/global.h); info may be NULL.  key and key_len
+ * in the registers of evt_should_process()'s, and info in its event_id's, so that
+ * the common case's tail call to table_decide() moves no argument twice. */
 static __attribute__((noinline)) int decide_global(evt_throttle *t, uint64_t ts_ns,
-                                                   const void *key, size_t key_len,
-                                                   unsigned *info)
+                                                   unsigned *info, const void *key,
+                                                   size_t key_len)
 {
 	unsigned scratch = 0;
 	return global_decide(&t->r, &t->me, t->global, ts_ns, key, (uint32_t)key_len,
@@ -165,7 +167,7 @@ int evt_should_process_ex(evt_throttle *t, uint64_t ts_ns, const char *event_id,
 	*info = 0;
 	int rc = decide_check(t, key, key_len);
 	if (rc == 0 && t->global != NULL)
-		return decide_global(t, ts_ns, key, key_len, info);
+		return decide_global(t, ts_ns, info, key, key_len);
 	return rc < 0 ? rc : table_decide_ex(&t->r, &t->me, ts_ns, key, (uint32_t)key_len, info);
 }
 
@@ -175,7 +177,7 @@ int evt_should_process(evt_throttle *t, uint64_t ts_ns, const char *event_id,
 	(void)event_id;
 	int rc = decide_check(t, key, key_len);
 	if (__builtin_expect(rc == 0 && t->global != NULL, 0))
-		return decide_global(t, ts_ns, key, key_len, NULL);
+		return decide_global(t, ts_ns, NULL, key, key_len);
 	return rc < 0 ? rc : table_decide(&t->r, &t->me, ts_ns, key, (uint32_t)key_len);
 }
 
@@ -214,7 +216,7 @@ int evt_should_process_key(evt_throttle *t, uint64_t ts_ns, const evt_key *k, un
 		return -EINVAL;
 	int rc = decide_check(t, k->key, k->key_len);
 	if (rc == 0 && t->global != NULL)
-		return decide_global(t, ts_ns, k->key, k->key_len, info);
+		return decide_global(t, ts_ns, info, k->key, k->key_len);
 	return rc < 0 ? rc : table_decide_key(&t->r, &t->me, ts_ns, k, info);
 }
 
