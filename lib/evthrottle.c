@@ -44,6 +44,8 @@ static int open_handle(const char *name, struct region *r, bool admin, evt_throt
 		if (rc == 0 && !r->readonly && global_enabled(r) && (rc = global_open(&t->global)) < 0 &&
 		    !admin)
 			client_release(r, &t->me);
+		if (t->global != NULL)
+			t->decide_len_max = 0; /* decide_check(): DECIDE_GLOBAL */
 	}
 	if (rc < 0) {
 		free(t);
@@ -137,13 +139,20 @@ static int decider(const evt_throttle *t)
 	return rc == 0 && t->admin ? -EPERM : rc;
 }
 
-/* The checks of a decision, in one predictable branch on the hot path. */
+/* decide_check()'s answer for a valid decision on a global throttle. */
+#define DECIDE_GLOBAL 1
+
+/* The checks of a decision, in one predictable branch on the hot path: 0 (decide
+ * in the table), DECIDE_GLOBAL (a global throttle: its decide_len_max is 0, so
+ * that the common case does not test for one), or a negative errno. */
 static inline int decide_check(const evt_throttle *t, const void *key, size_t key_len)
 {
 	if (__builtin_expect(t != NULL && key != NULL && key_len - 1 < t->decide_len_max, 1))
 		return 0;
 	int rc = decider(t);
-	return rc < 0 ? rc : table_key_check(&t->r, key, key_len);
+	if (rc == 0)
+		rc = table_key_check(&t->r, key, key_len);
+	return rc == 0 && t->global != NULL ? DECIDE_GLOBAL : rc;
 }
 
 /* A global throttle's decision (lib/global.h); info may be NULL.  key and key_len
@@ -166,7 +175,7 @@ int evt_should_process_ex(evt_throttle *t, uint64_t ts_ns, const char *event_id,
 		return evt_should_process(t, ts_ns, event_id, key, key_len);
 	*info = 0;
 	int rc = decide_check(t, key, key_len);
-	if (rc == 0 && t->global != NULL)
+	if (rc == DECIDE_GLOBAL)
 		return decide_global(t, ts_ns, info, key, key_len);
 	return rc < 0 ? rc : table_decide_ex(&t->r, &t->me, ts_ns, key, (uint32_t)key_len, info);
 }
@@ -176,7 +185,7 @@ int evt_should_process(evt_throttle *t, uint64_t ts_ns, const char *event_id,
 {
 	(void)event_id;
 	int rc = decide_check(t, key, key_len);
-	if (__builtin_expect(rc == 0 && t->global != NULL, 0))
+	if (__builtin_expect(rc == DECIDE_GLOBAL, 0))
 		return decide_global(t, ts_ns, NULL, key, key_len);
 	return rc < 0 ? rc : table_decide(&t->r, &t->me, ts_ns, key, (uint32_t)key_len);
 }
@@ -195,9 +204,10 @@ int evt_peek(const evt_throttle *t, uint64_t ts_ns, const void *key, size_t key_
 int evt_prefetch(const evt_throttle *t, const void *key, size_t key_len)
 {
 	int rc = decide_check(t, key, key_len);
-	if (rc == 0)
-		(void)table_prefetch(&t->r, key, (uint32_t)key_len);
-	return rc;
+	if (rc < 0)
+		return rc;
+	(void)table_prefetch(&t->r, key, (uint32_t)key_len);
+	return 0;
 }
 
 int evt_prefetch_key(const evt_throttle *t, const void *key, size_t key_len, evt_key *out)
@@ -215,7 +225,7 @@ int evt_should_process_key(evt_throttle *t, uint64_t ts_ns, const evt_key *k, un
 	if (k == NULL)
 		return -EINVAL;
 	int rc = decide_check(t, k->key, k->key_len);
-	if (rc == 0 && t->global != NULL)
+	if (rc == DECIDE_GLOBAL)
 		return decide_global(t, ts_ns, info, k->key, k->key_len);
 	return rc < 0 ? rc : table_decide_key(&t->r, &t->me, ts_ns, k, info);
 }
