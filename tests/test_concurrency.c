@@ -482,3 +482,71 @@ Test(concurrency, processes_reclaim)
 	                       .on_full = EVT_ON_FULL_ERROR };
 	run_processes(&sc);
 }
+
+/* ---- two handles deciding the same keys at once under a limit ---- */
+
+#define RACE_KEYS 200u
+#define RACE_REPEAT 600u /* each key is contended for a while: counted events race */
+
+struct racer {
+	evt_throttle *t;
+	_Atomic uint32_t *processed; /* per key, both racers */
+	unsigned id;
+	int bad;
+};
+
+/* Every event of a key has the same ts, inside one window: whatever the
+ * interleaving, exactly min(limit, events) of them are processed (more is the
+ * limit broken, fewer a throttle with room left in the window). */
+static void *race(void *arg)
+{
+	struct racer *w = arg;
+	char key[16];
+	for (uint32_t k = 0; k < RACE_KEYS; k++) {
+		int len = snprintf(key, sizeof key, "r%u", k);
+		for (unsigned j = 0; j < RACE_REPEAT; j++) {
+			int rc = evt_should_process(w->t, 1000 + k % 7, NULL, key, (size_t)len);
+			if (rc == 1)
+				atomic_fetch_add(&w->processed[k], 1);
+			else if (rc != 0)
+				w->bad++;
+		}
+	}
+	return NULL;
+}
+
+Test(concurrency, two_handles_one_key_exactly_limit_processed, .timeout = 120)
+{
+	for (uint32_t limit = 3; limit <= 1000; limit += 997) {
+		evt_options o = EVT_OPTIONS_INIT;
+		o.capacity = 8192;
+		o.window_ns = 1000000;
+		o.limit = limit;
+		const char *name = new_name();
+		evt_throttle *t = test_create(name, &o);
+		_Atomic uint32_t *processed = calloc(RACE_KEYS, sizeof *processed);
+		pthread_t th[2];
+		struct racer w[2];
+		for (unsigned i = 0; i < 2; i++) {
+			w[i] = (struct racer){ .processed = processed, .id = i };
+			cr_assert_eq(evt_attach(name, 0, &w[i].t), 0);
+		}
+		for (unsigned i = 0; i < 2; i++)
+			cr_assert_eq(pthread_create(&th[i], NULL, race, &w[i]), 0);
+		for (unsigned i = 0; i < 2; i++) {
+			pthread_join(th[i], NULL);
+			cr_expect_eq(w[i].bad, 0);
+			evt_close(w[i].t);
+		}
+		uint32_t want = limit < 2 * RACE_REPEAT ? limit : 2 * RACE_REPEAT, wrong = 0, total = 0;
+		for (uint32_t k = 0; k < RACE_KEYS; k++)
+			total += atomic_load(&processed[k]);
+		cr_log_info("limit %u: %u processed in all", limit, total);
+		for (uint32_t k = 0; k < RACE_KEYS; k++)
+			wrong += atomic_load(&processed[k]) != want;
+		cr_expect_eq(wrong, 0, "limit %u: %u keys not processed exactly %u times", limit,
+		             wrong, want);
+		free(processed);
+		evt_close(t);
+	}
+}

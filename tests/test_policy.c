@@ -4,6 +4,9 @@
 #include <stdlib.h>
 
 #include "common.h"
+#include "moves.h"
+
+TestSuite(policy, .fini = unlink_names);
 
 static evt_throttle *private_throttle(uint64_t window, uint32_t limit, uint32_t capacity,
                                       uint32_t on_full)
@@ -194,5 +197,57 @@ Test(policy, peek_errors_and_new_keys)
 	cr_expect_eq(s.peeks, 4, "the refused peeks are not counted");
 	cr_expect_eq(s.processed, 1);
 	cr_expect_eq(s.throttled, 0, "peeks decide nothing");
+	evt_close(t);
+}
+
+/* ---- a peek meets a key frozen for a move (review of issue 21) ---- */
+
+/* evt_peek() is documented for read-only handles ("which may peek too") and as
+ * changing nothing.  A key frozen for a move is met by the peek's find(), which
+ * finishes the move: a CAS on a PROT_READ mapping (SIGSEGV), and a change to
+ * the table on a read-write handle. */
+Test(policy, peek_on_a_read_only_handle_meets_a_moving_key)
+{
+	evt_options o = EVT_OPTIONS_INIT;
+	o.capacity = 64;
+	o.window_ns = 1000;
+	o.mode = 0600;
+	const char *name = new_name();
+	evt_throttle *t = test_create(name, &o);
+	cr_assert_eq(decide(t, 10, "mover"), 1);
+	struct table_entry ent;
+	uint32_t i = 0;
+	while (i < 64 && !table_read_slot(&t->r, i, &ent))
+		i++;
+	cr_assert_lt(i, 64);
+	test_freeze_move(&t->r, ent.slot, (ent.home + 5) & t->r.mask, ent.home);
+	evt_throttle *ro = NULL;
+	cr_assert_eq(evt_attach(name, EVT_RDONLY, &ro), 0);
+	evt_unlink(name); /* the crash below skips .fini */
+	cr_expect_eq(evt_peek(ro, 11, "mover", 5), 0, "inside the window");
+	cr_expect_eq(CTRL_STATE(atomic_load(&region_slot(&t->r, ent.slot)->ctrl)), SLOT_MOVING,
+	             "a peek changed nothing");
+	evt_close(ro);
+	evt_close(t);
+}
+
+/* The same on a read-write handle: "it changes nothing in the throttle". */
+Test(policy, peek_on_a_read_write_handle_changes_nothing)
+{
+	evt_options o = EVT_OPTIONS_INIT;
+	o.capacity = 64;
+	o.window_ns = 1000;
+	evt_throttle *t = test_create(new_name(), &o);
+	cr_assert_eq(decide(t, 10, "mover"), 1);
+	struct table_entry ent;
+	uint32_t i = 0;
+	while (i < 64 && !table_read_slot(&t->r, i, &ent))
+		i++;
+	cr_assert_lt(i, 64);
+	test_freeze_move(&t->r, ent.slot, (ent.home + 5) & t->r.mask, ent.home);
+	uint64_t hop = atomic_load(&region_slot(&t->r, ent.home)->hop);
+	cr_expect_eq(evt_peek(t, 11, "mover", 5), 0, "inside the window");
+	cr_expect_eq(atomic_load(&region_slot(&t->r, ent.home)->hop), hop,
+	             "a peek changed the home's hop word");
 	evt_close(t);
 }

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 
 #include "common.h"
+#include "moves.h"
 #include "handle.h"
 
 TestSuite(stale, .fini = unlink_names);
@@ -407,29 +408,6 @@ struct frozen_move {
 };
 static struct frozen_move fm;
 
-/* What move_key() does up to its freeze: copy the key into the free slot `to`
- * (claimed, unpublished) and freeze `from` as MOVING; the mover then pauses. */
-static void freeze_move(const struct region *r)
-{
-	struct region_slot *a = region_slot(r, fm.from), *e = region_slot(r, fm.to);
-	uint64_t ca = atomic_load(&a->ctrl), last = atomic_load(&a->last);
-	uint64_t ce = atomic_load(&e->ctrl);
-	cr_assert_eq(CTRL_STATE(ce), SLOT_EMPTY);
-	uint64_t claimed = CTRL_MAKE(SLOT_CLAIMED, CTRL_TAG(ca), 0, CTRL_GEN(ce) + 1);
-	cr_assert(atomic_compare_exchange_strong(&e->ctrl, &ce, claimed));
-	uint32_t len = atomic_load(&a->key_len);
-	atomic_store(&e->key_len, len);
-	for (uint32_t w = 0; w < (len + 7) / 8; w++)
-		atomic_store(&e->key[w], atomic_load(&a->key[w]));
-	atomic_store(&e->home, fm.home);
-	atomic_store(&e->last, last);
-	uint64_t moving = CTRL_MAKE(SLOT_MOVING, CTRL_TAG(ca), (fm.to - fm.home) & r->mask,
-	                            CTRL_GEN(ca) + 1);
-	typedef unsigned __int128 u128;
-	u128 old = (u128)last << 64 | ca, new = (u128)last << 64 | moving;
-	cr_assert(__sync_bool_compare_and_swap((u128 *)(void *)a, old, new));
-}
-
 /* The paused mover resumes: the switch in the home's hop word and the free, each
  * only if the slot is still as it left it (as finish_move() does). */
 static void resume_move(const struct region *r)
@@ -449,7 +427,7 @@ static void freeze_when_reached(const struct region *r, uint32_t slot)
 {
 	if (slot == fm.from && !fm.fired) {
 		fm.fired = true;
-		freeze_move(r);
+		test_freeze_move(r, fm.from, fm.to, fm.home);
 	}
 }
 
