@@ -57,3 +57,9 @@ void ctr_add_other(const struct table_client *me, int which)
 	else
 		atomic_fetch_add_explicit(&me->entry->ctr_shared[which], 1, memory_order_relaxed);
 }
+
+int ctr_add_other_then(const struct table_client *me, int which, int rc)
+{
+	ctr_add_other(me, which);
+	return rc;
+}

@@ -49,4 +49,18 @@ static inline void ctr_add(const struct table_client *me, int which)
 		ctr_add_other(me, which);
 }
 
+/* ctr_add_other(), then rc: ctr_counted()'s rare case. */
+int ctr_add_other_then(const struct table_client *me, int which, int rc);
+
+/* ctr_add(), then rc: the rare case is a tail call, so that a decision's common
+ * case calls nothing and keeps no value across a call. */
+static inline int ctr_counted(const struct table_client *me, int which, int rc)
+{
+	if (__builtin_expect(atomic_load_explicit(&me->owner, memory_order_relaxed) == counter_token, 1)) {
+		ctr_bump(&me->entry->ctr[which]);
+		return rc;
+	}
+	return ctr_add_other_then(me, which, rc);
+}
+
 #endif /* EVT_COUNTER_H */

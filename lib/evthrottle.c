@@ -44,6 +44,8 @@ static int open_handle(const char *name, struct region *r, bool admin, evt_throt
 		if (rc == 0 && !r->readonly && global_enabled(r) && (rc = global_open(&t->global)) < 0 &&
 		    !admin)
 			client_release(r, &t->me);
+		if (t->global != NULL)
+			t->decide_len_max = 0; /* decide_check(): DECIDE_GLOBAL */
 	}
 	if (rc < 0) {
 		free(t);
@@ -137,19 +139,28 @@ static int decider(const evt_throttle *t)
 	return rc == 0 && t->admin ? -EPERM : rc;
 }
 
-/* The checks of a decision, in one predictable branch on the hot path. */
+/* decide_check()'s answer for a valid decision on a global throttle. */
+#define DECIDE_GLOBAL 1
+
+/* The checks of a decision, in one predictable branch on the hot path: 0 (decide
+ * in the table), DECIDE_GLOBAL (a global throttle: its decide_len_max is 0, so
+ * that the common case does not test for one), or a negative errno. */
 static inline int decide_check(const evt_throttle *t, const void *key, size_t key_len)
 {
 	if (__builtin_expect(t != NULL && key != NULL && key_len - 1 < t->decide_len_max, 1))
 		return 0;
 	int rc = decider(t);
-	return rc < 0 ? rc : table_key_check(&t->r, key, key_len);
+	if (rc == 0)
+		rc = table_key_check(&t->r, key, key_len);
+	return rc == 0 && t->global != NULL ? DECIDE_GLOBAL : rc;
 }
 
-/* A global throttle's decision (lib/global.h); info may be NULL. */
+/* A global throttle's decision (lib/global.h); info may be NULL.  key and key_len
+ * in the registers of evt_should_process()'s, and info in its event_id's, so that
+ * the common case's tail call to table_decide() moves no argument twice. */
 static __attribute__((noinline)) int decide_global(evt_throttle *t, uint64_t ts_ns,
-                                                   const void *key, size_t key_len,
-                                                   unsigned *info)
+                                                   unsigned *info, const void *key,
+                                                   size_t key_len)
 {
 	unsigned scratch = 0;
 	return global_decide(&t->r, &t->me, t->global, ts_ns, key, (uint32_t)key_len,
@@ -164,8 +175,8 @@ int evt_should_process_ex(evt_throttle *t, uint64_t ts_ns, const char *event_id,
 		return evt_should_process(t, ts_ns, event_id, key, key_len);
 	*info = 0;
 	int rc = decide_check(t, key, key_len);
-	if (rc == 0 && t->global != NULL)
-		return decide_global(t, ts_ns, key, key_len, info);
+	if (rc == DECIDE_GLOBAL)
+		return decide_global(t, ts_ns, info, key, key_len);
 	return rc < 0 ? rc : table_decide_ex(&t->r, &t->me, ts_ns, key, (uint32_t)key_len, info);
 }
 
@@ -174,8 +185,8 @@ int evt_should_process(evt_throttle *t, uint64_t ts_ns, const char *event_id,
 {
 	(void)event_id;
 	int rc = decide_check(t, key, key_len);
-	if (__builtin_expect(rc == 0 && t->global != NULL, 0))
-		return decide_global(t, ts_ns, key, key_len, NULL);
+	if (__builtin_expect(rc == DECIDE_GLOBAL, 0))
+		return decide_global(t, ts_ns, NULL, key, key_len);
 	return rc < 0 ? rc : table_decide(&t->r, &t->me, ts_ns, key, (uint32_t)key_len);
 }
 
@@ -193,9 +204,10 @@ int evt_peek(const evt_throttle *t, uint64_t ts_ns, const void *key, size_t key_
 int evt_prefetch(const evt_throttle *t, const void *key, size_t key_len)
 {
 	int rc = decide_check(t, key, key_len);
-	if (rc == 0)
-		(void)table_prefetch(&t->r, key, (uint32_t)key_len);
-	return rc;
+	if (rc < 0)
+		return rc;
+	(void)table_prefetch(&t->r, key, (uint32_t)key_len);
+	return 0;
 }
 
 int evt_prefetch_key(const evt_throttle *t, const void *key, size_t key_len, evt_key *out)
@@ -213,8 +225,8 @@ int evt_should_process_key(evt_throttle *t, uint64_t ts_ns, const evt_key *k, un
 	if (k == NULL)
 		return -EINVAL;
 	int rc = decide_check(t, k->key, k->key_len);
-	if (rc == 0 && t->global != NULL)
-		return decide_global(t, ts_ns, k->key, k->key_len, info);
+	if (rc == DECIDE_GLOBAL)
+		return decide_global(t, ts_ns, info, k->key, k->key_len);
 	return rc < 0 ? rc : table_decide_key(&t->r, &t->me, ts_ns, k, info);
 }
 

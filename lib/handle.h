@@ -11,8 +11,8 @@ struct evt_throttle {
 	struct region r;
 	struct table_client me; /* entry is NULL on a read-only handle, &scratch on
 	                           an admin one */
-	uint32_t decide_len_max; /* r.key_max, or 0 on a read-only or admin handle:
-	                            the decision's checks in one compare */
+	uint32_t decide_len_max; /* r.key_max, or 0 on a read-only, admin or global
+	                            handle: the decision's checks in one compare */
 	bool admin;              /* EVT_ADMIN: no client entry, no decisions */
 	char name[EVT_NAME_MAX + 1]; /* "" for an anonymous throttle */
 	struct region_client scratch; /* an admin handle's counters, process-local */

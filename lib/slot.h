@@ -29,15 +29,17 @@ struct found {
 /* CLAIMED (01) and MOVING (11) differ in state bit 1 alone, so one compare of ctrl
  * with that bit masked off finds a key that is published or frozen for a move:
  * the decision's look (holds() in table.c) relies on it.  The look of the common
- * case compares the count too (CTRL_FAST_MASK): it finds only keys whose count is
- * 0, whose processed answer (ctrl unchanged, last = ts) is then right for every
- * limit; every other look masks the count off (CTRL_KEY_MASK). */
+ * case compares the whole state and the count too (CTRL_FAST_MASK): it finds only
+ * CLAIMED keys whose count is 0, whose processed answer (ctrl unchanged, last = ts)
+ * is then right for every limit, and leaves a key frozen for a move to the slow
+ * path's look, which finishes the move; every other look masks the count and
+ * state bit 1 off (CTRL_KEY_MASK). */
 _Static_assert((SLOT_CLAIMED | 2u) == SLOT_MOVING, "CLAIMED and MOVING differ in bit 1 alone");
 #define CTRL_KEY_MASK 0x000du  /* state bit 0 and the tag */
-#define CTRL_FAST_MASK 0xfffdu /* state bit 0, the tag and the count */
+#define CTRL_FAST_MASK 0xffffu /* the state, the tag and the count */
 
-/* Is ctrl c a CLAIMED or MOVING slot of this tag (and, under CTRL_FAST_MASK, of
- * count 0)? */
+/* Is ctrl c a CLAIMED or MOVING slot of this tag (under CTRL_FAST_MASK: CLAIMED,
+ * of count 0)? */
 static inline bool ctrl_holds_tag(uint64_t c, unsigned tag, uint64_t mask)
 {
 	return (c & mask) == CTRL_MAKE(SLOT_CLAIMED, tag, 0, 0);

@@ -93,7 +93,8 @@ static hot_inline bool key_equal(const struct region_slot *s, const struct hkey 
 	if (atomic_load_explicit(&s->key_len, relaxed) != k->len)
 		return false;
 	uint32_t w = 0;
-	for (; w + 1 < k->words; w++) {
+	/* w + 1 < words, from the length the compare above keeps in a register */
+	for (; (w + 1) * 8 < k->len; w++) {
 		uint64_t v;
 		memcpy(&v, k->key + w * 8, 8);
 		if (atomic_load_explicit(&s->key[w], relaxed) != v)
@@ -117,7 +118,7 @@ static inline void note_ts(const struct table_client *me, uint64_t ts)
 	/* ts > wm, or wm == REGION_WM_NONE (UINT64_MAX: wm + 1 wraps to 0), in one
 	 * compare. */
 	_Static_assert(REGION_WM_NONE == UINT64_MAX, "REGION_WM_NONE + 1 is 0");
-	if (ts >= wm + 1)
+	if (__builtin_expect(ts >= wm + 1, 1)) /* clocks move on: the store inline */
 		atomic_store_explicit(&me->entry->wm, ts, relaxed);
 }
 
@@ -143,8 +144,8 @@ static int denied(uint32_t policy, const struct table_client *me, unsigned *info
 enum { FIND_ABSENT = 0, FIND_HIT = 1, FIND_AGAIN = -1 };
 
 /* Does slot i (s, whose ctrl c was just read with acquire) hold k?  A CLAIMED or
- * MOVING slot of k's tag (state bit 1 masked off; under CTRL_FAST_MASK, of count
- * 0) with k's bytes; fills *f with it and its last.  The slot may be changing
+ * MOVING slot of k's tag (state bit 1 masked off; under CTRL_FAST_MASK, CLAIMED of
+ * count 0) with k's bytes; fills *f with it and its last.  The slot may be changing
  * under us: find_once() validates. */
 static hot_inline bool holds(struct region_slot *s, uint32_t i, uint64_t c, const struct hkey *k,
                              uint64_t mask, struct found *f)
@@ -161,9 +162,10 @@ static hot_inline bool holds(struct region_slot *s, uint32_t i, uint64_t c, cons
  * FIND_AGAIN when the neighbourhood changed under the look (or the key was moving,
  * now helped to its new slot).  Inlined into the decision; find() loops on it.
  * mask: CTRL_KEY_MASK finds k whatever its count; the common case's CTRL_FAST_MASK
- * only with count 0 (a key with a count is then absent to it, never to find()).
- * help: finish a move met on the way (a write); without, a key frozen for a move
- * is a hit in its frozen slot (see find()).
+ * only CLAIMED with count 0 (a key with a count, or frozen for a move, is then
+ * absent to it, never to find()).  help: finish a move met on the way (a write);
+ * without, a key frozen for a move is a hit in its frozen slot (see find()).  The
+ * common case needs no help: its mask never finds a frozen key.
  */
 static hot_inline int find_once(const struct region *r, const struct hkey *k, struct found *f,
                                 uint64_t *hop, uint64_t mask, const bool help)
@@ -469,31 +471,27 @@ static int insert(const struct region *r, const struct table_client *me, const s
 	return 1;
 }
 
-/* Decide on a key the common case's look found with count 0: throttle, or process
- * if its {ctrl, last} did not change since it was read (ctrl unchanged: count 0,
- * the new window's first event); -EAGAIN if it did (decided on or removed
- * meanwhile), and for what decide_counted() answers: an event before last, and
- * one inside the window when the policy is above 1 (a limit that may leave room,
- * or shadow mode).  With reasons, a throttle says why in *info (non-NULL then);
- * without, *info is not touched. */
-static hot_inline int decide_found(const struct region *r, const struct table_client *me,
-                                   uint64_t ts, const struct found *f, unsigned *info,
-                                   const bool reasons)
+/* Decide on a key the common case's look found with count 0: throttle (0), or
+ * process (1) if its {ctrl, last} did not change since it was read (ctrl
+ * unchanged: count 0, the new window's first event); -EAGAIN if it did (decided
+ * on or removed meanwhile), and for what decide_counted() answers: an event before
+ * last, and one inside the window when the policy is above 1 (a limit that may
+ * leave room, or shadow mode).  With reasons, a throttle says why in *info
+ * (non-NULL then); without, *info is not touched.  The caller counts the answer
+ * (decide_key()), after its one check for -EAGAIN. */
+static hot_inline int decide_found(const struct region *r, uint64_t ts, const struct found *f,
+                                   unsigned *info, const bool reasons)
 {
 	if (ts < f->last)
 		return -EAGAIN;
 	if (ts - f->last < f->window) {
 		if (__builtin_expect(policy_of(r) > 1, 0))
 			return -EAGAIN;
-		ctr_add(me, CTR_INSIDE_WINDOW);
 		if (reasons)
 			*info |= EVT_INFO_INSIDE_WINDOW;
 		return 0;
 	}
-	if (!cas_pair(f->s, f->ctrl, f->last, f->ctrl, ts))
-		return -EAGAIN;
-	ctr_add(me, CTR_PROCESSED);
-	return 1;
+	return cas_pair(f->s, f->ctrl, f->last, f->ctrl, ts) ? 1 : -EAGAIN;
 }
 
 /* What the rule says of an event at ts on the found key *f under limit. */
@@ -576,10 +574,12 @@ static hot_inline int decide_key(const struct region *r, const struct table_clie
 	note_ts(me, ts);
 	struct found f;
 	uint64_t w;
-	if (__builtin_expect(find_once(r, k, &f, &w, CTRL_FAST_MASK, true) == FIND_HIT, 1)) {
-		int rc = decide_found(r, me, ts, &f, info, reasons);
-		if (rc != -EAGAIN)
-			return rc;
+	if (__builtin_expect(find_once(r, k, &f, &w, CTRL_FAST_MASK, false) == FIND_HIT, 1)) {
+		int rc = decide_found(r, ts, &f, info, reasons);
+		if (rc == 0)
+			return ctr_counted(me, CTR_INSIDE_WINDOW, 0);
+		if (rc == 1)
+			return ctr_counted(me, CTR_PROCESSED, 1);
 	}
 	return decide_slow(r, me, ts, k->key, k->len, info);
 }
