@@ -98,7 +98,9 @@ enum evt_on_unreachable {
  * by PTP/NTP, or exchange timestamps).  The strings are copied into the region.
  */
 typedef struct evt_global {
-	const char *redis;     /* "unix:/path/to/redis.sock" or "host:port" */
+	const char *redis;     /* "unix:/path/to/redis.sock" or "host:port"; use a
+	                          numeric address: a name is resolved by a DNS
+	                          lookup that the timeout does not bound */
 	const char *name;      /* shared by every host; NULL or "": the throttle's name */
 	uint64_t timeout_ns;   /* longest a decision waits for Redis, > 0 */
 	uint32_t on_unreachable; /* enum evt_on_unreachable */

@@ -249,10 +249,13 @@ int evt_update_window(evt_throttle *t, uint64_t window_ns)
 		return rc;
 	if (window_ns == 0)
 		return -EINVAL;
+	/* Redis first: the daemon's poll would otherwise revert a local window that
+	 * Redis does not hold yet. */
+	int pushed = t->global != NULL ? global_push_window(&t->r, &t->me, t->global, window_ns) : 0;
 	/* Pairs with the acquire load in table_decide(). */
 	atomic_store_explicit(&t->r.hdr->window_ns, window_ns, memory_order_release);
 	audit_note(&t->r, AUDIT_WINDOW, window_ns);
-	return t->global != NULL ? global_push_window(&t->r, &t->me, t->global, window_ns) : 0;
+	return pushed;
 }
 
 uint64_t evt_get_window(const evt_throttle *t)
