@@ -105,6 +105,7 @@ static int send_command(struct redis_conn *c, int argc, const char **argv, const
 	if (n < 0)
 		return -ENOMEM;
 	int rc = send_all(c->c->fd, cmd, (size_t)n, e);
+	explicit_bzero(cmd, (size_t)n); /* AUTH's holds the secret */
 	redisFreeCommand(cmd);
 	return rc;
 }
