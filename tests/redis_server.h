@@ -83,11 +83,15 @@ static inline void redis_start(struct test_redis *r, const char *const *extra)
 	int n = 13;
 	for (; extra != NULL && *extra != NULL && n < 31; extra++)
 		argv[n++] = *extra;
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	cr_assert_geq(pid, 0, "fork");
 	if (pid == 0) {
-		/* A test that dies (an assertion, a sanitizer) takes its server along. */
+		/* A test that dies (an assertion, a sanitizer) takes its server along;
+		 * one that died before the prctl() is seen by getppid(). */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
 		int null = open("/dev/null", O_WRONLY);
 		if (null >= 0)
 			dup2(null, 1);
