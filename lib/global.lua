@@ -1,7 +1,7 @@
-#!lua name=evthrottle
+#!lua name=evthrottle_v1
 -- evthrottle's global decision (docs/design.md, "Global throttles").
 -- Loaded by the library with FUNCTION LOAD REPLACE; called as
---     FCALL evt_decide 1 CFG KEY TS WINDOW TTL_MS
+--     FCALL evt_decide_v1 1 CFG KEY TS WINDOW TTL_MS
 -- CFG is the throttle's settings hash "evt:{NAME}:cfg"; the key decided is
 -- "evt:{NAME}:EPOCH:" .. KEY, EPOCH the hash's field epoch (0 if none), read
 -- here so that every host uses the epoch Redis holds (same hash slot: {NAME}).
@@ -27,7 +27,7 @@ end
 local function decide(keys, args)
   local ts, window, ttl = args[2], args[3], args[4]
   if #ts ~= 20 or #window ~= 20 then
-    return redis.error_reply('ERR evt_decide: TS and WINDOW must be 20 digits')
+    return redis.error_reply('ERR evt_decide_v1: TS and WINDOW must be 20 digits')
   end
   local epoch = redis.call('HGET', keys[1], 'epoch') or '0'
   local key = string.sub(keys[1], 1, -4) .. epoch .. ':' .. args[1]
@@ -57,4 +57,4 @@ local function decide(keys, args)
   return {1, ts, epoch}
 end
 
-redis.register_function('evt_decide', decide)
+redis.register_function('evt_decide_v1', decide)

@@ -224,6 +224,10 @@ static int load_function(struct redis_conn *c, uint64_t deadline, struct redis_e
 	return rc;
 }
 
+/* The function global.lua registers: its name carries the version of its
+ * arguments and reply (docs/design.md §10). */
+#define GLOBAL_FUNCTION "evt_decide_v1"
+
 /* 20 digits, zero-padded: the function's fixed-width form of a u64. */
 static void digits(char out[21], uint64_t v)
 {
@@ -245,7 +249,7 @@ static int parse_u64(const char *s, size_t len, uint64_t *out)
 	return 0;
 }
 
-/* {1|0, LAST, EPOCH} from evt_decide. */
+/* {1|0, LAST, EPOCH} from evt_decide_v1. */
 static int answer(const redisReply *r, struct redis_ask *a, struct redis_error *e)
 {
 	if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
@@ -271,8 +275,8 @@ static int append(char **buf, size_t *used, const struct redis_ask *a)
 	digits(t, a->ts);
 	digits(w, a->window);
 	snprintf(ttl, sizeof ttl, "%" PRIu64, a->ttl_ms);
-	const char *argv[] = { "FCALL", "evt_decide", "1", a->cfg, a->key, t, w, ttl };
-	size_t lens[] = { 5, 10, 1, a->cfg_len, a->len, 20, 20, strlen(ttl) };
+	const char *argv[] = { "FCALL", GLOBAL_FUNCTION, "1", a->cfg, a->key, t, w, ttl };
+	size_t lens[] = { 5, sizeof GLOBAL_FUNCTION - 1, 1, a->cfg_len, a->len, 20, 20, strlen(ttl) };
 	char *cmd = NULL;
 	int n = redisFormatCommandArgv(&cmd, 8, argv, lens);
 	char *grown = n < 0 ? NULL : realloc(*buf, *used + (size_t)n);

@@ -366,7 +366,7 @@ static PyObject *t_update_limit(PyObject *self, PyObject *limit)
 	throttle_obj *s = (throttle_obj *)self;
 	ext_state *st = state_of_type(Py_TYPE(self));
 	evt_throttle *t = throttle_handle(s);
-	unsigned v;
+	unsigned v = 0; /* set by option_get() when it succeeds (gcc -O3 cannot see it) */
 	if (t == NULL || option_get(st, limit, "limit", EVT_LIMIT_MAX, &v) < 0)
 		return NULL;
 	int rc = evt_update_limit(t, v); /* 0: EINVAL, as the library says */
