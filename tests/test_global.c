@@ -825,15 +825,17 @@ Test(global, a_global_throttle_refuses_a_limit_over_1_at_runtime)
 	evt_close(a);
 }
 
-struct late_decide {
+/* decide(t, ts, "k") in a thread of its own, its answer in rc. */
+struct thread_decide {
 	evt_throttle *t;
+	uint64_t ts;
 	int rc;
 };
 
-static void *late_decide(void *arg)
+static void *thread_decide(void *arg)
 {
-	struct late_decide *d = arg;
-	d->rc = decide(d->t, 20, "k");
+	struct thread_decide *d = arg;
+	d->rc = decide(d->t, d->ts, "k");
 	return NULL;
 }
 
@@ -851,9 +853,9 @@ Test(global, an_answer_from_before_a_clear_is_not_cached_after_it)
 	cr_assert_eq(decide(b, 10, "k"), 1);
 	cr_assert_eq(decide(a, 5, "warm"), 1, "a is connected");
 	kill(redis.pid, SIGSTOP);
-	struct late_decide d = { a, -1 };
+	struct thread_decide d = { a, 20, -1 };
 	pthread_t th;
-	pthread_create(&th, NULL, late_decide, &d);
+	pthread_create(&th, NULL, thread_decide, &d);
 	sleep_ms(100); /* a's FCALL on epoch 0 is in flight */
 	global_set_epoch(&a->r, 1); /* what a's daemon does on seeing epoch 1 */
 	table_clear(&a->r, &a->me);
@@ -866,13 +868,6 @@ Test(global, an_answer_from_before_a_clear_is_not_cached_after_it)
 	evt_close(b);
 }
 
-static void *decide_k(void *arg)
-{
-	struct late_decide *d = arg;
-	d->rc = decide(d->t, 10, "k");
-	return NULL;
-}
-
 /* Another thread of this process holds the handle's connection past the
  * deadline: the policy answers, counted as a fallback, not as an error of Redis,
  * and the host's breaker stays closed. */
@@ -883,9 +878,9 @@ Test(global, a_lock_wait_timeout_is_no_redis_error)
 	evt_throttle *a = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
 	cr_assert_eq(decide(a, 5, "warm"), 1, "a is connected");
 	pthread_mutex_lock(&a->global->lock); /* another thread mid-call */
-	struct late_decide d = { a, -1 };
+	struct thread_decide d = { a, 10, -1 };
 	pthread_t th;
-	pthread_create(&th, NULL, decide_k, &d);
+	pthread_create(&th, NULL, thread_decide, &d);
 	pthread_join(th, NULL);
 	pthread_mutex_unlock(&a->global->lock);
 	cr_expect_eq(d.rc, 0, "the policy's answer");
