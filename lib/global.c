@@ -143,25 +143,6 @@ void global_free(struct global_handle *g)
 	free(g);
 }
 
-/* The key's local last, if the table holds it now: a value Redis answered. */
-static bool local_last(const struct region *r, const void *key, uint32_t len, uint64_t *last)
-{
-	uint32_t home = table_home(r, table_hash(r, key, len));
-	/* Pairs with the release CAS that publishes or moves a key (table.c, slot.c):
-	 * a bit seen set names a slot whose key is visible. */
-	uint32_t bits = HOP_BITS(atomic_load_explicit(&region_slot(r, home)->hop, acquire));
-	for (; bits != 0; bits &= bits - 1) {
-		struct table_entry e;
-		uint32_t i = (home + (uint32_t)__builtin_ctz(bits)) & r->mask;
-		if (table_read_slot(r, i, &e) && e.home == home && e.len == len &&
-		    memcmp(e.key, key, len) == 0) {
-			*last = e.last;
-			return true;
-		}
-	}
-	return false;
-}
-
 /* Record the global last Redis answered in the local table, so that the rest of
  * its window is decided here: a decision at that timestamp under a scratch
  * counter line (it is no answer), whose table effects (a new key, a reclaim) are
@@ -371,26 +352,12 @@ static int settle(const struct region *r, const struct table_client *me, int rc,
 	return rc;
 }
 
-/* The local tier: 0 if the cache throttles ts (counted), 1 if Redis must decide. */
-static int local(const struct region *r, const struct table_client *me, uint64_t ts,
-                 uint64_t window, const void *key, uint32_t len)
-{
-	uint64_t last;
-	if (local_last(r, key, len, &last) && !window_closed(last, ts, window)) {
-		ctr_add(me, CTR_THROTTLED);
-		return 0;
-	}
-	return 1;
-}
-
 int global_decide(const struct region *r, const struct table_client *me,
                   struct global_handle *g, uint64_t ts, const void *key, uint32_t len,
                   unsigned *info)
 {
 	/* Pairs with the release store in evt_update_window(). */
 	uint64_t window = atomic_load_explicit(&r->hdr->window_ns, acquire);
-	if (local(r, me, ts, window, key, len) == 0)
-		return 0;
 	uint64_t epoch = atomic_load_explicit(&r->global->epoch, relaxed);
 	char cfg[GLOBAL_KEY_MAX];
 	struct redis_ask a = { cfg, cfg_name(r->global, cfg, sizeof cfg), key, len, ts, window,
@@ -501,8 +468,8 @@ static int decide_group(const struct region *r, const struct table_client *me,
 		ev[i].info = 0;
 		ev[i].result = table_key_check(r, ev[i].key, ev[i].key_len);
 		if (ev[i].result < 0 ||
-		    (ev[i].result = local(r, me, ev[i].ts_ns, window, ev[i].key,
-		                          (uint32_t)ev[i].key_len)) == 0)
+		    (ev[i].result = table_cached(r, me, ev[i].ts_ns, ev[i].key,
+		                                 (uint32_t)ev[i].key_len, &ev[i].info, NULL)) == 0)
 			continue;
 		a[m] = (struct redis_ask){ cfg, cfg_len, ev[i].key, ev[i].key_len, ev[i].ts_ns,
 			                   window, ttl_ms(window), 0, 0, -EAGAIN };

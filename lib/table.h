@@ -49,6 +49,23 @@ int table_decide(const struct region *r, const struct table_client *me, uint64_t
 int table_decide_ex(const struct region *r, const struct table_client *me, uint64_t ts,
                     const void *key, uint32_t len, unsigned *info);
 
+/* What table_cached() does with an event the table cannot throttle: the next
+ * tier (a global throttle's Redis), called with its arguments as a tail call so
+ * that the common case keeps nothing across a call. */
+typedef int table_miss_fn(const struct region *r, const struct table_client *me, uint64_t ts,
+                          const void *key, uint32_t len, unsigned *info);
+
+/* A global throttle's local tier (lib/global.c): 0 if the table holds key with a
+ * last that throttles ts under the rule of limit 1 (ts before last, or inside
+ * its window), counted and reported in *info (NULL: not reported) as
+ * table_decide_ex() does; if it does not (absent, or its window closed at ts),
+ * changing nothing, miss's answer (miss NULL: 1).  The common case, a key found
+ * on the first look and inside its window, costs what table_decide()'s throttle
+ * costs, without the watermark (a cached last is no event of this client).  The
+ * key must have passed table_key_check(). */
+int table_cached(const struct region *r, const struct table_client *me, uint64_t ts,
+                 const void *key, uint32_t len, unsigned *info, table_miss_fn *miss);
+
 /* The answer table_decide() would give now, changing nothing but the peeks counter
  * of me (NULL: none, a read-only handle).  A key not tracked gets a new key's
  * answer (1, or the on_stale policy's if reclaim forgot too recently); whether the
