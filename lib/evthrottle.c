@@ -203,6 +203,21 @@ int evt_should_process(evt_throttle *t, uint64_t ts_ns, const char *event_id,
 	return rc < 0 ? rc : table_decide(&t->r, &t->me, ts_ns, key, (uint32_t)key_len);
 }
 
+int evt_should_process_local(evt_throttle *t, uint64_t ts_ns, const void *key, size_t key_len)
+{
+	int rc = decide_check(t, key, key_len);
+	if (__builtin_expect(rc == DECIDE_GLOBAL, 0))
+		return table_cached(&t->r, &t->me, ts_ns, key, (uint32_t)key_len, NULL, NULL) == 0
+		               ? 0
+		               : -EWOULDBLOCK;
+	return rc < 0 ? rc : table_decide(&t->r, &t->me, ts_ns, key, (uint32_t)key_len);
+}
+
+int evt_is_global(const evt_throttle *t)
+{
+	return t == NULL ? -EINVAL : global_enabled(&t->r);
+}
+
 int evt_peek(const evt_throttle *t, uint64_t ts_ns, const void *key, size_t key_len)
 {
 	if (t == NULL)

@@ -223,6 +223,46 @@ Test(global, a_flood_makes_one_round_trip_per_key_per_window_per_host)
 	}
 }
 
+/* evt_should_process_local(): the local tier's throttle, or -EWOULDBLOCK where the
+ * event needs Redis, asking nothing and changing nothing; evt_is_global(). */
+Test(global, deciding_locally_only_says_when_redis_is_needed)
+{
+	REDIS_REQUIRED();
+	redis_start(&redis, NULL);
+	evt_throttle *a = host(1000, EVT_ON_UNREACHABLE_THROTTLE),
+		     *b = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
+	cr_expect_eq(evt_is_global(a), 1);
+	cr_expect_eq(evt_should_process_local(a, 5000, "k", 1), -EWOULDBLOCK, "not cached");
+	evt_stats s = stats(a);
+	cr_expect_eq(s.global_round_trips + s.processed + s.throttled + s.keys, 0,
+	             "-EWOULDBLOCK asked and changed nothing");
+	cr_expect_eq(evt_should_process(a, 5000, NULL, "k", 1), 1);
+	cr_expect_eq(evt_should_process_local(a, 5999, "k", 1), 0, "cached: inside the window");
+	cr_expect_eq(evt_should_process_local(a, 4000, "k", 1), 0, "cached: before last");
+	cr_expect_eq(evt_should_process_local(a, 6000, "k", 1), -EWOULDBLOCK, "window closed");
+	s = stats(a);
+	cr_expect_eq(s.global_round_trips, 1);
+	cr_expect_eq(s.processed, 1);
+	cr_expect_eq(s.throttled, 2);
+	cr_expect_eq(s.out_of_order, 1);
+	/* The other host has not cached it: it must ask (and Redis throttles). */
+	cr_expect_eq(evt_should_process_local(b, 5500, "k", 1), -EWOULDBLOCK);
+	cr_expect_eq(evt_should_process(b, 5500, NULL, "k", 1), 0);
+	cr_expect_eq(evt_should_process_local(b, 5501, "k", 1), 0);
+	cr_expect_eq(evt_should_process_local(a, 1, NULL, 1), -EINVAL);
+	evt_close(a);
+	evt_close(b);
+	/* A host-local throttle decides in full, and is not global. */
+	evt_options o = EVT_OPTIONS_INIT;
+	o.window_ns = 1000;
+	evt_throttle *l = test_create(new_name(), &o);
+	cr_expect_eq(evt_is_global(l), 0);
+	cr_expect_eq(evt_should_process_local(l, 5000, "k", 1), 1);
+	cr_expect_eq(evt_should_process_local(l, 5999, "k", 1), 0);
+	evt_close(l);
+	cr_expect_eq(evt_is_global(NULL), -EINVAL);
+}
+
 /* ---- the history checker across hosts ---- */
 
 enum { HOSTS = 2, PROCS = 2, EVENTS = 3000, HKEYS = 40 };

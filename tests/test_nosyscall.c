@@ -222,7 +222,8 @@ static void cached_trace(evt_throttle *t, struct tally *r)
 		evt_key ek;
 		switch (i / 16 % 4) {
 		case 0:
-			tally(r, evt_should_process(t, ts, NULL, key[j], len));
+			tally(r, i % 2 ? evt_should_process(t, ts, NULL, key[j], len)
+			               : evt_should_process_local(t, ts, key[j], len));
 			break;
 		case 1:
 			tally(r, evt_should_process_ex(t, ts, NULL, key[j], len, &info));
