@@ -69,6 +69,10 @@ struct config {
 	size_t trace_len;      /* ops in the pre-generated trace (workers wrap around) */
 	const char *redis_socket; /* --redis-socket: the unix socket of a redis-server */
 	uint32_t floor_work;   /* --floor-work: extra hashes per call of floor-work */
+	uint32_t key_rate;     /* --key-rate: 0, timestamps from the clock; N, from the
+	                          trace: N events of each key per window per worker */
+	uint64_t ts_step;      /* with key_rate: ns between two events of the trace */
+	uint64_t ts_base;      /* with key_rate: the first event's timestamp */
 };
 
 static inline unsigned config_workers(const struct config *c)
@@ -131,7 +135,9 @@ struct impl_ops {
 	/* Optional: how many of this handle's decisions so far left the host (evt-global:
 	 * its round trips to Redis).  The latency phase reads it around each timed call,
 	 * outside the timed region, and reports the calls that moved it apart from the
-	 * others (so the decide() it times is the one the throughput phase runs). */
+	 * others (so the decide() it times is the one the throughput phase runs).  With
+	 * threads sharing a handle (--threads, --handle process), another thread's trip
+	 * can mark a call: split kinds with processes. */
 	uint64_t (*remote)(void *handle);
 	void (*detach)(void *handle);
 	void (*inspect)(void *state, struct footprint *f);

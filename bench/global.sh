@@ -11,7 +11,10 @@
 # that times local and Redis decisions apart) and host-local evthrottle on the
 # same trace, then `redis` (SET key 1 NX PX window per event, 100K each: at tens
 # of microseconds a call, as long a run).  10K uniform keys, window 1 s,
-# timestamps from the clock.  Prints each pair and the median of the ratios
+# timestamps from the clock (so the events per key per window, and the share
+# that goes to Redis, follow the speed of the run); EVT_KEY_RATE=N takes them
+# from the trace instead (--key-rate N: N events of each key per window per
+# worker, whatever the speed).  Prints each pair and the median of the ratios
 # evt-global Mops/s over redis Mops/s.
 set -euo pipefail
 BUILD=${1:-build}
@@ -26,7 +29,7 @@ pid=$!
 trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 for _ in $(seq 100); do [ -S "$tmp/redis.sock" ] && break; sleep 0.05; done
 [ -S "$tmp/redis.sock" ] || { echo "global.sh: redis-server did not start" >&2; exit 1; }
-common=(--csv -n 10000 -c 16384 -w 1000 -p 2 --redis-socket "$tmp/redis.sock")
+common=(--csv -n 10000 -c 16384 -w 1000 -p 2 --redis-socket "$tmp/redis.sock" ${EVT_KEY_RATE:+--key-rate $EVT_KEY_RATE})
 # col NAME: the column of that name in a CSV line's header
 col() { awk -F, -v want="$1" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == want) c = i; next }
 	{ print $1, $c }'; }

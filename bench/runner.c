@@ -96,6 +96,10 @@ static inline __attribute__((always_inline)) void replay(const struct worker *w,
                                                          bool timed, bool hinted,
                                                          struct worker_result *res)
 {
+	/* --key-rate: a batch's timestamp is its first event's place in the trace
+	 * (the latency phase's events follow the throughput phase's). */
+	const struct config *cf = w->run->c;
+	uint64_t first = w->index + (timed ? cf->ops * config_workers(cf) : 0);
 	const struct run *r = w->run;
 	int (*decide)(void *, uint64_t, const char *, size_t) = r->impl->decide;
 	void (*hint)(void *, const char *, size_t, struct bench_hint *) = r->impl->hint;
@@ -118,7 +122,8 @@ static inline __attribute__((always_inline)) void replay(const struct worker *w,
 	uint8_t *left = remote != NULL ? r->remote + (size_t)w->index * r->c->samples : NULL;
 	uint64_t processed = 0, errors = 0, i = 0;
 	while (i < n) {
-		uint64_t ts = evt_now_ns();
+		uint64_t ts = cf->ts_step != 0 ? cf->ts_base + (first + i * c.stride) * cf->ts_step
+		                               : evt_now_ns();
 		uint64_t end = n - i > BENCH_BATCH ? i + BENCH_BATCH : n;
 		for (; i < end; i++) {
 			if (hinted) { /* untimed: a caller makes it earlier */
@@ -159,8 +164,10 @@ static void replay_batch(const struct worker *w, uint64_t n, struct worker_resul
 	struct cursor c = cursor_make(w);
 	uint64_t processed = 0, errors = 0, i = 0;
 	evt_event ev[BENCH_BATCH];
+	const struct config *cf = w->run->c;
 	while (i < n) {
-		uint64_t ts = evt_now_ns();
+		uint64_t ts = cf->ts_step != 0 ? cf->ts_base + (w->index + i * c.stride) * cf->ts_step
+		                               : evt_now_ns();
 		size_t m = n - i > BENCH_BATCH ? BENCH_BATCH : (size_t)(n - i);
 		for (size_t j = 0; j < m; j++) {
 			const struct bkey *k = cursor_next(&c, BENCH_BATCH); /* the next call's */
