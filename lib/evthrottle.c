@@ -159,7 +159,8 @@ static inline int decide_check(const evt_throttle *t, const void *key, size_t ke
 	return rc == 0 && t->global != NULL ? DECIDE_GLOBAL : rc;
 }
 
-/* table_cached()'s next tier on a handle's global throttle: Redis. */
+/* table_cached()'s next tier for evt_should_process() on a global throttle:
+ * Redis, on the connection of the handle whose client me is. */
 static int ask_redis(const struct region *r, const struct table_client *me, uint64_t ts,
                      const void *key, uint32_t len, unsigned *info)
 {
@@ -168,16 +169,15 @@ static int ask_redis(const struct region *r, const struct table_client *me, uint
 	return global_decide(r, me, t->global, ts, key, len, info != NULL ? info : &scratch);
 }
 
-/* A global throttle's decision (lib/global.h); info may be NULL.  key and key_len
- * in the registers of evt_should_process()'s, and info in its event_id's, so that
- * the common case's tail call to table_decide() moves no argument twice.  The
- * local tier first: a decision it throttles costs what a host-local throttle
- * costs, plus this call; the others go on to ask_redis() by a tail call. */
+/* A global throttle's decision with its reasons (lib/global.h): the local tier,
+ * then Redis for an event it did not throttle. */
 static __attribute__((noinline)) int decide_global(evt_throttle *t, uint64_t ts_ns,
                                                    unsigned *info, const void *key,
                                                    size_t key_len)
 {
-	return table_cached(&t->r, &t->me, ts_ns, key, (uint32_t)key_len, info, ask_redis);
+	if (table_cached_ex(&t->r, &t->me, ts_ns, key, (uint32_t)key_len, info) == 0)
+		return 0;
+	return global_decide(&t->r, &t->me, t->global, ts_ns, key, (uint32_t)key_len, info);
 }
 
 int evt_should_process_ex(evt_throttle *t, uint64_t ts_ns, const char *event_id,
@@ -198,8 +198,10 @@ int evt_should_process(evt_throttle *t, uint64_t ts_ns, const char *event_id,
 {
 	(void)event_id;
 	int rc = decide_check(t, key, key_len);
+	/* A global throttle's local tier, which goes on to ask_redis() by a tail call:
+	 * a decision it throttles costs what a host-local one does. */
 	if (__builtin_expect(rc == DECIDE_GLOBAL, 0))
-		return decide_global(t, ts_ns, NULL, key, key_len);
+		return table_cached(&t->r, &t->me, ts_ns, key, (uint32_t)key_len, ask_redis);
 	return rc < 0 ? rc : table_decide(&t->r, &t->me, ts_ns, key, (uint32_t)key_len);
 }
 
@@ -207,7 +209,7 @@ int evt_should_process_local(evt_throttle *t, uint64_t ts_ns, const void *key, s
 {
 	int rc = decide_check(t, key, key_len);
 	if (__builtin_expect(rc == DECIDE_GLOBAL, 0))
-		return table_cached(&t->r, &t->me, ts_ns, key, (uint32_t)key_len, NULL, NULL) == 0
+		return table_cached(&t->r, &t->me, ts_ns, key, (uint32_t)key_len, NULL) == 0
 		               ? 0
 		               : -EWOULDBLOCK;
 	return rc < 0 ? rc : table_decide(&t->r, &t->me, ts_ns, key, (uint32_t)key_len);

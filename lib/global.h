@@ -84,9 +84,10 @@ int global_open(struct global_handle **out);
 void global_free(struct global_handle *g);
 
 /* The two-tier decision (as table_decide(), same answers and info), for a handle
- * on a global region: the local tier is table_cached() (which the caller calls
- * first, so that a decision that stays local costs what a host-local one does);
- * this is the rest, for an event it did not throttle: ask Redis. */
+ * on a global region: the local tier is table_cached() or table_cached_ex()
+ * (which the caller calls first, so that a decision that stays local costs what
+ * a host-local one does); this is the rest, for an event it did not throttle:
+ * ask Redis. */
 int global_decide(const struct region *r, const struct table_client *me,
                   struct global_handle *g, uint64_t ts, const void *key, uint32_t len,
                   unsigned *info);
