@@ -11,6 +11,7 @@
 #include "duration.h"
 #include "globalwatch.h"
 #include "handle.h"
+#include "hidden.h"
 #include "log.h"
 
 struct settings {
@@ -128,6 +129,21 @@ static int round_body(void *arg)
 	return 0;
 }
 
+/* A hidden object of the throttle (hidden.h) whose creator died before it
+ * renamed it into place is removed; one being built is left alone. */
+static int remove_leftover(const char *file, void *arg)
+{
+	const struct managed *m = arg;
+	int rc = hidden_remove(file);
+	if (rc == 1)
+		log_info("throttle '%s': removed " SHM_DIR "/%s, left by a creator that died "
+		         "before publishing it", m->name, file);
+	else if (rc < 0 && rc != -ENOENT)
+		log_debug("throttle '%s': cannot remove " SHM_DIR "/%s: %s", m->name, file,
+		          evt_strerror(rc));
+	return 0;
+}
+
 /* The size is checked first; a truncation during the round itself raises SIGBUS,
  * which ends the round (busguard.h) and is then found by the same check. */
 static void round_one(struct managed *m, const struct settings *v)
@@ -143,8 +159,10 @@ void housekeeping_round(struct daemon_state *s)
 	struct settings v = read_settings(s);
 	rcu_read_lock(); /* the main thread frees no entry until we are done */
 	const struct registry *r = registry_get(&s->reg);
-	for (size_t i = 0; i < r->n; i++)
+	for (size_t i = 0; i < r->n; i++) {
+		hidden_each(r->m[i]->name, remove_leftover, r->m[i]);
 		round_one(r->m[i], &v);
+	}
 	rcu_reader_done_for_tsan(&s->reg);
 	rcu_read_unlock();
 }

@@ -1,5 +1,6 @@
 /* The daemon's background work, never on the clients' path: reap dead clients,
- * keep the reclaim horizon current, sweep expired keys, heartbeat, summaries. */
+ * keep the reclaim horizon current, sweep expired keys, heartbeat, summaries,
+ * remove the hidden objects of creators that died (hidden.h). */
 #ifndef EVTD_HOUSEKEEPING_H
 #define EVTD_HOUSEKEEPING_H
 
