@@ -15,7 +15,7 @@
 #include "busguard.h"
 #include "common.h"
 #include "handle.h"
-#include "hidden.h"
+#include "hidden_creator.h"
 #ifdef EVT_TEST_REDIS
 #include "redis_server.h"
 static struct test_redis redis; /* a test's own server, stopped in teardown() */
@@ -55,58 +55,9 @@ static void setup(void)
 	write_conf("10s", 1024, "");
 }
 
-/* A child that makes a hidden object of throttle n as evt_create() does (holding
- * the creator's lock) and stops there, as a creator before its rename; the
- * object's path in path.  teardown() kills the last one. */
-static pid_t hidden_holder;
-
-static pid_t hidden_creator(const char *n, char *path, size_t size)
-{
-	int p[2];
-	cr_assert_eq(pipe(p), 0);
-	pid_t c = fork();
-	cr_assert_geq(c, 0);
-	if (c == 0) {
-		char region[EVT_NAME_MAX + 32], tmp[EVT_NAME_MAX + 64] = "";
-		snprintf(region, sizeof region, "/evthrottle.%s", n);
-		if (hidden_create(region, tmp, sizeof tmp) < 0)
-			_exit(1);
-		if (write(p[1], tmp, sizeof tmp) != (ssize_t)sizeof tmp)
-			_exit(1);
-		pause();
-		_exit(0);
-	}
-	hidden_holder = c;
-	close(p[1]);
-	char tmp[EVT_NAME_MAX + 64];
-	cr_assert_eq(read(p[0], tmp, sizeof tmp), (ssize_t)sizeof tmp, "the creator failed");
-	close(p[0]);
-	snprintf(path, size, SHM_DIR "%s", tmp);
-	return c;
-}
-
-static void kill_child(pid_t c)
-{
-	kill(c, SIGKILL);
-	waitpid(c, NULL, 0);
-	if (c == hidden_holder)
-		hidden_holder = 0;
-}
-
-static int unlink_hidden(const char *file, void *arg)
-{
-	(void)arg;
-	char n[NAME_MAX + 2];
-	snprintf(n, sizeof n, "/%s", file);
-	shm_unlink(n);
-	return 0;
-}
-
 static void teardown(void)
 {
-	if (hidden_holder > 0)
-		kill_child(hidden_holder);
-	hidden_each(name, unlink_hidden, NULL);
+	hidden_cleanup(name);
 #ifdef EVT_TEST_REDIS
 	redis_stop(&redis);
 #endif
@@ -895,7 +846,7 @@ Test(daemon, reaps_killed_clients)
 Test(daemon, removes_hidden_objects_whose_creator_died_only)
 {
 	char dead[320], live[320], logged[400];
-	kill_child(hidden_creator(name, dead, sizeof dead));
+	hidden_creator_kill(hidden_creator(name, dead, sizeof dead));
 	pid_t holder = hidden_creator(name, live, sizeof live);
 	cr_assert_eq(access(dead, F_OK), 0, "a killed creator leaves its hidden object");
 	pid_t d = start_daemon();
@@ -905,7 +856,7 @@ Test(daemon, removes_hidden_objects_whose_creator_died_only)
 	cr_expect(output_has(logged), "the removal is not logged");
 	cr_expect_eq(access(live, F_OK), 0, "an object being built was removed");
 	/* Its creator dies too: the next daemon removes it at start. */
-	kill_child(holder);
+	hidden_creator_kill(holder);
 	d = start_daemon();
 	EVENTUALLY(access(live, F_OK) != 0, "%s not removed", live);
 	stop_daemon(d);
