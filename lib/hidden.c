@@ -3,9 +3,11 @@
  * an OFD write lock on byte 0, taken right after the exclusive create and held
  * until the rename: the kernel drops it when the creator dies, as it does a
  * client's (clients.c).  A remover takes an OFD read lock on the same byte first:
- * it gets it only if no creator holds the write lock, and then keeps any creator
- * that has created the object but not yet locked it from locking it; that creator
- * gives the name up and makes another.  So an object being built is never removed.
+ * it gets it only if no creator holds the write lock, and unlinks the object
+ * holding it.  A creator that has made the object and not yet locked it then
+ * either fails to lock it (the remover holds its lock) or locks it and finds it
+ * unlinked (st_nlink 0: the remover is done); either way it gives the name up and
+ * makes another.  So an object anyone goes on to build is never removed.
  */
 #include "hidden.h"
 
@@ -41,6 +43,21 @@ static uint64_t random_tag(void)
 	return r;
 }
 
+void (*hidden_create_hook)(const char *tmp);
+
+/* Take the creator's lock on the object just made as fd: 1 taken, 0 a remover
+ * claimed it first (it holds its lock, or has unlinked the object and let go), or
+ * -errno. */
+static int claim(int fd)
+{
+	if (lock_first_byte(fd, F_WRLCK) < 0)
+		return errno == EAGAIN || errno == EACCES ? 0 : -errno;
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	return st.st_nlink > 0;
+}
+
 int hidden_create(const char *path, char *tmp, size_t size)
 {
 	for (int tries = 0; tries < 8; tries++) {
@@ -50,13 +67,15 @@ int hidden_create(const char *path, char *tmp, size_t size)
 			return errno != 0 ? -errno : -EIO;
 		if (fd < 0)
 			continue;
-		if (lock_first_byte(fd, F_WRLCK) == 0)
+		if (hidden_create_hook != NULL)
+			hidden_create_hook(tmp);
+		int rc = claim(fd);
+		if (rc == 1)
 			return fd;
-		int e = errno;
-		close(fd); /* EAGAIN, EACCES: a remover claimed it, and unlinks it */
-		if (e != EAGAIN && e != EACCES) {
+		close(fd); /* claimed: its remover unlinks it, or has */
+		if (rc < 0) {
 			shm_unlink(tmp);
-			return -e;
+			return rc;
 		}
 	}
 	return -EEXIST;

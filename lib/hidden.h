@@ -16,6 +16,10 @@
  * and locked as its creator's; its name (for shm_open()) in tmp.  An fd, or -errno. */
 int hidden_create(const char *path, char *tmp, size_t size);
 
+/* Tests only: called by hidden_create() between making the object (named tmp) and
+ * taking its lock, where a remover may come. */
+extern void (*hidden_create_hook)(const char *tmp);
+
 /* The creator's lock on fd released (the object is published under its name). */
 void hidden_done(int fd);
 
