@@ -14,6 +14,7 @@
 
 #include "common.h"
 #include "handle.h"
+#include "redis.h"
 #include "redis_server.h"
 #include "stress/checker.h"
 
@@ -634,7 +635,10 @@ Test(global, hosts_agree_on_the_epoch_after_redis_loses_its_data)
 	redis_do("FLUSHALL");
 	evt_throttle *b = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
 	uint64_t w, e;
-	cr_assert_eq(global_fetch(&b->r, &b->me, b->global, &w, &e), 0, "b's daemon syncs");
+	struct redis_conn *c = NULL;
+	struct redis_error err;
+	cr_assert_eq(global_read_settings(&c, b->r.global, &w, &e, &err), 0, "b's daemon syncs");
+	redis_close(c);
 	global_set_epoch(&b->r, e);
 	int both = decide(a, 100, "k") + decide(b, 100, "k");
 	cr_expect_eq(both, 1, "one key, one instant, two hosts: processed %d times", both);
@@ -796,10 +800,12 @@ Test(global, answers_read_before_a_pipeline_fails_are_kept)
 	evt_close(t);
 }
 
-/* What a one-key clear guarantees (docs/design.md): the key is gone in Redis and
- * on the clearing host; another host's cache keeps its last (not propagated)
- * until that cached window ends, and then asks Redis, which has forgotten it. */
-Test(global, a_cleared_key_is_deleted_in_redis_other_hosts_caches_keep_it)
+/* What a one-key clear does in the library alone (docs/design.md §10): the key is
+ * gone in Redis and on the clearing host; without a daemon to apply the published
+ * clear (test_daemon's a_window_change_and_a_clear_reach_the_other_host), another
+ * host's cache keeps its last until that cached window ends, and then asks Redis,
+ * which has forgotten it. */
+Test(global, a_cleared_key_is_deleted_in_redis_a_host_without_daemon_keeps_it)
 {
 	REDIS_REQUIRED();
 	redis_start(&redis, NULL);
@@ -813,6 +819,100 @@ Test(global, a_cleared_key_is_deleted_in_redis_other_hosts_caches_keep_it)
 	cr_expect_eq(decide(b, 1010, "k"), 0, "b's cache ended; Redis has 40");
 	evt_close(a);
 	evt_close(b);
+}
+
+/* The next message on the test's subscribed connection c, as "CHANNEL|PAYLOAD"
+ * (len bytes in *len). */
+static const char *next_message(redisContext *c, size_t *len)
+{
+	static char buf[512];
+	void *p = NULL;
+	cr_assert_eq(redisGetReply(c, &p), REDIS_OK, "no message within 1 s");
+	redisReply *r = p;
+	cr_assert(r->type == REDIS_REPLY_ARRAY && r->elements == 3);
+	cr_assert_str_eq(r->element[0]->str, "message");
+	int n = snprintf(buf, sizeof buf, "%s|", r->element[1]->str);
+	memcpy(buf + n, r->element[2]->str, r->element[2]->len);
+	*len = (size_t)n + r->element[2]->len;
+	freeReplyObject(r);
+	return buf;
+}
+
+static void expect_message(redisContext *c, const char *want, size_t want_len)
+{
+	size_t len;
+	const char *got = next_message(c, &len);
+	cr_expect(len == want_len && memcmp(got, want, len) == 0, "got '%.*s'", (int)len, got);
+}
+
+/* Every change is published on the throttle's channel by the call that stores it,
+ * in the protocol's form (docs/design.md §10), a key's bytes as they are; and it
+ * parses back to what was stored. */
+Test(global, each_change_is_published_on_the_throttles_channel)
+{
+	REDIS_REQUIRED();
+	redis_start(&redis, NULL);
+	evt_throttle *a = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
+	struct timeval tv = { 1, 0 };
+	redisContext *c = redisConnectUnixWithTimeout(redis.sock, tv);
+	cr_assert(c != NULL && c->err == 0);
+	char chan[128], want[256];
+	snprintf(chan, sizeof chan, "evt:{%s}:changes", global_name());
+	freeReplyObject(redisCommand(c, "SUBSCRIBE %s", chan));
+
+	cr_assert_eq(evt_update_window(a, 2500), 0);
+	int n = snprintf(want, sizeof want, "%s|window 2500", chan);
+	expect_message(c, want, (size_t)n);
+	cr_assert_geq(evt_clear(a), 0);
+	n = snprintf(want, sizeof want, "%s|clear 1", chan);
+	expect_message(c, want, (size_t)n);
+	static const char key[] = { 'k', '\0', ' ', 'x' };
+	cr_assert_geq(evt_clear_key(a, key, sizeof key), 0);
+	n = snprintf(want, sizeof want, "%s|key 1 ", chan);
+	memcpy(want + n, key, sizeof key);
+	expect_message(c, want, (size_t)n + sizeof key);
+
+	struct global_change ch;
+	cr_assert_eq(global_parse_change(chan, strlen(chan), "key 1 k\0 x", 10, &ch), 0);
+	cr_expect_eq(ch.kind, GLOBAL_CHANGE_KEY);
+	cr_expect_eq(ch.value, 1);
+	cr_expect(ch.len == sizeof key && memcmp(ch.key, key, sizeof key) == 0);
+	cr_expect_str_eq(ch.name, global_name());
+	redisFree(c);
+	evt_close(a);
+}
+
+/* A message not of the protocol is refused, not half-applied. */
+Test(global, a_malformed_change_message_is_refused)
+{
+	static const struct {
+		const char *channel, *msg;
+	} bad[] = {
+		{ "evt:{g}:changes", "window 0" },   /* window 0 */
+		{ "evt:{g}:changes", "window 12x" },
+		{ "evt:{g}:changes", "window 99999999999999999999" }, /* over 64 bits */
+		{ "evt:{g}:changes", "window" },
+		{ "evt:{g}:changes", "clear 1 2" },
+		{ "evt:{g}:changes", "key 1" },      /* no key */
+		{ "evt:{g}:changes", "key 1 " },     /* empty key */
+		{ "evt:{g}:changes", "size 1" },
+		{ "evt:{}:changes", "clear 1" },     /* no name */
+		{ "evt:{g}:cfg", "clear 1" },
+		{ "other", "clear 1" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		struct global_change c;
+		cr_expect_eq(global_parse_change(bad[i].channel, strlen(bad[i].channel), bad[i].msg,
+		                                 strlen(bad[i].msg), &c),
+		             -EINVAL, "case %zu", i);
+	}
+	static char big[REGION_KEY_MAX + 8] = "key 3 ";
+	memset(big + 6, 'k', REGION_KEY_MAX + 1);
+	struct global_change c;
+	cr_expect_eq(global_parse_change("evt:{g}:changes", 15, big, 6 + REGION_KEY_MAX + 1, &c),
+	             -EINVAL, "a key over REGION_KEY_MAX");
+	cr_expect_eq(global_parse_change("evt:{g}:changes", 15, big, 6 + REGION_KEY_MAX, &c), 0);
+	cr_expect_eq(c.len, REGION_KEY_MAX);
 }
 
 /* "A global throttle has limit 1": refused at create, accepted at runtime. */
