@@ -119,6 +119,9 @@ static void deliver(void *arg, const char *channel, size_t channel_len, const ch
 		          "protocol: ignored", d->l->b.redis, len, channel_len);
 		return;
 	}
+	static const char *const kind[] = { "window", "clear", "key" };
+	log_debug("Redis %s: global '%s': %s %llu received", d->l->b.redis, c.name, kind[c.kind],
+	          (unsigned long long)c.value);
 	rcu_read_lock(); /* the main thread frees no entry until we are done */
 	const struct registry *r = registry_get(d->reg);
 	for (size_t i = 0; i < r->n; i++) {

@@ -1152,6 +1152,36 @@ Test(daemon, logs_a_redis_outage_and_its_recovery_once_each)
 	redis_stop(&redis);
 }
 
+/* A change pushed for a region someone truncated is not applied (a clear would
+ * touch the missing pages: SIGBUS), and the daemon goes on. */
+Test(daemon, a_change_pushed_for_a_truncated_region_is_skipped)
+{
+	REDIS_REQUIRED();
+	redis_start(&redis, NULL);
+	char global[256], channel[64];
+	snprintf(global, sizeof global, "global = { redis = \"%s\"; name = \"gt%d\"; };",
+	         redis.endpoint, (int)getpid());
+	snprintf(channel, sizeof channel, "evt:{gt%d}:changes", (int)getpid());
+	write_conf("1s", 1024, global);
+	pid_t pid = start_daemon();
+	EVENTUALLY(output_has("subscribed to the global throttles' changes"), "no subscription");
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "/dev/shm/evthrottle.%s", name);
+	cr_assert_eq(truncate(path, 4096), 0, "truncate %s: %s", path, strerror(errno));
+	EVENTUALLY(output_has("someone truncated it"), "the daemon did not notice");
+	struct timeval tv = { 1, 0 };
+	redisContext *c = redisConnectUnixWithTimeout(redis.sock, tv);
+	cr_assert(c != NULL && c->err == 0);
+	freeReplyObject(redisCommand(c, "PUBLISH %s %s", channel, "clear 7"));
+	redisFree(c);
+	EVENTUALLY(output_has("clear 7 received"), "the daemon did not receive the clear");
+	uint64_t before = heartbeat(name2);
+	EVENTUALLY(heartbeat(name2) != before, "the other throttle is no longer kept");
+	cr_assert_eq(kill(pid, 0), 0, "the daemon died");
+	cr_expect(!output_has("cleared on another host"), "applied to a truncated region");
+	stop_daemon(pid);
+}
+
 /* Host b: a second daemon with its own configuration, run directory and region,
  * its throttle global under the same name as host a's. */
 struct host_b {
