@@ -324,12 +324,16 @@ int evt_clear_key(evt_throttle *t, const void *key, size_t key_len)
 	int rc = writable(t);
 	if (rc == 0)
 		rc = table_key_check(&t->r, key, key_len);
-	/* Redis first: a decision between the two would re-cache the key from it. */
-	int pushed = rc == 0 && t->global != NULL
-		             ? global_push_clear_key(&t->r, &t->me, t->global, key, (uint32_t)key_len)
-		             : 0;
 	if (rc == 0)
 		rc = table_clear_key(&t->r, &t->me, key, (uint32_t)key_len);
+	/* A global throttle: here (the count is this one's: once the clear is
+	 * published, this host's daemon may take the key out first), in Redis, then
+	 * here again, since a decision in between may have cached it from Redis. */
+	int pushed = rc >= 0 && t->global != NULL
+		             ? global_push_clear_key(&t->r, &t->me, t->global, key, (uint32_t)key_len)
+		             : 0;
+	if (rc >= 0 && t->global != NULL)
+		(void)table_clear_key(&t->r, &t->me, key, (uint32_t)key_len);
 	if (rc > 0 && t->admin)
 		admin_count_cleared(&t->r, (uint64_t)rc);
 	if (rc >= 0)
