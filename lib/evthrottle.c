@@ -308,9 +308,14 @@ int evt_clear(evt_throttle *t)
 	int rc = writable(t);
 	if (rc < 0)
 		return rc;
-	/* A global throttle's keys in Redis go first: a new epoch in their names. */
-	int pushed = t->global != NULL ? global_push_clear(&t->r, &t->me, t->global) : 0;
 	uint64_t n = table_clear(&t->r, &t->me);
+	/* A global throttle: here (the count is this one's: once the clear is
+	 * published, this host's daemon may clear the table first), in Redis (a new
+	 * epoch in the key names), then here again, since decisions in between may
+	 * have cached keys from Redis under the old epoch. */
+	int pushed = t->global != NULL ? global_push_clear(&t->r, &t->me, t->global) : 0;
+	if (t->global != NULL)
+		(void)table_clear(&t->r, &t->me);
 	if (t->admin)
 		admin_count_cleared(&t->r, n);
 	audit_note(&t->r, AUDIT_CLEAR, n);
