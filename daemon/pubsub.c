@@ -129,7 +129,7 @@ static void deliver(void *arg, const char *channel, size_t channel_len, const ch
 		if (m->global.enabled && strcmp(m->global.name, c.name) == 0 && serves(d->l, &m->global))
 			global_apply(m, &c);
 	}
-	rcu_reader_done_for_tsan(d->reg);
+	rcu_reader_done_for_tsan();
 	rcu_read_unlock();
 }
 
