@@ -466,14 +466,19 @@ int global_read_settings(struct redis_conn **c, const struct region_global *b, u
 	const char *argv[] = { "HMGET", cfg, "window", "epoch" };
 	const size_t len[] = { 5, global_cfg_name(b, cfg, sizeof cfg), 6, 5 };
 	uint64_t v[2] = { 0, 0 }, deadline = evt_now_ns() + b->timeout_ns;
-	int rc = *c == NULL ? redis_connect(b, deadline, c, e) : 0;
-	if (rc == 0)
-		rc = redis_integers(*c, deadline, 4, argv, len, v, 2, e);
-	if (rc == 0)
-		rc = redis_relax(*c);
-	if (rc < 0) {
-		redis_close(*c);
-		*c = NULL;
+	/* A connection kept from an earlier read may be to a server restarted since:
+	 * one failure on it is tried again on a new one, within the same deadline. */
+	int rc = -EAGAIN;
+	for (int tries = *c != NULL ? 2 : 1; rc < 0 && tries > 0; tries--) {
+		rc = *c == NULL ? redis_connect(b, deadline, c, e) : 0;
+		if (rc == 0)
+			rc = redis_integers(*c, deadline, 4, argv, len, v, 2, e);
+		if (rc == 0)
+			rc = redis_relax(*c);
+		if (rc < 0) {
+			redis_close(*c);
+			*c = NULL;
+		}
 	}
 	*window = v[0];
 	*epoch = v[1];

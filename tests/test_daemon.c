@@ -1204,6 +1204,37 @@ Test(daemon, logs_a_redis_outage_and_its_recovery_once_each)
 	redis_stop(&redis);
 }
 
+/* Redis restarted between two rounds: the daemon's connection for reading the
+ * settings is to the old server; its read is tried again on a new one, not
+ * counted as an error (which would open the breaker and log an outage). */
+Test(daemon, a_redis_restart_between_rounds_is_no_error)
+{
+	REDIS_REQUIRED();
+	redis_start(&redis, NULL);
+	char global[256];
+	snprintf(global, sizeof global, "global = { redis = \"%s\"; name = \"gr%d\"; };",
+	         redis.endpoint, (int)getpid());
+	conf_housekeeping = "3s";
+	write_conf("1s", 1024, global);
+	pid_t pid = start_daemon();
+	EVENTUALLY(output_count("subscribed to the global throttles' changes") == 1, "round 1");
+	evt_throttle *t;
+	cr_assert_eq(evt_attach(name, EVT_RDONLY, &t), 0);
+	struct global_status gs;
+	EVENTUALLY((global_status(&t->r, &gs), gs.synced_ns != 0), "round 1 read the settings");
+	redis_kill(&redis);
+	redis_start(&redis, NULL); /* the same socket */
+	EVENTUALLY(output_count("subscribed to the global throttles' changes") == 2, "round 2");
+	uint64_t synced = gs.synced_ns;
+	EVENTUALLY((global_status(&t->r, &gs), gs.synced_ns != synced), "round 2 read the settings");
+	cr_expect_eq(gs.last_error_ns, 0, "an error was noted: %s", gs.last_error);
+	evt_stats st;
+	cr_assert_eq(evt_stats_get(t, &st), 0);
+	cr_expect_eq(st.global_errors, 0);
+	evt_close(t);
+	stop_daemon(pid);
+}
+
 /* A change pushed for a region someone truncated is not applied (a clear would
  * touch the missing pages: SIGBUS), and the daemon goes on. */
 Test(daemon, a_change_pushed_for_a_truncated_region_is_skipped)
