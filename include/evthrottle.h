@@ -417,8 +417,9 @@ int evt_should_process_key(evt_throttle *t, uint64_t ts_ns, const evt_key *k, un
  * and evt_clear_key(), it records the change with this process's uid and pid in
  * the region, for evthrottled's log (getuid() and getpid(): not for a hot path).
  * Errors: -EINVAL (window_ns 0 or t NULL), -EROFS.  Thread-safe.
- * A global throttle's change is also stored in Redis, which every host's
- * evthrottled applies; if Redis cannot take it within the timeout, the change is
+ * A global throttle's change is also stored in Redis and published there, and
+ * every host's evthrottled applies it (docs/design.md §10: within 100 ms while it
+ * is subscribed); if Redis cannot take it within the timeout, the change is
  * made on this host only and the call returns Redis's error (-ECONNREFUSED,
  * -ETIMEDOUT, -ECONNRESET, -EACCES, -EPROTO, -ENOTSUP without hiredis).
  */

@@ -338,9 +338,14 @@ int evt_clear(evt_throttle *t)
 	int rc = writable(t);
 	if (rc < 0)
 		return rc;
-	/* A global throttle's keys in Redis go first: a new epoch in their names. */
-	int pushed = t->global != NULL ? global_push_clear(&t->r, &t->me, t->global) : 0;
 	uint64_t n = table_clear(&t->r, &t->me);
+	/* A global throttle: here (the count is this one's: once the clear is
+	 * published, this host's daemon may clear the table first), in Redis (a new
+	 * epoch in the key names), then here again, since decisions in between may
+	 * have cached keys from Redis under the old epoch. */
+	int pushed = t->global != NULL ? global_push_clear(&t->r, &t->me, t->global) : 0;
+	if (t->global != NULL)
+		(void)table_clear(&t->r, &t->me);
 	if (t->admin)
 		admin_count_cleared(&t->r, n);
 	audit_note(&t->r, AUDIT_CLEAR, n);
@@ -354,12 +359,16 @@ int evt_clear_key(evt_throttle *t, const void *key, size_t key_len)
 	int rc = writable(t);
 	if (rc == 0)
 		rc = table_key_check(&t->r, key, key_len);
-	/* Redis first: a decision between the two would re-cache the key from it. */
-	int pushed = rc == 0 && t->global != NULL
-		             ? global_push_clear_key(&t->r, &t->me, t->global, key, (uint32_t)key_len)
-		             : 0;
 	if (rc == 0)
 		rc = table_clear_key(&t->r, &t->me, key, (uint32_t)key_len);
+	/* A global throttle: here (the count is this one's: once the clear is
+	 * published, this host's daemon may take the key out first), in Redis, then
+	 * here again, since a decision in between may have cached it from Redis. */
+	int pushed = rc >= 0 && t->global != NULL
+		             ? global_push_clear_key(&t->r, &t->me, t->global, key, (uint32_t)key_len)
+		             : 0;
+	if (rc >= 0 && t->global != NULL)
+		(void)table_clear_key(&t->r, &t->me, key, (uint32_t)key_len);
 	if (rc > 0 && t->admin)
 		admin_count_cleared(&t->r, (uint64_t)rc);
 	if (rc >= 0)
