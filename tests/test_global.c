@@ -1021,3 +1021,65 @@ Test(global, a_lock_wait_timeout_is_no_redis_error)
 	cr_expect_eq(decide(a, 10, "k2"), 1, "the breaker is closed: Redis answers at once");
 	evt_close(a);
 }
+
+/* ---- review of #20 (revglobal): reproducers ---- */
+
+/* The one-key clear's race, as an_answer_from_before_a_clear_is_not_cached_after_it
+ * is the whole clear's: a's FCALL is answered by Redis (throttled, last 10) before
+ * b's one-key clear reaches Redis; a's daemon applies the published "key 0 k"
+ * (nothing cached yet: nothing removed) before a reads its answer, and cache()
+ * then writes last 10 into a's table.  The key stays throttled on a for the rest
+ * of its window though Redis has forgotten it and no host processed it since.
+ * cache_answer() re-checks the epoch only: a one-key clear moves no epoch. */
+Test(global, an_answer_from_before_a_key_clear_is_not_cached_after_it)
+{
+	with_redis();
+	evt_throttle *a = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
+	evt_throttle *b = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
+	cr_assert_eq(decide(b, 10, "k"), 1);
+	cr_assert_eq(decide(a, 5, "warm"), 1, "a is connected");
+	kill(redis.pid, SIGSTOP);
+	struct thread_decide d = { a, 20, -1 };
+	pthread_t th;
+	pthread_create(&th, NULL, thread_decide, &d);
+	sleep_ms(100); /* a's FCALL is in flight */
+	/* What a's daemon does on "key 0 k" (globalwatch.c apply_key()). */
+	cr_assert_eq(table_clear_key(&a->r, &a->me, "k", 1), 0, "nothing cached yet");
+	kill(redis.pid, SIGCONT);
+	pthread_join(th, NULL);
+	cr_assert_eq(evt_clear_key(b, "k", 1), 1, "b's clear reaches Redis after a's call");
+	cr_assert_eq(d.rc, 0, "answered by Redis before the clear: throttled");
+	cr_expect_eq(decide(a, 30, "k"), 1, "cleared, and processed nowhere since");
+	evt_close(a);
+	evt_close(b);
+}
+
+/* Redis loses its data (a restart without persistence; FLUSHALL here) after a
+ * clear: the host's region keeps epoch 1, Redis answers under epoch 0, and
+ * cache_answer() keeps no answer whose epoch differs from the region's.  The
+ * daemon's sync only raises the epoch (global_set_epoch()), so the host never
+ * caches again: every event of a flood is a round trip, for ever (until some
+ * host clears the throttle twice), not one per key per window. */
+Test(global, a_flood_after_redis_lost_its_data_is_cached_again)
+{
+	with_redis();
+	evt_throttle *a = host(1000000, EVT_ON_UNREACHABLE_THROTTLE);
+	cr_assert_geq(evt_clear(a), 0);
+	redis_do("FLUSHALL");
+	/* What a's daemon does each round: read Redis's settings, apply its epoch. */
+	uint64_t w, e;
+	struct redis_conn *c = NULL;
+	struct redis_error err;
+	cr_assert_eq(global_read_settings(&c, a->r.global, &w, &e, &err), 0, "a's daemon syncs");
+	redis_close(c);
+	global_set_epoch(&a->r, e);
+	uint64_t before = stats(a).global_round_trips;
+	int processed = 0;
+	for (uint64_t ts = 10; ts < 110; ts++)
+		processed += decide(a, ts, "k");
+	uint64_t trips = stats(a).global_round_trips - before;
+	cr_expect_eq(processed, 1, "one window, one key");
+	cr_expect_leq(trips, 2, "%" PRIu64 " round trips for 100 events of one key in one window",
+	              trips);
+	evt_close(a);
+}
