@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -1372,4 +1374,55 @@ Test(daemon, a_window_change_and_a_clear_reach_the_other_host)
 	stop_host_b(&b);
 	stop_daemon(a);
 }
+/* A Redis endpoint that takes connections (the kernel's backlog) and never
+ * answers, as a hung server does: its listening socket, the endpoint in ep. */
+static int silent_redis(char *ep, size_t size)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof sa.sun_path, "/tmp/evtd-%d-silent.sock", (int)getpid());
+	unlink(sa.sun_path);
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+	          listen(fd, 64) == 0);
+	snprintf(ep, size, "unix:%s", sa.sun_path);
+	return fd;
+}
+
+/* A global throttle's Redis hangs (accepts, never answers) and its timeout is
+ * 3 s (the configuration allows up to 10 s): each housekeeping round waits for
+ * the subscription (PSUBSCRIBE, up to the throttle's timeout) and for the
+ * round's settings read (HMGET, up to the timeout again), one throttle after
+ * the other, on the one housekeeping thread.  Every other throttle's heartbeat,
+ * reaping and audit stop for seconds at a time (with 10 s, longer than
+ * HEARTBEAT_FRESH_NS: the daemon looks dead to evthrottlectl). */
+Test(daemon, a_hung_redis_does_not_stop_the_other_throttles_rounds, .timeout = 60)
+{
+	char ep[128], global[256];
+	int lfd = silent_redis(ep, sizeof ep);
+	snprintf(global, sizeof global,
+	         "global = { redis = \"%s\"; name = \"gh%d\"; timeout = \"3s\"; };", ep,
+	         (int)getpid());
+	write_conf("1s", 1024, global); /* rounds every 50 ms */
+	pid_t pid = start_daemon();
+	/* The longest time the host-local throttle's heartbeat stood still, over 4 s. */
+	uint64_t beat = heartbeat(name2);
+	double t0 = now_s(), moved = t0, gap = 0;
+	while (now_s() - t0 < 4) {
+		usleep(10000);
+		uint64_t b = heartbeat(name2);
+		if (b != beat) {
+			beat = b;
+			moved = now_s();
+		}
+		if (now_s() - moved > gap)
+			gap = now_s() - moved;
+	}
+	cr_expect_lt(gap, 1.0, "no heartbeat (nor any round's work) for %.1f s with rounds "
+	             "every 50 ms", gap);
+	stop_daemon(pid);
+	close(lfd);
+	snprintf(ep, sizeof ep, "/tmp/evtd-%d-silent.sock", (int)getpid());
+	unlink(ep);
+}
+
 #endif
