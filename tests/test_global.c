@@ -1083,3 +1083,31 @@ Test(global, a_flood_after_redis_lost_its_data_is_cached_again)
 	              trips);
 	evt_close(a);
 }
+
+/* global_round_trips is "calls to Redis, each one round trip" (evthrottle.h),
+ * global_errors "failed round trips and connects": ask() counts a round trip for
+ * every event it was given even where nothing was sent, when another thread held
+ * the handle's connection past the deadline (-EBUSY) or the connect failed. */
+Test(global, a_decision_that_reached_no_redis_is_no_round_trip)
+{
+	with_redis();
+	evt_throttle *a = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
+	cr_assert_eq(decide(a, 5, "warm"), 1, "a is connected");
+	uint64_t before = stats(a).global_round_trips;
+	pthread_mutex_lock(&a->global->lock); /* another thread mid-call */
+	struct thread_decide d = { a, 10, -1 };
+	pthread_t th;
+	pthread_create(&th, NULL, thread_decide, &d);
+	pthread_join(th, NULL);
+	pthread_mutex_unlock(&a->global->lock);
+	cr_expect_eq(stats(a).global_round_trips - before, 0, "nothing was sent: %" PRIu64
+	             " round trips counted", stats(a).global_round_trips - before);
+	evt_throttle *b = host_at("unix:/nonexistent/redis.sock", 100000000ull,
+	                          EVT_ON_UNREACHABLE_THROTTLE, NULL);
+	cr_assert_eq(decide(b, 10, "k"), 0, "the policy's answer");
+	cr_expect_eq(stats(b).global_errors, 1, "the failed connect");
+	cr_expect_eq(stats(b).global_round_trips, 0, "no connection, no round trip: %" PRIu64
+	             " counted", stats(b).global_round_trips);
+	evt_close(a);
+	evt_close(b);
+}
