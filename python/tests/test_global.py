@@ -154,33 +154,51 @@ class GlobalTests(support.NamedThrottleTest):
     def test_redis_down_answers_by_on_unreachable_local(self):
         self._unreachable("local", True)  # this host's table: new keys
 
-    def test_a_round_trip_runs_without_the_gil(self):
-        """While one thread's decision waits for Redis (stopped: the whole 1 s
-        timeout), another Python thread runs."""
+    def _runs_without_the_gil(self, call):
+        """call(t) on a global throttle whose Redis is stopped (SIGSTOP: the whole
+        1 s timeout): it waits for Redis, and another Python thread runs meanwhile.
+        Returns call's answer (or the exception it raised)."""
         self.load_function()
         t = self.host(timeout=1.0, on_unreachable="throttle")
         self.assertTrue(t.should_process(1, None, "warm"))
         self.redis.send_signal(signal.SIGSTOP)
-        call = {}
+        result = {}
 
-        def decide():
-            call["enter"] = time.monotonic()
-            call["answer"] = t.should_process(2, None, "new")
-            call["exit"] = time.monotonic()
+        def run():
+            result["enter"] = time.monotonic()
+            try:
+                result["answer"] = call(t)
+            except evthrottle.EvtError as e:
+                result["answer"] = e
+            result["exit"] = time.monotonic()
 
         ticks = []
-        th = threading.Thread(target=decide)
+        th = threading.Thread(target=run)
         th.start()
         while th.is_alive():
             ticks.append(time.monotonic())
             time.sleep(0.01)
         th.join()
         self.redis.send_signal(signal.SIGCONT)
-        self.assertFalse(call["answer"])
-        self.assertGreater(call["exit"] - call["enter"], 0.9, "it waited for Redis")
-        inside = [x for x in ticks if call["enter"] + 0.2 < x < call["exit"] - 0.2]
+        self.assertGreater(result["exit"] - result["enter"], 0.9, "it waited for Redis")
+        inside = [x for x in ticks if result["enter"] + 0.2 < x < result["exit"] - 0.2]
         self.assertTrue(inside, "no other thread ran during the round trip")
+        return result["answer"]
 
+    def test_a_round_trip_runs_without_the_gil(self):
+        """While one thread's decision waits for Redis, another Python thread runs."""
+        self.assertFalse(self._runs_without_the_gil(
+            lambda t: t.should_process(2, None, "new")))
+
+    def test_clear_key_runs_without_the_gil(self):
+        """clear_key() on a global throttle is a round trip to Redis (up to the
+        timeout, 10 s at most): like clear(), it must let other threads run."""
+        self._runs_without_the_gil(lambda t: t.clear_key(b"k"))
+
+    def test_update_window_runs_without_the_gil(self):
+        """update_window() on a global throttle stores the window in Redis first (up
+        to the timeout): other threads must run meanwhile."""
+        self._runs_without_the_gil(lambda t: t.update_window(2.0))
 
 if __name__ == "__main__":
     unittest.main()
