@@ -1425,4 +1425,103 @@ Test(daemon, a_hung_redis_does_not_stop_the_other_throttles_rounds, .timeout = 6
 	unlink(ep);
 }
 
+/* A command to the test's redis-server (argv: up to 3 words, NULL-ended), as the
+ * test's own client. */
+static void redis_cmd(const char **argv)
+{
+	struct timeval tv = { 1, 0 };
+	redisContext *c = redisConnectUnixWithTimeout(redis.sock, tv);
+	cr_assert(c != NULL && c->err == 0);
+	int argc = 0;
+	while (argc < 3 && argv[argc] != NULL)
+		argc++;
+	redisReply *r = redisCommandArgv(c, argc, argv, NULL);
+	cr_assert(r != NULL && r->type != REDIS_REPLY_ERROR, "%s", argv[0]);
+	freeReplyObject(r);
+	redisFree(c);
+}
+
+/* Until t's daemon has read Redis's settings twice more (two rounds). */
+static void two_more_reads(evt_throttle *t)
+{
+	struct global_status gs;
+	for (int i = 0; i < 2; i++) {
+		global_status(&t->r, &gs);
+		uint64_t synced = gs.synced_ns;
+		EVENTUALLY((global_status(&t->r, &gs), gs.synced_ns != synced), "no round read Redis");
+	}
+}
+
+/* The round trips of 100 events of one key inside one window, on t. */
+static uint64_t flood_round_trips(evt_throttle *t, uint64_t ts)
+{
+	evt_stats before, after;
+	cr_assert_eq(evt_stats_get(t, &before), 0);
+	for (uint64_t i = 0; i < 100; i++)
+		(void)decide(t, ts + i, "k");
+	cr_assert_eq(evt_stats_get(t, &after), 0);
+	return after.global_round_trips - before.global_round_trips;
+}
+
+/* A daemon with one global throttle (name gNAME), subscribed; t a client of it. */
+static pid_t start_global(const char *gname, evt_throttle **t)
+{
+	REDIS_REQUIRED();
+	redis_start(&redis, NULL);
+	char global[256];
+	snprintf(global, sizeof global,
+	         "global = { redis = \"%s\"; name = \"%s\"; timeout = \"200ms\"; };",
+	         redis.endpoint, gname);
+	write_conf("1s", 1024, global);
+	pid_t pid = start_daemon();
+	EVENTUALLY(output_has(SUBSCRIBED), "no subscription");
+	cr_assert_eq(evt_attach(name, 0, t), 0);
+	return pid;
+}
+
+/* A clear (epoch 1 here and in Redis), then Redis loses its data (a restart
+ * without persistence: FLUSHALL here), so Redis's epoch is 0 again.  The round's
+ * read (docs/design.md §10: it "settles the region's epoch") only raises the
+ * region's epoch, and cache_answer() keeps no answer under an epoch other than
+ * the region's: every event of this host goes to Redis, for ever. */
+Test(daemon, after_redis_lost_its_data_a_flood_is_cached_again, .timeout = 60)
+{
+	char gname[32];
+	snprintf(gname, sizeof gname, "gl%d", (int)getpid());
+	evt_throttle *t, *admin;
+	pid_t pid = start_global(gname, &t);
+	cr_assert_eq(evt_attach(name, EVT_ADMIN, &admin), 0);
+	cr_assert_geq(evt_clear(admin), 0, "epoch 1");
+	redis_cmd((const char *[]){ "FLUSHALL", NULL });
+	two_more_reads(t);
+	uint64_t trips = flood_round_trips(t, 1000);
+	cr_expect_leq(trips, 2, "%llu round trips for 100 events of one key in one window",
+	              (unsigned long long)trips);
+	evt_close(admin);
+	evt_close(t);
+	stop_daemon(pid);
+}
+
+/* A publisher on the channel (any client the ACL lets publish; files and other
+ * processes are not trusted) sends "clear 18446744073709551615": the daemon
+ * raises the region's epoch to 2^64-1, no clear can ever bring Redis's epoch
+ * there, the round's read does not lower it, and this host caches no answer
+ * again: one message turns every later event into a round trip. */
+Test(daemon, a_hostile_clear_message_does_not_end_caching, .timeout = 60)
+{
+	char gname[32], channel[64];
+	snprintf(gname, sizeof gname, "gx%d", (int)getpid());
+	snprintf(channel, sizeof channel, "evt:{%s}:changes", gname);
+	evt_throttle *t;
+	pid_t pid = start_global(gname, &t);
+	redis_cmd((const char *[]){ "PUBLISH", channel, "clear 18446744073709551615", NULL });
+	EVENTUALLY(output_has("cleared on another host"), "the message was not applied");
+	two_more_reads(t);
+	uint64_t trips = flood_round_trips(t, 1000);
+	cr_expect_leq(trips, 2, "%llu round trips for 100 events of one key in one window",
+	              (unsigned long long)trips);
+	evt_close(t);
+	stop_daemon(pid);
+}
+
 #endif

