@@ -1425,7 +1425,7 @@ Test(daemon, a_hung_redis_does_not_stop_the_other_throttles_rounds, .timeout = 6
 	unlink(ep);
 }
 
-/* A command to the test's redis-server (argv: up to 3 words, NULL-ended), as the
+/* A command to the test's redis-server (argv: up to 4 words, NULL-ended), as the
  * test's own client. */
 static void redis_cmd(const char **argv)
 {
@@ -1433,7 +1433,7 @@ static void redis_cmd(const char **argv)
 	redisContext *c = redisConnectUnixWithTimeout(redis.sock, tv);
 	cr_assert(c != NULL && c->err == 0);
 	int argc = 0;
-	while (argc < 3 && argv[argc] != NULL)
+	while (argc < 4 && argv[argc] != NULL)
 		argc++;
 	redisReply *r = redisCommandArgv(c, argc, argv, NULL);
 	cr_assert(r != NULL && r->type != REDIS_REPLY_ERROR, "%s", argv[0]);
@@ -1522,6 +1522,43 @@ Test(daemon, a_hostile_clear_message_does_not_end_caching, .timeout = 60)
 	              (unsigned long long)trips);
 	evt_close(t);
 	stop_daemon(pid);
+}
+
+/* docs/design.md §10: "a one-key clear made on any host is applied on every host
+ * ... within one housekeeping period after a lost subscription is back".  The
+ * round that re-subscribes reads only the window and the epoch: a one-key clear
+ * published while host b's subscription was down is never applied there, and b
+ * keeps throttling the key from its cache for the rest of the window. */
+Test(daemon, a_key_clear_made_while_a_subscription_was_down_reaches_the_host, .timeout = 60)
+{
+	REDIS_REQUIRED();
+	redis_start(&redis, NULL);
+	char global[256];
+	snprintf(global, sizeof global,
+	         "global = { redis = \"%s\"; name = \"gk%d\"; timeout = \"200ms\"; };",
+	         redis.endpoint, (int)getpid());
+	conf_housekeeping = "1s";
+	write_conf("1s", 1024, global);
+	pid_t a = start_daemon();
+	struct host_b b;
+	start_host_b(&b, global);
+	EVENTUALLY(output_count(SUBSCRIBED) == 2, "both daemons subscribe");
+	evt_throttle *ta, *tb, *admin;
+	cr_assert_eq(evt_attach(name, 0, &ta), 0);
+	cr_assert_eq(evt_attach(b.name, 0, &tb), 0);
+	cr_assert_eq(evt_attach(name, EVT_ADMIN, &admin), 0);
+	cr_assert_eq(decide(ta, 1000, "k"), 1);
+	cr_assert_eq(decide(tb, 1100, "k"), 0, "b caches a's last");
+	redis_cmd((const char *[]){ "CLIENT", "KILL", "TYPE", "pubsub", NULL }); /* both lost */
+	cr_assert_eq(evt_clear_key(admin, "k", 1), 1, "evthrottlectl clear k on host a");
+	EVENTUALLY(output_count(SUBSCRIBED) == 4, "both daemons subscribe again");
+	usleep(1500000); /* and a round of each reads Redis after that */
+	cr_expect_eq(decide(tb, 1200, "k"), 1, "cleared on every host, processed nowhere since");
+	evt_close(admin);
+	evt_close(ta);
+	evt_close(tb);
+	stop_host_b(&b);
+	stop_daemon(a);
 }
 
 #endif
