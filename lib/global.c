@@ -299,6 +299,10 @@ static int ask(const struct region *r, const struct table_client *me, struct glo
 	int rc = take(r, g, deadline, &e);
 	int failed = 0;
 	if (rc == 0) {
+		/* A round trip once the request goes out: a lock wait that timed out or a
+		 * failed connect sent nothing (counted as a fallback and an error). */
+		for (size_t i = 0; i < n; i++)
+			ctr_add(me, CTR_GLOBAL_ROUND_TRIPS);
 		rc = redis_decide(g->conn, deadline, a, n, &e);
 		/* An error reply (NOAUTH, a missing permission) fails its own event,
 		 * and counts as an error like a failed connection. */
@@ -306,8 +310,6 @@ static int ask(const struct region *r, const struct table_client *me, struct glo
 			failed = a[i].rc < 0 ? a[i].rc : 0;
 		give(g, rc < 0 ? rc : failed);
 	}
-	for (size_t i = 0; i < n; i++)
-		ctr_add(me, CTR_GLOBAL_ROUND_TRIPS);
 	account(r, me, rc < 0 ? rc : failed, &e);
 	return rc;
 }
