@@ -388,6 +388,34 @@ static PyObject *t_prefetch(PyObject *self, PyObject *key)
 	Py_RETURN_NONE;
 }
 
+/* A change a global throttle stores in Redis (a round trip, up to its timeout)
+ * runs without the GIL; a host-local throttle's keeps it (no wait). */
+static int clear_key_call(throttle_obj *s, evt_throttle *t, const ext_key *k)
+{
+	if (!s->global)
+		return evt_clear_key(t, k->p, (size_t)k->len);
+	int rc;
+	throttle_enter(s); /* t stays valid if another thread closes the throttler */
+	Py_BEGIN_ALLOW_THREADS
+	rc = evt_clear_key(t, k->p, (size_t)k->len);
+	Py_END_ALLOW_THREADS
+	throttle_leave(s);
+	return rc;
+}
+
+static int update_window_call(throttle_obj *s, evt_throttle *t, uint64_t ns)
+{
+	if (!s->global)
+		return evt_update_window(t, ns);
+	int rc;
+	throttle_enter(s); /* as clear_key_call() */
+	Py_BEGIN_ALLOW_THREADS
+	rc = evt_update_window(t, ns);
+	Py_END_ALLOW_THREADS
+	throttle_leave(s);
+	return rc;
+}
+
 static PyObject *t_clear_key(PyObject *self, PyObject *key)
 {
 	throttle_obj *s = (throttle_obj *)self;
@@ -395,7 +423,7 @@ static PyObject *t_clear_key(PyObject *self, PyObject *key)
 	ext_key k;
 	if (t == NULL || key_fast(key, &k) < 0)
 		return NULL;
-	int rc = evt_clear_key(t, k.p, (size_t)k.len);
+	int rc = clear_key_call(s, t, &k);
 	key_done(&k);
 	if (rc < 0)
 		return raise_key_error(self, rc, k.len, s->name);
@@ -410,7 +438,7 @@ static PyObject *t_update_window(PyObject *self, PyObject *window)
 	uint64_t ns;
 	if (t == NULL || window_to_ns(st, window, &ns) < 0)
 		return NULL;
-	int rc = evt_update_window(t, ns);
+	int rc = update_window_call(s, t, ns);
 	if (rc < 0)
 		return raise_evt(st, rc, s->name);
 	Py_RETURN_NONE;
