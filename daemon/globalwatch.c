@@ -57,16 +57,24 @@ static void apply_window(struct managed *m, uint64_t window)
 	         m->global.name);
 }
 
-/* A clear made on another host: the epoch it moved Redis to, if higher. */
-static void apply_epoch(struct managed *m, uint64_t epoch)
+/* Redis's epoch, adopted whatever its direction if the region's is still from
+ * (read before Redis's): higher after a clear on another host, lower after Redis
+ * lost its data.  The keys cached under the old one go. */
+static void adopt_epoch(struct managed *m, uint64_t from, uint64_t epoch)
 {
 	evt_throttle *t = m->t;
-	if (!global_set_epoch(&t->r, epoch))
+	if (!global_adopt_epoch(&t->r, from, epoch))
 		return;
 	uint64_t n = table_clear(&t->r, &t->me);
-	log_info("throttle '%s': cleared on another host (global '%s', epoch %llu): %llu keys "
-	         "removed here", m->name, m->global.name, (unsigned long long)epoch,
-	         (unsigned long long)n);
+	if (epoch > from)
+		log_info("throttle '%s': cleared on another host (global '%s', epoch %llu): %llu "
+		         "keys removed here", m->name, m->global.name, (unsigned long long)epoch,
+		         (unsigned long long)n);
+	else
+		log_warning("throttle '%s': Redis holds epoch %llu, below this host's %llu (global "
+		            "'%s'; Redis lost its data?): adopted, %llu keys removed here", m->name,
+		            (unsigned long long)epoch, (unsigned long long)from, m->global.name,
+		            (unsigned long long)n);
 }
 
 /* A key cleared on some host: out of this host's cache too, whatever the epoch
@@ -93,20 +101,13 @@ static int apply_body(void *arg)
 		global_note_window(&a->m->t->r, a->c->value);
 		apply_window(a->m, a->c->value);
 		break;
-	case GLOBAL_CHANGE_CLEAR:
-		apply_epoch(a->m, a->c->value);
+	case GLOBAL_CHANGE_CLEAR: /* global_apply() reads Redis's epoch instead */
 		break;
 	case GLOBAL_CHANGE_KEY:
 		apply_key(a->m, a->c->key, a->c->len);
 		break;
 	}
 	return 0;
-}
-
-void global_apply(struct managed *m, const struct global_change *c)
-{
-	struct applied a = { m, c };
-	(void)regions_guard(m, apply_body, &a);
 }
 
 /* The round's read of Redis's settings, in three steps: only the middle one talks
@@ -116,13 +117,16 @@ struct reading {
 	bool ask;
 	int rc;
 	struct redis_error e;
+	uint64_t before; /* the region's epoch before the read */
 	uint64_t window, epoch;
+	const uint64_t *heard; /* the epoch a "clear" message announced, if one did */
 };
 
 static int may_ask(void *arg)
 {
 	struct reading *x = arg;
 	x->ask = global_may_ask(&x->m->t->r);
+	x->before = atomic_load_explicit(&x->m->t->r.global->epoch, memory_order_relaxed);
 	return 0;
 }
 
@@ -131,18 +135,58 @@ static int settle(void *arg)
 	struct reading *x = arg;
 	struct managed *m = x->m;
 	global_note_read(&m->t->r, &m->t->me, x->rc, &x->e, x->window);
-	if (x->rc == 0) {
-		apply_window(m, x->window);
-		apply_epoch(m, x->epoch);
-	}
+	if (x->rc != 0)
+		return 0;
+	apply_window(m, x->window);
+	adopt_epoch(m, x->before, x->epoch);
+	if (x->heard != NULL && *x->heard > x->epoch)
+		log_warning("throttle '%s': a message says it was cleared on another host (global "
+		            "'%s', epoch %llu), but Redis holds epoch %llu: the message is ignored",
+		            m->name, m->global.name, (unsigned long long)*x->heard,
+		            (unsigned long long)x->epoch);
 	return 0;
 }
 
-void global_sync(struct managed *m)
+static void read_settings(struct managed *m, uint64_t until, const uint64_t *heard)
 {
-	struct reading x = { .m = m };
-	if (!m->global.enabled || regions_guard(m, may_ask, &x) < 0 || !x.ask)
+	struct reading x = { .m = m, .heard = heard };
+	uint64_t now = evt_now_ns(), deadline = now + m->global.timeout_ns;
+	if (!m->global.enabled || now >= until || regions_guard(m, may_ask, &x) < 0 || !x.ask)
 		return; /* a failure is counted, and logged as an outage */
-	x.rc = global_read_settings(&m->redis, &m->global, &x.window, &x.epoch, &x.e);
+	x.rc = global_read_settings(&m->redis, &m->global, deadline < until ? deadline : until,
+	                            &x.window, &x.epoch, &x.e);
 	(void)regions_guard(m, settle, &x);
+}
+
+void global_sync(struct managed *m, uint64_t until)
+{
+	read_settings(m, until, NULL);
+}
+
+void global_apply(struct managed *m, const struct global_change *c)
+{
+	if (c->kind == GLOBAL_CHANGE_CLEAR) {
+		/* Anyone the ACL lets publish may send one: Redis's stored epoch is the
+		 * truth, the message only says when to read it. */
+		read_settings(m, evt_now_ns() + GLOBAL_ROUND_WAIT_NS, &c->value);
+		return;
+	}
+	struct applied a = { m, c };
+	(void)regions_guard(m, apply_body, &a);
+}
+
+static int forget_body(void *arg)
+{
+	struct managed *m = arg;
+	uint64_t n = table_clear(&m->t->r, &m->t->me);
+	if (n > 0)
+		log_info("throttle '%s': subscribed again (global '%s'): its %llu cached answers are "
+		         "dropped (a one-key clear made meanwhile was not received)",
+		         m->name, m->global.name, (unsigned long long)n);
+	return 0;
+}
+
+void global_forget(struct managed *m)
+{
+	(void)regions_guard(m, forget_body, m);
 }

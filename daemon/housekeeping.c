@@ -148,13 +148,17 @@ static int remove_leftover(const char *file, void *arg)
 	return 0;
 }
 
-/* The region's work under the SIGBUS guard; a global throttle's read of Redis
- * after it, outside (a jump out of the read would leave its connection midway). */
-static void round_one(struct managed *m, const struct settings *v)
+/* Redis's settings for every global throttle, within GLOBAL_ROUND_WAIT_NS for the
+ * whole round (subscriptions first: a change the reads miss is then pushed).
+ * The throttle read first moves on each round, so that one whose Redis hangs
+ * does not take the others' turn every round. */
+static void redis_part(struct daemon_state *s, const struct registry *r)
 {
-	struct round r = { m, v };
-	if (regions_guard(m, round_body, &r) == 0)
-		global_sync(m);
+	uint64_t until = evt_now_ns() + GLOBAL_ROUND_WAIT_NS;
+	pubsub_sync(&s->pubsub, r, until);
+	for (size_t i = 0; i < r->n; i++)
+		global_sync(r->m[(s->first_read + i) % r->n], until);
+	s->first_read = r->n > 0 ? (s->first_read + 1) % r->n : 0;
 }
 
 void housekeeping_round(struct daemon_state *s)
@@ -162,12 +166,15 @@ void housekeeping_round(struct daemon_state *s)
 	struct settings v = read_settings(s);
 	rcu_read_lock(); /* the main thread frees no entry until we are done */
 	const struct registry *r = registry_get(&s->reg);
-	/* Subscribed first: a change the reads below miss is then pushed. */
-	pubsub_sync(&s->pubsub, r);
+	/* Every region's work (heartbeat, reaping, audit) under the SIGBUS guard
+	 * before any wait on Redis; the reads of Redis after it, outside the guard
+	 * (a jump out of a read would leave its connection midway). */
 	for (size_t i = 0; i < r->n; i++) {
+		struct round one = { r->m[i], &v };
 		hidden_each(r->m[i]->name, remove_leftover, r->m[i]);
-		round_one(r->m[i], &v);
+		(void)regions_guard(r->m[i], round_body, &one);
 	}
+	redis_part(s, r);
 	rcu_reader_done_for_tsan();
 	rcu_read_unlock();
 }
@@ -202,6 +209,7 @@ int housekeeping_start(struct daemon_state *s)
 	pthread_mutex_init(&s->lock, NULL);
 	s->stop = false;
 	s->pubsub = (struct pubsub){ .n = 0 };
+	s->first_read = 0;
 	int rc = -pthread_create(&s->thread, NULL, run, s);
 	if (rc < 0)
 		close(s->wake_fd);

@@ -25,6 +25,7 @@ struct daemon_state {
 	bool stop;
 	int wake_fd;          /* an eventfd: written to interrupt the wait between rounds */
 	struct pubsub pubsub; /* the housekeeping thread's subscriptions */
+	size_t first_read;    /* the housekeeping thread's: whose settings a round reads first */
 	pthread_t thread;
 };
 

@@ -14,8 +14,9 @@
 #include "redis.h"
 
 /* The least time a subscription may take to be made (connect, AUTH, PSUBSCRIBE):
- * a throttle's timeout of a few ms is for decisions, not for this. */
-#define SUBSCRIBE_NS 200000000ull
+ * a throttle's timeout of a few ms is for decisions, not for this (the round's
+ * bound, GLOBAL_ROUND_WAIT_NS, caps it). */
+#define SUBSCRIBE_NS GLOBAL_ROUND_WAIT_NS
 
 /* Does link l serve the throttle whose settings are g? */
 static bool serves(const struct pubsub_link *l, const struct region_global *g)
@@ -61,10 +62,22 @@ static void lost(struct pubsub_link *l, const struct redis_error *e)
 	l->failing = true;
 }
 
-static void subscribe(struct pubsub_link *l)
+/* A new subscription: the throttles it serves forget their cached answers, since
+ * a one-key clear published while there was none never arrives (the round's read
+ * brings the window and the epoch only). */
+static void forget_cached(const struct pubsub_link *l, const struct registry *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (r->m[i]->global.enabled && serves(l, &r->m[i]->global))
+			global_forget(r->m[i]);
+}
+
+static void subscribe(struct pubsub_link *l, const struct registry *r, uint64_t until)
 {
 	struct redis_error e = { { 0 } };
 	uint64_t deadline = evt_now_ns() + l->b.timeout_ns;
+	if (deadline > until)
+		deadline = until;
 	int rc = redis_connect(&l->b, deadline, &l->conn, &e);
 	if (rc == 0 && (rc = redis_psubscribe(l->conn, deadline, GLOBAL_CHANNELS, &e)) < 0) {
 		redis_close(l->conn);
@@ -77,10 +90,12 @@ static void subscribe(struct pubsub_link *l)
 	else if (rc == 0)
 		log_info("Redis %s: subscribed to the global throttles' changes (%s)", l->b.redis,
 		         GLOBAL_CHANNELS);
+	if (rc == 0)
+		forget_cached(l, r);
 	l->failing = rc < 0;
 }
 
-void pubsub_sync(struct pubsub *p, const struct registry *r)
+void pubsub_sync(struct pubsub *p, const struct registry *r, uint64_t until)
 {
 	for (size_t i = 0; i < p->n; i++)
 		p->links[i].used = false;
@@ -94,8 +109,8 @@ void pubsub_sync(struct pubsub *p, const struct registry *r)
 	}
 	for (size_t i = p->n; i-- > 0;) {
 		struct pubsub_link *l = &p->links[i];
-		if (l->used && l->conn == NULL)
-			subscribe(l);
+		if (l->used && l->conn == NULL && evt_now_ns() < until)
+			subscribe(l, r, until);
 		else if (!l->used) {
 			redis_close(l->conn);
 			*l = p->links[--p->n];

@@ -29,8 +29,10 @@ struct pubsub {
 
 /* Subscribe on every endpoint the managed global throttles use (each round, before
  * their settings are read, so that a change missed while a subscription was down
- * is read then), and close the links none uses.  Inside rcu_read_lock(). */
-void pubsub_sync(struct pubsub *p, const struct registry *r);
+ * is read then; a new subscription drops the cached answers of the throttles it
+ * serves, global_forget()), by until (evt_now_ns()'s clock: none is tried once
+ * it has passed), and close the links none uses.  Inside rcu_read_lock(). */
+void pubsub_sync(struct pubsub *p, const struct registry *r, uint64_t until);
 
 /* Wait until evt_now_ns() reaches until or wake_fd is readable (then drained),
  * applying each message as it arrives to the throttles of *reg. */

@@ -428,13 +428,13 @@ int global_push_clear_key(const struct region *r, const struct table_client *me,
 	return change(r, me, g, "evt_clear_key_v1", (const char *)key, len, NULL);
 }
 
-int global_read_settings(struct redis_conn **c, const struct region_global *b, uint64_t *window,
-                         uint64_t *epoch, struct redis_error *e)
+int global_read_settings(struct redis_conn **c, const struct region_global *b, uint64_t deadline,
+                         uint64_t *window, uint64_t *epoch, struct redis_error *e)
 {
 	char cfg[GLOBAL_KEY_MAX];
 	const char *argv[] = { "HMGET", cfg, "window", "epoch" };
 	const size_t len[] = { 5, global_cfg_name(b, cfg, sizeof cfg), 6, 5 };
-	uint64_t v[2] = { 0, 0 }, deadline = evt_now_ns() + b->timeout_ns;
+	uint64_t v[2] = { 0, 0 };
 	/* A connection kept from an earlier read may be to a server restarted since:
 	 * one failure on it is tried again on a new one, within the same deadline. */
 	int rc = -EAGAIN;
@@ -545,6 +545,16 @@ bool global_set_epoch(const struct region *r, uint64_t epoch)
 	 * raise sees a key cached under the old epoch, or its writer sees this one. */
 	atomic_thread_fence(memory_order_seq_cst);
 	return cur < epoch;
+}
+
+bool global_adopt_epoch(const struct region *r, uint64_t from, uint64_t epoch)
+{
+	/* Relaxed, as in global_set_epoch(). */
+	bool moved = from != epoch && atomic_compare_exchange_strong_explicit(
+		                              &r->global->epoch, &from, epoch, relaxed, relaxed);
+	/* Pairs with the fence in cache_answer(), as in global_set_epoch(). */
+	atomic_thread_fence(memory_order_seq_cst);
+	return moved;
 }
 
 /* Events of a batch that go to Redis in one pipeline. */

@@ -142,10 +142,11 @@ size_t global_cfg_name(const struct region_global *b, char *buf, size_t size);
 
 /* Redis's window and epoch (0: never set) for the throttle b describes (the
  * daemon's process-local copy of a region's settings: no region memory is read),
- * on *c, connected first if NULL (and closed, set NULL, on a failure), within b's
- * timeout.  0, or a negative errno with e filled. */
-int global_read_settings(struct redis_conn **c, const struct region_global *b, uint64_t *window,
-                         uint64_t *epoch, struct redis_error *e);
+ * on *c, connected first if NULL (and closed, set NULL, on a failure), by
+ * deadline (evt_now_ns()'s clock: the daemon's bound, not a decision's timeout).
+ * 0, or a negative errno with e filled. */
+int global_read_settings(struct redis_conn **c, const struct region_global *b, uint64_t deadline,
+                         uint64_t *window, uint64_t *epoch, struct redis_error *e);
 /* May the daemon read them now?  As a decision: not while the breaker is open. */
 bool global_may_ask(const struct region *r);
 /* Count and note the result rc of global_read_settings() as a decision's call is,
@@ -156,5 +157,9 @@ void global_note_read(const struct region *r, const struct table_client *me, int
 void global_note_window(const struct region *r, uint64_t window);
 /* Raise the region's epoch to epoch: true if it was lower. */
 bool global_set_epoch(const struct region *r, uint64_t epoch);
+/* Set the region's epoch to epoch, up or down, if it is still from (what it was
+ * before Redis's was read: a local clear made since wins): true if it moved.
+ * The caller then clears the table, as after a raise. */
+bool global_adopt_epoch(const struct region *r, uint64_t from, uint64_t epoch);
 
 #endif /* EVT_GLOBAL_H */

@@ -683,7 +683,9 @@ Test(global, hosts_agree_on_the_epoch_after_redis_loses_its_data)
 	uint64_t w, e;
 	struct redis_conn *c = NULL;
 	struct redis_error err;
-	cr_assert_eq(global_read_settings(&c, b->r.global, &w, &e, &err), 0, "b's daemon syncs");
+	uint64_t until = evt_now_ns() + b->r.global->timeout_ns;
+	cr_assert_eq(global_read_settings(&c, b->r.global, until, &w, &e, &err), 0,
+	             "b's daemon syncs");
 	redis_close(c);
 	global_set_epoch(&b->r, e);
 	int both = decide(a, 100, "k") + decide(b, 100, "k");
