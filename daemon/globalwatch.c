@@ -82,7 +82,7 @@ static void adopt_epoch(struct managed *m, uint64_t from, uint64_t epoch)
 static void apply_key(struct managed *m, const char *key, size_t len)
 {
 	if (table_key_check(&m->t->r, key, len) < 0 ||
-	    table_clear_key(&m->t->r, &m->t->me, key, (uint32_t)len) <= 0)
+	    global_drop_key(&m->t->r, &m->t->me, key, (uint32_t)len) <= 0)
 		return;
 	log_info("throttle '%s': a key (%zu bytes) cleared on another host (global '%s'): removed "
 	         "here", m->name, len, m->global.name);

@@ -368,7 +368,7 @@ int evt_clear_key(evt_throttle *t, const void *key, size_t key_len)
 		             ? global_push_clear_key(&t->r, &t->me, t->global, key, (uint32_t)key_len)
 		             : 0;
 	if (rc >= 0 && t->global != NULL)
-		(void)table_clear_key(&t->r, &t->me, key, (uint32_t)key_len);
+		(void)global_drop_key(&t->r, &t->me, key, (uint32_t)key_len);
 	if (rc > 0 && t->admin)
 		admin_count_cleared(&t->r, (uint64_t)rc);
 	if (rc >= 0)

@@ -331,32 +331,51 @@ static int fallback(const struct region *r, const struct table_client *me, uint6
 	}
 }
 
-/* Cache an answer only under the epoch Redis used, and only if the region's has
- * not moved since before the question (epoch): a host whose epoch differs (Redis
- * lost its data, this host has not seen a clear yet) or a clear applied while
- * the question was out must not keep it.  A clear that lands during the write
- * is met by the re-check, which takes the key out again. */
-static void cache_answer(const struct region *r, const struct table_client *me,
-                         const struct redis_ask *a, uint64_t epoch)
+/* What a question was asked under: the region's epoch and its count of one-key
+ * clears applied (relaxed, as the epoch: they only say whether to cache). */
+struct asked {
+	uint64_t epoch, key_clears;
+};
+
+static struct asked asked_now(const struct region *r)
 {
-	if (a->epoch != epoch || atomic_load_explicit(&r->global->epoch, relaxed) != epoch)
+	return (struct asked){ atomic_load_explicit(&r->global->epoch, relaxed),
+		               atomic_load_explicit(&r->global->key_clears, relaxed) };
+}
+
+static bool unmoved(const struct region *r, struct asked s)
+{
+	struct asked now = asked_now(r);
+	return now.epoch == s.epoch && now.key_clears == s.key_clears;
+}
+
+/* Cache an answer only under the epoch Redis used, and only if neither the
+ * region's epoch nor its count of one-key clears has moved since before the
+ * question (s): a host whose epoch differs (Redis lost its data, this host has
+ * not seen a clear yet) or a clear (of every key, or of one) applied while the
+ * question was out must not keep it.  A clear that lands during the write is met
+ * by the re-check, which takes the key out again. */
+static void cache_answer(const struct region *r, const struct table_client *me,
+                         const struct redis_ask *a, struct asked s)
+{
+	if (a->epoch != s.epoch || !unmoved(r, s))
 		return;
 	cache(r, me, a->last, a->key, (uint32_t)a->len);
-	/* Pairs with the fence in global_set_epoch(): either the re-check sees the new
-	 * epoch, or the clear that follows that fence sees the cached key. */
+	/* Pairs with the fences in global_set_epoch(), global_adopt_epoch() and
+	 * global_drop_key(): either the re-check sees the move, or the clear that
+	 * follows that fence sees the cached key. */
 	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(&r->global->epoch, relaxed) != epoch)
+	if (!unmoved(r, s))
 		(void)table_clear_key(r, me, a->key, (uint32_t)a->len);
 }
 
-/* The answer to an event that asked Redis (rc < 0: it could not), asked under
- * the region's epoch. */
+/* The answer to an event that asked Redis (rc < 0: it could not), asked under s. */
 static int settle(const struct region *r, const struct table_client *me, int rc,
-                  const struct redis_ask *a, uint64_t epoch, unsigned *info)
+                  const struct redis_ask *a, struct asked s, unsigned *info)
 {
 	if (rc < 0)
 		return fallback(r, me, a->ts, a->key, (uint32_t)a->len, info);
-	cache_answer(r, me, a, epoch);
+	cache_answer(r, me, a, s);
 	ctr_add(me, rc == 1 ? CTR_PROCESSED : CTR_THROTTLED);
 	return rc;
 }
@@ -367,12 +386,12 @@ int global_decide(const struct region *r, const struct table_client *me,
 {
 	/* Pairs with the release store in evt_update_window(). */
 	uint64_t window = atomic_load_explicit(&r->hdr->window_ns, acquire);
-	uint64_t epoch = atomic_load_explicit(&r->global->epoch, relaxed);
+	struct asked s = asked_now(r);
 	char cfg[GLOBAL_KEY_MAX];
 	struct redis_ask a = { cfg, cfg_name(r->global, cfg, sizeof cfg), key, len, ts, window,
 		               ttl_ms(window), 0, 0, -EAGAIN };
 	int rc = breaker_allows(r->global) ? ask(r, me, g, &a, 1) : -EAGAIN;
-	return settle(r, me, rc < 0 ? rc : a.rc, &a, epoch, info);
+	return settle(r, me, rc < 0 ? rc : a.rc, &a, s, info);
 }
 
 /* ---- window changes and clears, stored in Redis ---- */
@@ -557,6 +576,16 @@ bool global_adopt_epoch(const struct region *r, uint64_t from, uint64_t epoch)
 	return moved;
 }
 
+int global_drop_key(const struct region *r, const struct table_client *me, const void *key,
+                    uint32_t len)
+{
+	atomic_fetch_add_explicit(&r->global->key_clears, 1, relaxed);
+	/* Pairs with the fence in cache_answer(): the clear below sees a key cached
+	 * by an answer from before, or its writer sees the count moved. */
+	atomic_thread_fence(memory_order_seq_cst);
+	return table_clear_key(r, me, key, len);
+}
+
 /* Events of a batch that go to Redis in one pipeline. */
 #define GLOBAL_PIPELINE 16u
 
@@ -565,7 +594,7 @@ bool global_adopt_epoch(const struct region *r, uint64_t from, uint64_t epoch)
 static int decide_group(const struct region *r, const struct table_client *me,
                         struct global_handle *g, evt_event *ev, size_t n)
 {
-	uint64_t epoch = atomic_load_explicit(&r->global->epoch, relaxed);
+	struct asked s = asked_now(r);
 	char cfg[GLOBAL_KEY_MAX];
 	size_t cfg_len = cfg_name(r->global, cfg, sizeof cfg);
 	struct redis_ask a[GLOBAL_PIPELINE];
@@ -588,8 +617,7 @@ static int decide_group(const struct region *r, const struct table_client *me,
 	for (size_t j = 0; j < m; j++) {
 		evt_event *e = &ev[at[j]];
 		/* An answer read before a failure stands: Redis applied it. */
-		e->result = settle(r, me, rc < 0 && a[j].rc < 0 ? rc : a[j].rc, &a[j], epoch,
-		                   &e->info);
+		e->result = settle(r, me, rc < 0 && a[j].rc < 0 ? rc : a[j].rc, &a[j], s, &e->info);
 	}
 	for (size_t i = 0; i < n; i++)
 		processed += ev[i].result == 1;

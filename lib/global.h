@@ -157,6 +157,11 @@ void global_note_read(const struct region *r, const struct table_client *me, int
 void global_note_window(const struct region *r, uint64_t window);
 /* Raise the region's epoch to epoch: true if it was lower. */
 bool global_set_epoch(const struct region *r, uint64_t epoch);
+/* Take key out of the table after a one-key clear (the daemon, on the message;
+ * evt_clear_key(), after Redis's): as table_clear_key(), and an answer asked
+ * before it is then not cached (the region's count of key clears moves). */
+int global_drop_key(const struct region *r, const struct table_client *me, const void *key,
+                    uint32_t len);
 /* Set the region's epoch to epoch, up or down, if it is still from (what it was
  * before Redis's was read: a local clear made since wins): true if it moved.
  * The caller then clears the table, as after a raise. */

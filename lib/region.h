@@ -160,8 +160,10 @@ struct region_global {
 	_Atomic uint64_t redis_window_ns; /* the window stored in Redis (0: none), as the
 	                                     daemon last read it ... */
 	_Atomic uint64_t synced_ns;       /* ... at this evt_realtime_ns() (0: never) */
+	_Atomic uint64_t key_clears;      /* one-key clears applied to the table (as the
+	                                     epoch, for cache_answer(); 0 in older regions) */
 	uint8_t reserved[1024 - 16 - REGION_GLOBAL_ENDPOINT - REGION_GLOBAL_NAME -
-	                 REGION_GLOBAL_PATH - 48 - REGION_GLOBAL_ERROR];
+	                 REGION_GLOBAL_PATH - 56 - REGION_GLOBAL_ERROR];
 };
 
 /*
@@ -281,6 +283,7 @@ _Static_assert(offsetof(struct region_global, last_error) == 760, "layout");
 _Static_assert(offsetof(struct region_global, retry_at_ns) == 888, "layout");
 _Static_assert(offsetof(struct region_global, redis_window_ns) == 896, "layout");
 _Static_assert(offsetof(struct region_global, synced_ns) == 904, "layout");
+_Static_assert(offsetof(struct region_global, key_clears) == 912, "layout");
 _Static_assert(sizeof(struct region_slot) == 32, "slot header");
 _Static_assert(offsetof(struct region_slot, ctrl) == 0, "ctrl/last are one 16-byte pair");
 _Static_assert(offsetof(struct region_slot, last) == 8, "ctrl/last are one 16-byte pair");

@@ -1046,7 +1046,7 @@ Test(global, an_answer_from_before_a_key_clear_is_not_cached_after_it)
 	pthread_create(&th, NULL, thread_decide, &d);
 	sleep_ms(100); /* a's FCALL is in flight */
 	/* What a's daemon does on "key 0 k" (globalwatch.c apply_key()). */
-	cr_assert_eq(table_clear_key(&a->r, &a->me, "k", 1), 0, "nothing cached yet");
+	cr_assert_eq(global_drop_key(&a->r, &a->me, "k", 1), 0, "nothing cached yet");
 	kill(redis.pid, SIGCONT);
 	pthread_join(th, NULL);
 	cr_assert_eq(evt_clear_key(b, "k", 1), 1, "b's clear reaches Redis after a's call");
