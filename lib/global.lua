@@ -23,8 +23,9 @@
 -- by Redis's locale).
 -- Returns {1, TS, EPOCH} (processed: the key's last is TS now) or {0, LAST,
 -- EPOCH} (throttled, the key's last unchanged).
--- v1 (evt_decide_v1) took WINDOW and added it to LAST here: 11.1 us of server
--- time a call against about 1.2 us for a SET (docs/benchmarks.md, issue 20).
+-- v1 (evt_decide_v1) took WINDOW and added it to LAST here.  The call's server
+-- time is mostly Redis's (FCALL, each redis.call, and 3-5 us for a write from
+-- a function), not this code's: docs/benchmarks.md, issue 20.
 
 local function halves(s)
   return tonumber(string.sub(s, 1, 10)), tonumber(string.sub(s, 11, 20))
