@@ -15,6 +15,7 @@
 #include "admin.h"
 #include "audit.h"
 #include "clients.h"
+#include "decide.h"
 #include "handle.h"
 #include "keycount.h"
 
@@ -22,7 +23,7 @@
 static void make_admin(evt_throttle *t)
 {
 	t->admin = true;
-	t->decide_len_max = 0;
+	handle_decides(t, 0);
 	t->scratch = (struct region_client){ .wm = REGION_WM_NONE };
 	t->me = (struct table_client){ .entry = &t->scratch, .index = t->r.client_max };
 }
@@ -45,7 +46,7 @@ static int open_handle(const char *name, struct region *r, bool admin, evt_throt
 		    !admin)
 			client_release(r, &t->me);
 		if (t->global != NULL)
-			t->decide_len_max = 0; /* decide_check(): DECIDE_GLOBAL */
+			handle_decides(t, 0); /* decide_check(): DECIDE_GLOBAL */
 	}
 	if (rc < 0) {
 		free(t);
@@ -180,14 +181,24 @@ int evt_should_process_ex(evt_throttle *t, uint64_t ts_ns, const char *event_id,
 	return rc < 0 ? rc : table_decide_ex(&t->r, &t->me, ts_ns, key, (uint32_t)key_len, info);
 }
 
-int evt_should_process(evt_throttle *t, uint64_t ts_ns, const char *event_id,
-                       const void *key, size_t key_len)
+__attribute__((flatten)) int evt_should_process(evt_throttle *t, uint64_t ts_ns,
+                                                const char *event_id, const void *key,
+                                                size_t key_len)
 {
-	(void)event_id;
+	/* The common case, inlined: a key of 9 to 16 bytes that t may decide. */
+	if (__builtin_expect(t != NULL && key != NULL && key_len - 9 < t->decide_9to16, 1)) {
+		if (key_len - 9 >= 8)
+			__builtin_unreachable(); /* decide_9to16 is at most 8 */
+		return decide_home(t, ts_ns, key, key_len, key_hash_9to16(&t->r, key, key_len), true);
+	}
 	int rc = decide_check(t, key, key_len);
 	if (__builtin_expect(rc == DECIDE_GLOBAL, 0))
 		return decide_global(t, ts_ns, NULL, key, key_len);
-	return rc < 0 ? rc : table_decide(&t->r, &t->me, ts_ns, key, (uint32_t)key_len);
+	if (rc < 0)
+		return rc;
+	/* Checked: over 8 bytes is over 16 here. */
+	return key_len > 8 ? table_decide(&t->r, &t->me, ts_ns, key, (uint32_t)key_len)
+	                   : decide_1to8(t, ts_ns, event_id, key, key_len);
 }
 
 int evt_peek(const evt_throttle *t, uint64_t ts_ns, const void *key, size_t key_len)

@@ -1,6 +1,7 @@
 /* Creating, opening and validating a region (the shm object and its header). */
 #include "region.h"
 #include "global.h"
+#include "keyhash.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -393,6 +394,7 @@ int region_validate(void *base, size_t size, bool readonly, struct region *out)
 		.huge = h->flags & REGION_FLAG_HUGE,
 		.fd = -1,
 	};
+	keyhash_flips(out->seed, out->flip);
 	return 0;
 }
 

@@ -15,17 +15,14 @@
 
 #include <errno.h>
 #include <string.h>
-#define XXH_INLINE_ALL /* the hash is inlined into the hot path */
-#include <xxhash.h>
 
 #include "clients.h"
+#include "keyhash.h"
 #include "slot.h"
 
 #define relaxed memory_order_relaxed
 #define acquire memory_order_acquire
 #define release memory_order_release
-
-#define hot_inline inline __attribute__((always_inline))
 
 struct hkey {
 	const unsigned char *key;
@@ -33,32 +30,6 @@ struct hkey {
 	unsigned tag;
 	uint64_t last_word;        /* the last word, zero-padded, made once per call */
 };
-
-_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "key words are little-endian");
-
-/* The key's last word, zero-padded, without reading past its end: overlapping
- * loads (the bytes they share are equal, so or-ing them is exact). */
-static hot_inline uint64_t tail_word(const unsigned char *key, uint32_t len)
-{
-	if (len >= 8) {
-		uint64_t v;
-		memcpy(&v, key + len - 8, 8);
-		return v >> (8 * ((8 - len % 8) % 8));
-	}
-	if (len >= 4) {
-		uint32_t lo, hi;
-		memcpy(&lo, key, 4);
-		memcpy(&hi, key + len - 4, 4);
-		return lo | (uint64_t)hi << (8 * (len - 4));
-	}
-	return (uint64_t)key[0] | (uint64_t)key[len / 2] << (8 * (len / 2)) |
-	       (uint64_t)key[len - 1] << (8 * (len - 1));
-}
-
-static hot_inline uint64_t key_hash(const struct region *r, const void *key, uint32_t len)
-{
-	return XXH3_64bits_withSeed(key, len, r->seed);
-}
 
 static hot_inline struct hkey hkey_hashed(const struct region *r, const void *key, uint32_t len,
                                           uint64_t h)
@@ -562,16 +533,16 @@ static __attribute__((noinline)) int decide_slow(const struct region *r,
 	}
 }
 
-/* A decision on a hashed key.  The common case, a key found on the first look, is
- * inlined here and kept short: its length decides how many decisions' cache misses
- * the CPU can overlap.  Everything else is a tail call to decide_slow().  reasons
- * (a constant where it is inlined): *info is non-NULL and the common case's throttle
- * says why too; without, info may be NULL and only the slow path sets its bits. */
-static hot_inline int decide_key(const struct region *r, const struct table_client *me,
-                                 uint64_t ts, const struct hkey *k, unsigned *info,
-                                 const bool reasons)
+/* A decision on a hashed key whose watermark was noted.  The common case, a key
+ * found on the first look, is inlined here and kept short: its length decides how
+ * many decisions' cache misses the CPU can overlap.  Everything else is a tail
+ * call to decide_slow().  reasons (a constant where it is inlined): *info is
+ * non-NULL and the common case's throttle says why too; without, info may be NULL
+ * and only the slow path sets its bits. */
+static hot_inline int decide_noted(const struct region *r, const struct table_client *me,
+                                   uint64_t ts, const struct hkey *k, unsigned *info,
+                                   const bool reasons)
 {
-	note_ts(me, ts);
 	struct found f;
 	uint64_t w;
 	if (__builtin_expect(find_once(r, k, &f, &w, CTRL_FAST_MASK, false) == FIND_HIT, 1)) {
@@ -584,22 +555,33 @@ static hot_inline int decide_key(const struct region *r, const struct table_clie
 	return decide_slow(r, me, ts, k->key, k->len, info);
 }
 
-/* Keys up to this long take XXH3's short-input path, which table_decide() inlines
- * with no call in it; longer ones are decided the same way in decide_long(). */
-#define INLINE_KEY_MAX 16u
-
-/* table_decide() for keys over INLINE_KEY_MAX: XXH3's longer paths (one of them a
- * call), apart so that the short keys' path saves fewer registers. */
-static __attribute__((noinline, flatten)) int decide_long(const struct region *r,
-                                                          const struct table_client *me,
-                                                          uint64_t ts, const void *key,
-                                                          uint32_t len)
+/* decide_noted(), the watermark noted first. */
+static hot_inline int decide_key(const struct region *r, const struct table_client *me,
+                                 uint64_t ts, const struct hkey *k, unsigned *info,
+                                 const bool reasons)
 {
-	struct hkey k = hkey_make(r, key, len);
-	return decide_key(r, me, ts, &k, NULL, false);
+	note_ts(me, ts);
+	return decide_noted(r, me, ts, k, info, reasons);
 }
 
-/* decide_long() with the reasons in *info. */
+__attribute__((noinline, flatten)) int table_decide_rest(const struct region *r,
+                                                         const struct table_client *me,
+                                                         uint64_t ts, const void *key,
+                                                         uint32_t len)
+{
+	struct hkey k = hkey_make(r, key, len);
+	return decide_noted(r, me, ts, &k, NULL, false);
+}
+
+int table_decide(const struct region *r, const struct table_client *me, uint64_t ts,
+                 const void *key, uint32_t len)
+{
+	note_ts(me, ts);
+	return table_decide_rest(r, me, ts, key, len);
+}
+
+/* table_decide_ex() for keys over INLINE_KEY_MAX: XXH3's longer paths (one of
+ * them a call), apart so that the short keys' path saves fewer registers. */
 static __attribute__((noinline, flatten)) int decide_long_ex(const struct region *r,
                                                              const struct table_client *me,
                                                              uint64_t ts, const void *key,
@@ -607,16 +589,6 @@ static __attribute__((noinline, flatten)) int decide_long_ex(const struct region
 {
 	struct hkey k = hkey_make(r, key, len);
 	return decide_key(r, me, ts, &k, info, true);
-}
-
-/* flatten: the hash is inlined too, and the rare paths stay behind decide_slow(). */
-__attribute__((flatten)) int table_decide(const struct region *r, const struct table_client *me,
-                                          uint64_t ts, const void *key, uint32_t len)
-{
-	if (__builtin_expect(len > INLINE_KEY_MAX, 0))
-		return decide_long(r, me, ts, key, len);
-	struct hkey k = hkey_make(r, key, len);
-	return decide_key(r, me, ts, &k, NULL, false);
 }
 
 __attribute__((flatten)) int table_decide_ex(const struct region *r,
@@ -653,7 +625,7 @@ static hot_inline void key_made(const struct region *r, const void *key, uint32_
 		          .tail = tail_word(key, len) };
 }
 
-/* table_prefetch_key() for keys over INLINE_KEY_MAX, apart (as decide_long()). */
+/* table_prefetch_key() for keys over INLINE_KEY_MAX, apart (as decide_long_ex()). */
 static __attribute__((noinline, flatten)) void prefetch_long(const struct region *r,
                                                               const void *key, uint32_t len,
                                                               evt_key *out)

@@ -1,0 +1,111 @@
+/*
+ * The common case of evt_should_process(), inlined into it: a key of up to 16
+ * bytes found CLAIMED with count 0 in its home slot (most keys), decided from that
+ * slot's line alone (decide_home()).  Everything else is table.c's:
+ * table_decide() and table_decide_rest().
+ *
+ * Inlined into the API's entry point rather than called, it keeps the handle as
+ * one pointer (r and me are fixed offsets in it) and so few values live at once
+ * that only the pair CAS's register is saved.  docs/design.md §2 "Decide" has the
+ * steps and their orders, docs/benchmarks.md the instructions each change saved.
+ */
+#ifndef EVT_DECIDE_H
+#define EVT_DECIDE_H
+
+#include "handle.h"
+#include "keyhash.h"
+#include "slot.h"
+
+/* A decision, any key, every case, with no reasons: evt_should_process()'s for a
+ * key that passed its checks, and what decide_home() does not decide.  The first
+ * (for keys over INLINE_KEY_MAX) notes the watermark; _rest() is for a caller
+ * that noted it. */
+int table_decide(const struct region *r, const struct table_client *me, uint64_t ts,
+                 const void *key, uint32_t len);
+int table_decide_rest(const struct region *r, const struct table_client *me, uint64_t ts,
+                      const void *key, uint32_t len);
+
+/* table_decide_rest() on t's region and client, out of line so that the common
+ * case keeps t alone, not the two pointers. */
+int decide_rest(evt_throttle *t, uint64_t ts, const void *key, size_t len);
+
+/*
+ * The home slot's case of a decision, as table.c's find_once() and decide_found()
+ * do it, for a key of 1 to 8 bytes (two false) or 9 to 16 (two true) of hash h.
+ * Anything but a key CLAIMED with count 0 in its home slot, consistent on the
+ * re-read, goes to decide_rest(), which hashes again: keeping the hash for it
+ * would keep one more value live here (keys not in their home slot are a few).
+ */
+static hot_inline int decide_home(evt_throttle *t, uint64_t ts, const void *key, size_t len,
+                                  uint64_t h, const bool two)
+{
+	const struct region *r = &t->r;
+	struct region_slot *s = region_slot(r, table_home(r, h));
+	uint64_t tagged = CTRL_MAKE(SLOT_CLAIMED, table_tag(h), 0, 0), w0;
+	struct region_client *entry = t->me.entry;
+	/* The key's last word as a slot holds it (tail_word(), in fewer steps for a
+	 * key of 9 to 16 bytes). */
+	uint64_t tail;
+	if (two) {
+		memcpy(&tail, (const unsigned char *)key + len - 8, 8);
+		tail >>= (16 - len) * 8;
+	} else {
+		tail = tail_word(key, (uint32_t)len);
+	}
+	/* The watermark first, as note_ts() (table.c): ts > wm, or wm is
+	 * REGION_WM_NONE, in one compare; only this client writes it. */
+	uint64_t wm = atomic_load_explicit(&entry->wm, memory_order_relaxed);
+	if (__builtin_expect(ts >= wm + 1, 1))
+		atomic_store_explicit(&entry->wm, ts, memory_order_relaxed);
+	/* Pairs with the release CAS in insert()/unpublish(), as in find_once(). */
+	uint64_t hop = atomic_load_explicit(&s->hop, memory_order_acquire);
+	uint64_t c = atomic_load_explicit(&s->ctrl, memory_order_acquire);
+	_Static_assert(CTRL_FAST_MASK == 0xffff, "the look's mask: the low 16 bits");
+	if (!(hop & 1) || (uint16_t)c != (uint16_t)tagged ||
+	    atomic_load_explicit(&s->key_len, memory_order_relaxed) != len)
+		goto rest;
+	if (two) {
+		memcpy(&w0, key, 8);
+		if (atomic_load_explicit(&s->key[0], memory_order_relaxed) != w0 ||
+		    atomic_load_explicit(&s->key[1], memory_order_relaxed) != tail)
+			goto rest;
+	} else if (atomic_load_explicit(&s->key[0], memory_order_relaxed) != tail) {
+		goto rest;
+	}
+	uint64_t last = atomic_load_explicit(&s->last, memory_order_relaxed);
+	/* Pairs with the release store in evt_update_window(). */
+	uint64_t window = atomic_load_explicit(&r->hdr->window_ns, memory_order_acquire);
+	/* The reads above happen before this re-read of hop.  Unchanged, it says
+	 * that the key was published (exists) from the first read of hop to now:
+	 * the slot was not reused (that unpublishes first), and last is the key's,
+	 * read while it existed.  ctrl need not be read again, unlike in
+	 * find_once(): what it may have become meanwhile (DYING, MOVING: both keep
+	 * last; a count, under a limit over 1, read below) leaves a throttle right,
+	 * and the processed case's CAS compares it. */
+	atomic_thread_fence(memory_order_acquire);
+	uint64_t since; /* ts - last; ts before last goes to table_decide_rest() */
+	if (atomic_load_explicit(&s->hop, memory_order_relaxed) != hop ||
+	    __builtin_sub_overflow(ts, last, &since))
+		goto rest;
+	if (since < window) {
+		/* Above 1 (a limit over 1, or shadow mode) a throttle is decided
+		 * apart.  Pairs with the release CAS in region_set_policy(). */
+		if (__builtin_expect(atomic_load_explicit(&r->hdr->policy, memory_order_acquire) > 1,
+		                     0))
+			goto rest;
+		return ctr_counted(&t->me, CTR_INSIDE_WINDOW, 0);
+	}
+	if (cas_pair(s, c, last, c, ts))
+		return ctr_counted(&t->me, CTR_PROCESSED, 1);
+rest:
+	return decide_rest(t, ts, key, len);
+}
+
+/* evt_should_process()'s decision (decide_home()) of a key of 1 to 8 bytes that
+ * passed its checks, compiled apart from the 9-16-byte case it inlines, with its
+ * own registers.  Its arguments are in the registers of evt_should_process()'s
+ * (unused in its event_id's), so that the tail call to it moves none. */
+int decide_1to8(evt_throttle *t, uint64_t ts_ns, const void *unused, const void *key,
+                size_t key_len);
+
+#endif /* EVT_DECIDE_H */
