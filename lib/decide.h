@@ -25,33 +25,34 @@ int table_decide(const struct region *r, const struct table_client *me, uint64_t
 int table_decide_rest(const struct region *r, const struct table_client *me, uint64_t ts,
                       const void *key, uint32_t len);
 
+/* table_decide_key() (table.h) after decide_home(): the watermark noted; info
+ * may be NULL. */
+int table_decide_key_rest(const struct region *r, const struct table_client *me, uint64_t ts,
+                          const evt_key *k, unsigned *info);
+
 /* table_decide_rest() on t's region and client, out of line so that the common
  * case keeps t alone, not the two pointers. */
 int decide_rest(evt_throttle *t, uint64_t ts, const void *key, size_t len);
 
 /*
  * The home slot's case of a decision, as table.c's find_once() and decide_found()
- * do it, for a key of 1 to 8 bytes (two false) or 9 to 16 (two true) of hash h.
- * Anything but a key CLAIMED with count 0 in its home slot, consistent on the
- * re-read, goes to decide_rest(), which hashes again: keeping the hash for it
- * would keep one more value live here (keys not in their home slot are a few).
+ * do it, for a key of hash h and last word tail (tail_word()), of 1 to 8 bytes
+ * (two false) or 9 to 16 (two true): 1 processed, 0 throttled (with reasons,
+ * EVT_INFO_INSIDE_WINDOW in *info unless info is NULL), counted.  Anything but a key CLAIMED with
+ * count 0 in its home slot, consistent on the re-read, goes to the general path
+ * (every slot of the neighbourhood; keys not in their home slot are a few), the
+ * watermark noted: table_decide_key_rest() for ek (made by evt_prefetch_key()),
+ * else decide_rest().  Every other exit is a return or a tail call, so that no
+ * value lives across a call.
  */
 static hot_inline int decide_home(evt_throttle *t, uint64_t ts, const void *key, size_t len,
-                                  uint64_t h, const bool two)
+                                  uint64_t h, uint64_t tail, bool two, const evt_key *ek,
+                                  unsigned *info, const bool reasons)
 {
 	const struct region *r = &t->r;
 	struct region_slot *s = region_slot(r, table_home(r, h));
-	uint64_t tagged = CTRL_MAKE(SLOT_CLAIMED, table_tag(h), 0, 0), w0;
+	uint64_t tagged = CTRL_MAKE(SLOT_CLAIMED, table_tag(h), 0, 0), first = tail;
 	struct region_client *entry = t->me.entry;
-	/* The key's last word as a slot holds it (tail_word(), in fewer steps for a
-	 * key of 9 to 16 bytes). */
-	uint64_t tail;
-	if (two) {
-		memcpy(&tail, (const unsigned char *)key + len - 8, 8);
-		tail >>= (16 - len) * 8;
-	} else {
-		tail = tail_word(key, (uint32_t)len);
-	}
 	/* The watermark first, as note_ts() (table.c): ts > wm, or wm is
 	 * REGION_WM_NONE, in one compare; only this client writes it. */
 	uint64_t wm = atomic_load_explicit(&entry->wm, memory_order_relaxed);
@@ -63,15 +64,12 @@ static hot_inline int decide_home(evt_throttle *t, uint64_t ts, const void *key,
 	_Static_assert(CTRL_FAST_MASK == 0xffff, "the look's mask: the low 16 bits");
 	if (!(hop & 1) || (uint16_t)c != (uint16_t)tagged ||
 	    atomic_load_explicit(&s->key_len, memory_order_relaxed) != len)
-		goto rest;
-	if (two) {
-		memcpy(&w0, key, 8);
-		if (atomic_load_explicit(&s->key[0], memory_order_relaxed) != w0 ||
-		    atomic_load_explicit(&s->key[1], memory_order_relaxed) != tail)
-			goto rest;
-	} else if (atomic_load_explicit(&s->key[0], memory_order_relaxed) != tail) {
-		goto rest;
-	}
+		goto miss;
+	if (two)
+		memcpy(&first, key, 8);
+	if (atomic_load_explicit(&s->key[0], memory_order_relaxed) != first ||
+	    (two && atomic_load_explicit(&s->key[1], memory_order_relaxed) != tail))
+		goto miss;
 	uint64_t last = atomic_load_explicit(&s->last, memory_order_relaxed);
 	/* Pairs with the release store in evt_update_window(). */
 	uint64_t window = atomic_load_explicit(&r->hdr->window_ns, memory_order_acquire);
@@ -83,29 +81,55 @@ static hot_inline int decide_home(evt_throttle *t, uint64_t ts, const void *key,
 	 * last; a count, under a limit over 1, read below) leaves a throttle right,
 	 * and the processed case's CAS compares it. */
 	atomic_thread_fence(memory_order_acquire);
-	uint64_t since; /* ts - last; ts before last goes to table_decide_rest() */
+	uint64_t since; /* ts - last; ts before last is the general path's */
 	if (atomic_load_explicit(&s->hop, memory_order_relaxed) != hop ||
 	    __builtin_sub_overflow(ts, last, &since))
-		goto rest;
+		goto miss;
 	if (since < window) {
 		/* Above 1 (a limit over 1, or shadow mode) a throttle is decided
 		 * apart.  Pairs with the release CAS in region_set_policy(). */
 		if (__builtin_expect(atomic_load_explicit(&r->hdr->policy, memory_order_acquire) > 1,
 		                     0))
-			goto rest;
+			goto miss;
+		if (reasons && info != NULL)
+			*info |= EVT_INFO_INSIDE_WINDOW;
 		return ctr_counted(&t->me, CTR_INSIDE_WINDOW, 0);
 	}
 	if (cas_pair(s, c, last, c, ts))
 		return ctr_counted(&t->me, CTR_PROCESSED, 1);
-rest:
-	return decide_rest(t, ts, key, len);
+miss:
+	return ek != NULL ? table_decide_key_rest(r, &t->me, ts, ek, info) : decide_rest(t, ts, key, len);
 }
 
-/* evt_should_process()'s decision (decide_home()) of a key of 1 to 8 bytes that
+/* evt_should_process()'s decision of a key of 1 to 8 bytes (two false) or 9 to 16
+ * (true) that passed its checks. */
+static hot_inline int decide_short(evt_throttle *t, uint64_t ts, const void *key, size_t len,
+                                   uint64_t h, const bool two)
+{
+	uint64_t tail = two ? tail_9to16(key, len) : tail_word(key, (uint32_t)len);
+	return decide_home(t, ts, key, len, h, tail, two, NULL, NULL, false);
+}
+
+/* evt_should_process_key()'s decision of a key of 1 to 16 bytes made for t's
+ * region, which passed its checks: neither hashed nor its last word read again.
+ * info may be NULL (0 on entry otherwise). */
+static hot_inline int decide_short_key(evt_throttle *t, uint64_t ts, const evt_key *k,
+                                       unsigned *info)
+{
+	return decide_home(t, ts, k->key, k->key_len, k->hash, k->tail, k->key_len > 8, k, info,
+	                   true);
+}
+
+/* evt_should_process()'s decision (decide_short()) of a key of 1 to 8 bytes that
  * passed its checks, compiled apart from the 9-16-byte case it inlines, with its
  * own registers.  Its arguments are in the registers of evt_should_process()'s
  * (unused in its event_id's), so that the tail call to it moves none. */
 int decide_1to8(evt_throttle *t, uint64_t ts_ns, const void *unused, const void *key,
                 size_t key_len);
+
+/* Decide every event in order, as evt_should_process_ex() on each (keys are
+ * checked here, t is a handle that decides in its table); returns how many were
+ * processed. */
+size_t decide_batch(evt_throttle *t, evt_event *ev, size_t n);
 
 #endif /* EVT_DECIDE_H */

@@ -189,7 +189,7 @@ __attribute__((flatten)) int evt_should_process(evt_throttle *t, uint64_t ts_ns,
 	if (__builtin_expect(t != NULL && key != NULL && key_len - 9 < t->decide_9to16, 1)) {
 		if (key_len - 9 >= 8)
 			__builtin_unreachable(); /* decide_9to16 is at most 8 */
-		return decide_home(t, ts_ns, key, key_len, key_hash_9to16(&t->r, key, key_len), true);
+		return decide_short(t, ts_ns, key, key_len, key_hash_9to16(&t->r, key, key_len), true);
 	}
 	int rc = decide_check(t, key, key_len);
 	if (__builtin_expect(rc == DECIDE_GLOBAL, 0))
@@ -227,18 +227,35 @@ int evt_prefetch_key(const evt_throttle *t, const void *key, size_t key_len, evt
 	return rc < 0 ? rc : table_prefetch_key(&t->r, key, (uint32_t)key_len, out);
 }
 
-int evt_should_process_key(evt_throttle *t, uint64_t ts_ns, const evt_key *k, unsigned *info)
+/* evt_should_process_key() past its common case: the checks, a global throttle, a
+ * key over 16 bytes or made for another region. */
+static __attribute__((noinline)) int decide_key_checked(evt_throttle *t, uint64_t ts_ns,
+                                                        const evt_key *k, unsigned *info)
 {
 	unsigned scratch;
 	if (info == NULL)
 		info = &scratch;
 	*info = 0;
-	if (k == NULL)
-		return -EINVAL;
 	int rc = decide_check(t, k->key, k->key_len);
 	if (rc == DECIDE_GLOBAL)
 		return decide_global(t, ts_ns, info, k->key, k->key_len);
 	return rc < 0 ? rc : table_decide_key(&t->r, &t->me, ts_ns, k, info);
+}
+
+__attribute__((flatten)) int evt_should_process_key(evt_throttle *t, uint64_t ts_ns,
+                                                    const evt_key *k, unsigned *info)
+{
+	if (info != NULL)
+		*info = 0;
+	if (k == NULL)
+		return -EINVAL;
+	/* The common case, inlined: a key of 1 to 16 bytes that t may decide, made
+	 * for its region. */
+	if (__builtin_expect(t != NULL && k->key != NULL && k->key_len - 1 < t->decide_len_max &&
+	                             k->key_len <= INLINE_KEY_MAX && k->seed == t->r.seed,
+	                     1))
+		return decide_short_key(t, ts_ns, k, info);
+	return decide_key_checked(t, ts_ns, k, info);
 }
 
 int evt_should_process_batch(evt_throttle *t, evt_event *events, size_t n)
@@ -250,7 +267,7 @@ int evt_should_process_batch(evt_throttle *t, evt_event *events, size_t n)
 		return -EINVAL;
 	if (t->global != NULL)
 		return global_decide_batch(&t->r, &t->me, t->global, events, n);
-	return (int)table_decide_batch(&t->r, &t->me, events, n);
+	return (int)decide_batch(t, events, n);
 }
 
 int evt_update_window(evt_throttle *t, uint64_t window_ns)

@@ -83,4 +83,13 @@ static hot_inline uint64_t tail_word(const unsigned char *key, uint32_t len)
 	       (uint64_t)key[len - 1] << (8 * (len - 1));
 }
 
+/* The last word of a key of 9 to 16 bytes as a slot holds it: tail_word() in
+ * fewer steps. */
+static hot_inline uint64_t tail_9to16(const void *key, size_t len)
+{
+	uint64_t v;
+	memcpy(&v, (const unsigned char *)key + len - 8, 8);
+	return v >> (16 - len) * 8;
+}
+
 #endif /* EVT_KEYHASH_H */

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "clients.h"
+#include "decide.h"
 #include "keyhash.h"
 #include "slot.h"
 
@@ -616,13 +617,13 @@ __attribute__((flatten)) uint64_t table_prefetch(const struct region *r, const v
 	return h;
 }
 
-/* Hash and read key once, for a decision later: its evt_key, its home prefetched. */
-static hot_inline void key_made(const struct region *r, const void *key, uint32_t len, evt_key *out)
+/* A key hashed (h) and read (tail) once, for a decision later: its evt_key, its
+ * home prefetched. */
+static hot_inline void key_made(const struct region *r, const void *key, uint32_t len,
+                                uint64_t h, uint64_t tail, evt_key *out)
 {
-	uint64_t h = key_hash(r, key, len);
 	prefetch_home(r, table_home(r, h));
-	*out = (evt_key){ .key = key, .key_len = len, .hash = h, .seed = r->seed,
-		          .tail = tail_word(key, len) };
+	*out = (evt_key){ .key = key, .key_len = len, .hash = h, .seed = r->seed, .tail = tail };
 }
 
 /* table_prefetch_key() for keys over INLINE_KEY_MAX, apart (as decide_long_ex()). */
@@ -630,16 +631,19 @@ static __attribute__((noinline, flatten)) void prefetch_long(const struct region
                                                               const void *key, uint32_t len,
                                                               evt_key *out)
 {
-	key_made(r, key, len, out);
+	key_made(r, key, len, key_hash(r, key, len), tail_word(key, len), out);
 }
 
+/* Each length class with the decision's own hash (keyhash.h). */
 __attribute__((flatten)) int table_prefetch_key(const struct region *r, const void *key,
                                                 uint32_t len, evt_key *out)
 {
 	if (__builtin_expect(len > INLINE_KEY_MAX, 0))
 		prefetch_long(r, key, len, out);
+	else if (len > 8)
+		key_made(r, key, len, key_hash_9to16(r, key, len), tail_9to16(key, len), out);
 	else
-		key_made(r, key, len, out);
+		key_made(r, key, len, key_hash_1to8(r, key, len), tail_word(key, len), out);
 	return 0;
 }
 
@@ -660,6 +664,14 @@ static __attribute__((noinline, cold)) int decide_other(const struct region *r,
 	return table_decide_ex(r, me, ts, ek->key, ek->key_len, info);
 }
 
+int table_decide_key_rest(const struct region *r, const struct table_client *me, uint64_t ts,
+                          const evt_key *ek, unsigned *info)
+{
+	struct hkey k = hkey_of(r, ek);
+	unsigned scratch = 0;
+	return decide_noted(r, me, ts, &k, info != NULL ? info : &scratch, true);
+}
+
 /* No hash, no key read: what table_prefetch_key() made is used as it is. */
 __attribute__((flatten)) int table_decide_key(const struct region *r,
                                               const struct table_client *me, uint64_t ts,
@@ -669,36 +681,6 @@ __attribute__((flatten)) int table_decide_key(const struct region *r,
 		return decide_other(r, me, ts, ek, info);
 	struct hkey k = hkey_of(r, ek);
 	return decide_key(r, me, ts, &k, info, true);
-}
-
-/* Events a batch hashes and prefetches before deciding them: about as many misses
- * as a core keeps in flight. */
-#define BATCH_GROUP 16u
-
-size_t table_decide_batch(const struct region *r, const struct table_client *me,
-                          evt_event *ev, size_t n)
-{
-	size_t processed = 0;
-	for (size_t at = 0; at < n; at += BATCH_GROUP) {
-		size_t m = n - at < BATCH_GROUP ? n - at : BATCH_GROUP;
-		evt_event *e = ev + at;
-		struct hkey k[BATCH_GROUP];
-		for (size_t j = 0; j < m; j++) {
-			e[j].info = 0;
-			e[j].result = table_key_check(r, e[j].key, e[j].key_len);
-			if (e[j].result < 0)
-				continue;
-			k[j] = hkey_make(r, e[j].key, (uint32_t)e[j].key_len);
-			prefetch_home(r, k[j].home);
-		}
-		for (size_t j = 0; j < m; j++) {
-			if (e[j].result < 0)
-				continue;
-			e[j].result = decide_key(r, me, e[j].ts_ns, &k[j], &e[j].info, true);
-			processed += e[j].result == 1;
-		}
-	}
-	return processed;
 }
 
 int table_peek(const struct region *r, const struct table_client *me, uint64_t ts,

@@ -69,11 +69,6 @@ int table_prefetch_key(const struct region *r, const void *key, uint32_t len, ev
 int table_decide_key(const struct region *r, const struct table_client *me, uint64_t ts,
                      const evt_key *k, unsigned *info);
 
-/* Decide every event in order, as table_decide_ex() on each (keys are checked here);
- * returns how many were processed. */
-size_t table_decide_batch(const struct region *r, const struct table_client *me,
-                          evt_event *ev, size_t n);
-
 /* Remove one key; 1 if it was there, 0 if not. */
 int table_clear_key(const struct region *r, const struct table_client *me, const void *key,
                     uint32_t len);
