@@ -89,7 +89,9 @@ static hot_inline uint64_t tail_9to16(const void *key, size_t len)
 {
 	uint64_t v;
 	memcpy(&v, (const unsigned char *)key + len - 8, 8);
-	return v >> (16 - len) * 8;
+	/* (16 - len) * 8, as -8 * len modulo 64: what a shift instruction takes of
+	 * its count anyway, so the "& 63" costs nothing. */
+	return v >> ((0u - 8u * (unsigned)len) & 63u);
 }
 
 #endif /* EVT_KEYHASH_H */

@@ -636,7 +636,8 @@ Test(layout, mode_ignores_umask)
 /* A key's home and tag come from XXH3_64bits_withSeed(): every process must agree
  * on them.  The decision's own paths for short keys (keyhash.h: the 9-16-byte one
  * with the region's precomputed flips and its own multiply) must give the same
- * hash for every length and seed, and the key's last word as a slot holds it. */
+ * hash for every length and seed, and the key's last word as a slot holds it
+ * (tail_word(), and tail_9to16() with its shift count taken modulo 64). */
 Test(layout, short_key_hashes_are_xxh3)
 {
 	static const uint64_t seeds[] = { 0, 1, 0x9e3779b97f4a7c15ull, UINT64_MAX, 12345 };
@@ -657,6 +658,8 @@ Test(layout, short_key_hashes_are_xxh3)
 			uint32_t from = (len - 1) / 8 * 8;
 			memcpy(&tail, key + from, len - from);
 			cr_assert_eq(tail_word(key, len), tail, "len %u", len);
+			if (len > 8)
+				cr_assert_eq(tail_9to16(key, len), tail, "len %u", len);
 		}
 	}
 	/* And XXH3 itself, pinned: a change of the hash is a change of format. */
