@@ -8,6 +8,7 @@
 
 #include "duration.h"
 #include "handle.h"
+#include "hidden.h"
 #include "json.h"
 #include "log.h"
 #include "stats.h"
@@ -31,7 +32,8 @@ static const char usage[] =
 	"  status            window, keys / capacity, clients, processed and throttled\n"
 	"                    totals, full-table events, daemon (-a: of every throttle)\n"
 	"  list              every throttle of the host, a line each: window, keys /\n"
-	"                    capacity, clients, daemon (or why it cannot be read)\n"
+	"                    capacity, clients, daemon (or why it cannot be read); then\n"
+	"                    the hidden objects of creations, in progress or left over\n"
 	"\n"
 	"Options:\n"
 	"  -n, --name NAME     the throttle (default: default)\n"
@@ -77,6 +79,8 @@ struct setting {
 	/* 0 with *v, or tool_usage()'s exit status after saying what is wrong */
 	int (*parse)(const char *arg, uint64_t *v);
 	char *(*format)(uint64_t v, char *buf, size_t size);
+	/* why set() refused v with rc, into buf; NULL: evt_strerror(rc) says it */
+	const char *(*refusal)(const evt_throttle *t, uint64_t v, int rc, char *buf, size_t size);
 };
 
 static int setting_show(const struct ctl *c, const struct setting *s)
@@ -129,8 +133,12 @@ static int setting_set(const struct ctl *c, const struct setting *s, const char 
 	rc = s->set(t, v);
 	if (rc == 0)
 		setting_changed(c, s, old, v);
-	else
-		tool_error(c->name, "cannot set the %s: %s", s->what, evt_strerror(rc));
+	else {
+		char val[64], why[256];
+		tool_error(c->name, "cannot set the %s to %s: %s", s->what, s->format(v, val, sizeof val),
+		           s->refusal != NULL ? s->refusal(t, v, rc, why, sizeof why)
+		                              : evt_strerror(rc));
+	}
 	evt_close(t);
 	return rc == 0 ? EXIT_OK : EXIT_FAILED;
 }
@@ -164,7 +172,7 @@ static int set_window(evt_throttle *t, uint64_t v)
 static int cmd_window(const struct ctl *c, int argc, char **argv)
 {
 	static const struct setting s = { "window", "window_ns", evt_get_window, set_window,
-		                          window_parse, duration_format };
+		                          window_parse, duration_format, NULL };
 	return setting_cmd(c, &s, argc, argv, "DURATION");
 }
 
@@ -191,6 +199,19 @@ static int set_limit(evt_throttle *t, uint64_t v)
 	return evt_update_limit(t, (uint32_t)v);
 }
 
+/* The one limit the library refuses in range: over 1 on a global throttle. */
+static const char *limit_refusal(const evt_throttle *t, uint64_t v, int rc, char *buf,
+                                 size_t size)
+{
+	if (rc != -EINVAL || !global_enabled(&t->r))
+		return evt_strerror(rc);
+	snprintf(buf, size,
+	         "a global throttle supports limit 1 only, not %llu (Redis applies the "
+	         "first-event rule across the hosts)",
+	         (unsigned long long)v);
+	return buf;
+}
+
 static char *format_count(uint64_t v, char *buf, size_t size)
 {
 	snprintf(buf, size, "%llu", (unsigned long long)v);
@@ -200,7 +221,7 @@ static char *format_count(uint64_t v, char *buf, size_t size)
 static int cmd_limit(const struct ctl *c, int argc, char **argv)
 {
 	static const struct setting s = { "limit", "limit", get_limit, set_limit, limit_parse,
-		                          format_count };
+		                          format_count, limit_refusal };
 	return setting_cmd(c, &s, argc, argv, "N");
 }
 
@@ -231,7 +252,7 @@ static char *format_on_off(uint64_t v, char *buf, size_t size)
 static int cmd_shadow(const struct ctl *c, int argc, char **argv)
 {
 	static const struct setting s = { "shadow", "shadow", get_shadow, set_shadow, shadow_parse,
-		                          format_on_off };
+		                          format_on_off, NULL };
 	return setting_cmd(c, &s, argc, argv, "on|off");
 }
 
@@ -449,12 +470,31 @@ static int list_one(const char *name, void *arg)
 	return EXIT_OK;
 }
 
+/* A hidden object of a creation (hidden.h), after the throttles: one being built,
+ * or one a creator that died left behind. */
+static int list_hidden(const char *file, void *arg)
+{
+	(void)arg;
+	int rc = hidden_held(file);
+	if (rc == 1)
+		printf("%s  hidden: being created\n", file);
+	else if (rc == 0)
+		printf("%s  hidden: left by a creator that died (evthrottled removes those of "
+		       "its throttles; or rm " SHM_DIR "/%s)\n", file, file);
+	else if (rc != -ENOENT)
+		printf("%s  hidden: unreadable: %s\n", file, evt_strerror(rc));
+	return 0;
+}
+
 static int cmd_list(const struct ctl *c, int argc, char **argv)
 {
 	(void)argv;
 	if (argc > 0)
 		return tool_usage("list takes no argument");
-	return tool_each_throttle(list_one, (void *)c);
+	int ex = tool_each_throttle(list_one, (void *)c);
+	if (!c->json)
+		hidden_each(NULL, list_hidden, NULL);
+	return ex;
 }
 
 static const struct command {
