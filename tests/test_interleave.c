@@ -1,0 +1,97 @@
+/*
+ * One decision against another actor's steps at every point of it: the deciding
+ * process (a child) is single-stepped with ptrace, and after its k-th instruction
+ * the test runs the other actor's steps, for every k from 0 to the decision's end.
+ * Deterministic: each interleaving is forced, none is left to the scheduler.
+ */
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+
+#include "common.h"
+#include "handle.h"
+#include "slot.h"
+#include "table.h"
+
+/* The other actor's steps, run while the decision is stopped. */
+typedef void (*actor_fn)(evt_throttle *t, const char *key);
+
+#define NO_STEP (-1000) /* the decision ended before instruction k */
+
+/* decide(t, ts, key) in a child, with `actor` run after its k-th instruction
+ * (counted from the stop the child raises before it decides); its answer. */
+static int decide_at(evt_throttle *t, uint64_t ts, const char *key, unsigned k, actor_fn actor)
+{
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		ptrace(PTRACE_TRACEME, 0, NULL, NULL);
+		raise(SIGSTOP);
+		_exit(decide(t, ts, key) + 128);
+	}
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFSTOPPED(st), "the child stops itself under ptrace");
+	for (unsigned i = 0; i < k && WIFSTOPPED(st); i++) {
+		cr_assert_eq(ptrace(PTRACE_SINGLESTEP, pid, NULL, NULL), 0);
+		cr_assert_eq(waitpid(pid, &st, 0), pid);
+	}
+	bool stepped = WIFSTOPPED(st);
+	if (stepped) {
+		actor(t, key);
+		cr_assert_eq(ptrace(PTRACE_CONT, pid, NULL, NULL), 0);
+		cr_assert_eq(waitpid(pid, &st, 0), pid);
+	}
+	cr_assert(WIFEXITED(st));
+	return stepped ? WEXITSTATUS(st) - 128 : NO_STEP;
+}
+
+static struct region_slot *home_slot(evt_throttle *t, const char *key)
+{
+	uint32_t len = (uint32_t)strlen(key);
+	return region_slot(&t->r, table_home(&t->r, table_hash(&t->r, key, len)));
+}
+
+/* evt_clear_key() (or evt_clear(), or reclaim) paused after slot_remove()'s DYING
+ * CAS, before its unpublish; then an operator raises the window to 1000. */
+static void remove_paused_then_raise(evt_throttle *t, const char *key)
+{
+	struct region_slot *s = home_slot(t, key);
+	uint64_t c = atomic_load(&s->ctrl), last = atomic_load(&s->last);
+	if (CTRL_STATE(c) == SLOT_CLAIMED)
+		cr_assert(cas_pair(s, c, last, CTRL_NEXT(c, SLOT_DYING), last));
+	cr_assert_eq(evt_update_window(t, 1000), 0);
+}
+
+/*
+ * Key processed at 0 under a window of 100; an event at 150 races a removal of the
+ * key and a raise of the window to 1000.  Before the removal the answer is 1
+ * (150 - 0 >= 100); after it the key is new (a clear raises no forget bound): 1
+ * too.  No instant gives 0.  decide_home() reads ctrl (CLAIMED) and last before
+ * the DYING CAS, the window after the raise, and the hop word, unchanged until
+ * the unpublish, passes its re-read: it throttles with 150 - 0 < 1000.
+ */
+Test(interleave, removed_key_raised_window_processed, .timeout = 120)
+{
+	const char *key = "abcdefghijkl"; /* 12 bytes: the inlined 9-16-byte case */
+	unsigned bad = 0, first_bad = 0, steps = 0;
+	for (unsigned k = 0;; k++) {
+		evt_options o = EVT_OPTIONS_INIT;
+		o.window_ns = 100;
+		o.capacity = 64;
+		evt_throttle *t = NULL;
+		cr_assert_eq(evt_create(NULL, &o, &t), 0);
+		cr_assert_eq(decide(t, 0, key), 1);
+		int rc = decide_at(t, 150, key, k, remove_paused_then_raise);
+		evt_close(t);
+		if (rc == NO_STEP)
+			break;
+		steps++;
+		if (rc != 1 && bad++ == 0)
+			first_bad = k;
+	}
+	cr_assert_gt(steps, 20, "the decision took %u instructions", steps);
+	cr_expect_eq(bad, 0, "%u of %u interleavings throttled (first: after instruction %u)",
+	             bad, steps, first_bad);
+}
