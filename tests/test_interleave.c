@@ -75,11 +75,21 @@ static void remove_paused_then_raise(evt_throttle *t, const char *key)
 	cr_assert_eq(evt_update_window(t, 1000), 0);
 }
 
-/* The key processed at 0 under a window of 100, then an event at 150 decided by
- * `how` against `actor` at every instruction: how many of the interleavings did
- * not answer 1 (the first at *first), of *steps. */
-static unsigned count_not_processed(decide_fn how, const char *key, actor_fn actor,
-                                    unsigned *steps, unsigned *first)
+/* evt_clear_key() paused as above; then an operator lowers the limit from 3 to 1. */
+static void remove_paused_then_limit_1(evt_throttle *t, const char *key)
+{
+	struct region_slot *s = home_slot(t, key);
+	uint64_t c = atomic_load(&s->ctrl), last = atomic_load(&s->last);
+	if (CTRL_STATE(c) == SLOT_CLAIMED)
+		cr_assert(cas_pair(s, c, last, CTRL_NEXT(c, SLOT_DYING), last));
+	cr_assert_eq(evt_update_limit(t, 1), 0);
+}
+
+/* The key processed at 0 under a window of 100 and this limit, then an event at
+ * ts decided by `how` against `actor` at every instruction: how many of the
+ * interleavings did not answer 1 (the first at *first), of *steps. */
+static unsigned count_not_processed(decide_fn how, const char *key, uint32_t limit, uint64_t ts,
+                                    actor_fn actor, unsigned *steps, unsigned *first)
 {
 	unsigned bad = 0;
 	*steps = 0;
@@ -87,10 +97,11 @@ static unsigned count_not_processed(decide_fn how, const char *key, actor_fn act
 		evt_options o = EVT_OPTIONS_INIT;
 		o.window_ns = 100;
 		o.capacity = 64;
+		o.limit = limit;
 		evt_throttle *t = NULL;
 		cr_assert_eq(evt_create(NULL, &o, &t), 0);
 		cr_assert_eq(decide(t, 0, key), 1);
-		int rc = decide_at(how, t, 150, key, k, actor);
+		int rc = decide_at(how, t, ts, key, k, actor);
 		evt_close(t);
 		if (rc == NO_STEP)
 			break;
@@ -114,7 +125,7 @@ Test(interleave, removed_key_raised_window_processed, .timeout = 300)
 {
 	unsigned steps, first = 0;
 	/* 12 bytes: the inlined 9-16-byte case */
-	unsigned bad = count_not_processed(decide, "abcdefghijkl", remove_paused_then_raise,
+	unsigned bad = count_not_processed(decide, "abcdefghijkl", 1, 150, remove_paused_then_raise,
 	                                   &steps, &first);
 	cr_expect_eq(bad, 0, "%u of %u interleavings throttled (first: after instruction %u)",
 	             bad, steps, first);
@@ -125,8 +136,36 @@ Test(interleave, removed_key_raised_window_processed, .timeout = 300)
 Test(interleave, removed_key_raised_window_processed_ex, .timeout = 300)
 {
 	unsigned steps, first = 0;
-	unsigned bad = count_not_processed(decide_ex, "abcdefghijkl", remove_paused_then_raise,
+	unsigned bad = count_not_processed(decide_ex, "abcdefghijkl", 1, 150, remove_paused_then_raise,
 	                                   &steps, &first);
+	cr_expect_eq(bad, 0, "%u of %u interleavings throttled (first: after instruction %u)",
+	             bad, steps, first);
+}
+
+/*
+ * Limit 3, the key processed at 0 (count 0) under a window of 100; an event at 50
+ * races a removal of the key and the limit lowered to 1.  Before the removal the
+ * answer is 1 (the window has room under limit 3); after it the key is new: 1
+ * too.  No instant gives 0.  Both paths read the policy after they validated
+ * their look (decide_home() after its hop re-read, decide_found() after
+ * find_once()'s): a removal and a lower limit in between give a throttle.
+ */
+Test(interleave, removed_key_lowered_limit_processed, .timeout = 300)
+{
+	unsigned steps, first = 0;
+	unsigned bad = count_not_processed(decide, "abcdefghijkl", 3, 50, remove_paused_then_limit_1,
+	                                   &steps, &first);
+	cr_expect_eq(bad, 0, "%u of %u interleavings throttled (first: after instruction %u)",
+	             bad, steps, first);
+}
+
+/* The same race against the general path: it fails the same way (the policy is
+ * read after find_once() validated, in decide_found()). */
+Test(interleave, removed_key_lowered_limit_processed_ex, .timeout = 300)
+{
+	unsigned steps, first = 0;
+	unsigned bad = count_not_processed(decide_ex, "abcdefghijkl", 3, 50,
+	                                   remove_paused_then_limit_1, &steps, &first);
 	cr_expect_eq(bad, 0, "%u of %u interleavings throttled (first: after instruction %u)",
 	             bad, steps, first);
 }
