@@ -11,7 +11,12 @@
 #include "duration.h"
 #include "globalwatch.h"
 #include "handle.h"
+#include "hidden.h"
 #include "log.h"
+
+#ifdef EVTD_TSAN
+char rcu_tsan_grace; /* housekeeping.h: the address of the annotations, nothing else */
+#endif
 
 struct settings {
 	uint64_t period_ns, summary_ns;
@@ -26,7 +31,7 @@ static struct settings read_settings(struct daemon_state *s)
 	const struct daemon_config *c = atomic_load_explicit(&s->cfg, memory_order_acquire);
 	struct settings v = { c->housekeeping_ns, c->summary_ns, c->sweep_occupancy,
 		              c->warn_occupancy };
-	rcu_reader_done_for_tsan(s);
+	rcu_reader_done_for_tsan();
 	rcu_read_unlock();
 	return v;
 }
@@ -128,6 +133,21 @@ static int round_body(void *arg)
 	return 0;
 }
 
+/* A hidden object of the throttle (hidden.h) whose creator died before it
+ * renamed it into place is removed; one being built is left alone. */
+static int remove_leftover(const char *file, void *arg)
+{
+	const struct managed *m = arg;
+	int rc = hidden_remove(file);
+	if (rc == 1)
+		log_info("throttle '%s': removed " SHM_DIR "/%s, left by a creator that died "
+		         "before publishing it", m->name, file);
+	else if (rc < 0 && rc != -ENOENT)
+		log_debug("throttle '%s': cannot remove " SHM_DIR "/%s: %s", m->name, file,
+		          evt_strerror(rc));
+	return 0;
+}
+
 /* The size is checked first; a truncation during the round itself raises SIGBUS,
  * which ends the round (busguard.h) and is then found by the same check. */
 static void round_one(struct managed *m, const struct settings *v)
@@ -143,9 +163,11 @@ void housekeeping_round(struct daemon_state *s)
 	struct settings v = read_settings(s);
 	rcu_read_lock(); /* the main thread frees no entry until we are done */
 	const struct registry *r = registry_get(&s->reg);
-	for (size_t i = 0; i < r->n; i++)
+	for (size_t i = 0; i < r->n; i++) {
+		hidden_each(r->m[i]->name, remove_leftover, r->m[i]);
 		round_one(r->m[i], &v);
-	rcu_reader_done_for_tsan(&s->reg);
+	}
+	rcu_reader_done_for_tsan();
 	rcu_read_unlock();
 }
 

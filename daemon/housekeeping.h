@@ -1,5 +1,6 @@
 /* The daemon's background work, never on the clients' path: reap dead clients,
- * keep the reclaim horizon current, sweep expired keys, heartbeat, summaries. */
+ * keep the reclaim horizon current, sweep expired keys, heartbeat, summaries,
+ * remove the hidden objects of creators that died (hidden.h). */
 #ifndef EVTD_HOUSEKEEPING_H
 #define EVTD_HOUSEKEEPING_H
 
@@ -30,14 +31,22 @@ struct daemon_state {
 #if defined(__SANITIZE_THREAD__) || __has_feature(thread_sanitizer)
 #include <sanitizer/tsan_interface.h>
 /* ThreadSanitizer cannot see liburcu's grace periods.  Each read-side section
- * ends with a release on the state, and the writer acquires it once
- * synchronize_rcu() has returned: the reads of an old configuration then happen
- * before its free(), as they do. */
-#define rcu_reader_done_for_tsan(p) __tsan_release(p)
-#define rcu_grace_period_done_for_tsan(p) __tsan_acquire(p)
+ * ends with a release, and the writer acquires once synchronize_rcu() has
+ * returned: the reads of an old configuration or registry array then happen
+ * before its free(), as they do.  Both on an object of their own, never on the
+ * published pointer: the writer's release store of the next pointer replaces
+ * what was released there (a release store heads a new release sequence, and
+ * TSan keeps only the storer's clock), so a section that ended between the
+ * writer's last load of the pointer and its store was forgotten, and the free
+ * was reported as a race (the daemon then halts: halt_on_error).  See "TSan and
+ * the grace periods" in docs/reliability.md. */
+#define EVTD_TSAN 1
+extern char rcu_tsan_grace;
+#define rcu_reader_done_for_tsan() __tsan_release(&rcu_tsan_grace)
+#define rcu_grace_period_done_for_tsan() __tsan_acquire(&rcu_tsan_grace)
 #else
-#define rcu_reader_done_for_tsan(p) ((void)(p))
-#define rcu_grace_period_done_for_tsan(p) ((void)(p))
+#define rcu_reader_done_for_tsan() ((void)0)
+#define rcu_grace_period_done_for_tsan() ((void)0)
 #endif
 
 int housekeeping_start(struct daemon_state *s);

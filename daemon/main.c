@@ -331,7 +331,7 @@ static void reload(struct daemon_state *s)
 	/* Pairs with the acquire load in read_settings(). */
 	atomic_store_explicit(&s->cfg, next, memory_order_release);
 	synchronize_rcu(); /* no reader still holds old */
-	rcu_grace_period_done_for_tsan(s);
+	rcu_grace_period_done_for_tsan();
 	free_config(old);
 	log_info("configuration reloaded from %s", next->path);
 }

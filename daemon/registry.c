@@ -22,7 +22,7 @@ static void publish(struct registry *_Atomic *reg, struct registry *next)
 	/* Pairs with the acquire load in registry_get(). */
 	atomic_store_explicit(reg, next, memory_order_release);
 	synchronize_rcu();
-	rcu_grace_period_done_for_tsan(reg);
+	rcu_grace_period_done_for_tsan();
 	free(old);
 }
 

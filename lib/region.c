@@ -1,6 +1,7 @@
 /* Creating, opening and validating a region (the shm object and its header). */
 #include "region.h"
 #include "global.h"
+#include "hidden.h"
 #include "keyhash.h"
 
 #include <errno.h>
@@ -193,26 +194,6 @@ static int map_new(int fd, const char *name, const evt_options *o, const struct 
 	return rc;
 }
 
-/* Where shm_open() keeps its names (glibc): the objects are renamed there. */
-#define SHM_DIR "/dev/shm"
-
-/* A new object under a hidden name made from path ("/.evthrottle.NAME.<random>",
- * which no throttle name can be and `ls /dev/shm/evthrottle.*` does not list); its
- * name in tmp.  An fd, or -errno. */
-static int create_hidden(const char *path, char *tmp, size_t size)
-{
-	for (int tries = 0; tries < 8; tries++) {
-		uint64_t r = 0;
-		if (getrandom(&r, sizeof r, GRND_NONBLOCK) != sizeof r)
-			r = region_unix_now_ns() ^ (uint64_t)getpid() << 40;
-		snprintf(tmp, size, "/.%s.%016llx", path + 1, (unsigned long long)r);
-		int fd = shm_open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd >= 0 || errno != EEXIST)
-			return fd >= 0 ? fd : neg_errno();
-	}
-	return -EEXIST;
-}
-
 /* Size, reserve and map a new object, and write its header. */
 static int fill(int fd, const char *name, const evt_options *o, const struct region_geom *g,
                 void **base)
@@ -241,7 +222,9 @@ static int publish(const char *tmp, const char *path)
  * The object is made, sized, reserved and its header written (READY) under a
  * hidden name, then renamed to its own with RENAME_NOREPLACE: an attacher finds
  * either no object or a ready one, never a partial one, and of two creators one
- * gets -EEXIST.  A creator that dies before the rename leaves only a hidden object.
+ * gets -EEXIST.  A creator that dies before the rename leaves only a hidden object,
+ * which evthrottled removes (hidden.h: the creator's lock tells it from one being
+ * built).
  */
 static int create_named(const char *name, const char *path, const evt_options *o,
                         const struct region_geom *g, void **base, int *fd_out)
@@ -252,7 +235,7 @@ static int create_named(const char *name, const char *path, const evt_options *o
 	if (access(to, F_OK) == 0)
 		return -EEXIST;
 	char tmp[EVT_NAME_MAX + 64];
-	int fd = create_hidden(path, tmp, sizeof tmp);
+	int fd = hidden_create(path, tmp, sizeof tmp);
 	if (fd < 0)
 		return fd;
 	int rc = fill(fd, name, o, g, base);
@@ -262,10 +245,11 @@ static int create_named(const char *name, const char *path, const evt_options *o
 			munmap(*base, g->total_size);
 	}
 	if (rc < 0) {
-		close(fd);
 		shm_unlink(tmp);
+		close(fd);
 		return rc;
 	}
+	hidden_done(fd);
 	*fd_out = fd;
 	return 0;
 }

@@ -31,7 +31,9 @@
 #define REGION_CAP_MAX (1u << 28)
 #define REGION_KEY_MAX 1024u
 #define REGION_CLIENT_MAX 65535u
-#define REGION_WM_NONE UINT64_MAX /* client has not decided yet: constrains nothing */
+/* A client that has not decided yet: constrains nothing.  Also the timestamp
+ * 2^64-1, harmlessly (docs/design.md §3, "The watermark's sentinel"). */
+#define REGION_WM_NONE UINT64_MAX
 #define REGION_BOUND_SHIFT 2u     /* one forget bound per 4 homes */
 #define REGION_FLAG_HUGE 1u       /* made with evt_options.huge_pages: mapped with MADV_HUGEPAGE */
 

@@ -21,6 +21,7 @@
 
 #include "common.h"
 
+#include "hidden.h"
 #include "region.h"
 
 TestSuite(attach, .fini = unlink_names);
@@ -481,6 +482,57 @@ Test(attach, racing_create_never_corrupt)
 	}
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "creator status %#x", st);
 	cr_expect_gt(found, 0, "no attach met a region (%u attempts)", attempts);
+}
+
+/* A remover (evthrottled's, lib/hidden.c) between a creator's create of its hidden
+ * object and its lock: the first time holding its claim while the creator locks,
+ * the second having unlinked the object and let go. */
+static unsigned remover_runs;
+static char claimed[EVT_NAME_MAX + 64];
+static int claim_fd = -1;
+
+static void remove_in_the_gap(const char *tmp)
+{
+	if (remover_runs++ == 0) {
+		char path[sizeof claimed + 16];
+		snprintf(path, sizeof path, "/dev/shm%s", tmp);
+		snprintf(claimed, sizeof claimed, "%s", tmp + 1);
+		claim_fd = open(path, O_RDONLY | O_CLOEXEC);
+		struct flock fl = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1 };
+		cr_assert_eq(fcntl(claim_fd, F_OFD_SETLK, &fl), 0, "%s", strerror(errno));
+	} else if (remover_runs == 2) {
+		cr_assert_eq(hidden_remove(tmp + 1), 1, "the remover found it held");
+	}
+}
+
+static int count_hidden(const char *file, void *arg)
+{
+	(void)file;
+	(*(unsigned *)arg)++;
+	return 0;
+}
+
+/* The creator gives each claimed name up and succeeds with a third; without the
+ * link count checked after its lock, the second left it building an unlinked
+ * object, whose rename failed (-ENOENT). */
+Test(attach, create_survives_a_remover_between_its_create_and_its_lock)
+{
+	const char *name = new_name();
+	evt_options o = small_opts();
+	evt_throttle *t = NULL;
+	hidden_create_hook = remove_in_the_gap;
+	int rc = evt_create(name, &o, &t);
+	hidden_create_hook = NULL;
+	int removed = hidden_remove(claimed); /* the first remover's unlink */
+	close(claim_fd);
+	cr_assert_eq(rc, 0, "evt_create: %s", evt_strerror(rc));
+	cr_expect_eq(remover_runs, 3, "not one name given up per remover");
+	cr_expect_eq(removed, 1, "the first remover's object was not left to it");
+	unsigned left = 0;
+	cr_expect_eq(hidden_each(name, count_hidden, &left), 0);
+	cr_expect_eq(left, 0, "hidden objects left behind");
+	cr_expect_eq(decide(t, 1, "k"), 1);
+	evt_close(t);
 }
 
 /* ---- damaged regions ---- */

@@ -15,6 +15,7 @@
 #include "busguard.h"
 #include "common.h"
 #include "handle.h"
+#include "hidden_creator.h"
 #ifdef EVT_TEST_REDIS
 #include "redis_server.h"
 static struct test_redis redis; /* a test's own server, stopped in teardown() */
@@ -54,8 +55,34 @@ static void setup(void)
 	write_conf("10s", 1024, "");
 }
 
+/* Whether the daemon's output (all of it) holds a sanitizer's report; if so, its
+ * lines from the first report on go into buf.  Under TSAN_OPTIONS=halt_on_error=1
+ * (CI) the daemon exits at its first report, which a test otherwise sees only as
+ * a wait that timed out, the output file being removed at teardown. */
+static bool sanitizer_report(char *buf, size_t size)
+{
+	FILE *f = fopen(out, "r");
+	if (f == NULL)
+		return false;
+	char line[512];
+	size_t n = 0;
+	bool found = false;
+	while (n + 1 < size && fgets(line, sizeof line, f) != NULL) {
+		found = found || strstr(line, "Sanitizer:") != NULL ||
+		        strstr(line, "runtime error:") != NULL;
+		if (found)
+			n += (size_t)snprintf(buf + n, size - n, "%s", line);
+	}
+	fclose(f);
+	return found;
+}
+
 static void teardown(void)
 {
+	static char report[4096];
+	cr_expect(!sanitizer_report(report, sizeof report), "the daemon's sanitizer report:\n%s",
+	          report);
+	hidden_cleanup(name);
 #ifdef EVT_TEST_REDIS
 	redis_stop(&redis);
 #endif
@@ -841,6 +868,25 @@ Test(daemon, reaps_killed_clients)
 	cr_expect(output_has("freed 1 client slot"));
 }
 
+Test(daemon, removes_hidden_objects_whose_creator_died_only)
+{
+	char dead[320], live[320], logged[400];
+	hidden_creator_kill(hidden_creator(name, dead, sizeof dead));
+	pid_t holder = hidden_creator(name, live, sizeof live);
+	cr_assert_eq(access(dead, F_OK), 0, "a killed creator leaves its hidden object");
+	pid_t d = start_daemon();
+	EVENTUALLY(access(dead, F_OK) != 0, "%s not removed", dead);
+	stop_daemon(d); /* its round is over: it looked at every hidden object */
+	snprintf(logged, sizeof logged, "removed %s, left by a creator", dead);
+	cr_expect(output_has(logged), "the removal is not logged");
+	cr_expect_eq(access(live, F_OK), 0, "an object being built was removed");
+	/* Its creator dies too: the next daemon removes it at start. */
+	hidden_creator_kill(holder);
+	d = start_daemon();
+	EVENTUALLY(access(live, F_OK) != 0, "%s not removed", live);
+	stop_daemon(d);
+}
+
 /* Item 8: relative paths in the file follow the file, and a relative -c still
  * reloads after the daemon detached to /. */
 Test(daemon, relative_paths_resolved_before_detaching)
@@ -931,18 +977,34 @@ Test(daemon, access_changes_apply_both_ways)
 	stop_daemon(d);
 }
 
+/* Start the daemon on a configuration whose first throttle has extra, and attach
+ * to that throttle as *t. */
+static pid_t start_attached(const char *extra, evt_throttle **t)
+{
+	write_conf("10s", 1024, extra);
+	pid_t d = start_daemon();
+	cr_assert_eq(evt_attach(name, 0, t), 0);
+	return d;
+}
+
+/* Wait for the daemon to log the runtime change what, made by this process. */
+static void expect_runtime_change(const char *what)
+{
+	char want[160];
+	snprintf(want, sizeof want, "runtime change: uid %u pid %d %s", (unsigned)getuid(),
+	         (int)getpid(), what);
+	EVENTUALLY(output_has(want), "wants '%s'", want);
+}
+
 /* Item 10: a window set at run time survives a restart until the configured
  * window itself changes; every runtime change reaches the log with who made it. */
 Test(daemon, runtime_window_survives_a_restart_and_changes_are_logged)
 {
-	pid_t d = start_daemon();
 	evt_throttle *t;
-	cr_assert_eq(evt_attach(name, 0, &t), 0);
+	pid_t d = start_attached("", &t);
 	cr_assert_eq(evt_update_window(t, 5000000000ull), 0);
+	expect_runtime_change("set the window to 5s");
 	char want[160];
-	snprintf(want, sizeof want, "runtime change: uid %u pid %d set the window to 5s", (unsigned)getuid(),
-	         (int)getpid());
-	EVENTUALLY(output_has(want), "wants '%s'", want);
 	cr_expect_eq(decide(t, 1, "k"), 1);
 	cr_assert_eq(evt_clear(t), 1);
 	snprintf(want, sizeof want, "pid %d cleared every key: 1 keys removed", (int)getpid());
@@ -971,16 +1033,11 @@ Test(daemon, runtime_window_survives_a_restart_and_changes_are_logged)
  * who set it and survives a restart until the configured limit changes. */
 Test(daemon, runtime_limit_survives_a_restart_until_the_configured_one_changes)
 {
-	write_conf("10s", 1024, "limit = 2;");
-	pid_t d = start_daemon();
 	evt_throttle *t;
-	cr_assert_eq(evt_attach(name, 0, &t), 0);
+	pid_t d = start_attached("limit = 2;", &t);
 	cr_expect_eq(evt_get_limit(t), 2, "the configured limit");
 	cr_assert_eq(evt_update_limit(t, 3), 0);
-	char want[160];
-	snprintf(want, sizeof want, "runtime change: uid %u pid %d set the limit to 3 events per key per window",
-	         (unsigned)getuid(), (int)getpid());
-	EVENTUALLY(output_has(want), "wants '%s'", want);
+	expect_runtime_change("set the limit to 3 events per key per window");
 	stop_daemon(d);
 	d = start_daemon();
 	cr_expect_eq(evt_get_limit(t), 3, "kept over a restart");
@@ -998,18 +1055,13 @@ Test(daemon, runtime_limit_survives_a_restart_until_the_configured_one_changes)
  * over a restart. */
 Test(daemon, shadow_mode_from_the_config_and_at_run_time)
 {
-	write_conf("10s", 1024, "shadow = true;");
-	pid_t d = start_daemon();
 	evt_throttle *t;
-	cr_assert_eq(evt_attach(name, 0, &t), 0);
+	pid_t d = start_attached("shadow = true;", &t);
 	cr_expect_eq(evt_get_shadow(t), 1, "the configured mode");
 	cr_expect_eq(decide(t, 1, "k"), 1);
 	cr_expect_eq(decide(t, 2, "k"), 1, "shadow mode answers 1");
 	cr_assert_eq(evt_set_shadow(t, 0), 0);
-	char want[160];
-	snprintf(want, sizeof want, "runtime change: uid %u pid %d turned shadow mode off",
-	         (unsigned)getuid(), (int)getpid());
-	EVENTUALLY(output_has(want), "wants '%s'", want);
+	expect_runtime_change("turned shadow mode off");
 	cr_expect_eq(decide(t, 3, "k"), 0, "enforcing");
 	stop_daemon(d);
 	d = start_daemon();

@@ -206,6 +206,20 @@ Test(policy, peek_errors_and_new_keys)
  * changing nothing.  A key frozen for a move is met by the peek's find(), which
  * finishes the move: a CAS on a PROT_READ mapping (SIGSEGV), and a change to
  * the table on a read-write handle. */
+/* Decide "mover" on t (64 slots, no other key) and freeze its slot for a move to
+ * 5 slots past its home, as a mover stopped after its freeze leaves it; its entry. */
+static struct table_entry freeze_mover(evt_throttle *t)
+{
+	cr_assert_eq(decide(t, 10, "mover"), 1);
+	struct table_entry ent;
+	uint32_t i = 0;
+	while (i < 64 && !table_read_slot(&t->r, i, &ent))
+		i++;
+	cr_assert_lt(i, 64);
+	test_freeze_move(&t->r, ent.slot, (ent.home + 5) & t->r.mask, ent.home);
+	return ent;
+}
+
 Test(policy, peek_on_a_read_only_handle_meets_a_moving_key)
 {
 	evt_options o = EVT_OPTIONS_INIT;
@@ -214,13 +228,7 @@ Test(policy, peek_on_a_read_only_handle_meets_a_moving_key)
 	o.mode = 0600;
 	const char *name = new_name();
 	evt_throttle *t = test_create(name, &o);
-	cr_assert_eq(decide(t, 10, "mover"), 1);
-	struct table_entry ent;
-	uint32_t i = 0;
-	while (i < 64 && !table_read_slot(&t->r, i, &ent))
-		i++;
-	cr_assert_lt(i, 64);
-	test_freeze_move(&t->r, ent.slot, (ent.home + 5) & t->r.mask, ent.home);
+	struct table_entry ent = freeze_mover(t);
 	evt_throttle *ro = NULL;
 	cr_assert_eq(evt_attach(name, EVT_RDONLY, &ro), 0);
 	evt_unlink(name); /* the crash below skips .fini */
@@ -238,13 +246,7 @@ Test(policy, peek_on_a_read_write_handle_changes_nothing)
 	o.capacity = 64;
 	o.window_ns = 1000;
 	evt_throttle *t = test_create(new_name(), &o);
-	cr_assert_eq(decide(t, 10, "mover"), 1);
-	struct table_entry ent;
-	uint32_t i = 0;
-	while (i < 64 && !table_read_slot(&t->r, i, &ent))
-		i++;
-	cr_assert_lt(i, 64);
-	test_freeze_move(&t->r, ent.slot, (ent.home + 5) & t->r.mask, ent.home);
+	struct table_entry ent = freeze_mover(t);
 	uint64_t hop = atomic_load(&region_slot(&t->r, ent.home)->hop);
 	cr_expect_eq(evt_peek(t, 11, "mover", 5), 0, "inside the window");
 	cr_expect_eq(atomic_load(&region_slot(&t->r, ent.home)->hop), hop,

@@ -8,6 +8,7 @@
 
 #include "duration.h"
 #include "handle.h"
+#include "hidden.h"
 #include "json.h"
 #include "log.h"
 #include "stats.h"
@@ -31,7 +32,8 @@ static const char usage[] =
 	"  status            window, keys / capacity, clients, processed and throttled\n"
 	"                    totals, full-table events, daemon (-a: of every throttle)\n"
 	"  list              every throttle of the host, a line each: window, keys /\n"
-	"                    capacity, clients, daemon (or why it cannot be read)\n"
+	"                    capacity, clients, daemon (or why it cannot be read); then\n"
+	"                    the hidden objects of creations, in progress or left over\n"
 	"\n"
 	"Options:\n"
 	"  -n, --name NAME     the throttle (default: default)\n"
@@ -449,12 +451,31 @@ static int list_one(const char *name, void *arg)
 	return EXIT_OK;
 }
 
+/* A hidden object of a creation (hidden.h), after the throttles: one being built,
+ * or one a creator that died left behind. */
+static int list_hidden(const char *file, void *arg)
+{
+	(void)arg;
+	int rc = hidden_held(file);
+	if (rc == 1)
+		printf("%s  hidden: being created\n", file);
+	else if (rc == 0)
+		printf("%s  hidden: left by a creator that died (evthrottled removes those of "
+		       "its throttles; or rm " SHM_DIR "/%s)\n", file, file);
+	else if (rc != -ENOENT)
+		printf("%s  hidden: unreadable: %s\n", file, evt_strerror(rc));
+	return 0;
+}
+
 static int cmd_list(const struct ctl *c, int argc, char **argv)
 {
 	(void)argv;
 	if (argc > 0)
 		return tool_usage("list takes no argument");
-	return tool_each_throttle(list_one, (void *)c);
+	int ex = tool_each_throttle(list_one, (void *)c);
+	if (!c->json)
+		hidden_each(NULL, list_hidden, NULL);
+	return ex;
 }
 
 static const struct command {
