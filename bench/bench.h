@@ -69,6 +69,10 @@ struct config {
 	size_t trace_len;      /* ops in the pre-generated trace (workers wrap around) */
 	const char *redis_socket; /* --redis-socket: the unix socket of a redis-server */
 	uint32_t floor_work;   /* --floor-work: extra hashes per call of floor-work */
+	uint32_t key_rate;     /* --key-rate: 0, timestamps from the clock; N, from the
+	                          trace: N events of each key per window per worker */
+	uint64_t ts_step;      /* with key_rate: ns between two events of the trace */
+	uint64_t ts_base;      /* with key_rate: the first event's timestamp */
 };
 
 static inline unsigned config_workers(const struct config *c)
@@ -128,6 +132,13 @@ struct impl_ops {
 	void (*hint)(void *handle, const char *key, size_t len, struct bench_hint *h);
 	int (*decide_hinted)(void *handle, uint64_t ts, const char *key, size_t len,
 	                     const struct bench_hint *h);
+	/* Optional: how many of this handle's decisions so far left the host (evt-global:
+	 * its round trips to Redis).  The latency phase reads it around each timed call,
+	 * outside the timed region, and reports the calls that moved it apart from the
+	 * others (so the decide() it times is the one the throughput phase runs).  With
+	 * threads sharing a handle (--threads, --handle process), another thread's trip
+	 * can mark a call: split kinds with processes. */
+	uint64_t (*remote)(void *handle);
 	void (*detach)(void *handle);
 	void (*inspect)(void *state, struct footprint *f);
 	void (*destroy)(void *state);
@@ -174,6 +185,10 @@ struct run_result {
 	bool have_latency;
 	double lat_p50, lat_p99, lat_p999, lat_max; /* ns, timer cost included */
 	uint64_t lat_samples;
+	/* With impl->remote: the timed calls that stayed on the host and those that
+	 * left it, apart (ns, timer cost included). */
+	uint64_t lat_local_samples, lat_remote_samples;
+	double lat_local_p50, lat_local_p99, lat_remote_p50, lat_remote_p99;
 	/* Over --repeat runs; the fields above are the median run's (by Mops/s). */
 	unsigned runs;
 	double mops_min, mops_max;

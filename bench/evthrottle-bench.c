@@ -84,6 +84,9 @@ static void usage(FILE *f)
 	        "                        report the median run (default 1)\n"
 	        "      --trace-len N     events in the pre-generated trace (default 4194304)\n"
 	        "      --seed N          trace seed (default 1)\n"
+	        "      --key-rate N      timestamps from the trace, not the clock: N events of\n"
+	        "                        each (uniform) key per window per worker, whatever\n"
+	        "                        the speed (default 0: the clock)\n"
 	        "      --csv             CSV: a header line, then one line per implementation\n"
 	        "  -h, --help\n"
 	        "Numbers take k, m, g suffixes (x1000).\n",
@@ -159,7 +162,7 @@ static int parse_impls(const char *s, unsigned *mask)
 
 enum {
 	OPT_ZIPF = 256, OPT_HOT_FRAC, OPT_CHURN_EVERY, OPT_SAMPLES, OPT_HANDLE,
-	OPT_TRACE_LEN, OPT_SEED, OPT_CSV, OPT_REDIS_SOCKET, OPT_FLOOR_WORK,
+	OPT_TRACE_LEN, OPT_SEED, OPT_CSV, OPT_REDIS_SOCKET, OPT_FLOOR_WORK, OPT_KEY_RATE,
 };
 
 static const struct option long_opts[] = {
@@ -184,6 +187,7 @@ static const struct option long_opts[] = {
 	{ "csv", no_argument, NULL, OPT_CSV },
 	{ "redis-socket", required_argument, NULL, OPT_REDIS_SOCKET },
 	{ "floor-work", required_argument, NULL, OPT_FLOOR_WORK },
+	{ "key-rate", required_argument, NULL, OPT_KEY_RATE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -206,6 +210,7 @@ static int apply_opt(struct config *c, int opt, const char *arg)
 	case OPT_CSV: c->csv = true; return 0;
 	case OPT_REDIS_SOCKET: c->redis_socket = arg; return 0;
 	case OPT_FLOOR_WORK: return parse_u32(arg, 0, 64, &c->floor_work);
+	case OPT_KEY_RATE: return parse_u32(arg, 0, 1u << 20, &c->key_rate);
 	case OPT_ZIPF: return parse_double(arg, 0.0, 10.0, &c->zipf_s);
 	case OPT_HOT_FRAC: return parse_double(arg, 0.0, 1.0, &c->hot_frac);
 	case OPT_CHURN_EVERY: return parse_u32(arg, 1, UINT32_MAX, &c->churn_every);
@@ -279,6 +284,14 @@ static void finish_config(struct config *c, long ncpu)
 	}
 	if (c->trace_len < nw)
 		c->trace_len = nw;
+	/* A key's events are keys * workers trace events apart: key_rate of them a
+	 * window for each worker. */
+	if (c->key_rate != 0) {
+		c->ts_step = c->window_ns / ((uint64_t)c->key_rate * c->keys * nw);
+		if (c->ts_step == 0)
+			c->ts_step = 1;
+		c->ts_base = evt_now_ns();
+	}
 	if (c->keys > c->capacity)
 		fprintf(stderr, "warning: %u keys in %u slots: expect full-table answers\n",
 		        c->keys, c->capacity);

@@ -4,32 +4,23 @@
  * redis-server of --redis-socket.  Each worker process attaches to one of them (by
  * the parity of its pid), as clients of two hosts would.  Decisions the local
  * cache throttles stay in shared memory; the others make a round trip to Redis.
- * The note gives the share of decisions that went to Redis, and the p50/p99 of
- * each kind apart: every call is timed here (two clock reads more per call) and
- * told apart by the handle's own round-trip counter.
+ * decide() is evt_should_process() and nothing else, as evthrottle's: the
+ * latency phase tells the two kinds apart through remote() (the handle's
+ * round-trip counter, read outside the timed call); the note gives the share
+ * of decisions that went to Redis.
  */
 #include "bench.h"
 
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "handle.h"
-
-/* Latency samples of one kind of decision, shared by the workers. */
-#define KIND_SAMPLES (1u << 20)
-struct samples {
-	_Atomic uint64_t n;
-	uint64_t ns[KIND_SAMPLES];
-};
 
 struct gbench_state {
 	char name[2][64], endpoint[160];
 	evt_throttle *owner[2];
 	evt_global g;
-	struct samples *kind; /* [0] local, [1] went to Redis: MAP_SHARED */
 };
 
 static void *gbench_create(const struct config *c)
@@ -38,12 +29,6 @@ static void *gbench_create(const struct config *c)
 	struct gbench_state *s = calloc(1, sizeof *s);
 	if (s == NULL)
 		return NULL;
-	s->kind = mmap(NULL, 2 * sizeof *s->kind, PROT_READ | PROT_WRITE,
-	               MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (s->kind == MAP_FAILED) {
-		free(s);
-		return NULL;
-	}
 	snprintf(s->endpoint, sizeof s->endpoint, "unix:%s", c->redis_socket);
 	/* The throttle's global name: host 0's local name, made unique per run. */
 	for (int i = 0; i < 2; i++)
@@ -61,7 +46,6 @@ static void *gbench_create(const struct config *c)
 				evt_close(s->owner[0]);
 				evt_unlink(s->name[0]);
 			}
-			munmap(s->kind, 2 * sizeof *s->kind);
 			free(s);
 			return NULL;
 		}
@@ -69,64 +53,32 @@ static void *gbench_create(const struct config *c)
 	return s;
 }
 
-struct gbench_handle {
-	evt_throttle *t;
-	struct samples *kind;
-};
-
 static void *gbench_attach(void *state)
 {
 	struct gbench_state *s = state;
-	struct gbench_handle *h = calloc(1, sizeof *h);
-	if (h == NULL)
-		return NULL;
-	h->kind = s->kind;
-	int rc = evt_attach(s->name[getpid() & 1], 0, &h->t);
+	evt_throttle *t;
+	int rc = evt_attach(s->name[getpid() & 1], 0, &t);
 	if (rc < 0) {
 		fprintf(stderr, "evt_attach: %s\n", evt_strerror(rc));
-		free(h);
 		return NULL;
 	}
-	return h;
+	return t;
 }
 
 static int gbench_decide(void *handle, uint64_t ts, const char *key, size_t len)
 {
-	struct gbench_handle *h = handle;
-	const struct region_client *e = h->t->me.entry;
-	uint64_t trips = client_ctr(e, CTR_GLOBAL_ROUND_TRIPS), start = evt_now_ns();
-	int rc = evt_should_process(h->t, ts, NULL, key, len);
-	uint64_t ns = evt_now_ns() - start;
-	struct samples *k = &h->kind[client_ctr(e, CTR_GLOBAL_ROUND_TRIPS) != trips];
-	uint64_t at = atomic_fetch_add_explicit(&k->n, 1, memory_order_relaxed);
-	if (at < KIND_SAMPLES)
-		k->ns[at] = ns;
-	return rc;
+	return evt_should_process(handle, ts, NULL, key, len);
+}
+
+static uint64_t gbench_remote(void *handle)
+{
+	const evt_throttle *t = handle;
+	return client_ctr(t->me.entry, CTR_GLOBAL_ROUND_TRIPS);
 }
 
 static void gbench_detach(void *handle)
 {
-	struct gbench_handle *h = handle;
-	evt_close(h->t);
-	free(h);
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-/* p50 and p99 of one kind's samples, in ns (sorts them). */
-static void percentiles(struct samples *k, uint64_t *p50, uint64_t *p99)
-{
-	uint64_t n = atomic_load(&k->n) < KIND_SAMPLES ? atomic_load(&k->n) : KIND_SAMPLES;
-	*p50 = *p99 = 0;
-	if (n == 0)
-		return;
-	qsort(k->ns, n, sizeof k->ns[0], cmp_u64);
-	*p50 = k->ns[n / 2];
-	*p99 = k->ns[n * 99 / 100];
+	evt_close(handle);
 }
 
 static void gbench_inspect(void *state, struct footprint *f)
@@ -144,16 +96,9 @@ static void gbench_inspect(void *state, struct footprint *f)
 	}
 	f->capacity = st[0].capacity;
 	f->live_keys = (int64_t)(st[0].keys + st[1].keys);
-	uint64_t l50, l99, r50, r99;
-	percentiles(&s->kind[0], &l50, &l99);
-	percentiles(&s->kind[1], &r50, &r99);
-	snprintf(f->note, sizeof f->note,
-	         "round_trips=%llu (%.3f%% of %llu) fallbacks=%llu; p50/p99 ns local %llu/%llu, "
-	         "redis %llu/%llu",
+	snprintf(f->note, sizeof f->note, "round_trips=%llu (%.3f%% of %llu) fallbacks=%llu",
 	         (unsigned long long)trips, decided ? 100.0 * (double)trips / (double)decided : 0.0,
-	         (unsigned long long)decided, (unsigned long long)fallbacks,
-	         (unsigned long long)l50, (unsigned long long)l99, (unsigned long long)r50,
-	         (unsigned long long)r99);
+	         (unsigned long long)decided, (unsigned long long)fallbacks);
 }
 
 static void gbench_destroy(void *state)
@@ -163,7 +108,6 @@ static void gbench_destroy(void *state)
 		evt_close(s->owner[i]);
 		evt_unlink(s->name[i]);
 	}
-	munmap(s->kind, 2 * sizeof *s->kind);
 	free(s);
 }
 
@@ -173,6 +117,7 @@ const struct impl_ops impl_evt_global = {
 	.create = gbench_create,
 	.attach = gbench_attach,
 	.decide = gbench_decide,
+	.remote = gbench_remote,
 	.detach = gbench_detach,
 	.inspect = gbench_inspect,
 	.destroy = gbench_destroy,

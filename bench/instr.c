@@ -7,6 +7,11 @@
  * SHAPE: throttled | processed          evt_should_process()
  *        key-throttled | key-processed  evt_prefetch_key() + evt_should_process_key()
  *        batch-throttled                evt_should_process_batch(), 64 events a call
+ *        global-throttled               evt_should_process() on a global throttle
+ *                                       whose Redis is unreachable: the key is
+ *                                       cached by the first call (on_unreachable
+ *                                       local), every later call is throttled by
+ *                                       the cache, with no round trip
  * "processed" shapes use a 1 ns window with an increasing clock, so every call
  * finds the key and processes it; "throttled" ones a 10 s window.
  */
@@ -31,7 +36,8 @@ static __attribute__((noinline)) unsigned long run(evt_throttle *t, const char *
 {
 	unsigned long n = 0;
 	size_t len = strlen(KEY);
-	if (strcmp(shape, "throttled") == 0 || strcmp(shape, "processed") == 0) {
+	if (strcmp(shape, "throttled") == 0 || strcmp(shape, "processed") == 0 ||
+	    strcmp(shape, "global-throttled") == 0) {
 		for (unsigned long i = 0; i < ops; i++)
 			n += (unsigned long)evt_should_process(t, 2 + i, NULL, KEY, len);
 	} else if (strcmp(shape, "key-throttled") == 0 || strcmp(shape, "key-processed") == 0) {
@@ -66,6 +72,11 @@ int main(int argc, char **argv)
 	evt_options o = EVT_OPTIONS_INIT;
 	o.window_ns = strstr(shape, "processed") != NULL ? 1 : 10000000000ull;
 	o.capacity = 1024;
+	/* Nothing listens there: no decision of the measured loop needs Redis. */
+	evt_global g = { .redis = "unix:/nonexistent/evthrottle-instr.sock", .name = "instr",
+		         .timeout_ns = 1000000, .on_unreachable = EVT_ON_UNREACHABLE_LOCAL };
+	if (strncmp(shape, "global-", 7) == 0)
+		o.global = &g;
 	evt_throttle *t;
 	int rc = evt_create(NULL, &o, &t);
 	if (rc < 0)

@@ -25,7 +25,7 @@ total() { # total SHAPE OPS: instructions collected
 	awk '/^summary:/ { print $2 }' "$tmp/cg"
 }
 printf '%-16s %s\n' shape 'instructions per call (per event for batch)'
-for shape in throttled processed key-throttled key-processed batch-throttled; do
+for shape in throttled processed key-throttled key-processed batch-throttled global-throttled; do
 	a=$(total "$shape" $OPS1)
 	b=$(total "$shape" $OPS2)
 	printf '%-16s %.1f\n' "$shape" "$(echo "($b - $a) / ($OPS2 - $OPS1)" | bc -l)"

@@ -133,6 +133,11 @@ static void print_notes(const struct run_result *res, unsigned n)
 			       x->impl->name, x->runs, x->mops_min, x->mops, x->mops_max);
 		if (x->fp.note[0] != '\0')
 			printf("%-11s %s\n", x->impl->name, x->fp.note);
+		if (x->lat_local_samples + x->lat_remote_samples > 0)
+			printf("%-11s p50/p99 ns: local %.0f/%.0f (%llu calls), remote %.0f/%.0f "
+			       "(%llu calls)\n", x->impl->name, x->lat_local_p50, x->lat_local_p99,
+			       (unsigned long long)x->lat_local_samples, x->lat_remote_p50,
+			       x->lat_remote_p99, (unsigned long long)x->lat_remote_samples);
 	}
 }
 
@@ -159,7 +164,8 @@ static void print_csv(const struct config *c, const struct run_result *res, unsi
 	       "wall_ns,ns_per_op_worker,mops,vs_mutex,vs_floor,on_cpu,cpu_ns_per_op,processed_frac,live_keys,"
 	       "region_bytes,bytes_per_slot,bytes_per_key,errors,timer,timer_p50_ns,"
 	       "lat_samples,lat_p50_ns,lat_p99_ns,lat_p999_ns,lat_max_ns,runs,mops_min,mops_max,"
-	       "failed,floor_work\n");
+	       "failed,floor_work,lat_local_p50_ns,lat_local_p99_ns,lat_remote_p50_ns,"
+	       "lat_remote_p99_ns,lat_remote_share\n");
 	for (unsigned i = 0; i < n; i++) {
 		const struct run_result *x = &res[i];
 		printf("%s,%s,%g,%u,%u,%u,%u,%s,%llu,%llu,", x->impl->name, dist_name(c->dist),
@@ -192,9 +198,14 @@ static void print_csv(const struct config *c, const struct run_result *res, unsi
 			printf(",,,,,,");
 		printf("%u,%.4f,%.4f,%d,", x->runs, x->mops_min, x->mops_max, x->failed ? 1 : 0);
 		if (x->impl == &impl_floor_work)
-			printf("%u\n", c->floor_work);
+			printf("%u", c->floor_work);
+		if (x->lat_local_samples + x->lat_remote_samples > 0)
+			printf(",%.1f,%.1f,%.1f,%.1f,%.5f\n", x->lat_local_p50, x->lat_local_p99,
+			       x->lat_remote_p50, x->lat_remote_p99,
+			       (double)x->lat_remote_samples /
+			               (double)(x->lat_local_samples + x->lat_remote_samples));
 		else
-			printf("\n");
+			printf(",,,,,\n");
 	}
 }
 

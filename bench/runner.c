@@ -35,6 +35,8 @@ struct run {
 	size_t ctl_size;
 	uint32_t *samples; /* [worker * c->samples + i], shared; NULL without --latency */
 	size_t samples_size;
+	uint8_t *remote;   /* [as samples]: 1 if the call left the host (impl->remote) */
+	size_t remote_size;
 	uint64_t lat_ops;  /* ops per worker in the latency phase */
 };
 
@@ -94,6 +96,10 @@ static inline __attribute__((always_inline)) void replay(const struct worker *w,
                                                          bool timed, bool hinted,
                                                          struct worker_result *res)
 {
+	/* --key-rate: a batch's timestamp is its first event's place in the trace
+	 * (the latency phase's events follow the throughput phase's). */
+	const struct config *cf = w->run->c;
+	uint64_t first = w->index + (timed ? cf->ops * config_workers(cf) : 0);
 	const struct run *r = w->run;
 	int (*decide)(void *, uint64_t, const char *, size_t) = r->impl->decide;
 	void (*hint)(void *, const char *, size_t, struct bench_hint *) = r->impl->hint;
@@ -112,9 +118,12 @@ static inline __attribute__((always_inline)) void replay(const struct worker *w,
 			hint(h, f->s, f->len, &ring[j]);
 		}
 	uint32_t *samples = timed ? r->samples + (size_t)w->index * r->c->samples : NULL;
+	uint64_t (*remote)(void *) = timed ? r->impl->remote : NULL;
+	uint8_t *left = remote != NULL ? r->remote + (size_t)w->index * r->c->samples : NULL;
 	uint64_t processed = 0, errors = 0, i = 0;
 	while (i < n) {
-		uint64_t ts = evt_now_ns();
+		uint64_t ts = cf->ts_step != 0 ? cf->ts_base + (first + i * c.stride) * cf->ts_step
+		                               : evt_now_ns();
 		uint64_t end = n - i > BENCH_BATCH ? i + BENCH_BATCH : n;
 		for (; i < end; i++) {
 			if (hinted) { /* untimed: a caller makes it earlier */
@@ -125,11 +134,14 @@ static inline __attribute__((always_inline)) void replay(const struct worker *w,
 			const struct bench_hint *kh = &ring[i % HINTS];
 			int rc;
 			if (timed) {
+				uint64_t before = remote != NULL ? remote(h) : 0;
 				uint64_t t0 = timer_read();
 				rc = hinted ? decide_hinted(h, ts, k->s, k->len, kh)
 				            : decide(h, ts, k->s, k->len);
 				uint64_t d = timer_read() - t0;
 				samples[i] = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+				if (remote != NULL)
+					left[i] = remote(h) != before;
 			} else {
 				rc = hinted ? decide_hinted(h, ts, k->s, k->len, kh)
 				            : decide(h, ts, k->s, k->len);
@@ -152,8 +164,10 @@ static void replay_batch(const struct worker *w, uint64_t n, struct worker_resul
 	struct cursor c = cursor_make(w);
 	uint64_t processed = 0, errors = 0, i = 0;
 	evt_event ev[BENCH_BATCH];
+	const struct config *cf = w->run->c;
 	while (i < n) {
-		uint64_t ts = evt_now_ns();
+		uint64_t ts = cf->ts_step != 0 ? cf->ts_base + (w->index + i * c.stride) * cf->ts_step
+		                               : evt_now_ns();
 		size_t m = n - i > BENCH_BATCH ? BENCH_BATCH : (size_t)(n - i);
 		for (size_t j = 0; j < m; j++) {
 			const struct bkey *k = cursor_next(&c, BENCH_BATCH); /* the next call's */
@@ -272,7 +286,12 @@ static int run_setup(struct run *r)
 		r->samples_size = sizeof *r->samples * r->c->samples * nw;
 		r->samples = map_shared(r->samples_size);
 	}
-	if (r->ctl == NULL || (r->c->latency && r->samples == NULL)) {
+	if (r->c->latency && r->impl->remote != NULL) {
+		r->remote_size = (size_t)r->c->samples * nw;
+		r->remote = map_shared(r->remote_size);
+	}
+	if (r->ctl == NULL || (r->c->latency && r->samples == NULL) ||
+	    (r->remote_size > 0 && r->remote == NULL)) {
 		perror("mmap");
 		return -1;
 	}
@@ -296,6 +315,8 @@ static void run_teardown(struct run *r)
 	}
 	if (r->samples != NULL)
 		munmap(r->samples, r->samples_size);
+	if (r->remote != NULL)
+		munmap(r->remote, r->remote_size);
 }
 
 static void kill_all(const pid_t *pids, unsigned n)
@@ -397,12 +418,41 @@ static void sum_throughput(const struct run *r, struct run_result *out)
 	out->mops = (double)out->total_ops / (double)out->wall_ns * 1e3;
 }
 
+/* p50 and p99 in ns of the samples of one kind (remote: those that left the
+ * host, or those that did not), before sum_latency() gathers them. */
+static void kind_latency(const struct run *r, double ticks_per_ns, uint8_t remote,
+                         uint64_t *n, double *p50, double *p99)
+{
+	unsigned nw = config_workers(r->c);
+	uint32_t *v = malloc(sizeof *v * r->c->samples * nw);
+	*n = 0;
+	*p50 = *p99 = 0;
+	if (v == NULL)
+		return;
+	for (unsigned w = 0; w < nw; w++) {
+		size_t at = (size_t)w * r->c->samples;
+		for (uint64_t i = 0; i < result(r, PHASE_LATENCY, w)->nsamples; i++)
+			if (r->remote[at + i] == remote)
+				v[(*n)++] = r->samples[at + i];
+	}
+	sort_u32(v, *n);
+	*p50 = percentile(v, *n, 0.50) / ticks_per_ns;
+	*p99 = percentile(v, *n, 0.99) / ticks_per_ns;
+	free(v);
+}
+
 /* Gather every worker's samples into one sorted array (in place, at the front
  * of the shared sample mapping) and read the percentiles. */
 static void sum_latency(const struct run *r, double ticks_per_ns, struct run_result *out)
 {
 	unsigned nw = config_workers(r->c);
 	uint64_t n = 0;
+	if (r->remote != NULL) {
+		kind_latency(r, ticks_per_ns, 0, &out->lat_local_samples, &out->lat_local_p50,
+		             &out->lat_local_p99);
+		kind_latency(r, ticks_per_ns, 1, &out->lat_remote_samples, &out->lat_remote_p50,
+		             &out->lat_remote_p99);
+	}
 	for (unsigned w = 0; w < nw; w++) {
 		const struct worker_result *x = result(r, PHASE_LATENCY, w);
 		out->failed |= x->failed != 0;

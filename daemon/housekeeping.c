@@ -1,18 +1,18 @@
 #include "housekeeping.h"
 
 #include <errno.h>
-#include <time.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 #include <urcu.h>
 
 #include "audit.h"
-#include "busguard.h"
 #include "clients.h"
 #include "duration.h"
 #include "globalwatch.h"
 #include "handle.h"
 #include "hidden.h"
 #include "log.h"
+#include "pubsub.h"
 
 #ifdef EVTD_TSAN
 char rcu_tsan_grace; /* housekeeping.h: the address of the annotations, nothing else */
@@ -121,7 +121,7 @@ static int round_body(void *arg)
 		log_info("throttle '%s': freed %u client slot(s) of exited processes", m->name, reaped);
 	evt_stats st;
 	evt_stats_get(m->t, &st);
-	global_watch(m, &st);
+	global_watch(m, &st); /* the status only: global_sync() talks to Redis */
 	occupancy(m, &st, v);
 	uint64_t t = evt_now_ns();
 	if (m->last_ns == 0) {
@@ -148,14 +148,13 @@ static int remove_leftover(const char *file, void *arg)
 	return 0;
 }
 
-/* The size is checked first; a truncation during the round itself raises SIGBUS,
- * which ends the round (busguard.h) and is then found by the same check. */
+/* The region's work under the SIGBUS guard; a global throttle's read of Redis
+ * after it, outside (a jump out of the read would leave its connection midway). */
 static void round_one(struct managed *m, const struct settings *v)
 {
 	struct round r = { m, v };
-	if (regions_intact(m) && busguard_run(round_body, &r) == -EFAULT && regions_intact(m))
-		log_error("throttle '%s': SIGBUS while reading its region, yet it has its size",
-		          m->name);
+	if (regions_guard(m, round_body, &r) == 0)
+		global_sync(m);
 }
 
 void housekeeping_round(struct daemon_state *s)
@@ -163,6 +162,8 @@ void housekeeping_round(struct daemon_state *s)
 	struct settings v = read_settings(s);
 	rcu_read_lock(); /* the main thread frees no entry until we are done */
 	const struct registry *r = registry_get(&s->reg);
+	/* Subscribed first: a change the reads below miss is then pushed. */
+	pubsub_sync(&s->pubsub, r);
 	for (size_t i = 0; i < r->n; i++) {
 		hidden_each(r->m[i]->name, remove_leftover, r->m[i]);
 		round_one(r->m[i], &v);
@@ -171,49 +172,49 @@ void housekeeping_round(struct daemon_state *s)
 	rcu_read_unlock();
 }
 
+static bool stopping(struct daemon_state *s)
+{
+	pthread_mutex_lock(&s->lock);
+	bool stop = s->stop;
+	pthread_mutex_unlock(&s->lock);
+	return stop;
+}
+
 static void *run(void *arg)
 {
 	struct daemon_state *s = arg;
 	rcu_register_thread();
-	pthread_mutex_lock(&s->lock);
-	while (!s->stop) {
-		pthread_mutex_unlock(&s->lock);
+	while (!stopping(s)) {
 		housekeeping_round(s);
-		uint64_t period = read_settings(s).period_ns;
-		struct timespec until;
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += (time_t)(period / 1000000000ull);
-		until.tv_nsec += (long)(period % 1000000000ull);
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
-		pthread_mutex_lock(&s->lock);
-		while (!s->stop && pthread_cond_timedwait(&s->wake, &s->lock, &until) != ETIMEDOUT)
-			;
+		/* Between rounds, the changes pushed by Redis are applied as they come. */
+		pubsub_wait(&s->pubsub, &s->reg, s->wake_fd, evt_now_ns() + read_settings(s).period_ns);
 	}
-	pthread_mutex_unlock(&s->lock);
+	pubsub_close(&s->pubsub);
 	rcu_unregister_thread();
 	return NULL;
 }
 
 int housekeeping_start(struct daemon_state *s)
 {
-	pthread_condattr_t a;
-	pthread_condattr_init(&a);
-	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-	pthread_cond_init(&s->wake, &a);
-	pthread_condattr_destroy(&a);
+	s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s->wake_fd < 0)
+		return -errno;
 	pthread_mutex_init(&s->lock, NULL);
 	s->stop = false;
-	return -pthread_create(&s->thread, NULL, run, s);
+	s->pubsub = (struct pubsub){ .n = 0 };
+	int rc = -pthread_create(&s->thread, NULL, run, s);
+	if (rc < 0)
+		close(s->wake_fd);
+	return rc;
 }
 
 void housekeeping_stop(struct daemon_state *s)
 {
 	pthread_mutex_lock(&s->lock);
 	s->stop = true;
-	pthread_cond_signal(&s->wake);
 	pthread_mutex_unlock(&s->lock);
+	uint64_t one = 1;
+	(void)!write(s->wake_fd, &one, sizeof one);
 	pthread_join(s->thread, NULL);
+	close(s->wake_fd);
 }

@@ -1,6 +1,7 @@
 /* The daemon's background work, never on the clients' path: reap dead clients,
  * keep the reclaim horizon current, sweep expired keys, heartbeat, summaries,
- * remove the hidden objects of creators that died (hidden.h). */
+ * remove the hidden objects of creators that died (hidden.h); between rounds,
+ * apply the changes Redis pushes to the global throttles. */
 #ifndef EVTD_HOUSEKEEPING_H
 #define EVTD_HOUSEKEEPING_H
 
@@ -8,6 +9,7 @@
 #include <stdatomic.h>
 
 #include "config.h"
+#include "pubsub.h"
 #include "regions.h"
 #include "registry.h"
 
@@ -19,9 +21,10 @@ struct daemon_state {
 	/* The managed throttles (registry.h): the housekeeping thread reads the
 	 * array and its entries inside rcu_read_lock(). */
 	struct registry *_Atomic reg;
-	pthread_mutex_t lock; /* with wake: lets stop interrupt the sleep */
-	pthread_cond_t wake;
+	pthread_mutex_t lock; /* guards stop */
 	bool stop;
+	int wake_fd;          /* an eventfd: written to interrupt the wait between rounds */
+	struct pubsub pubsub; /* the housekeeping thread's subscriptions */
 	pthread_t thread;
 };
 

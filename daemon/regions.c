@@ -12,10 +12,12 @@
 #include <unistd.h>
 
 #include "access.h"
+#include "busguard.h"
 #include "clients.h"
 #include "duration.h"
 #include "handle.h"
 #include "log.h"
+#include "redis.h"
 #include "runlock.h"
 
 static pid_t owner_pid(const char *name)
@@ -324,6 +326,7 @@ int regions_manage(const struct throttle_config *c, unsigned how, struct managed
 	}
 	m->t = t;
 	m->lock_fd = fd;
+	global_copy_settings(&m->global, t->r.global);
 	m->change_seen = atomic_load_explicit(&t->r.hdr->change_seq, memory_order_relaxed);
 	apply_knobs(m, c);
 	apply_client_idle(m, c);
@@ -382,6 +385,19 @@ void regions_heartbeat(struct managed *m)
 	atomic_store_explicit(&h->daemon_heartbeat_ns, evt_now_ns(), memory_order_relaxed);
 }
 
+int regions_guard(struct managed *m, int (*fn)(void *), void *arg)
+{
+	if (!regions_intact(m))
+		return -EBADMSG;
+	/* A truncation during fn raises SIGBUS, which ends it; the check then finds
+	 * it, or it was something else. */
+	int rc = busguard_run(fn, arg);
+	if (rc == -EFAULT && regions_intact(m))
+		log_error("throttle '%s': SIGBUS while reading its region, yet it has its size",
+		          m->name);
+	return rc;
+}
+
 void regions_release(struct managed *m)
 {
 	if (m->t == NULL)
@@ -393,6 +409,8 @@ void regions_release(struct managed *m)
 		m->t->me.entry = NULL; /* its client slot may be in the missing pages */
 	}
 	evt_close(m->t);
+	redis_close(m->redis);
+	m->redis = NULL;
 	close(m->lock_fd);
 	m->t = NULL;
 	m->lock_fd = -1;

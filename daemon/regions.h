@@ -6,6 +6,9 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "region.h"
+
+struct redis_conn;
 
 struct managed {
 	char name[EVT_NAME_MAX + 1];
@@ -20,6 +23,11 @@ struct managed {
 	bool global_down;           /* a Redis outage logged, its recovery not yet */
 	uint64_t global_down_ns;    /* its first failure (evt_realtime_ns()) */
 	uint64_t global_fallbacks;  /* the fallback count at the last round Redis was up */
+	/* A global throttle's settings, copied from the region at manage (they never
+	 * change for a mapping): the daemon's Redis I/O reads these, never the region,
+	 * so that no SIGBUS can end it midway (docs/design.md §10). */
+	struct region_global global;
+	struct redis_conn *redis;   /* the housekeeping thread's, to read the settings */
 };
 
 /* How regions_manage() treats an incompatible region. */
@@ -60,6 +68,11 @@ int regions_remove(const char *name, bool force, char *err, size_t errlen);
  * truncated it (touching it then would raise SIGBUS), logged when that changes.
  * Checked before each use of the mapping. */
 bool regions_intact(struct managed *m);
+
+/* fn(arg) under the SIGBUS guard (busguard.h), if the region still has its size:
+ * fn's result, -EBADMSG (truncated: not run), or -EFAULT (a SIGBUS ended it,
+ * logged).  The housekeeping thread's; fn holds no lock and does no I/O. */
+int regions_guard(struct managed *m, int (*fn)(void *), void *arg);
 
 /* Stamp the daemon's pid and a heartbeat into the region's header. */
 void regions_heartbeat(struct managed *m);

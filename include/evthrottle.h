@@ -321,6 +321,23 @@ int evt_should_process(evt_throttle *t, uint64_t ts_ns, const char *event_id,
 int evt_should_process_ex(evt_throttle *t, uint64_t ts_ns, const char *event_id,
                           const void *key, size_t key_len, unsigned *info);
 
+/*
+ * evt_should_process() restricted to what this host can decide by itself: on a
+ * global throttle, the answer if the local table throttles the event (a key
+ * processed on any host less than a window ago: 0, counted as
+ * evt_should_process() counts it), or -EWOULDBLOCK, deciding and changing
+ * nothing, if the event needs a round trip to Redis (then call
+ * evt_should_process(), e.g. after releasing a lock other threads need, as the
+ * Python binding does with the GIL).  On a host-local throttle it is
+ * evt_should_process() (never -EWOULDBLOCK).  No syscall, no lock.
+ * Errors: those of evt_should_process(), and -EWOULDBLOCK.  Thread-safe.
+ */
+int evt_should_process_local(evt_throttle *t, uint64_t ts_ns, const void *key, size_t key_len);
+
+/* 1 if t's throttle is global (evt_options.global: decisions may ask Redis),
+ * 0 if host-local, -EINVAL if t is NULL.  Thread-safe. */
+int evt_is_global(const evt_throttle *t);
+
 /* One event of evt_should_process_batch(): the caller fills the inputs. */
 typedef struct evt_event {
 	uint64_t ts_ns;  /* in: the event's timestamp */
@@ -400,8 +417,9 @@ int evt_should_process_key(evt_throttle *t, uint64_t ts_ns, const evt_key *k, un
  * and evt_clear_key(), it records the change with this process's uid and pid in
  * the region, for evthrottled's log (getuid() and getpid(): not for a hot path).
  * Errors: -EINVAL (window_ns 0 or t NULL), -EROFS.  Thread-safe.
- * A global throttle's change is also stored in Redis, which every host's
- * evthrottled applies; if Redis cannot take it within the timeout, the change is
+ * A global throttle's change is also stored in Redis and published there, and
+ * every host's evthrottled applies it (docs/design.md §10: within 100 ms while it
+ * is subscribed); if Redis cannot take it within the timeout, the change is
  * made on this host only and the call returns Redis's error (-ECONNREFUSED,
  * -ETIMEDOUT, -ECONNRESET, -EACCES, -EPROTO, -ENOTSUP without hiredis).
  */

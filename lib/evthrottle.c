@@ -2,6 +2,7 @@
 #include "evthrottle.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,22 +151,34 @@ static inline int decide_check(const evt_throttle *t, const void *key, size_t ke
 {
 	if (__builtin_expect(t != NULL && key != NULL && key_len - 1 < t->decide_len_max, 1))
 		return 0;
+	/* A global handle is read-write (global_open()); an admin one decides nothing. */
+	if (t != NULL && t->global != NULL && !t->admin && key != NULL && key_len - 1 < t->r.key_max)
+		return DECIDE_GLOBAL;
 	int rc = decider(t);
 	if (rc == 0)
 		rc = table_key_check(&t->r, key, key_len);
 	return rc == 0 && t->global != NULL ? DECIDE_GLOBAL : rc;
 }
 
-/* A global throttle's decision (lib/global.h); info may be NULL.  key and key_len
- * in the registers of evt_should_process()'s, and info in its event_id's, so that
- * the common case's tail call to table_decide() moves no argument twice. */
+/* table_cached()'s next tier for evt_should_process() on a global throttle:
+ * Redis, on the connection of the handle whose client me is. */
+static int ask_redis(const struct region *r, const struct table_client *me, uint64_t ts,
+                     const void *key, uint32_t len, unsigned *info)
+{
+	const evt_throttle *t = (const evt_throttle *)((const char *)me - offsetof(evt_throttle, me));
+	unsigned scratch = 0;
+	return global_decide(r, me, t->global, ts, key, len, info != NULL ? info : &scratch);
+}
+
+/* A global throttle's decision with its reasons (lib/global.h): the local tier,
+ * then Redis for an event it did not throttle. */
 static __attribute__((noinline)) int decide_global(evt_throttle *t, uint64_t ts_ns,
                                                    unsigned *info, const void *key,
                                                    size_t key_len)
 {
-	unsigned scratch = 0;
-	return global_decide(&t->r, &t->me, t->global, ts_ns, key, (uint32_t)key_len,
-	                     info != NULL ? info : &scratch);
+	if (table_cached_ex(&t->r, &t->me, ts_ns, key, (uint32_t)key_len, info) == 0)
+		return 0;
+	return global_decide(&t->r, &t->me, t->global, ts_ns, key, (uint32_t)key_len, info);
 }
 
 int evt_should_process_ex(evt_throttle *t, uint64_t ts_ns, const char *event_id,
@@ -192,13 +205,30 @@ __attribute__((flatten)) int evt_should_process(evt_throttle *t, uint64_t ts_ns,
 		return decide_home(t, ts_ns, key, key_len, key_hash_9to16(&t->r, key, key_len), true);
 	}
 	int rc = decide_check(t, key, key_len);
+	/* A global throttle's local tier, which goes on to ask_redis() by a tail call:
+	 * a decision it throttles costs what a host-local one does. */
 	if (__builtin_expect(rc == DECIDE_GLOBAL, 0))
-		return decide_global(t, ts_ns, NULL, key, key_len);
+		return table_cached(&t->r, &t->me, ts_ns, key, (uint32_t)key_len, ask_redis);
 	if (rc < 0)
 		return rc;
 	/* Checked: over 8 bytes is over 16 here. */
 	return key_len > 8 ? table_decide(&t->r, &t->me, ts_ns, key, (uint32_t)key_len)
 	                   : decide_1to8(t, ts_ns, event_id, key, key_len);
+}
+
+int evt_should_process_local(evt_throttle *t, uint64_t ts_ns, const void *key, size_t key_len)
+{
+	int rc = decide_check(t, key, key_len);
+	if (__builtin_expect(rc == DECIDE_GLOBAL, 0))
+		return table_cached(&t->r, &t->me, ts_ns, key, (uint32_t)key_len, NULL) == 0
+		               ? 0
+		               : -EWOULDBLOCK;
+	return rc < 0 ? rc : table_decide(&t->r, &t->me, ts_ns, key, (uint32_t)key_len);
+}
+
+int evt_is_global(const evt_throttle *t)
+{
+	return t == NULL ? -EINVAL : global_enabled(&t->r);
 }
 
 int evt_peek(const evt_throttle *t, uint64_t ts_ns, const void *key, size_t key_len)
@@ -319,9 +349,14 @@ int evt_clear(evt_throttle *t)
 	int rc = writable(t);
 	if (rc < 0)
 		return rc;
-	/* A global throttle's keys in Redis go first: a new epoch in their names. */
-	int pushed = t->global != NULL ? global_push_clear(&t->r, &t->me, t->global) : 0;
 	uint64_t n = table_clear(&t->r, &t->me);
+	/* A global throttle: here (the count is this one's: once the clear is
+	 * published, this host's daemon may clear the table first), in Redis (a new
+	 * epoch in the key names), then here again, since decisions in between may
+	 * have cached keys from Redis under the old epoch. */
+	int pushed = t->global != NULL ? global_push_clear(&t->r, &t->me, t->global) : 0;
+	if (t->global != NULL)
+		(void)table_clear(&t->r, &t->me);
 	if (t->admin)
 		admin_count_cleared(&t->r, n);
 	audit_note(&t->r, AUDIT_CLEAR, n);
@@ -335,12 +370,16 @@ int evt_clear_key(evt_throttle *t, const void *key, size_t key_len)
 	int rc = writable(t);
 	if (rc == 0)
 		rc = table_key_check(&t->r, key, key_len);
-	/* Redis first: a decision between the two would re-cache the key from it. */
-	int pushed = rc == 0 && t->global != NULL
-		             ? global_push_clear_key(&t->r, &t->me, t->global, key, (uint32_t)key_len)
-		             : 0;
 	if (rc == 0)
 		rc = table_clear_key(&t->r, &t->me, key, (uint32_t)key_len);
+	/* A global throttle: here (the count is this one's: once the clear is
+	 * published, this host's daemon may take the key out first), in Redis, then
+	 * here again, since a decision in between may have cached it from Redis. */
+	int pushed = rc >= 0 && t->global != NULL
+		             ? global_push_clear_key(&t->r, &t->me, t->global, key, (uint32_t)key_len)
+		             : 0;
+	if (rc >= 0 && t->global != NULL)
+		(void)table_clear_key(&t->r, &t->me, key, (uint32_t)key_len);
 	if (rc > 0 && t->admin)
 		admin_count_cleared(&t->r, (uint64_t)rc);
 	if (rc >= 0)

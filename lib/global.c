@@ -65,6 +65,18 @@ void global_init(struct region_global *b, const evt_global *g, const char *name)
 	snprintf(b->auth_file, sizeof b->auth_file, "%s", g->auth_file ? g->auth_file : "");
 }
 
+void global_copy_settings(struct region_global *to, const struct region_global *from)
+{
+	to->enabled = from->enabled;
+	to->on_unreachable = from->on_unreachable;
+	to->timeout_ns = from->timeout_ns;
+	/* With their NULs ensured: a corrupt region's may lack them. */
+	snprintf(to->redis, sizeof to->redis, "%.*s", (int)sizeof from->redis - 1, from->redis);
+	snprintf(to->name, sizeof to->name, "%.*s", (int)sizeof from->name - 1, from->name);
+	snprintf(to->auth_file, sizeof to->auth_file, "%.*s", (int)sizeof from->auth_file - 1,
+	         from->auth_file);
+}
+
 bool global_matches(const struct region_global *b, const evt_global *g, const char *name)
 {
 	if (g == NULL)
@@ -143,25 +155,6 @@ void global_free(struct global_handle *g)
 	free(g);
 }
 
-/* The key's local last, if the table holds it now: a value Redis answered. */
-static bool local_last(const struct region *r, const void *key, uint32_t len, uint64_t *last)
-{
-	uint32_t home = table_home(r, table_hash(r, key, len));
-	/* Pairs with the release CAS that publishes or moves a key (table.c, slot.c):
-	 * a bit seen set names a slot whose key is visible. */
-	uint32_t bits = HOP_BITS(atomic_load_explicit(&region_slot(r, home)->hop, acquire));
-	for (; bits != 0; bits &= bits - 1) {
-		struct table_entry e;
-		uint32_t i = (home + (uint32_t)__builtin_ctz(bits)) & r->mask;
-		if (table_read_slot(r, i, &e) && e.home == home && e.len == len &&
-		    memcmp(e.key, key, len) == 0) {
-			*last = e.last;
-			return true;
-		}
-	}
-	return false;
-}
-
 /* Record the global last Redis answered in the local table, so that the rest of
  * its window is decided here: a decision at that timestamp under a scratch
  * counter line (it is no answer), whose table effects (a new key, a reclaim) are
@@ -184,19 +177,14 @@ static void cache(const struct region *r, const struct table_client *me, uint64_
  * its keys (same hash slot). */
 static size_t cfg_name(const struct region_global *b, char *buf, size_t size)
 {
+	/* Bounded: a corrupt region's name may lack its NUL. */
 	int n = snprintf(buf, size, GLOBAL_KEY_PREFIX "{%.*s}:cfg", (int)sizeof b->name - 1, b->name);
 	return (size_t)n < size ? (size_t)n : size - 1;
 }
 
-/* "evt:{NAME}:EPOCH:" + key into buf; its length. */
-static size_t key_name(const struct region_global *b, const void *key, uint32_t len, char *buf,
-                       size_t size)
+size_t global_cfg_name(const struct region_global *b, char *buf, size_t size)
 {
-	/* Bounded: a corrupt region's name may lack its NUL. */
-	int n = snprintf(buf, size, GLOBAL_KEY_PREFIX "{%.*s}:%" PRIu64 ":",
-	                 (int)sizeof b->name - 1, b->name, atomic_load_explicit(&b->epoch, relaxed));
-	memcpy(buf + n, key, len);
-	return (size_t)n + len;
+	return cfg_name(b, buf, size);
 }
 
 /* The breaker's and the status words are hints between the host's clients and
@@ -371,26 +359,12 @@ static int settle(const struct region *r, const struct table_client *me, int rc,
 	return rc;
 }
 
-/* The local tier: 0 if the cache throttles ts (counted), 1 if Redis must decide. */
-static int local(const struct region *r, const struct table_client *me, uint64_t ts,
-                 uint64_t window, const void *key, uint32_t len)
-{
-	uint64_t last;
-	if (local_last(r, key, len, &last) && !window_closed(last, ts, window)) {
-		ctr_add(me, CTR_THROTTLED);
-		return 0;
-	}
-	return 1;
-}
-
 int global_decide(const struct region *r, const struct table_client *me,
                   struct global_handle *g, uint64_t ts, const void *key, uint32_t len,
                   unsigned *info)
 {
 	/* Pairs with the release store in evt_update_window(). */
 	uint64_t window = atomic_load_explicit(&r->hdr->window_ns, acquire);
-	if (local(r, me, ts, window, key, len) == 0)
-		return 0;
 	uint64_t epoch = atomic_load_explicit(&r->global->epoch, relaxed);
 	char cfg[GLOBAL_KEY_MAX];
 	struct redis_ask a = { cfg, cfg_name(r->global, cfg, sizeof cfg), key, len, ts, window,
@@ -416,26 +390,31 @@ static int command(const struct region *r, const struct table_client *me,
 	return rc == -EBUSY ? -ETIMEDOUT : rc;
 }
 
+/* FCALL fn 1 CFG [arg]: a change stored and published in one step (global.lua). */
+static int change(const struct region *r, const struct table_client *me,
+                  struct global_handle *g, const char *fn, const char *arg, size_t arg_len,
+                  uint64_t *out)
+{
+	char cfg[GLOBAL_KEY_MAX];
+	const char *argv[] = { "FCALL", fn, "1", cfg, arg };
+	const size_t len[] = { 5, strlen(fn), 1, global_cfg_name(r->global, cfg, sizeof cfg),
+		               arg_len };
+	return command(r, me, g, arg != NULL ? 5 : 4, argv, len, out, out != NULL);
+}
+
 int global_push_window(const struct region *r, const struct table_client *me,
                        struct global_handle *g, uint64_t window)
 {
-	char cfg[GLOBAL_KEY_MAX], w[24];
-	size_t n = cfg_name(r->global, cfg, sizeof cfg);
+	char w[24];
 	snprintf(w, sizeof w, "%" PRIu64, window);
-	const char *argv[] = { "HSET", cfg, "window", w };
-	const size_t len[] = { 4, n, 6, strlen(w) };
-	return command(r, me, g, 4, argv, len, NULL, 0);
+	return change(r, me, g, "evt_window_v1", w, strlen(w), NULL);
 }
 
 int global_push_clear(const struct region *r, const struct table_client *me,
                       struct global_handle *g)
 {
-	char cfg[GLOBAL_KEY_MAX];
-	size_t n = cfg_name(r->global, cfg, sizeof cfg);
-	const char *argv[] = { "HINCRBY", cfg, "epoch", "1" };
-	const size_t len[] = { 7, n, 5, 1 };
 	uint64_t epoch = 0;
-	int rc = command(r, me, g, 4, argv, len, &epoch, 1);
+	int rc = change(r, me, g, "evt_clear_v1", NULL, 0, &epoch);
 	if (rc == 0)
 		global_set_epoch(r, epoch);
 	return rc;
@@ -444,28 +423,112 @@ int global_push_clear(const struct region *r, const struct table_client *me,
 int global_push_clear_key(const struct region *r, const struct table_client *me,
                           struct global_handle *g, const void *key, uint32_t len)
 {
-	char name[GLOBAL_KEY_MAX];
-	const char *argv[] = { "DEL", name };
-	const size_t lens[] = { 3, key_name(r->global, key, len, name, sizeof name) };
-	return command(r, me, g, 2, argv, lens, NULL, 0);
+	return change(r, me, g, "evt_clear_key_v1", (const char *)key, len, NULL);
 }
 
-int global_fetch(const struct region *r, const struct table_client *me, struct global_handle *g,
-                 uint64_t *window, uint64_t *epoch)
+int global_read_settings(struct redis_conn **c, const struct region_global *b, uint64_t *window,
+                         uint64_t *epoch, struct redis_error *e)
 {
 	char cfg[GLOBAL_KEY_MAX];
-	size_t n = cfg_name(r->global, cfg, sizeof cfg);
 	const char *argv[] = { "HMGET", cfg, "window", "epoch" };
-	const size_t len[] = { 5, n, 6, 5 };
-	uint64_t v[2] = { 0, 0 };
-	int rc = breaker_allows(r->global) ? command(r, me, g, 4, argv, len, v, 2) : -EAGAIN;
+	const size_t len[] = { 5, global_cfg_name(b, cfg, sizeof cfg), 6, 5 };
+	uint64_t v[2] = { 0, 0 }, deadline = evt_now_ns() + b->timeout_ns;
+	/* A connection kept from an earlier read may be to a server restarted since:
+	 * one failure on it is tried again on a new one, within the same deadline. */
+	int rc = -EAGAIN;
+	for (int tries = *c != NULL ? 2 : 1; rc < 0 && tries > 0; tries--) {
+		rc = *c == NULL ? redis_connect(b, deadline, c, e) : 0;
+		if (rc == 0)
+			rc = redis_integers(*c, deadline, 4, argv, len, v, 2, e);
+		if (rc == 0)
+			rc = redis_relax(*c);
+		if (rc < 0) {
+			redis_close(*c);
+			*c = NULL;
+		}
+	}
 	*window = v[0];
 	*epoch = v[1];
-	if (rc == 0) { /* for the tools: does the local window agree with Redis's? */
-		atomic_store_explicit(&r->global->redis_window_ns, v[0], relaxed);
-		atomic_store_explicit(&r->global->synced_ns, evt_realtime_ns(), relaxed);
-	}
 	return rc;
+}
+
+bool global_may_ask(const struct region *r)
+{
+	return breaker_allows(r->global);
+}
+
+void global_note_read(const struct region *r, const struct table_client *me, int rc,
+                      const struct redis_error *e, uint64_t window)
+{
+	account(r, me, rc, e);
+	if (rc == 0)
+		global_note_window(r, window);
+}
+
+void global_note_window(const struct region *r, uint64_t window)
+{
+	/* For the tools: does the local window agree with Redis's? */
+	atomic_store_explicit(&r->global->redis_window_ns, window, relaxed);
+	atomic_store_explicit(&r->global->synced_ns, evt_realtime_ns(), relaxed);
+}
+
+/* The decimal number at s (up to n bytes, ending at n or a space): how many
+ * bytes it took, or 0 (none, or over 64 bits). */
+static size_t decimal(const char *s, size_t n, uint64_t *out)
+{
+	size_t i = 0;
+	for (*out = 0; i < n && s[i] != ' '; i++) {
+		unsigned d = (unsigned)(s[i] - '0');
+		if (d > 9 || *out > (UINT64_MAX - d) / 10)
+			return 0;
+		*out = *out * 10 + d;
+	}
+	return i;
+}
+
+/* Does s (n bytes) begin with word and a space?  The bytes after it in *rest. */
+static bool word(const char *s, size_t n, const char *word, const char **rest, size_t *left)
+{
+	size_t w = strlen(word);
+	if (n <= w || memcmp(s, word, w) != 0 || s[w] != ' ')
+		return false;
+	*rest = s + w + 1;
+	*left = n - w - 1;
+	return true;
+}
+
+int global_parse_change(const char *channel, size_t channel_len, const char *msg, size_t len,
+                        struct global_change *out)
+{
+	static const char head[] = GLOBAL_KEY_PREFIX "{", tail[] = "}:changes";
+	size_t h = sizeof head - 1, t = sizeof tail - 1;
+	if (channel_len <= h + t || channel_len - h - t >= sizeof out->name ||
+	    memcmp(channel, head, h) != 0 || memcmp(channel + channel_len - t, tail, t) != 0)
+		return -EINVAL;
+	memcpy(out->name, channel + h, channel_len - h - t);
+	out->name[channel_len - h - t] = '\0';
+	const char *v;
+	size_t n, used;
+	out->key = NULL;
+	out->len = 0;
+	if (word(msg, len, "window", &v, &n))
+		out->kind = GLOBAL_CHANGE_WINDOW;
+	else if (word(msg, len, "clear", &v, &n))
+		out->kind = GLOBAL_CHANGE_CLEAR;
+	else if (word(msg, len, "key", &v, &n))
+		out->kind = GLOBAL_CHANGE_KEY;
+	else
+		return -EINVAL;
+	if ((used = decimal(v, n, &out->value)) == 0)
+		return -EINVAL;
+	if (out->kind != GLOBAL_CHANGE_KEY)
+		return used == n && (out->kind != GLOBAL_CHANGE_WINDOW || out->value != 0) ? 0 : -EINVAL;
+	/* "key E KEY": the key is every byte after the epoch's space. */
+	if (n - used < 2 || n - used - 1 > REGION_KEY_MAX)
+		return -EINVAL;
+	out->key = v + used + 1;
+	out->len = n - used - 1;
+	return 0;
 }
 
 bool global_set_epoch(const struct region *r, uint64_t epoch)
@@ -501,8 +564,8 @@ static int decide_group(const struct region *r, const struct table_client *me,
 		ev[i].info = 0;
 		ev[i].result = table_key_check(r, ev[i].key, ev[i].key_len);
 		if (ev[i].result < 0 ||
-		    (ev[i].result = local(r, me, ev[i].ts_ns, window, ev[i].key,
-		                          (uint32_t)ev[i].key_len)) == 0)
+		    (ev[i].result = table_cached_ex(r, me, ev[i].ts_ns, ev[i].key,
+		                                    (uint32_t)ev[i].key_len, &ev[i].info)) == 0)
 			continue;
 		a[m] = (struct redis_ask){ cfg, cfg_len, ev[i].key, ev[i].key_len, ev[i].ts_ns,
 			                   window, ttl_ms(window), 0, 0, -EAGAIN };

@@ -28,6 +28,7 @@
 #define GLOBAL_KEY_MAX (sizeof GLOBAL_KEY_PREFIX + REGION_GLOBAL_NAME + 24 + REGION_KEY_MAX)
 
 struct redis_conn;
+struct redis_error;
 
 /* A handle's side of a global throttle: its connection, made at the first
  * decision that needs it, and serialized by lock. */
@@ -53,6 +54,10 @@ bool global_matches(const struct region_global *b, const evt_global *g, const ch
 
 /* Write g into the new region's block (before it is ready). */
 void global_init(struct region_global *b, const evt_global *g, const char *name);
+
+/* Copy the settings (not the status) of the block from into to, a process-local
+ * one: what the daemon's Redis I/O reads instead of the region. */
+void global_copy_settings(struct region_global *to, const struct region_global *from);
 
 /* Is the region a global throttle? */
 static inline bool global_enabled(const struct region *r)
@@ -84,7 +89,10 @@ int global_open(struct global_handle **out);
 void global_free(struct global_handle *g);
 
 /* The two-tier decision (as table_decide(), same answers and info), for a handle
- * on a global region. */
+ * on a global region: the local tier is table_cached() or table_cached_ex()
+ * (which the caller calls first, so that a decision that stays local costs what
+ * a host-local one does); this is the rest, for an event it did not throttle:
+ * ask Redis. */
 int global_decide(const struct region *r, const struct table_client *me,
                   struct global_handle *g, uint64_t ts, const void *key, uint32_t len,
                   unsigned *info);
@@ -95,11 +103,13 @@ int global_decide_batch(const struct region *r, const struct table_client *me,
                         struct global_handle *g, evt_event *ev, size_t n);
 
 /*
- * Window changes and clears, global: stored in Redis (the hash "evt:{NAME}:cfg",
- * fields window and epoch), which every host's daemon reads and applies to its
- * region (global_fetch()).  A clear moves the epoch in the key names on: the old
- * keys are never read again and expire.  Each within the throttle's timeout:
- * 0, or the negative errno of Redis (counted as an error).
+ * Window changes and clears, global: each is stored in Redis (the hash
+ * "evt:{NAME}:cfg", fields window and epoch) and published on the throttle's
+ * channel "evt:{NAME}:changes" by one call of a function (global.lua), which
+ * every host's daemon receives and applies to its region; the daemon also reads
+ * the hash each round (global_read_settings()).  A clear moves the epoch in the
+ * key names on: the old keys are never read again and expire.  Each within the
+ * throttle's timeout: 0, or the negative errno of Redis (counted as an error).
  */
 int global_push_window(const struct region *r, const struct table_client *me,
                        struct global_handle *g, uint64_t window);
@@ -108,9 +118,42 @@ int global_push_clear(const struct region *r, const struct table_client *me,
                       struct global_handle *g);
 int global_push_clear_key(const struct region *r, const struct table_client *me,
                           struct global_handle *g, const void *key, uint32_t len);
-/* Redis's window and epoch (0: never set); -EAGAIN while the breaker is open. */
-int global_fetch(const struct region *r, const struct table_client *me, struct global_handle *g,
-                 uint64_t *window, uint64_t *epoch);
+
+/* The channels of every global throttle, for PSUBSCRIBE. */
+#define GLOBAL_CHANNELS GLOBAL_KEY_PREFIX "{*}:changes"
+
+/* A change as published (global.lua): "window W", "clear E", "key E KEY". */
+enum global_change_kind { GLOBAL_CHANGE_WINDOW, GLOBAL_CHANGE_CLEAR, GLOBAL_CHANGE_KEY };
+struct global_change {
+	enum global_change_kind kind;
+	uint64_t value;                /* the window (ns), or the epoch */
+	const char *key;               /* GLOBAL_CHANGE_KEY: the key's bytes, in the message */
+	size_t len;
+	char name[REGION_GLOBAL_NAME]; /* the global name, from the channel */
+};
+
+/* Read a message received on channel: 0 with *out, or -EINVAL (not of this
+ * protocol: another channel, a malformed message, a key over REGION_KEY_MAX). */
+int global_parse_change(const char *channel, size_t channel_len, const char *msg, size_t len,
+                        struct global_change *out);
+
+/* "evt:{NAME}:cfg" for b's name into buf; its length. */
+size_t global_cfg_name(const struct region_global *b, char *buf, size_t size);
+
+/* Redis's window and epoch (0: never set) for the throttle b describes (the
+ * daemon's process-local copy of a region's settings: no region memory is read),
+ * on *c, connected first if NULL (and closed, set NULL, on a failure), within b's
+ * timeout.  0, or a negative errno with e filled. */
+int global_read_settings(struct redis_conn **c, const struct region_global *b, uint64_t *window,
+                         uint64_t *epoch, struct redis_error *e);
+/* May the daemon read them now?  As a decision: not while the breaker is open. */
+bool global_may_ask(const struct region *r);
+/* Count and note the result rc of global_read_settings() as a decision's call is,
+ * with Redis's window for the tools. */
+void global_note_read(const struct region *r, const struct table_client *me, int rc,
+                      const struct redis_error *e, uint64_t window);
+/* Note Redis's window as the daemon learnt it (read, or pushed), for the tools. */
+void global_note_window(const struct region *r, uint64_t window);
 /* Raise the region's epoch to epoch: true if it was lower. */
 bool global_set_epoch(const struct region *r, uint64_t epoch);
 

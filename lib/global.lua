@@ -2,6 +2,10 @@
 -- evthrottle's global decision (docs/design.md, "Global throttles").
 -- Loaded by the library with FUNCTION LOAD REPLACE; called as
 --     FCALL evt_decide_v1 1 CFG KEY TS WINDOW TTL_MS
+-- and, for the changes every host applies (stored and published in one step),
+--     FCALL evt_window_v1 1 CFG WINDOW     (WINDOW in decimal)
+--     FCALL evt_clear_v1 1 CFG
+--     FCALL evt_clear_key_v1 1 CFG KEY
 -- CFG is the throttle's settings hash "evt:{NAME}:cfg"; the key decided is
 -- "evt:{NAME}:EPOCH:" .. KEY, EPOCH the hash's field epoch (0 if none), read
 -- here so that every host uses the epoch Redis holds (same hash slot: {NAME}).
@@ -57,4 +61,38 @@ local function decide(keys, args)
   return {1, ts, epoch}
 end
 
+-- The throttle's channel, beside its settings: "evt:{NAME}:changes".  Every
+-- change is published there by the call that stores it (a function runs alone:
+-- no host can read the stored change before the message is sent).  Messages:
+--     "window W"          the window is W ns (decimal)
+--     "clear E"           everything cleared: the epoch is E now
+--     "key E " .. KEY     KEY (any bytes) deleted under epoch E
+local function channel(cfg)
+  return string.sub(cfg, 1, -4) .. 'changes'
+end
+
+local function set_window(keys, args)
+  redis.call('HSET', keys[1], 'window', args[1])
+  redis.call('PUBLISH', channel(keys[1]), 'window ' .. args[1])
+  return 0
+end
+
+-- Returns the new epoch.
+local function clear(keys)
+  local epoch = redis.call('HINCRBY', keys[1], 'epoch', 1)
+  redis.call('PUBLISH', channel(keys[1]), 'clear ' .. epoch)
+  return epoch
+end
+
+-- Returns how many keys were deleted (0 or 1).
+local function clear_key(keys, args)
+  local epoch = redis.call('HGET', keys[1], 'epoch') or '0'
+  local n = redis.call('DEL', string.sub(keys[1], 1, -4) .. epoch .. ':' .. args[1])
+  redis.call('PUBLISH', channel(keys[1]), 'key ' .. epoch .. ' ' .. args[1])
+  return n
+end
+
 redis.register_function('evt_decide_v1', decide)
+redis.register_function('evt_window_v1', set_window)
+redis.register_function('evt_clear_v1', clear)
+redis.register_function('evt_clear_key_v1', clear_key)

@@ -367,6 +367,11 @@ int redis_integers(struct redis_conn *c, uint64_t deadline, int argc, const char
 {
 	int rc = 0;
 	redisReply *r = call(c, deadline, argc, argv, len, e, &rc);
+	if (r != NULL && not_loaded(r)) { /* an FCALL before any client loaded the library */
+		freeReplyObject(r);
+		r = (rc = load_function(c, deadline, e)) < 0 ? NULL
+		                                               : call(c, deadline, argc, argv, len, e, &rc);
+	}
 	if (r == NULL)
 		return rc;
 	if (r->type == REDIS_REPLY_ARRAY)
@@ -386,6 +391,68 @@ int redis_relax(struct redis_conn *c)
 		return 0;
 	c->cur_ns = c->timeout_ns;
 	return redisSetTimeout(c->c, tv_of(c->timeout_ns)) == REDIS_OK ? 0 : -EIO;
+}
+
+int redis_psubscribe(struct redis_conn *c, uint64_t deadline, const char *pattern,
+                     struct redis_error *e)
+{
+	const char *argv[] = { "PSUBSCRIBE", pattern };
+	const size_t len[] = { 10, strlen(pattern) };
+	int rc = 0;
+	redisReply *r = call(c, deadline, 2, argv, len, e, &rc);
+	if (r == NULL)
+		return rc;
+	/* ["psubscribe", pattern, count] */
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+	    r->element[0]->type != REDIS_REPLY_STRING ||
+	    strcmp(r->element[0]->str, "psubscribe") != 0) {
+		say(e, "PSUBSCRIBE refused", r->type == REDIS_REPLY_ERROR ? r->str : "");
+		rc = -EPROTO;
+	}
+	freeReplyObject(r);
+	return rc;
+}
+
+int redis_fd(const struct redis_conn *c)
+{
+	return c->c->fd;
+}
+
+/* A pattern subscription's push: ["pmessage", pattern, channel, payload]. */
+static bool is_message(const redisReply *r)
+{
+	return r->type == REDIS_REPLY_ARRAY && r->elements == 4 &&
+	       r->element[0]->type == REDIS_REPLY_STRING &&
+	       strcmp(r->element[0]->str, "pmessage") == 0 &&
+	       r->element[2]->type == REDIS_REPLY_STRING && r->element[3]->type == REDIS_REPLY_STRING;
+}
+
+int redis_messages(struct redis_conn *c, bool read, redis_message_fn *fn, void *arg,
+                   struct redis_error *e)
+{
+	errno = 0;
+	if (read && redisBufferRead(c->c) != REDIS_OK) {
+		int rc = context_errno(c->c, errno);
+		say(e, "subscription", c->c->errstr);
+		return rc;
+	}
+	int n = 0;
+	for (;;) {
+		void *p = NULL;
+		if (redisGetReplyFromReader(c->c, &p) != REDIS_OK) {
+			say(e, "subscription", c->c->errstr);
+			return -EPROTO;
+		}
+		if (p == NULL)
+			return n;
+		redisReply *r = p;
+		if (is_message(r)) {
+			fn(arg, r->element[2]->str, r->element[2]->len, r->element[3]->str,
+			   r->element[3]->len);
+			n++;
+		}
+		freeReplyObject(r);
+	}
 }
 
 void redis_close(struct redis_conn *c)

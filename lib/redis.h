@@ -3,6 +3,7 @@
 #ifndef EVT_REDIS_H
 #define EVT_REDIS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,10 +47,32 @@ int redis_decide(struct redis_conn *c, uint64_t deadline, struct redis_ask *a, s
                  struct redis_error *e);
 
 /* Any other command by deadline, whose reply is an integer, a status, nil, a
- * decimal string, or an array of those: up to n values into out (nil: 0).  0, or
- * a negative errno with e filled (-EPROTO: another reply, or an error reply). */
+ * decimal string, or an array of those: up to n values into out (nil: 0).  An
+ * FCALL the server lacks the function for loads it and is sent again.  0, or a
+ * negative errno with e filled (-EPROTO: another reply, or an error reply). */
 int redis_integers(struct redis_conn *c, uint64_t deadline, int argc, const char **argv,
                    const size_t *len, uint64_t *out, size_t n, struct redis_error *e);
+
+/* Subscribe c to the channels matching pattern (PSUBSCRIBE) by deadline: 0, or a
+ * negative errno with e filled.  From then on c only receives messages: read
+ * them with redis_messages(). */
+int redis_psubscribe(struct redis_conn *c, uint64_t deadline, const char *pattern,
+                     struct redis_error *e);
+
+/* c's socket, to poll() for messages. */
+int redis_fd(const struct redis_conn *c);
+
+/* A message on channel (len bytes; binary-safe, both valid during the call only). */
+typedef void redis_message_fn(void *arg, const char *channel, size_t channel_len,
+                              const char *msg, size_t len);
+
+/* Hand each whole message buffered on the subscribed c to fn, after reading once
+ * from its socket if read (call it with read when poll() says the socket is
+ * readable, so that the read does not wait; without read, to take what an earlier
+ * read left).  How many messages, or a negative errno with e filled (the
+ * connection is lost: close it). */
+int redis_messages(struct redis_conn *c, bool read, redis_message_fn *fn, void *arg,
+                   struct redis_error *e);
 
 /* Give the socket back the throttle's whole timeout after a call that ran near its
  * deadline.  0 or -EIO. */

@@ -32,6 +32,28 @@ int redis_integers(struct redis_conn *c, uint64_t deadline, int argc, const char
 	return -ENOTSUP;
 }
 
+int redis_psubscribe(struct redis_conn *c, uint64_t deadline, const char *pattern,
+                     struct redis_error *e)
+{
+	(void)c, (void)deadline, (void)pattern;
+	snprintf(e->text, sizeof e->text, "built without hiredis (-Dglobal=disabled)");
+	return -ENOTSUP;
+}
+
+int redis_fd(const struct redis_conn *c)
+{
+	(void)c;
+	return -1;
+}
+
+int redis_messages(struct redis_conn *c, bool read, redis_message_fn *fn, void *arg,
+                   struct redis_error *e)
+{
+	(void)c, (void)read, (void)fn, (void)arg;
+	snprintf(e->text, sizeof e->text, "built without hiredis (-Dglobal=disabled)");
+	return -ENOTSUP;
+}
+
 int redis_relax(struct redis_conn *c)
 {
 	(void)c;

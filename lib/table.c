@@ -601,6 +601,76 @@ __attribute__((flatten)) int table_decide_ex(const struct region *r,
 	return decide_key(r, me, ts, &k, info, true);
 }
 
+/* table_cached_ex() past its common case: a long key, or the key's window was
+ * closed on the first look, or the look met a change, a count or a move.  A key
+ * frozen for a move is read in its frozen slot (find() without help): this
+ * writes nothing but the counters. */
+static __attribute__((noinline)) int cached_slow(const struct region *r,
+                                                 const struct table_client *me, uint64_t ts,
+                                                 const void *key, uint32_t len, unsigned *info)
+{
+	struct hkey k = hkey_make(r, key, len);
+	struct found f;
+	uint64_t w;
+	if (!find(r, &k, &f, &w, false) || window_closed(f.last, ts, f.window))
+		return 1;
+	if (ts < f.last) {
+		ctr_add(me, CTR_OUT_OF_ORDER);
+		ctr_add(me, CTR_THROTTLED);
+		*info |= EVT_INFO_OUT_OF_ORDER;
+		return 0;
+	}
+	ctr_add(me, CTR_INSIDE_WINDOW);
+	*info |= EVT_INFO_INSIDE_WINDOW;
+	return 0;
+}
+
+/* table_cached() past its common case: the same, then the next tier. */
+static __attribute__((noinline)) int cached_miss(const struct region *r,
+                                                 const struct table_client *me, uint64_t ts,
+                                                 const void *key, uint32_t len,
+                                                 table_miss_fn *miss)
+{
+	unsigned info = 0;
+	if (cached_slow(r, me, ts, key, len, &info) == 0)
+		return 0;
+	return miss != NULL ? miss(r, me, ts, key, len, NULL) : 1;
+}
+
+/* The common case as decide_key()'s (long keys apart, as table_decide()'s), with
+ * no watermark and no write to the slot: true if it throttles ts. */
+static hot_inline bool cached_hit(const struct region *r, uint64_t ts, const void *key,
+                                  uint32_t len)
+{
+	if (__builtin_expect(len > INLINE_KEY_MAX, 0))
+		return false;
+	struct hkey k = hkey_make(r, key, len);
+	struct found f;
+	uint64_t w;
+	return __builtin_expect(find_once(r, &k, &f, &w, CTRL_FAST_MASK, false) == FIND_HIT, 1) &&
+	       ts >= f.last && ts - f.last < f.window;
+}
+
+__attribute__((flatten)) int table_cached(const struct region *r, const struct table_client *me,
+                                          uint64_t ts, const void *key, uint32_t len,
+                                          table_miss_fn *miss)
+{
+	if (__builtin_expect(cached_hit(r, ts, key, len), 1))
+		return ctr_counted(me, CTR_INSIDE_WINDOW, 0);
+	return cached_miss(r, me, ts, key, len, miss);
+}
+
+__attribute__((flatten)) int table_cached_ex(const struct region *r,
+                                             const struct table_client *me, uint64_t ts,
+                                             const void *key, uint32_t len, unsigned *info)
+{
+	if (__builtin_expect(cached_hit(r, ts, key, len), 1)) {
+		*info |= EVT_INFO_INSIDE_WINDOW;
+		return ctr_counted(me, CTR_INSIDE_WINDOW, 0);
+	}
+	return cached_slow(r, me, ts, key, len, info);
+}
+
 /* Start fetching the line a decision on a key reads first: its home slot, with the
  * hop word, the ctrl and most often the key itself. */
 static hot_inline void prefetch_home(const struct region *r, uint32_t home)

@@ -46,6 +46,27 @@ static inline int table_key_check(const struct region *r, const void *key, size_
 int table_decide_ex(const struct region *r, const struct table_client *me, uint64_t ts,
                     const void *key, uint32_t len, unsigned *info);
 
+/* What table_cached() does with an event the table cannot throttle: the next
+ * tier (a global throttle's Redis), called with its arguments (info NULL) as a
+ * tail call, so that the common case keeps nothing across a call. */
+typedef int table_miss_fn(const struct region *r, const struct table_client *me, uint64_t ts,
+                          const void *key, uint32_t len, unsigned *info);
+
+/* A global throttle's local tier (lib/global.c): 0 if the table holds key with a
+ * last that throttles ts under the rule of limit 1 (ts before last, or inside
+ * its window), counted as table_decide() counts it; if it does not (absent, or
+ * its window closed at ts), changing nothing, miss's answer (miss NULL: 1).  The
+ * common case, a key found on the first look and inside its window, costs what
+ * table_decide()'s throttle costs, without the watermark (a cached last is no
+ * event of this client).  The key must have passed table_key_check(). */
+int table_cached(const struct region *r, const struct table_client *me, uint64_t ts,
+                 const void *key, uint32_t len, table_miss_fn *miss);
+
+/* table_cached() with the throttle's reason in *info (non-NULL), and 1 where the
+ * table cannot throttle. */
+int table_cached_ex(const struct region *r, const struct table_client *me, uint64_t ts,
+                    const void *key, uint32_t len, unsigned *info);
+
 /* The answer table_decide_ex() would give now, changing nothing but the peeks counter
  * of me (NULL: none, a read-only handle).  A key not tracked gets a new key's
  * answer (1, or the on_stale policy's if reclaim forgot too recently); whether the

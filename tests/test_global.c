@@ -14,6 +14,7 @@
 
 #include "common.h"
 #include "handle.h"
+#include "redis.h"
 #include "redis_server.h"
 #include "stress/checker.h"
 
@@ -26,6 +27,14 @@ static void fini(void)
 }
 
 TestSuite(global, .fini = fini);
+
+/* The test's own redis-server, started (the test is skipped, saying why, where
+ * none is installed). */
+static void with_redis(void)
+{
+	REDIS_REQUIRED();
+	redis_start(&redis, NULL);
+}
 
 /* A global name unique to this test's process. */
 static const char *global_name(void)
@@ -128,8 +137,7 @@ Test(global, the_region_records_the_settings)
 
 Test(global, two_hosts_decide_by_one_rule)
 {
-	REDIS_REQUIRED();
-	redis_start(&redis, NULL);
+	with_redis();
 	evt_throttle *a = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
 	evt_throttle *b = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
 	cr_expect_eq(decide(a, 10000, "acct"), 1);
@@ -161,8 +169,7 @@ static int rule(bool known, uint64_t last, uint64_t ts, uint64_t w)
 
 Test(global, exact_64_bit_arithmetic_near_2_63_and_2_64)
 {
-	REDIS_REQUIRED();
-	redis_start(&redis, NULL);
+	with_redis();
 	const uint64_t M = UINT64_MAX, H = 1ull << 63;
 	/* {window, first ts (processed), second ts}: each pair on a fresh key, the
 	 * first on host a and the second on host b, so b's answer is Redis's.  Doubles
@@ -194,8 +201,7 @@ Test(global, exact_64_bit_arithmetic_near_2_63_and_2_64)
 
 Test(global, a_flood_makes_one_round_trip_per_key_per_window_per_host)
 {
-	REDIS_REQUIRED();
-	redis_start(&redis, NULL);
+	with_redis();
 	const uint64_t W = 1000000;
 	enum { KEYS = 200, WINDOWS = 5, PER = 100 };
 	evt_throttle *h[2] = { host(W, EVT_ON_UNREACHABLE_THROTTLE),
@@ -221,6 +227,46 @@ Test(global, a_flood_makes_one_round_trip_per_key_per_window_per_host)
 		cr_expect_eq(s.global_errors, 0);
 		evt_close(h[i]);
 	}
+}
+
+/* evt_should_process_local(): the local tier's throttle, or -EWOULDBLOCK where the
+ * event needs Redis, asking nothing and changing nothing; evt_is_global(). */
+Test(global, deciding_locally_only_says_when_redis_is_needed)
+{
+	REDIS_REQUIRED();
+	redis_start(&redis, NULL);
+	evt_throttle *a = host(1000, EVT_ON_UNREACHABLE_THROTTLE),
+		     *b = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
+	cr_expect_eq(evt_is_global(a), 1);
+	cr_expect_eq(evt_should_process_local(a, 5000, "k", 1), -EWOULDBLOCK, "not cached");
+	evt_stats s = stats(a);
+	cr_expect_eq(s.global_round_trips + s.processed + s.throttled + s.keys, 0,
+	             "-EWOULDBLOCK asked and changed nothing");
+	cr_expect_eq(evt_should_process(a, 5000, NULL, "k", 1), 1);
+	cr_expect_eq(evt_should_process_local(a, 5999, "k", 1), 0, "cached: inside the window");
+	cr_expect_eq(evt_should_process_local(a, 4000, "k", 1), 0, "cached: before last");
+	cr_expect_eq(evt_should_process_local(a, 6000, "k", 1), -EWOULDBLOCK, "window closed");
+	s = stats(a);
+	cr_expect_eq(s.global_round_trips, 1);
+	cr_expect_eq(s.processed, 1);
+	cr_expect_eq(s.throttled, 2);
+	cr_expect_eq(s.out_of_order, 1);
+	/* The other host has not cached it: it must ask (and Redis throttles). */
+	cr_expect_eq(evt_should_process_local(b, 5500, "k", 1), -EWOULDBLOCK);
+	cr_expect_eq(evt_should_process(b, 5500, NULL, "k", 1), 0);
+	cr_expect_eq(evt_should_process_local(b, 5501, "k", 1), 0);
+	cr_expect_eq(evt_should_process_local(a, 1, NULL, 1), -EINVAL);
+	evt_close(a);
+	evt_close(b);
+	/* A host-local throttle decides in full, and is not global. */
+	evt_options o = EVT_OPTIONS_INIT;
+	o.window_ns = 1000;
+	evt_throttle *l = test_create(new_name(), &o);
+	cr_expect_eq(evt_is_global(l), 0);
+	cr_expect_eq(evt_should_process_local(l, 5000, "k", 1), 1);
+	cr_expect_eq(evt_should_process_local(l, 5999, "k", 1), 0);
+	evt_close(l);
+	cr_expect_eq(evt_is_global(NULL), -EINVAL);
 }
 
 /* ---- the history checker across hosts ---- */
@@ -256,8 +302,7 @@ static void run_client(const char *name, struct history *hist, uint32_t src)
 
 Test(global, histories_across_hosts_are_linearizable, .timeout = 120)
 {
-	REDIS_REQUIRED();
-	redis_start(&redis, NULL);
+	with_redis();
 	const uint64_t W = 2000000; /* 2 ms: many windows, many keys going global */
 	const char *names[HOSTS];
 	evt_throttle *hosts[HOSTS];
@@ -313,12 +358,22 @@ Test(global, histories_across_hosts_are_linearizable, .timeout = 120)
 
 /* ---- Redis down or slow ---- */
 
-static evt_throttle *host_timeout(uint64_t timeout_ns, uint32_t policy)
+/* A host on endpoint (NULL: the test's server) with a timeout, a policy and a
+ * credentials file (NULL: none) of its own. */
+static evt_throttle *host_at(const char *endpoint, uint64_t timeout_ns, uint32_t policy,
+                             const char *auth)
 {
 	evt_global g;
 	evt_options o = global_opts(&g, 1000, policy);
+	g.redis = endpoint != NULL ? endpoint : g.redis;
 	g.timeout_ns = timeout_ns;
+	g.auth_file = auth;
 	return test_create(new_name(), &o);
+}
+
+static evt_throttle *host_timeout(uint64_t timeout_ns, uint32_t policy)
+{
+	return host_at(NULL, timeout_ns, policy, NULL);
 }
 
 /* Decide key at ts and say how long the call took in *ns. */
@@ -342,8 +397,7 @@ static void sleep_ms(unsigned ms)
 
 Test(global, redis_stopped_then_killed_then_restarted, .timeout = 60)
 {
-	REDIS_REQUIRED();
-	redis_start(&redis, NULL);
+	with_redis();
 	const uint64_t T = 50000000; /* 50 ms */
 	evt_throttle *t = host_timeout(T, EVT_ON_UNREACHABLE_THROTTLE);
 	uint64_t ns, ts = 1000000;
@@ -449,8 +503,7 @@ static void expect_in(const char *text, const char *want)
 
 Test(global, the_tools_show_a_global_throttles_state)
 {
-	REDIS_REQUIRED();
-	redis_start(&redis, NULL);
+	with_redis();
 	evt_throttle *t = host(1000, EVT_ON_UNREACHABLE_PROCESS);
 	const char *name = test_names[test_n_names - 1];
 	cr_assert_eq(decide(t, 10, "k"), 1);
@@ -487,8 +540,7 @@ Test(global, the_tools_show_a_global_throttles_state)
 
 Test(global, a_batch_pipelines_and_answers_as_single_calls)
 {
-	REDIS_REQUIRED();
-	redis_start(&redis, NULL);
+	with_redis();
 	evt_throttle *a = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
 	evt_throttle *b = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
 	cr_assert_eq(decide(b, 50, "k2"), 1);
@@ -541,10 +593,7 @@ static const char *auth_file(const char *text, mode_t mode)
 
 static evt_throttle *host_auth(const char *file)
 {
-	evt_global g;
-	evt_options o = global_opts(&g, 1000, EVT_ON_UNREACHABLE_THROTTLE);
-	g.auth_file = file;
-	return test_create(new_name(), &o);
+	return host_at(NULL, 500000000ull, EVT_ON_UNREACHABLE_THROTTLE, file);
 }
 
 Test(global, auth_from_the_credentials_file_never_shown)
@@ -589,8 +638,7 @@ Test(global, evt_realtime_ns_is_the_realtime_clock)
  * the dead socket (which flapped the status and reopened the breaker). */
 Test(global, a_connection_from_before_an_outage_is_not_reused)
 {
-	REDIS_REQUIRED();
-	redis_start(&redis, NULL);
+	with_redis();
 	evt_throttle *a = host_timeout(50000000, EVT_ON_UNREACHABLE_THROTTLE);
 	evt_throttle *b;
 	cr_assert_eq(evt_attach(test_names[test_n_names - 1], 0, &b), 0, "a second client");
@@ -627,14 +675,16 @@ static void redis_do(const char *cmd)
  * two hosts decide on different Redis keys: both process the key at once. */
 Test(global, hosts_agree_on_the_epoch_after_redis_loses_its_data)
 {
-	REDIS_REQUIRED();
-	redis_start(&redis, NULL);
+	with_redis();
 	evt_throttle *a = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
 	cr_assert_geq(evt_clear(a), 0);
 	redis_do("FLUSHALL");
 	evt_throttle *b = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
 	uint64_t w, e;
-	cr_assert_eq(global_fetch(&b->r, &b->me, b->global, &w, &e), 0, "b's daemon syncs");
+	struct redis_conn *c = NULL;
+	struct redis_error err;
+	cr_assert_eq(global_read_settings(&c, b->r.global, &w, &e, &err), 0, "b's daemon syncs");
+	redis_close(c);
 	global_set_epoch(&b->r, e);
 	int both = decide(a, 100, "k") + decide(b, 100, "k");
 	cr_expect_eq(both, 1, "one key, one instant, two hosts: processed %d times", both);
@@ -647,8 +697,7 @@ Test(global, hosts_agree_on_the_epoch_after_redis_loses_its_data)
  * the host's breaker, and every other key is answered by the policy. */
 Test(global, a_malformed_stored_value_fails_only_its_key)
 {
-	REDIS_REQUIRED();
-	redis_start(&redis, NULL);
+	with_redis();
 	evt_throttle *a = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
 	char cmd[160];
 	snprintf(cmd, sizeof cmd, "SET evt:{%s}:0:bad 12x", global_name());
@@ -664,7 +713,33 @@ Test(global, a_malformed_stored_value_fails_only_its_key)
 struct slow_server {
 	int lfd;
 	unsigned delay_ms;
+	char path[108];
+	char endpoint[140]; /* "unix:" path */
+	pthread_t th;
 };
+
+/* Listen on a unix socket of this test's own (tag names it) and serve it with
+ * serve in a thread. */
+static void fake_start(struct slow_server *s, const char *tag, unsigned delay_ms,
+                       void *(*serve)(void *))
+{
+	snprintf(s->path, sizeof s->path, "/tmp/evt-%s.%d.sock", tag, (int)getpid());
+	snprintf(s->endpoint, sizeof s->endpoint, "unix:%s", s->path);
+	unlink(s->path);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", s->path);
+	s->lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	s->delay_ms = delay_ms;
+	cr_assert(bind(s->lfd, (struct sockaddr *)&sa, sizeof sa) == 0 && listen(s->lfd, 4) == 0);
+	pthread_create(&s->th, NULL, serve, s);
+}
+
+static void fake_stop(struct slow_server *s)
+{
+	pthread_join(s->th, NULL);
+	close(s->lfd);
+	unlink(s->path);
+}
 
 static void *slow_serve(void *arg)
 {
@@ -691,34 +766,18 @@ static void *slow_serve(void *arg)
  * whole timeout of its own, so the decision waits about 1.8 timeouts. */
 Test(global, one_deadline_bounds_auth_and_the_call)
 {
-	char path[108], file[128];
-	snprintf(path, sizeof path, "/tmp/evt-slow.%d.sock", (int)getpid());
+	char file[128];
 	snprintf(file, sizeof file, "/tmp/evt-slow.%d.auth", (int)getpid());
 	FILE *f = fopen(file, "w");
 	cr_assert_not_null(f);
 	fputs("pw\n", f);
 	fclose(f);
-	unlink(path);
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
-	struct slow_server s = { socket(AF_UNIX, SOCK_STREAM, 0), 270 };
-	cr_assert(bind(s.lfd, (struct sockaddr *)&sa, sizeof sa) == 0 && listen(s.lfd, 4) == 0);
-	pthread_t th;
-	pthread_create(&th, NULL, slow_serve, &s);
-	char endpoint[140];
-	snprintf(endpoint, sizeof endpoint, "unix:%s", path);
-	evt_global g = { endpoint, global_name(), 300000000ull, EVT_ON_UNREACHABLE_THROTTLE, file };
-	evt_options o = EVT_OPTIONS_INIT;
-	o.window_ns = 1000;
-	o.capacity = 4096;
-	o.mode = 0600;
-	o.global = &g;
-	evt_throttle *t = test_create(new_name(), &o);
+	struct slow_server s;
+	fake_start(&s, "slow", 270, slow_serve);
+	evt_throttle *t = host_at(s.endpoint, 300000000ull, EVT_ON_UNREACHABLE_THROTTLE, file);
 	uint64_t ns;
 	int rc = timed(t, 10, "k", &ns);
-	pthread_join(th, NULL);
-	close(s.lfd);
-	unlink(path);
+	fake_stop(&s);
 	unlink(file);
 	cr_expect_lt(ns, 300000000ull + SLACK_NS, "waited %" PRIu64 " ns with a 300 ms timeout", ns);
 	cr_expect_eq(rc, 0, "the call's answer came after the deadline: the policy's answer");
@@ -730,8 +789,7 @@ Test(global, one_deadline_bounds_auth_and_the_call)
  * thread of its own will ever release, so it can never ask Redis. */
 Test(global, a_child_forked_during_a_call_can_ask_redis)
 {
-	REDIS_REQUIRED();
-	redis_start(&redis, NULL);
+	with_redis();
 	evt_throttle *a = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
 	cr_assert_eq(decide(a, 10, "p"), 1, "the parent is connected");
 	pthread_mutex_lock(&a->global->lock); /* another thread mid-call */
@@ -767,42 +825,26 @@ static void *half_serve(void *arg)
  * on_unreachable = throttle no host processes it for a whole window. */
 Test(global, answers_read_before_a_pipeline_fails_are_kept)
 {
-	char path[108];
-	snprintf(path, sizeof path, "/tmp/evt-half.%d.sock", (int)getpid());
-	unlink(path);
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
-	struct slow_server s = { socket(AF_UNIX, SOCK_STREAM, 0), 400 };
-	cr_assert(bind(s.lfd, (struct sockaddr *)&sa, sizeof sa) == 0 && listen(s.lfd, 4) == 0);
-	pthread_t th;
-	pthread_create(&th, NULL, half_serve, &s);
-	char endpoint[140];
-	snprintf(endpoint, sizeof endpoint, "unix:%s", path);
-	evt_global g = { endpoint, global_name(), 100000000ull, EVT_ON_UNREACHABLE_THROTTLE, NULL };
-	evt_options o = EVT_OPTIONS_INIT;
-	o.window_ns = 1000;
-	o.capacity = 4096;
-	o.mode = 0600;
-	o.global = &g;
-	evt_throttle *t = test_create(new_name(), &o);
+	struct slow_server s;
+	fake_start(&s, "half", 400, half_serve);
+	evt_throttle *t = host_at(s.endpoint, 100000000ull, EVT_ON_UNREACHABLE_THROTTLE, NULL);
 	evt_event ev[2] = { { .ts_ns = 10, .key = "a", .key_len = 1 },
 		            { .ts_ns = 10, .key = "b", .key_len = 1 } };
 	(void)evt_should_process_batch(t, ev, 2);
-	pthread_join(th, NULL);
-	close(s.lfd);
-	unlink(path);
+	fake_stop(&s);
 	cr_expect_eq(ev[0].result, 1, "Redis stored a's event as processed: a must be processed");
 	cr_expect_eq(ev[1].result, 0, "b: the policy's answer");
 	evt_close(t);
 }
 
-/* What a one-key clear guarantees (docs/design.md): the key is gone in Redis and
- * on the clearing host; another host's cache keeps its last (not propagated)
- * until that cached window ends, and then asks Redis, which has forgotten it. */
-Test(global, a_cleared_key_is_deleted_in_redis_other_hosts_caches_keep_it)
+/* What a one-key clear does in the library alone (docs/design.md §10): the key is
+ * gone in Redis and on the clearing host; without a daemon to apply the published
+ * clear (test_daemon's a_window_change_and_a_clear_reach_the_other_host), another
+ * host's cache keeps its last until that cached window ends, and then asks Redis,
+ * which has forgotten it. */
+Test(global, a_cleared_key_is_deleted_in_redis_a_host_without_daemon_keeps_it)
 {
-	REDIS_REQUIRED();
-	redis_start(&redis, NULL);
+	with_redis();
 	evt_throttle *a = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
 	evt_throttle *b = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
 	cr_assert_eq(decide(a, 10, "k"), 1);
@@ -815,11 +857,103 @@ Test(global, a_cleared_key_is_deleted_in_redis_other_hosts_caches_keep_it)
 	evt_close(b);
 }
 
+/* The next message on the test's subscribed connection c, as "CHANNEL|PAYLOAD"
+ * (len bytes in *len). */
+static const char *next_message(redisContext *c, size_t *len)
+{
+	static char buf[512];
+	void *p = NULL;
+	cr_assert_eq(redisGetReply(c, &p), REDIS_OK, "no message within 1 s");
+	redisReply *r = p;
+	cr_assert(r->type == REDIS_REPLY_ARRAY && r->elements == 3);
+	cr_assert_str_eq(r->element[0]->str, "message");
+	int n = snprintf(buf, sizeof buf, "%s|", r->element[1]->str);
+	memcpy(buf + n, r->element[2]->str, r->element[2]->len);
+	*len = (size_t)n + r->element[2]->len;
+	freeReplyObject(r);
+	return buf;
+}
+
+static void expect_message(redisContext *c, const char *want, size_t want_len)
+{
+	size_t len;
+	const char *got = next_message(c, &len);
+	cr_expect(len == want_len && memcmp(got, want, len) == 0, "got '%.*s'", (int)len, got);
+}
+
+/* Every change is published on the throttle's channel by the call that stores it,
+ * in the protocol's form (docs/design.md §10), a key's bytes as they are; and it
+ * parses back to what was stored. */
+Test(global, each_change_is_published_on_the_throttles_channel)
+{
+	with_redis();
+	evt_throttle *a = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
+	struct timeval tv = { 1, 0 };
+	redisContext *c = redisConnectUnixWithTimeout(redis.sock, tv);
+	cr_assert(c != NULL && c->err == 0);
+	char chan[128], want[256];
+	snprintf(chan, sizeof chan, "evt:{%s}:changes", global_name());
+	freeReplyObject(redisCommand(c, "SUBSCRIBE %s", chan));
+
+	cr_assert_eq(evt_update_window(a, 2500), 0);
+	int n = snprintf(want, sizeof want, "%s|window 2500", chan);
+	expect_message(c, want, (size_t)n);
+	cr_assert_geq(evt_clear(a), 0);
+	n = snprintf(want, sizeof want, "%s|clear 1", chan);
+	expect_message(c, want, (size_t)n);
+	static const char key[] = { 'k', '\0', ' ', 'x' };
+	cr_assert_geq(evt_clear_key(a, key, sizeof key), 0);
+	n = snprintf(want, sizeof want, "%s|key 1 ", chan);
+	memcpy(want + n, key, sizeof key);
+	expect_message(c, want, (size_t)n + sizeof key);
+
+	struct global_change ch;
+	cr_assert_eq(global_parse_change(chan, strlen(chan), "key 1 k\0 x", 10, &ch), 0);
+	cr_expect_eq(ch.kind, GLOBAL_CHANGE_KEY);
+	cr_expect_eq(ch.value, 1);
+	cr_expect(ch.len == sizeof key && memcmp(ch.key, key, sizeof key) == 0);
+	cr_expect_str_eq(ch.name, global_name());
+	redisFree(c);
+	evt_close(a);
+}
+
+/* A message not of the protocol is refused, not half-applied. */
+Test(global, a_malformed_change_message_is_refused)
+{
+	static const struct {
+		const char *channel, *msg;
+	} bad[] = {
+		{ "evt:{g}:changes", "window 0" },   /* window 0 */
+		{ "evt:{g}:changes", "window 12x" },
+		{ "evt:{g}:changes", "window 99999999999999999999" }, /* over 64 bits */
+		{ "evt:{g}:changes", "window" },
+		{ "evt:{g}:changes", "clear 1 2" },
+		{ "evt:{g}:changes", "key 1" },      /* no key */
+		{ "evt:{g}:changes", "key 1 " },     /* empty key */
+		{ "evt:{g}:changes", "size 1" },
+		{ "evt:{}:changes", "clear 1" },     /* no name */
+		{ "evt:{g}:cfg", "clear 1" },
+		{ "other", "clear 1" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		struct global_change c;
+		cr_expect_eq(global_parse_change(bad[i].channel, strlen(bad[i].channel), bad[i].msg,
+		                                 strlen(bad[i].msg), &c),
+		             -EINVAL, "case %zu", i);
+	}
+	static char big[REGION_KEY_MAX + 8] = "key 3 ";
+	memset(big + 6, 'k', REGION_KEY_MAX + 1);
+	struct global_change c;
+	cr_expect_eq(global_parse_change("evt:{g}:changes", 15, big, 6 + REGION_KEY_MAX + 1, &c),
+	             -EINVAL, "a key over REGION_KEY_MAX");
+	cr_expect_eq(global_parse_change("evt:{g}:changes", 15, big, 6 + REGION_KEY_MAX, &c), 0);
+	cr_expect_eq(c.len, REGION_KEY_MAX);
+}
+
 /* "A global throttle has limit 1": refused at create, accepted at runtime. */
 Test(global, a_global_throttle_refuses_a_limit_over_1_at_runtime)
 {
-	REDIS_REQUIRED();
-	redis_start(&redis, NULL);
+	with_redis();
 	evt_throttle *a = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
 	cr_expect_eq(evt_update_limit(a, 5), -EINVAL);
 	evt_close(a);
@@ -846,8 +980,7 @@ static void *thread_decide(void *arg)
  * throttled on this host though no host processed it since the clear. */
 Test(global, an_answer_from_before_a_clear_is_not_cached_after_it)
 {
-	REDIS_REQUIRED();
-	redis_start(&redis, NULL);
+	with_redis();
 	evt_throttle *a = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
 	evt_throttle *b = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
 	cr_assert_eq(decide(b, 10, "k"), 1);
@@ -873,8 +1006,7 @@ Test(global, an_answer_from_before_a_clear_is_not_cached_after_it)
  * and the host's breaker stays closed. */
 Test(global, a_lock_wait_timeout_is_no_redis_error)
 {
-	REDIS_REQUIRED();
-	redis_start(&redis, NULL);
+	with_redis();
 	evt_throttle *a = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
 	cr_assert_eq(decide(a, 5, "warm"), 1, "a is connected");
 	pthread_mutex_lock(&a->global->lock); /* another thread mid-call */

@@ -9,6 +9,10 @@
  * keys, writes its tallies into a shared page and leaves with the raw SYS_exit
  * (exit_group, which _exit() uses, is not allowed).  The parent requires a clean
  * exit and the same tallies as the same trace run here without seccomp.
+ *
+ * On a global throttle (issue 20), the same holds of every decision its local
+ * tier throttles: a key processed less than a window ago is decided in shared
+ * memory, through every way of calling, with no round trip and no syscall.
  */
 #include <linux/seccomp.h>
 #include <signal.h>
@@ -198,6 +202,103 @@ Test(nosyscall, anonymous_throttle_inherited)
 	cr_assert_eq(evt_create(NULL, &o, &t), 0);
 	run_strict_child(t, t, NULL);
 	evt_close(t);
+}
+
+/* The keys of the global throttle's trace, all cached by the parent. */
+#define GLOBAL_KEYS 64u
+#define GLOBAL_WINDOW 10000000000ull
+
+/* Every way of calling, on keys cached at ts 1000 with a 10 s window: every
+ * answer is the local tier's throttle. */
+static void cached_trace(evt_throttle *t, struct tally *r)
+{
+	char key[16][32];
+	evt_event ev[16];
+	for (uint64_t i = 0; i < N_DECISIONS; i++) {
+		unsigned j = i % 16;
+		size_t len = test_key(key[j], 'g', mix(i + 1) % GLOBAL_KEYS);
+		uint64_t ts = 1001 + i;
+		unsigned info = 0;
+		evt_key ek;
+		switch (i / 16 % 4) {
+		case 0:
+			tally(r, i % 2 ? evt_should_process(t, ts, NULL, key[j], len)
+			               : evt_should_process_local(t, ts, key[j], len));
+			break;
+		case 1:
+			tally(r, evt_should_process_ex(t, ts, NULL, key[j], len, &info));
+			r->other += info != EVT_INFO_INSIDE_WINDOW;
+			break;
+		case 2:
+			if (evt_prefetch_key(t, key[j], len, &ek) < 0)
+				r->other++;
+			tally(r, evt_should_process_key(t, ts, &ek, NULL));
+			break;
+		default:
+			ev[j] = (evt_event){ .ts_ns = ts, .key = key[j], .key_len = len };
+			if (j == 15 && evt_should_process_batch(t, ev, 16) >= 0)
+				for (unsigned e = 0; e < 16; e++)
+					tally(r, ev[e].result);
+		}
+	}
+}
+
+/* A strict-mode child attached to the global throttle name runs cached_trace(). */
+static void cached_strict_child(const char *name, struct tally *r)
+{
+	evt_throttle *t;
+	if (evt_attach(name, 0, &t) != 0)
+		_exit(2);
+	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT) != 0)
+		_exit(3);
+	atomic_store(&r->stage, 1);
+	cached_trace(t, r);
+	atomic_store(&r->stage, 2);
+	syscall(SYS_exit, 0);
+	for (;;)
+		; /* not reached */
+}
+
+/* Redis is unreachable (nothing listens at the endpoint): the parent's first
+ * decisions fail to connect and on_unreachable = local caches each key; the
+ * child's million decisions then stay in the local tier, or it is killed. */
+Test(nosyscall, global_throttle_local_decisions)
+{
+	char endpoint[64];
+	snprintf(endpoint, sizeof endpoint, "unix:/nonexistent/evt-nosyscall-%d.sock", (int)getpid());
+	evt_global g = { .redis = endpoint, .timeout_ns = 10000000,
+		         .on_unreachable = EVT_ON_UNREACHABLE_LOCAL };
+	evt_options o = options();
+	o.window_ns = GLOBAL_WINDOW;
+	o.global = &g;
+	const char *name = new_name();
+	evt_throttle *t = test_create(name, &o);
+	char key[32];
+	for (unsigned k = 0; k < GLOBAL_KEYS; k++)
+		cr_assert_eq(evt_should_process(t, 1000, NULL, key, test_key(key, 'g', k)), 1);
+	evt_stats before, after;
+	cr_assert_eq(evt_stats_get(t, &before), 0);
+	cr_assert_eq(before.global_fallbacks, GLOBAL_KEYS, "every key was cached by the policy");
+
+	struct tally *r = shared_tally();
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0)
+		cached_strict_child(name, r);
+	wait_clean_exit(pid, r);
+	cr_expect_eq(r->throttled, N_DECISIONS, "%llu throttled",
+	             (unsigned long long)r->throttled);
+	cr_expect_eq(r->processed, 0);
+	cr_expect_eq(r->other, 0);
+	cr_assert_eq(evt_stats_get(t, &after), 0);
+	cr_expect_eq(after.throttled, N_DECISIONS);
+	cr_expect_eq(after.inside_window, N_DECISIONS);
+	cr_expect_eq(after.global_round_trips, before.global_round_trips, "no round trip");
+	cr_expect_eq(after.global_fallbacks, before.global_fallbacks);
+	cr_expect_eq(after.global_errors, before.global_errors);
+	munmap(r, 4096);
+	evt_close(t);
+	evt_unlink(name);
 }
 
 /* The harness can fail: in strict mode any other syscall is fatal. */

@@ -348,6 +348,27 @@ Test(tools, ctl_limit_get_and_set)
 	evt_close(t);
 }
 
+/* A global throttle has limit 1 (Redis applies the first-event rule): the refusal
+ * says so, with the value and the limit, and changes nothing.  No Redis is needed:
+ * the limit is refused before any round trip. */
+Test(tools, ctl_limit_over_1_on_a_global_throttle_says_why)
+{
+	const char *n = new_name();
+	evt_global g = { "127.0.0.1:1", NULL, 1000000, EVT_ON_UNREACHABLE_THROTTLE, NULL };
+	evt_options o = EVT_OPTIONS_INIT;
+	o.capacity = 1024;
+	o.mode = 0644;
+	o.global = &g;
+	evt_throttle *t = test_create(n, &o);
+	struct run r = CTL("-n", n, "limit", "5");
+	EXPECT_RUN(r, 1, err, "cannot set the limit to 5: a global throttle supports limit 1 only, "
+	                      "not 5");
+	cr_expect_null(strstr(r.err, "Invalid argument"), "%s", r.err);
+	cr_expect_eq(evt_get_limit(t), 1, "a refused limit changed the throttle");
+	EXPECT_RUN(CTL("-n", n, "limit", "1"), 0, out, "limit 1 -> 1");
+	evt_close(t);
+}
+
 Test(tools, ctl_window_rejects_bad_durations)
 {
 	const char *n;

@@ -79,6 +79,8 @@ struct setting {
 	/* 0 with *v, or tool_usage()'s exit status after saying what is wrong */
 	int (*parse)(const char *arg, uint64_t *v);
 	char *(*format)(uint64_t v, char *buf, size_t size);
+	/* why set() refused v with rc, into buf; NULL: evt_strerror(rc) says it */
+	const char *(*refusal)(const evt_throttle *t, uint64_t v, int rc, char *buf, size_t size);
 };
 
 static int setting_show(const struct ctl *c, const struct setting *s)
@@ -131,8 +133,12 @@ static int setting_set(const struct ctl *c, const struct setting *s, const char 
 	rc = s->set(t, v);
 	if (rc == 0)
 		setting_changed(c, s, old, v);
-	else
-		tool_error(c->name, "cannot set the %s: %s", s->what, evt_strerror(rc));
+	else {
+		char val[64], why[256];
+		tool_error(c->name, "cannot set the %s to %s: %s", s->what, s->format(v, val, sizeof val),
+		           s->refusal != NULL ? s->refusal(t, v, rc, why, sizeof why)
+		                              : evt_strerror(rc));
+	}
 	evt_close(t);
 	return rc == 0 ? EXIT_OK : EXIT_FAILED;
 }
@@ -166,7 +172,7 @@ static int set_window(evt_throttle *t, uint64_t v)
 static int cmd_window(const struct ctl *c, int argc, char **argv)
 {
 	static const struct setting s = { "window", "window_ns", evt_get_window, set_window,
-		                          window_parse, duration_format };
+		                          window_parse, duration_format, NULL };
 	return setting_cmd(c, &s, argc, argv, "DURATION");
 }
 
@@ -193,6 +199,19 @@ static int set_limit(evt_throttle *t, uint64_t v)
 	return evt_update_limit(t, (uint32_t)v);
 }
 
+/* The one limit the library refuses in range: over 1 on a global throttle. */
+static const char *limit_refusal(const evt_throttle *t, uint64_t v, int rc, char *buf,
+                                 size_t size)
+{
+	if (rc != -EINVAL || !global_enabled(&t->r))
+		return evt_strerror(rc);
+	snprintf(buf, size,
+	         "a global throttle supports limit 1 only, not %llu (Redis applies the "
+	         "first-event rule across the hosts)",
+	         (unsigned long long)v);
+	return buf;
+}
+
 static char *format_count(uint64_t v, char *buf, size_t size)
 {
 	snprintf(buf, size, "%llu", (unsigned long long)v);
@@ -202,7 +221,7 @@ static char *format_count(uint64_t v, char *buf, size_t size)
 static int cmd_limit(const struct ctl *c, int argc, char **argv)
 {
 	static const struct setting s = { "limit", "limit", get_limit, set_limit, limit_parse,
-		                          format_count };
+		                          format_count, limit_refusal };
 	return setting_cmd(c, &s, argc, argv, "N");
 }
 
@@ -233,7 +252,7 @@ static char *format_on_off(uint64_t v, char *buf, size_t size)
 static int cmd_shadow(const struct ctl *c, int argc, char **argv)
 {
 	static const struct setting s = { "shadow", "shadow", get_shadow, set_shadow, shadow_parse,
-		                          format_on_off };
+		                          format_on_off, NULL };
 	return setting_cmd(c, &s, argc, argv, "on|off");
 }
 

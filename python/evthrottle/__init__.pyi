@@ -46,7 +46,10 @@ class EventThrottler:
                  on_stale: Optional[Literal["throttle", "process", "error"]] = None,
                  client_idle: Optional[Seconds] = None,
                  limit: Optional[int] = None, shadow: Optional[bool] = None,
-                 huge_pages: Optional[bool] = None) -> None:
+                 huge_pages: Optional[bool] = None, redis: Optional[str] = None,
+                 global_name: Optional[str] = None, timeout: Optional[Seconds] = None,
+                 on_unreachable: Optional[Literal["local", "throttle", "process"]] = None,
+                 auth_file: Optional[str] = None) -> None:
         """Create a private throttle, attach to a named one, or create one
         (create=True).  window, capacity, key_max, on_full (a new key and no room),
         on_stale (an event older than what reclaim forgot: "error" raises EvtError
@@ -55,7 +58,11 @@ class EventThrottler:
         window, 1 to LIMIT_MAX; default 1) and shadow (True: decide and count, but
         answer True to what the rule denies) and huge_pages (True: transparent huge
         pages for the table, or EvtError EOPNOTSUPP where the system offers none for
-        shared memory) are the creator's."""
+        shared memory) are the creator's.  redis ("unix:PATH" or "HOST:PORT")
+        makes the created throttle global, with global_name (shared by every
+        host; default: name), timeout (seconds; default 0.002), on_unreachable
+        (default "local") and auth_file: evthrottled.conf's global group
+        (docs/python.md)."""
 
     def should_process(self, timestamp: Seconds, event_id: object, key: Key) -> bool:
         """True if the event of key at timestamp (seconds) is to be processed: the

@@ -17,6 +17,7 @@ __all__ = ["EventThrottler", "library_path", "now", "now_ns", "realtime", "realt
 LOGGER_NAME = "evthrottle"
 ON_FULL = {"throttle": 0, "process": 1, "error": 2}   # enum evt_on_full
 ON_STALE = {"throttle": 0, "process": 1, "error": 2}  # enum evt_on_stale
+ON_UNREACHABLE = {"local": 0, "throttle": 1, "process": 2}  # enum evt_on_unreachable
 
 # The longest key of a throttle this package creates (private, or create=True), in
 # bytes, unless key_max says otherwise: the library's default (32) refuses UUIDs with
@@ -81,6 +82,17 @@ class EventThrottler(_evthrottle.Throttle):
     with huge=advise, within_size or always; for a private throttle,
     transparent_hugepage/shmem_enabled).
 
+    ``redis`` (``"unix:/run/redis/redis.sock"`` or ``"host:port"``) makes the
+    created throttle *global*: one rule across every host whose throttle names the
+    same Redis and the same ``global_name`` (default: ``name``; a private global
+    throttle needs it), as evthrottled.conf's ``global`` group does.  ``timeout``
+    (seconds, > 0; default 0.002) bounds a decision's wait for Redis,
+    ``on_unreachable`` (``"local"``, the default, ``"throttle"`` or ``"process"``)
+    answers meanwhile, ``auth_file`` names a file holding ``password`` or ``user
+    password``.  Timestamps must then come from a clock the hosts share
+    (:func:`realtime`).  A decision its host's table throttles stays local and
+    keeps the GIL; one that asks Redis releases it for the round trip.
+
     Times are seconds (int, float, Fraction or Decimal; not bool), as in the seed,
     rounded to the nearest nanosecond.  Keys are str (UTF-8), bytes (or another
     bytes-like object) or int (8 bytes: the signed 64-bit value in the host's byte
@@ -90,22 +102,27 @@ class EventThrottler(_evthrottle.Throttle):
     library's errno and message).  A closed throttler raises ValueError.
 
     Thread safety: no Python lock is needed; any number of threads may share one
-    EventThrottler.  Decisions hold the GIL; create, attach, clear and bursts of
-    65536 events or more release it.  ``close()`` while another thread's call runs
+    EventThrottler.  Decisions hold the GIL; create, attach, clear, bursts of
+    65536 events or more, and a global throttle's round trips to Redis (its
+    decisions that its host cannot make alone, and all its bursts) release it.  ``close()`` while another thread's call runs
     without the GIL takes effect when that call returns.
     """
 
     def __init__(self, window=None, name=None, *, capacity=None, key_max=None,
                  readonly=False, create=False, on_full=None, on_stale=None,
-                 client_idle=None, limit=None, shadow=None, huge_pages=None):
+                 client_idle=None, limit=None, shadow=None, huge_pages=None,
+                 redis=None, global_name=None, timeout=None, on_unreachable=None,
+                 auth_file=None):
         if name is not None and not create:
             if (window, capacity, key_max, on_full, on_stale, client_idle,
-                    limit, shadow, huge_pages) != (None,) * 9:
+                    limit, shadow, huge_pages, redis, global_name, timeout,
+                    on_unreachable, auth_file) != (None,) * 14:
                 raise ValueError("window, capacity, key_max, on_full, on_stale, "
-                                 "client_idle, limit, shadow and huge_pages are set by the "
-                                 "throttle's creator; attach with the name only (and "
-                                 "use update_window(), update_limit() or set_shadow() "
-                                 "to change them)")
+                                 "client_idle, limit, shadow, the global options (redis, "
+                                 "global_name, timeout, on_unreachable, auth_file) and "
+                                 "huge_pages are set by the throttle's creator; attach "
+                                 "with the name only (and use update_window(), "
+                                 "update_limit() or set_shadow() to change them)")
             super().__init__(name, readonly=readonly)
         else:
             if readonly:
@@ -120,7 +137,10 @@ class EventThrottler(_evthrottle.Throttle):
                 client_idle=client_idle,
                 limit=0 if limit is None else _option("limit", limit),
                 shadow=_flag("shadow", shadow),
-                huge_pages=_flag("huge_pages", huge_pages))
+                huge_pages=_flag("huge_pages", huge_pages),
+                redis=redis, global_name=global_name, timeout=timeout,
+                on_unreachable=_policy("on_unreachable", on_unreachable, ON_UNREACHABLE),
+                auth_file=auth_file)
         if _logger.isEnabledFor(logging.DEBUG):
             what = "private throttle" if name is None else (
                 "created throttle '%s'" % name if create else

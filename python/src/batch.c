@@ -6,7 +6,8 @@
  *      conversion of the events after them; bad input raises here, before
  *      anything is decided;
  *   2. each event is decided on the hash it was given (evt_should_process_key()),
- *      a long burst without the GIL, so that other threads run meanwhile.
+ *      a long burst, or any burst of a global throttle (round trips to Redis),
+ *      without the GIL, so that other threads run meanwhile.
  * Keys are not copied: a str or bytes key is read in place, in the object that
  * the burst's tuple (held here) holds, which nothing can change; an int key's
  * bytes and a copy of any other bytes-like key are kept here. */
@@ -176,7 +177,8 @@ static PyObject *decide(throttle_obj *s, burst *b, Py_ssize_t n)
 	if (b->bad >= 0)
 		return raise_event_error(s, b->ev[b->bad].result, b->ev[b->bad].key.key_len,
 					 b->bad, NULL);
-	if (n < EXT_GIL_FREE_BATCH) {
+	/* A global throttle's events may each go to Redis: never hold the GIL then. */
+	if (n < EXT_GIL_FREE_BATCH && !s->global) {
 		decide_all(b->t, b->ev, n);
 	} else {
 		Py_BEGIN_ALLOW_THREADS

@@ -30,6 +30,7 @@ typedef struct {
 	pid_t pid;             /* the opener: a forked child never evt_close()s */
 	uint32_t key_max;
 	int readonly;
+	int global;            /* evt_is_global(): decisions may ask Redis */
 	PyObject *name;        /* str or None */
 } throttle_obj;
 

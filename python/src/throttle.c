@@ -1,6 +1,7 @@
 /* evthrottle._evthrottle.Throttle: one libevthrottle handle.  Every call checks the
  * handle is open; decisions keep the GIL (a few ns of C), calls that may take long
- * (create, attach, clear, a long batch) release it.  close() while such a call runs
+ * (create, attach, clear, a long batch, a global throttle's decision that asks
+ * Redis) release it.  close() while such a call runs
  * leaves the handle to the last of them (users), so no call uses a freed handle. */
 #include "ext.h"
 
@@ -64,6 +65,7 @@ static int open_throttle(throttle_obj *s, const char *name, int create, int read
 	s->pid = getpid();
 	s->key_max = stats.key_max;
 	s->readonly = readonly;
+	s->global = evt_is_global(t) == 1;
 	return 0;
 }
 
@@ -106,7 +108,36 @@ typedef struct {
 	PyObject *capacity, *key_max, *limit; /* ints, 0 for the default */
 	unsigned on_full, on_stale;
 	int shadow, huge_pages;
+	/* A global throttle (evt_global) when redis is not NULL. */
+	const char *redis, *global_name, *auth_file;
+	PyObject *timeout; /* seconds, > 0; None: 2 ms, as in evthrottled.conf */
+	unsigned on_unreachable;
 } init_options;
+
+/* The default timeout of a global throttle: evthrottled.conf's. */
+#define EXT_GLOBAL_TIMEOUT_NS 2000000u
+
+/* The global options into *g (o->global = g), if redis is given; the others
+ * without it are refused (ValueError). */
+static int global_get(ext_state *st, const init_options *a, evt_global *g, evt_options *o)
+{
+	if (a->redis == NULL) {
+		if (a->global_name == NULL && a->auth_file == NULL && a->timeout == Py_None &&
+		    a->on_unreachable == 0)
+			return 0;
+		PyErr_SetString(PyExc_ValueError, "global_name, timeout, on_unreachable and "
+				"auth_file belong to a global throttle: give redis too");
+		return -1;
+	}
+	*g = (evt_global){ .redis = a->redis, .name = a->global_name,
+			   .timeout_ns = EXT_GLOBAL_TIMEOUT_NS,
+			   .on_unreachable = a->on_unreachable, .auth_file = a->auth_file };
+	if (a->timeout != Py_None &&
+	    positive_seconds_to_ns(st, a->timeout, "timeout", &g->timeout_ns) < 0)
+		return -1;
+	o->global = g;
+	return 0;
+}
 
 static int options_get(ext_state *st, const init_options *a, evt_options *o)
 {
@@ -147,26 +178,32 @@ static int target_get(PyObject *name, int *create, int readonly, const char **cn
 
 /* Throttle(name=None, *, create=False, readonly=False, window=None, capacity=0,
  *          key_max=0, on_full=0, on_stale=0, client_idle=None, limit=0,
- *          shadow=False, huge_pages=False): a private throttle (no name), a named one created
- * (create), or attached to.  Options left 0 or None are EVT_OPTIONS_INIT's. */
+ *          shadow=False, huge_pages=False, redis=None, global_name=None,
+ *          timeout=None, on_unreachable=0, auth_file=None): a private throttle (no
+ * name), a named one created (create), or attached to; global (evt_global) if
+ * redis is given.  Options left 0 or None are EVT_OPTIONS_INIT's. */
 static int throttle_init(PyObject *self, PyObject *args, PyObject *kw)
 {
 	static char *names[] = {"name", "create", "readonly", "window", "capacity",
 				"key_max", "on_full", "on_stale", "client_idle", "limit",
-				"shadow", "huge_pages", NULL};
+				"shadow", "huge_pages", "redis", "global_name", "timeout",
+				"on_unreachable", "auth_file", NULL};
 	throttle_obj *s = (throttle_obj *)self;
 	ext_state *st = state_of_type(Py_TYPE(self));
 	PyObject *name = Py_None;
 	int create = 0, readonly = 0;
 	evt_options o = EVT_OPTIONS_INIT;
+	evt_global g;
 	init_options a = {.window = Py_None, .client_idle = Py_None, .on_full = o.on_full,
-			  .on_stale = o.on_stale};
+			  .on_stale = o.on_stale, .timeout = Py_None};
 	const char *cname;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "|O$ppOOOIIOOpp", names, &name, &create,
-					 &readonly, &a.window, &a.capacity, &a.key_max,
-					 &a.on_full, &a.on_stale, &a.client_idle, &a.limit,
-					 &a.shadow, &a.huge_pages) ||
-	    options_get(st, &a, &o) < 0)
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "|O$ppOOOIIOOppzzOIz", names, &name,
+					 &create, &readonly, &a.window, &a.capacity,
+					 &a.key_max, &a.on_full, &a.on_stale, &a.client_idle,
+					 &a.limit, &a.shadow, &a.huge_pages, &a.redis,
+					 &a.global_name, &a.timeout, &a.on_unreachable,
+					 &a.auth_file) ||
+	    options_get(st, &a, &o) < 0 || global_get(st, &a, &g, &o) < 0)
 		return -1;
 	if (s->t != NULL || s->closing != NULL) {
 		PyErr_SetString(PyExc_RuntimeError, "the throttler is open already");
@@ -249,6 +286,24 @@ static void *raise_key_error(PyObject *self, int rc, Py_ssize_t key_len, PyObjec
 	return NULL;
 }
 
+/* One decision.  A global throttle's that its host cannot make alone (a round
+ * trip to Redis, up to its timeout) runs without the GIL; the others keep it:
+ * evt_should_process_local() is evt_should_process() where it answers. */
+static int decide_one(throttle_obj *s, evt_throttle *t, uint64_t ns, const ext_key *k)
+{
+	if (!s->global)
+		return evt_should_process(t, ns, NULL, k->p, (size_t)k->len);
+	int rc = evt_should_process_local(t, ns, k->p, (size_t)k->len);
+	if (rc != -EWOULDBLOCK)
+		return rc;
+	throttle_enter(s); /* t stays valid if another thread closes the throttler */
+	Py_BEGIN_ALLOW_THREADS
+	rc = evt_should_process(t, ns, NULL, k->p, (size_t)k->len);
+	Py_END_ALLOW_THREADS
+	throttle_leave(s);
+	return rc;
+}
+
 static PyObject *t_should_process(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
 				  PyObject *kwnames)
 {
@@ -263,7 +318,7 @@ static PyObject *t_should_process(PyObject *self, PyObject *const *args, Py_ssiz
 	ext_key k;
 	if (t == NULL || timestamp_fast(self, args[0], &ns) < 0 || key_fast(args[2], &k) < 0)
 		return NULL;
-	int rc = evt_should_process(t, ns, NULL, k.p, (size_t)k.len);
+	int rc = decide_one((throttle_obj *)self, t, ns, &k);
 	key_done(&k);
 	if (rc < 0)
 		return raise_key_error(self, rc, k.len, NULL);
