@@ -39,7 +39,7 @@ int decide_rest(evt_throttle *t, uint64_t ts, const void *key, size_t len);
  * do it, for a key of hash h and last word tail (tail_word()), of 1 to 8 bytes
  * (two false) or 9 to 16 (two true): 1 processed, 0 throttled (with reasons,
  * EVT_INFO_INSIDE_WINDOW in *info unless info is NULL), counted.  Anything but a key CLAIMED with
- * count 0 in its home slot, consistent on the re-read, goes to the general path
+ * count 0 in its home slot, consistent on the re-reads of hop and ctrl, goes to the general path
  * (every slot of the neighbourhood; keys not in their home slot are a few), the
  * watermark noted: table_decide_key_rest() for ek (made by evt_prefetch_key()),
  * else decide_rest().  Every other exit is a return or a tail call, so that no
@@ -71,26 +71,30 @@ static hot_inline int decide_home(evt_throttle *t, uint64_t ts, const void *key,
 	    (two && atomic_load_explicit(&s->key[1], memory_order_relaxed) != tail))
 		goto miss;
 	uint64_t last = atomic_load_explicit(&s->last, memory_order_relaxed);
-	/* Pairs with the release store in evt_update_window(). */
-	uint64_t window = atomic_load_explicit(&r->hdr->window_ns, memory_order_acquire);
-	/* The reads above happen before this re-read of hop.  Unchanged, it says
-	 * that the key was published (exists) from the first read of hop to now:
-	 * the slot was not reused (that unpublishes first), and last is the key's,
-	 * read while it existed.  ctrl need not be read again, unlike in
-	 * find_once(): what it may have become meanwhile (DYING, MOVING: both keep
-	 * last; a count, under a limit over 1, read below) leaves a throttle right,
-	 * and the processed case's CAS compares it. */
+	/* The window and the policy, read inside the span the re-reads below
+	 * check, as find_once() does: read after them, either could be a new one
+	 * met by a key removed meanwhile.  A policy above 1 (a limit over 1, or
+	 * shadow mode) is the general path's, processed or not: leaving at once
+	 * keeps no register for it.  Pairs with the release store in
+	 * evt_update_window() and the release CAS in region_set_policy(). */
+	const struct region_hdr *hdr = r->hdr;
+	uint64_t window = atomic_load_explicit(&hdr->window_ns, memory_order_acquire);
+	if (__builtin_expect(atomic_load_explicit(&hdr->policy, memory_order_acquire) > 1, 0))
+		goto miss;
+	/* The reads above happen before these re-reads, as in find_once().  An
+	 * unchanged hop word says the slot was not reused (that unpublishes first);
+	 * an unchanged ctrl says the key was not removed (the DYING CAS changes it,
+	 * before the unpublish changes hop), so last, the window and the policy
+	 * were read while the key existed.  Without the ctrl re-read, a removal
+	 * paused between its DYING CAS and its unpublish, then a window raised,
+	 * gave a throttle no instant allowed (interleave's tests). */
 	atomic_thread_fence(memory_order_acquire);
 	uint64_t since; /* ts - last; ts before last is the general path's */
 	if (atomic_load_explicit(&s->hop, memory_order_relaxed) != hop ||
+	    atomic_load_explicit(&s->ctrl, memory_order_relaxed) != c ||
 	    __builtin_sub_overflow(ts, last, &since))
 		goto miss;
 	if (since < window) {
-		/* Above 1 (a limit over 1, or shadow mode) a throttle is decided
-		 * apart.  Pairs with the release CAS in region_set_policy(). */
-		if (__builtin_expect(atomic_load_explicit(&r->hdr->policy, memory_order_acquire) > 1,
-		                     0))
-			goto miss;
 		if (reasons && info != NULL)
 			*info |= EVT_INFO_INSIDE_WINDOW;
 		return ctr_counted(&t->me, CTR_INSIDE_WINDOW, 0);

@@ -124,7 +124,7 @@ static hot_inline bool holds(struct region_slot *s, uint32_t i, uint64_t c, cons
 {
 	if (!ctrl_holds_tag(c, k->tag, mask) || !key_equal(s, k))
 		return false;
-	*f = (struct found){ s, i, c, atomic_load_explicit(&s->last, relaxed), 0 };
+	*f = (struct found){ s, i, c, atomic_load_explicit(&s->last, relaxed), 0, 0 };
 	return true;
 }
 
@@ -163,12 +163,16 @@ static hot_inline int find_once(const struct region *r, const struct hkey *k, st
 		slot_finish_move(r, f->slot, f->ctrl);
 		return FIND_AGAIN;
 	}
-	/* The window to decide with, read while the key is known to exist (the
-	 * re-reads below prove it) and last can only have grown: a throttle answer
-	 * is right at this instant.  Pairs with the release store in
-	 * evt_update_window(). */
-	if (hit)
+	/* The window and the policy to decide with, read while the key is known to
+	 * exist (the re-reads below prove it) and last can only have grown: a
+	 * throttle answer is right at this instant.  Read after the re-reads, either
+	 * could be a new one met by a key removed meanwhile, which the answer would
+	 * mistake for this one (tests/test_interleave.c).  Pairs with the release
+	 * store in evt_update_window() and the release CAS in region_set_policy(). */
+	if (hit) {
 		f->window = atomic_load_explicit(&r->hdr->window_ns, acquire);
+		f->policy = policy_of(r);
+	}
 	/* Validate like a seqlock reader: the reads above happen before the re-reads
 	 * below.  An unchanged hop word means no slot of this home was removed or
 	 * reused meanwhile; an unchanged ctrl means the key was not removed (DYING
@@ -451,13 +455,13 @@ static int insert(const struct region *r, const struct table_client *me, const s
  * leave room, or shadow mode).  With reasons, a throttle says why in *info
  * (non-NULL then); without, *info is not touched.  The caller counts the answer
  * (decide_key()), after its one check for -EAGAIN. */
-static hot_inline int decide_found(const struct region *r, uint64_t ts, const struct found *f,
-                                   unsigned *info, const bool reasons)
+static hot_inline int decide_found(uint64_t ts, const struct found *f, unsigned *info,
+                                   const bool reasons)
 {
 	if (ts < f->last)
 		return -EAGAIN;
 	if (ts - f->last < f->window) {
-		if (__builtin_expect(policy_of(r) > 1, 0))
+		if (__builtin_expect(f->policy > 1, 0))
 			return -EAGAIN;
 		if (reasons)
 			*info |= EVT_INFO_INSIDE_WINDOW;
@@ -486,11 +490,11 @@ static enum verdict verdict_of(const struct found *f, uint64_t ts, uint32_t limi
  * counted, reported with its reason and answered by denied().  -EAGAIN if the pair
  * changed since it was read (decided on or removed meanwhile).
  */
-static int decide_counted(const struct region *r, const struct table_client *me, uint64_t ts,
-                          const struct found *f, unsigned *info)
+static int decide_counted(const struct table_client *me, uint64_t ts, const struct found *f,
+                          unsigned *info)
 {
 	uint64_t ctrl = CTRL_WITH_COUNT(f->ctrl, 0), last = ts;
-	uint32_t policy = policy_of(r);
+	uint32_t policy = f->policy;
 	switch (verdict_of(f, ts, POLICY_LIMIT(policy))) {
 	case V_OUT_OF_ORDER:
 		ctr_add(me, CTR_OUT_OF_ORDER);
@@ -527,7 +531,7 @@ static __attribute__((noinline)) int decide_slow(const struct region *r,
 	for (;;) {
 		struct found f;
 		uint64_t w;
-		int rc = find(r, &k, &f, &w, true) ? decide_counted(r, me, ts, &f, info)
+		int rc = find(r, &k, &f, &w, true) ? decide_counted(me, ts, &f, info)
 		                             : insert(r, me, &k, ts, w, info);
 		if (rc != -EAGAIN)
 			return rc;
@@ -547,7 +551,7 @@ static hot_inline int decide_noted(const struct region *r, const struct table_cl
 	struct found f;
 	uint64_t w;
 	if (__builtin_expect(find_once(r, k, &f, &w, CTRL_FAST_MASK, false) == FIND_HIT, 1)) {
-		int rc = decide_found(r, ts, &f, info, reasons);
+		int rc = decide_found(ts, &f, info, reasons);
 		if (rc == 0)
 			return ctr_counted(me, CTR_INSIDE_WINDOW, 0);
 		if (rc == 1)

@@ -85,11 +85,23 @@ static void remove_paused_then_limit_1(evt_throttle *t, const char *key)
 	cr_assert_eq(evt_update_limit(t, 1), 0);
 }
 
-/* The key processed at 0 under a window of 100 and this limit, then an event at
- * ts decided by `how` against `actor` at every instruction: how many of the
- * interleavings did not answer 1 (the first at *first), of *steps. */
-static unsigned count_not_processed(decide_fn how, const char *key, uint32_t limit, uint64_t ts,
-                                    actor_fn actor, unsigned *steps, unsigned *first)
+/* evt_clear_key() paused as above; then an operator turns shadow mode off. */
+static void remove_paused_then_enforce(evt_throttle *t, const char *key)
+{
+	struct region_slot *s = home_slot(t, key);
+	uint64_t c = atomic_load(&s->ctrl), last = atomic_load(&s->last);
+	if (CTRL_STATE(c) == SLOT_CLAIMED)
+		cr_assert(cas_pair(s, c, last, CTRL_NEXT(c, SLOT_DYING), last));
+	cr_assert_eq(evt_set_shadow(t, 0), 0);
+}
+
+/* The key processed at 0 under a window of 100, this limit and shadow mode (1:
+ * on), then an event at ts decided by `how` against `actor` at every
+ * instruction: how many of the interleavings did not answer 1 (the first at
+ * *first), of *steps. */
+static unsigned count_not_processed(decide_fn how, const char *key, uint32_t limit,
+                                    uint32_t shadow, uint64_t ts, actor_fn actor,
+                                    unsigned *steps, unsigned *first)
 {
 	unsigned bad = 0;
 	*steps = 0;
@@ -98,6 +110,7 @@ static unsigned count_not_processed(decide_fn how, const char *key, uint32_t lim
 		o.window_ns = 100;
 		o.capacity = 64;
 		o.limit = limit;
+		o.shadow = shadow;
 		evt_throttle *t = NULL;
 		cr_assert_eq(evt_create(NULL, &o, &t), 0);
 		cr_assert_eq(decide(t, 0, key), 1);
@@ -127,7 +140,7 @@ Test(interleave, removed_key_raised_window_processed, .timeout = 400)
 	static const char *const keys[] = { "abcdefgh", "abcdefghijklmnop" };
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
 		unsigned steps, first = 0;
-		unsigned bad = count_not_processed(decide, keys[i], 1, 150,
+		unsigned bad = count_not_processed(decide, keys[i], 1, 0, 150,
 		                                   remove_paused_then_raise, &steps, &first);
 		cr_expect_eq(bad, 0,
 		             "key of %zu bytes: %u of %u interleavings throttled (first: after "
@@ -141,8 +154,8 @@ Test(interleave, removed_key_raised_window_processed, .timeout = 400)
 Test(interleave, removed_key_raised_window_processed_ex, .timeout = 300)
 {
 	unsigned steps, first = 0;
-	unsigned bad = count_not_processed(decide_ex, "abcdefghijkl", 1, 150, remove_paused_then_raise,
-	                                   &steps, &first);
+	unsigned bad = count_not_processed(decide_ex, "abcdefghijkl", 1, 0, 150,
+	                                   remove_paused_then_raise, &steps, &first);
 	cr_expect_eq(bad, 0, "%u of %u interleavings throttled (first: after instruction %u)",
 	             bad, steps, first);
 }
@@ -151,26 +164,44 @@ Test(interleave, removed_key_raised_window_processed_ex, .timeout = 300)
  * Limit 3, the key processed at 0 (count 0) under a window of 100; an event at 50
  * races a removal of the key and the limit lowered to 1.  Before the removal the
  * answer is 1 (the window has room under limit 3); after it the key is new: 1
- * too.  No instant gives 0.  Both paths read the policy after they validated
- * their look (decide_home() after its hop re-read, decide_found() after
- * find_once()'s): a removal and a lower limit in between give a throttle.
+ * too.  No instant gives 0.  Both paths once read the policy after they
+ * validated their look (decide_home() after its hop re-read, decide_found()
+ * after find_once()'s): a removal and a lower limit in between gave a throttle.
+ * They read it with the window now, inside the span the re-reads check.
  */
 Test(interleave, removed_key_lowered_limit_processed, .timeout = 300)
 {
 	unsigned steps, first = 0;
-	unsigned bad = count_not_processed(decide, "abcdefghijkl", 3, 50, remove_paused_then_limit_1,
-	                                   &steps, &first);
+	unsigned bad = count_not_processed(decide, "abcdefghijkl", 3, 0, 50,
+	                                   remove_paused_then_limit_1, &steps, &first);
 	cr_expect_eq(bad, 0, "%u of %u interleavings throttled (first: after instruction %u)",
 	             bad, steps, first);
 }
 
-/* The same race against the general path: it fails the same way (the policy is
- * read after find_once() validated, in decide_found()). */
+/* The same race against the general path, which failed the same way (the
+ * policy was read after find_once() validated, in decide_counted()). */
 Test(interleave, removed_key_lowered_limit_processed_ex, .timeout = 300)
 {
 	unsigned steps, first = 0;
-	unsigned bad = count_not_processed(decide_ex, "abcdefghijkl", 3, 50,
+	unsigned bad = count_not_processed(decide_ex, "abcdefghijkl", 3, 0, 50,
 	                                   remove_paused_then_limit_1, &steps, &first);
+	cr_expect_eq(bad, 0, "%u of %u interleavings throttled (first: after instruction %u)",
+	             bad, steps, first);
+}
+
+/*
+ * Shadow mode, limit 1, the key processed at 0 under a window of 100; an event at
+ * 50 races a removal of the key and shadow mode turned off.  Before the removal
+ * the answer is 1 (shadow mode answers a denied event 1); after it the key is
+ * new: 1 too.  No instant gives 0.  The policy read after the look was validated
+ * (as decide_counted() did) gave 0.  Both paths: the home slot's case sends
+ * shadow mode to the general path.
+ */
+Test(interleave, removed_key_shadow_off_processed, .timeout = 300)
+{
+	unsigned steps, first = 0;
+	unsigned bad = count_not_processed(decide, "abcdefghijkl", 1, 1, 50,
+	                                   remove_paused_then_enforce, &steps, &first);
 	cr_expect_eq(bad, 0, "%u of %u interleavings throttled (first: after instruction %u)",
 	             bad, steps, first);
 }
