@@ -52,6 +52,9 @@ for i in $(seq "$RUNS"); do
 	printf '%-4s %12.3f %12.4f %9.1fx %8.3f %8.2f%% %16s %16s\n' "$i" "$gm" "$rm_" "$ratio" \
 		"$lm" "$sh" "$lp/$lq" "$rp/$rq"
 done
+# Server time a call over all the runs (FCALL evt_decide_v2 against SET NX PX)
+redis-cli -s "$tmp/redis.sock" INFO commandstats | grep -E '^cmdstat_(fcall|set):' |
+	sed 's/,rejected_calls.*//'
 printf '%s\n' "${ratios[@]}" | sort -g | awk '{ v[NR] = $1 } END {
 	m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
 	n = 0; for (i = 1; i <= NR; i++) n += v[i] >= 100

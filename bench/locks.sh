@@ -12,8 +12,9 @@ set -euo pipefail
 SO=${1:-build/lib/libevthrottle.so}
 [ -f "$SO" ] || { echo "locks.sh: $SO: no such file (build it first)" >&2; exit 2; }
 FUNCS="evt_should_process evt_should_process_ex evt_should_process_key evt_prefetch_key
-evt_should_process_batch table_decide table_decide_ex decide_long decide_long_ex
-table_decide_key table_decide_batch decide_slow ctr_add_other"
+evt_should_process_batch decide_1to8 decide_batch decide_rest table_decide table_decide_rest
+table_decide_ex decide_long_ex table_decide_key table_decide_key_rest table_prefetch_key
+decide_slow ctr_add_other"
 objdump -d --no-show-raw-insn "$SO" | awk -v funcs="$FUNCS" '
 	BEGIN { n = split(funcs, f, /[ \n]+/); for (i = 1; i <= n; i++) want[f[i]] = 1 }
 	/^[0-9a-f]+ <[^>]+>:$/ {

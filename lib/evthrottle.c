@@ -16,6 +16,7 @@
 #include "admin.h"
 #include "audit.h"
 #include "clients.h"
+#include "decide.h"
 #include "handle.h"
 #include "keycount.h"
 
@@ -23,7 +24,7 @@
 static void make_admin(evt_throttle *t)
 {
 	t->admin = true;
-	t->decide_len_max = 0;
+	handle_decides(t, 0);
 	t->scratch = (struct region_client){ .wm = REGION_WM_NONE };
 	t->me = (struct table_client){ .entry = &t->scratch, .index = t->r.client_max };
 }
@@ -46,7 +47,7 @@ static int open_handle(const char *name, struct region *r, bool admin, evt_throt
 		    !admin)
 			client_release(r, &t->me);
 		if (t->global != NULL)
-			t->decide_len_max = 0; /* decide_check(): DECIDE_GLOBAL */
+			handle_decides(t, 0); /* decide_check(): DECIDE_GLOBAL */
 	}
 	if (rc < 0) {
 		free(t);
@@ -193,16 +194,26 @@ int evt_should_process_ex(evt_throttle *t, uint64_t ts_ns, const char *event_id,
 	return rc < 0 ? rc : table_decide_ex(&t->r, &t->me, ts_ns, key, (uint32_t)key_len, info);
 }
 
-int evt_should_process(evt_throttle *t, uint64_t ts_ns, const char *event_id,
-                       const void *key, size_t key_len)
+__attribute__((flatten)) int evt_should_process(evt_throttle *t, uint64_t ts_ns,
+                                                const char *event_id, const void *key,
+                                                size_t key_len)
 {
-	(void)event_id;
+	/* The common case, inlined: a key of 9 to 16 bytes that t may decide. */
+	if (__builtin_expect(t != NULL && key != NULL && key_len - 9 < t->decide_9to16, 1)) {
+		if (key_len - 9 >= 8)
+			__builtin_unreachable(); /* decide_9to16 is at most 8 */
+		return decide_short(t, ts_ns, key, key_len, key_hash_9to16(&t->r, key, key_len), true);
+	}
 	int rc = decide_check(t, key, key_len);
 	/* A global throttle's local tier, which goes on to ask_redis() by a tail call:
 	 * a decision it throttles costs what a host-local one does. */
 	if (__builtin_expect(rc == DECIDE_GLOBAL, 0))
 		return table_cached(&t->r, &t->me, ts_ns, key, (uint32_t)key_len, ask_redis);
-	return rc < 0 ? rc : table_decide(&t->r, &t->me, ts_ns, key, (uint32_t)key_len);
+	if (rc < 0)
+		return rc;
+	/* Checked: over 8 bytes is over 16 here. */
+	return key_len > 8 ? table_decide(&t->r, &t->me, ts_ns, key, (uint32_t)key_len)
+	                   : decide_1to8(t, ts_ns, event_id, key, key_len);
 }
 
 int evt_should_process_local(evt_throttle *t, uint64_t ts_ns, const void *key, size_t key_len)
@@ -246,18 +257,35 @@ int evt_prefetch_key(const evt_throttle *t, const void *key, size_t key_len, evt
 	return rc < 0 ? rc : table_prefetch_key(&t->r, key, (uint32_t)key_len, out);
 }
 
-int evt_should_process_key(evt_throttle *t, uint64_t ts_ns, const evt_key *k, unsigned *info)
+/* evt_should_process_key() past its common case: the checks, a global throttle, a
+ * key over 16 bytes or made for another region. */
+static __attribute__((noinline)) int decide_key_checked(evt_throttle *t, uint64_t ts_ns,
+                                                        const evt_key *k, unsigned *info)
 {
 	unsigned scratch;
 	if (info == NULL)
 		info = &scratch;
 	*info = 0;
-	if (k == NULL)
-		return -EINVAL;
 	int rc = decide_check(t, k->key, k->key_len);
 	if (rc == DECIDE_GLOBAL)
 		return decide_global(t, ts_ns, info, k->key, k->key_len);
 	return rc < 0 ? rc : table_decide_key(&t->r, &t->me, ts_ns, k, info);
+}
+
+__attribute__((flatten)) int evt_should_process_key(evt_throttle *t, uint64_t ts_ns,
+                                                    const evt_key *k, unsigned *info)
+{
+	if (info != NULL)
+		*info = 0;
+	if (k == NULL)
+		return -EINVAL;
+	/* The common case, inlined: a key of 1 to 16 bytes that t may decide, made
+	 * for its region. */
+	if (__builtin_expect(t != NULL && k->key != NULL && k->key_len - 1 < t->decide_len_max &&
+	                             k->key_len <= INLINE_KEY_MAX && k->seed == t->r.seed,
+	                     1))
+		return decide_short_key(t, ts_ns, k, info);
+	return decide_key_checked(t, ts_ns, k, info);
 }
 
 int evt_should_process_batch(evt_throttle *t, evt_event *events, size_t n)
@@ -269,7 +297,7 @@ int evt_should_process_batch(evt_throttle *t, evt_event *events, size_t n)
 		return -EINVAL;
 	if (t->global != NULL)
 		return global_decide_batch(&t->r, &t->me, t->global, events, n);
-	return (int)table_decide_batch(&t->r, &t->me, events, n);
+	return (int)decide_batch(t, events, n);
 }
 
 int evt_update_window(evt_throttle *t, uint64_t window_ns)

@@ -428,14 +428,14 @@ int global_push_window(const struct region *r, const struct table_client *me,
 {
 	char w[24];
 	snprintf(w, sizeof w, "%" PRIu64, window);
-	return change(r, me, g, "evt_window_v1", w, strlen(w), NULL);
+	return change(r, me, g, "evt_window_v2", w, strlen(w), NULL);
 }
 
 int global_push_clear(const struct region *r, const struct table_client *me,
                       struct global_handle *g)
 {
 	uint64_t epoch = 0;
-	int rc = change(r, me, g, "evt_clear_v1", NULL, 0, &epoch);
+	int rc = change(r, me, g, "evt_clear_v2", NULL, 0, &epoch);
 	if (rc == 0)
 		global_set_epoch(r, epoch);
 	return rc;
@@ -444,7 +444,7 @@ int global_push_clear(const struct region *r, const struct table_client *me,
 int global_push_clear_key(const struct region *r, const struct table_client *me,
                           struct global_handle *g, const void *key, uint32_t len)
 {
-	return change(r, me, g, "evt_clear_key_v1", (const char *)key, len, NULL);
+	return change(r, me, g, "evt_clear_key_v2", (const char *)key, len, NULL);
 }
 
 int global_read_settings(struct redis_conn **c, const struct region_global *b, uint64_t deadline,

@@ -226,12 +226,14 @@ static int load_function(struct redis_conn *c, uint64_t deadline, struct redis_e
 
 /* The function global.lua registers: its name carries the version of its
  * arguments and reply (docs/design.md §10). */
-#define GLOBAL_FUNCTION "evt_decide_v1"
+#define GLOBAL_FUNCTION "evt_decide_v2"
 
-/* 20 digits, zero-padded: the function's fixed-width form of a u64. */
-static void digits(char out[21], uint64_t v)
+/* 20 digits, zero-padded: the function's fixed-width form of a u64 (written
+ * here rather than by snprintf: once per round trip). */
+static void digits(char out[20], uint64_t v)
 {
-	snprintf(out, 21, "%020" PRIu64, v);
+	for (int i = 19; i >= 0; i--, v /= 10)
+		out[i] = (char)('0' + v % 10);
 }
 
 static int parse_u64(const char *s, size_t len, uint64_t *out)
@@ -249,7 +251,7 @@ static int parse_u64(const char *s, size_t len, uint64_t *out)
 	return 0;
 }
 
-/* {1|0, LAST, EPOCH} from evt_decide_v1. */
+/* {1|0, LAST, EPOCH} from evt_decide_v2. */
 static int answer(const redisReply *r, struct redis_ask *a, struct redis_error *e)
 {
 	if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
@@ -271,12 +273,17 @@ static bool not_loaded(const redisReply *r)
 /* Append ask's FCALL to the buffer *buf (of *used bytes): 0 or -ENOMEM. */
 static int append(char **buf, size_t *used, const struct redis_ask *a)
 {
-	char t[21], w[21], ttl[24];
+	char t[20], bound[20], ttl[24];
 	digits(t, a->ts);
-	digits(w, a->window);
+	/* BOUND = TS - WINDOW, none when TS < WINDOW (global.lua): the function
+	 * then only compares. */
+	bool has_bound = a->ts >= a->window;
+	if (has_bound)
+		digits(bound, a->ts - a->window);
 	snprintf(ttl, sizeof ttl, "%" PRIu64, a->ttl_ms);
-	const char *argv[] = { "FCALL", GLOBAL_FUNCTION, "1", a->cfg, a->key, t, w, ttl };
-	size_t lens[] = { 5, sizeof GLOBAL_FUNCTION - 1, 1, a->cfg_len, a->len, 20, 20, strlen(ttl) };
+	const char *argv[] = { "FCALL", GLOBAL_FUNCTION, "1", a->cfg, a->key, t, bound, ttl };
+	size_t lens[] = { 5, sizeof GLOBAL_FUNCTION - 1, 1, a->cfg_len, a->len, 20,
+	                  has_bound ? 20 : 0, strlen(ttl) };
 	char *cmd = NULL;
 	int n = redisFormatCommandArgv(&cmd, 8, argv, lens);
 	char *grown = n < 0 ? NULL : realloc(*buf, *used + (size_t)n);

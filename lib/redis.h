@@ -23,7 +23,7 @@ struct redis_error {
 int redis_connect(const struct region_global *b, uint64_t deadline, struct redis_conn **out,
                   struct redis_error *e);
 
-/* One global decision: FCALL evt_decide_v1 on key (the caller's key, len bytes)
+/* One global decision: FCALL evt_decide_v2 on key (the caller's key, len bytes)
  * under the throttle's settings hash cfg (its full name; the function names the
  * Redis key from it and the epoch it holds) at ts with window, the key kept
  * ttl_ms; rc 1 processed, 0 throttled (last: the key's global last after the

@@ -2,6 +2,7 @@
 #include "region.h"
 #include "global.h"
 #include "hidden.h"
+#include "keyhash.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -377,6 +378,7 @@ int region_validate(void *base, size_t size, bool readonly, struct region *out)
 		.huge = h->flags & REGION_FLAG_HUGE,
 		.fd = -1,
 	};
+	keyhash_flips(out->seed, out->flip);
 	return 0;
 }
 

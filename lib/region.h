@@ -308,6 +308,7 @@ struct region {
 	struct region_global *global;
 	size_t map_size;
 	uint64_t seed;
+	uint64_t flip[2]; /* XXH3's seed-derived words for keys of 9-16 bytes (keyhash.h) */
 	uint32_t mask, slot_size, key_max, client_max, on_full, on_stale;
 	bool readonly, huge;
 	int fd; /* the region's file, open (O_CLOEXEC) while mapped: its byte locks are
@@ -340,9 +341,13 @@ static inline struct region_slot *region_slot(const struct region *r, uint32_t i
 #ifndef __has_feature
 #define __has_feature(x) 0
 #endif
-#if (defined(__SANITIZE_THREAD__) || __has_feature(thread_sanitizer)) && defined(__x86_64__)
-/* ThreadSanitizer runs 16-byte atomics under a lock of its own process, which is
- * not atomic against other processes sharing the region: use the instruction. */
+#if defined(__x86_64__)
+/* A 16-byte compare-and-swap of the two words at p (16-byte aligned), lo first:
+ * lock cmpxchg16b, a full barrier.  The instruction itself, on x86-64: the
+ * builtin's 128-bit operands tie up two more register pairs (gcc 12 pushes two
+ * more registers around a decision for them), and ThreadSanitizer runs 16-byte
+ * atomics under a lock of its own process, which is not atomic against other
+ * processes sharing the region. */
 static inline bool region_cas16(void *p, uint64_t lo, uint64_t hi, uint64_t new_lo,
                                 uint64_t new_hi)
 {

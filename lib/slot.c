@@ -24,7 +24,7 @@ bool slot_published(const struct region *r, uint32_t i, struct found *f)
 	atomic_thread_fence(acquire);
 	if (atomic_load_explicit(&s->ctrl, relaxed) != c || !(HOP_BITS(w) & (1u << bit)))
 		return false;
-	*f = (struct found){ s, i, c, last, 0 };
+	*f = (struct found){ s, i, c, last, 0, 0 };
 	return true;
 }
 

@@ -24,6 +24,7 @@ struct found {
 	uint64_t ctrl, last;
 	uint64_t window; /* the window while the key held last: find_once() sets it;
 	                    0 from slot_published(), whose results are never decided on */
+	uint32_t policy; /* the policy word (limit, shadow) read with the window, as it */
 };
 
 /* CLAIMED (01) and MOVING (11) differ in state bit 1 alone, so one compare of ctrl

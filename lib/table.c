@@ -15,17 +15,15 @@
 
 #include <errno.h>
 #include <string.h>
-#define XXH_INLINE_ALL /* the hash is inlined into the hot path */
-#include <xxhash.h>
 
 #include "clients.h"
+#include "decide.h"
+#include "keyhash.h"
 #include "slot.h"
 
 #define relaxed memory_order_relaxed
 #define acquire memory_order_acquire
 #define release memory_order_release
-
-#define hot_inline inline __attribute__((always_inline))
 
 struct hkey {
 	const unsigned char *key;
@@ -33,32 +31,6 @@ struct hkey {
 	unsigned tag;
 	uint64_t last_word;        /* the last word, zero-padded, made once per call */
 };
-
-_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "key words are little-endian");
-
-/* The key's last word, zero-padded, without reading past its end: overlapping
- * loads (the bytes they share are equal, so or-ing them is exact). */
-static hot_inline uint64_t tail_word(const unsigned char *key, uint32_t len)
-{
-	if (len >= 8) {
-		uint64_t v;
-		memcpy(&v, key + len - 8, 8);
-		return v >> (8 * ((8 - len % 8) % 8));
-	}
-	if (len >= 4) {
-		uint32_t lo, hi;
-		memcpy(&lo, key, 4);
-		memcpy(&hi, key + len - 4, 4);
-		return lo | (uint64_t)hi << (8 * (len - 4));
-	}
-	return (uint64_t)key[0] | (uint64_t)key[len / 2] << (8 * (len / 2)) |
-	       (uint64_t)key[len - 1] << (8 * (len - 1));
-}
-
-static hot_inline uint64_t key_hash(const struct region *r, const void *key, uint32_t len)
-{
-	return XXH3_64bits_withSeed(key, len, r->seed);
-}
 
 static hot_inline struct hkey hkey_hashed(const struct region *r, const void *key, uint32_t len,
                                           uint64_t h)
@@ -152,7 +124,7 @@ static hot_inline bool holds(struct region_slot *s, uint32_t i, uint64_t c, cons
 {
 	if (!ctrl_holds_tag(c, k->tag, mask) || !key_equal(s, k))
 		return false;
-	*f = (struct found){ s, i, c, atomic_load_explicit(&s->last, relaxed), 0 };
+	*f = (struct found){ s, i, c, atomic_load_explicit(&s->last, relaxed), 0, 0 };
 	return true;
 }
 
@@ -191,12 +163,16 @@ static hot_inline int find_once(const struct region *r, const struct hkey *k, st
 		slot_finish_move(r, f->slot, f->ctrl);
 		return FIND_AGAIN;
 	}
-	/* The window to decide with, read while the key is known to exist (the
-	 * re-reads below prove it) and last can only have grown: a throttle answer
-	 * is right at this instant.  Pairs with the release store in
-	 * evt_update_window(). */
-	if (hit)
+	/* The window and the policy to decide with, read while the key is known to
+	 * exist (the re-reads below prove it) and last can only have grown: a
+	 * throttle answer is right at this instant.  Read after the re-reads, either
+	 * could be a new one met by a key removed meanwhile, which the answer would
+	 * mistake for this one (tests/test_interleave.c).  Pairs with the release
+	 * store in evt_update_window() and the release CAS in region_set_policy(). */
+	if (hit) {
 		f->window = atomic_load_explicit(&r->hdr->window_ns, acquire);
+		f->policy = policy_of(r);
+	}
 	/* Validate like a seqlock reader: the reads above happen before the re-reads
 	 * below.  An unchanged hop word means no slot of this home was removed or
 	 * reused meanwhile; an unchanged ctrl means the key was not removed (DYING
@@ -479,13 +455,13 @@ static int insert(const struct region *r, const struct table_client *me, const s
  * leave room, or shadow mode).  With reasons, a throttle says why in *info
  * (non-NULL then); without, *info is not touched.  The caller counts the answer
  * (decide_key()), after its one check for -EAGAIN. */
-static hot_inline int decide_found(const struct region *r, uint64_t ts, const struct found *f,
-                                   unsigned *info, const bool reasons)
+static hot_inline int decide_found(uint64_t ts, const struct found *f, unsigned *info,
+                                   const bool reasons)
 {
 	if (ts < f->last)
 		return -EAGAIN;
 	if (ts - f->last < f->window) {
-		if (__builtin_expect(policy_of(r) > 1, 0))
+		if (__builtin_expect(f->policy > 1, 0))
 			return -EAGAIN;
 		if (reasons)
 			*info |= EVT_INFO_INSIDE_WINDOW;
@@ -514,11 +490,11 @@ static enum verdict verdict_of(const struct found *f, uint64_t ts, uint32_t limi
  * counted, reported with its reason and answered by denied().  -EAGAIN if the pair
  * changed since it was read (decided on or removed meanwhile).
  */
-static int decide_counted(const struct region *r, const struct table_client *me, uint64_t ts,
-                          const struct found *f, unsigned *info)
+static int decide_counted(const struct table_client *me, uint64_t ts, const struct found *f,
+                          unsigned *info)
 {
 	uint64_t ctrl = CTRL_WITH_COUNT(f->ctrl, 0), last = ts;
-	uint32_t policy = policy_of(r);
+	uint32_t policy = f->policy;
 	switch (verdict_of(f, ts, POLICY_LIMIT(policy))) {
 	case V_OUT_OF_ORDER:
 		ctr_add(me, CTR_OUT_OF_ORDER);
@@ -555,27 +531,27 @@ static __attribute__((noinline)) int decide_slow(const struct region *r,
 	for (;;) {
 		struct found f;
 		uint64_t w;
-		int rc = find(r, &k, &f, &w, true) ? decide_counted(r, me, ts, &f, info)
+		int rc = find(r, &k, &f, &w, true) ? decide_counted(me, ts, &f, info)
 		                             : insert(r, me, &k, ts, w, info);
 		if (rc != -EAGAIN)
 			return rc;
 	}
 }
 
-/* A decision on a hashed key.  The common case, a key found on the first look, is
- * inlined here and kept short: its length decides how many decisions' cache misses
- * the CPU can overlap.  Everything else is a tail call to decide_slow().  reasons
- * (a constant where it is inlined): *info is non-NULL and the common case's throttle
- * says why too; without, info may be NULL and only the slow path sets its bits. */
-static hot_inline int decide_key(const struct region *r, const struct table_client *me,
-                                 uint64_t ts, const struct hkey *k, unsigned *info,
-                                 const bool reasons)
+/* A decision on a hashed key whose watermark was noted.  The common case, a key
+ * found on the first look, is inlined here and kept short: its length decides how
+ * many decisions' cache misses the CPU can overlap.  Everything else is a tail
+ * call to decide_slow().  reasons (a constant where it is inlined): *info is
+ * non-NULL and the common case's throttle says why too; without, info may be NULL
+ * and only the slow path sets its bits. */
+static hot_inline int decide_noted(const struct region *r, const struct table_client *me,
+                                   uint64_t ts, const struct hkey *k, unsigned *info,
+                                   const bool reasons)
 {
-	note_ts(me, ts);
 	struct found f;
 	uint64_t w;
 	if (__builtin_expect(find_once(r, k, &f, &w, CTRL_FAST_MASK, false) == FIND_HIT, 1)) {
-		int rc = decide_found(r, ts, &f, info, reasons);
+		int rc = decide_found(ts, &f, info, reasons);
 		if (rc == 0)
 			return ctr_counted(me, CTR_INSIDE_WINDOW, 0);
 		if (rc == 1)
@@ -584,22 +560,33 @@ static hot_inline int decide_key(const struct region *r, const struct table_clie
 	return decide_slow(r, me, ts, k->key, k->len, info);
 }
 
-/* Keys up to this long take XXH3's short-input path, which table_decide() inlines
- * with no call in it; longer ones are decided the same way in decide_long(). */
-#define INLINE_KEY_MAX 16u
-
-/* table_decide() for keys over INLINE_KEY_MAX: XXH3's longer paths (one of them a
- * call), apart so that the short keys' path saves fewer registers. */
-static __attribute__((noinline, flatten)) int decide_long(const struct region *r,
-                                                          const struct table_client *me,
-                                                          uint64_t ts, const void *key,
-                                                          uint32_t len)
+/* decide_noted(), the watermark noted first. */
+static hot_inline int decide_key(const struct region *r, const struct table_client *me,
+                                 uint64_t ts, const struct hkey *k, unsigned *info,
+                                 const bool reasons)
 {
-	struct hkey k = hkey_make(r, key, len);
-	return decide_key(r, me, ts, &k, NULL, false);
+	note_ts(me, ts);
+	return decide_noted(r, me, ts, k, info, reasons);
 }
 
-/* decide_long() with the reasons in *info. */
+__attribute__((noinline, flatten)) int table_decide_rest(const struct region *r,
+                                                         const struct table_client *me,
+                                                         uint64_t ts, const void *key,
+                                                         uint32_t len)
+{
+	struct hkey k = hkey_make(r, key, len);
+	return decide_noted(r, me, ts, &k, NULL, false);
+}
+
+int table_decide(const struct region *r, const struct table_client *me, uint64_t ts,
+                 const void *key, uint32_t len)
+{
+	note_ts(me, ts);
+	return table_decide_rest(r, me, ts, key, len);
+}
+
+/* table_decide_ex() for keys over INLINE_KEY_MAX: XXH3's longer paths (one of
+ * them a call), apart so that the short keys' path saves fewer registers. */
 static __attribute__((noinline, flatten)) int decide_long_ex(const struct region *r,
                                                              const struct table_client *me,
                                                              uint64_t ts, const void *key,
@@ -607,16 +594,6 @@ static __attribute__((noinline, flatten)) int decide_long_ex(const struct region
 {
 	struct hkey k = hkey_make(r, key, len);
 	return decide_key(r, me, ts, &k, info, true);
-}
-
-/* flatten: the hash is inlined too, and the rare paths stay behind decide_slow(). */
-__attribute__((flatten)) int table_decide(const struct region *r, const struct table_client *me,
-                                          uint64_t ts, const void *key, uint32_t len)
-{
-	if (__builtin_expect(len > INLINE_KEY_MAX, 0))
-		return decide_long(r, me, ts, key, len);
-	struct hkey k = hkey_make(r, key, len);
-	return decide_key(r, me, ts, &k, NULL, false);
 }
 
 __attribute__((flatten)) int table_decide_ex(const struct region *r,
@@ -714,30 +691,33 @@ __attribute__((flatten)) uint64_t table_prefetch(const struct region *r, const v
 	return h;
 }
 
-/* Hash and read key once, for a decision later: its evt_key, its home prefetched. */
-static hot_inline void key_made(const struct region *r, const void *key, uint32_t len, evt_key *out)
+/* A key hashed (h) and read (tail) once, for a decision later: its evt_key, its
+ * home prefetched. */
+static hot_inline void key_made(const struct region *r, const void *key, uint32_t len,
+                                uint64_t h, uint64_t tail, evt_key *out)
 {
-	uint64_t h = key_hash(r, key, len);
 	prefetch_home(r, table_home(r, h));
-	*out = (evt_key){ .key = key, .key_len = len, .hash = h, .seed = r->seed,
-		          .tail = tail_word(key, len) };
+	*out = (evt_key){ .key = key, .key_len = len, .hash = h, .seed = r->seed, .tail = tail };
 }
 
-/* table_prefetch_key() for keys over INLINE_KEY_MAX, apart (as decide_long()). */
+/* table_prefetch_key() for keys over INLINE_KEY_MAX, apart (as decide_long_ex()). */
 static __attribute__((noinline, flatten)) void prefetch_long(const struct region *r,
                                                               const void *key, uint32_t len,
                                                               evt_key *out)
 {
-	key_made(r, key, len, out);
+	key_made(r, key, len, key_hash(r, key, len), tail_word(key, len), out);
 }
 
+/* Each length class with the decision's own hash (keyhash.h). */
 __attribute__((flatten)) int table_prefetch_key(const struct region *r, const void *key,
                                                 uint32_t len, evt_key *out)
 {
 	if (__builtin_expect(len > INLINE_KEY_MAX, 0))
 		prefetch_long(r, key, len, out);
+	else if (len > 8)
+		key_made(r, key, len, key_hash_9to16(r, key, len), tail_9to16(key, len), out);
 	else
-		key_made(r, key, len, out);
+		key_made(r, key, len, key_hash_1to8(r, key, len), tail_word(key, len), out);
 	return 0;
 }
 
@@ -758,6 +738,14 @@ static __attribute__((noinline, cold)) int decide_other(const struct region *r,
 	return table_decide_ex(r, me, ts, ek->key, ek->key_len, info);
 }
 
+int table_decide_key_rest(const struct region *r, const struct table_client *me, uint64_t ts,
+                          const evt_key *ek, unsigned *info)
+{
+	struct hkey k = hkey_of(r, ek);
+	unsigned scratch = 0;
+	return decide_noted(r, me, ts, &k, info != NULL ? info : &scratch, true);
+}
+
 /* No hash, no key read: what table_prefetch_key() made is used as it is. */
 __attribute__((flatten)) int table_decide_key(const struct region *r,
                                               const struct table_client *me, uint64_t ts,
@@ -767,36 +755,6 @@ __attribute__((flatten)) int table_decide_key(const struct region *r,
 		return decide_other(r, me, ts, ek, info);
 	struct hkey k = hkey_of(r, ek);
 	return decide_key(r, me, ts, &k, info, true);
-}
-
-/* Events a batch hashes and prefetches before deciding them: about as many misses
- * as a core keeps in flight. */
-#define BATCH_GROUP 16u
-
-size_t table_decide_batch(const struct region *r, const struct table_client *me,
-                          evt_event *ev, size_t n)
-{
-	size_t processed = 0;
-	for (size_t at = 0; at < n; at += BATCH_GROUP) {
-		size_t m = n - at < BATCH_GROUP ? n - at : BATCH_GROUP;
-		evt_event *e = ev + at;
-		struct hkey k[BATCH_GROUP];
-		for (size_t j = 0; j < m; j++) {
-			e[j].info = 0;
-			e[j].result = table_key_check(r, e[j].key, e[j].key_len);
-			if (e[j].result < 0)
-				continue;
-			k[j] = hkey_make(r, e[j].key, (uint32_t)e[j].key_len);
-			prefetch_home(r, k[j].home);
-		}
-		for (size_t j = 0; j < m; j++) {
-			if (e[j].result < 0)
-				continue;
-			e[j].result = decide_key(r, me, e[j].ts_ns, &k[j], &e[j].info, true);
-			processed += e[j].result == 1;
-		}
-	}
-	return processed;
 }
 
 int table_peek(const struct region *r, const struct table_client *me, uint64_t ts,

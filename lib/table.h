@@ -39,11 +39,8 @@ static inline int table_key_check(const struct region *r, const void *key, size_
 }
 
 /* 1 process, 0 throttle, or -ENOSPC / -ESTALE (full, stale, policy error): the
- * decision of evt_should_process().  The key must have passed table_key_check(). */
-int table_decide(const struct region *r, const struct table_client *me, uint64_t ts,
-                 const void *key, uint32_t len);
-
-/* table_decide() that also reports the decision's EVT_INFO_* bits, reasons
+ * decision of evt_should_process() (whose common case is decide.h's), that also
+ * reports the decision's EVT_INFO_* bits, reasons
  * included, in *info: non-NULL, 0 on entry (the common processed case has none and
  * never touches it). */
 int table_decide_ex(const struct region *r, const struct table_client *me, uint64_t ts,
@@ -70,7 +67,7 @@ int table_cached(const struct region *r, const struct table_client *me, uint64_t
 int table_cached_ex(const struct region *r, const struct table_client *me, uint64_t ts,
                     const void *key, uint32_t len, unsigned *info);
 
-/* The answer table_decide() would give now, changing nothing but the peeks counter
+/* The answer table_decide_ex() would give now, changing nothing but the peeks counter
  * of me (NULL: none, a read-only handle).  A key not tracked gets a new key's
  * answer (1, or the on_stale policy's if reclaim forgot too recently); whether the
  * table has room for it is not looked at.  The key must have passed
@@ -92,11 +89,6 @@ int table_prefetch_key(const struct region *r, const void *key, uint32_t len, ev
  * hashed again.  The key must have passed table_key_check(). */
 int table_decide_key(const struct region *r, const struct table_client *me, uint64_t ts,
                      const evt_key *k, unsigned *info);
-
-/* Decide every event in order, as table_decide() on each (keys are checked here);
- * returns how many were processed. */
-size_t table_decide_batch(const struct region *r, const struct table_client *me,
-                          evt_event *ev, size_t n);
 
 /* Remove one key; 1 if it was there, 0 if not. */
 int table_clear_key(const struct region *r, const struct table_client *me, const void *key,

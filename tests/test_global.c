@@ -706,6 +706,11 @@ Test(global, a_malformed_stored_value_fails_only_its_key)
 	redis_do(cmd);
 	(void)decide(a, 10, "bad");
 	cr_expect_eq(decide(a, 10, "good"), 1, "Redis answers; a healthy key is not the policy's");
+	/* 20 characters, and Lua's tonumber() reads both halves ("0x00000000",
+	 * "0000000001"): only the digits check keeps it from being a last of 1. */
+	snprintf(cmd, sizeof cmd, "SET evt:{%s}:0:hex 0x000000000000000001", global_name());
+	redis_do(cmd);
+	cr_expect_eq(decide(a, 10, "hex"), 1, "a malformed 20-character value is no last");
 	cr_expect_eq(stats(a).global_fallbacks, 0, "fallbacks: %" PRIu64,
 	             stats(a).global_fallbacks);
 	evt_close(a);

@@ -20,6 +20,7 @@
 #include "common.h"
 
 #include "clients.h"
+#include "keyhash.h"
 #include "region.h"
 
 TestSuite(layout, .fini = unlink_names);
@@ -630,4 +631,37 @@ Test(layout, mode_ignores_umask)
 		evt_unlink(name);
 	}
 	umask(old);
+}
+
+/* A key's home and tag come from XXH3_64bits_withSeed(): every process must agree
+ * on them.  The decision's own paths for short keys (keyhash.h: the 9-16-byte one
+ * with the region's precomputed flips and its own multiply) must give the same
+ * hash for every length and seed, and the key's last word as a slot holds it
+ * (tail_word(), and tail_9to16() with its shift count taken modulo 64). */
+Test(layout, short_key_hashes_are_xxh3)
+{
+	static const uint64_t seeds[] = { 0, 1, 0x9e3779b97f4a7c15ull, UINT64_MAX, 12345 };
+	unsigned char key[16];
+	for (size_t i = 0; i < sizeof key; i++)
+		key[i] = (unsigned char)(0xa5 ^ (i * 37));
+	for (size_t k = 0; k < sizeof seeds / sizeof seeds[0]; k++) {
+		struct region r = { .seed = seeds[k] };
+		keyhash_flips(r.seed, r.flip);
+		for (uint32_t len = 1; len <= 16; len++) {
+			uint64_t want = XXH3_64bits_withSeed(key, len, r.seed);
+			cr_assert_eq(key_hash(&r, key, len), want);
+			uint64_t got = len > 8 ? key_hash_9to16(&r, key, len) : key_hash_1to8(&r, key, len);
+			cr_assert_eq(got, want, "len %u seed %#llx: %#llx, XXH3 %#llx", len,
+			             (unsigned long long)r.seed, (unsigned long long)got,
+			             (unsigned long long)want);
+			uint64_t tail = 0;
+			uint32_t from = (len - 1) / 8 * 8;
+			memcpy(&tail, key + from, len - from);
+			cr_assert_eq(tail_word(key, len), tail, "len %u", len);
+			if (len > 8)
+				cr_assert_eq(tail_9to16(key, len), tail, "len %u", len);
+		}
+	}
+	/* And XXH3 itself, pinned: a change of the hash is a change of format. */
+	cr_assert_eq(XXH3_64bits_withSeed("user:12345678", 13, 42), 0x41379ed845ee4a92ull);
 }

@@ -212,7 +212,7 @@ Test(semantics, prefetched_key_decides_as_the_plain_call)
 }
 
 /* *info from evt_should_process_ex() is set on every return, whatever it held, for
- * keys up to 16 bytes (table_decide()'s inlined hash) and longer (decide_long()). */
+ * keys up to 16 bytes (decide.h's inlined hash) and longer (table_decide()). */
 Test(semantics, info_is_set_on_every_return)
 {
 	evt_options o = EVT_OPTIONS_INIT;
