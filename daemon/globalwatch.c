@@ -175,9 +175,30 @@ void global_apply(struct managed *m, const struct global_change *c)
 	(void)regions_guard(m, apply_body, &a);
 }
 
+/* Whether the table holds answers of on_unreachable = local made since the last
+ * new subscription: this host's own, which Redis never saw.  Dropping them would
+ * process a key twice in one window on this host; kept, a one-key clear missed
+ * meanwhile takes effect when its cached window ends (docs/design.md §10). */
+static bool answered_locally(struct managed *m)
+{
+	evt_stats st;
+	if (m->global.on_unreachable != EVT_ON_UNREACHABLE_LOCAL || evt_stats_get(m->t, &st) < 0)
+		return false;
+	bool since = st.global_fallbacks != m->forget_fallbacks;
+	m->forget_fallbacks = st.global_fallbacks;
+	return since;
+}
+
 static int forget_body(void *arg)
 {
 	struct managed *m = arg;
+	if (answered_locally(m)) {
+		log_info("throttle '%s': subscribed again (global '%s'): its cached answers are kept, "
+		         "as it answered on its own meanwhile (on_unreachable = local); a one-key "
+		         "clear made meanwhile takes effect when its window ends here",
+		         m->name, m->global.name);
+		return 0;
+	}
 	uint64_t n = table_clear(&m->t->r, &m->t->me);
 	if (n > 0)
 		log_info("throttle '%s': subscribed again (global '%s'): its %llu cached answers are "

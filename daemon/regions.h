@@ -23,6 +23,7 @@ struct managed {
 	bool global_down;           /* a Redis outage logged, its recovery not yet */
 	uint64_t global_down_ns;    /* its first failure (evt_realtime_ns()) */
 	uint64_t global_fallbacks;  /* the fallback count at the last round Redis was up */
+	uint64_t forget_fallbacks;  /* the fallback count at the last new subscription */
 	/* A global throttle's settings, copied from the region at manage (they never
 	 * change for a mapping): the daemon's Redis I/O reads these, never the region,
 	 * so that no SIGBUS can end it midway (docs/design.md §10). */

@@ -1561,4 +1561,36 @@ Test(daemon, a_key_clear_made_while_a_subscription_was_down_reaches_the_host, .t
 	stop_daemon(a);
 }
 
+/* Under on_unreachable = local, the answers a host made while Redis was
+ * unreachable are in its table alone: the new subscription after the outage must
+ * not drop them with the cached ones, or the key is processed twice in one window
+ * on this host. */
+Test(daemon, answers_made_alone_in_an_outage_survive_the_new_subscription, .timeout = 60)
+{
+	REDIS_REQUIRED();
+	redis_start(&redis, NULL);
+	char global[256];
+	snprintf(global, sizeof global,
+	         "global = { redis = \"%s\"; name = \"gl%d\"; timeout = \"200ms\"; "
+	         "on_unreachable = \"local\"; };",
+	         redis.endpoint, (int)getpid());
+	conf_housekeeping = "1s";
+	write_conf("1s", 1024, global);
+	pid_t a = start_daemon();
+	EVENTUALLY(output_count(SUBSCRIBED) == 1, "the daemon subscribes");
+	evt_throttle *t;
+	cr_assert_eq(evt_attach(name, 0, &t), 0);
+	redis_kill(&redis);
+	cr_assert_eq(decide(t, 1000, "k"), 1, "answered here alone");
+	evt_stats st;
+	cr_assert_eq(evt_stats_get(t, &st), 0);
+	cr_assert_geq(st.global_fallbacks, 1);
+	redis_start(&redis, NULL); /* the same socket, without the data */
+	EVENTUALLY(output_count(SUBSCRIBED) == 2, "the daemon subscribes again");
+	usleep(1500000); /* and a round reads Redis after that */
+	cr_expect_eq(decide(t, 1100, "k"), 0, "processed 100 ns ago on this host");
+	evt_close(t);
+	stop_daemon(a);
+}
+
 #endif
