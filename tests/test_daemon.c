@@ -1317,24 +1317,55 @@ static double until_processed(evt_throttle *tb, uint64_t ts, const void *key, si
 	return now_s() - t0;
 }
 
-Test(daemon, a_window_change_and_a_clear_reach_the_other_host)
+/* The test's redis-server started, and in global the settings of a global
+ * throttle named gname on it (timeout 200 ms), then extra's. */
+static void start_redis_global(char *global, size_t size, const char *gname, const char *extra)
 {
 	REDIS_REQUIRED();
 	redis_start(&redis, NULL);
-	char global[256];
-	snprintf(global, sizeof global,
-	         "global = { redis = \"%s\"; name = \"gw%d\"; timeout = \"200ms\"; };",
-	         redis.endpoint, (int)getpid());
-	conf_housekeeping = "30s";
-	write_conf("1s", 1024, global);
-	pid_t a = start_daemon();
+	snprintf(global, size,
+	         "global = { redis = \"%s\"; name = \"%s\"; timeout = \"200ms\"; %s};",
+	         redis.endpoint, gname, extra);
+}
+
+/* Host a's daemon (a) and host b's, one global throttle named PREFIXpid on both,
+ * rounds every housekeeping, both subscribed; ta and tb clients of a's and b's
+ * throttle, admin an admin of a's. */
+struct two_hosts {
 	struct host_b b;
-	start_host_b(&b, global);
-	EVENTUALLY(output_count(SUBSCRIBED) == 2, "both daemons subscribe");
+	pid_t a;
 	evt_throttle *ta, *tb, *admin;
-	cr_assert_eq(evt_attach(name, 0, &ta), 0);
-	cr_assert_eq(evt_attach(b.name, 0, &tb), 0);
-	cr_assert_eq(evt_attach(name, EVT_ADMIN, &admin), 0);
+};
+
+static void start_two_hosts(struct two_hosts *h, const char *prefix, const char *housekeeping)
+{
+	char gname[32], global[256];
+	snprintf(gname, sizeof gname, "%s%d", prefix, (int)getpid());
+	start_redis_global(global, sizeof global, gname, "");
+	conf_housekeeping = housekeeping;
+	write_conf("1s", 1024, global);
+	h->a = start_daemon();
+	start_host_b(&h->b, global);
+	EVENTUALLY(output_count(SUBSCRIBED) == 2, "both daemons subscribe");
+	cr_assert_eq(evt_attach(name, 0, &h->ta), 0);
+	cr_assert_eq(evt_attach(h->b.name, 0, &h->tb), 0);
+	cr_assert_eq(evt_attach(name, EVT_ADMIN, &h->admin), 0);
+}
+
+static void stop_two_hosts(struct two_hosts *h)
+{
+	evt_close(h->admin);
+	evt_close(h->ta);
+	evt_close(h->tb);
+	stop_host_b(&h->b);
+	stop_daemon(h->a);
+}
+
+Test(daemon, a_window_change_and_a_clear_reach_the_other_host)
+{
+	struct two_hosts h;
+	start_two_hosts(&h, "gw", "30s");
+	evt_throttle *ta = h.ta, *tb = h.tb, *admin = h.admin;
 
 	double t0 = now_s();
 	cr_assert_eq(evt_update_window(admin, 250000000), 0, "evthrottlectl window 250ms on host a");
@@ -1368,11 +1399,7 @@ Test(daemon, a_window_change_and_a_clear_reach_the_other_host)
 	             "b processes the key's next event");
 	cr_expect_eq(evt_should_process(ta, 2300, NULL, key, sizeof key), 0, "a learns it from Redis");
 	EVENTUALLY(output_has("a key (4 bytes) cleared on another host"), "host b does not say so");
-	evt_close(admin);
-	evt_close(ta);
-	evt_close(tb);
-	stop_host_b(&b);
-	stop_daemon(a);
+	stop_two_hosts(&h);
 }
 /* A Redis endpoint that takes connections (the kernel's backlog) and never
  * answers, as a hung server does: its listening socket, the endpoint in ep. */
@@ -1466,12 +1493,8 @@ static uint64_t flood_round_trips(evt_throttle *t, uint64_t ts)
 /* A daemon with one global throttle (name gNAME), subscribed; t a client of it. */
 static pid_t start_global(const char *gname, evt_throttle **t)
 {
-	REDIS_REQUIRED();
-	redis_start(&redis, NULL);
 	char global[256];
-	snprintf(global, sizeof global,
-	         "global = { redis = \"%s\"; name = \"%s\"; timeout = \"200ms\"; };",
-	         redis.endpoint, gname);
+	start_redis_global(global, sizeof global, gname, "");
 	write_conf("1s", 1024, global);
 	pid_t pid = start_daemon();
 	EVENTUALLY(output_has(SUBSCRIBED), "no subscription");
@@ -1531,22 +1554,9 @@ Test(daemon, a_hostile_clear_message_does_not_end_caching, .timeout = 60)
  * keeps throttling the key from its cache for the rest of the window. */
 Test(daemon, a_key_clear_made_while_a_subscription_was_down_reaches_the_host, .timeout = 60)
 {
-	REDIS_REQUIRED();
-	redis_start(&redis, NULL);
-	char global[256];
-	snprintf(global, sizeof global,
-	         "global = { redis = \"%s\"; name = \"gk%d\"; timeout = \"200ms\"; };",
-	         redis.endpoint, (int)getpid());
-	conf_housekeeping = "1s";
-	write_conf("1s", 1024, global);
-	pid_t a = start_daemon();
-	struct host_b b;
-	start_host_b(&b, global);
-	EVENTUALLY(output_count(SUBSCRIBED) == 2, "both daemons subscribe");
-	evt_throttle *ta, *tb, *admin;
-	cr_assert_eq(evt_attach(name, 0, &ta), 0);
-	cr_assert_eq(evt_attach(b.name, 0, &tb), 0);
-	cr_assert_eq(evt_attach(name, EVT_ADMIN, &admin), 0);
+	struct two_hosts h;
+	start_two_hosts(&h, "gk", "1s");
+	evt_throttle *ta = h.ta, *tb = h.tb, *admin = h.admin;
 	cr_assert_eq(decide(ta, 1000, "k"), 1);
 	cr_assert_eq(decide(tb, 1100, "k"), 0, "b caches a's last");
 	redis_cmd((const char *[]){ "CLIENT", "KILL", "TYPE", "pubsub", NULL }); /* both lost */
@@ -1554,11 +1564,7 @@ Test(daemon, a_key_clear_made_while_a_subscription_was_down_reaches_the_host, .t
 	EVENTUALLY(output_count(SUBSCRIBED) == 4, "both daemons subscribe again");
 	usleep(1500000); /* and a round of each reads Redis after that */
 	cr_expect_eq(decide(tb, 1200, "k"), 1, "cleared on every host, processed nowhere since");
-	evt_close(admin);
-	evt_close(ta);
-	evt_close(tb);
-	stop_host_b(&b);
-	stop_daemon(a);
+	stop_two_hosts(&h);
 }
 
 /* Under on_unreachable = local, the answers a host made while Redis was
@@ -1567,13 +1573,9 @@ Test(daemon, a_key_clear_made_while_a_subscription_was_down_reaches_the_host, .t
  * on this host. */
 Test(daemon, answers_made_alone_in_an_outage_survive_the_new_subscription, .timeout = 60)
 {
-	REDIS_REQUIRED();
-	redis_start(&redis, NULL);
-	char global[256];
-	snprintf(global, sizeof global,
-	         "global = { redis = \"%s\"; name = \"gl%d\"; timeout = \"200ms\"; "
-	         "on_unreachable = \"local\"; };",
-	         redis.endpoint, (int)getpid());
+	char gname[32], global[256];
+	snprintf(gname, sizeof gname, "gl%d", (int)getpid());
+	start_redis_global(global, sizeof global, gname, "on_unreachable = \"local\"; ");
 	conf_housekeeping = "1s";
 	write_conf("1s", 1024, global);
 	pid_t a = start_daemon();

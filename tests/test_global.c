@@ -980,6 +980,44 @@ static void *thread_decide(void *arg)
 	return NULL;
 }
 
+/* Host a of a global throttle (window 1000 ns), connected to the test's Redis. */
+static evt_throttle *connected_host(void)
+{
+	with_redis();
+	evt_throttle *a = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
+	cr_assert_eq(decide(a, 5, "warm"), 1, "a is connected");
+	return a;
+}
+
+/* Hosts a (connected) and b of one global throttle, b's "k" processed at 10; then
+ * Redis stopped (SIGSTOP) and a thread of its own (the one returned) decides "k"
+ * at 20 on a, its answer in d once Redis goes on. */
+static pthread_t call_with_redis_stopped(evt_throttle **a, evt_throttle **b,
+                                         struct thread_decide *d)
+{
+	*a = connected_host();
+	*b = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
+	cr_assert_eq(decide(*b, 10, "k"), 1);
+	kill(redis.pid, SIGSTOP);
+	*d = (struct thread_decide){ *a, 20, -1 };
+	pthread_t th;
+	pthread_create(&th, NULL, thread_decide, d);
+	return th;
+}
+
+/* a's decision of "k" at 10, made by a thread of its own while another thread
+ * of this process holds the handle's connection (mid-call, past the deadline). */
+static struct thread_decide decide_while_the_connection_is_held(evt_throttle *a)
+{
+	pthread_mutex_lock(&a->global->lock); /* another thread mid-call */
+	struct thread_decide d = { a, 10, -1 };
+	pthread_t th;
+	pthread_create(&th, NULL, thread_decide, &d);
+	pthread_join(th, NULL);
+	pthread_mutex_unlock(&a->global->lock);
+	return d;
+}
+
 /* A decision asked Redis under the old epoch; a clear (another host's: its
  * HINCRBY reached Redis after a's call, and a's daemon applied it, new epoch and
  * table cleared, before a read its answer) lands before the answer, and cache()
@@ -987,15 +1025,9 @@ static void *thread_decide(void *arg)
  * throttled on this host though no host processed it since the clear. */
 Test(global, an_answer_from_before_a_clear_is_not_cached_after_it)
 {
-	with_redis();
-	evt_throttle *a = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
-	evt_throttle *b = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
-	cr_assert_eq(decide(b, 10, "k"), 1);
-	cr_assert_eq(decide(a, 5, "warm"), 1, "a is connected");
-	kill(redis.pid, SIGSTOP);
-	struct thread_decide d = { a, 20, -1 };
-	pthread_t th;
-	pthread_create(&th, NULL, thread_decide, &d);
+	evt_throttle *a, *b;
+	struct thread_decide d;
+	pthread_t th = call_with_redis_stopped(&a, &b, &d);
 	sleep_ms(100); /* a's FCALL on epoch 0 is in flight */
 	global_set_epoch(&a->r, 1); /* what a's daemon does on seeing epoch 1 */
 	table_clear(&a->r, &a->me);
@@ -1013,15 +1045,8 @@ Test(global, an_answer_from_before_a_clear_is_not_cached_after_it)
  * and the host's breaker stays closed. */
 Test(global, a_lock_wait_timeout_is_no_redis_error)
 {
-	with_redis();
-	evt_throttle *a = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
-	cr_assert_eq(decide(a, 5, "warm"), 1, "a is connected");
-	pthread_mutex_lock(&a->global->lock); /* another thread mid-call */
-	struct thread_decide d = { a, 10, -1 };
-	pthread_t th;
-	pthread_create(&th, NULL, thread_decide, &d);
-	pthread_join(th, NULL);
-	pthread_mutex_unlock(&a->global->lock);
+	evt_throttle *a = connected_host();
+	struct thread_decide d = decide_while_the_connection_is_held(a);
 	cr_expect_eq(d.rc, 0, "the policy's answer");
 	cr_expect_eq(stats(a).global_errors, 0, "errors: %" PRIu64, stats(a).global_errors);
 	cr_expect_eq(stats(a).global_fallbacks, 1);
@@ -1040,15 +1065,9 @@ Test(global, a_lock_wait_timeout_is_no_redis_error)
  * cache_answer() re-checks the epoch only: a one-key clear moves no epoch. */
 Test(global, an_answer_from_before_a_key_clear_is_not_cached_after_it)
 {
-	with_redis();
-	evt_throttle *a = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
-	evt_throttle *b = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
-	cr_assert_eq(decide(b, 10, "k"), 1);
-	cr_assert_eq(decide(a, 5, "warm"), 1, "a is connected");
-	kill(redis.pid, SIGSTOP);
-	struct thread_decide d = { a, 20, -1 };
-	pthread_t th;
-	pthread_create(&th, NULL, thread_decide, &d);
+	evt_throttle *a, *b;
+	struct thread_decide d;
+	pthread_t th = call_with_redis_stopped(&a, &b, &d);
 	sleep_ms(100); /* a's FCALL is in flight */
 	/* What a's daemon does on "key 0 k" (globalwatch.c apply_key()). */
 	cr_assert_eq(global_drop_key(&a->r, &a->me, "k", 1), 0, "nothing cached yet");
@@ -1067,16 +1086,9 @@ Test(global, an_answer_from_before_a_key_clear_is_not_cached_after_it)
  * the handle's connection past the deadline (-EBUSY) or the connect failed. */
 Test(global, a_decision_that_reached_no_redis_is_no_round_trip)
 {
-	with_redis();
-	evt_throttle *a = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
-	cr_assert_eq(decide(a, 5, "warm"), 1, "a is connected");
+	evt_throttle *a = connected_host();
 	uint64_t before = stats(a).global_round_trips;
-	pthread_mutex_lock(&a->global->lock); /* another thread mid-call */
-	struct thread_decide d = { a, 10, -1 };
-	pthread_t th;
-	pthread_create(&th, NULL, thread_decide, &d);
-	pthread_join(th, NULL);
-	pthread_mutex_unlock(&a->global->lock);
+	(void)decide_while_the_connection_is_held(a);
 	cr_expect_eq(stats(a).global_round_trips - before, 0, "nothing was sent: %" PRIu64
 	             " round trips counted", stats(a).global_round_trips - before);
 	evt_throttle *b = host_at("unix:/nonexistent/redis.sock", 100000000ull,
