@@ -150,11 +150,13 @@ static int settle(void *arg)
 static void read_settings(struct managed *m, uint64_t until, const uint64_t *heard)
 {
 	struct reading x = { .m = m, .heard = heard };
-	uint64_t now = evt_now_ns(), deadline = now + m->global.timeout_ns;
-	if (!m->global.enabled || now >= until || regions_guard(m, may_ask, &x) < 0 || !x.ask)
+	if (!m->global.enabled || evt_now_ns() >= until || regions_guard(m, may_ask, &x) < 0 ||
+	    !x.ask)
 		return; /* a failure is counted, and logged as an outage */
-	x.rc = global_read_settings(&m->redis, &m->global, deadline < until ? deadline : until,
-	                            &x.window, &x.epoch, &x.e);
+	/* Bounded by the round's wait (GLOBAL_ROUND_WAIT_NS), not by the throttle's
+	 * timeout: that is a decision's bound, and a reconnect (connect, AUTH, the
+	 * function's load) on a 2 ms timeout failed as an outage on a loaded host. */
+	x.rc = global_read_settings(&m->redis, &m->global, until, &x.window, &x.epoch, &x.e);
 	(void)regions_guard(m, settle, &x);
 }
 
