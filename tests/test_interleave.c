@@ -149,15 +149,23 @@ Test(interleave, removed_key_raised_window_processed, .timeout = 400)
 	}
 }
 
+/* Every interleaving of actor with a decision of the 12-byte test key at ts
+ * answers 1. */
+static void expect_always_processed(decide_fn how, uint32_t limit, uint32_t shadow, uint64_t ts,
+                                    actor_fn actor)
+{
+	unsigned steps, first = 0;
+	unsigned bad = count_not_processed(how, "abcdefghijkl", limit, shadow, ts, actor, &steps,
+	                                   &first);
+	cr_expect_eq(bad, 0, "%u of %u interleavings throttled (first: after instruction %u)",
+	             bad, steps, first);
+}
+
 /* The same race against the general path (evt_should_process_ex()): its ctrl
  * re-read sees the DYING CAS, and it decides again. */
 Test(interleave, removed_key_raised_window_processed_ex, .timeout = 300)
 {
-	unsigned steps, first = 0;
-	unsigned bad = count_not_processed(decide_ex, "abcdefghijkl", 1, 0, 150,
-	                                   remove_paused_then_raise, &steps, &first);
-	cr_expect_eq(bad, 0, "%u of %u interleavings throttled (first: after instruction %u)",
-	             bad, steps, first);
+	expect_always_processed(decide_ex, 1, 0, 150, remove_paused_then_raise);
 }
 
 /*
@@ -171,22 +179,14 @@ Test(interleave, removed_key_raised_window_processed_ex, .timeout = 300)
  */
 Test(interleave, removed_key_lowered_limit_processed, .timeout = 300)
 {
-	unsigned steps, first = 0;
-	unsigned bad = count_not_processed(decide, "abcdefghijkl", 3, 0, 50,
-	                                   remove_paused_then_limit_1, &steps, &first);
-	cr_expect_eq(bad, 0, "%u of %u interleavings throttled (first: after instruction %u)",
-	             bad, steps, first);
+	expect_always_processed(decide, 3, 0, 50, remove_paused_then_limit_1);
 }
 
 /* The same race against the general path, which failed the same way (the
  * policy was read after find_once() validated, in decide_counted()). */
 Test(interleave, removed_key_lowered_limit_processed_ex, .timeout = 300)
 {
-	unsigned steps, first = 0;
-	unsigned bad = count_not_processed(decide_ex, "abcdefghijkl", 3, 0, 50,
-	                                   remove_paused_then_limit_1, &steps, &first);
-	cr_expect_eq(bad, 0, "%u of %u interleavings throttled (first: after instruction %u)",
-	             bad, steps, first);
+	expect_always_processed(decide_ex, 3, 0, 50, remove_paused_then_limit_1);
 }
 
 /*
@@ -199,9 +199,5 @@ Test(interleave, removed_key_lowered_limit_processed_ex, .timeout = 300)
  */
 Test(interleave, removed_key_shadow_off_processed, .timeout = 300)
 {
-	unsigned steps, first = 0;
-	unsigned bad = count_not_processed(decide, "abcdefghijkl", 1, 1, 50,
-	                                   remove_paused_then_enforce, &steps, &first);
-	cr_expect_eq(bad, 0, "%u of %u interleavings throttled (first: after instruction %u)",
-	             bad, steps, first);
+	expect_always_processed(decide, 1, 1, 50, remove_paused_then_enforce);
 }
