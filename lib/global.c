@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "counter.h"
 #include "redis.h"
 #include "slot.h"
 
@@ -125,7 +126,8 @@ int global_open(struct global_handle **out)
 	if (g == NULL)
 		return -ENOMEM;
 	pthread_mutex_init(&g->lock, NULL);
-	g->pid = getpid();
+	counter_init(); /* an admin handle registers no client, which would call it */
+	g->forks = counter_epoch();
 	*out = g;
 	return 0;
 }
@@ -133,16 +135,18 @@ int global_open(struct global_handle **out)
 /* A handle inherited through fork(): the lock may have been held by a parent's
  * thread the child lacks, and the socket is the parent's.  The first use in the
  * child makes the lock anew and drops the socket unused (a child starts with the
- * one thread that forked; threads it starts later find the handle adopted). */
+ * one thread that forked; threads it starts later find the handle adopted).  The
+ * process is told by its fork generation (counter.c's fork handler), not by
+ * getpid(): a syscall on every round trip (issue 20). */
 static void adopt(struct global_handle *g)
 {
-	pid_t me = getpid();
-	if (g->pid == me)
+	uint64_t me = counter_epoch();
+	if (g->forks == me)
 		return;
 	pthread_mutex_init(&g->lock, NULL);
 	redis_abandon(g->conn);
 	g->conn = NULL;
-	g->pid = me;
+	g->forks = me;
 }
 
 void global_free(struct global_handle *g)
