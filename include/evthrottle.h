@@ -452,7 +452,9 @@ uint32_t evt_get_limit(const evt_throttle *t);
  * -ENOSPC / -ESTALE) is answered 1, with EVT_INFO_SHADOW and its reason in the info
  * bits, and counted in evt_stats.would_throttle.  For rolling a throttle out: see
  * what it would throttle, throttle nothing.  Bad input (a NULL key, ...) is still an
- * error.  Recorded for evthrottled's log as evt_update_window() is.
+ * error.  Recorded for evthrottled's log as evt_update_window() is.  On a global
+ * throttle it is this host's setting (not stored in Redis) and covers every
+ * answer: the local cache's, Redis's and on_unreachable's throttles.
  * Errors: -EINVAL (t NULL, on not 0 or 1), -EROFS.  Thread-safe.
  */
 int evt_set_shadow(evt_throttle *t, int on);
