@@ -471,7 +471,10 @@ int evt_get_shadow(const evt_throttle *t);
  * decide in between, so a peek of 1 does not reserve the event's place.  A key not
  * tracked gets a new key's answer (1, or on_stale's if reclaim forgot its window
  * too recently); whether the table would have room for it is not looked at (a full
- * table answers by on_full).  No syscall, no lock, no allocation.
+ * table answers by on_full).  No syscall, no lock, no allocation.  On a global
+ * throttle it reads this host's cache only (no round trip): 0 is certain, but 1
+ * only says that this host knows of no event in the key's window; another host
+ * may have processed one, which the decision would learn from Redis.
  * Errors: -EINVAL (t or key NULL, key_len 0), -EMSGSIZE (key_len > key_max),
  *         -ESTALE (as the decision would, on_stale = error).
  * Thread-safe.
