@@ -85,6 +85,8 @@ for i in $(seq "$RUNS"); do
 	sb=$(get evt-global-batch remote_share_run <"$tmp/b")
 	kg=$(get evt-global rt_per_key_window_site <"$tmp/g")
 	kb=$(get evt-global-batch rt_per_key_window_site <"$tmp/b")
+	# no round trip timed (a fast run with clock timestamps): no p50/p99 of them
+	[ "$(echo "$sl > 0" | bc -l)" = 1 ] || rp=- rq=-
 	ratio=$(echo "$gm / $rm_" | bc -l)
 	bratio=$(echo "$bm / $rm_" | bc -l)
 	ratios+=("$ratio")
