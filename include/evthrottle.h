@@ -49,7 +49,7 @@ extern "C" {
 #endif
 
 #define EVT_VERSION_MAJOR 5
-#define EVT_VERSION_MINOR 0
+#define EVT_VERSION_MINOR 1
 
 /* Longest throttle name accepted by evt_create()/evt_attach(). */
 #define EVT_NAME_MAX 200
@@ -98,9 +98,10 @@ enum evt_on_unreachable {
  * by PTP/NTP, or exchange timestamps).  The strings are copied into the region.
  */
 typedef struct evt_global {
-	const char *redis;     /* "unix:/path/to/redis.sock" or "host:port"; use a
-	                          numeric address: a name is resolved by a DNS
-	                          lookup that the timeout does not bound */
+	const char *redis;     /* "unix:/path/to/redis.sock" or "host:port" (a
+	                          numeric host, or a name: resolved by evt_create(),
+	                          within 1 s, then by evthrottled each second; a
+	                          decision never looks it up, docs/design.md §10) */
 	const char *name;      /* shared by every host; NULL or "": the throttle's name */
 	uint64_t timeout_ns;   /* longest a decision waits for Redis, > 0 */
 	uint32_t on_unreachable; /* enum evt_on_unreachable */
