@@ -107,17 +107,20 @@ TestSuite(daemon, .init = setup, .fini = teardown, .timeout = 60);
 
 /* The directory spawn() starts the daemon in; NULL: the test's. */
 static const char *spawn_dir;
-/* A file spawn() mounts on /etc/hosts in a private mount namespace of the daemon's
- * (NULL: none); a daemon whose namespace cannot be made exits with SPAWN_NO_NS. */
-static const char *spawn_hosts;
+/* Files spawn() mounts on /etc/hosts and /etc/resolv.conf in a private mount
+ * namespace of the daemon's (NULL: none; hosts is needed for either); a daemon
+ * whose namespace cannot be made exits with SPAWN_NO_NS. */
+static const char *spawn_hosts, *spawn_resolv;
 #define SPAWN_NO_NS 125
 
-/* In spawn()'s child: /etc/hosts is spawn_hosts, for this process alone. */
+/* In spawn()'s child: /etc/hosts (and /etc/resolv.conf) are the test's, for this
+ * process alone. */
 static void private_hosts(void)
 {
 	if (spawn_hosts != NULL &&
 	    (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-	     mount(spawn_hosts, "/etc/hosts", NULL, MS_BIND, NULL) < 0))
+	     mount(spawn_hosts, "/etc/hosts", NULL, MS_BIND, NULL) < 0 ||
+	     (spawn_resolv != NULL && mount(spawn_resolv, "/etc/resolv.conf", NULL, MS_BIND, NULL) < 0)))
 		_exit(SPAWN_NO_NS);
 }
 
@@ -1417,6 +1420,25 @@ Test(daemon, a_window_change_and_a_clear_reach_the_other_host)
 	EVENTUALLY(output_has("a key (4 bytes) cleared on another host"), "host b does not say so");
 	stop_two_hosts(&h);
 }
+/* The longest time name2's (a host-local throttle's) heartbeat stood still over
+ * seconds s. */
+static double longest_heartbeat_gap(double s)
+{
+	uint64_t beat = heartbeat(name2);
+	double t0 = now_s(), moved = t0, gap = 0;
+	while (now_s() - t0 < s) {
+		usleep(10000);
+		uint64_t b = heartbeat(name2);
+		if (b != beat) {
+			beat = b;
+			moved = now_s();
+		}
+		if (now_s() - moved > gap)
+			gap = now_s() - moved;
+	}
+	return gap;
+}
+
 /* A Redis endpoint that takes connections (the kernel's backlog) and never
  * answers, as a hung server does: its listening socket, the endpoint in ep. */
 static int silent_redis(char *ep, size_t size)
@@ -1447,19 +1469,7 @@ Test(daemon, a_hung_redis_does_not_stop_the_other_throttles_rounds, .timeout = 6
 	         (int)getpid());
 	write_conf("1s", 1024, global); /* rounds every 50 ms */
 	pid_t pid = start_daemon();
-	/* The longest time the host-local throttle's heartbeat stood still, over 4 s. */
-	uint64_t beat = heartbeat(name2);
-	double t0 = now_s(), moved = t0, gap = 0;
-	while (now_s() - t0 < 4) {
-		usleep(10000);
-		uint64_t b = heartbeat(name2);
-		if (b != beat) {
-			beat = b;
-			moved = now_s();
-		}
-		if (now_s() - moved > gap)
-			gap = now_s() - moved;
-	}
+	double gap = longest_heartbeat_gap(4);
 	cr_expect_lt(gap, 1.0, "no heartbeat (nor any round's work) for %.1f s with rounds "
 	             "every 50 ms", gap);
 	stop_daemon(pid);
@@ -1725,6 +1735,79 @@ static bool can_bind(const char *addr)
 	return ok;
 }
 
+/* Start the daemon with the private files of spawn_hosts (and spawn_resolv): its
+ * pid, or 0 where no mount namespace can be made (the test is then skipped). */
+static pid_t start_in_namespace(void)
+{
+	pid_t d = spawn("-c", conf, "-f", NULL);
+	int status;
+	for (int i = 0; i < 1000 && !daemon_manages(name, d); i++) {
+		if (waitpid(d, &status, WNOHANG) == d) {
+			cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == SPAWN_NO_NS,
+			          "evthrottled exited (status %#x)", status);
+			return 0;
+		}
+		usleep(10000);
+	}
+	return d;
+}
+
+/* A resolver that never answers (a nameserver of the test's, on a loopback
+ * address of its own, that reads nothing; the daemon's resolv.conf waits 30 s):
+ * the creator waits 1 s, each round 50 ms at most, so the rounds go on (the
+ * host-local throttle's heartbeat every 50 ms), and a decision that needs
+ * Redis is answered by the policy at once. */
+Test(daemon, a_dead_resolver_stalls_neither_the_rounds_nor_a_decision, .timeout = 60)
+{
+	char ns[32], hosts[64], resolv[64], host[64], endpoint[96];
+	int pid = (int)getpid();
+	snprintf(ns, sizeof ns, "127.%d.%d.%d", 100 + pid % 100, (pid / 100) % 250 + 1,
+	         (pid / 25000) % 250 + 1);
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(53) };
+	int dead = socket(AF_INET, SOCK_DGRAM, 0);
+	cr_assert(dead >= 0 && inet_pton(AF_INET, ns, &sa.sin_addr) == 1);
+	if (bind(dead, (struct sockaddr *)&sa, sizeof sa) < 0)
+		cr_skip_test("skipped: cannot bind %s:53 for a silent nameserver (%s)", ns,
+		             strerror(errno));
+	snprintf(hosts, sizeof hosts, "/tmp/evtd-%d.hosts", pid);
+	snprintf(resolv, sizeof resolv, "/tmp/evtd-%d.resolv", pid);
+	snprintf(host, sizeof host, "evt-silent-%d.test", pid);
+	snprintf(endpoint, sizeof endpoint, "%s:6379", host);
+	FILE *f = fopen(resolv, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "nameserver %s\noptions timeout:30 attempts:1\n", ns);
+	fclose(f);
+	write_hosts(hosts, "127.0.0.1", "localhost");
+	write_global_conf(endpoint, "");
+	spawn_hosts = hosts;
+	spawn_resolv = resolv;
+	pid_t d = start_in_namespace();
+	spawn_hosts = spawn_resolv = NULL;
+	unlink(hosts);
+	unlink(resolv);
+	if (d == 0)
+		cr_skip_test("skipped: no private mount namespace here; needs root or user "
+		             "namespaces");
+	char line[160];
+	snprintf(line, sizeof line, "Redis host '%s' does not resolve: %s", host,
+	         endpoint_strerror(RESOLVE_TIMED_OUT));
+	EVENTUALLY(output_has(line), "the creator's bounded wait was not logged");
+	double gap = longest_heartbeat_gap(3);
+	cr_expect_lt(gap, 1.0, "no heartbeat (nor any round's work) for %.1f s with rounds every "
+	             "50 ms", gap);
+	evt_throttle *t;
+	cr_assert_eq(evt_attach(name, 0, &t), 0);
+	uint64_t t0 = evt_now_ns();
+	cr_expect_eq(decide(t, 1000, "k"), 0, "on_unreachable = throttle");
+	cr_expect_lt(evt_now_ns() - t0, 500000000ull, "the decision waited past its timeout");
+	struct global_status g;
+	global_status(&t->r, &g);
+	cr_expect_eq(strncmp(g.last_error, host, strlen(host)), 0, "last error: %s", g.last_error);
+	evt_close(t);
+	stop_daemon(d);
+	close(dead);
+}
+
 /* A DNS failover: the name moves from one Redis to another.  The daemon, whose
  * /etc/hosts says where the name is (a private mount namespace), re-resolves it
  * in its rounds and publishes the new address; the clients (the test, where the
@@ -1746,19 +1829,13 @@ Test(daemon, a_dns_failover_reaches_the_clients, .timeout = 60)
 	write_hosts(hosts, "127.0.0.1", host);
 	write_global_conf(endpoint, "");
 	spawn_hosts = hosts;
-	pid_t d = spawn("-c", conf, "-f", NULL);
+	pid_t d = start_in_namespace();
 	spawn_hosts = NULL;
-	int status;
-	for (int i = 0; i < 1000 && !daemon_manages(name, d); i++) {
-		if (waitpid(d, &status, WNOHANG) == d) {
-			unlink(hosts);
-			redis_stop(&second);
-			cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == SPAWN_NO_NS,
-			          "evthrottled exited (status %#x)", status);
-			cr_skip_test("skipped: no private mount namespace here; needs root or user "
-			             "namespaces");
-		}
-		usleep(10000);
+	if (d == 0) {
+		unlink(hosts);
+		redis_stop(&second);
+		cr_skip_test("skipped: no private mount namespace here; needs root or user "
+		             "namespaces");
 	}
 	evt_throttle *t;
 	cr_assert_eq(evt_attach(name, 0, &t), 0);
