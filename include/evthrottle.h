@@ -221,6 +221,12 @@ typedef struct evt_stats {
  * shared memory: /dev/shm mounted with huge=always, within_size or advise, or
  * for an anonymous throttle /sys/kernel/mm/transparent_hugepage/shmem_enabled
  * always, within_size or advise; a region under 2 MiB gets none.
+ * A global throttle whose o->global->redis names a host (not a numeric address)
+ * has it resolved here, waiting 1 s at most (on a thread of its own), and its
+ * address recorded in the region: decisions never look it up.  A name that does
+ * not resolve in time still creates the throttle: its decisions that need Redis
+ * are answered by on_unreachable until evthrottled, which re-resolves it each
+ * second, publishes an address.
  * Errors: -EINVAL (bad name or option), -EEXIST (a region of that name exists),
  *         -EACCES, -ENOSPC (no room in /dev/shm), -ENOMEM, -EMFILE, -EOPNOTSUPP
  *         (huge pages asked for and not offered; nothing is left behind).
