@@ -88,6 +88,8 @@ Test(global, bad_settings_are_refused_and_create_nothing)
 		{ { "host:0", "x", 1000, 0, NULL }, -EINVAL },          /* port out of range */
 		{ { "host:65536", "x", 1000, 0, NULL }, -EINVAL },
 		{ { ":6379", "x", 1000, 0, NULL }, -EINVAL },           /* no host */
+		{ { "bad host:6379", "x", 1000, 0, NULL }, -EINVAL },   /* neither name nor address */
+		{ { "a..b:6379", "x", 1000, 0, NULL }, -EINVAL },
 		{ { "host:6379", "x", 0, 0, NULL }, -EINVAL },          /* timeout 0 */
 		{ { "host:6379", "x", 1000, 3, NULL }, -EINVAL },       /* unknown policy */
 		{ { "host:6379", long_name, 1000, 0, NULL }, -ENAMETOOLONG },
@@ -1170,6 +1172,27 @@ Test(global, a_numeric_endpoint_needs_no_resolution)
 	cr_expect(!g.named);
 	cr_expect_str_eq(g.address, endpoint);
 	evt_close(t);
+}
+
+Test(global, numeric_hosts_and_host_names_are_told_apart_without_a_lookup)
+{
+	struct endpoint_addr a;
+	char buf[ENDPOINT_ADDR_TEXT];
+	cr_assert_eq(endpoint_numeric("10.0.0.7", 6379, &a), 0);
+	cr_expect_str_eq(endpoint_format(&a, buf, sizeof buf), "10.0.0.7:6379");
+	cr_assert_eq(endpoint_numeric("::1", 6380, &a), 0);
+	cr_expect_str_eq(endpoint_format(&a, buf, sizeof buf), "[::1]:6380");
+	cr_assert_eq(endpoint_numeric("[fd00::7]", 1, &a), 0);
+	cr_expect_str_eq(endpoint_format(&a, buf, sizeof buf), "[fd00::7]:1");
+	cr_expect_eq(endpoint_numeric("localhost", 1, &a), -EINVAL);
+	cr_expect_eq(endpoint_numeric("10.0.0.256", 1, &a), -EINVAL);
+	const char *names[] = { "localhost", "redis.example", "redis-1.prod_eu.example.com.",
+		                "[::1]", "10.0.0.7" };
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		cr_expect(endpoint_host_valid(names[i]), "%s", names[i]);
+	const char *bad[] = { "", "a b", ".a", "a..b", "[::1", "a/b", "x:y" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		cr_expect(!endpoint_host_valid(bad[i]), "%s", bad[i]);
 }
 
 /* RFC 6761: no .invalid name ever resolves. */
