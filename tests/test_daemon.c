@@ -1741,7 +1741,7 @@ static pid_t start_in_namespace(void)
 {
 	pid_t d = spawn("-c", conf, "-f", NULL);
 	int status;
-	for (int i = 0; i < 1000 && !daemon_manages(name, d); i++) {
+	for (int i = 0; i < 1000 && !(daemon_manages(name, d) && daemon_manages(name2, d)); i++) {
 		if (waitpid(d, &status, WNOHANG) == d) {
 			cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == SPAWN_NO_NS,
 			          "evthrottled exited (status %#x)", status);
