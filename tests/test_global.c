@@ -1278,10 +1278,12 @@ Test(global, the_published_address_is_read_whole)
 	cr_expect_eq(endpoint_published(&none, &a), -ENOENT, "a 5.0 region: none published");
 }
 
-/* Create throttle name global through endpoint (a name that only the hosts file
- * of a private mount namespace names, as 127.0.0.1) in a child living in that
- * namespace: the creator resolves it there, then exits.  0, or the errno of the
- * namespace's setup (where none can be made). */
+/* Create throttle name global through endpoint, a name that only a hosts file
+ * mounted on /etc/hosts for the creation names (as 127.0.0.1), in a private mount
+ * namespace of the test's process: the creator resolves it then; the file is
+ * unmounted after.  0, or the errno of the namespace's setup (where none can be
+ * made).  In the test's process, not a child: a child forked by a multithreaded
+ * process may not start the resolver's thread under ThreadSanitizer. */
 static int create_where_only_the_creator_resolves(const char *name, const char *host,
                                                   const char *endpoint)
 {
@@ -1291,32 +1293,20 @@ static int create_where_only_the_creator_resolves(const char *name, const char *
 	cr_assert_not_null(f);
 	fprintf(f, "127.0.0.1 localhost\n127.0.0.1 %s\n", host);
 	fclose(f);
-	int *setup = mmap(NULL, sizeof *setup, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-	                  -1, 0);
-	cr_assert_neq(setup, MAP_FAILED);
-	*setup = 0;
-	pid_t pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-		    mount(hosts, "/etc/hosts", NULL, MS_BIND, NULL) < 0) {
-			*setup = errno;
-			_exit(0);
-		}
-		evt_global g;
-		evt_options o = global_opts(&g, 1000, EVT_ON_UNREACHABLE_THROTTLE);
-		g.redis = endpoint;
-		evt_throttle *t = NULL;
-		_exit(evt_create(name, &o, &t) == 0 ? 0 : 1);
-	}
-	int status;
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	int rc = 0;
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount(hosts, "/etc/hosts", NULL, MS_BIND, NULL) < 0)
+		rc = errno;
 	unlink(hosts);
-	int rc = *setup;
-	munmap(setup, sizeof *setup);
-	cr_assert(rc != 0 || (WIFEXITED(status) && WEXITSTATUS(status) == 0),
-	          "the creator failed (status %#x)", status);
-	return rc;
+	if (rc != 0)
+		return rc;
+	evt_global g;
+	evt_options o = global_opts(&g, 1000, EVT_ON_UNREACHABLE_THROTTLE);
+	g.redis = endpoint;
+	evt_throttle *t = test_create(name, &o);
+	evt_close(t);
+	cr_assert_eq(umount2("/etc/hosts", 0), 0, "umount /etc/hosts: %s", strerror(errno));
+	return 0;
 }
 
 /* The decisions run where the name resolves to nothing: had any of them looked it
