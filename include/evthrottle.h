@@ -459,7 +459,9 @@ uint32_t evt_get_limit(const evt_throttle *t);
  * -ENOSPC / -ESTALE) is answered 1, with EVT_INFO_SHADOW and its reason in the info
  * bits, and counted in evt_stats.would_throttle.  For rolling a throttle out: see
  * what it would throttle, throttle nothing.  Bad input (a NULL key, ...) is still an
- * error.  Recorded for evthrottled's log as evt_update_window() is.
+ * error.  Recorded for evthrottled's log as evt_update_window() is.  On a global
+ * throttle it is this host's setting (not stored in Redis) and covers every
+ * answer: the local cache's, Redis's and on_unreachable's throttles.
  * Errors: -EINVAL (t NULL, on not 0 or 1), -EROFS.  Thread-safe.
  */
 int evt_set_shadow(evt_throttle *t, int on);
@@ -476,7 +478,10 @@ int evt_get_shadow(const evt_throttle *t);
  * decide in between, so a peek of 1 does not reserve the event's place.  A key not
  * tracked gets a new key's answer (1, or on_stale's if reclaim forgot its window
  * too recently); whether the table would have room for it is not looked at (a full
- * table answers by on_full).  No syscall, no lock, no allocation.
+ * table answers by on_full).  No syscall, no lock, no allocation.  On a global
+ * throttle it reads this host's cache only (no round trip): 0 is certain, but 1
+ * only says that this host knows of no event in the key's window; another host
+ * may have processed one, which the decision would learn from Redis.
  * Errors: -EINVAL (t or key NULL, key_len 0), -EMSGSIZE (key_len > key_max),
  *         -ESTALE (as the decision would, on_stale = error).
  * Thread-safe.

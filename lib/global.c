@@ -386,7 +386,7 @@ static int fallback(const struct region *r, const struct table_client *me, uint6
 	switch (r->global->on_unreachable) {
 	case EVT_ON_UNREACHABLE_THROTTLE:
 		ctr_add(me, CTR_THROTTLED);
-		return 0;
+		return table_denied(r, me, info, 0);
 	case EVT_ON_UNREACHABLE_PROCESS:
 		ctr_add(me, CTR_PROCESSED);
 		return 1;
@@ -440,8 +440,21 @@ static int settle(const struct region *r, const struct table_client *me, int rc,
 	if (rc < 0)
 		return fallback(r, me, a->ts, a->key, (uint32_t)a->len, info);
 	cache_answer(r, me, a, s);
-	ctr_add(me, rc == 1 ? CTR_PROCESSED : CTR_THROTTLED);
-	return rc;
+	if (rc == 1) {
+		ctr_add(me, CTR_PROCESSED);
+		return 1;
+	}
+	/* Redis's reasons, as the table's: before the key's last, or inside its
+	 * window (counted as table.c counts them). */
+	if (a->ts < a->last) {
+		ctr_add(me, CTR_OUT_OF_ORDER);
+		ctr_add(me, CTR_THROTTLED);
+		*info |= EVT_INFO_OUT_OF_ORDER;
+	} else {
+		ctr_add(me, CTR_INSIDE_WINDOW);
+		*info |= EVT_INFO_INSIDE_WINDOW;
+	}
+	return table_denied(r, me, info, 0);
 }
 
 int global_decide(const struct region *r, const struct table_client *me,
@@ -670,8 +683,11 @@ static int decide_group(const struct region *r, const struct table_client *me,
 		ev[i].result = table_key_check(r, ev[i].key, ev[i].key_len);
 		if (ev[i].result < 0 ||
 		    (ev[i].result = table_cached_ex(r, me, ev[i].ts_ns, ev[i].key,
-		                                    (uint32_t)ev[i].key_len, &ev[i].info)) == 0)
+		                                    (uint32_t)ev[i].key_len, &ev[i].info)) == 0) {
+			if (ev[i].result == 0)
+				ev[i].result = table_denied(r, me, &ev[i].info, 0);
 			continue;
+		}
 		a[m] = (struct redis_ask){ cfg, cfg_len, ev[i].key, ev[i].key_len, ev[i].ts_ns,
 			                   window, ttl_ms(window), 0, 0, -EAGAIN };
 		at[m++] = i;

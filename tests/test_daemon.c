@@ -1282,7 +1282,7 @@ Test(daemon, a_change_pushed_for_a_truncated_region_is_skipped)
 	uint64_t before = heartbeat(name2);
 	EVENTUALLY(heartbeat(name2) != before, "the other throttle is no longer kept");
 	cr_assert_eq(kill(pid, 0), 0, "the daemon died");
-	cr_expect(!output_has("cleared on another host"), "applied to a truncated region");
+	cr_expect(!output_has("cleared through Redis"), "applied to a truncated region");
 	stop_daemon(pid);
 }
 
@@ -1391,7 +1391,7 @@ Test(daemon, a_window_change_and_a_clear_reach_the_other_host)
 	EVENTUALLY(evt_get_window(tb) == 250000000, "the window did not reach host b");
 	double spread = now_s() - t0;
 	cr_expect_lt(spread, SPREAD_S, "host b applied it after %.3f s", spread);
-	EVENTUALLY(output_has("window 1s -> 250ms, set on another host"), "host b does not say so");
+	EVENTUALLY(output_has("window 1s -> 250ms, set through Redis"), "host b does not say so");
 	/* What the tools show as "redis window ... (agrees)". */
 	struct global_status gs;
 	EVENTUALLY((global_status(&tb->r, &gs), gs.redis_window_ns == 250000000 && gs.synced_ns != 0),
@@ -1405,7 +1405,7 @@ Test(daemon, a_window_change_and_a_clear_reach_the_other_host)
 	cr_expect_eq(atomic_load(&tb->r.global->epoch), 1);
 	cr_expect_eq(decide(tb, 1200, "k"), 1, "forgotten on every host, in Redis too");
 	cr_expect_eq(decide(ta, 1300, "k"), 0);
-	EVENTUALLY(output_has("cleared on another host"), "host b does not say so");
+	EVENTUALLY(output_has("cleared through Redis"), "host b does not say so");
 
 	/* One key, of any bytes: out of b's cache too. */
 	static const char key[] = { 'k', '\0', ' ', 'x' };
@@ -1417,7 +1417,7 @@ Test(daemon, a_window_change_and_a_clear_reach_the_other_host)
 	cr_expect_eq(evt_should_process(tb, 2200, NULL, key, sizeof key), 1,
 	             "b processes the key's next event");
 	cr_expect_eq(evt_should_process(ta, 2300, NULL, key, sizeof key), 0, "a learns it from Redis");
-	EVENTUALLY(output_has("a key (4 bytes) cleared on another host"), "host b does not say so");
+	EVENTUALLY(output_has("a key (4 bytes) cleared through Redis"), "host b does not say so");
 	stop_two_hosts(&h);
 }
 /* The longest time name2's (a host-local throttle's) heartbeat stood still over
@@ -1564,7 +1564,7 @@ Test(daemon, a_hostile_clear_message_does_not_end_caching, .timeout = 60)
 	evt_throttle *t;
 	pid_t pid = start_global(gname, &t);
 	redis_cmd((const char *[]){ "PUBLISH", channel, "clear 18446744073709551615", NULL });
-	EVENTUALLY(output_has("cleared on another host"), "the message was not applied");
+	EVENTUALLY(output_has("cleared through Redis"), "the message was not applied");
 	two_more_reads(t);
 	uint64_t trips = flood_round_trips(t, 1000);
 	cr_expect_leq(trips, 2, "%llu round trips for 100 events of one key in one window",

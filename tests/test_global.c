@@ -477,6 +477,9 @@ Test(global, every_policy_answers_while_redis_is_unreachable)
 	cr_expect_eq(s.global_errors, 1, "one failure, then the breaker");
 	cr_expect_eq(stats(open).processed, 2);
 	cr_expect_eq(stats(closed).throttled, 1);
+	cr_assert_eq(evt_set_shadow(closed, 1), 0);
+	cr_expect_eq(decide(closed, 5001, "k"), 1, "throttle: answered 1 in shadow mode");
+	cr_expect_eq(stats(closed).would_throttle, 1);
 	cr_expect_not_null(strstr((const char *)local->r.global->last_error, "connect"), "%s",
 	                   (const char *)local->r.global->last_error);
 	evt_close(local);
@@ -969,6 +972,50 @@ Test(global, a_global_throttle_refuses_a_limit_over_1_at_runtime)
 	evt_throttle *a = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
 	cr_expect_eq(evt_update_limit(a, 5), -EINVAL);
 	evt_close(a);
+}
+
+/* Shadow mode as the header promises it for every decision, on a global throttle
+ * too: each event the rule denies, throttled by Redis or by the local cache, one
+ * call or in a batch, is answered 1 with EVT_INFO_SHADOW and counted in
+ * would_throttle; the state changes as when enforcing (the rest of the window
+ * stays on the host).  Shadow mode is the host's own: a is enforcing. */
+Test(global, shadow_mode_answers_every_denied_event_1_and_counts_it)
+{
+	with_redis();
+	evt_throttle *a = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
+	evt_throttle *b = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
+	cr_assert_eq(evt_set_shadow(b, 1), 0);
+	cr_expect_eq(decide(a, 10000, "acct"), 1);
+	unsigned info = 0;
+	cr_expect_eq(evt_should_process_ex(b, 10500, NULL, "acct", 4, &info), 1,
+	             "denied by Redis (a's event), answered 1 in shadow mode");
+	cr_expect_eq(info & (EVT_INFO_SHADOW | EVT_INFO_INSIDE_WINDOW),
+	             EVT_INFO_SHADOW | EVT_INFO_INSIDE_WINDOW, "info %#x", info);
+	cr_expect_eq(decide(b, 10600, "acct"), 1, "denied by the local cache, answered 1");
+	cr_expect_eq(decide(b, 10600, "acct.long.key.over.16"), 1, "a new key: processed");
+	cr_expect_eq(decide(b, 10700, "acct.long.key.over.16"), 1, "denied locally, long key");
+	evt_event ev[2] = { { .ts_ns = 10800, .key = "acct", .key_len = 4 },
+		            { .ts_ns = 10900, .key = "acct", .key_len = 4 } };
+	cr_expect_eq(evt_should_process_batch(b, ev, 2), 2);
+	cr_expect_eq(ev[0].result, 1);
+	cr_expect_eq(ev[1].result, 1);
+	evt_stats sb = stats(b);
+	cr_expect_eq(sb.would_throttle, 5);
+	cr_expect_eq(sb.throttled, 5, "counted as when enforcing");
+	cr_expect_eq(sb.inside_window, 5, "Redis's throttle has its reason too");
+	cr_expect_eq(sb.processed, 1);
+	cr_expect_eq(sb.global_round_trips, 2, "one per key: the state changed as enforcing");
+	cr_expect_eq(decide(a, 10950, "acct"), 0, "a enforces");
+	cr_assert_eq(evt_set_shadow(b, 0), 0);
+	cr_expect_eq(decide(b, 10990, "acct"), 0, "enforcing again");
+	cr_expect_eq(decide(b, 11000, "acct"), 1, "a window after a's event");
+	cr_expect_eq(decide(a, 20000, "late"), 1);
+	info = 0;
+	cr_expect_eq(evt_should_process_ex(b, 19000, NULL, "late", 4, &info), 0);
+	cr_expect_eq(info, EVT_INFO_OUT_OF_ORDER, "Redis: before the key's last");
+	cr_expect_eq(stats(b).out_of_order, 1);
+	evt_close(a);
+	evt_close(b);
 }
 
 /* decide(t, ts, "k") in a thread of its own, its answer in rc. */
