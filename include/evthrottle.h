@@ -49,7 +49,7 @@ extern "C" {
 #endif
 
 #define EVT_VERSION_MAJOR 5
-#define EVT_VERSION_MINOR 0
+#define EVT_VERSION_MINOR 1
 
 /* Longest throttle name accepted by evt_create()/evt_attach(). */
 #define EVT_NAME_MAX 200
@@ -98,9 +98,10 @@ enum evt_on_unreachable {
  * by PTP/NTP, or exchange timestamps).  The strings are copied into the region.
  */
 typedef struct evt_global {
-	const char *redis;     /* "unix:/path/to/redis.sock" or "host:port"; use a
-	                          numeric address: a name is resolved by a DNS
-	                          lookup that the timeout does not bound */
+	const char *redis;     /* "unix:/path/to/redis.sock" or "host:port" (a
+	                          numeric host, or a name: resolved by evt_create(),
+	                          within 1 s, then by evthrottled each second; a
+	                          decision never looks it up, docs/design.md §10) */
 	const char *name;      /* shared by every host; NULL or "": the throttle's name */
 	uint64_t timeout_ns;   /* longest a decision waits for Redis, > 0 */
 	uint32_t on_unreachable; /* enum evt_on_unreachable */
@@ -220,6 +221,12 @@ typedef struct evt_stats {
  * shared memory: /dev/shm mounted with huge=always, within_size or advise, or
  * for an anonymous throttle /sys/kernel/mm/transparent_hugepage/shmem_enabled
  * always, within_size or advise; a region under 2 MiB gets none.
+ * A global throttle whose o->global->redis names a host (not a numeric address)
+ * has it resolved here, waiting 1 s at most (on a thread of its own), and its
+ * address recorded in the region: decisions never look it up.  A name that does
+ * not resolve in time still creates the throttle: its decisions that need Redis
+ * are answered by on_unreachable until evthrottled, which re-resolves it each
+ * second, publishes an address.
  * Errors: -EINVAL (bad name or option), -EEXIST (a region of that name exists),
  *         -EACCES, -ENOSPC (no room in /dev/shm), -ENOMEM, -EMFILE, -EOPNOTSUPP
  *         (huge pages asked for and not offered; nothing is left behind).
