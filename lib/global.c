@@ -9,7 +9,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "counter.h"
+#include "endpoint.h"
 #include "redis.h"
+#include "resolve.h"
 #include "slot.h"
 
 #define relaxed memory_order_relaxed
@@ -34,7 +37,33 @@ int global_endpoint(const char *s, char *host, size_t size, int *port)
 		return -EINVAL;
 	snprintf(host, size, "%.*s", (int)(colon - s), s);
 	*port = (int)p;
-	return 0;
+	return endpoint_host_valid(host) ? 0 : -EINVAL;
+}
+
+int global_host(const struct region_global *b, char *host, size_t size, uint16_t *port)
+{
+	/* Bounded: a corrupt region's endpoint may lack its NUL. */
+	char endpoint[REGION_GLOBAL_ENDPOINT];
+	struct endpoint_addr a;
+	int p = 0;
+	snprintf(endpoint, sizeof endpoint, "%.*s", (int)sizeof b->redis - 1, b->redis);
+	if (b->enabled == 0 || global_endpoint(endpoint, host, size, &p) < 0 || p == 0)
+		return 0;
+	*port = (uint16_t)p;
+	return endpoint_numeric(host, *port, &a) < 0;
+}
+
+void global_resolve_now(struct region_global *b)
+{
+	char host[REGION_GLOBAL_ENDPOINT];
+	uint16_t port;
+	struct endpoint_addr a;
+	int code = 0;
+	if (global_host(b, host, sizeof host, &port) != 1)
+		return;
+	if (resolve_within(host, port, GLOBAL_RESOLVE_WAIT_NS, &a, &code) == 0)
+		endpoint_publish(b, &a);
+	endpoint_note(b, code);
 }
 
 int global_check(const evt_global *g, const char *name)
@@ -75,6 +104,9 @@ void global_copy_settings(struct region_global *to, const struct region_global *
 	snprintf(to->name, sizeof to->name, "%.*s", (int)sizeof from->name - 1, from->name);
 	snprintf(to->auth_file, sizeof to->auth_file, "%.*s", (int)sizeof from->auth_file - 1,
 	         from->auth_file);
+	struct endpoint_addr a;
+	if (endpoint_published(from, &a) == 0)
+		endpoint_publish(to, &a);
 }
 
 bool global_matches(const struct region_global *b, const evt_global *g, const char *name)
@@ -88,6 +120,29 @@ bool global_matches(const struct region_global *b, const evt_global *g, const ch
 	       memcmp(b->redis, want.redis, sizeof want.redis) == 0 &&
 	       memcmp(b->name, want.name, sizeof want.name) == 0 &&
 	       memcmp(b->auth_file, want.auth_file, sizeof want.auth_file) == 0;
+}
+
+/* Where the endpoint's host leads: its numeric address, or the one resolved for
+ * its name and how the resolutions went. */
+static void address_status(const struct region_global *b, struct global_status *out)
+{
+	char host[REGION_GLOBAL_ENDPOINT];
+	uint16_t port = 0;
+	struct endpoint_addr a;
+	int named = global_host(b, host, sizeof host, &port);
+	out->named = named == 1;
+	if (port == 0) /* a unix socket, or no endpoint */
+		return;
+	if ((named == 0 ? endpoint_numeric(host, port, &a) : endpoint_published(b, &a)) == 0)
+		endpoint_format(&a, out->address, sizeof out->address);
+	if (!out->named)
+		return;
+	/* Relaxed, word by word, as the rest of the status. */
+	out->resolved_ns = atomic_load_explicit(&b->resolved_ns, relaxed);
+	out->resolve_failed_ns = atomic_load_explicit(&b->resolve_failed_ns, relaxed);
+	int code = (int)atomic_load_explicit(&b->resolve_error, relaxed);
+	if (out->resolve_failed_ns != 0)
+		snprintf(out->resolve_error, sizeof out->resolve_error, "%s", endpoint_strerror(code));
 }
 
 void global_status(const struct region *r, struct global_status *out)
@@ -111,6 +166,7 @@ void global_status(const struct region *r, struct global_status *out)
 		w[i] = atomic_load_explicit(&b->last_error[i], relaxed);
 	memcpy(out->last_error, w, sizeof w);
 	out->last_error[sizeof out->last_error - 1] = '\0';
+	address_status(b, out);
 }
 
 const char *global_policy_name(uint32_t p)
@@ -125,7 +181,8 @@ int global_open(struct global_handle **out)
 	if (g == NULL)
 		return -ENOMEM;
 	pthread_mutex_init(&g->lock, NULL);
-	g->pid = getpid();
+	counter_init(); /* an admin handle registers no client, which would call it */
+	g->forks = counter_epoch();
 	*out = g;
 	return 0;
 }
@@ -133,16 +190,18 @@ int global_open(struct global_handle **out)
 /* A handle inherited through fork(): the lock may have been held by a parent's
  * thread the child lacks, and the socket is the parent's.  The first use in the
  * child makes the lock anew and drops the socket unused (a child starts with the
- * one thread that forked; threads it starts later find the handle adopted). */
+ * one thread that forked; threads it starts later find the handle adopted).  The
+ * process is told by its fork generation (counter.c's fork handler), not by
+ * getpid(): a syscall on every round trip (issue 20). */
 static void adopt(struct global_handle *g)
 {
-	pid_t me = getpid();
-	if (g->pid == me)
+	uint64_t me = counter_epoch();
+	if (g->forks == me)
 		return;
 	pthread_mutex_init(&g->lock, NULL);
 	redis_abandon(g->conn);
 	g->conn = NULL;
-	g->pid = me;
+	g->forks = me;
 }
 
 void global_free(struct global_handle *g)
@@ -240,13 +299,22 @@ static int take(const struct region *r, struct global_handle *g, uint64_t deadli
 		return -EBUSY;
 	}
 	/* A connection older than a failure the host saw may be to a server that has
-	 * gone since: connect anew rather than fail once more after the recovery. */
+	 * gone since: connect anew rather than fail once more after the recovery.
+	 * So is one to an address the host's name no longer resolves to (relaxed:
+	 * the sequence only says whether to connect again; the connect reads the
+	 * address itself whole). */
+	uint64_t seq = atomic_load_explicit(&r->global->addr_seq, relaxed);
 	if (g->conn != NULL &&
-	    atomic_load_explicit(&r->global->last_error_ns, relaxed) >= g->ok_ns) {
+	    (atomic_load_explicit(&r->global->last_error_ns, relaxed) >= g->ok_ns ||
+	     seq != g->addr_seq)) {
 		redis_close(g->conn);
 		g->conn = NULL;
 	}
-	int rc = g->conn == NULL ? redis_connect(r->global, deadline, &g->conn, e) : 0;
+	int rc = 0;
+	if (g->conn == NULL) {
+		rc = redis_connect(r->global, deadline, &g->conn, e);
+		g->addr_seq = seq;
+	}
 	if (rc < 0)
 		pthread_mutex_unlock(&g->lock);
 	return rc;
@@ -322,7 +390,7 @@ static int fallback(const struct region *r, const struct table_client *me, uint6
 	switch (r->global->on_unreachable) {
 	case EVT_ON_UNREACHABLE_THROTTLE:
 		ctr_add(me, CTR_THROTTLED);
-		return 0;
+		return table_denied(r, me, info, 0);
 	case EVT_ON_UNREACHABLE_PROCESS:
 		ctr_add(me, CTR_PROCESSED);
 		return 1;
@@ -376,8 +444,21 @@ static int settle(const struct region *r, const struct table_client *me, int rc,
 	if (rc < 0)
 		return fallback(r, me, a->ts, a->key, (uint32_t)a->len, info);
 	cache_answer(r, me, a, s);
-	ctr_add(me, rc == 1 ? CTR_PROCESSED : CTR_THROTTLED);
-	return rc;
+	if (rc == 1) {
+		ctr_add(me, CTR_PROCESSED);
+		return 1;
+	}
+	/* Redis's reasons, as the table's: before the key's last, or inside its
+	 * window (counted as table.c counts them). */
+	if (a->ts < a->last) {
+		ctr_add(me, CTR_OUT_OF_ORDER);
+		ctr_add(me, CTR_THROTTLED);
+		*info |= EVT_INFO_OUT_OF_ORDER;
+	} else {
+		ctr_add(me, CTR_INSIDE_WINDOW);
+		*info |= EVT_INFO_INSIDE_WINDOW;
+	}
+	return table_denied(r, me, info, 0);
 }
 
 int global_decide(const struct region *r, const struct table_client *me,
@@ -586,50 +667,69 @@ int global_drop_key(const struct region *r, const struct table_client *me, const
 	return table_clear_key(r, me, key, len);
 }
 
-/* Events of a batch that go to Redis in one pipeline. */
-#define GLOBAL_PIPELINE 16u
+/* Events of a batch that go to Redis in one pipeline, at most: a burst of 64
+ * (the benchmark's) at a window boundary, where most of its events need Redis,
+ * is one write and one read, not four of each (issue 20). */
+#define GLOBAL_PIPELINE 64u
 
-/* Decide ev[0..n), n <= GLOBAL_PIPELINE: the cache first, then one pipeline for
- * the events it cannot throttle, answered in order. */
-static int decide_group(const struct region *r, const struct table_client *me,
-                        struct global_handle *g, evt_event *ev, size_t n)
+/* Is key (len bytes) one of the m asks'?  (NULL: no key, none's.) */
+static bool in_pipeline(const struct redis_ask *a, size_t m, const void *key, size_t len)
+{
+	for (size_t j = 0; key != NULL && j < m; j++)
+		if (a[j].len == len && memcmp(a[j].key, key, len) == 0)
+			return true;
+	return false;
+}
+
+/* Decide the first events of ev[0..n), n <= GLOBAL_PIPELINE, in order: the cache
+ * first, then one pipeline for the events it cannot throttle, answered in order.
+ * The group ends before an event whose key an earlier one of it asks about: that
+ * one is decided by the next group, after the answer is cached, as a single call
+ * after it would be.  So a batch makes the round trips single calls would, at
+ * most one per key per window per host (asking twice in one pipeline, the second
+ * answer was Redis's throttle of the first).  Returns how many it decided (at
+ * least 1); *processed += those processed. */
+static size_t decide_group(const struct region *r, const struct table_client *me,
+                           struct global_handle *g, evt_event *ev, size_t n, int *processed)
 {
 	struct asked s = asked_now(r);
 	char cfg[GLOBAL_KEY_MAX];
 	size_t cfg_len = cfg_name(r->global, cfg, sizeof cfg);
 	struct redis_ask a[GLOBAL_PIPELINE];
-	size_t at[GLOBAL_PIPELINE], m = 0;
+	size_t at[GLOBAL_PIPELINE], m = 0, i = 0;
 	/* Pairs with the release store in evt_update_window(). */
 	uint64_t window = atomic_load_explicit(&r->hdr->window_ns, acquire);
-	for (size_t i = 0; i < n; i++) {
+	for (; i < n && !in_pipeline(a, m, ev[i].key, ev[i].key_len); i++) {
 		ev[i].info = 0;
 		ev[i].result = table_key_check(r, ev[i].key, ev[i].key_len);
 		if (ev[i].result < 0 ||
 		    (ev[i].result = table_cached_ex(r, me, ev[i].ts_ns, ev[i].key,
-		                                    (uint32_t)ev[i].key_len, &ev[i].info)) == 0)
+		                                    (uint32_t)ev[i].key_len, &ev[i].info)) == 0) {
+			if (ev[i].result == 0)
+				ev[i].result = table_denied(r, me, &ev[i].info, 0);
 			continue;
+		}
 		a[m] = (struct redis_ask){ cfg, cfg_len, ev[i].key, ev[i].key_len, ev[i].ts_ns,
 			                   window, ttl_ms(window), 0, 0, -EAGAIN };
 		at[m++] = i;
 	}
 	int rc = m == 0 ? 0 : breaker_allows(r->global) ? ask(r, me, g, a, m) : -EAGAIN;
-	int processed = 0;
 	for (size_t j = 0; j < m; j++) {
 		evt_event *e = &ev[at[j]];
 		/* An answer read before a failure stands: Redis applied it. */
 		e->result = settle(r, me, rc < 0 && a[j].rc < 0 ? rc : a[j].rc, &a[j], s, &e->info);
 	}
-	for (size_t i = 0; i < n; i++)
-		processed += ev[i].result == 1;
-	return processed;
+	for (size_t k = 0; k < i; k++)
+		*processed += ev[k].result == 1;
+	return i;
 }
 
 int global_decide_batch(const struct region *r, const struct table_client *me,
                         struct global_handle *g, evt_event *ev, size_t n)
 {
 	int processed = 0;
-	for (size_t at = 0; at < n; at += GLOBAL_PIPELINE)
-		processed += decide_group(r, me, g, ev + at,
-		                          n - at < GLOBAL_PIPELINE ? n - at : GLOBAL_PIPELINE);
+	for (size_t at = 0; at < n;)
+		at += decide_group(r, me, g, ev + at,
+		                   n - at < GLOBAL_PIPELINE ? n - at : GLOBAL_PIPELINE, &processed);
 	return processed;
 }
