@@ -108,8 +108,7 @@ static hot_inline int decide_home(evt_throttle *t, uint64_t ts, const void *key,
 	 * gave a throttle no instant allowed (interleave's tests). */
 	atomic_thread_fence(memory_order_acquire);
 	uint64_t since; /* ts - last; ts before last is the general path's */
-	if (atomic_load_explicit(&s->hop, memory_order_relaxed) != hop ||
-	    atomic_load_explicit(&s->ctrl, memory_order_relaxed) != c ||
+	if (region_differs(&s->hop, hop) || region_differs(&s->ctrl, c) ||
 	    __builtin_sub_overflow(ts, last, &since))
 		goto miss;
 	/* On a global handle both exits go to the general path, and gcc merged
