@@ -279,6 +279,22 @@ static void read_unreachable(struct ctx *x, const config_setting_t *g, uint32_t 
 	     "on_unreachable \"%s\" is not one of local, throttle, process", v);
 }
 
+/* Say why global_endpoint() refused the endpoint v: its host, or its form. */
+static void endpoint_refused(struct ctx *x, const config_setting_t *s, const char *v)
+{
+	const char *colon = strrchr(v, ':');
+	char host[EVT_GLOBAL_ENDPOINT_MAX + 1];
+	if (strncmp(v, "unix:", 5) != 0 && colon != NULL && colon != v) {
+		snprintf(host, sizeof host, "%.*s", (int)(colon - v), v);
+		if (!endpoint_host_valid(host)) {
+			fail(x, s, "redis \"%s\": host \"%s\" is neither a host name nor a numeric "
+			     "address", v, host);
+			return;
+		}
+	}
+	fail(x, s, "redis \"%s\" is not \"unix:PATH\" or \"HOST:PORT\" with a port of 1-65535", v);
+}
+
 static void read_endpoint(struct ctx *x, const config_setting_t *g, struct global_config *gc)
 {
 	const config_setting_t *s = config_setting_get_member(g, "redis");
@@ -288,8 +304,7 @@ static void read_endpoint(struct ctx *x, const config_setting_t *g, struct globa
 		fail(x, g, "a global throttle needs redis = \"unix:PATH\" or \"HOST:PORT\"");
 	else if (get_string(x, g, "redis", gc->redis, sizeof gc->redis) == 0 &&
 	         global_endpoint(gc->redis, host, sizeof host, &port) < 0)
-		fail(x, s, "redis \"%s\" is not \"unix:PATH\" or \"HOST:PORT\" with a port of 1-65535",
-		     gc->redis);
+		endpoint_refused(x, s, gc->redis);
 }
 
 /* The credentials file: it must exist; readable by others, it is said. */

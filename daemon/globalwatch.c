@@ -41,8 +41,10 @@ void global_watch(struct managed *m, const evt_stats *st)
 		m->global_fallbacks = st->global_fallbacks; /* the outage's count starts here */
 }
 
-/* A window stored in Redis (by another host, or read back), if it differs.  Not
- * evt_update_window(): that would store it in Redis again. */
+/* A window stored in Redis (by any host: a change made here reaches Redis before
+ * this region, so it may be met here first; or read back), if it differs.  Not
+ * evt_update_window(): that would store it in Redis again.  Logged as "set
+ * through Redis", which is true of both. */
 static void apply_window(struct managed *m, uint64_t window)
 {
 	evt_throttle *t = m->t;
@@ -52,7 +54,7 @@ static void apply_window(struct managed *m, uint64_t window)
 	/* Pairs with the acquire loads of the window in the decisions. */
 	atomic_store_explicit(&t->r.hdr->window_ns, window, memory_order_release);
 	char from[64], to[64];
-	log_info("throttle '%s': window %s -> %s, set on another host (global '%s')", m->name,
+	log_info("throttle '%s': window %s -> %s, set through Redis (global '%s')", m->name,
 	         duration_format(now, from, sizeof from), duration_format(window, to, sizeof to),
 	         m->global.name);
 }
@@ -67,7 +69,7 @@ static void adopt_epoch(struct managed *m, uint64_t from, uint64_t epoch)
 		return;
 	uint64_t n = table_clear(&t->r, &t->me);
 	if (epoch > from)
-		log_info("throttle '%s': cleared on another host (global '%s', epoch %llu): %llu "
+		log_info("throttle '%s': cleared through Redis (global '%s', epoch %llu): %llu "
 		         "keys removed here", m->name, m->global.name, (unsigned long long)epoch,
 		         (unsigned long long)n);
 	else
@@ -84,7 +86,7 @@ static void apply_key(struct managed *m, const char *key, size_t len)
 	if (table_key_check(&m->t->r, key, len) < 0 ||
 	    global_drop_key(&m->t->r, &m->t->me, key, (uint32_t)len) <= 0)
 		return;
-	log_info("throttle '%s': a key (%zu bytes) cleared on another host (global '%s'): removed "
+	log_info("throttle '%s': a key (%zu bytes) cleared through Redis (global '%s'): removed "
 	         "here", m->name, len, m->global.name);
 }
 
@@ -140,7 +142,7 @@ static int settle(void *arg)
 	apply_window(m, x->window);
 	adopt_epoch(m, x->before, x->epoch);
 	if (x->heard != NULL && *x->heard > x->epoch)
-		log_warning("throttle '%s': a message says it was cleared on another host (global "
+		log_warning("throttle '%s': a message says it was cleared through Redis (global "
 		            "'%s', epoch %llu), but Redis holds epoch %llu: the message is ignored",
 		            m->name, m->global.name, (unsigned long long)*x->heard,
 		            (unsigned long long)x->epoch);

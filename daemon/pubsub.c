@@ -95,6 +95,16 @@ static void subscribe(struct pubsub_link *l, const struct registry *r, uint64_t 
 	l->failing = rc < 0;
 }
 
+/* A link without a subscription makes it to the address its throttles' host name
+ * resolves to now (dns.h); one it has stays where it is until lost (a message
+ * published on a primary also reaches the subscribers of its replicas). */
+static void follow(struct pubsub_link *l, const struct region_global *g)
+{
+	struct endpoint_addr a;
+	if (l->conn == NULL && endpoint_published(g, &a) == 0)
+		endpoint_publish(&l->b, &a);
+}
+
 void pubsub_sync(struct pubsub *p, const struct registry *r, uint64_t until)
 {
 	for (size_t i = 0; i < p->n; i++)
@@ -104,8 +114,10 @@ void pubsub_sync(struct pubsub *p, const struct registry *r, uint64_t until)
 		struct pubsub_link *l = g->enabled ? find(p, g) : NULL;
 		if (g->enabled && l == NULL)
 			l = add(p, g);
-		if (l != NULL)
+		if (l != NULL) {
 			l->used = true;
+			follow(l, g);
+		}
 	}
 	for (size_t i = p->n; i-- > 0;) {
 		struct pubsub_link *l = &p->links[i];

@@ -14,10 +14,12 @@
 #include "access.h"
 #include "busguard.h"
 #include "clients.h"
+#include "dns.h"
 #include "duration.h"
 #include "handle.h"
 #include "log.h"
 #include "redis.h"
+#include "resolve.h"
 #include "runlock.h"
 
 static pid_t owner_pid(const char *name)
@@ -327,6 +329,7 @@ int regions_manage(const struct throttle_config *c, unsigned how, struct managed
 	m->t = t;
 	m->lock_fd = fd;
 	global_copy_settings(&m->global, t->r.global);
+	dns_managed(m);
 	m->change_seen = atomic_load_explicit(&t->r.hdr->change_seq, memory_order_relaxed);
 	apply_knobs(m, c);
 	apply_client_idle(m, c);
@@ -411,6 +414,8 @@ void regions_release(struct managed *m)
 	evt_close(m->t);
 	redis_close(m->redis);
 	m->redis = NULL;
+	resolve_drop(m->resolving);
+	m->resolving = NULL;
 	close(m->lock_fd);
 	m->t = NULL;
 	m->lock_fd = -1;

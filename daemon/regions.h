@@ -9,6 +9,7 @@
 #include "region.h"
 
 struct redis_conn;
+struct resolve_job;
 
 struct managed {
 	char name[EVT_NAME_MAX + 1];
@@ -29,6 +30,10 @@ struct managed {
 	 * so that no SIGBUS can end it midway (docs/design.md §10). */
 	struct region_global global;
 	struct redis_conn *redis;   /* the housekeeping thread's, to read the settings */
+	/* The resolutions of the endpoint's host name (dns.h): the housekeeping thread's. */
+	struct resolve_job *resolving; /* a lookup in flight, or NULL */
+	uint64_t resolve_started_ns;   /* when the last began (evt_now_ns()) */
+	bool resolve_failing;          /* a failure logged, no success since */
 };
 
 /* How regions_manage() treats an incompatible region. */

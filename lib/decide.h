@@ -55,10 +55,10 @@ int decide_cached_rest(evt_throttle *t, uint64_t ts, unsigned *info, const void 
  * answers (docs/design.md §10): only the throttle is decided here, as
  * table_cached() decides it, with no watermark (noted by no decision of its
  * local tier: a lagging one would hold back the cache's reclaim for nothing) and
- * no write to the slot; the policy is not read (a global throttle has limit 1 and
- * no shadow mode in its decisions).  Everything else, the window closed at ts
- * (the processed answer is the next tier's) included, goes to the global path
- * as before: decide_cached_rest().
+ * no write to the slot; a policy above 1 is shadow mode there (its limit is 1),
+ * whose answer the general path gives.  Everything else, the window closed at
+ * ts (the processed answer is the next tier's) included, goes to the global
+ * path as before: decide_cached_rest().
  */
 static hot_inline int decide_home(evt_throttle *t, uint64_t ts, const void *key, size_t len,
                                   uint64_t h, uint64_t tail, bool two, const evt_key *ek,
@@ -96,8 +96,7 @@ static hot_inline int decide_home(evt_throttle *t, uint64_t ts, const void *key,
 	 * evt_update_window() and the release CAS in region_set_policy(). */
 	const struct region_hdr *hdr = r->hdr;
 	uint64_t window = atomic_load_explicit(&hdr->window_ns, memory_order_acquire);
-	if (!cached &&
-	    __builtin_expect(atomic_load_explicit(&hdr->policy, memory_order_acquire) > 1, 0))
+	if (__builtin_expect(atomic_load_explicit(&hdr->policy, memory_order_acquire) > 1, 0))
 		goto miss;
 	/* The reads above happen before these re-reads, as in find_once().  An
 	 * unchanged hop word says the slot was not reused (that unpublishes first);

@@ -190,7 +190,7 @@ static __attribute__((noinline)) int decide_global(evt_throttle *t, uint64_t ts_
                                                    size_t key_len)
 {
 	if (table_cached_ex(&t->r, &t->me, ts_ns, key, (uint32_t)key_len, info) == 0)
-		return 0;
+		return table_denied(&t->r, &t->me, info, 0);
 	return global_decide(&t->r, &t->me, t->global, ts_ns, key, (uint32_t)key_len, info);
 }
 
@@ -244,13 +244,19 @@ __attribute__((flatten)) int evt_should_process(evt_throttle *t, uint64_t ts_ns,
 	                   : decide_1to8(t, ts_ns, event_id, key, key_len);
 }
 
+/* table_cached()'s next tier for evt_should_process_local(): none. */
+static int would_block(const struct region *r, const struct table_client *me, uint64_t ts,
+                       const void *key, uint32_t len, unsigned *info)
+{
+	(void)r, (void)me, (void)ts, (void)key, (void)len, (void)info;
+	return -EWOULDBLOCK;
+}
+
 int evt_should_process_local(evt_throttle *t, uint64_t ts_ns, const void *key, size_t key_len)
 {
 	int rc = decide_check(t, key, key_len);
 	if (__builtin_expect(rc > 0, 0))
-		return table_cached(&t->r, &t->me, ts_ns, key, (uint32_t)key_len, NULL) == 0
-		               ? 0
-		               : -EWOULDBLOCK;
+		return table_cached(&t->r, &t->me, ts_ns, key, (uint32_t)key_len, would_block);
 	return rc < 0 ? rc : table_decide(&t->r, &t->me, ts_ns, key, (uint32_t)key_len);
 }
 

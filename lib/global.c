@@ -9,7 +9,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "endpoint.h"
 #include "redis.h"
+#include "resolve.h"
 #include "slot.h"
 
 #define relaxed memory_order_relaxed
@@ -34,7 +36,33 @@ int global_endpoint(const char *s, char *host, size_t size, int *port)
 		return -EINVAL;
 	snprintf(host, size, "%.*s", (int)(colon - s), s);
 	*port = (int)p;
-	return 0;
+	return endpoint_host_valid(host) ? 0 : -EINVAL;
+}
+
+int global_host(const struct region_global *b, char *host, size_t size, uint16_t *port)
+{
+	/* Bounded: a corrupt region's endpoint may lack its NUL. */
+	char endpoint[REGION_GLOBAL_ENDPOINT];
+	struct endpoint_addr a;
+	int p = 0;
+	snprintf(endpoint, sizeof endpoint, "%.*s", (int)sizeof b->redis - 1, b->redis);
+	if (b->enabled == 0 || global_endpoint(endpoint, host, size, &p) < 0 || p == 0)
+		return 0;
+	*port = (uint16_t)p;
+	return endpoint_numeric(host, *port, &a) < 0;
+}
+
+void global_resolve_now(struct region_global *b)
+{
+	char host[REGION_GLOBAL_ENDPOINT];
+	uint16_t port;
+	struct endpoint_addr a;
+	int code = 0;
+	if (global_host(b, host, sizeof host, &port) != 1)
+		return;
+	if (resolve_within(host, port, GLOBAL_RESOLVE_WAIT_NS, &a, &code) == 0)
+		endpoint_publish(b, &a);
+	endpoint_note(b, code);
 }
 
 int global_check(const evt_global *g, const char *name)
@@ -75,6 +103,9 @@ void global_copy_settings(struct region_global *to, const struct region_global *
 	snprintf(to->name, sizeof to->name, "%.*s", (int)sizeof from->name - 1, from->name);
 	snprintf(to->auth_file, sizeof to->auth_file, "%.*s", (int)sizeof from->auth_file - 1,
 	         from->auth_file);
+	struct endpoint_addr a;
+	if (endpoint_published(from, &a) == 0)
+		endpoint_publish(to, &a);
 }
 
 bool global_matches(const struct region_global *b, const evt_global *g, const char *name)
@@ -88,6 +119,29 @@ bool global_matches(const struct region_global *b, const evt_global *g, const ch
 	       memcmp(b->redis, want.redis, sizeof want.redis) == 0 &&
 	       memcmp(b->name, want.name, sizeof want.name) == 0 &&
 	       memcmp(b->auth_file, want.auth_file, sizeof want.auth_file) == 0;
+}
+
+/* Where the endpoint's host leads: its numeric address, or the one resolved for
+ * its name and how the resolutions went. */
+static void address_status(const struct region_global *b, struct global_status *out)
+{
+	char host[REGION_GLOBAL_ENDPOINT];
+	uint16_t port = 0;
+	struct endpoint_addr a;
+	int named = global_host(b, host, sizeof host, &port);
+	out->named = named == 1;
+	if (port == 0) /* a unix socket, or no endpoint */
+		return;
+	if ((named == 0 ? endpoint_numeric(host, port, &a) : endpoint_published(b, &a)) == 0)
+		endpoint_format(&a, out->address, sizeof out->address);
+	if (!out->named)
+		return;
+	/* Relaxed, word by word, as the rest of the status. */
+	out->resolved_ns = atomic_load_explicit(&b->resolved_ns, relaxed);
+	out->resolve_failed_ns = atomic_load_explicit(&b->resolve_failed_ns, relaxed);
+	int code = (int)atomic_load_explicit(&b->resolve_error, relaxed);
+	if (out->resolve_failed_ns != 0)
+		snprintf(out->resolve_error, sizeof out->resolve_error, "%s", endpoint_strerror(code));
 }
 
 void global_status(const struct region *r, struct global_status *out)
@@ -111,6 +165,7 @@ void global_status(const struct region *r, struct global_status *out)
 		w[i] = atomic_load_explicit(&b->last_error[i], relaxed);
 	memcpy(out->last_error, w, sizeof w);
 	out->last_error[sizeof out->last_error - 1] = '\0';
+	address_status(b, out);
 }
 
 const char *global_policy_name(uint32_t p)
@@ -240,13 +295,22 @@ static int take(const struct region *r, struct global_handle *g, uint64_t deadli
 		return -EBUSY;
 	}
 	/* A connection older than a failure the host saw may be to a server that has
-	 * gone since: connect anew rather than fail once more after the recovery. */
+	 * gone since: connect anew rather than fail once more after the recovery.
+	 * So is one to an address the host's name no longer resolves to (relaxed:
+	 * the sequence only says whether to connect again; the connect reads the
+	 * address itself whole). */
+	uint64_t seq = atomic_load_explicit(&r->global->addr_seq, relaxed);
 	if (g->conn != NULL &&
-	    atomic_load_explicit(&r->global->last_error_ns, relaxed) >= g->ok_ns) {
+	    (atomic_load_explicit(&r->global->last_error_ns, relaxed) >= g->ok_ns ||
+	     seq != g->addr_seq)) {
 		redis_close(g->conn);
 		g->conn = NULL;
 	}
-	int rc = g->conn == NULL ? redis_connect(r->global, deadline, &g->conn, e) : 0;
+	int rc = 0;
+	if (g->conn == NULL) {
+		rc = redis_connect(r->global, deadline, &g->conn, e);
+		g->addr_seq = seq;
+	}
 	if (rc < 0)
 		pthread_mutex_unlock(&g->lock);
 	return rc;
@@ -322,7 +386,7 @@ static int fallback(const struct region *r, const struct table_client *me, uint6
 	switch (r->global->on_unreachable) {
 	case EVT_ON_UNREACHABLE_THROTTLE:
 		ctr_add(me, CTR_THROTTLED);
-		return 0;
+		return table_denied(r, me, info, 0);
 	case EVT_ON_UNREACHABLE_PROCESS:
 		ctr_add(me, CTR_PROCESSED);
 		return 1;
@@ -376,8 +440,21 @@ static int settle(const struct region *r, const struct table_client *me, int rc,
 	if (rc < 0)
 		return fallback(r, me, a->ts, a->key, (uint32_t)a->len, info);
 	cache_answer(r, me, a, s);
-	ctr_add(me, rc == 1 ? CTR_PROCESSED : CTR_THROTTLED);
-	return rc;
+	if (rc == 1) {
+		ctr_add(me, CTR_PROCESSED);
+		return 1;
+	}
+	/* Redis's reasons, as the table's: before the key's last, or inside its
+	 * window (counted as table.c counts them). */
+	if (a->ts < a->last) {
+		ctr_add(me, CTR_OUT_OF_ORDER);
+		ctr_add(me, CTR_THROTTLED);
+		*info |= EVT_INFO_OUT_OF_ORDER;
+	} else {
+		ctr_add(me, CTR_INSIDE_WINDOW);
+		*info |= EVT_INFO_INSIDE_WINDOW;
+	}
+	return table_denied(r, me, info, 0);
 }
 
 int global_decide(const struct region *r, const struct table_client *me,
@@ -606,8 +683,11 @@ static int decide_group(const struct region *r, const struct table_client *me,
 		ev[i].result = table_key_check(r, ev[i].key, ev[i].key_len);
 		if (ev[i].result < 0 ||
 		    (ev[i].result = table_cached_ex(r, me, ev[i].ts_ns, ev[i].key,
-		                                    (uint32_t)ev[i].key_len, &ev[i].info)) == 0)
+		                                    (uint32_t)ev[i].key_len, &ev[i].info)) == 0) {
+			if (ev[i].result == 0)
+				ev[i].result = table_denied(r, me, &ev[i].info, 0);
 			continue;
+		}
 		a[m] = (struct redis_ask){ cfg, cfg_len, ev[i].key, ev[i].key_len, ev[i].ts_ns,
 			                   window, ttl_ms(window), 0, 0, -EAGAIN };
 		at[m++] = i;

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "endpoint.h"
 #include "region.h"
 #include "table.h"
 
@@ -37,6 +38,7 @@ struct global_handle {
 	struct redis_conn *conn; /* NULL: not connected */
 	pid_t pid;               /* the process that owns lock and conn (see adopt()) */
 	uint64_t ok_ns;          /* evt_realtime_ns() of conn's last answer */
+	uint64_t addr_seq;       /* the block's addr_seq when conn was made */
 };
 
 /* 0 if g can describe a global throttle named name (NULL: anonymous, then g->name
@@ -45,8 +47,22 @@ struct global_handle {
 int global_check(const evt_global *g, const char *name);
 
 /* Split an endpoint: "unix:PATH" gives PATH and *port 0, "HOST:PORT" gives HOST and
- * PORT (1..65535).  0, or -EINVAL (no PATH, no HOST, a bad PORT) or -ENAMETOOLONG. */
+ * PORT (1..65535).  0, or -EINVAL (no PATH, no HOST, a HOST neither numeric nor a
+ * host name, a bad PORT) or -ENAMETOOLONG. */
 int global_endpoint(const char *s, char *host, size_t size, int *port);
+
+/* The longest wait for a host name's resolution at the region's creation
+ * (global_resolve_now()); evthrottled re-resolves it in its rounds. */
+#define GLOBAL_RESOLVE_WAIT_NS 1000000000ull
+
+/* b's endpoint's host and port: 1 if the host is a name (to resolve), 0 if it is
+ * numeric or b's endpoint is a unix socket (*port 0) or none. */
+int global_host(const struct region_global *b, char *host, size_t size, uint16_t *port);
+
+/* Resolve the name in b's endpoint, if any, within GLOBAL_RESOLVE_WAIT_NS, and
+ * publish its address, or note the failure (the region's creator, before the
+ * region is ready: lib/endpoint.h). */
+void global_resolve_now(struct region_global *b);
 
 /* Does the region's block b say what g (NULL: a host-local throttle) would write
  * for a throttle named name? */
@@ -77,6 +93,12 @@ struct global_status {
 	                                        it, and when (0: never) */
 	char redis[REGION_GLOBAL_ENDPOINT], name[REGION_GLOBAL_NAME];
 	char last_error[REGION_GLOBAL_ERROR];
+	/* Where the endpoint leads: its address ("" for a unix socket, or a name not
+	 * resolved yet); for a host name, how its resolutions went. */
+	bool named;
+	char address[ENDPOINT_ADDR_TEXT];
+	uint64_t resolved_ns, resolve_failed_ns; /* evt_realtime_ns(); 0: never */
+	char resolve_error[64];                  /* the last failure's, if any */
 };
 
 void global_status(const struct region *r, struct global_status *out);

@@ -5,6 +5,9 @@
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +15,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "endpoint.h"
 #include "global.h"
 #include "global_lua.h"
 
@@ -171,6 +175,74 @@ static int auth(struct redis_conn *c, uint64_t deadline, const char *path, struc
 	return rc;
 }
 
+/* Wait until fd's connect() ends or deadline: 0, or a negative errno. */
+static int connected(int fd, uint64_t deadline)
+{
+	for (;;) {
+		uint64_t l = left(deadline);
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		struct timespec ts = { (time_t)(l / 1000000000u), (long)(l % 1000000000u) };
+		int n = l == 0 ? 0 : ppoll(&p, 1, &ts, NULL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n == 0 ? -ETIMEDOUT : -errno;
+		int err = 0;
+		socklen_t len = sizeof err;
+		return getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 ? -errno : -err;
+	}
+}
+
+/* A TCP connection to the numeric address a by deadline, made here and handed to
+ * hiredis: no name is looked up (hiredis's own connect calls getaddrinfo()).
+ * 0 with *out, or a negative errno with e filled. */
+static int connect_tcp(const struct endpoint_addr *a, uint64_t deadline, redisContext **out,
+                       struct redis_error *e)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = endpoint_sockaddr(a, &ss);
+	int one = 1, fd = socket(a->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int rc = fd < 0 ? -errno : 0;
+	if (rc == 0 && connect(fd, (struct sockaddr *)&ss, len) < 0)
+		rc = errno == EINPROGRESS ? connected(fd, deadline) : -errno;
+	/* Blocking from now on: hiredis reads under the socket's timeouts. */
+	if (rc == 0 && (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0 ||
+	                setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0))
+		rc = -errno;
+	if (rc == 0 && (*out = redisConnectFd(fd)) == NULL)
+		rc = -ENOMEM;
+	if (rc < 0) {
+		char addr[ENDPOINT_ADDR_TEXT];
+		say(e, "connect", rc == -ETIMEDOUT ? "timed out" : strerror(-rc));
+		snprintf(e->text + strlen(e->text), sizeof e->text - strlen(e->text), " (%s)",
+		         endpoint_format(a, addr, sizeof addr));
+		if (fd >= 0)
+			close(fd);
+	}
+	return rc;
+}
+
+/* hiredis's context for b's endpoint (host, port; 0: a unix socket at host) by
+ * deadline: 0, or a negative errno with e filled. */
+static int open_context(const struct region_global *b, const char *host, int port,
+                        uint64_t deadline, redisContext **out, struct redis_error *e)
+{
+	struct endpoint_addr a;
+	if (port != 0) {
+		int rc = endpoint_address(b, host, (uint16_t)port, &a, e->text, sizeof e->text);
+		return rc < 0 ? rc : connect_tcp(&a, deadline, out, e);
+	}
+	errno = 0;
+	*out = redisConnectUnixWithTimeout(host, tv_of(left(deadline)));
+	int err = errno;
+	if (*out == NULL)
+		return -ENOMEM;
+	if ((*out)->err == 0)
+		return 0;
+	say(e, "connect", (*out)->errstr);
+	return context_errno(*out, err);
+}
+
 int redis_connect(const struct region_global *b, uint64_t deadline, struct redis_conn **out,
                   struct redis_error *e)
 {
@@ -187,17 +259,9 @@ int redis_connect(const struct region_global *b, uint64_t deadline, struct redis
 	if (c == NULL)
 		return -ENOMEM;
 	c->timeout_ns = c->cur_ns = b->timeout_ns;
-	uint64_t l = left(deadline);
-	errno = 0;
-	c->c = port == 0 ? redisConnectUnixWithTimeout(host, tv_of(l))
-	                 : redisConnectWithTimeout(host, port, tv_of(l));
-	int err = errno, rc = 0;
-	if (c->c == NULL)
-		rc = -ENOMEM;
-	else if (c->c->err) {
-		rc = context_errno(c->c, err);
-		say(e, "connect", c->c->errstr);
-	} else if (redisSetTimeout(c->c, tv_of(b->timeout_ns)) != REDIS_OK)
+	c->c = NULL;
+	int rc = open_context(b, host, port, deadline, &c->c, e);
+	if (rc == 0 && redisSetTimeout(c->c, tv_of(b->timeout_ns)) != REDIS_OK)
 		rc = -EIO;
 	if (rc == 0 && path[0] != '\0')
 		rc = auth(c, deadline, path, e);

@@ -17,9 +17,11 @@ struct redis_error {
 };
 
 /* Connect to b's endpoint and AUTH from b's auth_file (its text never appears in
- * an error), all before deadline (evt_now_ns()).  0 with *out, or a negative errno
- * with e filled: -ENOTSUP (built without hiredis), -ECONNREFUSED, -ETIMEDOUT,
- * -EACCES (AUTH refused or the file unreadable), -EPROTO, -ENOMEM. */
+ * an error), all before deadline (evt_now_ns()).  A host name is never looked up:
+ * the connection goes to the address b publishes for it (lib/endpoint.h).  0 with
+ * *out, or a negative errno with e filled: -ENOTSUP (built without hiredis),
+ * -EHOSTUNREACH (a name with no address published yet), -ECONNREFUSED,
+ * -ETIMEDOUT, -EACCES (AUTH refused or the file unreadable), -EPROTO, -ENOMEM. */
 int redis_connect(const struct region_global *b, uint64_t deadline, struct redis_conn **out,
                   struct redis_error *e);
 

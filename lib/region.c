@@ -110,9 +110,11 @@ static void init_header(void *base, const char *name, const evt_options *o,
 	h->on_stale = o->on_stale;
 	h->bounds_offset = g->bounds_offset;
 	h->global_offset = g->global_offset;
-	if (o->global != NULL)
-		global_init((struct region_global *)((unsigned char *)base + g->global_offset),
-		            o->global, name);
+	if (o->global != NULL) {
+		struct region_global *b = (void *)((unsigned char *)base + g->global_offset);
+		global_init(b, o->global, name);
+		global_resolve_now(b); /* a host name: its address, before anyone decides */
+	}
 	h->created_unix_ns = region_unix_now_ns();
 	h->mode = o->mode;
 	h->flags = o->huge_pages ? REGION_FLAG_HUGE : 0;

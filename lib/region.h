@@ -162,8 +162,18 @@ struct region_global {
 	_Atomic uint64_t synced_ns;       /* ... at this evt_realtime_ns() (0: never) */
 	_Atomic uint64_t key_clears;      /* one-key clears applied to the table (as the
 	                                     epoch, for cache_answer(); 0 in older regions) */
+	/* The endpoint's host name resolved (format 5.1; zero in a 5.0 region), by
+	 * the creator and then by evthrottled, its one writer (lib/endpoint.h): a
+	 * sequence lock, since a decision's connect must read one address whole. */
+	_Atomic uint64_t addr_seq;        /* even: stable; odd: being written; 0: none yet */
+	_Atomic uint64_t addr[3];         /* family | port << 16, then the address's 16
+	                                     bytes (network order; AF_INET: the first 4) */
+	_Atomic uint64_t resolved_ns;     /* evt_realtime_ns() of the last resolution that
+	                                     answered an address (0: none) */
+	_Atomic uint64_t resolve_failed_ns; /* ... of the last that failed (0: none) */
+	_Atomic int64_t resolve_error;    /* what it failed with (endpoint_strerror()) */
 	uint8_t reserved[1024 - 16 - REGION_GLOBAL_ENDPOINT - REGION_GLOBAL_NAME -
-	                 REGION_GLOBAL_PATH - 56 - REGION_GLOBAL_ERROR];
+	                 REGION_GLOBAL_PATH - 56 - REGION_GLOBAL_ERROR - 56];
 };
 
 /*
@@ -284,6 +294,12 @@ _Static_assert(offsetof(struct region_global, retry_at_ns) == 888, "layout");
 _Static_assert(offsetof(struct region_global, redis_window_ns) == 896, "layout");
 _Static_assert(offsetof(struct region_global, synced_ns) == 904, "layout");
 _Static_assert(offsetof(struct region_global, key_clears) == 912, "layout");
+_Static_assert(offsetof(struct region_global, addr_seq) == 920, "layout");
+_Static_assert(offsetof(struct region_global, addr) == 928, "layout");
+_Static_assert(offsetof(struct region_global, resolved_ns) == 952, "layout");
+_Static_assert(offsetof(struct region_global, resolve_failed_ns) == 960, "layout");
+_Static_assert(offsetof(struct region_global, resolve_error) == 968, "layout");
+_Static_assert(offsetof(struct region_global, reserved) == 976, "layout");
 _Static_assert(sizeof(struct region_slot) == 32, "slot header");
 _Static_assert(offsetof(struct region_slot, ctrl) == 0, "ctrl/last are one 16-byte pair");
 _Static_assert(offsetof(struct region_slot, last) == 8, "ctrl/last are one 16-byte pair");

@@ -630,7 +630,13 @@ static __attribute__((noinline)) int cached_slow(const struct region *r,
 	return 0;
 }
 
-/* table_cached() past its common case: the same, then the next tier. */
+int table_denied(const struct region *r, const struct table_client *me, unsigned *info, int rc)
+{
+	return denied(policy_of(r), me, info, rc);
+}
+
+/* table_cached() past its common case: the same (a throttle answered as shadow
+ * mode says), then the next tier. */
 static __attribute__((noinline)) int cached_miss(const struct region *r,
                                                  const struct table_client *me, uint64_t ts,
                                                  const void *key, uint32_t len,
@@ -638,12 +644,14 @@ static __attribute__((noinline)) int cached_miss(const struct region *r,
 {
 	unsigned info = 0;
 	if (cached_slow(r, me, ts, key, len, &info) == 0)
-		return 0;
-	return miss != NULL ? miss(r, me, ts, key, len, NULL) : 1;
+		return table_denied(r, me, &info, 0);
+	return miss(r, me, ts, key, len, NULL);
 }
 
 /* The common case as decide_key()'s (long keys apart, as table_decide()'s), with
- * no watermark and no write to the slot: true if it throttles ts. */
+ * no watermark and no write to the slot: true if it throttles ts and the answer
+ * is 0 (not in shadow mode: a global throttle's policy above 1 is shadow's bit,
+ * its limit being 1). */
 static hot_inline bool cached_hit(const struct region *r, uint64_t ts, const void *key,
                                   uint32_t len)
 {
@@ -653,7 +661,7 @@ static hot_inline bool cached_hit(const struct region *r, uint64_t ts, const voi
 	struct found f;
 	uint64_t w;
 	return __builtin_expect(find_once(r, &k, &f, &w, CTRL_FAST_MASK, false) == FIND_HIT, 1) &&
-	       ts >= f.last && ts - f.last < f.window;
+	       f.policy <= 1 && ts >= f.last && ts - f.last < f.window;
 }
 
 __attribute__((flatten)) int table_cached(const struct region *r, const struct table_client *me,

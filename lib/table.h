@@ -46,6 +46,11 @@ static inline int table_key_check(const struct region *r, const void *key, size_
 int table_decide_ex(const struct region *r, const struct table_client *me, uint64_t ts,
                     const void *key, uint32_t len, unsigned *info);
 
+/* The answer to an event the rule denied with rc (0, -ENOSPC or -ESTALE), counted
+ * as such already: rc, or 1 in shadow mode, reported in *info (EVT_INFO_SHADOW)
+ * and counted in would_throttle. */
+int table_denied(const struct region *r, const struct table_client *me, unsigned *info, int rc);
+
 /* What table_cached() does with an event the table cannot throttle: the next
  * tier (a global throttle's Redis), called with its arguments (info NULL) as a
  * tail call, so that the common case keeps nothing across a call. */
@@ -54,8 +59,9 @@ typedef int table_miss_fn(const struct region *r, const struct table_client *me,
 
 /* A global throttle's local tier (lib/global.c): 0 if the table holds key with a
  * last that throttles ts under the rule of limit 1 (ts before last, or inside
- * its window), counted as table_decide() counts it; if it does not (absent, or
- * its window closed at ts), changing nothing, miss's answer (miss NULL: 1).  The
+ * its window), counted as table_decide() counts it (1 in shadow mode, counted as
+ * table_denied() does); if it does not (absent, or its window closed at ts),
+ * changing nothing, miss's answer.  The
  * common case, a key found on the first look and inside its window, costs what
  * table_decide()'s throttle costs, without the watermark (a cached last is no
  * event of this client).  The key must have passed table_key_check(). */
@@ -63,7 +69,8 @@ int table_cached(const struct region *r, const struct table_client *me, uint64_t
                  const void *key, uint32_t len, table_miss_fn *miss);
 
 /* table_cached() with the throttle's reason in *info (non-NULL), and 1 where the
- * table cannot throttle. */
+ * table cannot throttle; a throttle is 0 whatever the shadow mode (the caller
+ * answers it with table_denied()). */
 int table_cached_ex(const struct region *r, const struct table_client *me, uint64_t ts,
                     const void *key, uint32_t len, unsigned *info);
 

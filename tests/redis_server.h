@@ -5,13 +5,16 @@
 
 #include <criterion/criterion.h>
 #include <hiredis/hiredis.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -22,6 +25,7 @@ struct test_redis {
 	char dir[64];         /* "" until made */
 	char sock[128];
 	char endpoint[140];   /* "unix:<sock>" */
+	int port;             /* redis_start_tcp(): its TCP port (0: none) */
 	char user[32], pass[32]; /* what the test's own checks log in as ("": default) */
 };
 
@@ -105,6 +109,31 @@ static inline void redis_start(struct test_redis *r, const char *const *extra)
 		nanosleep(&ms10, NULL);
 	}
 	cr_assert(redis_answers(r), "redis-server does not answer on %s", r->sock);
+}
+
+/* A TCP port free on the address addr now, from the kernel (a process could take it
+ * before the server binds it: the start then fails, saying so). */
+static inline int redis_free_port(const char *addr)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof sa;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert(fd >= 0 && inet_pton(AF_INET, addr, &sa.sin_addr) == 1);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0, "bind %s:0", addr);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	close(fd);
+	return ntohs(sa.sin_port);
+}
+
+/* redis_start() listening on TCP too, at addr (an IPv4 address) and port (0: a
+ * free one), in r->port; the test's own checks keep using the unix socket. */
+static inline void redis_start_tcp(struct test_redis *r, const char *addr, int port)
+{
+	char p[8];
+	r->port = port != 0 ? port : redis_free_port(addr);
+	snprintf(p, sizeof p, "%d", r->port);
+	const char *const extra[] = { "--port", p, "--bind", addr, NULL };
+	redis_start(r, extra);
 }
 
 /* redis_start() for a server whose default user is off: the test's checks log in

@@ -332,6 +332,9 @@ Test(config, global_errors_name_cause_value_and_limit)
 	             "needs redis = \"unix:PATH\" or \"HOST:PORT\"");
 	expect_error("throttles = ( { name = \"a\";\n global = { redis = \"host:99999\"; }; } );\n", 2,
 	             "redis \"host:99999\" is not \"unix:PATH\" or \"HOST:PORT\" with a port of 1-65535");
+	expect_error("throttles = ( { name = \"a\";\n global = { redis = \"bad host:6379\"; }; } );\n",
+	             2, "redis \"bad host:6379\": host \"bad host\" is neither a host name nor a "
+	             "numeric address");
 	expect_error("throttles = ( { name = \"a\";\n global = { redis = \"h:1\"; timeout = \"0ms\"; }; } );\n",
 	             2, "timeout \"0ms\" must be greater than 0");
 	expect_error("throttles = ( { name = \"a\";\n global = { redis = \"h:1\"; timeout = \"11s\"; }; } );\n",

@@ -4,10 +4,12 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -105,6 +107,22 @@ TestSuite(daemon, .init = setup, .fini = teardown, .timeout = 60);
 
 /* The directory spawn() starts the daemon in; NULL: the test's. */
 static const char *spawn_dir;
+/* Files spawn() mounts on /etc/hosts and /etc/resolv.conf in a private mount
+ * namespace of the daemon's (NULL: none; hosts is needed for either); a daemon
+ * whose namespace cannot be made exits with SPAWN_NO_NS. */
+static const char *spawn_hosts, *spawn_resolv;
+#define SPAWN_NO_NS 125
+
+/* In spawn()'s child: /etc/hosts (and /etc/resolv.conf) are the test's, for this
+ * process alone. */
+static void private_hosts(void)
+{
+	if (spawn_hosts != NULL &&
+	    (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	     mount(spawn_hosts, "/etc/hosts", NULL, MS_BIND, NULL) < 0 ||
+	     (spawn_resolv != NULL && mount(spawn_resolv, "/etc/resolv.conf", NULL, MS_BIND, NULL) < 0)))
+		_exit(SPAWN_NO_NS);
+}
 
 /* Run evthrottled with args (NULL-terminated), stdout+stderr to the out file. */
 static pid_t spawn(const char *a1, const char *a2, const char *a3, const char *a4)
@@ -118,6 +136,7 @@ static pid_t spawn(const char *a1, const char *a2, const char *a3, const char *a
 			_exit(127);
 		dup2(fd, 1);
 		dup2(fd, 2);
+		private_hosts();
 		if (spawn_uid != (uid_t)-1 && (setgroups(0, NULL) < 0 ||
 		                               setgid((gid_t)spawn_uid) < 0 || setuid(spawn_uid) < 0))
 			_exit(126);
@@ -1263,7 +1282,7 @@ Test(daemon, a_change_pushed_for_a_truncated_region_is_skipped)
 	uint64_t before = heartbeat(name2);
 	EVENTUALLY(heartbeat(name2) != before, "the other throttle is no longer kept");
 	cr_assert_eq(kill(pid, 0), 0, "the daemon died");
-	cr_expect(!output_has("cleared on another host"), "applied to a truncated region");
+	cr_expect(!output_has("cleared through Redis"), "applied to a truncated region");
 	stop_daemon(pid);
 }
 
@@ -1372,7 +1391,7 @@ Test(daemon, a_window_change_and_a_clear_reach_the_other_host)
 	EVENTUALLY(evt_get_window(tb) == 250000000, "the window did not reach host b");
 	double spread = now_s() - t0;
 	cr_expect_lt(spread, SPREAD_S, "host b applied it after %.3f s", spread);
-	EVENTUALLY(output_has("window 1s -> 250ms, set on another host"), "host b does not say so");
+	EVENTUALLY(output_has("window 1s -> 250ms, set through Redis"), "host b does not say so");
 	/* What the tools show as "redis window ... (agrees)". */
 	struct global_status gs;
 	EVENTUALLY((global_status(&tb->r, &gs), gs.redis_window_ns == 250000000 && gs.synced_ns != 0),
@@ -1386,7 +1405,7 @@ Test(daemon, a_window_change_and_a_clear_reach_the_other_host)
 	cr_expect_eq(atomic_load(&tb->r.global->epoch), 1);
 	cr_expect_eq(decide(tb, 1200, "k"), 1, "forgotten on every host, in Redis too");
 	cr_expect_eq(decide(ta, 1300, "k"), 0);
-	EVENTUALLY(output_has("cleared on another host"), "host b does not say so");
+	EVENTUALLY(output_has("cleared through Redis"), "host b does not say so");
 
 	/* One key, of any bytes: out of b's cache too. */
 	static const char key[] = { 'k', '\0', ' ', 'x' };
@@ -1398,9 +1417,28 @@ Test(daemon, a_window_change_and_a_clear_reach_the_other_host)
 	cr_expect_eq(evt_should_process(tb, 2200, NULL, key, sizeof key), 1,
 	             "b processes the key's next event");
 	cr_expect_eq(evt_should_process(ta, 2300, NULL, key, sizeof key), 0, "a learns it from Redis");
-	EVENTUALLY(output_has("a key (4 bytes) cleared on another host"), "host b does not say so");
+	EVENTUALLY(output_has("a key (4 bytes) cleared through Redis"), "host b does not say so");
 	stop_two_hosts(&h);
 }
+/* The longest time name2's (a host-local throttle's) heartbeat stood still over
+ * seconds s. */
+static double longest_heartbeat_gap(double s)
+{
+	uint64_t beat = heartbeat(name2);
+	double t0 = now_s(), moved = t0, gap = 0;
+	while (now_s() - t0 < s) {
+		usleep(10000);
+		uint64_t b = heartbeat(name2);
+		if (b != beat) {
+			beat = b;
+			moved = now_s();
+		}
+		if (now_s() - moved > gap)
+			gap = now_s() - moved;
+	}
+	return gap;
+}
+
 /* A Redis endpoint that takes connections (the kernel's backlog) and never
  * answers, as a hung server does: its listening socket, the endpoint in ep. */
 static int silent_redis(char *ep, size_t size)
@@ -1431,19 +1469,7 @@ Test(daemon, a_hung_redis_does_not_stop_the_other_throttles_rounds, .timeout = 6
 	         (int)getpid());
 	write_conf("1s", 1024, global); /* rounds every 50 ms */
 	pid_t pid = start_daemon();
-	/* The longest time the host-local throttle's heartbeat stood still, over 4 s. */
-	uint64_t beat = heartbeat(name2);
-	double t0 = now_s(), moved = t0, gap = 0;
-	while (now_s() - t0 < 4) {
-		usleep(10000);
-		uint64_t b = heartbeat(name2);
-		if (b != beat) {
-			beat = b;
-			moved = now_s();
-		}
-		if (now_s() - moved > gap)
-			gap = now_s() - moved;
-	}
+	double gap = longest_heartbeat_gap(4);
 	cr_expect_lt(gap, 1.0, "no heartbeat (nor any round's work) for %.1f s with rounds "
 	             "every 50 ms", gap);
 	stop_daemon(pid);
@@ -1538,7 +1564,7 @@ Test(daemon, a_hostile_clear_message_does_not_end_caching, .timeout = 60)
 	evt_throttle *t;
 	pid_t pid = start_global(gname, &t);
 	redis_cmd((const char *[]){ "PUBLISH", channel, "clear 18446744073709551615", NULL });
-	EVENTUALLY(output_has("cleared on another host"), "the message was not applied");
+	EVENTUALLY(output_has("cleared through Redis"), "the message was not applied");
 	two_more_reads(t);
 	uint64_t trips = flood_round_trips(t, 1000);
 	cr_expect_leq(trips, 2, "%llu round trips for 100 events of one key in one window",
@@ -1595,4 +1621,246 @@ Test(daemon, answers_made_alone_in_an_outage_survive_the_new_subscription, .time
 	stop_daemon(a);
 }
 
-#endif
+
+/* ---- endpoints: host names resolved by the daemon, never by a decision ---- */
+
+/* The address t's region publishes for its endpoint's name, formatted ("" none). */
+static const char *published(const evt_throttle *t)
+{
+	static char buf[ENDPOINT_ADDR_TEXT];
+	struct endpoint_addr a;
+	buf[0] = '\0';
+	if (endpoint_published(t->r.global, &a) == 0)
+		endpoint_format(&a, buf, sizeof buf);
+	return buf;
+}
+
+static void write_global_conf(const char *endpoint, const char *extra)
+{
+	char global[512];
+	snprintf(global, sizeof global,
+	         "global = { redis = \"%s\"; timeout = \"500ms\"; on_unreachable = \"throttle\"; %s};",
+	         endpoint, extra);
+	write_conf("1s", 1024, global);
+}
+
+/* A region published before 5.1 (or whose address was lost) gets one from the
+ * daemon's round, not only from its creator; its clients decide through it. */
+Test(daemon, a_named_endpoint_is_resolved_by_the_daemon)
+{
+	REDIS_REQUIRED();
+	redis_start_tcp(&redis, "127.0.0.1", 0);
+	char endpoint[64], want[64];
+	snprintf(endpoint, sizeof endpoint, "localhost:%d", redis.port);
+	snprintf(want, sizeof want, "127.0.0.1:%d", redis.port);
+	write_global_conf(endpoint, "");
+	pid_t d = start_daemon();
+	evt_throttle *t;
+	cr_assert_eq(evt_attach(name, 0, &t), 0);
+	cr_expect_str_eq(published(t), want);
+	cr_assert_eq(decide(t, 1000, "k"), 1);
+	evt_stats st;
+	cr_assert_eq(evt_stats_get(t, &st), 0);
+	cr_expect_eq(st.global_round_trips, 1);
+	cr_expect_eq(st.global_errors, 0);
+	/* As a 5.0 region holds it: no address. */
+	for (int i = 0; i < 3; i++)
+		atomic_store(&t->r.global->addr[i], 0);
+	atomic_store(&t->r.global->addr_seq, 0);
+	EVENTUALLY(strcmp(published(t), want) == 0, "the daemon did not publish the address again");
+	char line[160];
+	snprintf(line, sizeof line, "Redis host 'localhost' resolves to %s", want);
+	EVENTUALLY(output_has(line), "want '%s' in the log", line);
+	cr_assert_eq(decide(t, 1000, "k2"), 1);
+	evt_close(t);
+	stop_daemon(d);
+}
+
+/* RFC 6761: no .invalid name resolves.  Logged once, however many rounds try. */
+Test(daemon, an_unresolvable_name_is_logged_once_and_answered_by_the_policy)
+{
+	char endpoint[96], host[80];
+	snprintf(host, sizeof host, "evt-none-%d.invalid", (int)getpid());
+	snprintf(endpoint, sizeof endpoint, "%s:6379", host);
+	write_global_conf(endpoint, "");
+	pid_t d = start_daemon();
+	char line[160];
+	snprintf(line, sizeof line, "Redis host '%s' does not resolve: ", host);
+	EVENTUALLY(output_has(line), "no failure logged");
+	sleep(3); /* three more lookups (one a second), each failing */
+	cr_expect_eq(output_count(line), 1, "the failure is logged once");
+	evt_throttle *t;
+	cr_assert_eq(evt_attach(name, 0, &t), 0);
+	cr_expect_eq(decide(t, 1000, "k"), 0, "on_unreachable = throttle");
+	struct global_status g;
+	global_status(&t->r, &g);
+	cr_expect_str_eq(g.address, "");
+	cr_expect_eq(strncmp(g.last_error, host, strlen(host)), 0, "last error: %s", g.last_error);
+	cr_expect_neq(g.resolve_failed_ns, 0);
+	evt_close(t);
+	stop_daemon(d);
+}
+
+/* Does key exist in r (the test's own check, on its unix socket)? */
+static bool redis_has(const struct test_redis *r, const char *key)
+{
+	struct timeval tv = { 1, 0 };
+	redisContext *c = redisConnectUnixWithTimeout(r->sock, tv);
+	cr_assert(c != NULL && c->err == 0);
+	redisReply *rep = redisCommand(c, "EXISTS %s", key);
+	cr_assert(rep != NULL && rep->type == REDIS_REPLY_INTEGER);
+	bool yes = rep->integer == 1;
+	freeReplyObject(rep);
+	redisFree(c);
+	return yes;
+}
+
+static void write_hosts(const char *path, const char *addr, const char *host)
+{
+	FILE *f = fopen(path, "w"); /* the same file: the daemon's bind mount shows it */
+	cr_assert_not_null(f);
+	fprintf(f, "127.0.0.1 localhost\n%s %s\n", addr, host);
+	fclose(f);
+}
+
+/* Can this host bind addr (a second loopback address)? */
+static bool can_bind(const char *addr)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	bool ok = fd >= 0 && inet_pton(AF_INET, addr, &sa.sin_addr) == 1 &&
+	          bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* Start the daemon with the private files of spawn_hosts (and spawn_resolv): its
+ * pid, or 0 where no mount namespace can be made (the test is then skipped). */
+static pid_t start_in_namespace(void)
+{
+	pid_t d = spawn("-c", conf, "-f", NULL);
+	int status;
+	for (int i = 0; i < 1000 && !(daemon_manages(name, d) && daemon_manages(name2, d)); i++) {
+		if (waitpid(d, &status, WNOHANG) == d) {
+			cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == SPAWN_NO_NS,
+			          "evthrottled exited (status %#x)", status);
+			return 0;
+		}
+		usleep(10000);
+	}
+	return d;
+}
+
+/* A resolver that never answers (a nameserver of the test's, on a loopback
+ * address of its own, that reads nothing; the daemon's resolv.conf waits 30 s):
+ * the creator waits 1 s, each round 50 ms at most, so the rounds go on (the
+ * host-local throttle's heartbeat every 50 ms), and a decision that needs
+ * Redis is answered by the policy at once. */
+Test(daemon, a_dead_resolver_stalls_neither_the_rounds_nor_a_decision, .timeout = 60)
+{
+	char ns[32], hosts[64], resolv[64], host[64], endpoint[96];
+	int pid = (int)getpid();
+	snprintf(ns, sizeof ns, "127.%d.%d.%d", 100 + pid % 100, (pid / 100) % 250 + 1,
+	         (pid / 25000) % 250 + 1);
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(53) };
+	int dead = socket(AF_INET, SOCK_DGRAM, 0);
+	cr_assert(dead >= 0 && inet_pton(AF_INET, ns, &sa.sin_addr) == 1);
+	if (bind(dead, (struct sockaddr *)&sa, sizeof sa) < 0)
+		cr_skip_test("skipped: cannot bind %s:53 for a silent nameserver (%s)", ns,
+		             strerror(errno));
+	snprintf(hosts, sizeof hosts, "/tmp/evtd-%d.hosts", pid);
+	snprintf(resolv, sizeof resolv, "/tmp/evtd-%d.resolv", pid);
+	snprintf(host, sizeof host, "evt-silent-%d.test", pid);
+	snprintf(endpoint, sizeof endpoint, "%s:6379", host);
+	FILE *f = fopen(resolv, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "nameserver %s\noptions timeout:30 attempts:1\n", ns);
+	fclose(f);
+	write_hosts(hosts, "127.0.0.1", "localhost");
+	write_global_conf(endpoint, "");
+	spawn_hosts = hosts;
+	spawn_resolv = resolv;
+	pid_t d = start_in_namespace();
+	spawn_hosts = spawn_resolv = NULL;
+	unlink(hosts);
+	unlink(resolv);
+	if (d == 0)
+		cr_skip_test("skipped: no private mount namespace here; needs root or user "
+		             "namespaces");
+	char line[160];
+	snprintf(line, sizeof line, "Redis host '%s' does not resolve: %s", host,
+	         endpoint_strerror(RESOLVE_TIMED_OUT));
+	EVENTUALLY(output_has(line), "the creator's bounded wait was not logged");
+	double gap = longest_heartbeat_gap(3);
+	cr_expect_lt(gap, 1.0, "no heartbeat (nor any round's work) for %.1f s with rounds every "
+	             "50 ms", gap);
+	evt_throttle *t;
+	cr_assert_eq(evt_attach(name, 0, &t), 0);
+	uint64_t t0 = evt_now_ns();
+	cr_expect_eq(decide(t, 1000, "k"), 0, "on_unreachable = throttle");
+	cr_expect_lt(evt_now_ns() - t0, 500000000ull, "the decision waited past its timeout");
+	struct global_status g;
+	global_status(&t->r, &g);
+	cr_expect_eq(strncmp(g.last_error, host, strlen(host)), 0, "last error: %s", g.last_error);
+	evt_close(t);
+	stop_daemon(d);
+	close(dead);
+}
+
+/* A DNS failover: the name moves from one Redis to another.  The daemon, whose
+ * /etc/hosts says where the name is (a private mount namespace), re-resolves it
+ * in its rounds and publishes the new address; the clients (the test, where the
+ * name resolves to nothing) connect there at their next round trip. */
+Test(daemon, a_dns_failover_reaches_the_clients, .timeout = 60)
+{
+	REDIS_REQUIRED();
+	if (!can_bind("127.0.0.2"))
+		cr_skip_test("skipped: 127.0.0.2 cannot be bound here (a second Redis needs it)");
+	static struct test_redis second;
+	redis_start_tcp(&redis, "127.0.0.1", 0);
+	redis_start_tcp(&second, "127.0.0.2", redis.port);
+	char hosts[64], host[64], endpoint[96], a1[64], a2[64];
+	snprintf(hosts, sizeof hosts, "/tmp/evtd-%d.hosts", (int)getpid());
+	snprintf(host, sizeof host, "evt-failover-%d.test", (int)getpid());
+	snprintf(endpoint, sizeof endpoint, "%s:%d", host, redis.port);
+	snprintf(a1, sizeof a1, "127.0.0.1:%d", redis.port);
+	snprintf(a2, sizeof a2, "127.0.0.2:%d", redis.port);
+	write_hosts(hosts, "127.0.0.1", host);
+	write_global_conf(endpoint, "");
+	spawn_hosts = hosts;
+	pid_t d = start_in_namespace();
+	spawn_hosts = NULL;
+	if (d == 0) {
+		unlink(hosts);
+		redis_stop(&second);
+		cr_skip_test("skipped: no private mount namespace here; needs root or user "
+		             "namespaces");
+	}
+	evt_throttle *t;
+	cr_assert_eq(evt_attach(name, 0, &t), 0);
+	cr_expect_str_eq(published(t), a1);
+	cr_assert_eq(decide(t, 1000, "before"), 1);
+	char key[128];
+	snprintf(key, sizeof key, "evt:{%s}:0:before", name);
+	cr_expect(redis_has(&redis, key), "the first Redis decided");
+	write_hosts(hosts, "127.0.0.2", host);
+	EVENTUALLY(strcmp(published(t), a2) == 0, "the new address was not published: %s",
+	           published(t));
+	char line[200];
+	snprintf(line, sizeof line, "now resolves to %s (was %s)", a2, a1);
+	EVENTUALLY(output_has(line), "want '%s' in the log", line);
+	cr_assert_eq(decide(t, 1000, "after"), 1);
+	snprintf(key, sizeof key, "evt:{%s}:0:after", name);
+	cr_expect(redis_has(&second, key), "the second Redis decided");
+	cr_expect(!redis_has(&redis, key), "the first did not");
+	evt_stats st;
+	cr_assert_eq(evt_stats_get(t, &st), 0);
+	cr_expect_eq(st.global_errors, 0);
+	cr_expect_eq(st.global_round_trips, 2);
+	evt_close(t);
+	stop_daemon(d);
+	unlink(hosts);
+	redis_stop(&second);
+}
+#endif /* EVT_TEST_REDIS */

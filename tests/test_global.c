@@ -3,9 +3,12 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <netdb.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -85,6 +88,8 @@ Test(global, bad_settings_are_refused_and_create_nothing)
 		{ { "host:0", "x", 1000, 0, NULL }, -EINVAL },          /* port out of range */
 		{ { "host:65536", "x", 1000, 0, NULL }, -EINVAL },
 		{ { ":6379", "x", 1000, 0, NULL }, -EINVAL },           /* no host */
+		{ { "bad host:6379", "x", 1000, 0, NULL }, -EINVAL },   /* neither name nor address */
+		{ { "a..b:6379", "x", 1000, 0, NULL }, -EINVAL },
 		{ { "host:6379", "x", 0, 0, NULL }, -EINVAL },          /* timeout 0 */
 		{ { "host:6379", "x", 1000, 3, NULL }, -EINVAL },       /* unknown policy */
 		{ { "host:6379", long_name, 1000, 0, NULL }, -ENAMETOOLONG },
@@ -472,6 +477,9 @@ Test(global, every_policy_answers_while_redis_is_unreachable)
 	cr_expect_eq(s.global_errors, 1, "one failure, then the breaker");
 	cr_expect_eq(stats(open).processed, 2);
 	cr_expect_eq(stats(closed).throttled, 1);
+	cr_assert_eq(evt_set_shadow(closed, 1), 0);
+	cr_expect_eq(decide(closed, 5001, "k"), 1, "throttle: answered 1 in shadow mode");
+	cr_expect_eq(stats(closed).would_throttle, 1);
 	cr_expect_not_null(strstr((const char *)local->r.global->last_error, "connect"), "%s",
 	                   (const char *)local->r.global->last_error);
 	evt_close(local);
@@ -966,6 +974,50 @@ Test(global, a_global_throttle_refuses_a_limit_over_1_at_runtime)
 	evt_close(a);
 }
 
+/* Shadow mode as the header promises it for every decision, on a global throttle
+ * too: each event the rule denies, throttled by Redis or by the local cache, one
+ * call or in a batch, is answered 1 with EVT_INFO_SHADOW and counted in
+ * would_throttle; the state changes as when enforcing (the rest of the window
+ * stays on the host).  Shadow mode is the host's own: a is enforcing. */
+Test(global, shadow_mode_answers_every_denied_event_1_and_counts_it)
+{
+	with_redis();
+	evt_throttle *a = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
+	evt_throttle *b = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
+	cr_assert_eq(evt_set_shadow(b, 1), 0);
+	cr_expect_eq(decide(a, 10000, "acct"), 1);
+	unsigned info = 0;
+	cr_expect_eq(evt_should_process_ex(b, 10500, NULL, "acct", 4, &info), 1,
+	             "denied by Redis (a's event), answered 1 in shadow mode");
+	cr_expect_eq(info & (EVT_INFO_SHADOW | EVT_INFO_INSIDE_WINDOW),
+	             EVT_INFO_SHADOW | EVT_INFO_INSIDE_WINDOW, "info %#x", info);
+	cr_expect_eq(decide(b, 10600, "acct"), 1, "denied by the local cache, answered 1");
+	cr_expect_eq(decide(b, 10600, "acct.long.key.over.16"), 1, "a new key: processed");
+	cr_expect_eq(decide(b, 10700, "acct.long.key.over.16"), 1, "denied locally, long key");
+	evt_event ev[2] = { { .ts_ns = 10800, .key = "acct", .key_len = 4 },
+		            { .ts_ns = 10900, .key = "acct", .key_len = 4 } };
+	cr_expect_eq(evt_should_process_batch(b, ev, 2), 2);
+	cr_expect_eq(ev[0].result, 1);
+	cr_expect_eq(ev[1].result, 1);
+	evt_stats sb = stats(b);
+	cr_expect_eq(sb.would_throttle, 5);
+	cr_expect_eq(sb.throttled, 5, "counted as when enforcing");
+	cr_expect_eq(sb.inside_window, 5, "Redis's throttle has its reason too");
+	cr_expect_eq(sb.processed, 1);
+	cr_expect_eq(sb.global_round_trips, 2, "one per key: the state changed as enforcing");
+	cr_expect_eq(decide(a, 10950, "acct"), 0, "a enforces");
+	cr_assert_eq(evt_set_shadow(b, 0), 0);
+	cr_expect_eq(decide(b, 10990, "acct"), 0, "enforcing again");
+	cr_expect_eq(decide(b, 11000, "acct"), 1, "a window after a's event");
+	cr_expect_eq(decide(a, 20000, "late"), 1);
+	info = 0;
+	cr_expect_eq(evt_should_process_ex(b, 19000, NULL, "late", 4, &info), 0);
+	cr_expect_eq(info, EVT_INFO_OUT_OF_ORDER, "Redis: before the key's last");
+	cr_expect_eq(stats(b).out_of_order, 1);
+	evt_close(a);
+	evt_close(b);
+}
+
 /* decide(t, ts, "k") in a thread of its own, its answer in rc. */
 struct thread_decide {
 	evt_throttle *t;
@@ -1260,4 +1312,243 @@ Test(global, the_local_tiers_common_case_answers_and_counts_as_the_general_path)
 		cr_expect_eq(s.global_errors + s.global_fallbacks, 0);
 		evt_close(h[w]);
 	}
+}
+
+/* ---- endpoints: a host name is resolved outside every decision ---- */
+
+/* The address the region publishes for its endpoint's name, formatted ("" none). */
+static const char *published(const evt_throttle *t)
+{
+	static char buf[ENDPOINT_ADDR_TEXT];
+	struct endpoint_addr a;
+	buf[0] = '\0';
+	if (endpoint_published(t->r.global, &a) == 0)
+		endpoint_format(&a, buf, sizeof buf);
+	return buf;
+}
+
+Test(global, a_named_endpoint_is_resolved_at_creation_and_decided_through_redis)
+{
+	REDIS_REQUIRED();
+	redis_start_tcp(&redis, "127.0.0.1", 0);
+	char endpoint[64], want[64];
+	snprintf(endpoint, sizeof endpoint, "localhost:%d", redis.port);
+	snprintf(want, sizeof want, "127.0.0.1:%d", redis.port);
+	evt_throttle *t = host_at(endpoint, 500000000ull, EVT_ON_UNREACHABLE_THROTTLE, NULL);
+	cr_expect_str_eq(published(t), want, "the creator resolved localhost (IPv4 first)");
+	cr_assert_eq(decide(t, 10, "k"), 1);
+	cr_assert_eq(decide(t, 20, "k"), 0);
+	evt_stats s = stats(t);
+	cr_expect_eq(s.global_round_trips, 1, "the first event asked Redis: %" PRIu64,
+	             s.global_round_trips);
+	cr_expect_eq(s.global_errors, 0);
+	struct global_status g;
+	global_status(&t->r, &g);
+	cr_expect(g.named);
+	cr_expect_str_eq(g.address, want);
+	cr_expect_neq(g.resolved_ns, 0);
+	/* What the tools show, next to the configured endpoint. */
+	char args[256];
+	snprintf(args, sizeof args, "-n %s --json stats", test_names[test_n_names - 1]);
+	char *json = tool_output("EVT_INSPECT", args);
+	char field[320];
+	snprintf(field, sizeof field, "\"redis\":\"%s\",\"redis_address\":\"%s\"", endpoint, want);
+	expect_in(json, field);
+	snprintf(args, sizeof args, "-n %s status", test_names[test_n_names - 1]);
+	char *text = tool_output("EVT_CTL", args);
+	snprintf(field, sizeof field, "redis address    %s (resolved", want);
+	expect_in(text, field);
+	text = tool_output("EVT_CTL", "list");
+	snprintf(field, sizeof field, "redis %s (%s)", endpoint, want);
+	expect_in(text, field);
+	evt_close(t);
+}
+
+Test(global, a_numeric_endpoint_needs_no_resolution)
+{
+	REDIS_REQUIRED();
+	redis_start_tcp(&redis, "127.0.0.1", 0);
+	char endpoint[64];
+	snprintf(endpoint, sizeof endpoint, "127.0.0.1:%d", redis.port);
+	evt_throttle *t = host_at(endpoint, 500000000ull, EVT_ON_UNREACHABLE_THROTTLE, NULL);
+	cr_expect_str_eq(published(t), "", "nothing to publish for a numeric host");
+	cr_assert_eq(decide(t, 10, "k"), 1);
+	cr_expect_eq(stats(t).global_round_trips, 1);
+	cr_expect_eq(stats(t).global_errors, 0);
+	struct global_status g;
+	global_status(&t->r, &g);
+	cr_expect(!g.named);
+	cr_expect_str_eq(g.address, endpoint);
+	evt_close(t);
+}
+
+Test(global, numeric_hosts_and_host_names_are_told_apart_without_a_lookup)
+{
+	struct endpoint_addr a;
+	char buf[ENDPOINT_ADDR_TEXT];
+	cr_assert_eq(endpoint_numeric("10.0.0.7", 6379, &a), 0);
+	cr_expect_str_eq(endpoint_format(&a, buf, sizeof buf), "10.0.0.7:6379");
+	cr_assert_eq(endpoint_numeric("::1", 6380, &a), 0);
+	cr_expect_str_eq(endpoint_format(&a, buf, sizeof buf), "[::1]:6380");
+	cr_assert_eq(endpoint_numeric("[fd00::7]", 1, &a), 0);
+	cr_expect_str_eq(endpoint_format(&a, buf, sizeof buf), "[fd00::7]:1");
+	cr_expect_eq(endpoint_numeric("localhost", 1, &a), -EINVAL);
+	cr_expect_eq(endpoint_numeric("10.0.0.256", 1, &a), -EINVAL);
+	const char *names[] = { "localhost", "redis.example", "redis-1.prod_eu.example.com.",
+		                "[::1]", "10.0.0.7" };
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		cr_expect(endpoint_host_valid(names[i]), "%s", names[i]);
+	const char *bad[] = { "", "a b", ".a", "a..b", "[::1", "a/b", "x:y" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		cr_expect(!endpoint_host_valid(bad[i]), "%s", bad[i]);
+}
+
+/* RFC 6761: no .invalid name ever resolves. */
+Test(global, an_unresolved_name_is_answered_by_on_unreachable_at_once)
+{
+	char endpoint[96], host[80];
+	snprintf(host, sizeof host, "evt-none-%d.invalid", (int)getpid());
+	snprintf(endpoint, sizeof endpoint, "%s:6379", host);
+	evt_throttle *t = host_at(endpoint, 2000000000ull, EVT_ON_UNREACHABLE_THROTTLE, NULL);
+	cr_expect_str_eq(published(t), "");
+	uint64_t t0 = evt_now_ns();
+	cr_assert_eq(decide(t, 10, "k"), 0, "on_unreachable = throttle answers");
+	uint64_t took = evt_now_ns() - t0;
+	cr_expect_lt(took, 2000000000ull, "the decision waited %" PRIu64 " ns, over its timeout",
+	             took);
+	evt_stats s = stats(t);
+	cr_expect_eq(s.global_errors, 1);
+	cr_expect_eq(s.global_fallbacks, 1);
+	cr_expect_eq(s.global_round_trips, 0, "nothing was sent");
+	struct global_status g;
+	global_status(&t->r, &g);
+	char want[256];
+	/* The resolver's own error, or "not resolved yet" when it gave none in time. */
+	snprintf(want, sizeof want, "%s: %s", host,
+	         g.resolve_failed_ns != 0 ? g.resolve_error : "not resolved yet");
+	cr_expect_str_eq(g.last_error, want);
+	cr_expect_neq(g.resolve_failed_ns, 0, "the creator noted its failed resolution");
+	evt_close(t);
+}
+
+/* Two addresses, each whole: a reader must see one or the other, never a mix. */
+static const struct endpoint_addr addr_a = { AF_INET, 1111, { 10, 1, 1, 1 } };
+static const struct endpoint_addr addr_b = {
+	AF_INET6, 2222, { 0xfd, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2 }
+};
+
+struct seq_run {
+	struct region_global *b;
+	atomic_bool stop;
+	_Atomic unsigned long reads;
+	unsigned long mixed, none;
+};
+
+static void *seq_reader(void *arg)
+{
+	struct seq_run *x = arg;
+	while (!atomic_load(&x->stop)) {
+		struct endpoint_addr a;
+		int rc = endpoint_published(x->b, &a);
+		x->none += rc < 0;
+		x->mixed += rc == 0 && !endpoint_same(&a, &addr_a) && !endpoint_same(&a, &addr_b);
+		x->reads++;
+	}
+	return NULL;
+}
+
+Test(global, the_published_address_is_read_whole)
+{
+	static struct region_global b;
+	struct seq_run x = { .b = &b };
+	endpoint_publish(&b, &addr_a);
+	pthread_t th;
+	cr_assert_eq(pthread_create(&th, NULL, seq_reader, &x), 0);
+	/* Both sides busy for a while: the reader may start late. */
+	for (unsigned long i = 0; i < 400000 || atomic_load(&x.reads) < 200000; i++)
+		endpoint_publish(&b, i % 2 ? &addr_a : &addr_b);
+	atomic_store(&x.stop, true);
+	pthread_join(th, NULL);
+	cr_expect_eq(x.mixed, 0, "%lu of %lu reads mixed two addresses", x.mixed,
+	             atomic_load(&x.reads));
+	uint64_t seq = atomic_load(&b.addr_seq);
+	cr_expect_eq(seq % 2, 0, "stable: even");
+	/* A writer that died midway leaves the sequence odd: readers get an error,
+	 * never a hang, and the next writer repairs it. */
+	atomic_store(&b.addr_seq, seq + 1);
+	struct endpoint_addr a;
+	cr_expect_eq(endpoint_published(&b, &a), -EAGAIN);
+	endpoint_publish(&b, &addr_b);
+	cr_expect_eq(endpoint_published(&b, &a), 0);
+	cr_expect(endpoint_same(&a, &addr_b));
+	cr_expect_eq(atomic_load(&b.addr_seq) % 2, 0);
+	static struct region_global none;
+	cr_expect_eq(endpoint_published(&none, &a), -ENOENT, "a 5.0 region: none published");
+}
+
+/* Create throttle name global through endpoint, a name that only a hosts file
+ * mounted on /etc/hosts for the creation names (as 127.0.0.1), in a private mount
+ * namespace of the test's process: the creator resolves it then; the file is
+ * unmounted after.  0, or the errno of the namespace's setup (where none can be
+ * made).  In the test's process, not a child: a child forked by a multithreaded
+ * process may not start the resolver's thread under ThreadSanitizer. */
+static int create_where_only_the_creator_resolves(const char *name, const char *host,
+                                                  const char *endpoint)
+{
+	char hosts[64];
+	snprintf(hosts, sizeof hosts, "/tmp/evt-hosts-%d", (int)getpid());
+	FILE *f = fopen(hosts, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "127.0.0.1 localhost\n127.0.0.1 %s\n", host);
+	fclose(f);
+	int rc = 0;
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount(hosts, "/etc/hosts", NULL, MS_BIND, NULL) < 0)
+		rc = errno;
+	unlink(hosts);
+	if (rc != 0)
+		return rc;
+	evt_global g;
+	evt_options o = global_opts(&g, 1000, EVT_ON_UNREACHABLE_THROTTLE);
+	g.redis = endpoint;
+	evt_throttle *t = test_create(name, &o);
+	evt_close(t);
+	cr_assert_eq(umount2("/etc/hosts", 0), 0, "umount /etc/hosts: %s", strerror(errno));
+	return 0;
+}
+
+/* The decisions run where the name resolves to nothing: had any of them looked it
+ * up (as hiredis's connect did), it would have failed and fallen back. */
+Test(global, decisions_never_look_the_name_up)
+{
+	REDIS_REQUIRED();
+	redis_start_tcp(&redis, "127.0.0.1", 0);
+	char host[64], endpoint[96], want[64];
+	snprintf(host, sizeof host, "evt-creator-only-%d.test", (int)getpid());
+	snprintf(endpoint, sizeof endpoint, "%s:%d", host, redis.port);
+	snprintf(want, sizeof want, "127.0.0.1:%d", redis.port);
+	const char *name = new_name();
+	int setup = create_where_only_the_creator_resolves(name, host, endpoint);
+	if (setup != 0)
+		cr_skip_test("skipped: could not make a private mount namespace with its own "
+		             "/etc/hosts (%s); needs root or user namespaces", strerror(setup));
+	struct addrinfo *ai = NULL;
+	int gai = getaddrinfo(host, NULL, NULL, &ai);
+	if (gai == 0)
+		freeaddrinfo(ai);
+	cr_assert_neq(gai, 0, "the test needs a name that only the creator's namespace resolves");
+	evt_throttle *t = NULL;
+	cr_assert_eq(evt_attach(name, 0, &t), 0);
+	cr_expect_str_eq(published(t), want);
+	for (int i = 0; i < 20; i++) {
+		char key[16];
+		snprintf(key, sizeof key, "k%d", i);
+		cr_expect_eq(decide(t, 10, key), 1, "%s: processed by Redis", key);
+	}
+	evt_stats s = stats(t);
+	cr_expect_eq(s.global_round_trips, 20);
+	struct global_status g;
+	global_status(&t->r, &g);
+	cr_expect_eq(s.global_errors, 0, "last error: %s", g.last_error);
+	evt_close(t);
 }

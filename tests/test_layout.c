@@ -168,6 +168,34 @@ Test(layout, region_slot_fields)
 	cr_expect_eq(sizeof(((S *)0)->key[0]), 8, "key words are 8 bytes");
 }
 
+Test(layout, region_global_fields)
+{
+	typedef struct region_global G;
+	cr_expect_eq(sizeof(G), 1024, "struct region_global is %zu bytes, want 1024", sizeof(G));
+	cr_expect_eq(alignof(G), 8, "struct region_global alignment %zu, want 8", alignof(G));
+	EXPECT_FIELD(G, enabled, 0, 4);
+	EXPECT_FIELD(G, on_unreachable, 4, 4);
+	EXPECT_FIELD(G, timeout_ns, 8, 8);
+	EXPECT_FIELD(G, redis, 16, 256);
+	EXPECT_FIELD(G, name, 272, 208);
+	EXPECT_FIELD(G, auth_file, 480, 256);
+	EXPECT_FIELD(G, epoch, 736, 8);
+	EXPECT_FIELD(G, ok_since_ns, 744, 8);
+	EXPECT_FIELD(G, last_error_ns, 752, 8);
+	EXPECT_FIELD(G, last_error, 760, 128);
+	EXPECT_FIELD(G, retry_at_ns, 888, 8);
+	EXPECT_FIELD(G, redis_window_ns, 896, 8);
+	EXPECT_FIELD(G, synced_ns, 904, 8);
+	EXPECT_FIELD(G, key_clears, 912, 8);
+	/* 5.1: the endpoint's resolved address, in space 5.0 kept zero */
+	EXPECT_FIELD(G, addr_seq, 920, 8);
+	EXPECT_FIELD(G, addr, 928, 24);
+	EXPECT_FIELD(G, resolved_ns, 952, 8);
+	EXPECT_FIELD(G, resolve_failed_ns, 960, 8);
+	EXPECT_FIELD(G, resolve_error, 968, 8);
+	EXPECT_FIELD(G, reserved, 976, 48);
+}
+
 Test(layout, format_constants)
 {
 	/* The magic reads "evthrotl" in the file. */
@@ -178,6 +206,7 @@ Test(layout, format_constants)
 	cr_expect_eq(memcmp(&ready, "YDER", 4), 0, "REGION_STATE_READY bytes");
 	cr_expect_eq(REGION_STATE_READY, 0x52454459u);
 	cr_expect_eq(EVT_VERSION_MAJOR, 5);
+	cr_expect_eq(EVT_VERSION_MINOR, 1, "5.1: the global block publishes a resolved address");
 	cr_expect_eq(EVT_LIMIT_MAX, 4096);
 	cr_expect_eq(EVT_LIMIT_MAX - 1, CTRL_COUNT_MAX, "every count of a window fits the ctrl word");
 	cr_expect_eq(REGION_BOUND_SHIFT, 2);

@@ -416,6 +416,21 @@ static const char *daemon_state(const struct snapshot *s)
 	return s->daemon_pid == 0 ? "none" : s->daemon_alive ? "running" : "not running";
 }
 
+/* A global throttle's endpoint and the address it leads to (null: none yet). */
+static void list_json_global(struct json *j, const struct global_status *g)
+{
+	if (!g->enabled) {
+		json_null(j, "redis");
+		json_null(j, "redis_address");
+		return;
+	}
+	json_str(j, "redis", g->redis);
+	if (g->address[0] != '\0')
+		json_str(j, "redis_address", g->address);
+	else
+		json_null(j, "redis_address");
+}
+
 static void list_json(const char *name, const struct snapshot *s, const char *error)
 {
 	struct json j;
@@ -434,6 +449,7 @@ static void list_json(const char *name, const struct snapshot *s, const char *er
 		json_u64(&j, "client_max", s->st.client_max);
 		json_str(&j, "daemon", daemon_state(s));
 		json_u64(&j, "daemon_pid", s->daemon_pid);
+		list_json_global(&j, &s->global);
 	}
 	json_end(&j, '}');
 	putchar('\n');
@@ -444,9 +460,15 @@ static void list_text(const char *name, const struct snapshot *s)
 	char w[64], keys[48], clients[32];
 	snprintf(keys, sizeof keys, "%llu/%u", (unsigned long long)s->st.keys, s->st.capacity);
 	snprintf(clients, sizeof clients, "%u/%u", s->st.clients, s->st.client_max);
-	printf("%-24s window %-8s limit %-5u %-9s keys %-16s clients %-9s daemon %s\n", name,
+	printf("%-24s window %-8s limit %-5u %-9s keys %-16s clients %-9s daemon %s", name,
 	       duration_format(s->st.window_ns, w, sizeof w), s->st.limit,
 	       s->st.shadow ? "shadow" : "enforcing", keys, clients, daemon_state(s));
+	const struct global_status *g = &s->global;
+	if (g->enabled)
+		printf(" redis %s (%s)", g->redis, g->address[0] != '\0' ? g->address
+		                                   : g->named        ? "not resolved"
+		                                                     : "unix socket");
+	putchar('\n');
 }
 
 /* One line per throttle; one that cannot be read is listed with the reason. */

@@ -121,6 +121,36 @@ static void daemon_text(FILE *f, const struct snapshot *s)
 	fputc('\n', f);
 }
 
+/* Is the resolution of the endpoint's host name failing (the last one failed)? */
+static bool resolve_failing(const struct global_status *g)
+{
+	return g->named && g->resolve_failed_ns != 0 && g->resolve_failed_ns >= g->resolved_ns;
+}
+
+/* The address the clients connect to: the numeric host's, or the one resolved for
+ * its name (by the region's creator, then by evthrottled each round). */
+static void address_text(FILE *f, const struct global_status *g)
+{
+	char buf[64];
+	uint64_t now = evt_realtime_ns();
+	if (!g->named && g->address[0] != '\0')
+		fprintf(f, "  %-16s %s (numeric)\n", "redis address", g->address);
+	if (!g->named)
+		return;
+	if (g->address[0] == '\0')
+		fprintf(f, "  %-16s none: %s\n", "redis address",
+		        resolve_failing(g) ? g->resolve_error : "not resolved yet");
+	else if (resolve_failing(g))
+		fprintf(f, "  %-16s %s (the last good one: the last resolution, %s ago, failed: %s)\n",
+		        "redis address", g->address,
+		        duration_human(now > g->resolve_failed_ns ? now - g->resolve_failed_ns : 0, buf,
+		                       sizeof buf),
+		        g->resolve_error);
+	else
+		fprintf(f, "  %-16s %s (resolved %s ago)\n", "redis address", g->address,
+		        duration_human(now > g->resolved_ns ? now - g->resolved_ns : 0, buf, sizeof buf));
+}
+
 /* A global throttle's lines: where, whether Redis answers, what it cost. */
 static void global_text(FILE *f, const struct snapshot *s)
 {
@@ -131,6 +161,7 @@ static void global_text(FILE *f, const struct snapshot *s)
 	fprintf(f, "  %-16s %s through redis %s (timeout %s, on_unreachable %s)\n", "global",
 	        g->name, g->redis, duration_format(g->timeout_ns, buf, sizeof buf),
 	        global_policy_name(g->on_unreachable));
+	address_text(f, g);
 	uint64_t now = evt_realtime_ns();
 	if (g->down)
 		fprintf(f, "  %-16s unreachable for %s: %s\n", "redis",
@@ -240,6 +271,15 @@ static void json_global(struct json *j, const struct global_status *g, uint64_t 
 	json_object(j, "global");
 	json_str(j, "name", g->name);
 	json_str(j, "redis", g->redis);
+	if (g->address[0] != '\0')
+		json_str(j, "redis_address", g->address);
+	else
+		json_null(j, "redis_address");
+	json_u64(j, "redis_resolved_unix_ns", g->resolved_ns);
+	if (resolve_failing(g))
+		json_str(j, "redis_resolve_error", g->resolve_error);
+	else
+		json_null(j, "redis_resolve_error");
 	json_u64(j, "timeout_ns", g->timeout_ns);
 	json_str(j, "on_unreachable", global_policy_name(g->on_unreachable));
 	json_bool(j, "connected", !g->down && g->ok_since_ns != 0);
