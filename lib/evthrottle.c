@@ -189,8 +189,9 @@ static __attribute__((noinline)) int decide_global(evt_throttle *t, uint64_t ts_
                                                    unsigned *info, const void *key,
                                                    size_t key_len)
 {
-	if (table_cached_ex(&t->r, &t->me, ts_ns, key, (uint32_t)key_len, info) == 0)
-		return table_denied(&t->r, &t->me, info, 0);
+	int rc = table_cached_ex(&t->r, &t->me, ts_ns, key, (uint32_t)key_len, info);
+	if (rc != TABLE_NEXT)
+		return rc;
 	return global_decide(&t->r, &t->me, t->global, ts_ns, key, (uint32_t)key_len, info);
 }
 

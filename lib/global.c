@@ -710,11 +710,8 @@ static size_t decide_group(const struct region *r, const struct table_client *me
 		ev[i].result = table_key_check(r, ev[i].key, ev[i].key_len);
 		if (ev[i].result < 0 ||
 		    (ev[i].result = table_cached_ex(r, me, ev[i].ts_ns, ev[i].key,
-		                                    (uint32_t)ev[i].key_len, &ev[i].info)) == 0) {
-			if (ev[i].result == 0)
-				ev[i].result = table_denied(r, me, &ev[i].info, 0);
+		                                    (uint32_t)ev[i].key_len, &ev[i].info)) != TABLE_NEXT)
 			continue;
-		}
 		a[m] = (struct redis_ask){ cfg, cfg_len, ev[i].key, ev[i].key_len, ev[i].ts_ns,
 			                   window, ttl_ms(window), 0, 0, -EAGAIN };
 		at[m++] = i;

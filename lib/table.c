@@ -609,7 +609,10 @@ __attribute__((flatten)) int table_decide_ex(const struct region *r,
 /* table_cached_ex() past its common case: a long key, or the key's window was
  * closed on the first look, or the look met a change, a count or a move.  A key
  * frozen for a move is read in its frozen slot (find() without help): this
- * writes nothing but the counters. */
+ * writes nothing but the counters.  A throttle is answered as shadow mode says
+ * by the policy read with the look (denied()), as decide_counted() does: read
+ * after the look, a policy turned to enforcing could meet a key removed
+ * meanwhile, and throttle where no instant did (tests/test_interleave.c). */
 static __attribute__((noinline)) int cached_slow(const struct region *r,
                                                  const struct table_client *me, uint64_t ts,
                                                  const void *key, uint32_t len, unsigned *info)
@@ -618,16 +621,16 @@ static __attribute__((noinline)) int cached_slow(const struct region *r,
 	struct found f;
 	uint64_t w;
 	if (!find(r, &k, &f, &w, false) || window_closed(f.last, ts, f.window))
-		return 1;
+		return TABLE_NEXT;
 	if (ts < f.last) {
 		ctr_add(me, CTR_OUT_OF_ORDER);
 		ctr_add(me, CTR_THROTTLED);
 		*info |= EVT_INFO_OUT_OF_ORDER;
-		return 0;
+	} else {
+		ctr_add(me, CTR_INSIDE_WINDOW);
+		*info |= EVT_INFO_INSIDE_WINDOW;
 	}
-	ctr_add(me, CTR_INSIDE_WINDOW);
-	*info |= EVT_INFO_INSIDE_WINDOW;
-	return 0;
+	return denied(f.policy, me, info, 0);
 }
 
 int table_denied(const struct region *r, const struct table_client *me, unsigned *info, int rc)
@@ -635,17 +638,15 @@ int table_denied(const struct region *r, const struct table_client *me, unsigned
 	return denied(policy_of(r), me, info, rc);
 }
 
-/* table_cached() past its common case: the same (a throttle answered as shadow
- * mode says), then the next tier. */
+/* table_cached() past its common case: the same, then the next tier. */
 static __attribute__((noinline)) int cached_miss(const struct region *r,
                                                  const struct table_client *me, uint64_t ts,
                                                  const void *key, uint32_t len,
                                                  table_miss_fn *miss)
 {
 	unsigned info = 0;
-	if (cached_slow(r, me, ts, key, len, &info) == 0)
-		return table_denied(r, me, &info, 0);
-	return miss(r, me, ts, key, len, NULL);
+	int rc = cached_slow(r, me, ts, key, len, &info);
+	return rc != TABLE_NEXT ? rc : miss(r, me, ts, key, len, NULL);
 }
 
 /* The common case as decide_key()'s (long keys apart, as table_decide()'s), with

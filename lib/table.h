@@ -68,9 +68,9 @@ typedef int table_miss_fn(const struct region *r, const struct table_client *me,
 int table_cached(const struct region *r, const struct table_client *me, uint64_t ts,
                  const void *key, uint32_t len, table_miss_fn *miss);
 
-/* table_cached() with the throttle's reason in *info (non-NULL), and 1 where the
- * table cannot throttle; a throttle is 0 whatever the shadow mode (the caller
- * answers it with table_denied()). */
+/* table_cached() with the throttle's reason in *info (non-NULL): its answer (0,
+ * or 1 in shadow mode) where the table throttles, TABLE_NEXT where it cannot. */
+#define TABLE_NEXT 2
 int table_cached_ex(const struct region *r, const struct table_client *me, uint64_t ts,
                     const void *key, uint32_t len, unsigned *info);
 

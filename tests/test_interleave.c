@@ -247,3 +247,25 @@ Test(interleave, global_removed_key_raised_window_processed, .timeout = 400)
 		             strlen(keys[i]), bad, steps, first);
 	}
 }
+
+/*
+ * The shadow race on a global throttle: shadow mode, the key processed at 0 under
+ * a window of 100 (by this host's table: Redis unreachable, on_unreachable
+ * local); an event at 50 races a removal of the key and shadow mode turned off.
+ * Before the removal the answer is 1 (shadow mode); after it the key is new: 1
+ * too.  No instant gives 0.  The local tier's general path (cached_slow()) once
+ * left the shadow answer to table_denied(), which read the policy after the
+ * look had validated: a removal and shadow mode off in between gave 0.  It
+ * answers with the policy its look read now, as decide_counted() does.
+ */
+Test(interleave, global_removed_key_shadow_off_processed, .timeout = 400)
+{
+	const evt_global g = { .redis = "unix:/nonexistent/evt-interleave.sock",
+		               .name = "interleave", .timeout_ns = 10000000,
+		               .on_unreachable = EVT_ON_UNREACHABLE_LOCAL };
+	unsigned steps, first = 0;
+	unsigned bad = count_not_processed(decide, "abcdefghijkl", 1, 1, &g, 50,
+	                                   remove_paused_then_enforce, UINT_MAX, &steps, &first);
+	cr_expect_eq(bad, 0, "%u of %u interleavings throttled (first: after instruction %u)", bad,
+	             steps, first);
+}
