@@ -390,8 +390,11 @@ static inline bool region_cas16(void *p, uint64_t lo, uint64_t hi, uint64_t new_
 /* *p != v, *p read as a relaxed atomic load: on x86-64 one compare with a memory
  * operand (an aligned 8-byte load is atomic), which gcc does not make of an
  * atomic load and a compare (it loads into a register first).  The asm reads
- * *p where the atomic load would: after the fences and atomics before it (each
- * a compiler barrier, as the asm is volatile), so the orders are the load's.
+ * *p where the atomic load would, after the fence before it: volatile alone
+ * would not keep it there (gcc may move a volatile asm), but its "m" operand
+ * is a read of *p, which no compiler moves above a fence (gcc: a memory
+ * blockage; clang: an asm with side effects is a memory access), so the
+ * orders are the load's (x86-64 keeps loads in order).
  * ThreadSanitizer does not see the read (as it does not see region_cas16()'s). */
 static inline bool region_differs(const _Atomic uint64_t *p, uint64_t v)
 {

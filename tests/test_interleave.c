@@ -220,7 +220,7 @@ Test(interleave, removed_key_shadow_off_processed, .timeout = 300)
 }
 
 /*
- * The first race on a global throttle's local tier (decide_cached_1to16(): the
+ * The first race on a global throttle's local tier (decide_cached_1to8() and _9to16(): the
  * home slot's case with no watermark and no write, which throttles only).  Redis
  * is unreachable and on_unreachable is local, so what the tier hands over is
  * decided by this host's table alone: 1 before the removal, and 1 after it (the
