@@ -258,14 +258,26 @@ Test(interleave, global_removed_key_raised_window_processed, .timeout = 400)
  * look had validated: a removal and shadow mode off in between gave 0.  It
  * answers with the policy its look read now, as decide_counted() does.
  */
-Test(interleave, global_removed_key_shadow_off_processed, .timeout = 400)
+static void expect_global_shadow_off_processed(decide_fn how)
 {
 	const evt_global g = { .redis = "unix:/nonexistent/evt-interleave.sock",
 		               .name = "interleave", .timeout_ns = 10000000,
 		               .on_unreachable = EVT_ON_UNREACHABLE_LOCAL };
 	unsigned steps, first = 0;
-	unsigned bad = count_not_processed(decide, "abcdefghijkl", 1, 1, &g, 50,
+	unsigned bad = count_not_processed(how, "abcdefghijkl", 1, 1, &g, 50,
 	                                   remove_paused_then_enforce, UINT_MAX, &steps, &first);
 	cr_expect_eq(bad, 0, "%u of %u interleavings throttled (first: after instruction %u)", bad,
 	             steps, first);
+}
+
+Test(interleave, global_removed_key_shadow_off_processed, .timeout = 400)
+{
+	expect_global_shadow_off_processed(decide);
+}
+
+/* The same race with reasons (decide_global(): table_cached_ex(), whose throttle
+ * its caller answered with table_denied() as well). */
+Test(interleave, global_removed_key_shadow_off_processed_ex, .timeout = 400)
+{
+	expect_global_shadow_off_processed(decide_ex);
 }
