@@ -191,8 +191,8 @@ int global_open(struct global_handle **out)
  * thread the child lacks, and the socket is the parent's.  The first use in the
  * child makes the lock anew and drops the socket unused (a child starts with the
  * one thread that forked; threads it starts later find the handle adopted).  The
- * process is told by its fork generation (counter.c's fork handler), not by
- * getpid(): a syscall on every round trip (issue 20). */
+ * process is told by counter_epoch() (its pid, read once per process, and its
+ * fork generation), not by getpid(): a syscall on every round trip (issue 20). */
 static void adopt(struct global_handle *g)
 {
 	uint64_t me = counter_epoch();

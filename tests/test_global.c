@@ -860,6 +860,30 @@ Test(global, a_child_forked_during_a_call_can_ask_redis)
 	evt_close(a);
 }
 
+/* The same with a child made by _Fork(), which runs no pthread_atfork handler
+ * (as a raw clone() or fork syscall): the child must still be told from the
+ * parent, or it waits on the parent's held lock and would write on its socket. */
+Test(global, a_child_made_without_atfork_handlers_can_ask_redis)
+{
+	with_redis();
+	evt_throttle *a = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
+	cr_assert_eq(decide(a, 10, "p"), 1, "the parent is connected");
+	struct redis_conn *parents = a->global->conn;
+	pthread_mutex_lock(&a->global->lock); /* another thread mid-call */
+	pid_t pid = _Fork();
+	if (pid == 0) {
+		sleep_ms(150); /* past any breaker */
+		int rc = decide(a, 10, "c");
+		_exit(rc == 1 && a->global->conn != parents ? 0 : 1);
+	}
+	int st = 0;
+	waitpid(pid, &st, 0);
+	pthread_mutex_unlock(&a->global->lock);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	          "the child's decision was the policy's, or made on the parent's connection");
+	evt_close(a);
+}
+
 /* A fake server that reads once, answers the first of two FCALLs, then stalls. */
 static void *half_serve(void *arg)
 {
