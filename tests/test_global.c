@@ -884,6 +884,67 @@ Test(global, a_child_made_without_atfork_handlers_can_ask_redis)
 	evt_close(a);
 }
 
+/* A forked child's threads, started before any of them used the handle, asking
+ * Redis at once (each its own key): all must adopt the handle as one. */
+#define CHILD_THREADS 8
+#define CHILDREN 120 /* forks: the race is one of microseconds */
+
+struct child_thread {
+	evt_throttle *t;
+	pthread_barrier_t *go;
+	char key[8];
+	int rc;
+};
+
+static void *child_thread(void *arg)
+{
+	struct child_thread *c = arg;
+	pthread_barrier_wait(c->go);
+	c->rc = evt_should_process(c->t, 10, NULL, c->key, strlen(c->key));
+	return NULL;
+}
+
+/* 0 if every thread's new key was processed, else 1. */
+static int child_threads_decide(evt_throttle *t, int child)
+{
+	pthread_barrier_t go;
+	pthread_barrier_init(&go, NULL, CHILD_THREADS);
+	struct child_thread c[CHILD_THREADS];
+	pthread_t th[CHILD_THREADS];
+	for (int i = 0; i < CHILD_THREADS; i++) {
+		c[i] = (struct child_thread){ t, &go, "", -1 };
+		snprintf(c[i].key, sizeof c[i].key, "c%dt%d", child, i);
+		pthread_create(&th[i], NULL, child_thread, &c[i]);
+	}
+	int bad = 0;
+	for (int i = 0; i < CHILD_THREADS; i++) {
+		pthread_join(th[i], NULL);
+		bad |= c[i].rc != 1;
+	}
+	return bad;
+}
+
+/* Each child adopts the handle once, from whichever of its threads comes first:
+ * two adopting at once made the lock anew under each other (both in the call on
+ * one connection) and closed the other's new socket (an error: the policy's 0). */
+Test(global, a_childs_threads_adopt_the_handle_as_one, .timeout = 60)
+{
+	with_redis();
+	evt_throttle *a = host(1000000000ull, EVT_ON_UNREACHABLE_THROTTLE);
+	cr_assert_eq(decide(a, 10, "p"), 1, "the parent is connected");
+	int failed = 0;
+	for (int child = 0; child < CHILDREN; child++) {
+		pid_t pid = fork();
+		if (pid == 0)
+			_exit(child_threads_decide(a, child));
+		int st = 0;
+		waitpid(pid, &st, 0);
+		failed += !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+	}
+	cr_expect_eq(failed, 0, "%d of %d children had a thread answered other than 1", failed, CHILDREN);
+	evt_close(a);
+}
+
 /* A fake server that reads once, answers the first of two FCALLs, then stalls. */
 static void *half_serve(void *arg)
 {
