@@ -586,6 +586,65 @@ Test(global, a_batch_pipelines_and_answers_as_single_calls)
 	evt_close(b);
 }
 
+/* Host w of its own global throttle (window 1000 ns, the name suffixed by w). */
+static evt_throttle *host_named(int w)
+{
+	evt_global g;
+	evt_options o = global_opts(&g, 1000, EVT_ON_UNREACHABLE_THROTTLE);
+	char gname[80];
+	snprintf(gname, sizeof gname, "%.60s.m%d", global_name(), w);
+	g.name = gname;
+	return test_create(new_name(), &o);
+}
+
+/* 180 events (three groups over 64): keys that are prefixes of one another or
+ * differ after a NUL, one three times in a row, invalid ones (NULL, empty), 23
+ * keys repeated at random distances, some events before their key's last.  The
+ * batch answers, reasons and counts as single calls in order on a twin host. */
+Test(global, a_batch_of_mixed_keys_answers_and_counts_as_single_calls)
+{
+	with_redis();
+	evt_throttle *a = host_named(0), *b = host_named(1);
+	static const char *const fixed[] = { "ab", "ab\0", "a", "ab", "ab", "x\0y", "x\0z", "ab\0",
+		                             NULL, "" };
+	static const size_t flen[] = { 2, 3, 1, 2, 2, 3, 3, 3, 4, 0 };
+	char keys[180][8];
+	evt_event ev[180];
+	size_t n = 0;
+	for (int r = 0; r < 3; r++) {
+		for (int i = 0; i < 10; i++, n++)
+			ev[n] = (evt_event){ .ts_ns = 1000 + n * 37, .key = fixed[i], .key_len = flen[i] };
+		for (int i = 0; i < 50; i++, n++) {
+			snprintf(keys[n], sizeof keys[n], "k%d", (i * 7 + r) % 23);
+			ev[n] = (evt_event){ .ts_ns = 1000 + n * 37 - (i % 5 == 0 ? 500 : 0),
+				             .key = keys[n], .key_len = strlen(keys[n]) };
+		}
+	}
+	evt_event single[180];
+	memcpy(single, ev, sizeof ev);
+	int processed = evt_should_process_batch(a, ev, n), want = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned info = 0;
+		int rc = evt_should_process_ex(b, single[i].ts_ns, NULL, single[i].key,
+		                               single[i].key_len, &info);
+		want += rc == 1;
+		cr_expect(ev[i].result == rc && ev[i].info == info,
+		          "event %zu: the batch answered %d (info %#x), a single call %d (%#x)", i,
+		          ev[i].result, ev[i].info, rc, info);
+	}
+	cr_expect_eq(processed, want);
+	evt_stats s = stats(a), g = stats(b);
+	cr_expect(s.processed == g.processed && s.throttled == g.throttled &&
+	                  s.inside_window == g.inside_window && s.out_of_order == g.out_of_order &&
+	                  s.global_round_trips == g.global_round_trips && s.keys == g.keys,
+	          "the batch counted %" PRIu64 " processed, %" PRIu64 " throttled, %" PRIu64
+	          " round trips; single calls %" PRIu64 ", %" PRIu64 ", %" PRIu64,
+	          s.processed, s.throttled, s.global_round_trips, g.processed, g.throttled,
+	          g.global_round_trips);
+	evt_close(a);
+	evt_close(b);
+}
+
 /* A flood decided by bursts in which each key comes twice, 8 keys apart: as
  * single calls, one round trip per key per window per host, the second event
  * throttled by the first's cached answer.  A burst sent both events of a key
