@@ -31,8 +31,9 @@ struct bench_hint {
 };
 
 enum dist { DIST_UNIFORM, DIST_ZIPF, DIST_HOT, DIST_CHURN };
-/* IMPL_REDIS exists only in builds with hiredis (EVT_BENCH_HAVE_REDIS) and is never
- * part of "all": it needs a server (--redis-socket) and far fewer ops. */
+/* IMPL_REDIS and the others from there on exist only in builds with hiredis
+ * (EVT_BENCH_HAVE_REDIS) and are never part of "all": they need a server
+ * (--redis-socket) and far fewer ops. */
 enum impl_id {
 	IMPL_EVTHROTTLE,
 	IMPL_EVT_BATCH,
@@ -44,6 +45,8 @@ enum impl_id {
 	IMPL_FLOOR_WORK,
 	IMPL_REDIS,
 	IMPL_EVT_GLOBAL,
+	IMPL_EVT_GLOBAL_BATCH,
+	IMPL_REDIS_PIPE,
 	IMPL_COUNT
 };
 #define IMPL_DEFAULT_MASK                                                                \
@@ -105,6 +108,11 @@ struct footprint {
 	uint64_t region_bytes; /* everything its shared mapping takes */
 	uint32_t capacity;     /* slots after rounding */
 	int64_t live_keys;     /* keys held now, -1 if it holds none (floor) */
+	/* An implementation that sends decisions off the host (evt-global): its
+	 * round trips, its decisions (both phases), and the hosts it simulates;
+	 * sites 0 otherwise. */
+	uint64_t remote_calls, decided;
+	unsigned sites;
 	char note[160];        /* implementation-specific counters, for -v style lines */
 };
 
@@ -147,7 +155,8 @@ struct impl_ops {
 extern const struct impl_ops impl_evthrottle, impl_evt_batch, impl_mutex, impl_floor,
 	impl_floor_batch, impl_floor_prefetch, impl_floor_work, impl_evt_prefetch;
 #ifdef EVT_BENCH_HAVE_REDIS
-extern const struct impl_ops impl_redis, impl_evt_global;
+extern const struct impl_ops impl_redis, impl_redis_pipe, impl_evt_global,
+	impl_evt_global_batch;
 /* evthrottle's options for a run (impl_evthrottle.c), also the global one's. */
 evt_options bench_options(const struct config *c);
 #endif
@@ -166,6 +175,7 @@ struct worker_result {
 	                    it was descheduled (a busy machine, or a lock wait) */
 	uint64_t ops, processed, errors;
 	uint64_t nsamples;
+	uint64_t ts_first, ts_last; /* the first and the last timestamp it decided on */
 	int failed;
 } __attribute__((aligned(64)));
 
@@ -181,6 +191,7 @@ struct run_result {
 	double cpu_ns_per_op;    /* workers' CPU time / all ops: what an op costs when it
 	                            runs, blind to time spent waiting off CPU */
 	bool failed;
+	uint64_t ts_span_ns;     /* last timestamp decided - first, over both phases */
 	struct footprint fp;
 	bool have_latency;
 	double lat_p50, lat_p99, lat_p999, lat_max; /* ns, timer cost included */

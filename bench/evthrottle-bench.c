@@ -9,7 +9,9 @@
  *           with --floor-work more hashes a call (how per-call throughput falls
  *           with the instructions of a call),
  *   redis   (builds with hiredis, asked for by name) SET key 1 NX PX window on a
- *           redis-server over a unix socket (what a service would cost).
+ *           redis-server over a unix socket (what a service would cost), and
+ *           redis-pipe, the same pipelined 64 at a time; evt-global and
+ *           evt-global-batch, the library made global on that server (issue 20).
  *
  * P forked processes x T threads share each structure; see usage() for options.
  */
@@ -39,6 +41,8 @@ static const struct impl_ops *const impls[IMPL_COUNT] = {
 #ifdef EVT_BENCH_HAVE_REDIS
 	[IMPL_REDIS] = &impl_redis,
 	[IMPL_EVT_GLOBAL] = &impl_evt_global,
+	[IMPL_EVT_GLOBAL_BATCH] = &impl_evt_global_batch,
+	[IMPL_REDIS_PIPE] = &impl_redis_pipe,
 #endif
 };
 #ifdef EVT_BENCH_HAVE_REDIS
@@ -65,8 +69,9 @@ static void usage(FILE *f)
 	        "      --hot-frac F      --dist hot: share of ops on the hot key (default 1.0)\n"
 	        "      --churn-every K   --dist churn: a new key every K ops (default 16)\n"
 	        "  -i, --impl LIST       evthrottle,evt-batch,evt-prefetch,mutex,floor,floor-batch,\n"
-	        "                        floor-prefetch,floor-work,redis, or all (default all:\n"
-	        "                        every one but floor-work and redis)" REDIS_HELP "\n"
+	        "                        floor-prefetch,floor-work,redis,redis-pipe,evt-global,\n"
+	        "                        evt-global-batch, or all (default all: every one but\n"
+	        "                        floor-work and those on Redis)" REDIS_HELP "\n"
 	        "                        (*-batch: 64 events a call, e.g. with\n"
 	        "                        evt_should_process_batch(); throughput only;\n"
 	        "                        *-prefetch: one call per event, each key hinted\n"
@@ -151,7 +156,7 @@ static int parse_impls(const char *s, unsigned *mask)
 		for (int i = 0; i < IMPL_COUNT; i++)
 			if (impls[i] != NULL && strcmp(tok, impls[i]->name) == 0)
 				m = 1u << i;
-		if (m == 0 && strcmp(tok, "redis") == 0)
+		if (m == 0 && strncmp(tok, "redis", 5) == 0)
 			fprintf(stderr, "evthrottle-bench: built without hiredis: no redis\n");
 		if (m == 0)
 			return -1;
@@ -265,7 +270,7 @@ static int parse_args(int argc, char **argv, struct config *c)
 		fprintf(stderr, "evthrottle-bench: unexpected argument: %s\n", argv[optind]);
 		return -1;
 	}
-	if ((c->impl_mask & (1u << IMPL_REDIS | 1u << IMPL_EVT_GLOBAL)) &&
+	if ((c->impl_mask & ~((1u << IMPL_REDIS) - 1)) != 0 &&
 	    (c->redis_socket == NULL || c->redis_socket[0] == '\0')) {
 		fprintf(stderr, "evthrottle-bench: redis needs --redis-socket PATH "
 		                "(or EVT_BENCH_REDIS_SOCKET)\n");

@@ -1,18 +1,22 @@
 /*
  * evthrottle made global through Redis (issue 20), built only with hiredis: two
  * simulated hosts, two regions with their own names and one global name, on the
- * redis-server of --redis-socket.  Each worker process attaches to one of them (by
- * the parity of its pid), as clients of two hosts would.  Decisions the local
- * cache throttles stay in shared memory; the others make a round trip to Redis.
- * decide() is evt_should_process() and nothing else, as evthrottle's: the
- * latency phase tells the two kinds apart through remote() (the handle's
- * round-trip counter, read outside the timed call); the note gives the share
- * of decisions that went to Redis.
+ * redis-server of --redis-socket.  Each worker process attaches to one of them
+ * (the first to attach to host 0, the next to host 1, and so on), as clients of
+ * two hosts would.  Decisions the local cache throttles stay in shared memory;
+ * the others make a round trip to Redis.  decide() is evt_should_process() and
+ * nothing else, as evthrottle's: the latency phase tells the two kinds apart
+ * through remote() (the handle's round-trip counter, read outside the timed
+ * call); inspect() gives the round trips of the run.  evt-global-batch is the
+ * same, 64 events a call through evt_should_process_batch(), whose round trips
+ * go in one pipeline per call (throughput only).
  */
 #include "bench.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "handle.h"
@@ -21,6 +25,7 @@ struct gbench_state {
 	char name[2][64], endpoint[160];
 	evt_throttle *owner[2];
 	evt_global g;
+	_Atomic unsigned *attached; /* workers attached so far: shared, made before fork */
 };
 
 static void *gbench_create(const struct config *c)
@@ -29,6 +34,13 @@ static void *gbench_create(const struct config *c)
 	struct gbench_state *s = calloc(1, sizeof *s);
 	if (s == NULL)
 		return NULL;
+	s->attached = mmap(NULL, sizeof *s->attached, PROT_READ | PROT_WRITE,
+	                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (s->attached == MAP_FAILED) {
+		perror("mmap");
+		free(s);
+		return NULL;
+	}
 	snprintf(s->endpoint, sizeof s->endpoint, "unix:%s", c->redis_socket);
 	/* The throttle's global name: host 0's local name, made unique per run. */
 	for (int i = 0; i < 2; i++)
@@ -46,6 +58,7 @@ static void *gbench_create(const struct config *c)
 				evt_close(s->owner[0]);
 				evt_unlink(s->name[0]);
 			}
+			munmap(s->attached, sizeof *s->attached);
 			free(s);
 			return NULL;
 		}
@@ -57,7 +70,8 @@ static void *gbench_attach(void *state)
 {
 	struct gbench_state *s = state;
 	evt_throttle *t;
-	int rc = evt_attach(s->name[getpid() & 1], 0, &t);
+	unsigned host = atomic_fetch_add_explicit(s->attached, 1, memory_order_relaxed) & 1;
+	int rc = evt_attach(s->name[host], 0, &t);
 	if (rc < 0) {
 		fprintf(stderr, "evt_attach: %s\n", evt_strerror(rc));
 		return NULL;
@@ -68,6 +82,11 @@ static void *gbench_attach(void *state)
 static int gbench_decide(void *handle, uint64_t ts, const char *key, size_t len)
 {
 	return evt_should_process(handle, ts, NULL, key, len);
+}
+
+static int gbench_decide_batch(void *handle, evt_event *ev, size_t n)
+{
+	return evt_should_process_batch(handle, ev, n);
 }
 
 static uint64_t gbench_remote(void *handle)
@@ -96,6 +115,9 @@ static void gbench_inspect(void *state, struct footprint *f)
 	}
 	f->capacity = st[0].capacity;
 	f->live_keys = (int64_t)(st[0].keys + st[1].keys);
+	f->remote_calls = trips;
+	f->decided = decided;
+	f->sites = 2;
 	snprintf(f->note, sizeof f->note, "round_trips=%llu (%.3f%% of %llu) fallbacks=%llu",
 	         (unsigned long long)trips, decided ? 100.0 * (double)trips / (double)decided : 0.0,
 	         (unsigned long long)decided, (unsigned long long)fallbacks);
@@ -108,6 +130,7 @@ static void gbench_destroy(void *state)
 		evt_close(s->owner[i]);
 		evt_unlink(s->name[i]);
 	}
+	munmap(s->attached, sizeof *s->attached);
 	free(s);
 }
 
@@ -118,6 +141,18 @@ const struct impl_ops impl_evt_global = {
 	.attach = gbench_attach,
 	.decide = gbench_decide,
 	.remote = gbench_remote,
+	.detach = gbench_detach,
+	.inspect = gbench_inspect,
+	.destroy = gbench_destroy,
+};
+
+const struct impl_ops impl_evt_global_batch = {
+	.name = "evt-global-batch",
+	.decides = true,
+	.create = gbench_create,
+	.attach = gbench_attach,
+	.decide = gbench_decide,
+	.decide_batch = gbench_decide_batch,
 	.detach = gbench_detach,
 	.inspect = gbench_inspect,
 	.destroy = gbench_destroy,

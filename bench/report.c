@@ -156,6 +156,24 @@ static double dist_param(const struct config *c)
 	}
 }
 
+/* The round trips of an implementation that leaves the host: how many, their
+ * share of the run's decisions (both phases), and how many per key per window
+ * per site (simulated host), the windows being the most a key can open in the
+ * span of the run's timestamps (its processed events are a window apart): at
+ * most 1 where the design's bound holds.  Empty for the others. */
+static void print_remote(const struct config *c, const struct run_result *x)
+{
+	const struct footprint *f = &x->fp;
+	if (f->sites == 0 || f->decided == 0) {
+		printf(",,\n");
+		return;
+	}
+	double windows = (double)(x->ts_span_ns / c->window_ns + 1);
+	printf("%llu,%.5f,%.4f\n", (unsigned long long)f->remote_calls,
+	       (double)f->remote_calls / (double)f->decided,
+	       (double)f->remote_calls / ((double)c->keys * f->sites * windows));
+}
+
 static void print_csv(const struct config *c, const struct run_result *res, unsigned n,
                       const struct report_env *env)
 {
@@ -165,7 +183,8 @@ static void print_csv(const struct config *c, const struct run_result *res, unsi
 	       "region_bytes,bytes_per_slot,bytes_per_key,errors,timer,timer_p50_ns,"
 	       "lat_samples,lat_p50_ns,lat_p99_ns,lat_p999_ns,lat_max_ns,runs,mops_min,mops_max,"
 	       "failed,floor_work,lat_local_p50_ns,lat_local_p99_ns,lat_remote_p50_ns,"
-	       "lat_remote_p99_ns,lat_remote_share\n");
+	       "lat_remote_p99_ns,lat_remote_share,remote_calls,remote_share_run,"
+	       "rt_per_key_window_site\n");
 	for (unsigned i = 0; i < n; i++) {
 		const struct run_result *x = &res[i];
 		printf("%s,%s,%g,%u,%u,%u,%u,%s,%llu,%llu,", x->impl->name, dist_name(c->dist),
@@ -200,12 +219,13 @@ static void print_csv(const struct config *c, const struct run_result *res, unsi
 		if (x->impl == &impl_floor_work)
 			printf("%u", c->floor_work);
 		if (x->lat_local_samples + x->lat_remote_samples > 0)
-			printf(",%.1f,%.1f,%.1f,%.1f,%.5f\n", x->lat_local_p50, x->lat_local_p99,
+			printf(",%.1f,%.1f,%.1f,%.1f,%.5f,", x->lat_local_p50, x->lat_local_p99,
 			       x->lat_remote_p50, x->lat_remote_p99,
 			       (double)x->lat_remote_samples /
 			               (double)(x->lat_local_samples + x->lat_remote_samples));
 		else
-			printf(",,,,,\n");
+			printf(",,,,,,");
+		print_remote(c, x);
 	}
 }
 

@@ -124,6 +124,8 @@ static inline __attribute__((always_inline)) void replay(const struct worker *w,
 	while (i < n) {
 		uint64_t ts = cf->ts_step != 0 ? cf->ts_base + (first + i * c.stride) * cf->ts_step
 		                               : evt_now_ns();
+		res->ts_first = i == 0 ? ts : res->ts_first;
+		res->ts_last = ts;
 		uint64_t end = n - i > BENCH_BATCH ? i + BENCH_BATCH : n;
 		for (; i < end; i++) {
 			if (hinted) { /* untimed: a caller makes it earlier */
@@ -168,6 +170,8 @@ static void replay_batch(const struct worker *w, uint64_t n, struct worker_resul
 	while (i < n) {
 		uint64_t ts = cf->ts_step != 0 ? cf->ts_base + (w->index + i * c.stride) * cf->ts_step
 		                               : evt_now_ns();
+		res->ts_first = i == 0 ? ts : res->ts_first;
+		res->ts_last = ts;
 		size_t m = n - i > BENCH_BATCH ? BENCH_BATCH : (size_t)(n - i);
 		for (size_t j = 0; j < m; j++) {
 			const struct bkey *k = cursor_next(&c, BENCH_BATCH); /* the next call's */
@@ -469,6 +473,20 @@ static void sum_latency(const struct run *r, double ticks_per_ns, struct run_res
 	out->lat_max = (n > 0 ? r->samples[n - 1] : 0) / ticks_per_ns;
 }
 
+/* The span of the timestamps decided on, over every worker and phase. */
+static uint64_t ts_span(const struct run *r)
+{
+	uint64_t first = UINT64_MAX, last = 0;
+	for (size_t i = 0; i < (size_t)PHASE_COUNT * config_workers(r->c); i++) {
+		const struct worker_result *x = &r->ctl->res[i];
+		if (x->ops == 0)
+			continue;
+		first = x->ts_first < first ? x->ts_first : first;
+		last = x->ts_last > last ? x->ts_last : last;
+	}
+	return last > first ? last - first : 0;
+}
+
 int run_impl(const struct config *c, const struct trace *t, const struct impl_ops *impl,
              double ticks_per_ns, struct run_result *out)
 {
@@ -483,6 +501,7 @@ int run_impl(const struct config *c, const struct trace *t, const struct impl_op
 		sum_throughput(&r, out);
 		if (c->latency)
 			sum_latency(&r, ticks_per_ns, out);
+		out->ts_span_ns = ts_span(&r);
 		impl->inspect(r.state, &out->fp);
 	}
 	out->failed |= rc != 0;

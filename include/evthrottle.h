@@ -359,7 +359,10 @@ typedef struct evt_event {
  * evt_should_process() in that order (a key repeated in the batch sees its own
  * earlier decision).  Faster than those calls when the keys' slots are not in
  * cache: the slots of up to 16 events are fetched together, so their misses
- * overlap.  For a feed handler draining a burst of events.
+ * overlap.  For a feed handler draining a burst of events.  On a global throttle,
+ * the events of up to 64 in a row that need Redis go in one pipeline (one write,
+ * one wait), making the round trips the n calls would: at most one per key per
+ * window per host.
  * Each event's own errors go in its result (-EINVAL key NULL or key_len 0,
  * -EMSGSIZE, -ENOSPC) and do not stop the batch.
  * Returns how many events were processed (result 1), or, deciding nothing:

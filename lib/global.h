@@ -36,7 +36,8 @@ struct redis_error;
 struct global_handle {
 	pthread_mutex_t lock;
 	struct redis_conn *conn; /* NULL: not connected */
-	pid_t pid;               /* the process that owns lock and conn (see adopt()) */
+	uint64_t forks;          /* counter_epoch() of the process that owns lock and conn
+	                            (see adopt()) */
 	uint64_t ok_ns;          /* evt_realtime_ns() of conn's last answer */
 	uint64_t addr_seq;       /* the block's addr_seq when conn was made */
 };

@@ -553,7 +553,7 @@ Test(global, a_batch_pipelines_and_answers_as_single_calls)
 	evt_throttle *b = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
 	cr_assert_eq(decide(b, 50, "k2"), 1);
 	cr_assert_eq(decide(a, 60, "k4"), 1, "cached on a: throttled there without Redis");
-	/* 40 events: more than one pipeline; keys repeat inside a pipeline. */
+	/* 40 events; keys repeat inside a batch, a few events apart. */
 	evt_event ev[40];
 	char keys[40][8];
 	int want[40];
@@ -576,13 +576,53 @@ Test(global, a_batch_pipelines_and_answers_as_single_calls)
 		expected += want[i] == 1;
 	}
 	cr_expect_eq(processed, expected);
-	/* Every event asked Redis but the five k4 ones (cached before) and the k2 ones
-	 * of the second and third pipelines (events 18, 26, 34: cached by the first,
-	 * in which both k2 events asked, as its cache look precedes its answers). */
-	cr_expect_eq(stats(a).global_round_trips, 1 + 40 - 5 - 3);
+	/* The round trips of single calls in order: a's k4 before, then of each round
+	 * but the k4 event (cached before) and the second of k1 and of k5 (cached from
+	 * the first's answer), k2 in round 0 only (cached from its answer then). */
+	cr_expect_eq(stats(a).global_round_trips, 1 + 5 + 4 * 4, "%" PRIu64,
+	             stats(a).global_round_trips);
 	cr_expect_eq(decide(b, 120, "k1.0"), 0, "b learns a's batch from Redis");
 	evt_close(a);
 	evt_close(b);
+}
+
+/* A flood decided by bursts in which each key comes twice, 8 keys apart: as
+ * single calls, one round trip per key per window per host, the second event
+ * throttled by the first's cached answer.  A burst sent both events of a key
+ * to Redis in one pipeline before (two round trips, the second answer Redis's
+ * throttle of the first). */
+Test(global, a_batch_flood_makes_one_round_trip_per_key_per_window_per_host)
+{
+	with_redis();
+	const uint64_t W = 1000000;
+	enum { KEYS = 32, BURST = 64, WINDOWS = 5, PER = 10 };
+	evt_throttle *h[2] = { host(W, EVT_ON_UNREACHABLE_THROTTLE),
+		               host(W, EVT_ON_UNREACHABLE_THROTTLE) };
+	char keys[KEYS][8];
+	for (int k = 0; k < KEYS; k++)
+		snprintf(keys[k], sizeof keys[k], "acct%d", k);
+	uint64_t processed = 0;
+	for (uint64_t e = 0; e < (uint64_t)WINDOWS * PER; e++)
+		for (int i = 0; i < 2; i++) {
+			evt_event ev[BURST];
+			for (int j = 0; j < BURST; j++) {
+				const char *key = keys[j % 8 + 8 * (j / 16)]; /* 0..7 twice, 8..15 twice, ... */
+				ev[j] = (evt_event){ .ts_ns = 1000000000ull + e * (W / PER) + (uint64_t)i,
+					             .key = key, .key_len = strlen(key) };
+			}
+			int n = evt_should_process_batch(h[i], ev, BURST);
+			cr_assert_geq(n, 0);
+			processed += (uint64_t)n;
+		}
+	cr_expect_eq(processed, (uint64_t)KEYS * WINDOWS, "one event per key per window");
+	for (int i = 0; i < 2; i++) {
+		evt_stats s = stats(h[i]);
+		cr_expect_eq(s.global_round_trips, (uint64_t)KEYS * WINDOWS,
+		             "host %d: %" PRIu64 " round trips for %d keys x %d windows", i,
+		             s.global_round_trips, KEYS, WINDOWS);
+		cr_expect_eq(s.global_errors, 0);
+		evt_close(h[i]);
+	}
 }
 
 /* ---- credentials ---- */
@@ -850,6 +890,59 @@ Test(global, answers_read_before_a_pipeline_fails_are_kept)
 	cr_expect_eq(ev[0].result, 1, "Redis stored a's event as processed: a must be processed");
 	cr_expect_eq(ev[1].result, 0, "b: the policy's answer");
 	evt_close(t);
+}
+
+/* A fake server that answers every FCALL it reads as processed (at 10) and
+ * records how many the first read brought. */
+static _Atomic int first_read_calls;
+
+static void *count_serve(void *arg)
+{
+	struct slow_server *s = arg;
+	int fd = accept(s->lfd, NULL, NULL);
+	static char buf[1 << 16];
+	static const char reply[] = "*3\r\n:1\r\n$20\r\n00000000000000000010\r\n$1\r\n0\r\n";
+	ssize_t got;
+	for (int reads = 0; fd >= 0 && (got = read(fd, buf, sizeof buf)) > 0; reads++) {
+		int calls = 0;
+		for (const char *p = buf; (p = memmem(p, (size_t)(buf + got - p), "evt_decide_v2", 13));
+		     p += 13)
+			calls++;
+		if (reads == 0)
+			first_read_calls = calls;
+		for (int i = 0; i < calls; i++)
+			if (send(fd, reply, sizeof reply - 1, MSG_NOSIGNAL) < 0)
+				break;
+	}
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+/* A burst of 64 new keys (a window boundary of a flood whose windows are
+ * aligned): its 64 round trips are one pipeline, written at once, so that they
+ * cost one pair of context switches rather than four (issue 20).  Before, a
+ * batch went in groups of 16: the server's first read brought 16 calls. */
+Test(global, a_burst_of_64_new_keys_is_one_pipeline)
+{
+	struct slow_server s;
+	fake_start(&s, "count", 0, count_serve);
+	evt_throttle *t = host_at(s.endpoint, 500000000ull, EVT_ON_UNREACHABLE_THROTTLE, NULL);
+	evt_event ev[64];
+	char keys[64][8];
+	for (int i = 0; i < 64; i++) {
+		snprintf(keys[i], sizeof keys[i], "k%d", i);
+		ev[i] = (evt_event){ .ts_ns = 10, .key = keys[i], .key_len = strlen(keys[i]) };
+	}
+	int n = evt_should_process_batch(t, ev, 64);
+	evt_stats st = stats(t);
+	evt_close(t); /* the server reads until the client hangs up */
+	fake_stop(&s);
+	cr_expect_eq(first_read_calls, 64, "the server's first read brought %d calls",
+	             first_read_calls);
+	cr_expect_eq(n, 64, "every answer was Redis's: %d processed", n);
+	cr_expect_eq(st.global_round_trips, 64);
+	cr_expect_eq(st.global_fallbacks, 0);
 }
 
 /* What a one-key clear does in the library alone (docs/design.md §10): the key is
