@@ -24,9 +24,10 @@ total() { # total SHAPE OPS: instructions collected
 		"$EXE" "$1" "$2" >/dev/null 2>&1
 	awk '/^summary:/ { print $2 }' "$tmp/cg"
 }
-printf '%-16s %s\n' shape 'instructions per call (per event for batch)'
-for shape in throttled processed key-throttled key-processed batch-throttled global-throttled; do
+printf '%-20s %s\n' shape 'instructions per call (per event for batch)'
+for shape in throttled processed key-throttled key-processed batch-throttled global-throttled \
+	global-key-throttled; do
 	a=$(total "$shape" $OPS1)
 	b=$(total "$shape" $OPS2)
-	printf '%-16s %.1f\n' "$shape" "$(echo "($b - $a) / ($OPS2 - $OPS1)" | bc -l)"
+	printf '%-20s %.1f\n' "$shape" "$(echo "($b - $a) / ($OPS2 - $OPS1)" | bc -l)"
 done

@@ -1,5 +1,6 @@
 #include "globalwatch.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "global.h"
@@ -118,6 +119,7 @@ struct reading {
 	struct managed *m;
 	bool ask;
 	int rc;
+	bool cut; /* timed out at the round's bound, before the throttle's timeout */
 	struct redis_error e;
 	uint64_t before; /* the region's epoch before the read */
 	uint64_t window, epoch;
@@ -136,6 +138,12 @@ static int settle(void *arg)
 {
 	struct reading *x = arg;
 	struct managed *m = x->m;
+	if (x->cut) {
+		log_debug("throttle '%s': Redis %s did not answer the read of its settings within "
+		          "the round's bound (its timeout is longer): read again next round",
+		          m->name, m->global.redis);
+		return 0;
+	}
 	global_note_read(&m->t->r, &m->t->me, x->rc, &x->e, x->window);
 	if (x->rc != 0)
 		return 0;
@@ -157,8 +165,13 @@ static void read_settings(struct managed *m, uint64_t until, const uint64_t *hea
 		return; /* a failure is counted, and logged as an outage */
 	/* Bounded by the round's wait (GLOBAL_ROUND_WAIT_NS), not by the throttle's
 	 * timeout: that is a decision's bound, and a reconnect (connect, AUTH, the
-	 * function's load) on a 2 ms timeout failed as an outage on a loaded host. */
+	 * function's load) on a 2 ms timeout failed as an outage on a loaded host.
+	 * Cut short by that bound before the timeout, the read says nothing of Redis
+	 * (a decision would still be waiting for its answer): no error, no breaker,
+	 * no outage; the next round reads again. */
+	uint64_t start = evt_now_ns();
 	x.rc = global_read_settings(&m->redis, &m->global, until, &x.window, &x.epoch, &x.e);
+	x.cut = x.rc == -ETIMEDOUT && until < start + m->global.timeout_ns;
 	(void)regions_guard(m, settle, &x);
 }
 

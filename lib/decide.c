@@ -7,7 +7,27 @@ __attribute__((noinline, flatten)) int decide_1to8(evt_throttle *t, uint64_t ts_
 	(void)unused;
 	if (key_len == 0 || key_len > 8)
 		__builtin_unreachable(); /* the caller's checks: XXH3's one path */
-	return decide_short(t, ts_ns, key, key_len, key_hash_1to8(&t->r, key, key_len), false);
+	return decide_short(t, ts_ns, key, key_len, key_hash_1to8(&t->r, key, key_len), false, false);
+}
+
+__attribute__((noinline, flatten)) int decide_cached_1to8(evt_throttle *t, uint64_t ts_ns,
+                                                          const void *unused, const void *key,
+                                                          size_t key_len)
+{
+	(void)unused;
+	if (key_len == 0 || key_len > 8)
+		__builtin_unreachable(); /* the caller's checks: XXH3's one path */
+	return decide_short(t, ts_ns, key, key_len, key_hash_1to8(&t->r, key, key_len), false, true);
+}
+
+__attribute__((noinline, flatten)) int decide_cached_9to16(evt_throttle *t, uint64_t ts_ns,
+                                                           const void *unused, const void *key,
+                                                           size_t key_len)
+{
+	(void)unused;
+	if (key_len - 9 >= 8)
+		__builtin_unreachable(); /* the caller's checks */
+	return decide_short(t, ts_ns, key, key_len, key_hash_9to16(&t->r, key, key_len), true, true);
 }
 
 __attribute__((noinline)) int decide_rest(evt_throttle *t, uint64_t ts, const void *key, size_t len)
@@ -38,7 +58,7 @@ size_t decide_batch(evt_throttle *t, evt_event *ev, size_t n)
 			if (e[j].result < 0)
 				continue;
 			e[j].result = k[j].key_len <= INLINE_KEY_MAX
-			                      ? decide_short_key(t, e[j].ts_ns, &k[j], &e[j].info)
+			                      ? decide_short_key(t, e[j].ts_ns, &k[j], &e[j].info, false)
 			                      : table_decide_key(&t->r, &t->me, e[j].ts_ns, &k[j],
 			                                         &e[j].info);
 			processed += e[j].result == 1;

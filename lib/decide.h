@@ -34,6 +34,12 @@ int table_decide_key_rest(const struct region *r, const struct table_client *me,
  * case keeps t alone, not the two pointers. */
 int decide_rest(evt_throttle *t, uint64_t ts, const void *key, size_t len);
 
+/* decide_home()'s general path on a global handle (lib/evthrottle.c): the local
+ * tier as before, table_cached() then Redis (info NULL), or table_cached_ex()
+ * then global_decide() with the reasons in *info (non-NULL). */
+int decide_cached_rest(evt_throttle *t, uint64_t ts, unsigned *info, const void *key,
+                       size_t len);
+
 /*
  * The home slot's case of a decision, as table.c's find_once() and decide_found()
  * do it, for a key of hash h and last word tail (tail_word()), of 1 to 8 bytes
@@ -44,20 +50,31 @@ int decide_rest(evt_throttle *t, uint64_t ts, const void *key, size_t len);
  * watermark noted: table_decide_key_rest() for ek (made by evt_prefetch_key()),
  * else decide_rest().  Every other exit is a return or a tail call, so that no
  * value lives across a call.
+ *
+ * cached (a constant): t is a global handle, whose table is a cache of Redis's
+ * answers (docs/design.md §10): only the throttle is decided here, as
+ * table_cached() decides it, with no watermark (noted by no decision of its
+ * local tier: a lagging one would hold back the cache's reclaim for nothing) and
+ * no write to the slot; a policy above 1 is shadow mode there (its limit is 1),
+ * whose answer the general path gives.  Everything else, the window closed at
+ * ts (the processed answer is the next tier's) included, goes to the global
+ * path as before: decide_cached_rest().
  */
 static hot_inline int decide_home(evt_throttle *t, uint64_t ts, const void *key, size_t len,
                                   uint64_t h, uint64_t tail, bool two, const evt_key *ek,
-                                  unsigned *info, const bool reasons)
+                                  unsigned *info, const bool reasons, const bool cached)
 {
 	const struct region *r = &t->r;
 	struct region_slot *s = region_slot(r, table_home(r, h));
 	uint64_t tagged = CTRL_MAKE(SLOT_CLAIMED, table_tag(h), 0, 0), first = tail;
-	struct region_client *entry = t->me.entry;
-	/* The watermark first, as note_ts() (table.c): ts > wm, or wm is
-	 * REGION_WM_NONE, in one compare; only this client writes it. */
-	uint64_t wm = atomic_load_explicit(&entry->wm, memory_order_relaxed);
-	if (__builtin_expect(ts >= wm + 1, 1))
-		atomic_store_explicit(&entry->wm, ts, memory_order_relaxed);
+	if (!cached) {
+		/* The watermark first, as note_ts() (table.c): ts > wm, or wm is
+		 * REGION_WM_NONE, in one compare; only this client writes it. */
+		struct region_client *entry = t->me.entry;
+		uint64_t wm = atomic_load_explicit(&entry->wm, memory_order_relaxed);
+		if (__builtin_expect(ts >= wm + 1, 1))
+			atomic_store_explicit(&entry->wm, ts, memory_order_relaxed);
+	}
 	/* Pairs with the release CAS in insert()/unpublish(), as in find_once(). */
 	uint64_t hop = atomic_load_explicit(&s->hop, memory_order_acquire);
 	uint64_t c = atomic_load_explicit(&s->ctrl, memory_order_acquire);
@@ -90,38 +107,45 @@ static hot_inline int decide_home(evt_throttle *t, uint64_t ts, const void *key,
 	 * gave a throttle no instant allowed (interleave's tests). */
 	atomic_thread_fence(memory_order_acquire);
 	uint64_t since; /* ts - last; ts before last is the general path's */
-	if (atomic_load_explicit(&s->hop, memory_order_relaxed) != hop ||
-	    atomic_load_explicit(&s->ctrl, memory_order_relaxed) != c ||
+	if (region_differs(&s->hop, hop) || region_differs(&s->ctrl, c) ||
 	    __builtin_sub_overflow(ts, last, &since))
 		goto miss;
+	/* On a global handle both exits go to the general path, and gcc merged
+	 * the borrow's test with this one through a setb (3 instructions more):
+	 * since taken as opaque after the borrow's branch keeps them two branches. */
+	if (cached)
+		__asm__("" : "+r"(since));
 	if (since < window) {
 		if (reasons && info != NULL)
 			*info |= EVT_INFO_INSIDE_WINDOW;
 		return ctr_counted(&t->me, CTR_INSIDE_WINDOW, 0);
 	}
-	if (cas_pair(s, c, last, c, ts))
+	if (!cached && cas_pair(s, c, last, c, ts))
 		return ctr_counted(&t->me, CTR_PROCESSED, 1);
 miss:
+	if (cached)
+		return decide_cached_rest(t, ts, reasons ? info : NULL, key, len);
 	return ek != NULL ? table_decide_key_rest(r, &t->me, ts, ek, info) : decide_rest(t, ts, key, len);
 }
 
 /* evt_should_process()'s decision of a key of 1 to 8 bytes (two false) or 9 to 16
- * (true) that passed its checks. */
+ * (true) that passed its checks; cached: on a global handle (decide_home()). */
 static hot_inline int decide_short(evt_throttle *t, uint64_t ts, const void *key, size_t len,
-                                   uint64_t h, const bool two)
+                                   uint64_t h, const bool two, const bool cached)
 {
 	uint64_t tail = two ? tail_9to16(key, len) : tail_word(key, (uint32_t)len);
-	return decide_home(t, ts, key, len, h, tail, two, NULL, NULL, false);
+	return decide_home(t, ts, key, len, h, tail, two, NULL, NULL, false, cached);
 }
 
 /* evt_should_process_key()'s decision of a key of 1 to 16 bytes made for t's
  * region, which passed its checks: neither hashed nor its last word read again.
- * info may be NULL (0 on entry otherwise). */
+ * info may be NULL (0 on entry otherwise); cached: on a global handle
+ * (decide_home()), info non-NULL then. */
 static hot_inline int decide_short_key(evt_throttle *t, uint64_t ts, const evt_key *k,
-                                       unsigned *info)
+                                       unsigned *info, const bool cached)
 {
 	return decide_home(t, ts, k->key, k->key_len, k->hash, k->tail, k->key_len > 8, k, info,
-	                   true);
+	                   true, cached);
 }
 
 /* evt_should_process()'s decision (decide_short()) of a key of 1 to 8 bytes that
@@ -130,6 +154,14 @@ static hot_inline int decide_short_key(evt_throttle *t, uint64_t ts, const evt_k
  * (unused in its event_id's), so that the tail call to it moves none. */
 int decide_1to8(evt_throttle *t, uint64_t ts_ns, const void *unused, const void *key,
                 size_t key_len);
+
+/* decide_short() on a global handle (cached), for a key of 1 to 8 and of 9 to 16
+ * bytes that passed its checks: its local tier's common case, each length class
+ * compiled apart as decide_1to8() is, with its arguments. */
+int decide_cached_1to8(evt_throttle *t, uint64_t ts_ns, const void *unused, const void *key,
+                       size_t key_len);
+int decide_cached_9to16(evt_throttle *t, uint64_t ts_ns, const void *unused, const void *key,
+                        size_t key_len);
 
 /* Decide every event in order, as evt_should_process_ex() on each (keys are
  * checked here, t is a handle that decides in its table); returns how many were

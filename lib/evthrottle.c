@@ -46,8 +46,11 @@ static int open_handle(const char *name, struct region *r, bool admin, evt_throt
 		if (rc == 0 && !r->readonly && global_enabled(r) && (rc = global_open(&t->global)) < 0 &&
 		    !admin)
 			client_release(r, &t->me);
-		if (t->global != NULL)
-			handle_decides(t, 0); /* decide_check(): DECIDE_GLOBAL */
+		if (t->global != NULL) {
+			handle_decides(t, 0); /* decide_check(): DECIDE_CACHED, DECIDE_GLOBAL */
+			if (!admin)
+				handle_caches(t);
+		}
 	}
 	if (rc < 0) {
 		free(t);
@@ -141,16 +144,26 @@ static int decider(const evt_throttle *t)
 	return rc == 0 && t->admin ? -EPERM : rc;
 }
 
-/* decide_check()'s answer for a valid decision on a global throttle. */
+/* decide_check()'s answers for a valid decision on a global throttle: any key,
+ * and those its local tier's common case takes (up to cached_len_max bytes), of
+ * 1 to 8 bytes and of 9 to 16. */
 #define DECIDE_GLOBAL 1
+#define DECIDE_CACHED_1TO8 2
+#define DECIDE_CACHED_9TO16 3
 
 /* The checks of a decision, in one predictable branch on the hot path: 0 (decide
- * in the table), DECIDE_GLOBAL (a global throttle: its decide_len_max is 0, so
- * that the common case does not test for one), or a negative errno. */
+ * in the table), DECIDE_GLOBAL or above (a global throttle: its decide_len_max
+ * is 0, so that the common case does not test for one), or a negative errno. */
 static inline int decide_check(const evt_throttle *t, const void *key, size_t key_len)
 {
 	if (__builtin_expect(t != NULL && key != NULL && key_len - 1 < t->decide_len_max, 1))
 		return 0;
+	/* A global read-write handle (cached_9to16 and cached_len_max are 0 on any
+	 * other). */
+	if (t != NULL && key != NULL && key_len - 9 < t->cached_9to16)
+		return DECIDE_CACHED_9TO16;
+	if (t != NULL && key != NULL && key_len - 1 < t->cached_len_max)
+		return DECIDE_CACHED_1TO8;
 	/* A global handle is read-write (global_open()); an admin one decides nothing. */
 	if (t != NULL && t->global != NULL && !t->admin && key != NULL && key_len - 1 < t->r.key_max)
 		return DECIDE_GLOBAL;
@@ -181,6 +194,14 @@ static __attribute__((noinline)) int decide_global(evt_throttle *t, uint64_t ts_
 	return global_decide(&t->r, &t->me, t->global, ts_ns, key, (uint32_t)key_len, info);
 }
 
+__attribute__((noinline)) int decide_cached_rest(evt_throttle *t, uint64_t ts, unsigned *info,
+                                                 const void *key, size_t len)
+{
+	if (info == NULL)
+		return table_cached(&t->r, &t->me, ts, key, (uint32_t)len, ask_redis);
+	return decide_global(t, ts, info, key, len);
+}
+
 int evt_should_process_ex(evt_throttle *t, uint64_t ts_ns, const char *event_id,
                           const void *key, size_t key_len, unsigned *info)
 {
@@ -189,7 +210,7 @@ int evt_should_process_ex(evt_throttle *t, uint64_t ts_ns, const char *event_id,
 		return evt_should_process(t, ts_ns, event_id, key, key_len);
 	*info = 0;
 	int rc = decide_check(t, key, key_len);
-	if (rc == DECIDE_GLOBAL)
+	if (rc > 0)
 		return decide_global(t, ts_ns, info, key, key_len);
 	return rc < 0 ? rc : table_decide_ex(&t->r, &t->me, ts_ns, key, (uint32_t)key_len, info);
 }
@@ -202,11 +223,18 @@ __attribute__((flatten)) int evt_should_process(evt_throttle *t, uint64_t ts_ns,
 	if (__builtin_expect(t != NULL && key != NULL && key_len - 9 < t->decide_9to16, 1)) {
 		if (key_len - 9 >= 8)
 			__builtin_unreachable(); /* decide_9to16 is at most 8 */
-		return decide_short(t, ts_ns, key, key_len, key_hash_9to16(&t->r, key, key_len), true);
+		return decide_short(t, ts_ns, key, key_len, key_hash_9to16(&t->r, key, key_len), true,
+		                    false);
 	}
 	int rc = decide_check(t, key, key_len);
-	/* A global throttle's local tier, which goes on to ask_redis() by a tail call:
-	 * a decision it throttles costs what a host-local one does. */
+	/* A global throttle's local tier: the home slot's case of a key of up to 16
+	 * bytes, a length class a function, with the arguments in their registers;
+	 * any other key goes to table_cached(), which goes on to ask_redis() by a
+	 * tail call. */
+	if (__builtin_expect(rc == DECIDE_CACHED_9TO16, 0))
+		return decide_cached_9to16(t, ts_ns, event_id, key, key_len);
+	if (__builtin_expect(rc == DECIDE_CACHED_1TO8, 0))
+		return decide_cached_1to8(t, ts_ns, event_id, key, key_len);
 	if (__builtin_expect(rc == DECIDE_GLOBAL, 0))
 		return table_cached(&t->r, &t->me, ts_ns, key, (uint32_t)key_len, ask_redis);
 	if (rc < 0)
@@ -227,7 +255,7 @@ static int would_block(const struct region *r, const struct table_client *me, ui
 int evt_should_process_local(evt_throttle *t, uint64_t ts_ns, const void *key, size_t key_len)
 {
 	int rc = decide_check(t, key, key_len);
-	if (__builtin_expect(rc == DECIDE_GLOBAL, 0))
+	if (__builtin_expect(rc > 0, 0))
 		return table_cached(&t->r, &t->me, ts_ns, key, (uint32_t)key_len, would_block);
 	return rc < 0 ? rc : table_decide(&t->r, &t->me, ts_ns, key, (uint32_t)key_len);
 }
@@ -273,7 +301,11 @@ static __attribute__((noinline)) int decide_key_checked(evt_throttle *t, uint64_
 		info = &scratch;
 	*info = 0;
 	int rc = decide_check(t, k->key, k->key_len);
-	if (rc == DECIDE_GLOBAL)
+	/* A global throttle's local tier: the home slot's case, as on a host-local
+	 * handle, for a key made for its region. */
+	if (rc >= DECIDE_CACHED_1TO8 && k->seed == t->r.seed)
+		return decide_short_key(t, ts_ns, k, info, true);
+	if (rc > 0)
 		return decide_global(t, ts_ns, info, k->key, k->key_len);
 	return rc < 0 ? rc : table_decide_key(&t->r, &t->me, ts_ns, k, info);
 }
@@ -290,7 +322,7 @@ __attribute__((flatten)) int evt_should_process_key(evt_throttle *t, uint64_t ts
 	if (__builtin_expect(t != NULL && k->key != NULL && k->key_len - 1 < t->decide_len_max &&
 	                             k->key_len <= INLINE_KEY_MAX && k->seed == t->r.seed,
 	                     1))
-		return decide_short_key(t, ts_ns, k, info);
+		return decide_short_key(t, ts_ns, k, info, false);
 	return decide_key_checked(t, ts_ns, k, info);
 }
 

@@ -20,6 +20,11 @@ struct evt_throttle {
 	char name[EVT_NAME_MAX + 1]; /* "" for an anonymous throttle */
 	struct region_client scratch; /* an admin handle's counters, process-local */
 	struct global_handle *global; /* a global region's read-write handle: its Redis side */
+	uint32_t cached_len_max; /* min(r.key_max, 16) on a global read-write handle,
+	                            else 0: the keys its local tier's common case
+	                            (decide.h, cached) takes, in one compare */
+	uint32_t cached_9to16;   /* decide_span_9to16(cached_len_max): those of 9 to 16
+	                            bytes, in one compare */
 };
 
 /* key_len - 9 < this: a key of 9 to 16 bytes, at most len_max. */
@@ -33,6 +38,14 @@ static inline void handle_decides(struct evt_throttle *t, uint32_t len_max)
 {
 	t->decide_len_max = len_max;
 	t->decide_9to16 = decide_span_9to16(len_max);
+}
+
+/* Let t, a global read-write handle, decide in its local tier's common case the
+ * keys of up to 16 bytes (decide.h: INLINE_KEY_MAX). */
+static inline void handle_caches(struct evt_throttle *t)
+{
+	t->cached_len_max = t->r.key_max < 16 ? t->r.key_max : 16;
+	t->cached_9to16 = decide_span_9to16(t->cached_len_max);
 }
 
 /* A handle on the mapping r, with no client entry yet (me zeroed, for the caller). */

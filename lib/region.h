@@ -387,6 +387,25 @@ static inline bool region_cas16(void *p, uint64_t lo, uint64_t hi, uint64_t new_
 }
 #endif
 
+/* *p != v, *p read as a relaxed atomic load: on x86-64 one compare with a memory
+ * operand (an aligned 8-byte load is atomic), which gcc does not make of an
+ * atomic load and a compare (it loads into a register first).  The asm reads
+ * *p where the atomic load would: after the fences and atomics before it (each
+ * a compiler barrier, as the asm is volatile), so the orders are the load's.
+ * ThreadSanitizer does not see the read (as it does not see region_cas16()'s). */
+static inline bool region_differs(const _Atomic uint64_t *p, uint64_t v)
+{
+#if defined(__x86_64__)
+	bool ne;
+	__asm__ __volatile__("cmpq %[m], %[v]"
+	                     : "=@ccne"(ne)
+	                     : [m] "m"(*(const volatile uint64_t *)p), [v] "r"(v));
+	return ne;
+#else
+	return atomic_load_explicit(p, memory_order_relaxed) != v;
+#endif
+}
+
 /* Raise *v to want if it is lower (relaxed: callers order it by a later barrier). */
 static inline void region_raise(_Atomic uint64_t *v, uint64_t want)
 {

@@ -3,7 +3,10 @@
 #define EVT_TESTS_COMMON_H
 
 #include <criterion/criterion.h>
+#include <execinfo.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -61,6 +64,30 @@ static inline void unlink_names(void)
 static inline int decide(evt_throttle *t, uint64_t ts, const char *key)
 {
 	return evt_should_process(t, ts, NULL, key, strlen(key));
+}
+
+/* A test's process that calls exit() with a status other than 0 (the test's code,
+ * or any library it runs) fails in Criterion's report with no message at all:
+ * "not ok" and nothing more.  watch_exit_status() in a suite's .init makes it
+ * fail saying the status and where the exit() came from (in the test's process
+ * only: a forked child's message would not be the test's). */
+static inline void say_exit_status(int status, void *test_pid)
+{
+	if (status == 0 || getpid() != (pid_t)(intptr_t)test_pid)
+		return;
+	void *frames[16];
+	int n = backtrace(frames, 16);
+	char **names = backtrace_symbols(frames, n);
+	char where[1536] = "";
+	for (int i = 1, used = 0; names != NULL && i < n && used < (int)sizeof where - 1; i++)
+		used += snprintf(where + used, sizeof where - (size_t)used, "\n  %s", names[i]);
+	free(names);
+	cr_expect_fail("the test's process exits with status %d, called from:%s", status, where);
+}
+
+static inline void watch_exit_status(void)
+{
+	on_exit(say_exit_status, (void *)(intptr_t)getpid());
 }
 
 #endif

@@ -50,6 +50,7 @@ static void write_conf(const char *window, unsigned capacity, const char *extra)
 
 static void setup(void)
 {
+	watch_exit_status();
 	int pid = (int)getpid();
 	snprintf(conf, sizeof conf, "/tmp/evtd-%d.conf", pid);
 	snprintf(out, sizeof out, "/tmp/evtd-%d.out", pid);
@@ -174,48 +175,64 @@ static int wait_exit(pid_t pid)
 static int wait_refused(pid_t pid)
 {
 	int status;
-	for (int i = 0; i < 1000 && waitpid(pid, &status, WNOHANG) == 0; i++)
+	pid_t done = 0;
+	for (int i = 0; i < 1000 && (done = waitpid(pid, &status, WNOHANG)) == 0; i++)
 		usleep(10000);
-	if (kill(pid, 0) == 0) {
+	if (done == 0) { /* still running (never kill() a reaped pid: it may be reused) */
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
 		cr_assert_fail("evthrottled started instead of refusing");
 	}
+	cr_assert_eq(done, pid, "waitpid: %s", strerror(errno));
 	cr_assert(WIFEXITED(status), "evthrottled did not exit normally (status %#x)", status);
 	return WEXITSTATUS(status);
 }
 
-static bool output_has(const char *what)
+/* The daemon's output so far (its first 256 KiB), in a static buffer that the
+ * next call overwrites. */
+static const char *output_text(void)
 {
+	static char buf[262144];
+	size_t n = 0;
 	FILE *f = fopen(out, "r");
-	if (f == NULL)
-		return false;
-	char buf[8192];
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
+	if (f != NULL) {
+		n = fread(buf, 1, sizeof buf - 1, f);
+		fclose(f);
+	}
 	buf[n] = '\0';
-	return strstr(buf, what) != NULL;
+	return buf;
 }
 
-/* The sum of the numbers just before every "what" in the daemon's output (the
- * first 64 KiB). */
+static bool output_has(const char *what)
+{
+	return strstr(output_text(), what) != NULL;
+}
+
+/* The sum of the numbers just before every "what" in the daemon's output. */
 static unsigned long long summed(const char *what)
 {
-	FILE *f = fopen(out, "r");
-	if (f == NULL)
-		return 0;
-	static char buf[65536];
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
+	const char *buf = output_text();
 	unsigned long long sum = 0;
-	for (char *p = strstr(buf, what); p != NULL; p = strstr(p + 1, what)) {
-		char *d = p - 1;
+	for (const char *p = strstr(buf, what); p != NULL; p = strstr(p + 1, what)) {
+		const char *d = p - 1;
 		while (d > buf && d[-1] >= '0' && d[-1] <= '9')
 			d--;
 		sum += strtoull(d, NULL, 10);
 	}
 	return sum;
+}
+
+/* The last lines of the daemon's output (about 3 KiB), for a failure's message:
+ * a wait that timed out then shows what the daemon said meanwhile (the file is
+ * removed at teardown). */
+static const char *output_tail(void)
+{
+	const char *buf = output_text();
+	size_t n = strlen(buf);
+	if (n == 0)
+		return "(nothing)";
+	const char *p = n > 3072 ? strchr(buf + n - 3072, '\n') : NULL;
+	return p != NULL ? p + 1 : buf;
 }
 
 static double now_s(void)
@@ -225,14 +242,56 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Poll a condition the daemon brings about asynchronously; 10 s at most. */
-#define EVENTUALLY(cond, ...)                                                 \
-	do {                                                                  \
-		double until_ = now_s() + 10;                                 \
-		while (!(cond) && now_s() < until_)                           \
-			usleep(10000);                                        \
-		cr_assert((cond), __VA_ARGS__);                               \
+/* How long a wait for the daemon lasts at most. */
+#define WAIT_S 10
+
+/* Poll a condition the daemon brings about asynchronously, WAIT_S at most; a
+ * failure says what was awaited and ends with the daemon's last words. */
+#define EVENTUALLY(cond, ...)                                                        \
+	do {                                                                         \
+		double until_ = now_s() + WAIT_S;                                    \
+		while (!(cond) && now_s() < until_)                                  \
+			usleep(10000);                                               \
+		if (!(cond)) {                                                       \
+			char what_[512];                                             \
+			snprintf(what_, sizeof what_, __VA_ARGS__);                  \
+			cr_assert_fail("%s (%s: not after %d s); the daemon's output ends:\n%s", \
+			               what_, #cond, WAIT_S, output_tail());          \
+		}                                                                    \
 	} while (0)
+
+/* What process pid (a child of the test) is doing, for a failure's message: how
+ * it ended (it is reaped then), or its name, state and wait channel; a daemon
+ * that never started shows as a copy of the test. */
+static const char *proc_state(pid_t pid)
+{
+	static char buf[512];
+	int st;
+	if (waitpid(pid, &st, WNOHANG) == pid) {
+		snprintf(buf, sizeof buf, "pid %d ended: %s %d", (int)pid,
+		         WIFEXITED(st) ? "exit status" : "signal",
+		         WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+		return buf;
+	}
+	char path[64], stat[256] = "?", wchan[64] = "?";
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (f != NULL) {
+		if (fgets(stat, sizeof stat, f) != NULL)
+			stat[strcspn(stat, "\n")] = '\0';
+		fclose(f);
+	}
+	snprintf(path, sizeof path, "/proc/%d/wchan", (int)pid);
+	f = fopen(path, "r");
+	if (f != NULL) {
+		if (fgets(wchan, sizeof wchan, f) == NULL)
+			snprintf(wchan, sizeof wchan, "?");
+		fclose(f);
+	}
+	/* pid, (name), state and 4 more numbers of the stat line */
+	snprintf(buf, sizeof buf, "%.60s..., waiting in %s", stat, wchan);
+	return buf;
+}
 
 static bool daemon_manages(const char *n, pid_t pid)
 {
@@ -247,7 +306,8 @@ static bool daemon_manages(const char *n, pid_t pid)
 static pid_t start_daemon(void)
 {
 	pid_t pid = spawn("-c", conf, "-f", NULL);
-	EVENTUALLY(daemon_manages(name, pid) && daemon_manages(name2, pid), "daemon did not come up");
+	EVENTUALLY(daemon_manages(name, pid) && daemon_manages(name2, pid),
+	           "the daemon did not come up (%s)", proc_state(pid));
 	return pid;
 }
 
@@ -359,7 +419,7 @@ Test(daemon, incompatible_region_refused_unless_recreate)
 	         "in the region, 1024 configured)", name);
 	cr_expect(output_has(want), "wants '%s'", want);
 	pid_t d = spawn("-c", conf, "-f", NULL);
-	EVENTUALLY(daemon_manages(name2, d), "the other throttle is managed");
+	EVENTUALLY(daemon_manages(name2, d), "the other throttle is managed (%s)", proc_state(d));
 	cr_expect(output_has("error: "), "logged at error level");
 	cr_expect(output_has("incompatible (capacity 64 in the region, 1024 configured); start with --recreate"));
 	cr_expect(!daemon_manages(name, d));
@@ -370,7 +430,7 @@ Test(daemon, incompatible_region_refused_unless_recreate)
 	evt_close(t);
 	stop_daemon(d);
 	d = spawn("-c", conf, "-f", "--recreate");
-	EVENTUALLY(daemon_manages(name, d), "recreated");
+	EVENTUALLY(daemon_manages(name, d), "recreated (%s)", proc_state(d));
 	cr_assert_eq(evt_attach(name, 0, &t), 0);
 	cr_expect_eq(t->r.mask + 1, 1024);
 	cr_expect_eq(evt_key_count(t), 0);
@@ -577,7 +637,7 @@ Test(daemon, failed_start_leaves_nothing_behind)
 	write_conf("10s", 1024, "group = \"root\";");
 	/* The other throttle is managed all the same (one refused never stops them). */
 	pid_t d = spawn("-c", conf, "-f", NULL);
-	EVENTUALLY(daemon_manages(name2, d), "the other throttle is not managed");
+	EVENTUALLY(daemon_manages(name2, d), "the other throttle is not managed (%s)", proc_state(d));
 	EVENTUALLY(output_has("chgrp root: Operation not permitted"), "the log does not say why");
 	evt_throttle *t;
 	cr_expect_eq(evt_attach(name, EVT_RDONLY, &t), -ENOENT, "the new region stayed");
@@ -618,7 +678,7 @@ Test(daemon, refuses_a_region_it_does_not_own)
 	create_as_nobody(name);
 	/* Refused, and the other throttle managed all the same. */
 	pid_t d = spawn("-c", conf, "-f", NULL);
-	EVENTUALLY(daemon_manages(name2, d), "the other throttle is not managed");
+	EVENTUALLY(daemon_manages(name2, d), "the other throttle is not managed (%s)", proc_state(d));
 	EVENTUALLY(output_has("not evthrottled's own: it belongs to user"), "the log does not say why");
 	cr_expect(output_has("(uid 65534)"), "the log does not say whose");
 	cr_expect(!daemon_manages(name, d), "the foreign region was adopted");
@@ -628,7 +688,7 @@ Test(daemon, refuses_a_region_it_does_not_own)
 	cr_expect(output_has("needs --recreate (not evthrottled's own"),
 	          "--check-config does not name the foreign region");
 	d = spawn("-c", conf, "-f", "--recreate");
-	EVENTUALLY(daemon_manages(name, d), "--recreate did not replace it");
+	EVENTUALLY(daemon_manages(name, d), "--recreate did not replace it (%s)", proc_state(d));
 	cr_expect_eq(region_owner(name), 0, "the replacement is not the daemon's");
 	stop_daemon(d);
 }
@@ -764,7 +824,7 @@ Test(daemon, recreate_refused_before_destroying_the_old_region)
 	evt_close(t);
 	write_conf("10s", 4096, "group = \"root\";"); /* incompatible, and an unusable group */
 	pid_t d = spawn("-c", conf, "-f", "--recreate");
-	EVENTUALLY(daemon_manages(name2, d), "the other throttle is not managed");
+	EVENTUALLY(daemon_manages(name2, d), "the other throttle is not managed (%s)", proc_state(d));
 	EVENTUALLY(output_has("chgrp root: evthrottled's user (uid 65534) is not in it"),
 	           "not said why");
 	cr_assert_eq(evt_attach(name, EVT_RDONLY, &t), 0, "the old region is gone");
@@ -851,13 +911,14 @@ Test(daemon, fifo_squatting_a_name_refused_then_replaced)
 	snprintf(path, sizeof path, "/dev/shm/evthrottle.%s", name);
 	cr_assert_eq(mkfifo(path, 0666), 0, "mkfifo %s: %s", path, strerror(errno));
 	pid_t d = spawn("-c", conf, "-f", NULL);
-	EVENTUALLY(daemon_manages(name2, d), "the other throttle is not managed");
+	EVENTUALLY(daemon_manages(name2, d), "the other throttle is not managed (%s)", proc_state(d));
 	EVENTUALLY(output_has("not an evthrottle region (not a regular file"), "not said why");
 	struct stat st;
 	cr_expect(stat(path, &st) == 0 && S_ISFIFO(st.st_mode), "the refused FIFO was touched");
 	stop_daemon(d);
 	d = spawn("-c", conf, "-f", "--recreate");
-	EVENTUALLY(daemon_manages(name, d) && daemon_manages(name2, d), "--recreate did not replace it");
+	EVENTUALLY(daemon_manages(name, d) && daemon_manages(name2, d),
+	           "--recreate did not replace it (%s)", proc_state(d));
 	stop_daemon(d);
 }
 
@@ -1137,7 +1198,7 @@ Test(daemon, recreate_and_remove_refuse_while_clients_are_attached)
 	o.capacity = 64;
 	evt_throttle *t = test_create(name, &o), *u;
 	pid_t d = spawn("-c", conf, "-f", "--recreate");
-	EVENTUALLY(daemon_manages(name2, d), "the other throttle is managed");
+	EVENTUALLY(daemon_manages(name2, d), "the other throttle is managed (%s)", proc_state(d));
 	cr_expect(output_has("1 client(s) attached; --recreate would leave them deciding on the old"));
 	cr_expect(!daemon_manages(name, d));
 	cr_expect_eq(evt_is_current(t), 1, "nothing replaced");
@@ -1165,15 +1226,8 @@ Test(daemon, recreate_and_remove_refuse_while_clients_are_attached)
 /* How many times what appears in the daemon's output. */
 static int output_count(const char *what)
 {
-	FILE *f = fopen(out, "r");
-	if (f == NULL)
-		return 0;
-	static char buf[65536];
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
 	int c = 0;
-	for (const char *p = buf; (p = strstr(p, what)) != NULL; p += strlen(what))
+	for (const char *p = output_text(); (p = strstr(p, what)) != NULL; p += strlen(what))
 		c++;
 	return c;
 }
@@ -1183,14 +1237,19 @@ Test(daemon, logs_a_redis_outage_and_its_recovery_once_each)
 	REDIS_REQUIRED();
 	redis_start(&redis, NULL);
 	char extra[256];
+	/* A timeout no load reaches: the first decision connects and loads the
+	 * function into a fresh server, and one past the timeout would be an outage
+	 * of its own (at 50 ms it was, once, on a loaded CI machine).  While Redis is
+	 * down its socket refuses at once. */
 	snprintf(extra, sizeof extra,
-	         "global = { redis = \"%s\"; timeout = \"50ms\"; on_unreachable = \"throttle\"; };",
+	         "global = { redis = \"%s\"; timeout = \"2s\"; on_unreachable = \"throttle\"; };",
 	         redis.endpoint);
 	write_conf("1s", 1024, extra);
 	pid_t d = start_daemon();
 	evt_throttle *t;
-	cr_assert_eq(evt_attach(name, 0, &t), 0);
-	cr_assert_eq(decide(t, 1000, "up"), 1);
+	cr_assert_eq(evt_attach(name, 0, &t), 0, "attach %s", name);
+	cr_assert_eq(decide(t, 1000, "up"), 1, "Redis did not answer the first decision; the "
+	             "daemon's output ends:\n%s", output_tail());
 	redis_kill(&redis);
 	/* Many decisions over several breaker periods, one outage. */
 	int fallbacks = 0;
@@ -1309,7 +1368,8 @@ static void start_host_b(struct host_b *b, const char *global)
 	        conf_housekeeping, b->run_dir, b->name, global);
 	fclose(f);
 	b->pid = spawn("-c", b->conf, "-f", NULL);
-	EVENTUALLY(daemon_manages(b->name, b->pid), "host b's daemon did not come up");
+	EVENTUALLY(daemon_manages(b->name, b->pid), "host b's daemon did not come up (%s)",
+	           proc_state(b->pid));
 }
 
 static void stop_host_b(struct host_b *b)
@@ -1337,13 +1397,15 @@ static double until_processed(evt_throttle *tb, uint64_t ts, const void *key, si
 }
 
 /* The test's redis-server started, and in global the settings of a global
- * throttle named gname on it (timeout 200 ms), then extra's. */
+ * throttle named gname on it, then extra's.  Its timeout (2 s) is one no load
+ * reaches: the tests' first decisions load the function into a fresh server, and
+ * their Redis is never hung (a killed one refuses at once). */
 static void start_redis_global(char *global, size_t size, const char *gname, const char *extra)
 {
 	REDIS_REQUIRED();
 	redis_start(&redis, NULL);
 	snprintf(global, size,
-	         "global = { redis = \"%s\"; name = \"%s\"; timeout = \"200ms\"; %s};",
+	         "global = { redis = \"%s\"; name = \"%s\"; timeout = \"2s\"; %s};",
 	         redis.endpoint, gname, extra);
 }
 
@@ -1621,6 +1683,39 @@ Test(daemon, answers_made_alone_in_an_outage_survive_the_new_subscription, .time
 	stop_daemon(a);
 }
 
+/* A Redis slower than a round's bound on its waits (GLOBAL_ROUND_WAIT_NS, 150 ms)
+ * but within the throttle's timeout (3 s) is up: a decision would get its answer.
+ * A round's read that this bound cut short was counted as Redis's error: an outage
+ * logged, the breaker opened (the host's decisions answered by on_unreachable for
+ * 100 ms), on every round that ran long on a loaded host.  SIGSTOP for 1 s makes
+ * the rounds' reads wait out the bound. */
+Test(daemon, a_redis_slower_than_a_round_but_within_its_timeout_is_no_outage, .timeout = 60)
+{
+	REDIS_REQUIRED();
+	redis_start(&redis, NULL);
+	char global[256];
+	snprintf(global, sizeof global, "global = { redis = \"%s\"; name = \"gs%d\"; timeout = \"3s\"; };",
+	         redis.endpoint, (int)getpid());
+	write_conf("1s", 1024, global); /* rounds every 50 ms */
+	pid_t pid = start_daemon();
+	evt_throttle *t;
+	cr_assert_eq(evt_attach(name, EVT_RDONLY, &t), 0, "attach %s", name);
+	two_more_reads(t);
+	cr_assert_eq(kill(redis.pid, SIGSTOP), 0, "SIGSTOP redis-server: %s", strerror(errno));
+	usleep(1000000);
+	cr_assert_eq(kill(redis.pid, SIGCONT), 0, "SIGCONT redis-server: %s", strerror(errno));
+	two_more_reads(t);
+	struct global_status gs;
+	global_status(&t->r, &gs);
+	cr_expect_eq(gs.last_error_ns, 0, "an error was noted: %s", gs.last_error);
+	evt_stats st;
+	cr_assert_eq(evt_stats_get(t, &st), 0, "evt_stats_get");
+	cr_expect_eq(st.global_errors, 0, "%llu errors counted", (unsigned long long)st.global_errors);
+	cr_expect(!output_has("unreachable (global"), "an outage was logged; the daemon's output "
+	          "ends:\n%s", output_tail());
+	evt_close(t);
+	stop_daemon(pid);
+}
 
 /* ---- endpoints: host names resolved by the daemon, never by a decision ---- */
 

@@ -1246,6 +1246,167 @@ Test(global, a_decision_that_reached_no_redis_is_no_round_trip)
 	evt_close(b);
 }
 
+/* ---- the local tier's common case (decide.h's home slot case, cached) ---- */
+
+/* How a tier test decides: evt_should_process() and evt_should_process_key(),
+ * which take the home slot's case on a global handle, and evt_should_process_ex(),
+ * which takes the local tier's general path (table_cached_ex(), then Redis), as
+ * every way of calling did before. */
+enum way { WAY_PLAIN, WAY_KEY, WAY_GENERAL, WAYS };
+
+static int decide_way(evt_throttle *t, enum way w, uint64_t ts, const char *key)
+{
+	size_t len = strlen(key);
+	unsigned info = 0;
+	evt_key k;
+	switch (w) {
+	case WAY_PLAIN:
+		return evt_should_process(t, ts, NULL, key, len);
+	case WAY_KEY:
+		cr_assert_eq(evt_prefetch_key(t, key, len, &k), 0);
+		return evt_should_process_key(t, ts, &k, NULL);
+	default:
+		return evt_should_process_ex(t, ts, NULL, key, len, &info);
+	}
+}
+
+static uint32_t home_of(const evt_throttle *t, const char *key)
+{
+	return table_home(&t->r, table_hash(&t->r, key, (uint32_t)strlen(key)));
+}
+
+/* A 13-byte key ("acct:" and 8 digits) other than other whose home in t is
+ * other's. */
+static void key_of_home(const evt_throttle *t, const char *other, char buf[14])
+{
+	for (unsigned n = 0;; n++) {
+		snprintf(buf, 14, "acct:%08u", n);
+		if (strcmp(buf, other) != 0 && home_of(t, buf) == home_of(t, other))
+			return;
+	}
+}
+
+/* The counters a decision on a global throttle moves, alike on every way's host. */
+static void expect_same_counts(evt_throttle *h[WAYS], const char *step)
+{
+	evt_stats g = stats(h[WAY_GENERAL]);
+	for (int w = 0; w < WAY_GENERAL; w++) {
+		evt_stats s = stats(h[w]);
+		cr_expect(s.processed == g.processed && s.throttled == g.throttled &&
+		                  s.inside_window == g.inside_window &&
+		                  s.out_of_order == g.out_of_order && s.new_keys == g.new_keys &&
+		                  s.keys == g.keys && s.global_round_trips == g.global_round_trips &&
+		                  s.global_fallbacks == g.global_fallbacks &&
+		                  s.global_errors == g.global_errors && s.stale == g.stale,
+		          "%s: way %d counted %" PRIu64 " processed, %" PRIu64 " throttled (%" PRIu64
+		          " inside, %" PRIu64 " out of order), %" PRIu64 " round trips; the "
+		          "general path %" PRIu64 ", %" PRIu64 " (%" PRIu64 ", %" PRIu64 "), %" PRIu64,
+		          step, w, s.processed, s.throttled, s.inside_window, s.out_of_order,
+		          s.global_round_trips, g.processed, g.throttled, g.inside_window,
+		          g.out_of_order, g.global_round_trips);
+	}
+}
+
+enum { K_HOME, K_SHORT, K_FIRST, K_DISPLACED, TIER_KEYS, SET_WINDOW = -1, CLEAR = -2,
+       IS_DISPLACED = -3 };
+
+/* One step of the trace: a decision (key, ts, the answer, the round trips it
+ * makes), a window change (SET_WINDOW, ts the window), a clear, or the check
+ * that K_DISPLACED is out of its home slot (IS_DISPLACED). */
+struct tier_step {
+	const char *what;
+	int key;
+	uint64_t ts;
+	int want;
+	uint64_t trips;
+};
+
+/* The cases the home slot's case takes (a key in its home slot, of 9-16 and of
+ * 1-8 bytes, inside its window) and those it hands over (the window closed, a
+ * key displaced from its home slot, ts before last, after a window change and
+ * after a clear): the same answers and counters through every way of calling,
+ * each on its own host (a global name of its own), and no round trip for a
+ * local throttle. */
+Test(global, the_local_tiers_common_case_answers_and_counts_as_the_general_path)
+{
+	with_redis();
+	const uint64_t W = 1000, T = 1000000000ull;
+	const struct tier_step trace[] = {
+		{ "new key: Redis", K_HOME, T, 1, 1 },
+		{ "home slot, inside", K_HOME, T + 1, 0, 0 },
+		{ "home slot, last ns of the window", K_HOME, T + W - 1, 0, 0 },
+		{ "before last", K_HOME, T - 5, 0, 0 },
+		{ "window closed: Redis", K_HOME, T + W, 1, 1 },
+		{ "1-8 bytes, new", K_SHORT, T, 1, 1 },
+		{ "1-8 bytes, inside", K_SHORT, T + 500, 0, 0 },
+		{ "1-8 bytes, before last", K_SHORT, T - 1, 0, 0 },
+		{ "first of a home", K_FIRST, T, 1, 1 },
+		{ "second of that home", K_DISPLACED, T, 1, 1 },
+		{ "the second is displaced", IS_DISPLACED, 0, 0, 0 },
+		{ "displaced, inside", K_DISPLACED, T + 10, 0, 0 },
+		{ "displaced, before last", K_DISPLACED, T - 10, 0, 0 },
+		{ "displaced, window closed: Redis", K_DISPLACED, T + W, 1, 1 },
+		{ "first of the home, inside", K_FIRST, T + 10, 0, 0 },
+		{ "window lowered", SET_WINDOW, 100, 0, 0 },
+		{ "closed in the lowered window: Redis", K_HOME, T + W + 150, 1, 1 },
+		{ "inside the lowered window", K_HOME, T + W + 249, 0, 0 },
+		{ "window raised", SET_WINDOW, 5000, 0, 0 },
+		{ "inside the raised window only", K_HOME, T + W + 3150, 0, 0 },
+		{ "clear", CLEAR, 0, 0, 0 },
+		{ "after the clear: Redis", K_HOME, T + W + 3200, 1, 1 },
+		{ "after the clear, cached again", K_HOME, T + W + 3201, 0, 0 },
+		{ "1-8 bytes after the clear: Redis", K_SHORT, T + W + 3300, 1, 1 },
+		{ "1-8 bytes after the clear, cached again", K_SHORT, T + W + 3301, 0, 0 },
+	};
+	evt_throttle *h[WAYS];
+	char keys[WAYS][TIER_KEYS][14];
+	for (int w = 0; w < WAYS; w++) {
+		evt_global g;
+		evt_options o = global_opts(&g, W, EVT_ON_UNREACHABLE_THROTTLE);
+		char gname[80];
+		snprintf(gname, sizeof gname, "%.60s.%d", global_name(), w);
+		g.name = gname;
+		h[w] = test_create(new_name(), &o);
+		snprintf(keys[w][K_HOME], 14, "user:12345678");
+		snprintf(keys[w][K_SHORT], 14, "u:42");
+		snprintf(keys[w][K_FIRST], 14, "acct:first.01");
+		key_of_home(h[w], keys[w][K_FIRST], keys[w][K_DISPLACED]);
+	}
+	for (size_t i = 0; i < sizeof trace / sizeof trace[0]; i++) {
+		const struct tier_step *st = &trace[i];
+		for (int w = 0; w < WAYS; w++) {
+			if (st->key == SET_WINDOW) {
+				cr_assert_eq(evt_update_window(h[w], st->ts), 0);
+				continue;
+			}
+			if (st->key == CLEAR) {
+				cr_assert_geq(evt_clear(h[w]), 0);
+				continue;
+			}
+			if (st->key == IS_DISPLACED) {
+				/* Its home slot holds the first key of its home. */
+				struct table_entry e;
+				uint32_t home = home_of(h[w], keys[w][K_FIRST]);
+				cr_assert_eq(table_read_slot(&h[w]->r, home, &e), 1);
+				cr_assert(e.len == 13 && memcmp(e.key, keys[w][K_FIRST], 13) == 0);
+				continue;
+			}
+			uint64_t trips = stats(h[w]).global_round_trips;
+			int rc = decide_way(h[w], (enum way)w, st->ts, keys[w][st->key]);
+			cr_expect_eq(rc, st->want, "%s: way %d answered %d", st->what, w, rc);
+			cr_expect_eq(stats(h[w]).global_round_trips - trips, st->trips,
+			             "%s: way %d made %" PRIu64 " round trips", st->what, w,
+			             stats(h[w]).global_round_trips - trips);
+		}
+		expect_same_counts(h, st->what);
+	}
+	for (int w = 0; w < WAYS; w++) {
+		evt_stats s = stats(h[w]);
+		cr_expect_eq(s.global_errors + s.global_fallbacks, 0);
+		evt_close(h[w]);
+	}
+}
+
 /* ---- endpoints: a host name is resolved outside every decision ---- */
 
 /* The address the region publishes for its endpoint's name, formatted ("" none). */

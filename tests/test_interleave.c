@@ -4,6 +4,7 @@
  * the test runs the other actor's steps, for every k from 0 to the decision's end.
  * Deterministic: each interleaving is forced, none is left to the scheduler.
  */
+#include <limits.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/ptrace.h>
@@ -95,22 +96,37 @@ static void remove_paused_then_enforce(evt_throttle *t, const char *key)
 	cr_assert_eq(evt_set_shadow(t, 0), 0);
 }
 
+/* evt_clear_key() paused as above; then the window is raised to 1000 as a
+ * global throttle's daemon applies a change made on another host (in the
+ * region, not in Redis). */
+static void remove_paused_then_raise_here(evt_throttle *t, const char *key)
+{
+	struct region_slot *s = home_slot(t, key);
+	uint64_t c = atomic_load(&s->ctrl), last = atomic_load(&s->last);
+	if (CTRL_STATE(c) == SLOT_CLAIMED)
+		cr_assert(cas_pair(s, c, last, CTRL_NEXT(c, SLOT_DYING), last));
+	atomic_store_explicit(&t->r.hdr->window_ns, 1000, memory_order_release);
+}
+
 /* The key processed at 0 under a window of 100, this limit and shadow mode (1:
- * on), then an event at ts decided by `how` against `actor` at every
- * instruction: how many of the interleavings did not answer 1 (the first at
- * *first), of *steps. */
+ * on), on a global throttle if g is not NULL, then an event at ts decided by
+ * `how` against `actor` at every instruction up to the upto-th (UINT_MAX: all):
+ * how many of the interleavings did not answer 1 (the first at *first), of
+ * *steps. */
 static unsigned count_not_processed(decide_fn how, const char *key, uint32_t limit,
-                                    uint32_t shadow, uint64_t ts, actor_fn actor,
-                                    unsigned *steps, unsigned *first)
+                                    uint32_t shadow, const evt_global *g, uint64_t ts,
+                                    actor_fn actor, unsigned upto, unsigned *steps,
+                                    unsigned *first)
 {
 	unsigned bad = 0;
 	*steps = 0;
-	for (unsigned k = 0;; k++) {
+	for (unsigned k = 0; k < upto; k++) {
 		evt_options o = EVT_OPTIONS_INIT;
 		o.window_ns = 100;
 		o.capacity = 64;
 		o.limit = limit;
 		o.shadow = shadow;
+		o.global = g;
 		evt_throttle *t = NULL;
 		cr_assert_eq(evt_create(NULL, &o, &t), 0);
 		cr_assert_eq(decide(t, 0, key), 1);
@@ -140,8 +156,9 @@ Test(interleave, removed_key_raised_window_processed, .timeout = 400)
 	static const char *const keys[] = { "abcdefgh", "abcdefghijklmnop" };
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
 		unsigned steps, first = 0;
-		unsigned bad = count_not_processed(decide, keys[i], 1, 0, 150,
-		                                   remove_paused_then_raise, &steps, &first);
+		unsigned bad = count_not_processed(decide, keys[i], 1, 0, NULL, 150,
+		                                   remove_paused_then_raise, UINT_MAX, &steps,
+		                                   &first);
 		cr_expect_eq(bad, 0,
 		             "key of %zu bytes: %u of %u interleavings throttled (first: after "
 		             "instruction %u)",
@@ -155,8 +172,8 @@ static void expect_always_processed(decide_fn how, uint32_t limit, uint32_t shad
                                     actor_fn actor)
 {
 	unsigned steps, first = 0;
-	unsigned bad = count_not_processed(how, "abcdefghijkl", limit, shadow, ts, actor, &steps,
-	                                   &first);
+	unsigned bad = count_not_processed(how, "abcdefghijkl", limit, shadow, NULL, ts, actor,
+	                                   UINT_MAX, &steps, &first);
 	cr_expect_eq(bad, 0, "%u of %u interleavings throttled (first: after instruction %u)",
 	             bad, steps, first);
 }
@@ -200,4 +217,33 @@ Test(interleave, removed_key_lowered_limit_processed_ex, .timeout = 300)
 Test(interleave, removed_key_shadow_off_processed, .timeout = 300)
 {
 	expect_always_processed(decide, 1, 1, 50, remove_paused_then_enforce);
+}
+
+/*
+ * The first race on a global throttle's local tier (decide_cached_1to16(): the
+ * home slot's case with no watermark and no write, which throttles only).  Redis
+ * is unreachable and on_unreachable is local, so what the tier hands over is
+ * decided by this host's table alone: 1 before the removal, and 1 after it (the
+ * key is new).  Without its ctrl re-read the tier would throttle with the raised
+ * window a key that no longer exists.  Stepped through its first 250
+ * instructions: the tier and table_cached()'s look, where the hand-over goes;
+ * past them the decision is the Redis tier's (a connect that fails, then
+ * table_decide_ex(), whose interleavings the _ex tests step).
+ */
+Test(interleave, global_removed_key_raised_window_processed, .timeout = 400)
+{
+	static const char *const keys[] = { "abcdefgh", "abcdefghijklmnop" };
+	const evt_global g = { .redis = "unix:/nonexistent/evt-interleave.sock",
+		               .name = "interleave", .timeout_ns = 10000000,
+		               .on_unreachable = EVT_ON_UNREACHABLE_LOCAL };
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		unsigned steps, first = 0;
+		unsigned bad = count_not_processed(decide, keys[i], 1, 0, &g, 150,
+		                                   remove_paused_then_raise_here, 250, &steps,
+		                                   &first);
+		cr_expect_eq(bad, 0,
+		             "key of %zu bytes: %u of %u interleavings throttled (first: after "
+		             "instruction %u)",
+		             strlen(keys[i]), bad, steps, first);
+	}
 }
