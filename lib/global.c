@@ -224,8 +224,14 @@ static void cache(const struct region *r, const struct table_client *me, uint64_
 	struct region_client scratch = { .wm = REGION_WM_NONE };
 	struct table_client as = { .entry = &scratch, .index = me->index, .forks = me->forks,
 		                   .epoch = me->epoch };
+	/* Redis's last is exact: an insert the table cannot make exact (reclaim
+	 * forgot a key of its home too recently) is not made, whatever on_stale
+	 * says.  Under "process" it would keep the key from the reclaim bound,
+	 * later than Redis's last: a local throttle no event justified. */
+	struct region exact = *r;
+	exact.on_stale = EVT_ON_STALE_THROTTLE;
 	unsigned info = 0;
-	(void)table_decide_ex(r, &as, last, key, len, &info);
+	(void)table_decide_ex(&exact, &as, last, key, len, &info);
 	static const int kept[] = { CTR_NEW_KEYS, CTR_RECLAIMED };
 	for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++)
 		for (uint64_t n = client_ctr(&scratch, kept[i]); n > 0; n--)

@@ -1067,6 +1067,29 @@ Test(global, a_global_throttle_refuses_a_limit_over_1_at_runtime)
 	evt_close(a);
 }
 
+/* Redis's answer is exact, so the local cache keeps it as it is, whatever the
+ * on_stale policy: with "process", an insert below a reclaim bound of the key's
+ * home kept the key from that bound (as a host-local decision must, not knowing
+ * the forgotten key's last), later than Redis's last, and the host then throttled
+ * events that Redis, which no event since justified, would have processed. */
+Test(global, a_cached_answer_keeps_redis_last_under_on_stale_process)
+{
+	with_redis();
+	evt_throttle *a = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
+	evt_global g;
+	evt_options o = global_opts(&g, 1000, EVT_ON_UNREACHABLE_THROTTLE);
+	o.on_stale = EVT_ON_STALE_PROCESS;
+	evt_throttle *b = test_create(new_name(), &o);
+	cr_assert_eq(decide(a, 1000, "k"), 1);
+	/* b's reclaim forgot a key of k's home whose last was 1499. */
+	uint32_t home = table_home(&b->r, table_hash(&b->r, "k", 1));
+	atomic_store(region_bound(&b->r, home), 1500);
+	cr_expect_eq(decide(b, 1600, "k"), 0, "Redis: a's event at 1000");
+	cr_expect_eq(decide(b, 2000, "k"), 1, "a window after a's event: nothing since");
+	evt_close(a);
+	evt_close(b);
+}
+
 /* Shadow mode as the header promises it for every decision, on a global throttle
  * too: each event the rule denies, throttled by Redis or by the local cache, one
  * call or in a batch, is answered 1 with EVT_INFO_SHADOW and counted in
