@@ -1812,3 +1812,38 @@ Test(global, decisions_never_look_the_name_up)
 	cr_expect_eq(s.global_errors, 0, "last error: %s", g.last_error);
 	evt_close(t);
 }
+
+/* A corrupt region (its files and other processes are not trusted): a published
+ * address of a port other than the endpoint's, or of a family neither IPv4 nor
+ * IPv6, is never connected to; the decision is answered by the policy. */
+Test(global, a_corrupt_published_address_is_never_connected_to)
+{
+	REDIS_REQUIRED();
+	static struct test_redis other;
+	redis_start_tcp(&redis, "127.0.0.1", 0);
+	redis_start_tcp(&other, "127.0.0.1", 0);
+	char endpoint[64], host_said[64];
+	snprintf(endpoint, sizeof endpoint, "localhost:%d", redis.port);
+	evt_throttle *t = host_at(endpoint, 500000000ull, EVT_ON_UNREACHABLE_THROTTLE, NULL);
+	struct endpoint_addr a;
+	cr_assert_eq(endpoint_published(t->r.global, &a), 0);
+	a.port = (uint16_t)other.port; /* another Redis listens there */
+	endpoint_publish(t->r.global, &a);
+	cr_expect_eq(decide(t, 10, "k"), 0, "on_unreachable = throttle");
+	cr_expect_eq(stats(t).global_round_trips, 0, "asked the Redis at the corrupt port");
+	struct global_status g;
+	global_status(&t->r, &g);
+	snprintf(host_said, sizeof host_said, "localhost: the address published for it is corrupt");
+	cr_expect_str_eq(g.last_error, host_said);
+	a.port = (uint16_t)redis.port;
+	a.family = AF_UNIX;
+	endpoint_publish(t->r.global, &a);
+	atomic_store(&t->r.global->retry_at_ns, 0); /* the breaker closed: ask again */
+	cr_expect_eq(decide(t, 10, "k2"), 0, "on_unreachable = throttle");
+	cr_expect_eq(stats(t).global_round_trips, 0);
+	global_status(&t->r, &g);
+	cr_expect_str_eq(g.last_error, host_said);
+	cr_expect_str_eq(g.address, "", "no address shown for a corrupt family");
+	redis_stop(&other);
+	evt_close(t);
+}
