@@ -95,20 +95,39 @@ static void subscribe(struct pubsub_link *l, const struct registry *r, uint64_t 
 	l->failing = rc < 0;
 }
 
-/* A link without a subscription makes it to the address its throttles' host name
- * resolves to now (dns.h); one it has stays where it is until lost (a message
- * published on a primary also reaches the subscribers of its replicas). */
+/* Does throttle g publish the address l goes to? */
+static bool publishes(const struct pubsub_link *l, const struct region_global *g)
+{
+	struct endpoint_addr a, at;
+	return endpoint_published(g, &a) == 0 && endpoint_published(&l->b, &at) == 0 &&
+	       endpoint_same(&a, &at);
+}
+
+/* Link l, whose address none of its throttles publishes any more (dns.h: their
+ * host name moved), goes to the one g publishes; a subscription it has is made
+ * anew there, at once: the old server may be up and no replica of the new one,
+ * and a change published on the new one would then never arrive.  (Only when
+ * none keeps the old: two throttles of one name may keep two of its addresses.) */
 static void follow(struct pubsub_link *l, const struct region_global *g)
 {
 	struct endpoint_addr a;
-	if (l->conn == NULL && endpoint_published(g, &a) == 0)
-		endpoint_publish(&l->b, &a);
+	char to[ENDPOINT_ADDR_TEXT];
+	if (endpoint_published(g, &a) < 0)
+		return;
+	endpoint_publish(&l->b, &a);
+	l->kept = true;
+	if (l->conn == NULL)
+		return;
+	log_info("Redis %s: its host name moved to %s: subscribing there", l->b.redis,
+	         endpoint_format(&a, to, sizeof to));
+	redis_close(l->conn);
+	l->conn = NULL;
 }
 
 void pubsub_sync(struct pubsub *p, const struct registry *r, uint64_t until)
 {
 	for (size_t i = 0; i < p->n; i++)
-		p->links[i].used = false;
+		p->links[i].used = p->links[i].kept = false;
 	for (size_t i = 0; i < r->n; i++) {
 		const struct region_global *g = &r->m[i]->global;
 		struct pubsub_link *l = g->enabled ? find(p, g) : NULL;
@@ -116,8 +135,14 @@ void pubsub_sync(struct pubsub *p, const struct registry *r, uint64_t until)
 			l = add(p, g);
 		if (l != NULL) {
 			l->used = true;
-			follow(l, g);
+			l->kept = l->kept || publishes(l, g);
 		}
+	}
+	for (size_t i = 0; i < r->n; i++) {
+		const struct region_global *g = &r->m[i]->global;
+		struct pubsub_link *l = g->enabled ? find(p, g) : NULL;
+		if (l != NULL && !l->kept)
+			follow(l, g);
 	}
 	for (size_t i = p->n; i-- > 0;) {
 		struct pubsub_link *l = &p->links[i];

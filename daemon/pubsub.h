@@ -19,6 +19,7 @@ struct pubsub_link {
 	struct redis_conn *conn; /* subscribed, or NULL (connected again next round) */
 	bool failing;            /* a failure logged, no subscription since */
 	bool used;               /* a managed global throttle uses it */
+	bool kept;               /* one of them publishes b's address (pubsub_sync()) */
 };
 
 struct pubsub {

@@ -21,7 +21,13 @@ extern __thread uint64_t counter_token __attribute__((tls_model("initial-exec"))
  * (once per process; client_register() calls it). */
 void counter_init(void);
 
-/* The fork generation of this process: table_client.epoch at registration. */
+/* This process's identity: its pid and fork generation, different in a child of
+ * any fork (one made by fork(), _Fork() or a raw clone() or fork syscall; not
+ * vfork(), whose child shares the parent's memory and may only exec or _exit);
+ * table_client.epoch at registration.  No syscall, but one getpid() at the first
+ * call in a child made without fork().  Where the kernel lacks MADV_WIPEONFORK
+ * (before Linux 4.14), the fork generation alone (a child made without fork() is
+ * not told).  Call counter_init() first.  Thread-safe. */
 uint64_t counter_epoch(void);
 
 /* ctr_add() by a thread that is not the owner: claims the handle for this thread

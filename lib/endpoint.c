@@ -97,7 +97,8 @@ int endpoint_published(const struct region_global *b, struct endpoint_addr *out)
 		atomic_thread_fence(memory_order_acquire);
 		if ((s & 1u) == 0 && atomic_load_explicit(&b->addr_seq, relaxed) == s) {
 			unpack(w, out);
-			return 0;
+			/* A corrupt region's family is no address to make a socket for. */
+			return out->family == AF_INET || out->family == AF_INET6 ? 0 : -EBADMSG;
 		}
 	}
 	return -EAGAIN;
@@ -120,6 +121,11 @@ int endpoint_address(const struct region_global *b, const char *host, uint16_t p
 	if (endpoint_numeric(host, port, out) == 0)
 		return 0;
 	int rc = endpoint_published(b, out);
+	if (rc == -EBADMSG || (rc == 0 && out->port != port)) {
+		/* A corrupt region: never connect to a port or family not configured. */
+		snprintf(why, size, "%.96s: the address published for it is corrupt", host);
+		return -EHOSTUNREACH;
+	}
 	if (rc == -EAGAIN) {
 		snprintf(why, size, "%.96s: its address was being changed", host);
 		return rc;

@@ -49,7 +49,8 @@ void endpoint_publish(struct region_global *b, const struct endpoint_addr *a);
 
 /* b's published address: 0 with *out; -ENOENT: none published yet; -EAGAIN: a
  * writer was midway through every try (one that died there: the next writer
- * repairs it).  Any thread, any process; no lock, at most a few sched_yield(). */
+ * repairs it); -EBADMSG: its family is neither AF_INET nor AF_INET6 (a corrupt
+ * region: the next writer repairs it too).  Any thread, any process; no lock, at most a few sched_yield(). */
 int endpoint_published(const struct region_global *b, struct endpoint_addr *out);
 
 /* Note the outcome of a resolution of b's host in its status: code 0 (the address
@@ -58,8 +59,9 @@ void endpoint_note(struct region_global *b, int code);
 
 /* The address a connection to host:port (b's endpoint) goes to: the numeric host
  * itself, or the address published for the name.  0 with *out, or -EHOSTUNREACH
- * (none published: why says "HOST: not resolved yet" or the resolver's error) or
- * -EAGAIN (as endpoint_published()), with why filled. */
+ * (none published: why says "HOST: not resolved yet" or the resolver's error;
+ * or a corrupt one, of another family or of a port not the endpoint's: never
+ * connected to) or -EAGAIN (as endpoint_published()), with why filled. */
 int endpoint_address(const struct region_global *b, const char *host, uint16_t port,
                      struct endpoint_addr *out, char *why, size_t size);
 

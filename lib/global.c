@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sched.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 
 #define relaxed memory_order_relaxed
 #define acquire memory_order_acquire
+#define release memory_order_release
 
 int global_endpoint(const char *s, char *host, size_t size, int *port)
 {
@@ -182,26 +184,40 @@ int global_open(struct global_handle **out)
 		return -ENOMEM;
 	pthread_mutex_init(&g->lock, NULL);
 	counter_init(); /* an admin handle registers no client, which would call it */
-	g->forks = counter_epoch();
+	uint64_t me = counter_epoch();
+	atomic_init(&g->forks, me);
+	atomic_init(&g->adopter, me);
 	*out = g;
 	return 0;
 }
 
 /* A handle inherited through fork(): the lock may have been held by a parent's
  * thread the child lacks, and the socket is the parent's.  The first use in the
- * child makes the lock anew and drops the socket unused (a child starts with the
- * one thread that forked; threads it starts later find the handle adopted).  The
- * process is told by its fork generation (counter.c's fork handler), not by
- * getpid(): a syscall on every round trip (issue 20). */
+ * child makes the lock anew and drops the socket unused.  The child may have
+ * started threads before that use: the one that moves adopter to this process
+ * adopts, the others wait until it has (two adopting made the lock anew under
+ * each other, and one closed the socket the other had just connected).  The
+ * process is told by counter_epoch() (its pid, read once per process, and its
+ * fork generation), not by getpid(): a syscall on every round trip (issue 20). */
 static void adopt(struct global_handle *g)
 {
 	uint64_t me = counter_epoch();
-	if (g->forks == me)
+	/* Acquire pairs with the release store below: the lock and conn made anew. */
+	if (atomic_load_explicit(&g->forks, acquire) == me)
 		return;
-	pthread_mutex_init(&g->lock, NULL);
-	redis_abandon(g->conn);
-	g->conn = NULL;
-	g->forks = me;
+	/* Relaxed: only says which thread adopts; what it writes is published by
+	 * the release store of forks. */
+	uint64_t was = atomic_load_explicit(&g->adopter, relaxed);
+	if (was != me && atomic_compare_exchange_strong_explicit(&g->adopter, &was, me, relaxed,
+	                                                         relaxed)) {
+		pthread_mutex_init(&g->lock, NULL);
+		redis_abandon(g->conn);
+		g->conn = NULL;
+		atomic_store_explicit(&g->forks, me, release);
+		return;
+	}
+	while (atomic_load_explicit(&g->forks, acquire) != me) /* pairs as above */
+		sched_yield();
 }
 
 void global_free(struct global_handle *g)

@@ -8,6 +8,7 @@
 #define EVT_GLOBAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -36,8 +37,10 @@ struct redis_error;
 struct global_handle {
 	pthread_mutex_t lock;
 	struct redis_conn *conn; /* NULL: not connected */
-	uint64_t forks;          /* counter_epoch() of the process that owns lock and conn
+	_Atomic uint64_t forks;  /* counter_epoch() of the process that owns lock and conn
 	                            (see adopt()) */
+	_Atomic uint64_t adopter; /* counter_epoch() of the process one of whose threads
+	                             adopts the handle, or adopted it */
 	uint64_t ok_ns;          /* evt_realtime_ns() of conn's last answer */
 	uint64_t addr_seq;       /* the block's addr_seq when conn was made */
 };

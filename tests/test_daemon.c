@@ -1810,6 +1810,33 @@ static bool redis_has(const struct test_redis *r, const char *key)
 	return yes;
 }
 
+/* PUBLISH msg on channel in r (the test's own connection): how many received it. */
+static long long redis_publish(const struct test_redis *r, const char *channel, const char *msg)
+{
+	struct timeval tv = { 1, 0 };
+	redisContext *c = redisConnectUnixWithTimeout(r->sock, tv);
+	cr_assert(c != NULL && c->err == 0);
+	redisReply *rep = redisCommand(c, "PUBLISH %s %s", channel, msg);
+	cr_assert(rep != NULL && rep->type == REDIS_REPLY_INTEGER);
+	long long n = rep->integer;
+	freeReplyObject(rep);
+	redisFree(c);
+	return n;
+}
+
+/* Has a one-key clear published on r reached t's region?  Each try caches the key
+ * first (the daemon's new subscription forgets cached answers: one made after a
+ * try's decision would take the key away before the clear). */
+static bool key_clear_arrives(evt_throttle *t, const struct test_redis *r)
+{
+	char channel[128];
+	snprintf(channel, sizeof channel, "evt:{%s}:changes", name);
+	(void)decide(t, 1000, "moved"); /* cached here, whatever Redis answers */
+	(void)redis_publish(r, channel, "key 0 moved");
+	usleep(50000);
+	return output_has("a key (5 bytes) cleared through Redis");
+}
+
 static void write_hosts(const char *path, const char *addr, const char *host)
 {
 	FILE *f = fopen(path, "w"); /* the same file: the daemon's bind mount shows it */
@@ -1953,6 +1980,10 @@ Test(daemon, a_dns_failover_reaches_the_clients, .timeout = 60)
 	cr_assert_eq(evt_stats_get(t, &st), 0);
 	cr_expect_eq(st.global_errors, 0);
 	cr_expect_eq(st.global_round_trips, 2);
+	/* The subscription moved too, though the first Redis is still up: a change
+	 * published on the second reaches this host. */
+	EVENTUALLY(key_clear_arrives(t, &second), "the daemon's subscription stayed on the first "
+	           "Redis: no one-key clear published there was applied");
 	evt_close(t);
 	stop_daemon(d);
 	unlink(hosts);

@@ -586,6 +586,65 @@ Test(global, a_batch_pipelines_and_answers_as_single_calls)
 	evt_close(b);
 }
 
+/* Host w of its own global throttle (window 1000 ns, the name suffixed by w). */
+static evt_throttle *host_named(int w)
+{
+	evt_global g;
+	evt_options o = global_opts(&g, 1000, EVT_ON_UNREACHABLE_THROTTLE);
+	char gname[80];
+	snprintf(gname, sizeof gname, "%.60s.m%d", global_name(), w);
+	g.name = gname;
+	return test_create(new_name(), &o);
+}
+
+/* 180 events (three groups over 64): keys that are prefixes of one another or
+ * differ after a NUL, one three times in a row, invalid ones (NULL, empty), 23
+ * keys repeated at random distances, some events before their key's last.  The
+ * batch answers, reasons and counts as single calls in order on a twin host. */
+Test(global, a_batch_of_mixed_keys_answers_and_counts_as_single_calls)
+{
+	with_redis();
+	evt_throttle *a = host_named(0), *b = host_named(1);
+	static const char *const fixed[] = { "ab", "ab\0", "a", "ab", "ab", "x\0y", "x\0z", "ab\0",
+		                             NULL, "" };
+	static const size_t flen[] = { 2, 3, 1, 2, 2, 3, 3, 3, 4, 0 };
+	char keys[180][8];
+	evt_event ev[180];
+	size_t n = 0;
+	for (int r = 0; r < 3; r++) {
+		for (int i = 0; i < 10; i++, n++)
+			ev[n] = (evt_event){ .ts_ns = 1000 + n * 37, .key = fixed[i], .key_len = flen[i] };
+		for (int i = 0; i < 50; i++, n++) {
+			snprintf(keys[n], sizeof keys[n], "k%d", (i * 7 + r) % 23);
+			ev[n] = (evt_event){ .ts_ns = 1000 + n * 37 - (i % 5 == 0 ? 500 : 0),
+				             .key = keys[n], .key_len = strlen(keys[n]) };
+		}
+	}
+	evt_event single[180];
+	memcpy(single, ev, sizeof ev);
+	int processed = evt_should_process_batch(a, ev, n), want = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned info = 0;
+		int rc = evt_should_process_ex(b, single[i].ts_ns, NULL, single[i].key,
+		                               single[i].key_len, &info);
+		want += rc == 1;
+		cr_expect(ev[i].result == rc && ev[i].info == info,
+		          "event %zu: the batch answered %d (info %#x), a single call %d (%#x)", i,
+		          ev[i].result, ev[i].info, rc, info);
+	}
+	cr_expect_eq(processed, want);
+	evt_stats s = stats(a), g = stats(b);
+	cr_expect(s.processed == g.processed && s.throttled == g.throttled &&
+	                  s.inside_window == g.inside_window && s.out_of_order == g.out_of_order &&
+	                  s.global_round_trips == g.global_round_trips && s.keys == g.keys,
+	          "the batch counted %" PRIu64 " processed, %" PRIu64 " throttled, %" PRIu64
+	          " round trips; single calls %" PRIu64 ", %" PRIu64 ", %" PRIu64,
+	          s.processed, s.throttled, s.global_round_trips, g.processed, g.throttled,
+	          g.global_round_trips);
+	evt_close(a);
+	evt_close(b);
+}
+
 /* A flood decided by bursts in which each key comes twice, 8 keys apart: as
  * single calls, one round trip per key per window per host, the second event
  * throttled by the first's cached answer.  A burst sent both events of a key
@@ -857,6 +916,91 @@ Test(global, a_child_forked_during_a_call_can_ask_redis)
 	waitpid(pid, &st, 0);
 	pthread_mutex_unlock(&a->global->lock);
 	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child's decision was the policy's");
+	evt_close(a);
+}
+
+/* The same with a child made by _Fork(), which runs no pthread_atfork handler
+ * (as a raw clone() or fork syscall): the child must still be told from the
+ * parent, or it waits on the parent's held lock and would write on its socket. */
+Test(global, a_child_made_without_atfork_handlers_can_ask_redis)
+{
+	with_redis();
+	evt_throttle *a = host(1000, EVT_ON_UNREACHABLE_THROTTLE);
+	cr_assert_eq(decide(a, 10, "p"), 1, "the parent is connected");
+	struct redis_conn *parents = a->global->conn;
+	pthread_mutex_lock(&a->global->lock); /* another thread mid-call */
+	pid_t pid = _Fork();
+	if (pid == 0) {
+		sleep_ms(150); /* past any breaker */
+		int rc = decide(a, 10, "c");
+		_exit(rc == 1 && a->global->conn != parents ? 0 : 1);
+	}
+	int st = 0;
+	waitpid(pid, &st, 0);
+	pthread_mutex_unlock(&a->global->lock);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	          "the child's decision was the policy's, or made on the parent's connection");
+	evt_close(a);
+}
+
+/* A forked child's threads, started before any of them used the handle, asking
+ * Redis at once (each its own key): all must adopt the handle as one. */
+#define CHILD_THREADS 8
+#define CHILDREN 120 /* forks: the race is one of microseconds */
+
+struct child_thread {
+	evt_throttle *t;
+	pthread_barrier_t *go;
+	char key[8];
+	int rc;
+};
+
+static void *child_thread(void *arg)
+{
+	struct child_thread *c = arg;
+	pthread_barrier_wait(c->go);
+	c->rc = evt_should_process(c->t, 10, NULL, c->key, strlen(c->key));
+	return NULL;
+}
+
+/* 0 if every thread's new key was processed, else 1. */
+static int child_threads_decide(evt_throttle *t, int child)
+{
+	pthread_barrier_t go;
+	pthread_barrier_init(&go, NULL, CHILD_THREADS);
+	struct child_thread c[CHILD_THREADS];
+	pthread_t th[CHILD_THREADS];
+	for (int i = 0; i < CHILD_THREADS; i++) {
+		c[i] = (struct child_thread){ t, &go, "", -1 };
+		snprintf(c[i].key, sizeof c[i].key, "c%dt%d", child, i);
+		pthread_create(&th[i], NULL, child_thread, &c[i]);
+	}
+	int bad = 0;
+	for (int i = 0; i < CHILD_THREADS; i++) {
+		pthread_join(th[i], NULL);
+		bad |= c[i].rc != 1;
+	}
+	return bad;
+}
+
+/* Each child adopts the handle once, from whichever of its threads comes first:
+ * two adopting at once made the lock anew under each other (both in the call on
+ * one connection) and closed the other's new socket (an error: the policy's 0). */
+Test(global, a_childs_threads_adopt_the_handle_as_one, .timeout = 60)
+{
+	with_redis();
+	evt_throttle *a = host(1000000000ull, EVT_ON_UNREACHABLE_THROTTLE);
+	cr_assert_eq(decide(a, 10, "p"), 1, "the parent is connected");
+	int failed = 0;
+	for (int child = 0; child < CHILDREN; child++) {
+		pid_t pid = fork();
+		if (pid == 0)
+			_exit(child_threads_decide(a, child));
+		int st = 0;
+		waitpid(pid, &st, 0);
+		failed += !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+	}
+	cr_expect_eq(failed, 0, "%d of %d children had a thread answered other than 1", failed, CHILDREN);
 	evt_close(a);
 }
 
@@ -1666,5 +1810,40 @@ Test(global, decisions_never_look_the_name_up)
 	struct global_status g;
 	global_status(&t->r, &g);
 	cr_expect_eq(s.global_errors, 0, "last error: %s", g.last_error);
+	evt_close(t);
+}
+
+/* A corrupt region (its files and other processes are not trusted): a published
+ * address of a port other than the endpoint's, or of a family neither IPv4 nor
+ * IPv6, is never connected to; the decision is answered by the policy. */
+Test(global, a_corrupt_published_address_is_never_connected_to)
+{
+	REDIS_REQUIRED();
+	static struct test_redis other;
+	redis_start_tcp(&redis, "127.0.0.1", 0);
+	redis_start_tcp(&other, "127.0.0.1", 0);
+	char endpoint[64], host_said[64];
+	snprintf(endpoint, sizeof endpoint, "localhost:%d", redis.port);
+	evt_throttle *t = host_at(endpoint, 500000000ull, EVT_ON_UNREACHABLE_THROTTLE, NULL);
+	struct endpoint_addr a;
+	cr_assert_eq(endpoint_published(t->r.global, &a), 0);
+	a.port = (uint16_t)other.port; /* another Redis listens there */
+	endpoint_publish(t->r.global, &a);
+	cr_expect_eq(decide(t, 10, "k"), 0, "on_unreachable = throttle");
+	cr_expect_eq(stats(t).global_round_trips, 0, "asked the Redis at the corrupt port");
+	struct global_status g;
+	global_status(&t->r, &g);
+	snprintf(host_said, sizeof host_said, "localhost: the address published for it is corrupt");
+	cr_expect_str_eq(g.last_error, host_said);
+	a.port = (uint16_t)redis.port;
+	a.family = AF_UNIX;
+	endpoint_publish(t->r.global, &a);
+	atomic_store(&t->r.global->retry_at_ns, 0); /* the breaker closed: ask again */
+	cr_expect_eq(decide(t, 10, "k2"), 0, "on_unreachable = throttle");
+	cr_expect_eq(stats(t).global_round_trips, 0);
+	global_status(&t->r, &g);
+	cr_expect_str_eq(g.last_error, host_said);
+	cr_expect_str_eq(g.address, "", "no address shown for a corrupt family");
+	redis_stop(&other);
 	evt_close(t);
 }
